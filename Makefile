@@ -1,0 +1,39 @@
+# Two commands (see README):
+#   make notebooks   set everything up and open JupyterLab on notebooks/
+#   make test        set everything up and run the whole test suite (pytest, then nbval on every notebook)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: notebooks test setup system-deps pytest nbval bench clean
+
+notebooks: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: setup system-deps pytest nbval
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("netstudy needs Python >= 3.10, this is " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+system-deps:
+	@scripts/system-deps.sh
+
+pytest: setup
+	$(PY) -m pytest tests/
+
+nbval: setup
+	$(PY) -m pytest -p no:randomly --nbval --nbval-current-env --nbval-cell-timeout=120 \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
+
+bench: setup
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,39 @@
+"""`netstudy <tool> ...`: one argparse subcommand per engine; every failure is one line on stderr."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from netstudy import __version__
+from netstudy.errors import NetstudyError
+
+# Each entry is a module under netstudy.commands with `register(subparsers)`; the subcommand it adds
+# sets `func(args) -> int` as its handler.
+COMMANDS = ["capabilities"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netstudy", description="The TCP/IP stack, byte by byte.")
+    parser.add_argument("--version", action="version", version=f"netstudy {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"netstudy.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (NetstudyError, OSError, ValueError) as exc:
+        print(f"netstudy {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

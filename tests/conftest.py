@@ -1,0 +1,34 @@
+"""Shared test helpers: skip clearly when a tool or a privilege is missing."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from netstudy import capabilities
+
+CAPS = capabilities()
+
+
+def tool(name: str) -> str:
+    """Path of a system tool, or skip the test naming the tool (and the package that brings it)."""
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if path is None:
+        pytest.skip(f"{name} is not installed (make test installs it with apt-get when run as root)")
+    return path
+
+
+def need_root(reason: str = "raw sockets") -> None:
+    if os.geteuid() != 0:
+        pytest.skip(f"needs root for {reason}")
+
+
+def need_raw() -> None:
+    if not CAPS.raw_sockets:
+        pytest.skip("needs root or CAP_NET_RAW for raw sockets")
+
+
+def need_namespaces() -> None:
+    if not CAPS.namespaces:
+        pytest.skip("needs network namespaces (root, or unprivileged user namespaces)")
