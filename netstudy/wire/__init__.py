@@ -1,0 +1,21 @@
+"""Sans-I/O codecs: bytes in, headers out, and back. No sockets, no clocks, no printing here.
+
+Every header is a class with one field table (``FIELDS``) that drives parsing, building, the text
+description and the bit diagram. ``decode(frame, linktype)`` walks a whole frame.
+"""
+from netstudy.wire.arp import ARP
+from netstudy.wire.checksum import internet_checksum, internet_checksum_loop, verify
+from netstudy.wire.decode import LINKTYPES, Packet, decode, decode_ip
+from netstudy.wire.ethernet import VLAN, Ethernet
+from netstudy.wire.fields import Field, FieldView, Header, Stack
+from netstudy.wire.icmp import ICMP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable
+from netstudy.wire.ipv4 import IPv4
+from netstudy.wire.link import SLL, SLL2, Null
+from netstudy.wire.options import Option
+from netstudy.wire.tcp import TCP, tcp_option
+from netstudy.wire.udp import UDP
+
+__all__ = ["ARP", "Ethernet", "VLAN", "Field", "FieldView", "Header", "Stack", "ICMP", "ICMPEcho",
+           "ICMPTimeExceeded", "ICMPUnreachable", "IPv4", "SLL", "SLL2", "Null", "Option", "TCP", "UDP",
+           "tcp_option", "Packet", "decode", "decode_ip", "LINKTYPES", "internet_checksum",
+           "internet_checksum_loop", "verify"]

@@ -1,0 +1,44 @@
+"""ARP for IPv4 over Ethernet (RFC 826)."""
+from __future__ import annotations
+
+from netstudy.wire.fields import Field, Header
+from netstudy.wire.numbers import ETHERTYPE_NAMES, ETHERTYPE_NEXT
+
+OPCODES = {1: "request", 2: "reply", 3: "RARP request", 4: "RARP reply"}
+
+
+class ARP(Header):
+    """An ARP packet for IPv4 over Ethernet: who has this IP address, tell me (RFC 826)."""
+
+    NAME = "ARP"
+    FIELDS = (
+        Field("hardware_type", 16, "link type of the hardware addresses, 1 = Ethernet (RFC 826)", default=1),
+        Field("protocol_type", 16, "EtherType of the protocol addresses, 0x0800 = IPv4 (RFC 826)", "hex",
+              0x0800, names=ETHERTYPE_NAMES),
+        Field("hardware_size", 8, "bytes per hardware address, 6 for Ethernet (RFC 826)", default=6),
+        Field("protocol_size", 8, "bytes per protocol address, 4 for IPv4 (RFC 826)", default=4),
+        Field("opcode", 16, "1 = request, 2 = reply (RFC 826)", default=1, names=OPCODES),
+        Field("sender_mac", 48, "hardware address of the sender (RFC 826)", "mac", "00:00:00:00:00:00"),
+        Field("sender_ip", 32, "protocol address of the sender (RFC 826)", "ipv4", "0.0.0.0"),
+        Field("target_mac", 48, "hardware address of the target; zero in a request (RFC 826)", "mac",
+              "00:00:00:00:00:00"),
+        Field("target_ip", 32, "protocol address being asked about (RFC 826)", "ipv4", "0.0.0.0"),
+    )
+
+    def _validate(self) -> None:
+        if self._v[2] != 6 or self._v[3] != 4:
+            raise self._error("hardware_size", f"only Ethernet/IPv4 ARP (6/4) is decoded, got "
+                                               f"{self._v[2]}/{self._v[3]}")
+
+    def payload_end(self) -> int:
+        return self._off + self.MIN_LENGTH     # what follows in a frame is Ethernet padding, not payload
+
+    def summary(self) -> str:
+        if self.opcode == 1:
+            return f"ARP, Request who-has {self.target_ip} tell {self.sender_ip}, length 28"
+        if self.opcode == 2:
+            return f"ARP, Reply {self.sender_ip} is-at {self.sender_mac}, length 28"
+        return f"ARP, {OPCODES.get(self.opcode, f'opcode {self.opcode}')}, length 28"
+
+
+ETHERTYPE_NEXT[0x0806] = ARP

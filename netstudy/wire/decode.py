@@ -1,0 +1,232 @@
+"""Decoding a whole frame into its stack of layers, the way a protocol analyser does.
+
+``decode(frame, linktype)`` starts from the link layer the capture says, then lets each header name
+the next one (EtherType, IP protocol, port) until nothing more is known. A layer that is cut short or
+inconsistent stops the stack there: the layers before it stay, and the packet is marked malformed with
+the error naming layer, field and byte offset, as tshark marks ``[Malformed Packet]``.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, TypeVar
+
+from netstudy.errors import DecodeError
+from netstudy.wire.arp import ARP
+from netstudy.wire.ethernet import VLAN, Ethernet
+from netstudy.wire.fields import Header
+from netstudy.wire.icmp import ICMP
+from netstudy.wire.ipv4 import IPv4
+from netstudy.wire.link import SLL, SLL2, Null
+from netstudy.wire.numbers import ETHERTYPE_NEXT
+from netstudy.wire.tcp import TCP
+from netstudy.wire.udp import UDP
+
+__all__ = ["Packet", "decode", "decode_ip", "LINKTYPES"]
+
+H = TypeVar("H", bound=Header)
+
+# tcpdump's LINKTYPE_ numbers -> the first header (None: raw IP, version from the first nibble)
+LINKTYPES: dict[int, type[Header] | None] = {0: Null, 1: Ethernet, 101: None, 228: None, 229: None,
+                                             113: SLL, 276: SLL2}
+
+
+class Packet:
+    """A decoded frame: its layers (outermost first), what is left undecoded, and any malformed layer."""
+
+    __slots__ = ("data", "linktype", "layers", "error", "_rest_start", "_rest_end", "_stopped_at")
+
+    def __init__(self, data: bytes, linktype: int, layers: list[Header], error: DecodeError | None,
+                 rest_start: int, rest_end: int, stopped_at: type[Header] | None) -> None:
+        self.data, self.linktype, self.layers, self.error = data, linktype, layers, error
+        self._rest_start, self._rest_end, self._stopped_at = rest_start, rest_end, stopped_at
+
+    # -- looking things up --
+    def get(self, kind: type[H], default: Any = None) -> H | Any:
+        """The first layer that is a ``kind`` (e.g. ``packet.get(TCP)``), or ``default``."""
+        for layer in self.layers:
+            if isinstance(layer, kind):
+                return layer
+        return default
+
+    def __getitem__(self, kind: type[H]) -> H:
+        layer = self.get(kind)
+        if layer is None:
+            raise KeyError(f"no {kind.__name__} layer in {self.summary()}")
+        return layer
+
+    def __contains__(self, kind: type[Header]) -> bool:
+        return self.get(kind) is not None
+
+    def __iter__(self) -> Iterator[Header]:
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @property
+    def malformed(self) -> bool:
+        return self.error is not None
+
+    @property
+    def remainder(self) -> bytes:
+        """Bytes after the last decoded header that no layer claimed (application data, or the bad layer)."""
+        return self.data[self._rest_start:self._rest_end]
+
+    @property
+    def network(self) -> Header | None:
+        """The IPv4, IPv6 or ARP layer, if any."""
+        for layer in self.layers:
+            if layer.NAME in ("IPv4", "IPv6", "ARP"):
+                return layer
+        return None
+
+    @property
+    def transport(self) -> Header | None:
+        """The TCP, UDP, ICMP or ICMPv6 layer, if any."""
+        for layer in self.layers:
+            if isinstance(layer, (TCP, UDP)) or layer.NAME.startswith("ICMP"):
+                return layer
+        return None
+
+    def checksums(self) -> dict[str, str]:
+        """The status of every checksum in the packet: ``good``, ``bad``, ``offloaded``, ``unverified``, ``none``."""
+        status: dict[str, str] = {}
+        ip = None
+        fragmented = False
+        for layer in self.layers:
+            if isinstance(layer, IPv4):
+                status[layer.NAME] = "good" if layer.checksum_ok() else "bad"
+                ip = layer
+                fragmented = layer.is_fragment
+            elif layer.NAME == "IPv6":
+                ip = layer
+            elif layer.NAME == "IPv6 fragment":
+                fragmented = True
+            elif hasattr(layer, "checksum_status"):
+                status[layer.NAME] = "unverified" if fragmented else layer.checksum_status(ip)
+        return status
+
+    # -- text --
+    def summary(self) -> str:
+        """One line in the manner of tcpdump: ``IP 127.0.0.1.53 > 127.0.0.1.40000: UDP, length 45``."""
+        return _summary(self)
+
+    def __repr__(self) -> str:
+        return f"<Packet {len(self.data)} bytes: {self.summary()}>"
+
+    def describe(self) -> str:
+        """Every layer's fields, one per line, then the remainder and any error."""
+        parts = [layer.describe() for layer in self.layers]
+        if self.error is not None:
+            parts.append(f"[Malformed {self.error.layer}: {self.error}]")
+        elif self.remainder:
+            parts.append(f"payload, {len(self.remainder)} bytes")
+        return "\n".join(parts)
+
+    # -- one row of a table --
+    def row(self) -> dict[str, Any]:
+        """The packet as one row of a DataFrame (see ``netstudy.pcap.to_frame``)."""
+        row: dict[str, Any] = dict.fromkeys(ROW_COLUMNS)
+        row["length"] = len(self.data)
+        for layer in self.layers:
+            if isinstance(layer, Ethernet):
+                row["src_mac"], row["dst_mac"] = layer.src, layer.dst
+            elif isinstance(layer, VLAN):
+                row["vlan"] = layer.vid
+            elif isinstance(layer, IPv4):
+                row["src"], row["dst"], row["ttl"] = layer.src, layer.dst, layer.ttl
+            elif layer.NAME == "IPv6":
+                row["src"], row["dst"], row["ttl"] = layer.src, layer.dst, layer.hop_limit
+            elif isinstance(layer, ARP):
+                row["src"], row["dst"] = layer.sender_ip, layer.target_ip
+            elif isinstance(layer, (TCP, UDP)):
+                row["sport"], row["dport"] = layer.sport, layer.dport
+                if isinstance(layer, TCP):
+                    row["tcp_flags"] = layer.flags
+            elif layer.NAME.startswith("ICMP"):
+                row["icmp_type"], row["icmp_code"] = layer.type, layer.code
+            row["protocol"] = _protocol_name(layer)
+        row["malformed"] = self.error is not None
+        row["summary"] = self.summary()
+        return row
+
+
+ROW_COLUMNS = ("length", "src_mac", "dst_mac", "vlan", "src", "dst", "protocol", "sport", "dport", "tcp_flags",
+               "icmp_type", "icmp_code", "ttl", "malformed", "summary")
+
+
+def _protocol_name(layer: Header) -> str:
+    name = layer.NAME
+    if name.startswith("ICMP "):
+        return "ICMP"
+    if name.startswith("ICMPv6"):
+        return "ICMPv6"
+    return name
+
+
+def _ip_class(data: bytes, offset: int) -> type[Header] | None:
+    if offset < len(data) and data[offset] >> 4 == 6:
+        return ETHERTYPE_NEXT.get(0x86DD)
+    return IPv4
+
+
+def decode(frame: bytes | bytearray | memoryview, linktype: int = 1) -> Packet:
+    """Decode a captured frame whose link layer is ``linktype`` (1 Ethernet, 101 raw IP, 113/276 Linux
+    cooked, 0 BSD loopback) into a :class:`Packet`. Never raises for bad bytes: a malformed layer is
+    recorded in ``packet.error`` and stops the stack."""
+    if not isinstance(frame, bytes):
+        frame = bytes(frame)
+    if linktype not in LINKTYPES:
+        raise ValueError(f"link type {linktype} is not one netstudy decodes; known: {sorted(LINKTYPES)}")
+    first = LINKTYPES[linktype]
+    return _walk(frame, linktype, first or _ip_class(frame, 0), 0, len(frame))
+
+
+def decode_ip(data: bytes | bytearray | memoryview, quoted: bool = False) -> Packet:
+    """Decode bytes that start with an IP header (IPv4 or IPv6, from the version nibble).
+
+    ``quoted``: the datagram an ICMP error quotes, its IP header whole and only the first bytes of
+    what followed, so a transport header cut short is expected there (the packet is still marked).
+    """
+    data = bytes(data)
+    return _walk(data, 101, _ip_class(data, 0), 0, len(data))
+
+
+def _walk(frame: bytes, linktype: int, cls: type[Header] | None, off: int, end: int) -> Packet:
+    layers: list[Header] = []
+    error = None
+    while cls is not None:
+        try:
+            layer = cls._parse(frame, off, end)
+        except DecodeError as exc:
+            error = exc
+            break
+        layers.append(layer)
+        cls = layer.next_layer()
+        off = layer._off + layer.header_length
+        end = layer.payload_end()
+    return Packet(frame, linktype, layers, error, off, max(off, end), cls)
+
+
+def _summary(p: Packet) -> str:
+    ip = p.network
+    tail = f" [|{p.error.layer.lower()}: {p.error.reason}]" if p.error is not None else ""
+    if ip is None:
+        if p.layers:
+            return p.layers[-1].summary() + tail
+        return f"{len(p.data)} bytes undecoded{tail}"
+    if isinstance(ip, ARP):
+        return ip.summary() + tail
+    family = "IP" if isinstance(ip, IPv4) else "IP6"
+    layers = p.layers
+    top = layers[-1]
+    transport = p.transport
+    if isinstance(transport, (TCP, UDP)):
+        text = top.summary() if top is not transport else transport.summary()
+        return f"{family} {ip.src}.{transport.sport} > {ip.dst}.{transport.dport}: {text}{tail}"
+    if transport is not None:
+        return f"{family} {ip.src} > {ip.dst}: {transport.summary()}{tail}"
+    if p.error is not None and p._stopped_at in (TCP, UDP) and len(p.remainder) >= 4:
+        sport, dport = int.from_bytes(p.remainder[:2], "big"), int.from_bytes(p.remainder[2:4], "big")
+        return f"{family} {ip.src}.{sport} > {ip.dst}.{dport}:{tail}"
+    return ip.summary() + tail
+

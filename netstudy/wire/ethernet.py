@@ -1,0 +1,61 @@
+"""Ethernet II frames (IEEE 802.3 / RFC 894) and 802.1Q VLAN tags (IEEE 802.1Q)."""
+from __future__ import annotations
+
+from netstudy.wire.fields import Field, Header
+from netstudy.wire.numbers import ETHERTYPE_NAMES, ETHERTYPE_NEXT
+
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+
+
+class Ethernet(Header):
+    """Ethernet II header: two MAC addresses and the EtherType of what follows (RFC 894)."""
+
+    NAME = "Ethernet"
+    FIELDS = (
+        Field("dst", 48, "destination MAC address (IEEE 802.3 §3.2.4)", "mac", "00:00:00:00:00:00"),
+        Field("src", 48, "source MAC address (IEEE 802.3 §3.2.5)", "mac", "00:00:00:00:00:00"),
+        Field("ethertype", 16, "type of the payload: 0x0800 IPv4, 0x0806 ARP, 0x86dd IPv6 (RFC 894)",
+              "hex", None, auto=True, names=ETHERTYPE_NAMES),
+    )
+
+    def next_layer(self) -> type[Header] | None:
+        return ETHERTYPE_NEXT.get(self._v[2])
+
+    def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
+        if not self.is_set("ethertype"):
+            self.ethertype = _ethertype_of(over)
+
+    def summary(self) -> str:
+        return f"{self.src} > {self.dst}, ethertype {ETHERTYPE_NAMES.get(self.ethertype, hex(self.ethertype))}"
+
+
+class VLAN(Header):
+    """An 802.1Q tag: priority, drop eligibility, VLAN id, then the EtherType it wraps (IEEE 802.1Q §9.6)."""
+
+    NAME = "802.1Q"
+    FIELDS = (
+        Field("pcp", 3, "priority code point, 0 (best effort) to 7 (IEEE 802.1Q §6.9.3)"),
+        Field("dei", 1, "drop eligible indicator (IEEE 802.1Q §6.9.3)", "flag"),
+        Field("vid", 12, "VLAN identifier, 1..4094 (IEEE 802.1Q §9.6)", default=1),
+        Field("ethertype", 16, "type of the payload (RFC 894)", "hex", None, auto=True, names=ETHERTYPE_NAMES),
+    )
+
+    def next_layer(self) -> type[Header] | None:
+        return ETHERTYPE_NEXT.get(self._v[1])
+
+    fill = Ethernet.fill
+
+    def summary(self) -> str:
+        return f"vlan {self.vid}, p {self.pcp}, ethertype {ETHERTYPE_NAMES.get(self.ethertype, hex(self.ethertype))}"
+
+
+def _ethertype_of(over: Header | None) -> int:
+    """The EtherType that announces header ``over`` (the inverse of ETHERTYPE_NEXT)."""
+    for number, cls in ETHERTYPE_NEXT.items():
+        if type(over) is cls:
+            return number
+    return 0
+
+
+ETHERTYPE_NEXT[0x8100] = VLAN
+ETHERTYPE_NEXT[0x88A8] = VLAN

@@ -1,0 +1,482 @@
+"""One declarative field table per header, and the machinery it drives.
+
+A header is a class with a ``FIELDS`` table: each :class:`Field` gives a name, a width in bits and a
+one-line meaning that cites the RFC. From that table alone :class:`Header` derives
+
+* the ``struct`` format that reads and writes the fixed part in one call (sub-byte fields share a word
+  and are cut out with shifts and masks),
+* an attribute per field, readable and settable, with values shown the way people read them
+  (``'127.0.0.1'``, ``'02:00:00:00:00:01'``, ``True``),
+* building (lengths and checksums marked ``auto`` are filled in unless the caller set them),
+* the text description and the bit layout that ``netstudy.show`` draws.
+
+Parsing is cheap on purpose (one ``struct.unpack_from`` per header, no copies): the header keeps the
+buffer and its offsets, and reads payload and options only when asked.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterator, Mapping
+
+from netstudy.errors import BuildError, DecodeError
+
+__all__ = ["Field", "FieldView", "Header", "Stack"]
+
+# how values of each kind are stored in the struct tuple (raw) and shown to people
+_BYTES_KINDS = {"ipv4", "ipv6", "mac", "bytes"}
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One header field: its name, width in bits, and meaning (one line, citing the RFC).
+
+    ``kind`` says how to show the value: ``int`` (decimal), ``hex``, ``flag`` (one bit, a bool),
+    ``ipv4``/``ipv6``/``mac`` (addresses, as text) or ``bytes``. ``names`` maps well-known values to
+    names (``6 -> 'TCP'``). ``auto`` marks a length or checksum that building fills in unless set.
+    """
+
+    name: str
+    bits: int
+    meaning: str
+    kind: str = "int"
+    default: Any = 0
+    auto: bool = False
+    names: Mapping[int, str] | None = None
+
+    def show(self, value: Any) -> str:
+        """The value as a person reads it, with its well-known name when there is one."""
+        if self.kind == "hex":
+            text = f"0x{value:0{(self.bits + 3) // 4}x}"
+        elif self.kind == "flag":
+            text = "1" if value else "0"
+        elif self.kind == "bytes":
+            text = bytes(value).hex() or "(empty)"
+        else:
+            text = str(value)
+        if self.names and value in self.names:
+            text += f" ({self.names[value]})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class FieldView:
+    """A field of one concrete header, placed: what a diagram or a description needs to show it."""
+
+    name: str
+    bit_offset: int        # from the start of this header
+    bits: int
+    value: Any             # as the attribute returns it
+    text: str              # as a person reads it
+    raw: int | bytes       # the bits themselves (an int, or bytes for addresses and options)
+    meaning: str
+    struct_code: str       # the struct code of the word this field lives in ('B', 'H', '4s', ...)
+
+    @property
+    def byte_offset(self) -> int:
+        return self.bit_offset // 8
+
+
+# ----------------------------------------------------------------------------------------------------
+# compiling a field table into a struct layout
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """Where a field lives: index in the unpacked tuple, and (for sub-word fields) shift and mask."""
+
+    index: int
+    shift: int | None
+    mask: int
+    code: str
+
+
+_WORD_CODES = {8: "B", 16: "H", 32: "I", 64: "Q"}
+
+
+def _compile(fields: tuple[Field, ...], owner: str) -> tuple[str, dict[str, _Slot]]:
+    """Group fields into struct words: byte-aligned ones get their own code, small ones share a word."""
+    codes: list[str] = []
+    slots: dict[str, _Slot] = {}
+    group: list[Field] = []
+    group_bits = 0
+    for f in fields:
+        if not group and f.kind in _BYTES_KINDS:
+            if f.bits % 8:
+                raise TypeError(f"{owner}.{f.name}: a {f.kind} field must be whole bytes")
+            slots[f.name] = _Slot(len(codes), None, 0, f"{f.bits // 8}s")
+            codes.append(f"{f.bits // 8}s")
+            continue
+        if not group and f.bits in _WORD_CODES:
+            code = _WORD_CODES[f.bits]
+            slots[f.name] = _Slot(len(codes), None, (1 << f.bits) - 1, code)
+            codes.append(code)
+            continue
+        group.append(f)
+        group_bits += f.bits
+        if group_bits in _WORD_CODES:
+            code = _WORD_CODES[group_bits]
+            shift = group_bits
+            for g in group:
+                shift -= g.bits
+                slots[g.name] = _Slot(len(codes), shift, (1 << g.bits) - 1, code)
+            codes.append(code)
+            group, group_bits = [], 0
+        elif group_bits > 64:
+            raise TypeError(f"{owner}: fields {[g.name for g in group]} do not close a 8/16/32/64-bit word")
+    if group:
+        raise TypeError(f"{owner}: fields {[g.name for g in group]} do not end on a byte boundary")
+    return "!" + "".join(codes), slots
+
+
+def _to_raw(f: Field, value: Any, owner: str) -> Any:
+    """A user's value for field ``f`` as the struct wants it, or a BuildError saying what is wrong."""
+    if f.kind in _BYTES_KINDS:
+        size = f.bits // 8
+        if isinstance(value, str):
+            try:
+                if f.kind == "mac":
+                    value = bytes.fromhex(value.replace(":", "").replace("-", ""))
+                elif f.kind in ("ipv4", "ipv6"):
+                    value = socket.inet_pton(socket.AF_INET if f.kind == "ipv4" else socket.AF_INET6, value)
+                else:
+                    value = bytes.fromhex(value)
+            except (ValueError, OSError):
+                raise BuildError(f"{owner}.{f.name}: {value!r} is not a valid {f.kind} value") from None
+        elif f.kind in ("ipv4", "ipv6") and hasattr(value, "packed"):
+            value = value.packed
+        value = bytes(value)
+        if len(value) != size:
+            raise BuildError(f"{owner}.{f.name}: needs {size} bytes, got {len(value)}")
+        return value
+    if isinstance(value, bool):
+        value = int(value)
+    if not isinstance(value, int):
+        raise BuildError(f"{owner}.{f.name}: needs an integer, got {value!r}")
+    if not 0 <= value < (1 << f.bits):
+        raise BuildError(f"{owner}.{f.name}: {value} does not fit in {f.bits} bits (0..{(1 << f.bits) - 1})")
+    return value
+
+
+def _from_raw(f: Field, raw: Any) -> Any:
+    if f.kind == "ipv4":
+        return socket.inet_ntoa(raw)
+    if f.kind == "ipv6":
+        return socket.inet_ntop(socket.AF_INET6, raw)
+    if f.kind == "mac":
+        return raw.hex(":")
+    if f.kind == "flag":
+        return bool(raw)
+    return raw
+
+
+def _accessor(f: Field, slot: _Slot) -> property:
+    """A property reading and writing one field straight from the header's unpacked tuple."""
+    i, shift, mask = slot.index, slot.shift, slot.mask
+    if shift is None:
+        if f.kind in ("int", "hex"):
+            def get(self: Header) -> Any:
+                return self._v[i]
+        else:
+            def get(self: Header) -> Any:
+                return _from_raw(f, self._v[i])
+    elif f.kind == "flag":
+        def get(self: Header) -> Any:
+            return bool((self._v[i] >> shift) & mask)
+    else:
+        def get(self: Header) -> Any:
+            return (self._v[i] >> shift) & mask
+
+    def set_(self: Header, value: Any) -> None:
+        self._set(f.name, value)
+
+    return property(get, set_, doc=f.meaning)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the header base class
+
+class Header:
+    """Base of every header: a field table, parsed from or built into bytes.
+
+    Subclasses set ``NAME`` (as people say it), ``FIELDS`` and, when the header has variable-length
+    parts or a next layer, override the hooks below (``header_length``, ``payload_end``, ``next_layer``,
+    ``fill``, ``options_views``, ``summary``).
+    """
+
+    NAME: ClassVar[str] = "header"
+    FIELDS: ClassVar[tuple[Field, ...]] = ()
+    MIN_LENGTH: ClassVar[int]          # the fixed part, in bytes
+    _STRUCT: ClassVar[struct.Struct]
+    _SLOTS: ClassVar[dict[str, _Slot]]
+    _BY_NAME: ClassVar[dict[str, Field]]
+
+    __slots__ = ("_v", "_unset", "_buf", "_off", "_end", "_extra")
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if "FIELDS" not in cls.__dict__:
+            return
+        fmt, slots = _compile(cls.FIELDS, cls.__name__)
+        cls._STRUCT = struct.Struct(fmt)
+        cls.MIN_LENGTH = cls._STRUCT.size
+        cls._SLOTS = slots
+        cls._BY_NAME = {f.name: f for f in cls.FIELDS}
+        for f in cls.FIELDS:
+            if f.name not in cls.__dict__:       # a subclass may present a field its own way
+                setattr(cls, f.name, _accessor(f, slots[f.name]))
+
+    # -- construction ------------------------------------------------------------------------------
+
+    def __init__(self, **values: Any) -> None:
+        """A header from field values; unnamed fields take their defaults, ``auto`` ones are filled at build."""
+        extra_names = self._extra_names()
+        unknown = set(values) - set(self._BY_NAME) - extra_names
+        if unknown:
+            raise BuildError(f"{self.NAME}: no field named {', '.join(sorted(unknown))}; "
+                             f"fields are {', '.join(self._BY_NAME)}")
+        self._v = self._pack_defaults()
+        self._unset = {f.name for f in self.FIELDS if f.auto and f.name not in values}
+        self._buf, self._off, self._end = b"", 0, 0
+        self._extra = {}
+        for name, value in values.items():
+            if name in extra_names:
+                self._extra[name] = value
+            else:
+                self._set(name, value)
+
+    @classmethod
+    def _extra_names(cls) -> set[str]:
+        """Keyword arguments beyond the field table (e.g. ``options``) that a subclass accepts."""
+        return set()
+
+    @classmethod
+    def _pack_defaults(cls) -> tuple:
+        words: list[Any] = []
+        for f in cls.FIELDS:
+            s = cls._SLOTS[f.name]
+            default = _to_raw(f, f.default, cls.NAME) if not (f.auto and f.default is None) else 0
+            if s.index == len(words):
+                words.append(b"\x00" * int(s.code[:-1]) if s.code.endswith("s") else 0)
+            if s.shift is None:
+                words[s.index] = default
+            else:
+                words[s.index] |= default << s.shift
+        return tuple(words)
+
+    @classmethod
+    def parse(cls, data: bytes | bytearray | memoryview, offset: int = 0, end: int | None = None) -> "Header":
+        """Parse this header at ``offset`` of ``data``; raises DecodeError (layer, field, offset) if it does not fit."""
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        if end is None:
+            end = len(data)
+        return cls._parse(data, offset, end)
+
+    @classmethod
+    def _parse(cls, data: bytes, offset: int, end: int) -> "Header":
+        if end - offset < cls.MIN_LENGTH:
+            raise DecodeError(cls.NAME, cls.FIELDS[0].name if end <= offset else "header", offset,
+                              f"needs {cls.MIN_LENGTH} bytes, only {max(end - offset, 0)} left")
+        h = cls.__new__(cls)
+        h._v = cls._STRUCT.unpack_from(data, offset)
+        h._unset = ()
+        h._buf, h._off, h._end = data, offset, end
+        h._extra = None
+        h._validate()
+        return h
+
+    def _validate(self) -> None:
+        """Check the fixed part against the rest (lengths, versions); raise DecodeError naming the field."""
+
+    def _error(self, field: str, reason: str) -> DecodeError:
+        """A DecodeError for ``field`` of this header, with the field's absolute byte offset."""
+        bit = 0
+        for f in self.FIELDS:
+            if f.name == field:
+                break
+            bit += f.bits
+        return DecodeError(self.NAME, field, self._off + bit // 8, reason)
+
+    # -- field access ------------------------------------------------------------------------------
+
+    def _set(self, name: str, value: Any) -> None:
+        f = self._BY_NAME[name]
+        if value is None:
+            if not f.auto:
+                raise BuildError(f"{self.NAME}.{name}: only lengths and checksums can be left to fill (None)")
+            self._unset = set(self._unset) | {name}
+            return
+        raw = _to_raw(f, value, self.NAME)
+        s = self._SLOTS[name]
+        words = list(self._v)
+        if s.shift is None:
+            words[s.index] = raw
+        else:
+            words[s.index] = (words[s.index] & ~(s.mask << s.shift)) | (raw << s.shift)
+        self._v = tuple(words)
+        if name in self._unset:
+            self._unset = set(self._unset) - {name}
+
+    def raw(self, name: str) -> Any:
+        """The bits of field ``name`` as stored (an int, or bytes for addresses)."""
+        s = self._SLOTS[name]
+        word = self._v[s.index]
+        return word if s.shift is None else (word >> s.shift) & s.mask
+
+    def is_set(self, name: str) -> bool:
+        """False for an ``auto`` field (length, checksum) still waiting to be filled by ``build``."""
+        return name not in self._unset
+
+    def values(self) -> dict[str, Any]:
+        """Every field as the attributes show it, in table order."""
+        return {f.name: getattr(self, f.name) for f in self.FIELDS}
+
+    # -- layout hooks (override where the header has variable parts) ------------------------------
+
+    @property
+    def header_length(self) -> int:
+        """Bytes of this header, options included."""
+        return self.MIN_LENGTH
+
+    def payload_end(self) -> int:
+        """Where this layer's payload ends in the buffer (a length field may say less than the buffer)."""
+        return self._end
+
+    @property
+    def payload(self) -> bytes:
+        """The bytes this header carries (what follows it, up to the end its length fields give)."""
+        start = self._off + self.header_length
+        return self._buf[start:self.payload_end()]
+
+    @property
+    def options_raw(self) -> bytes:
+        """The variable-length bytes between the fixed part and the payload (options), if any."""
+        if self._extra is not None:
+            return self._build_options()
+        return self._buf[self._off + self.MIN_LENGTH:self._off + self.header_length]
+
+    def _build_options(self) -> bytes:
+        return b""
+
+    def next_layer(self) -> type["Header"] | None:
+        """The header class that the payload starts with, when this header says (EtherType, protocol...)."""
+        return None
+
+    def options_views(self) -> list[FieldView]:
+        """The variable-length part as drawable pieces (default: one box of raw option bytes)."""
+        opts = self.options_raw
+        if not opts:
+            return []
+        return [FieldView("options", self.MIN_LENGTH * 8, len(opts) * 8, opts, opts.hex(), opts,
+                          f"{len(opts)} bytes of options", f"{len(opts)}s")]
+
+    # -- building ---------------------------------------------------------------------------------
+
+    def fill(self, payload: bytes, under: "Header | None", over: "Header | None") -> None:
+        """Fill the ``auto`` fields still unset (lengths, checksums), knowing the payload and neighbours."""
+
+    def pack(self) -> bytes:
+        """The header as it stands (fixed part and options), auto fields not filled."""
+        return self._STRUCT.pack(*self._v) + self.options_raw
+
+    def build(self, payload: bytes = b"", under: "Header | None" = None, over: "Header | None" = None) -> bytes:
+        """Header + payload as bytes, with unset lengths and checksums filled in (the header keeps them)."""
+        payload = bytes(payload)
+        if self._unset:
+            self.fill(payload, under, over)
+        return self.pack() + payload
+
+    def __truediv__(self, other: "Header | bytes | Stack") -> "Stack":
+        return Stack([self]) / other
+
+    def __bytes__(self) -> bytes:
+        if self._buf and not self._unset:
+            return self._buf[self._off:self._off + self.header_length]
+        return self.build()
+
+    # -- description ------------------------------------------------------------------------------
+
+    def fields(self) -> list[FieldView]:
+        """Every field of this header, placed (bit offset, width, value, text, raw bits), options included."""
+        views = []
+        bit = 0
+        for f in self.FIELDS:
+            value = getattr(self, f.name)
+            raw = self.raw(f.name)
+            views.append(FieldView(f.name, bit, f.bits, value, f.show(value), raw, f.meaning,
+                                   self._SLOTS[f.name].code))
+            bit += f.bits
+        return views + self.options_views()
+
+    @property
+    def struct_format(self) -> str:
+        """The ``struct`` format string of the fixed part (``!`` = network byte order)."""
+        return self._STRUCT.format
+
+    @property
+    def offset(self) -> int:
+        """Where this header starts in the buffer it was parsed from (0 for a built one)."""
+        return self._off
+
+    def summary(self) -> str:
+        """One line about this layer alone."""
+        return self.NAME
+
+    def describe(self) -> str:
+        """A multi-line description, one field per line, the way a protocol analyser's detail pane reads."""
+        lines = [f"{self.NAME}, {self.header_length} bytes"]
+        for v in self.fields():
+            lines.append(f"    {v.name:<18} {v.text:<26} {v.meaning}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        parts = [f"{f.name}={getattr(self, f.name)!r}" for f in self.FIELDS]
+        opts = self.options_raw
+        if opts:
+            parts.append(f"options={len(opts)} bytes")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and bytes(self) == bytes(other)  # type: ignore[arg-type]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Stack:
+    """Headers stacked outermost first, then a payload: ``IPv4(...) / UDP(...) / b"hi"``.
+
+    ``bytes(stack)`` builds from the inside out, so each header can fill its length and checksum from
+    what it carries (TCP and UDP checksums need the IP addresses of the header under them).
+    """
+
+    __slots__ = ("layers", "payload")
+
+    def __init__(self, layers: list[Header], payload: bytes = b"") -> None:
+        self.layers, self.payload = list(layers), bytes(payload)
+
+    def __truediv__(self, other: "Header | bytes | Stack") -> "Stack":
+        if self.payload:
+            raise BuildError("nothing can be stacked after the payload")
+        if isinstance(other, Header):
+            return Stack(self.layers + [other])
+        if isinstance(other, Stack):
+            return Stack(self.layers + other.layers, other.payload)
+        return Stack(self.layers, bytes(other))
+
+    def build(self) -> bytes:
+        data = self.payload
+        for i in range(len(self.layers) - 1, -1, -1):
+            under = self.layers[i - 1] if i else None
+            over = self.layers[i + 1] if i + 1 < len(self.layers) else None
+            data = self.layers[i].build(data, under, over)
+        return data
+
+    __bytes__ = build
+
+    def __iter__(self) -> Iterator[Header]:
+        return iter(self.layers)
+
+    def __repr__(self) -> str:
+        inner = " / ".join(repr(h) for h in self.layers)
+        return f"{inner} / {self.payload!r}" if self.payload else inner

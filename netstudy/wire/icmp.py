@@ -1,0 +1,152 @@
+"""ICMP for IPv4 (RFC 792): echo, destination unreachable, time exceeded, and the datagram they quote.
+
+Every ICMP message starts with type, code and checksum; the next four bytes depend on the type. Each
+message kind is its own small field table sharing those first three fields, and ``ICMP.parse`` picks
+the right one from the type byte.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from netstudy.wire.checksum import internet_checksum, verify
+from netstudy.wire.fields import Field, Header
+from netstudy.wire.numbers import IP_PROTOCOL_NEXT
+
+TYPES = {0: "echo reply", 3: "destination unreachable", 4: "source quench", 5: "redirect", 8: "echo request",
+         9: "router advertisement", 10: "router solicitation", 11: "time exceeded", 12: "parameter problem",
+         13: "timestamp request", 14: "timestamp reply"}
+UNREACHABLE_CODES = {0: "net unreachable", 1: "host unreachable", 2: "protocol unreachable",
+                     3: "port unreachable", 4: "fragmentation needed and DF set", 5: "source route failed",
+                     6: "destination network unknown", 7: "destination host unknown", 9: "network prohibited",
+                     10: "host prohibited", 13: "communication administratively prohibited"}
+TIME_EXCEEDED_CODES = {0: "time to live exceeded in transit", 1: "fragment reassembly time exceeded"}
+
+ECHO_REPLY, UNREACHABLE, ECHO_REQUEST, TIME_EXCEEDED = 0, 3, 8, 11
+
+_COMMON = (
+    Field("type", 8, "message type: 8 echo request, 0 echo reply, 3 unreachable, 11 time exceeded (RFC 792)",
+          names=TYPES),
+    Field("code", 8, "subtype, e.g. 3 = port unreachable when type is 3 (RFC 792)"),
+    Field("checksum", 16, "Internet checksum of the whole ICMP message (RFC 792)", "hex", None, auto=True),
+)
+
+
+class TypedMessage(Header):
+    """A message whose first byte is its type and whose layout depends on it (ICMP, ICMPv6).
+
+    The family's base class holds ``BY_TYPE``; each subclass names its ``TYPE`` (and ``ALSO_TYPES``)
+    and is registered there, so ``Base.parse`` returns an instance of the right subclass.
+    """
+
+    BY_TYPE: ClassVar[dict[int, type["TypedMessage"]]]
+    TYPE: ClassVar[int | None] = None
+    ALSO_TYPES: ClassVar[tuple[int, ...]] = ()
+
+    def __init_subclass__(cls, **kw) -> None:
+        super().__init_subclass__(**kw)
+        if "BY_TYPE" in cls.__dict__:
+            return
+        for number in ((cls.TYPE,) if cls.TYPE is not None else ()) + cls.ALSO_TYPES:
+            cls.BY_TYPE[number] = cls
+
+    def __init__(self, **values) -> None:
+        if self.TYPE is not None:
+            values.setdefault("type", self.TYPE)
+        super().__init__(**values)
+
+    @classmethod
+    def _parse(cls, data: bytes, offset: int, end: int) -> "TypedMessage":
+        if "BY_TYPE" in cls.__dict__ and end > offset:
+            cls = cls.BY_TYPE.get(data[offset], cls)
+        return super(TypedMessage, cls)._parse(data, offset, end)
+
+
+class ICMP(TypedMessage):
+    """An ICMP message of a type without its own table: the common fields and 4 type-specific bytes."""
+
+    NAME = "ICMP"
+    FIELDS = _COMMON + (Field("rest", 32, "depends on the type (RFC 792)", "hex"),)
+    BY_TYPE = {}
+
+    def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
+        if not self.is_set("checksum"):
+            self.checksum = 0
+            self.checksum = internet_checksum(self.pack() + payload)
+
+    def checksum_status(self, under: Header | None = None) -> str:
+        """``good`` or ``bad`` when the whole message is here, else ``unverified`` (RFC 792)."""
+        if under is not None and not getattr(under, "captured_whole", True):
+            return "unverified"
+        return "good" if verify(self._buf[self._off:self._end]) else "bad"
+
+    def summary(self) -> str:
+        return f"ICMP {TYPES.get(self.type, f'type-#{self.type}')}, length {self._end - self._off}"
+
+
+class ICMPEcho(ICMP):
+    """Echo request (type 8) and echo reply (type 0): identifier and sequence number (RFC 792 p.14)."""
+
+    NAME = "ICMP echo"
+    TYPE = ECHO_REQUEST
+    ALSO_TYPES = (ECHO_REPLY,)
+    FIELDS = _COMMON + (
+        Field("identifier", 16, "matches replies to requests, often the process id (RFC 792 p.14)"),
+        Field("sequence", 16, "counts the requests, echoed back in the reply (RFC 792 p.14)"),
+    )
+
+    def summary(self) -> str:
+        kind = "request" if self.type == ECHO_REQUEST else "reply"
+        return f"ICMP echo {kind}, id {self.identifier}, seq {self.sequence}, length {self._end - self._off}"
+
+
+class _ICMPError(ICMP):
+    """An ICMP error: it quotes the IP header and the first 8 bytes (or more) of the datagram it is about."""
+
+    @property
+    def quoted(self):
+        """The quoted datagram, decoded (IP header, then as much of the transport header as is there)."""
+        from netstudy.wire.decode import decode_ip
+        return decode_ip(self.payload, quoted=True)
+
+
+class ICMPUnreachable(_ICMPError):
+    """Destination unreachable (type 3): the code says why; code 4 carries the next-hop MTU (RFC 1191 §4)."""
+
+    NAME = "ICMP unreachable"
+    TYPE = UNREACHABLE
+    FIELDS = _COMMON + (
+        Field("unused", 16, "zero (RFC 792 p.4)"),
+        Field("next_hop_mtu", 16, "MTU of the next hop when code = 4, fragmentation needed (RFC 1191 §4)"),
+    )
+
+    def summary(self) -> str:
+        what = UNREACHABLE_CODES.get(self.code, f"code {self.code}")
+        try:
+            quoted = self.quoted
+            ip = quoted.layers[0]
+            transport = quoted.layers[1] if len(quoted.layers) > 1 else None
+            if self.code == 3 and transport is not None and hasattr(transport, "dport"):
+                proto = transport.NAME.lower()
+                what = f"{ip.dst} {proto} port {transport.dport} unreachable"
+            elif self.code == 1:
+                what = f"host {ip.dst} unreachable"
+            elif self.code == 2:
+                what = f"{ip.dst} protocol {ip.protocol} unreachable"
+        except (ValueError, IndexError):
+            pass
+        return f"ICMP {what}, length {self._end - self._off}"
+
+
+class ICMPTimeExceeded(_ICMPError):
+    """Time exceeded (type 11): a router dropped the datagram because its TTL reached 0 (RFC 792 p.6)."""
+
+    NAME = "ICMP time exceeded"
+    TYPE = TIME_EXCEEDED
+    FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 792 p.6)"),)
+
+    def summary(self) -> str:
+        what = "in-transit" if self.code == 0 else "reassembly"
+        return f"ICMP time exceeded {what}, length {self._end - self._off}"
+
+
+IP_PROTOCOL_NEXT[1] = ICMP

@@ -1,0 +1,156 @@
+"""IPv4 (RFC 791): the header, its options, fragments, and the checksum over the header."""
+from __future__ import annotations
+
+from netstudy.wire.checksum import internet_checksum, pseudo_header_ipv4, verify
+from netstudy.wire.fields import Field, FieldView, Header
+from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT
+from netstudy.wire.options import Option, OptionSpec, OptionTable
+
+IPV4_OPTIONS = OptionTable("IPv4", [
+    OptionSpec(0, "EOL", "", "end of option list (RFC 791 §3.1)"),
+    OptionSpec(1, "NOP", "", "no operation, padding between options (RFC 791 §3.1)"),
+    OptionSpec(7, "RR", None, "record route: pointer, then addresses (RFC 791 §3.1)"),
+    OptionSpec(68, "TS", None, "internet timestamp (RFC 791 §3.1)"),
+    OptionSpec(130, "SEC", None, "security (RFC 1108)"),
+    OptionSpec(131, "LSRR", None, "loose source and record route (RFC 791 §3.1)"),
+    OptionSpec(137, "SSRR", None, "strict source and record route (RFC 791 §3.1)"),
+    OptionSpec(148, "RA", "H", "router alert (RFC 2113)"),
+], unknown_name="opt-{kind}")
+
+
+class IPv4(Header):
+    """The IPv4 header (RFC 791 §3.1): 20 bytes, then up to 40 bytes of options."""
+
+    NAME = "IPv4"
+    FIELDS = (
+        Field("version", 4, "IP version, always 4 (RFC 791 §3.1)", default=4),
+        Field("ihl", 4, "header length in 32-bit words, 5 without options (RFC 791 §3.1)", default=None,
+              auto=True),
+        Field("dscp", 6, "differentiated services code point (RFC 2474 §3)"),
+        Field("ecn", 2, "explicit congestion notification (RFC 3168 §5)"),
+        Field("total_length", 16, "bytes of header and data (RFC 791 §3.1)", default=None, auto=True),
+        Field("identification", 16, "identifies the fragments of one datagram (RFC 791 §3.1)"),
+        Field("reserved", 1, "reserved flag, must be zero (RFC 791 §3.1)", "flag"),
+        Field("df", 1, "don't fragment (RFC 791 §3.1)", "flag"),
+        Field("mf", 1, "more fragments follow (RFC 791 §3.1)", "flag"),
+        Field("fragment_offset", 13, "where this fragment goes, in 8-byte units (RFC 791 §3.1)"),
+        Field("ttl", 8, "time to live: routers decrement it, 0 means drop (RFC 791 §3.1)", default=64),
+        Field("protocol", 8, "the next header: 1 ICMP, 6 TCP, 17 UDP (RFC 790)", default=None, auto=True,
+              names=IP_PROTOCOL_NAMES),
+        Field("checksum", 16, "Internet checksum of the header only (RFC 791 §3.1, RFC 1071)", "hex",
+              None, auto=True),
+        Field("src", 32, "source address (RFC 791 §3.1)", "ipv4", "0.0.0.0"),
+        Field("dst", 32, "destination address (RFC 791 §3.1)", "ipv4", "0.0.0.0"),
+    )
+
+    @classmethod
+    def _extra_names(cls) -> set[str]:
+        return {"options"}
+
+    def _validate(self) -> None:
+        first = self._v[0]
+        if first >> 4 != 4:
+            raise self._error("version", f"version is {first >> 4}, not 4")
+        hlen = (first & 0xF) * 4
+        if hlen < 20:
+            raise self._error("ihl", f"header length {first & 0xF} words is less than the minimum 5")
+        if self._off + hlen > self._end:
+            raise self._error("ihl", f"header of {hlen} bytes runs past the {self._end - self._off} captured")
+        total = self._v[2]
+        if total and total < hlen:
+            raise self._error("total_length", f"total length {total} is shorter than the header ({hlen})")
+
+    @property
+    def header_length(self) -> int:
+        if "ihl" in self._unset:
+            return 20 + len(self.options_raw)
+        return (self._v[0] & 0xF) * 4
+
+    def payload_end(self) -> int:
+        total = self._v[2]
+        if total == 0:                 # 0: segmentation offload left it for the NIC to fill
+            return self._end
+        return min(self._end, self._off + total)
+
+    @property
+    def is_fragment(self) -> bool:
+        """True for any piece of a fragmented datagram (MF set or a non-zero offset, RFC 791 §2.3)."""
+        return bool(self._v[4] & 0x3FFF)
+
+    @property
+    def captured_whole(self) -> bool:
+        """Is the whole datagram here: not cut short by the capture, not one fragment of several?"""
+        total = self._v[2]
+        return total != 0 and self._off + total <= self._end and not self._v[4] & 0x3FFF
+
+    def next_layer(self) -> type[Header] | None:
+        if self._v[4] & 0x1FFF:        # a later fragment carries the middle of a payload, no header
+            return None
+        return IP_PROTOCOL_NEXT.get(self._v[6])
+
+    # -- options --
+    @property
+    def options(self) -> list[Option]:
+        if self._extra is not None:
+            return list(self._extra.get("options", []))
+        return IPV4_OPTIONS.parse(self.options_raw, self._off + 20)
+
+    def _build_options(self) -> bytes:
+        return IPV4_OPTIONS.pack(self._extra.get("options", []))
+
+    def options_views(self) -> list[FieldView]:
+        views, bit = [], 160
+        for opt in self.options:
+            views.append(FieldView(f"option {opt.name}", bit, opt.length * 8, opt.value, str(opt),
+                                   opt.pack(), opt.meaning, f"{opt.length}s"))
+            bit += opt.length * 8
+        end = self.header_length * 8
+        if bit < end:
+            pad = (end - bit) // 8
+            views.append(FieldView("padding", bit, end - bit, None, "", b"\x00" * pad,
+                                   "zeros to a 32-bit boundary (RFC 791 §3.1)", f"{pad}s"))
+        return views
+
+    # -- building and checking --
+    def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
+        hlen = 20 + len(self.options_raw)
+        if not self.is_set("ihl"):
+            self.ihl = hlen // 4
+        if not self.is_set("total_length"):
+            self.total_length = hlen + len(payload)
+        if not self.is_set("protocol"):
+            self.protocol = protocol_number(over)
+        if not self.is_set("checksum"):
+            self.checksum = 0
+            self.checksum = internet_checksum(self.pack())
+
+    def checksum_ok(self) -> bool:
+        """Does the header checksum verify (RFC 791 §3.1)?"""
+        return verify(bytes(self))
+
+    def pseudo_header(self, protocol: int, length: int) -> bytes:
+        """What TCP/UDP add to their checksum from this header (RFC 793 §3.1)."""
+        return pseudo_header_ipv4(self._v[-2], self._v[-1], protocol, length)
+
+    def summary(self) -> str:
+        frag = ""
+        if self.is_fragment:
+            frag = f" (frag {self.identification}:{len(self.payload)}@{self.fragment_offset * 8}" \
+                   f"{'+' if self.mf else ''})"
+        name = IP_PROTOCOL_NAMES.get(self.protocol, f"ip-proto-{self.protocol}")
+        return f"IP {self.src} > {self.dst}: {name}{frag}, length {len(self.payload)}"
+
+
+def protocol_number(over: Header | None, nothing: int = 0) -> int:
+    """The IP protocol number that announces header ``over`` (the inverse of IP_PROTOCOL_NEXT);
+    ``nothing`` when no header follows (IPv6 says 59, "no next header", RFC 8200 §4.7)."""
+    if over is None:
+        return nothing
+    for number, cls in IP_PROTOCOL_NEXT.items():
+        if isinstance(over, cls):
+            return number
+    return nothing
+
+
+ETHERTYPE_NEXT[0x0800] = IPv4
+IP_PROTOCOL_NEXT[4] = IPv4

@@ -1,0 +1,179 @@
+"""TCP (RFC 9293): the segment header, its flags and options, and the checksum over a pseudo-header."""
+from __future__ import annotations
+
+from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
+from netstudy.wire.fields import Field, FieldView, Header
+from netstudy.wire.numbers import IP_PROTOCOL_NEXT, TCP_PORT_NEXT
+from netstudy.wire.options import Option, OptionSpec, OptionTable
+
+PROTOCOL = 6
+
+TCP_OPTIONS = OptionTable("TCP", [
+    OptionSpec(0, "eol", "", "end of option list (RFC 9293 §3.2)"),
+    OptionSpec(1, "nop", "", "no-operation, aligns the next option (RFC 9293 §3.2)"),
+    OptionSpec(2, "mss", "H", "maximum segment size the sender can receive (RFC 9293 §3.7.1)"),
+    OptionSpec(3, "wscale", "B", "window scale: shift the window left this many bits (RFC 7323 §2)"),
+    OptionSpec(4, "sackOK", "", "selective acknowledgments permitted (RFC 2018 §2)"),
+    OptionSpec(5, "sack", "*II", "selective acknowledgment blocks: left and right edges (RFC 2018 §3)",
+               "sack {n} " + "{0[0]}:{0[1]}"),
+    OptionSpec(8, "TS", "II", "timestamps: value and echo reply (RFC 7323 §3)",
+               "TS val {0} ecr {1}"),
+    OptionSpec(30, "mptcp", None, "multipath TCP (RFC 8684 §3)"),
+    OptionSpec(34, "tfo", None, "TCP fast open cookie (RFC 7413 §4.1.1)"),
+], unknown_name="unknown-{kind}")
+
+# tcpdump's letters, lowest bit first: F S R P . U E W e
+FLAG_LETTERS = (("fin", "F"), ("syn", "S"), ("rst", "R"), ("psh", "P"), ("ack", "."), ("urg", "U"),
+                ("ece", "E"), ("cwr", "W"), ("ae", "e"))
+
+
+def tcp_option(name: str, *value: int | tuple[int, int]) -> Option:
+    """A TCP option by name: ``tcp_option('mss', 1460)``, ``tcp_option('TS', 1, 0)``, ``tcp_option('nop')``."""
+    return TCP_OPTIONS.make(name, *value)
+
+
+class TCP(Header):
+    """The TCP header (RFC 9293 §3.1): 20 bytes, then up to 40 bytes of options."""
+
+    NAME = "TCP"
+    FIELDS = (
+        Field("sport", 16, "source port (RFC 9293 §3.1)"),
+        Field("dport", 16, "destination port (RFC 9293 §3.1)"),
+        Field("seq", 32, "sequence number of the first data byte, or the ISN when SYN (RFC 9293 §3.1)"),
+        Field("ack", 32, "next sequence number expected, when ACK is set (RFC 9293 §3.1)"),
+        Field("data_offset", 4, "header length in 32-bit words, 5 without options (RFC 9293 §3.1)",
+              default=None, auto=True),
+        Field("reserved", 3, "reserved, must be zero (RFC 9293 §3.1)"),
+        Field("ae", 1, "accurate ECN (RFC 9768), once the nonce sum NS (RFC 3540)", "flag"),
+        Field("cwr", 1, "congestion window reduced (RFC 3168 §6.1)", "flag"),
+        Field("ece", 1, "ECN echo (RFC 3168 §6.1)", "flag"),
+        Field("urg", 1, "urgent pointer is significant (RFC 9293 §3.1)", "flag"),
+        Field("ack_flag", 1, "acknowledgment number is significant (RFC 9293 §3.1)", "flag"),
+        Field("psh", 1, "push: deliver to the application now (RFC 9293 §3.1)", "flag"),
+        Field("rst", 1, "reset the connection (RFC 9293 §3.1)", "flag"),
+        Field("syn", 1, "synchronize sequence numbers: opening (RFC 9293 §3.1)", "flag"),
+        Field("fin", 1, "no more data from sender: closing (RFC 9293 §3.1)", "flag"),
+        Field("window", 16, "bytes the sender can receive, before scaling (RFC 9293 §3.1, RFC 7323)",
+              default=65535),
+        Field("checksum", 16, "Internet checksum of pseudo-header, header and data (RFC 9293 §3.1)", "hex",
+              None, auto=True),
+        Field("urgent_pointer", 16, "offset of the end of urgent data, when URG (RFC 9293 §3.1)"),
+    )
+
+    @classmethod
+    def _extra_names(cls) -> set[str]:
+        return {"options", "flags"}
+
+    def __init__(self, **values) -> None:
+        flags = values.pop("flags", None)
+        super().__init__(**values)
+        if flags is not None:
+            self.flags = flags
+
+    def _validate(self) -> None:
+        hlen = (self._v[4] >> 4) * 4              # word 4: data offset, reserved, AE (one byte)
+        if hlen < 20:
+            raise self._error("data_offset", f"data offset {hlen // 4} words is less than the minimum 5")
+        if self._off + hlen > self._end:
+            raise self._error("data_offset", f"header of {hlen} bytes runs past the {self._end - self._off} "
+                                             f"bytes left")
+
+    @property
+    def header_length(self) -> int:
+        if "data_offset" in self._unset:
+            return 20 + len(self.options_raw)
+        return (self._v[4] >> 4) * 4
+
+    def next_layer(self) -> type[Header] | None:
+        return TCP_PORT_NEXT.get(self._v[1]) or TCP_PORT_NEXT.get(self._v[0])
+
+    # -- flags, the way people write them --
+    @property
+    def flags(self) -> str:
+        """The flags as tcpdump prints them: ``S``, ``S.``, ``P.``, ``F.``, ``R``, ``.`` (ACK alone)."""
+        bits = self.flag_bits
+        return "".join(letter for i, (_, letter) in enumerate(FLAG_LETTERS) if bits >> i & 1) or "none"
+
+    @flags.setter
+    def flags(self, letters: str) -> None:
+        known = {letter: name for name, letter in FLAG_LETTERS}
+        for name, letter in FLAG_LETTERS:
+            setattr(self, "ack_flag" if name == "ack" else name, letter in letters)
+        unknown = set(letters) - set(known)
+        if unknown:
+            from netstudy.errors import BuildError
+            raise BuildError(f"TCP flags: unknown letter(s) {''.join(sorted(unknown))}; use {''.join(known)}")
+
+    @property
+    def flag_bits(self) -> int:
+        """The 9 flag bits as one number (tshark's ``tcp.flags``)."""
+        return (self._v[4] & 1) << 8 | self._v[5]
+
+    # -- options --
+    @property
+    def options(self) -> list[Option]:
+        if self._extra is not None:
+            return list(self._extra.get("options", []))
+        return TCP_OPTIONS.parse(self.options_raw, self._off + 20)
+
+    def _build_options(self) -> bytes:
+        return TCP_OPTIONS.pack(self._extra.get("options", []))
+
+    def option(self, name: str) -> Option | None:
+        """The first option of this name (``'mss'``, ``'wscale'``, ``'TS'``...), or None."""
+        return next((o for o in self.options if o.name == name), None)
+
+    def options_views(self) -> list[FieldView]:
+        views, bit = [], 160
+        for opt in self.options:
+            views.append(FieldView(f"option {opt.name}", bit, opt.length * 8, opt.value, str(opt),
+                                   opt.pack(), opt.meaning, f"{opt.length}s"))
+            bit += opt.length * 8
+        end = self.header_length * 8
+        if bit < end:
+            pad = (end - bit) // 8
+            views.append(FieldView("padding", bit, end - bit, None, "", self.options_raw[-pad:],
+                                   "after end of options, to a 32-bit boundary (RFC 9293 §3.1)", f"{pad}s"))
+        return views
+
+    # -- building and checking --
+    def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
+        if not self.is_set("data_offset"):
+            self.data_offset = (20 + len(self.options_raw)) // 4
+        if not self.is_set("checksum"):
+            self.checksum = 0
+            if under is not None and hasattr(under, "pseudo_header"):
+                segment = self.pack() + payload
+                pseudo = under.pseudo_header(PROTOCOL, len(segment))
+                self.checksum = internet_checksum(segment, ones_complement_sum(pseudo))
+
+    def checksum_status(self, under: Header | None) -> str:
+        """``good``, ``bad``, ``offloaded`` (left for the NIC) or ``unverified`` (segment not all here)."""
+        segment = self._buf[self._off:self._end]
+        complete = getattr(under, "captured_whole", False)
+        pseudo = under.pseudo_header(PROTOCOL, len(segment)) if complete else b""
+        return segment_status(segment, pseudo, self._v[7], complete)
+
+    def summary(self) -> str:
+        parts = [f"Flags [{self.flags}]"]
+        length = len(self.payload)
+        bits = self._v[5]
+        if length or bits & 0x7:                       # data, or SYN/FIN/RST: the sequence matters
+            parts.append(f"seq {self.seq}" + (f":{(self.seq + length) & 0xFFFFFFFF}" if length else ""))
+        if bits & 0x10:
+            parts.append(f"ack {self.ack}")
+        parts.append(f"win {self.window}")
+        opts = self.options_raw and self._safe_options()
+        if opts:
+            parts.append(f"options [{opts}]")
+        parts.append(f"length {length}")
+        return ", ".join(parts)
+
+    def _safe_options(self) -> str:
+        try:
+            return ",".join(str(o) for o in self.options if o.name != "eol")
+        except ValueError:
+            return "bad opts"
+
+
+IP_PROTOCOL_NEXT[PROTOCOL] = TCP

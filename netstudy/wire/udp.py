@@ -1,0 +1,58 @@
+"""UDP (RFC 768): ports, a length and a checksum over a pseudo-header."""
+from __future__ import annotations
+
+from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
+from netstudy.wire.fields import Field, Header
+from netstudy.wire.ipv4 import IPv4
+from netstudy.wire.numbers import IP_PROTOCOL_NEXT, UDP_PORT_NEXT
+
+PROTOCOL = 17
+
+
+class UDP(Header):
+    """The UDP header (RFC 768): 8 bytes."""
+
+    NAME = "UDP"
+    FIELDS = (
+        Field("sport", 16, "source port, where replies go (RFC 768)"),
+        Field("dport", 16, "destination port (RFC 768)"),
+        Field("length", 16, "bytes of header and data, at least 8 (RFC 768)", default=None, auto=True),
+        Field("checksum", 16, "Internet checksum of pseudo-header, header and data; 0 = none over IPv4 "
+                              "(RFC 768)", "hex", None, auto=True),
+    )
+
+    def _validate(self) -> None:
+        length = self._v[2]
+        if length and length < 8:
+            raise self._error("length", f"length {length} is less than the 8-byte header")
+
+    def payload_end(self) -> int:
+        length = self._v[2]
+        return min(self._end, self._off + length) if length else self._end
+
+    def next_layer(self) -> type[Header] | None:
+        return UDP_PORT_NEXT.get(self._v[1]) or UDP_PORT_NEXT.get(self._v[0])
+
+    def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
+        if not self.is_set("length"):
+            self.length = 8 + len(payload)
+        if not self.is_set("checksum"):
+            self.checksum = 0
+            if under is not None and hasattr(under, "pseudo_header"):
+                pseudo = under.pseudo_header(PROTOCOL, self.length)
+                self.checksum = internet_checksum(self.pack() + payload, ones_complement_sum(pseudo)) or 0xFFFF
+
+    def checksum_status(self, under: Header | None) -> str:
+        """``good``, ``bad``, ``offloaded``, ``unverified`` or ``none`` (0 over IPv4, RFC 768)."""
+        if self._v[3] == 0 and isinstance(under, IPv4):
+            return "none"
+        segment = self._buf[self._off:self.payload_end()]
+        complete = getattr(under, "captured_whole", False) and len(segment) == self._v[2]
+        pseudo = under.pseudo_header(PROTOCOL, self._v[2]) if complete else b""
+        return segment_status(segment, pseudo, self._v[3], complete)
+
+    def summary(self) -> str:
+        return f"UDP, length {len(self.payload)}"
+
+
+IP_PROTOCOL_NEXT[PROTOCOL] = UDP
