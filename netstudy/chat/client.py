@@ -1,0 +1,259 @@
+"""Chat clients: ``ChatClient`` for programs, notebooks and tests; ``run_terminal`` for people.
+
+Both have the seed's shape, a receiving thread beside the sending side, but frame the byte stream
+with ``LineFramer`` instead of trusting one ``recv()`` to be one message.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import selectors
+import socket
+import sys
+import threading
+import zlib
+from collections.abc import Callable
+from typing import TextIO
+
+from netstudy.chat.protocol import MAX_LINE, Line, LineFramer, ServerLine, encode_line, parse_server_line
+from netstudy.chat.server import DEFAULT_HOST, DEFAULT_PORT
+from netstudy.errors import NetstudyError
+
+
+def connect(host: str, port: int, timeout: float = 5.0) -> socket.socket:
+    """A TCP connection, or an OSError that names the address and hints at the server."""
+    try:
+        return socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot connect to {host}:{port}: {exc.strerror or exc} "
+                                 "(is `netstudy chat serve` running there?)") from None
+
+
+class ChatClient:
+    """A connection to a chat server with a receiving thread; every server line lands in ``inbox``.
+
+    >>> with ChatClient("alice", port=srv.address[1]) as alice:   # doctest: +SKIP
+    ...     alice.say("hello")
+    """
+
+    def __init__(self, nick: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
+                 timeout: float = 5.0, on_line: Callable[[ServerLine], None] | None = None) -> None:
+        self.nick, self.timeout = nick, timeout
+        self.sock = connect(host, port, timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(None)
+        self.inbox: queue.Queue[ServerLine | None] = queue.Queue()   # None: the server closed
+        self.closed = threading.Event()
+        self._on_line = on_line
+        self._reader = threading.Thread(target=self._receive, name=f"chat-{nick}", daemon=True)
+        self._reader.start()
+        try:
+            self._join()
+        except BaseException:
+            self.close()
+            raise
+
+    def _receive(self) -> None:
+        framer = LineFramer(2 * MAX_LINE)      # server lines carry a nickname before the text
+        try:
+            while data := self.sock.recv(65536):
+                for ev in framer.feed(data):
+                    if type(ev) is Line:
+                        line = parse_server_line(ev.text)
+                        if self._on_line is not None:
+                            self._on_line(line)
+                        self.inbox.put(line)
+        except OSError:
+            pass
+        self.closed.set()
+        self.inbox.put(None)
+
+    def _join(self) -> None:
+        self.send_line(f"/nick {self.nick}")
+        while True:
+            ev = self.recv()
+            if ev.kind == "error":
+                raise NetstudyError(f"cannot join as {self.nick!r}: {ev.code} {ev.text}")
+            if ev.kind == "notice" and ev.text.startswith("welcome "):
+                return
+
+    # -- sending
+    def send_line(self, text: str) -> None:
+        self.sock.sendall(encode_line(text))
+
+    def say(self, text: str) -> None:
+        self.send_line("/" + text if text.startswith("/") else text)
+
+    def msg(self, nick: str, text: str) -> None:
+        self.send_line(f"/msg {nick} {text}")
+
+    def me(self, action: str) -> None:
+        self.send_line(f"/me {action}")
+
+    def rename(self, nick: str) -> None:
+        self.send_line(f"/nick {nick}")
+        self.nick = nick
+
+    def list(self) -> list[str]:
+        """Ask who is online and wait for the answer (other lines that arrive meanwhile stay queued)."""
+        self.send_line("/list")
+        skipped: list[ServerLine | None] = []
+        try:
+            while True:
+                ev = self.recv()
+                if ev.kind == "notice" and " online: " in ev.text and ev.text.split(" ")[0].isdigit():
+                    return ev.text.split(": ", 1)[1].split(", ")
+                skipped.append(ev)
+        finally:
+            self._unget(skipped)
+
+    def quit(self, reason: str = "") -> None:
+        """Say goodbye and wait (up to ``timeout``) for the server to close the connection."""
+        try:
+            self.send_line(f"/quit {reason}".rstrip())
+        except OSError:
+            pass
+        self.closed.wait(self.timeout)
+        self.close()
+
+    # -- receiving
+    def recv(self, timeout: float | None = None) -> ServerLine:
+        """The next server line; TimeoutError if none within ``timeout``, ConnectionError once closed."""
+        try:
+            ev = self.inbox.get(timeout=self.timeout if timeout is None else timeout)
+        except queue.Empty:
+            raise TimeoutError(f"{self.nick}: nothing from the server in "
+                               f"{self.timeout if timeout is None else timeout} s") from None
+        if ev is None:
+            self.inbox.put(None)
+            raise ConnectionError(f"{self.nick}: the server closed the connection")
+        return ev
+
+    def recv_until(self, predicate: Callable[[ServerLine], bool], timeout: float | None = None) -> list[ServerLine]:
+        """Lines up to and including the first that satisfies ``predicate``."""
+        got: list[ServerLine] = []
+        while True:
+            got.append(self.recv(timeout))
+            if predicate(got[-1]):
+                return got
+
+    def drain(self, quiet: float = 0.2) -> list[ServerLine]:
+        """Everything that arrives until the server has been quiet for ``quiet`` seconds."""
+        got: list[ServerLine] = []
+        try:
+            while True:
+                got.append(self.recv(quiet))
+        except (TimeoutError, ConnectionError):
+            return got
+
+    def _unget(self, lines: list[ServerLine | None]) -> None:
+        if lines:
+            rest: list[ServerLine | None] = []
+            while not self.inbox.empty():
+                rest.append(self.inbox.get_nowait())
+            for ev in lines + rest:
+                self.inbox.put(ev)
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self._reader.join(self.timeout)
+
+    def __enter__(self) -> "ChatClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<ChatClient {self.nick} {'closed' if self.closed.is_set() else 'connected'}>"
+
+
+# ------------------------------------------------------------------------------------------ terminal
+_COLOURS = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)
+
+
+def nick_colour(nick: str) -> int:
+    """The ANSI colour of a nickname: always the same for the same name (CRC-32 of it)."""
+    return _COLOURS[zlib.crc32(nick.lower().encode()) % len(_COLOURS)]
+
+
+def render(ev: ServerLine, colour: bool) -> str:
+    """One server line as the terminal shows it, with coloured names when ``colour``."""
+    def paint(text: str, code: int | str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+
+    if ev.kind == "message":
+        return f"{paint('<' + ev.sender + '>', nick_colour(ev.sender))} {ev.text}"
+    if ev.kind == "private":
+        return f"{paint('*' + ev.sender + '*', f'1;{nick_colour(ev.sender)}')} {ev.text}"
+    if ev.kind == "action":
+        return paint(f"* {ev.sender} {ev.text}", nick_colour(ev.sender))
+    if ev.kind == "error":
+        return paint(f"error: {ev.code} {ev.text}", "1;31")
+    return paint(f"*** {ev.text}", 2)
+
+
+def run_terminal(nick: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
+                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout, colour: bool | None = None) -> int:
+    """The interactive client: a receiving thread prints, this thread reads your lines and sends them.
+
+    Ends on ``/quit``, end of input, Ctrl-C (sending ``/quit`` for you) or when the server closes.
+    """
+    colour = stdout.isatty() if colour is None else colour
+    lock = threading.Lock()
+
+    def show(ev: ServerLine) -> None:
+        with lock:
+            print(render(ev, colour), file=stdout, flush=True)
+
+    client = ChatClient(nick, host, port, on_line=show)
+    print(render(ServerLine("notice", f"joined {host}:{port} as {nick}; /help lists commands, /quit leaves"),
+                 colour), file=stdout, flush=True)
+    wake_r, wake_w = socket.socketpair()
+
+    def wake_when_closed() -> None:
+        client.closed.wait()
+        try:
+            wake_w.send(b"x")
+        except OSError:             # we are already on our way out
+            pass
+
+    threading.Thread(target=wake_when_closed, daemon=True).start()
+    sel = selectors.DefaultSelector()
+    sel.register(stdin.fileno(), selectors.EVENT_READ, "stdin")
+    sel.register(wake_r, selectors.EVENT_READ, "closed")
+    framer = LineFramer()
+    try:
+        while not client.closed.is_set():
+            for key, _ in sel.select():
+                if key.data == "closed":
+                    break
+                data = os.read(stdin.fileno(), 65536)
+                if not data:
+                    client.quit()
+                    return 0
+                for ev in framer.feed(data):
+                    if type(ev) is not Line or not ev.text.strip():
+                        continue
+                    command, _, reason = ev.text.partition(" ")
+                    if command.lower() == "/quit":
+                        client.quit(reason)
+                        return 0
+                    client.send_line(ev.text)
+        show(ServerLine("notice", "connection closed by the server"))
+        return 0
+    except KeyboardInterrupt:
+        client.quit("interrupted")
+        return 0
+    except OSError as exc:          # the server went away while we were sending
+        show(ServerLine("notice", f"connection lost: {exc.strerror or exc}"))
+        return 0
+    finally:
+        sel.close()
+        wake_r.close()
+        wake_w.close()
+        client.close()

@@ -1,0 +1,361 @@
+"""The chat protocol, sans-I/O: a line framer and the chat room as a state machine (bytes in, actions out).
+
+Wire format: UTF-8 text, one message per ``\\n``-terminated line (a ``\\r`` before it is dropped, so
+``telnet``'s CRLF works too), so ``nc`` is a valid client. Commands follow IRC's spirit (RFC 2812 §3):
+
+    /nick NAME   /join NAME   /list   /msg NAME text   /me action   /quit [reason]   /help
+
+Any other line is said to everyone. The first plain line a newcomer sends is taken as its nickname.
+Server lines, one per ``\\n``:
+
+    <alice> hello              a message         * alice waves          an action (/me)
+    *alice* psst               a private message *** alice joined (3 online)   a notice
+    ERR nick-in-use alice      an error: a code, then a detail
+
+Nothing here touches a socket or a clock: servers feed ``ChatRoom`` what arrived (with the time) and
+carry out the ``Send`` / ``Broadcast`` / ``Close`` actions it returns, so every server shares it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Hashable, Union
+
+MAX_LINE = 4096          # bytes in one line, newline excluded
+MAX_NICK = 16
+# RFC 2812 §2.3.1: nickname = ( letter / special ) *( letter / digit / special / "-" ), longer here than its 9.
+NICK_RE = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*\Z")
+
+ConnId = Hashable
+
+
+# ---------------------------------------------------------------------------------------------- framing
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One complete, decoded line (without its ``\\n``)."""
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineTooLong:
+    """A line longer than the limit: reported once, then dropped up to its newline."""
+    length: int          # bytes seen when it was found too long (at least limit + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidUtf8:
+    """A complete line whose bytes are not UTF-8 (RFC 3629); ``offset`` is the first bad byte."""
+    offset: int
+
+
+FrameEvent = Union[Line, LineTooLong, InvalidUtf8]
+
+
+class LineFramer:
+    """Turn a byte stream into lines, whatever the reads look like.
+
+    A read may hold half a line, several lines, or end in the middle of a multi-byte UTF-8 character:
+    bytes are kept until their ``\\n`` arrives and only whole lines are decoded. At most ``max_line``
+    (+1 for a ``\\r``) bytes are ever held: a longer line is reported once and skipped to its newline.
+    """
+
+    __slots__ = ("max_line", "_buf", "_discarding")
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self.max_line = max_line
+        self._buf = bytearray()
+        self._discarding = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held while waiting for a newline."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[FrameEvent]:
+        """Add the bytes of one read; return the events of every line they complete."""
+        buf = self._buf
+        buf += data
+        events: list[FrameEvent] = []
+        start = 0
+        while (nl := buf.find(b"\n", start)) >= 0:
+            end = nl - 1 if nl > start and buf[nl - 1] == 0x0D else nl
+            if self._discarding:
+                self._discarding = False
+            elif end - start > self.max_line:
+                events.append(LineTooLong(end - start))
+            else:
+                try:
+                    events.append(Line(buf[start:end].decode("utf-8")))
+                except UnicodeDecodeError as exc:
+                    events.append(InvalidUtf8(exc.start))
+            start = nl + 1
+        del buf[:start]
+        if self._discarding:
+            buf.clear()
+        elif len(buf) > self.max_line + 1:
+            events.append(LineTooLong(len(buf)))
+            self._discarding = True
+            buf.clear()
+        return events
+
+
+def encode_line(text: str) -> bytes:
+    """One line on the wire: UTF-8 and a ``\\n``; a newline inside would split the message."""
+    if "\n" in text:
+        raise ValueError(f"a chat line cannot contain a newline: {text!r}")
+    return (text + "\n").encode("utf-8")
+
+
+def nick_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid nickname, or None if it is (RFC 2812 §2.3.1, up to MAX_NICK chars)."""
+    if not name:
+        return "empty"
+    if len(name) > MAX_NICK:
+        return f"longer than {MAX_NICK} characters"
+    if not NICK_RE.match(name):
+        return "must start with a letter or one of []\\`_^{|} and hold only those, digits and -"
+    return None
+
+
+def nick_key(name: str) -> str:
+    """Nicknames are unique case-insensitively: ``Alice`` and ``alice`` are the same person."""
+    return name.lower()
+
+
+# ------------------------------------------------------------------------------------ server's answers
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``line`` (encoded, with its newline) to one connection."""
+    to: ConnId
+    line: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """Send ``line`` to every joined member except ``exclude``: one encoding for all recipients."""
+    line: bytes
+    exclude: ConnId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the connection once what is queued for it is sent; the room has already forgotten it."""
+    conn: ConnId
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """Something the server operator should see: joins, leaves and renames, with the count online."""
+    message: str
+
+
+Action = Union[Send, Broadcast, Close, Log]
+
+
+@dataclass(slots=True)
+class Member:
+    """What the room knows about one connection."""
+    conn: ConnId
+    peer: str
+    framer: LineFramer
+    last_seen: float
+    nick: str | None = None          # None until joined
+
+
+@dataclass
+class ChatRoom:
+    """One chat room as a state machine: ``connect`` / ``receive`` / ``disconnect`` / ``expire`` in,
+    lists of ``Send`` / ``Broadcast`` / ``Close`` out. A command ``/foo arg`` runs ``cmd_foo(member, arg)``,
+    so a subclass adds a command by adding a method.
+    """
+
+    name: str = "netstudy"
+    max_line: int = MAX_LINE
+    idle_timeout: float | None = None
+    _conns: dict = field(default_factory=dict)        # ConnId -> Member
+    _by_nick: dict = field(default_factory=dict)      # nick_key -> Member
+
+    # -- queries
+    @property
+    def online(self) -> int:
+        return len(self._by_nick)
+
+    def nicks(self) -> list[str]:
+        return sorted((m.nick for m in self._by_nick.values()), key=nick_key)
+
+    def member(self, conn: ConnId) -> Member | None:
+        return self._conns.get(conn)
+
+    def is_joined(self, conn: ConnId) -> bool:
+        m = self._conns.get(conn)
+        return m is not None and m.nick is not None
+
+    def joined_conns(self) -> list[ConnId]:
+        return [m.conn for m in self._by_nick.values()]
+
+    # -- events in
+    def connect(self, conn: ConnId, peer: str = "", now: float = 0.0) -> list[Action]:
+        self._conns[conn] = Member(conn, peer, LineFramer(self.max_line), now)
+        return [Send(conn, encode_line(f"*** {self.name} chat: pick a nickname with /nick NAME"))]
+
+    def receive(self, conn: ConnId, data: bytes, now: float = 0.0) -> list[Action]:
+        m = self._conns.get(conn)
+        if m is None:
+            return []
+        m.last_seen = now
+        out: list[Action] = []
+        for ev in m.framer.feed(data):
+            if type(ev) is Line:
+                self._line(m, ev.text, out)
+            elif type(ev) is LineTooLong:
+                out.append(self._err(m, "line-too-long", f"max {self.max_line} bytes"))
+            else:
+                out.append(self._err(m, "invalid-utf8", f"bad byte at offset {ev.offset}"))
+            if m.conn not in self._conns:      # /quit: ignore whatever followed it
+                break
+        return out
+
+    def disconnect(self, conn: ConnId, reason: str = "connection closed") -> list[Action]:
+        """The connection is gone (EOF, reset, error, slow reader): tell the others if it had joined."""
+        m = self._conns.pop(conn, None)
+        if m is None or m.nick is None:
+            return []
+        del self._by_nick[nick_key(m.nick)]
+        note = f"{m.nick} left ({self.online} online): {reason}"
+        return [Broadcast(encode_line("*** " + note)), Log(note)]
+
+    def expire(self, now: float) -> list[Action]:
+        """Close every connection silent for longer than ``idle_timeout`` seconds."""
+        if self.idle_timeout is None:
+            return []
+        out: list[Action] = []
+        for m in [m for m in self._conns.values() if now - m.last_seen > self.idle_timeout]:
+            out.append(self._err(m, "idle-timeout", f"nothing received for {self.idle_timeout:g} s"))
+            out += self.disconnect(m.conn, "idle timeout")
+            out.append(Close(m.conn, "idle timeout"))
+        return out
+
+    def shutdown(self) -> list[Action]:
+        """The server is stopping: tell every connection, forget them all."""
+        line = encode_line("*** server shutting down")
+        out: list[Action] = []
+        for conn in list(self._conns):
+            out += [Send(conn, line), Close(conn, "server shutting down")]
+        self._conns.clear()
+        self._by_nick.clear()
+        return out
+
+    # -- one line from a member
+    def _line(self, m: Member, text: str, out: list[Action]) -> None:
+        if text.startswith("/") and not text.startswith("//"):
+            name, _, arg = text[1:].partition(" ")
+            handler = getattr(self, "cmd_" + name.lower(), None) if name.isalnum() else None
+            if handler is None:
+                out.append(self._err(m, "unknown-command", f"/{name} (try /help)"))
+            elif m.nick is None and name.lower() not in ("nick", "join", "quit", "help"):
+                out.append(self._err(m, "not-joined", "pick a nickname first with /nick NAME"))
+            else:
+                handler(m, arg.strip(), out)
+        elif m.nick is None:
+            self.cmd_nick(m, text.strip(), out)
+        elif text:
+            out.append(Broadcast(encode_line(f"<{m.nick}> {text.removeprefix('/')}"), m.conn))
+
+    def _err(self, m: Member, code: str, detail: str) -> Send:
+        return Send(m.conn, encode_line(f"ERR {code} {detail}"))
+
+    # -- commands: cmd_NAME(member, argument, actions); the docstring is the /help text
+    def cmd_nick(self, m: Member, arg: str, out: list[Action]) -> None:
+        """/nick NAME: join with this nickname, or change it"""
+        problem = nick_problem(arg)
+        if problem:
+            out.append(self._err(m, "bad-nick", f"{arg!r}: {problem}"))
+            return
+        holder = self._by_nick.get(nick_key(arg))
+        if holder is not None and holder is not m:
+            out.append(self._err(m, "nick-in-use", arg))
+            return
+        old = m.nick
+        if old is not None:
+            del self._by_nick[nick_key(old)]
+        self._by_nick[nick_key(arg)] = m
+        m.nick = arg
+        if old is None:
+            out.append(Send(m.conn, encode_line(f"*** welcome {arg} ({self.online} online)")))
+            out.append(Broadcast(encode_line(f"*** {arg} joined ({self.online} online)"), m.conn))
+            out.append(Log(f"{arg} joined from {m.peer} ({self.online} online)"))
+        elif old != arg:
+            out.append(Broadcast(encode_line(f"*** {old} is now known as {arg}")))
+            out.append(Log(f"{old} is now known as {arg}"))
+
+    cmd_join = cmd_nick
+
+    def cmd_list(self, m: Member, arg: str, out: list[Action]) -> None:
+        """/list: who is online"""
+        out.append(Send(m.conn, encode_line(f"*** {self.online} online: {', '.join(self.nicks())}")))
+
+    def cmd_msg(self, m: Member, arg: str, out: list[Action]) -> None:
+        """/msg NAME text: a private message"""
+        to, _, text = arg.partition(" ")
+        target = self._by_nick.get(nick_key(to))
+        if not to or not text:
+            out.append(self._err(m, "usage", "/msg NAME text"))
+        elif target is None:
+            out.append(self._err(m, "no-such-nick", to))
+        else:
+            out.append(Send(target.conn, encode_line(f"*{m.nick}* {text}")))
+
+    def cmd_me(self, m: Member, arg: str, out: list[Action]) -> None:
+        """/me action: say what you do"""
+        out.append(Broadcast(encode_line(f"* {m.nick} {arg}"), m.conn))
+
+    def cmd_quit(self, m: Member, arg: str, out: list[Action]) -> None:
+        """/quit [reason]: leave"""
+        out.append(Send(m.conn, encode_line("*** bye")))
+        out += self.disconnect(m.conn, f"quit: {arg}" if arg else "quit")
+        out.append(Close(m.conn, "quit"))
+
+    def cmd_help(self, m: Member, arg: str, out: list[Action]) -> None:
+        """/help: this list"""
+        usages = sorted(getattr(self, a).__doc__ for a in dir(self) if a.startswith("cmd_")
+                        and a != "cmd_join" and getattr(self, a).__doc__)
+        out.append(Send(m.conn, encode_line("*** commands: " + " | ".join(usages))))
+
+
+# ---------------------------------------------------------------------------------- client's reading
+@dataclass(frozen=True, slots=True)
+class ServerLine:
+    """One server line, parsed: ``kind`` is message, action, private, notice or error."""
+    kind: str
+    text: str
+    sender: str | None = None
+    code: str | None = None       # errors only: nick-in-use, line-too-long, ...
+
+    def __str__(self) -> str:
+        return format_server_line(self)
+
+
+_MESSAGE = re.compile(r"<([^>\s]+)> (.*)\Z", re.S)
+_PRIVATE = re.compile(r"\*([^*\s]+)\* (.*)\Z", re.S)
+_ACTION = re.compile(r"\* (\S+) (.*)\Z", re.S)
+
+
+def parse_server_line(text: str) -> ServerLine:
+    """Read one line a server sent (the inverse of the formats in this module's docstring)."""
+    if text.startswith("*** "):
+        return ServerLine("notice", text[4:])
+    if text.startswith("ERR "):
+        code, _, detail = text[4:].partition(" ")
+        return ServerLine("error", detail, code=code)
+    for kind, pattern in (("message", _MESSAGE), ("private", _PRIVATE), ("action", _ACTION)):
+        if match := pattern.match(text):
+            return ServerLine(kind, match.group(2), sender=match.group(1))
+    return ServerLine("notice", text)
+
+
+def format_server_line(ev: ServerLine) -> str:
+    """The wire text of a parsed server line."""
+    return {"message": f"<{ev.sender}> {ev.text}", "private": f"*{ev.sender}* {ev.text}",
+            "action": f"* {ev.sender} {ev.text}", "error": f"ERR {ev.code} {ev.text}"}.get(
+        ev.kind, f"*** {ev.text}")

@@ -1,0 +1,41 @@
+"""`netstudy chat serve|join`: run a chat server, or join one from the terminal."""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from netstudy.chat.server import DEFAULT_HOST, DEFAULT_PORT, ChatServer, ThreadedChatServer
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("chat", help="a TCP chat room: run a server or join one")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+
+    serve = verbs.add_parser("serve", help="run a chat server until Ctrl-C (nc and telnet are clients too)")
+    serve.add_argument("--threaded", action="store_true",
+                       help="one thread per client (the lesson's first server) instead of the event loop")
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    serve.add_argument("--idle-timeout", type=float, default=600.0, metavar="S",
+                       help="disconnect clients silent for S seconds (default 600)")
+    serve.set_defaults(func=run_serve)
+
+    join = verbs.add_parser("join", help="join a chat server as NICK")
+    join.add_argument("nick", metavar="NICK")
+    join.add_argument("--host", default=DEFAULT_HOST, help=f"server address (default {DEFAULT_HOST})")
+    join.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    join.add_argument("--no-colour", action="store_true", help="plain text even on a terminal")
+    join.set_defaults(func=run_join)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    cls = ThreadedChatServer if args.threaded else ChatServer
+    cls(args.host, args.port, idle_timeout=args.idle_timeout).serve_forever()
+    return 0
+
+
+def run_join(args: argparse.Namespace) -> int:
+    from netstudy.chat.client import run_terminal
+    return run_terminal(args.nick, args.host, args.port, colour=False if args.no_colour else None)
