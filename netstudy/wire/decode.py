@@ -14,9 +14,10 @@ from netstudy.wire.arp import ARP
 from netstudy.wire.ethernet import VLAN, Ethernet
 from netstudy.wire.fields import Header
 from netstudy.wire.icmp import ICMP
+from netstudy.wire.icmpv6 import ICMPv6
 from netstudy.wire.ipv4 import IPv4
+from netstudy.wire.ipv6 import IPv6
 from netstudy.wire.link import SLL, SLL2, Null
-from netstudy.wire.numbers import ETHERTYPE_NEXT
 from netstudy.wire.tcp import TCP
 from netstudy.wire.udp import UDP
 
@@ -75,7 +76,7 @@ class Packet:
     def network(self) -> Header | None:
         """The IPv4, IPv6 or ARP layer, if any."""
         for layer in self.layers:
-            if layer.NAME in ("IPv4", "IPv6", "ARP"):
+            if isinstance(layer, (IPv4, IPv6, ARP)):
                 return layer
         return None
 
@@ -83,7 +84,7 @@ class Packet:
     def transport(self) -> Header | None:
         """The TCP, UDP, ICMP or ICMPv6 layer, if any."""
         for layer in self.layers:
-            if isinstance(layer, (TCP, UDP)) or layer.NAME.startswith("ICMP"):
+            if isinstance(layer, (TCP, UDP, ICMP, ICMPv6)):
                 return layer
         return None
 
@@ -97,7 +98,7 @@ class Packet:
                 status[layer.NAME] = "good" if layer.checksum_ok() else "bad"
                 ip = layer
                 fragmented = layer.is_fragment
-            elif layer.NAME == "IPv6":
+            elif isinstance(layer, IPv6):
                 ip = layer
             elif layer.NAME == "IPv6 fragment":
                 fragmented = True
@@ -134,7 +135,7 @@ class Packet:
                 row["vlan"] = layer.vid
             elif isinstance(layer, IPv4):
                 row["src"], row["dst"], row["ttl"] = layer.src, layer.dst, layer.ttl
-            elif layer.NAME == "IPv6":
+            elif isinstance(layer, IPv6):
                 row["src"], row["dst"], row["ttl"] = layer.src, layer.dst, layer.hop_limit
             elif isinstance(layer, ARP):
                 row["src"], row["dst"] = layer.sender_ip, layer.target_ip
@@ -142,7 +143,7 @@ class Packet:
                 row["sport"], row["dport"] = layer.sport, layer.dport
                 if isinstance(layer, TCP):
                     row["tcp_flags"] = layer.flags
-            elif layer.NAME.startswith("ICMP"):
+            elif isinstance(layer, (ICMP, ICMPv6)):
                 row["icmp_type"], row["icmp_code"] = layer.type, layer.code
             row["protocol"] = _protocol_name(layer)
         row["malformed"] = self.error is not None
@@ -165,7 +166,7 @@ def _protocol_name(layer: Header) -> str:
 
 def _ip_class(data: bytes, offset: int) -> type[Header] | None:
     if offset < len(data) and data[offset] >> 4 == 6:
-        return ETHERTYPE_NEXT.get(0x86DD)
+        return IPv6
     return IPv4
 
 

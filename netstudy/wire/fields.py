@@ -467,7 +467,9 @@ class Stack:
     def build(self) -> bytes:
         data = self.payload
         for i in range(len(self.layers) - 1, -1, -1):
-            under = self.layers[i - 1] if i else None
+            below = self.layers[:i]
+            # ``under``: the nearest IP header below (its addresses enter TCP/UDP/ICMPv6 checksums)
+            under = next((h for h in reversed(below) if hasattr(h, "pseudo_header")), below[-1] if below else None)
             over = self.layers[i + 1] if i + 1 < len(self.layers) else None
             data = self.layers[i].build(data, under, over)
         return data

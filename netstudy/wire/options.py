@@ -38,16 +38,24 @@ class Option:
     meaning: str = ""
     text: str = ""
 
+    single: bool = False    # a one-byte option (no length, no data)
+    length_counts_header: bool = True
+    length_unit: int = 1
+
     @property
     def length(self) -> int:
-        return 1 if self.kind in (0, 1) else 2 + len(self.data)
+        return 1 if self.single else 2 + len(self.data)
 
     def pack(self) -> bytes:
-        if self.kind in (0, 1):
+        if self.single:
             return bytes([self.kind])
-        return bytes([self.kind, 2 + len(self.data)]) + self.data
+        total = 2 + len(self.data)
+        length = (total if self.length_counts_header else total - 2) // self.length_unit
+        return bytes([self.kind, length]) + self.data
 
     def __str__(self) -> str:
+        if self.name == "sack" and self.value:
+            return f"sack {len(self.value)} " + "".join(f"{{{left}:{right}}}" for left, right in self.value)
         if self.text and self.value is not None:
             values = self.value if isinstance(self.value, tuple) else (self.value,)
             return self.text.format(*values, n=len(values))
@@ -59,13 +67,23 @@ class Option:
 
 
 class OptionTable:
-    """The option kinds of one protocol, able to parse an options area and to build one."""
+    """The option kinds of one protocol, able to parse an options area and to build one.
 
-    def __init__(self, layer: str, specs: list[OptionSpec], unknown_name: str = "unknown-{kind}") -> None:
+    IPv4 and TCP: kinds 0 and 1 stand alone, 0 ends the list, the length counts the kind and length
+    bytes. IPv6 extension headers (RFC 8200 §4.2): only Pad1 (0) stands alone, nothing ends the list,
+    and the length counts the data alone (``singles=(0,)``, ``end=None``, ``length_counts_header=False``).
+    """
+
+    def __init__(self, layer: str, specs: list[OptionSpec], unknown_name: str = "unknown-{kind}",
+                 singles: tuple[int, ...] = (0, 1), end: int | None = 0, length_counts_header: bool = True,
+                 length_unit: int = 1) -> None:
         self.layer = layer
         self.by_kind = {s.kind: s for s in specs}
         self.by_name = {s.name: s for s in specs}
         self.unknown_name = unknown_name
+        self.singles, self.end = singles, end
+        self.header_bytes = 0 if length_counts_header else 2
+        self.length_unit = length_unit         # NDP options count their length in 8-byte units (RFC 4861 §4.6)
 
     def _value(self, spec: OptionSpec | None, data: bytes) -> Any:
         if spec is None or spec.fmt is None or spec.fmt == "":
@@ -84,7 +102,7 @@ class OptionTable:
         spec = self.by_kind.get(kind)
         name = spec.name if spec else self.unknown_name.format(kind=kind)
         return Option(kind, name, bytes(data), self._value(spec, data), spec.meaning if spec else "unknown kind",
-                      spec.text if spec else "")
+                      spec.text if spec else "", kind in self.singles, self.header_bytes == 0, self.length_unit)
 
     def make(self, name: str, *value: Any) -> Option:
         """An option by name: ``make('mss', 1460)``, ``make('TS', 1, 0)``, ``make('sack', (1, 2), (5, 9))``."""
@@ -108,15 +126,15 @@ class OptionTable:
         i = 0
         while i < len(data):
             kind = data[i]
-            if kind in (0, 1):
+            if kind in self.singles:
                 options.append(self.option(kind))
                 i += 1
-                if kind == 0:                         # end of option list: the rest is padding
+                if kind == self.end:                  # end of option list: the rest is padding
                     break
                 continue
             if i + 1 >= len(data):
                 raise DecodeError(self.layer, "options", offset + i, f"option kind {kind} has no length byte")
-            length = data[i + 1]
+            length = data[i + 1] * self.length_unit + self.header_bytes
             if length < 2 or i + length > len(data):
                 raise DecodeError(self.layer, "options", offset + i + 1,
                                   f"option kind {kind} length {length} does not fit in {len(data) - i} bytes")
@@ -125,7 +143,7 @@ class OptionTable:
         return options
 
     @staticmethod
-    def pack(options: list[Option]) -> bytes:
-        """The options area: options back to back, zero-padded (end of list) to a multiple of 4 bytes."""
+    def pack(options: list[Option], align: int = 4) -> bytes:
+        """The options area: options back to back, zero-padded (end of list / Pad1) to a multiple of ``align``."""
         raw = b"".join(o.pack() for o in options)
-        return raw + b"\x00" * (-len(raw) % 4)
+        return raw + b"\x00" * (-len(raw) % align)

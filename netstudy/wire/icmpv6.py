@@ -1,0 +1,246 @@
+"""ICMPv6 (RFC 4443) and Neighbor Discovery (RFC 4861): IPv6's echo, errors, and its ARP."""
+from __future__ import annotations
+
+from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
+from netstudy.wire.fields import Field, FieldView, Header
+from netstudy.wire.icmp import TypedMessage
+from netstudy.wire.numbers import IP_PROTOCOL_NEXT
+from netstudy.wire.options import Option, OptionSpec, OptionTable
+
+PROTOCOL = 58
+UNREACHABLE, PACKET_TOO_BIG, TIME_EXCEEDED, PARAMETER_PROBLEM = 1, 2, 3, 4
+ECHO_REQUEST, ECHO_REPLY = 128, 129
+ROUTER_SOLICITATION, ROUTER_ADVERTISEMENT, NEIGHBOR_SOLICITATION, NEIGHBOR_ADVERTISEMENT = 133, 134, 135, 136
+
+TYPES = {1: "destination unreachable", 2: "packet too big", 3: "time exceeded", 4: "parameter problem",
+         128: "echo request", 129: "echo reply", 130: "multicast listener query", 131: "multicast listener report",
+         133: "router solicitation", 134: "router advertisement", 135: "neighbor solicitation",
+         136: "neighbor advertisement", 137: "redirect", 143: "multicast listener report v2"}
+UNREACHABLE_CODES = {0: "no route", 1: "administratively prohibited", 2: "beyond scope", 3: "address unreachable",
+                     4: "port unreachable", 5: "source address failed policy", 6: "reject route"}
+
+NDP_OPTIONS = OptionTable("NDP options", [
+    OptionSpec(1, "source link-address", None, "link-layer address of the sender (RFC 4861 §4.6.1)"),
+    OptionSpec(2, "target link-address", None, "link-layer address of the target (RFC 4861 §4.6.1)"),
+    OptionSpec(3, "prefix info", None, "an on-link prefix and its lifetimes (RFC 4861 §4.6.2)"),
+    OptionSpec(5, "mtu", "2xI", "the link MTU (RFC 4861 §4.6.4)"),
+], unknown_name="ndp-opt-{kind}", singles=(), end=None, length_unit=8)
+
+_COMMON = (
+    Field("type", 8, "message type: 128 echo request, 129 reply, 1 unreachable, 3 time exceeded, "
+                     "135/136 neighbour solicitation/advertisement (RFC 4443 §2.1)", names=TYPES),
+    Field("code", 8, "subtype of the type (RFC 4443 §2.1)"),
+    Field("checksum", 16, "Internet checksum with the IPv6 pseudo-header (RFC 4443 §2.3)", "hex", None,
+          auto=True),
+)
+
+
+def ndp_option(kind: int, data: bytes) -> Option:
+    """An NDP option from its type and data; the data is zero-padded to a multiple of 8 bytes with the header."""
+    data = bytes(data) + b"\x00" * (-(2 + len(data)) % 8)
+    return NDP_OPTIONS.option(kind, data)
+
+
+class ICMPv6(TypedMessage):
+    """An ICMPv6 message of a type without its own table: common fields and 4 type-specific bytes."""
+
+    NAME = "ICMPv6"
+    FIELDS = _COMMON + (Field("rest", 32, "depends on the type (RFC 4443 §2.1)", "hex"),)
+    BY_TYPE = {}
+
+    def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
+        if not self.is_set("checksum"):
+            self.checksum = 0
+            if under is not None and hasattr(under, "pseudo_header"):
+                message = self.pack() + payload
+                pseudo = under.pseudo_header(PROTOCOL, len(message))
+                self.checksum = internet_checksum(message, ones_complement_sum(pseudo))
+
+    def checksum_status(self, under: Header | None) -> str:
+        """``good``, ``bad``, ``offloaded`` or ``unverified`` (the checksum covers the pseudo-header too)."""
+        message = self._buf[self._off:self._end]
+        complete = getattr(under, "captured_whole", False)
+        pseudo = under.pseudo_header(PROTOCOL, len(message)) if complete else b""
+        return segment_status(message, pseudo, self.raw("checksum"), complete)
+
+    def summary(self) -> str:
+        return f"ICMP6, {TYPES.get(self.type, f'type-#{self.type}')}, length {self._end - self._off}"
+
+
+class ICMPv6Echo(ICMPv6):
+    """Echo request (128) and reply (129): identifier and sequence number (RFC 4443 §4.1)."""
+
+    NAME = "ICMPv6 echo"
+    TYPE = ECHO_REQUEST
+    ALSO_TYPES = (ECHO_REPLY,)
+    FIELDS = _COMMON + (
+        Field("identifier", 16, "matches replies to requests (RFC 4443 §4.1)"),
+        Field("sequence", 16, "counts the requests, echoed in the reply (RFC 4443 §4.1)"),
+    )
+
+    def summary(self) -> str:
+        kind = "request" if self.type == ECHO_REQUEST else "reply"
+        return f"ICMP6, echo {kind}, id {self.identifier}, seq {self.sequence}, length {self._end - self._off}"
+
+
+class _ICMPv6Error(ICMPv6):
+    """An ICMPv6 error quotes as much of the offending packet as fits in 1280 bytes (RFC 4443 §2.4)."""
+
+    @property
+    def quoted(self):
+        """The quoted packet, decoded (IPv6 header, then as much of what followed as is there)."""
+        from netstudy.wire.decode import decode_ip
+        return decode_ip(self.payload, quoted=True)
+
+
+class ICMPv6Unreachable(_ICMPv6Error):
+    """Destination unreachable (type 1): the code says why (RFC 4443 §3.1)."""
+
+    NAME = "ICMPv6 unreachable"
+    TYPE = UNREACHABLE
+    FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 4443 §3.1)", "hex"),)
+
+    def summary(self) -> str:
+        what = UNREACHABLE_CODES.get(self.code, f"code {self.code}")
+        try:
+            quoted = self.quoted
+            ip, transport = quoted.layers[0], (quoted.layers[-1] if len(quoted.layers) > 1 else None)
+            if self.code == 4 and hasattr(transport, "dport"):
+                what = f"unreachable port {ip.dst} {transport.NAME.lower()} port {transport.dport}"
+            else:
+                what = f"unreachable {what} {ip.dst}"
+        except (ValueError, IndexError, AttributeError):
+            pass
+        return f"ICMP6, destination unreachable, {what}, length {self._end - self._off}"
+
+
+class ICMPv6PacketTooBig(_ICMPv6Error):
+    """Packet too big (type 2): the MTU of the next link, for path MTU discovery (RFC 4443 §3.2)."""
+
+    NAME = "ICMPv6 packet too big"
+    TYPE = PACKET_TOO_BIG
+    FIELDS = _COMMON + (Field("mtu", 32, "MTU of the next-hop link (RFC 4443 §3.2)"),)
+
+    def summary(self) -> str:
+        return f"ICMP6, packet too big, mtu {self.mtu}, length {self._end - self._off}"
+
+
+class ICMPv6TimeExceeded(_ICMPv6Error):
+    """Time exceeded (type 3): the hop limit reached 0 in transit (code 0) (RFC 4443 §3.3)."""
+
+    NAME = "ICMPv6 time exceeded"
+    TYPE = TIME_EXCEEDED
+    FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 4443 §3.3)", "hex"),)
+
+    def summary(self) -> str:
+        what = "in-transit" if self.code == 0 else "reassembly"
+        return f"ICMP6, time exceeded {what}, length {self._end - self._off}"
+
+
+class ICMPv6ParameterProblem(_ICMPv6Error):
+    """Parameter problem (type 4): the byte offset of the offending field (RFC 4443 §3.4)."""
+
+    NAME = "ICMPv6 parameter problem"
+    TYPE = PARAMETER_PROBLEM
+    FIELDS = _COMMON + (Field("pointer", 32, "offset of the error in the quoted packet (RFC 4443 §3.4)"),)
+
+
+class _NDP(ICMPv6):
+    """A Neighbor Discovery message: fixed fields, then options in 8-byte units (RFC 4861 §4)."""
+
+    @classmethod
+    def _extra_names(cls) -> set[str]:
+        return {"options"}
+
+    @property
+    def header_length(self) -> int:
+        if self._extra is not None:
+            return self.MIN_LENGTH + len(self.options_raw)
+        return self._end - self._off                      # options run to the end of the message
+
+    def payload_end(self) -> int:
+        return self._end
+
+    @property
+    def options(self) -> list[Option]:
+        if self._extra is not None:
+            return list(self._extra.get("options", []))
+        return NDP_OPTIONS.parse(self.options_raw, self._off + self.MIN_LENGTH)
+
+    def _build_options(self) -> bytes:
+        return b"".join(o.pack() for o in self._extra.get("options", []))
+
+    def option(self, kind: int) -> Option | None:
+        return next((o for o in self.options if o.kind == kind), None)
+
+    def link_address(self, kind: int) -> str | None:
+        """The MAC in a source (1) or target (2) link-layer address option, as text."""
+        opt = self.option(kind)
+        return opt.data[:6].hex(":") if opt is not None and len(opt.data) >= 6 else None
+
+    def options_views(self) -> list[FieldView]:
+        views, bit = [], self.MIN_LENGTH * 8
+        for opt in self.options:
+            text = opt.data[:6].hex(":") if opt.kind in (1, 2) else str(opt)
+            views.append(FieldView(f"option {opt.name}", bit, opt.length * 8, opt.value, text, opt.pack(),
+                                   opt.meaning, f"{opt.length}s"))
+            bit += opt.length * 8
+        return views
+
+
+class ICMPv6RouterSolicitation(_NDP):
+    """Router solicitation (133): hosts asking routers to announce themselves (RFC 4861 §4.1)."""
+
+    NAME = "ICMPv6 router solicitation"
+    TYPE = ROUTER_SOLICITATION
+    FIELDS = _COMMON + (Field("reserved", 32, "zero (RFC 4861 §4.1)", "hex"),)
+
+
+class ICMPv6RouterAdvertisement(_NDP):
+    """Router advertisement (134): a router's prefixes, MTU and lifetimes (RFC 4861 §4.2)."""
+
+    NAME = "ICMPv6 router advertisement"
+    TYPE = ROUTER_ADVERTISEMENT
+    FIELDS = _COMMON + (
+        Field("cur_hop_limit", 8, "hop limit hosts should use, 0 = unspecified (RFC 4861 §4.2)"),
+        Field("managed", 1, "addresses come from DHCPv6 (RFC 4861 §4.2)", "flag"),
+        Field("other", 1, "other configuration from DHCPv6 (RFC 4861 §4.2)", "flag"),
+        Field("reserved", 6, "zero (RFC 4861 §4.2)"),
+        Field("router_lifetime", 16, "seconds this router is a default router (RFC 4861 §4.2)"),
+        Field("reachable_time", 32, "ms a neighbour is assumed reachable (RFC 4861 §4.2)"),
+        Field("retrans_timer", 32, "ms between neighbour solicitations (RFC 4861 §4.2)"),
+    )
+
+
+class ICMPv6NeighborSolicitation(_NDP):
+    """Neighbor solicitation (135): IPv6's ARP request, "who has this address?" (RFC 4861 §4.3)."""
+
+    NAME = "ICMPv6 neighbor solicitation"
+    TYPE = NEIGHBOR_SOLICITATION
+    FIELDS = _COMMON + (
+        Field("reserved", 32, "zero (RFC 4861 §4.3)", "hex"),
+        Field("target", 128, "the address being asked about (RFC 4861 §4.3)", "ipv6", "::"),
+    )
+
+    def summary(self) -> str:
+        return f"ICMP6, neighbor solicitation, who has {self.target}, length {self._end - self._off}"
+
+
+class ICMPv6NeighborAdvertisement(_NDP):
+    """Neighbor advertisement (136): IPv6's ARP reply, "this address is at this MAC" (RFC 4861 §4.4)."""
+
+    NAME = "ICMPv6 neighbor advertisement"
+    TYPE = NEIGHBOR_ADVERTISEMENT
+    FIELDS = _COMMON + (
+        Field("router", 1, "the sender is a router (RFC 4861 §4.4)", "flag"),
+        Field("solicited", 1, "an answer to a solicitation (RFC 4861 §4.4)", "flag"),
+        Field("override", 1, "replace a cached link-layer address (RFC 4861 §4.4)", "flag"),
+        Field("reserved", 29, "zero (RFC 4861 §4.4)", "hex"),
+        Field("target", 128, "the address advertised (RFC 4861 §4.4)", "ipv6", "::"),
+    )
+
+    def summary(self) -> str:
+        return f"ICMP6, neighbor advertisement, tgt is {self.target}, length {self._end - self._off}"
+
+
+IP_PROTOCOL_NEXT[PROTOCOL] = ICMPv6

@@ -1,0 +1,189 @@
+"""IPv6 (RFC 8200): the fixed 40-byte header and the extension headers chained after it."""
+from __future__ import annotations
+
+from netstudy.wire.checksum import pseudo_header_ipv6
+from netstudy.wire.fields import Field, FieldView, Header
+from netstudy.wire.ipv4 import protocol_number
+from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT
+from netstudy.wire.options import Option, OptionSpec, OptionTable
+
+NO_NEXT_HEADER = 59
+
+IPV6_OPTIONS = OptionTable("IPv6 options", [
+    OptionSpec(0, "Pad1", "", "one byte of padding (RFC 8200 §4.2)"),
+    OptionSpec(1, "PadN", None, "N bytes of padding (RFC 8200 §4.2)"),
+    OptionSpec(4, "tunnel-limit", "B", "tunnel encapsulation limit (RFC 2473 §5.1)"),
+    OptionSpec(5, "router-alert", "H", "router alert: 0 = MLD (RFC 2711 §2.1)"),
+    OptionSpec(194, "jumbo", "I", "jumbo payload length (RFC 2675 §2)"),
+], unknown_name="opt-{kind}", singles=(0,), end=None, length_counts_header=False)
+
+
+def _next_header_field(rfc: str) -> Field:
+    return Field("next_header", 8, f"type of the next header: 6 TCP, 17 UDP, 58 ICMPv6, 44 fragment ({rfc})",
+                 default=None, auto=True, names=IP_PROTOCOL_NAMES)
+
+
+class IPv6(Header):
+    """The IPv6 header (RFC 8200 §3): 40 bytes, no options, no checksum; extensions follow as headers."""
+
+    NAME = "IPv6"
+    FIELDS = (
+        Field("version", 4, "IP version, always 6 (RFC 8200 §3)", default=6),
+        Field("traffic_class", 8, "DSCP and ECN, as IPv4's TOS byte (RFC 8200 §7)"),
+        Field("flow_label", 20, "labels packets of one flow (RFC 6437)", "hex"),
+        Field("payload_length", 16, "bytes after this header, extensions included (RFC 8200 §3)",
+              default=None, auto=True),
+        _next_header_field("RFC 8200 §3"),
+        Field("hop_limit", 8, "decremented by each router, 0 means drop: IPv4's TTL (RFC 8200 §3)", default=64),
+        Field("src", 128, "source address (RFC 8200 §3)", "ipv6", "::"),
+        Field("dst", 128, "destination address (RFC 8200 §3)", "ipv6", "::"),
+    )
+
+    def _validate(self) -> None:
+        if self._v[0] >> 28 != 6:
+            raise self._error("version", f"version is {self._v[0] >> 28}, not 6")
+
+    def payload_end(self) -> int:
+        length = self._v[1]
+        return min(self._end, self._off + 40 + length) if length else self._end
+
+    @property
+    def captured_whole(self) -> bool:
+        """Is the whole datagram in the capture (the payload length's worth of bytes)?"""
+        length = self._v[1]
+        return length != 0 and self._off + 40 + length <= self._end
+
+    def next_layer(self) -> type[Header] | None:
+        return IP_PROTOCOL_NEXT.get(self._v[2])
+
+    def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
+        if not self.is_set("payload_length"):
+            self.payload_length = len(payload)
+        if not self.is_set("next_header"):
+            self.next_header = protocol_number(over, NO_NEXT_HEADER)
+
+    def pseudo_header(self, protocol: int, length: int) -> bytes:
+        """What TCP, UDP and ICMPv6 add to their checksum from this header (RFC 8200 §8.1)."""
+        return pseudo_header_ipv6(self._v[-2], self._v[-1], protocol, length)
+
+    def summary(self) -> str:
+        name = IP_PROTOCOL_NAMES.get(self.next_header, f"ip-proto-{self.next_header}")
+        return f"IP6 {self.src} > {self.dst}: {name}, length {self.payload_length}"
+
+
+class _Extension(Header):
+    """An extension header: next header, length in 8-byte units beyond the first 8 (RFC 8200 §4)."""
+
+    @classmethod
+    def _extra_names(cls) -> set[str]:
+        return {"options"}
+
+    @property
+    def header_length(self) -> int:
+        if "hdr_ext_len" in self._unset:
+            return self.MIN_LENGTH + len(self.options_raw)
+        return 8 * (self.raw("hdr_ext_len") + 1)
+
+    def _validate(self) -> None:
+        if self._off + self.header_length > self._end:
+            raise self._error("hdr_ext_len", f"extension of {self.header_length} bytes runs past the "
+                                             f"{self._end - self._off} bytes left")
+
+    def next_layer(self) -> type[Header] | None:
+        return IP_PROTOCOL_NEXT.get(self.raw("next_header"))
+
+    def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
+        if not self.is_set("next_header"):
+            self.next_header = protocol_number(over, NO_NEXT_HEADER)
+        if not self.is_set("hdr_ext_len"):
+            self.hdr_ext_len = self.header_length // 8 - 1
+
+    def summary(self) -> str:
+        return f"{self.NAME}, {self.header_length} bytes"
+
+
+class _OptionsExtension(_Extension):
+    """Hop-by-Hop and Destination Options: a list of TLV options padded to 8 bytes (RFC 8200 §4.3, §4.6)."""
+
+    @property
+    def options(self) -> list[Option]:
+        if self._extra is not None:
+            return list(self._extra.get("options", []))
+        return IPV6_OPTIONS.parse(self.options_raw, self._off + 2)
+
+    def _build_options(self) -> bytes:
+        raw = b"".join(o.pack() for o in self._extra.get("options", []))
+        pad = -(2 + len(raw)) % 8
+        if pad == 1:
+            raw += b"\x00"                                 # Pad1
+        elif pad:
+            raw += bytes([1, pad - 2]) + b"\x00" * (pad - 2)  # PadN
+        return raw
+
+    def options_views(self) -> list[FieldView]:
+        views, bit = [], 16
+        for opt in self.options:
+            views.append(FieldView(f"option {opt.name}", bit, opt.length * 8, opt.value, str(opt), opt.pack(),
+                                   opt.meaning, f"{opt.length}s"))
+            bit += opt.length * 8
+        return views
+
+
+class IPv6HopByHop(_OptionsExtension):
+    """Hop-by-Hop Options: examined by every router on the path (RFC 8200 §4.3)."""
+
+    NAME = "IPv6 hop-by-hop"
+    FIELDS = (_next_header_field("RFC 8200 §4.3"),
+              Field("hdr_ext_len", 8, "length in 8-byte units, not counting the first 8 (RFC 8200 §4.3)",
+                    default=None, auto=True))
+
+
+class IPv6DestOptions(_OptionsExtension):
+    """Destination Options: examined only by the destination (RFC 8200 §4.6)."""
+
+    NAME = "IPv6 destination options"
+    FIELDS = IPv6HopByHop.FIELDS
+
+
+class IPv6Routing(_Extension):
+    """Routing header: addresses to visit on the way (RFC 8200 §4.4); type-specific data kept raw."""
+
+    NAME = "IPv6 routing"
+    FIELDS = (_next_header_field("RFC 8200 §4.4"),
+              Field("hdr_ext_len", 8, "length in 8-byte units, not counting the first 8 (RFC 8200 §4.4)",
+                    default=None, auto=True),
+              Field("routing_type", 8, "0 deprecated, 2 mobile IPv6, 4 segment routing (RFC 8200 §4.4)"),
+              Field("segments_left", 8, "route segments still to visit (RFC 8200 §4.4)"),
+              Field("reserved", 32, "type-specific; zero for types 0 and 2 (RFC 8200 §4.4)", "hex"))
+
+    def _build_options(self) -> bytes:
+        data = bytes(self._extra.get("options", b""))
+        return data + b"\x00" * (-(8 + len(data)) % 8)
+
+
+class IPv6Fragment(Header):
+    """Fragment header: offset, more-fragments flag and identification (RFC 8200 §4.5)."""
+
+    NAME = "IPv6 fragment"
+    FIELDS = (_next_header_field("RFC 8200 §4.5"),
+              Field("reserved", 8, "zero (RFC 8200 §4.5)"),
+              Field("fragment_offset", 13, "where this fragment goes, in 8-byte units (RFC 8200 §4.5)"),
+              Field("res", 2, "zero (RFC 8200 §4.5)"),
+              Field("m", 1, "more fragments follow (RFC 8200 §4.5)", "flag"),
+              Field("identification", 32, "identifies the fragments of one packet (RFC 8200 §4.5)", "hex"))
+
+    def next_layer(self) -> type[Header] | None:
+        if self.fragment_offset:                 # a later fragment: the middle of a payload
+            return None
+        return IP_PROTOCOL_NEXT.get(self.raw("next_header"))
+
+    def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
+        if not self.is_set("next_header"):
+            self.next_header = protocol_number(over, NO_NEXT_HEADER)
+
+    def summary(self) -> str:
+        return f"frag (0x{self.identification:08x}:{self.fragment_offset * 8}|{len(self.payload)})"
+
+
+ETHERTYPE_NEXT[0x86DD] = IPv6
+IP_PROTOCOL_NEXT.update({0: IPv6HopByHop, 43: IPv6Routing, 44: IPv6Fragment, 60: IPv6DestOptions, 41: IPv6})
