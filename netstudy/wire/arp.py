@@ -30,8 +30,9 @@ class ARP(Header):
             raise self._error("hardware_size", f"only Ethernet/IPv4 ARP (6/4) is decoded, got "
                                                f"{self._v[2]}/{self._v[3]}")
 
-    def payload_end(self) -> int:
-        return self._off + self.MIN_LENGTH     # what follows in a frame is Ethernet padding, not payload
+    def layout(self) -> tuple[type[Header] | None, int, int]:
+        end = self._off + 28                   # what follows in a frame is Ethernet padding, not payload
+        return None, end, end
 
     def summary(self) -> str:
         if self.opcode == 1:

@@ -202,9 +202,7 @@ def _walk(frame: bytes, linktype: int, cls: type[Header] | None, off: int, end: 
             error = exc
             break
         layers.append(layer)
-        cls = layer.next_layer()
-        off = layer._off + layer.header_length
-        end = layer.payload_end()
+        cls, off, end = layer.layout()
     return Packet(frame, linktype, layers, error, off, max(off, end), cls)
 
 

@@ -18,8 +18,8 @@ class Ethernet(Header):
               "hex", None, auto=True, names=ETHERTYPE_NAMES),
     )
 
-    def next_layer(self) -> type[Header] | None:
-        return ETHERTYPE_NEXT.get(self._v[2])
+    def layout(self) -> tuple[type[Header] | None, int, int]:
+        return ETHERTYPE_NEXT.get(self._v[2]), self._off + 14, self._end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("ethertype"):
@@ -40,8 +40,8 @@ class VLAN(Header):
         Field("ethertype", 16, "type of the payload (RFC 894)", "hex", None, auto=True, names=ETHERTYPE_NAMES),
     )
 
-    def next_layer(self) -> type[Header] | None:
-        return ETHERTYPE_NEXT.get(self._v[1])
+    def layout(self) -> tuple[type[Header] | None, int, int]:
+        return ETHERTYPE_NEXT.get(self._v[1]), self._off + 4, self._end
 
     fill = Ethernet.fill
 

@@ -196,12 +196,25 @@ def _accessor(f: Field, slot: _Slot) -> property:
 # ----------------------------------------------------------------------------------------------------
 # the header base class
 
+class _Built:
+    """What a header made (or changed) in Python carries besides its words: fields left for ``build``
+    to fill, and extras such as an options list."""
+
+    __slots__ = ("unset", "extra")
+
+    def __init__(self, unset: set[str], extra: dict[str, Any]) -> None:
+        self.unset, self.extra = unset, extra
+
+
 class Header:
     """Base of every header: a field table, parsed from or built into bytes.
 
-    Subclasses set ``NAME`` (as people say it), ``FIELDS`` and, when the header has variable-length
-    parts or a next layer, override the hooks below (``header_length``, ``payload_end``, ``next_layer``,
-    ``fill``, ``options_views``, ``summary``).
+    Subclasses set ``NAME`` (as people say it) and ``FIELDS``; a header with a next layer or
+    variable-length parts overrides ``layout()`` (and ``fill``, ``options``, ``summary`` as needed).
+
+    A parsed header keeps the buffer and offsets it came from (``_buf``, ``_off``, ``_end``) and reads
+    options and payload from there only when asked; ``_build`` is None until the header is made or
+    changed in Python.
     """
 
     NAME: ClassVar[str] = "header"
@@ -210,8 +223,9 @@ class Header:
     _STRUCT: ClassVar[struct.Struct]
     _SLOTS: ClassVar[dict[str, _Slot]]
     _BY_NAME: ClassVar[dict[str, Field]]
+    _EXTRAS: ClassVar[frozenset[str]] = frozenset()   # keyword arguments beyond the table, e.g. "options"
 
-    __slots__ = ("_v", "_unset", "_buf", "_off", "_end", "_extra")
+    __slots__ = ("_v", "_buf", "_off", "_end", "_build")
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -230,25 +244,18 @@ class Header:
 
     def __init__(self, **values: Any) -> None:
         """A header from field values; unnamed fields take their defaults, ``auto`` ones are filled at build."""
-        extra_names = self._extra_names()
-        unknown = set(values) - set(self._BY_NAME) - extra_names
+        unknown = set(values) - set(self._BY_NAME) - self._EXTRAS
         if unknown:
             raise BuildError(f"{self.NAME}: no field named {', '.join(sorted(unknown))}; "
                              f"fields are {', '.join(self._BY_NAME)}")
         self._v = self._pack_defaults()
-        self._unset = {f.name for f in self.FIELDS if f.auto and f.name not in values}
         self._buf, self._off, self._end = b"", 0, 0
-        self._extra = {}
+        self._build = _Built({f.name for f in self.FIELDS if f.auto and f.name not in values}, {})
         for name, value in values.items():
-            if name in extra_names:
-                self._extra[name] = value
+            if name in self._EXTRAS:
+                self._build.extra[name] = value
             else:
                 self._set(name, value)
-
-    @classmethod
-    def _extra_names(cls) -> set[str]:
-        """Keyword arguments beyond the field table (e.g. ``options``) that a subclass accepts."""
-        return set()
 
     @classmethod
     def _pack_defaults(cls) -> tuple:
@@ -269,9 +276,7 @@ class Header:
         """Parse this header at ``offset`` of ``data``; raises DecodeError (layer, field, offset) if it does not fit."""
         if not isinstance(data, bytes):
             data = bytes(data)
-        if end is None:
-            end = len(data)
-        return cls._parse(data, offset, end)
+        return cls._parse(data, offset, len(data) if end is None else end)
 
     @classmethod
     def _parse(cls, data: bytes, offset: int, end: int) -> "Header":
@@ -280,10 +285,9 @@ class Header:
                               f"needs {cls.MIN_LENGTH} bytes, only {max(end - offset, 0)} left")
         h = cls.__new__(cls)
         h._v = cls._STRUCT.unpack_from(data, offset)
-        h._unset = ()
-        h._buf, h._off, h._end = data, offset, end
-        h._extra = None
-        h._validate()
+        h._buf, h._off, h._end, h._build = data, offset, end, None
+        if cls._validate is not Header._validate:
+            h._validate()
         return h
 
     def _validate(self) -> None:
@@ -302,10 +306,12 @@ class Header:
 
     def _set(self, name: str, value: Any) -> None:
         f = self._BY_NAME[name]
+        if self._build is None:            # a parsed header being changed: keep its options as bytes
+            self._build = _Built(set(), {"options": bytes(self.options_raw)} if self.options_raw else {})
         if value is None:
             if not f.auto:
                 raise BuildError(f"{self.NAME}.{name}: only lengths and checksums can be left to fill (None)")
-            self._unset = set(self._unset) | {name}
+            self._build.unset.add(name)
             return
         raw = _to_raw(f, value, self.NAME)
         s = self._SLOTS[name]
@@ -315,8 +321,7 @@ class Header:
         else:
             words[s.index] = (words[s.index] & ~(s.mask << s.shift)) | (raw << s.shift)
         self._v = tuple(words)
-        if name in self._unset:
-            self._unset = set(self._unset) - {name}
+        self._build.unset.discard(name)
 
     def raw(self, name: str) -> Any:
         """The bits of field ``name`` as stored (an int, or bytes for addresses)."""
@@ -326,42 +331,47 @@ class Header:
 
     def is_set(self, name: str) -> bool:
         """False for an ``auto`` field (length, checksum) still waiting to be filled by ``build``."""
-        return name not in self._unset
+        return self._build is None or name not in self._build.unset
 
     def values(self) -> dict[str, Any]:
         """Every field as the attributes show it, in table order."""
         return {f.name: getattr(self, f.name) for f in self.FIELDS}
 
-    # -- layout hooks (override where the header has variable parts) ------------------------------
+    # -- layout: what follows, where ---------------------------------------------------------------
+
+    def layout(self) -> tuple[type["Header"] | None, int, int]:
+        """(class of the next header or None, where this header's payload starts, where it ends) in the
+        buffer. Headers with length fields, options or a next layer override this one method."""
+        return None, self._off + self.MIN_LENGTH, self._end
 
     @property
     def header_length(self) -> int:
         """Bytes of this header, options included."""
-        return self.MIN_LENGTH
-
-    def payload_end(self) -> int:
-        """Where this layer's payload ends in the buffer (a length field may say less than the buffer)."""
-        return self._end
+        if self._build is not None:
+            return self.MIN_LENGTH + len(self.options_raw)
+        return self.layout()[1] - self._off
 
     @property
     def payload(self) -> bytes:
         """The bytes this header carries (what follows it, up to the end its length fields give)."""
-        start = self._off + self.header_length
-        return self._buf[start:self.payload_end()]
+        _, start, end = self.layout()
+        return self._buf[start:end]
+
+    def next_layer(self) -> type["Header"] | None:
+        """The header class that the payload starts with, when this header says (EtherType, protocol...)."""
+        return self.layout()[0]
 
     @property
     def options_raw(self) -> bytes:
         """The variable-length bytes between the fixed part and the payload (options), if any."""
-        if self._extra is not None:
-            return self._build_options()
-        return self._buf[self._off + self.MIN_LENGTH:self._off + self.header_length]
+        if self._build is not None:
+            options = self._build.extra.get("options", b"")
+            return bytes(options) if isinstance(options, (bytes, bytearray)) else self._pack_options(options)
+        return self._buf[self._off + self.MIN_LENGTH:self.layout()[1]]
 
-    def _build_options(self) -> bytes:
-        return b""
-
-    def next_layer(self) -> type["Header"] | None:
-        """The header class that the payload starts with, when this header says (EtherType, protocol...)."""
-        return None
+    def _pack_options(self, options: list) -> bytes:
+        """Option objects as this header's options area (headers with options override this)."""
+        raise BuildError(f"{self.NAME} has no options")
 
     def options_views(self) -> list[FieldView]:
         """The variable-length part as drawable pieces (default: one box of raw option bytes)."""
@@ -383,7 +393,7 @@ class Header:
     def build(self, payload: bytes = b"", under: "Header | None" = None, over: "Header | None" = None) -> bytes:
         """Header + payload as bytes, with unset lengths and checksums filled in (the header keeps them)."""
         payload = bytes(payload)
-        if self._unset:
+        if self._build is not None and self._build.unset:
             self.fill(payload, under, over)
         return self.pack() + payload
 
@@ -391,8 +401,8 @@ class Header:
         return Stack([self]) / other
 
     def __bytes__(self) -> bytes:
-        if self._buf and not self._unset:
-            return self._buf[self._off:self._off + self.header_length]
+        if self._build is None:
+            return self._buf[self._off:self.layout()[1]]
         return self.build()
 
     # -- description ------------------------------------------------------------------------------
@@ -403,8 +413,7 @@ class Header:
         bit = 0
         for f in self.FIELDS:
             value = getattr(self, f.name)
-            raw = self.raw(f.name)
-            views.append(FieldView(f.name, bit, f.bits, value, f.show(value), raw, f.meaning,
+            views.append(FieldView(f.name, bit, f.bits, value, f.show(value), self.raw(f.name), f.meaning,
                                    self._SLOTS[f.name].code))
             bit += f.bits
         return views + self.options_views()

@@ -148,27 +148,17 @@ class ICMPv6ParameterProblem(_ICMPv6Error):
 class _NDP(ICMPv6):
     """A Neighbor Discovery message: fixed fields, then options in 8-byte units (RFC 4861 §4)."""
 
-    @classmethod
-    def _extra_names(cls) -> set[str]:
-        return {"options"}
+    _EXTRAS = frozenset({"options"})
 
-    @property
-    def header_length(self) -> int:
-        if self._extra is not None:
-            return self.MIN_LENGTH + len(self.options_raw)
-        return self._end - self._off                      # options run to the end of the message
-
-    def payload_end(self) -> int:
-        return self._end
+    def layout(self) -> tuple[type[Header] | None, int, int]:
+        return None, self._end, self._end                # options run to the end of the message
 
     @property
     def options(self) -> list[Option]:
-        if self._extra is not None:
-            return list(self._extra.get("options", []))
         return NDP_OPTIONS.parse(self.options_raw, self._off + self.MIN_LENGTH)
 
-    def _build_options(self) -> bytes:
-        return b"".join(o.pack() for o in self._extra.get("options", []))
+    def _pack_options(self, options: list[Option]) -> bytes:
+        return b"".join(o.pack() for o in options)
 
     def option(self, kind: int) -> Option | None:
         return next((o for o in self.options if o.kind == kind), None)

@@ -43,9 +43,8 @@ class IPv4(Header):
         Field("dst", 32, "destination address (RFC 791 §3.1)", "ipv4", "0.0.0.0"),
     )
 
-    @classmethod
-    def _extra_names(cls) -> set[str]:
-        return {"options"}
+    _EXTRAS = frozenset({"options"})
+    OPTIONS = IPV4_OPTIONS
 
     def _validate(self) -> None:
         first = self._v[0]
@@ -60,17 +59,12 @@ class IPv4(Header):
         if total and total < hlen:
             raise self._error("total_length", f"total length {total} is shorter than the header ({hlen})")
 
-    @property
-    def header_length(self) -> int:
-        if "ihl" in self._unset:
-            return 20 + len(self.options_raw)
-        return (self._v[0] & 0xF) * 4
-
-    def payload_end(self) -> int:
-        total = self._v[2]
-        if total == 0:                 # 0: segmentation offload left it for the NIC to fill
-            return self._end
-        return min(self._end, self._off + total)
+    def layout(self) -> tuple[type[Header] | None, int, int]:
+        v, off = self._v, self._off
+        total = v[2]                   # 0: segmentation offload left it for the NIC to fill
+        end = self._end if total == 0 or off + total > self._end else off + total
+        # a later fragment carries the middle of a payload, not a header
+        return (None if v[4] & 0x1FFF else IP_PROTOCOL_NEXT.get(v[6])), off + (v[0] & 0xF) * 4, end
 
     @property
     def is_fragment(self) -> bool:
@@ -83,20 +77,13 @@ class IPv4(Header):
         total = self._v[2]
         return total != 0 and self._off + total <= self._end and not self._v[4] & 0x3FFF
 
-    def next_layer(self) -> type[Header] | None:
-        if self._v[4] & 0x1FFF:        # a later fragment carries the middle of a payload, no header
-            return None
-        return IP_PROTOCOL_NEXT.get(self._v[6])
-
     # -- options --
     @property
     def options(self) -> list[Option]:
-        if self._extra is not None:
-            return list(self._extra.get("options", []))
         return IPV4_OPTIONS.parse(self.options_raw, self._off + 20)
 
-    def _build_options(self) -> bytes:
-        return IPV4_OPTIONS.pack(self._extra.get("options", []))
+    def _pack_options(self, options: list[Option]) -> bytes:
+        return IPV4_OPTIONS.pack(options)
 
     def options_views(self) -> list[FieldView]:
         views, bit = [], 160

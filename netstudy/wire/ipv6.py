@@ -43,18 +43,16 @@ class IPv6(Header):
         if self._v[0] >> 28 != 6:
             raise self._error("version", f"version is {self._v[0] >> 28}, not 6")
 
-    def payload_end(self) -> int:
-        length = self._v[1]
-        return min(self._end, self._off + 40 + length) if length else self._end
+    def layout(self) -> tuple[type[Header] | None, int, int]:
+        v, off = self._v, self._off
+        end = self._end if v[1] == 0 or off + 40 + v[1] > self._end else off + 40 + v[1]
+        return IP_PROTOCOL_NEXT.get(v[2]), off + 40, end
 
     @property
     def captured_whole(self) -> bool:
         """Is the whole datagram in the capture (the payload length's worth of bytes)?"""
         length = self._v[1]
         return length != 0 and self._off + 40 + length <= self._end
-
-    def next_layer(self) -> type[Header] | None:
-        return IP_PROTOCOL_NEXT.get(self._v[2])
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("payload_length"):
@@ -74,23 +72,16 @@ class IPv6(Header):
 class _Extension(Header):
     """An extension header: next header, length in 8-byte units beyond the first 8 (RFC 8200 §4)."""
 
-    @classmethod
-    def _extra_names(cls) -> set[str]:
-        return {"options"}
+    _EXTRAS = frozenset({"options"})
 
-    @property
-    def header_length(self) -> int:
-        if "hdr_ext_len" in self._unset:
-            return self.MIN_LENGTH + len(self.options_raw)
-        return 8 * (self.raw("hdr_ext_len") + 1)
+    def layout(self) -> tuple[type[Header] | None, int, int]:
+        return IP_PROTOCOL_NEXT.get(self._v[0]), self._off + 8 * (self._v[1] + 1), self._end
 
     def _validate(self) -> None:
-        if self._off + self.header_length > self._end:
-            raise self._error("hdr_ext_len", f"extension of {self.header_length} bytes runs past the "
+        length = 8 * (self._v[1] + 1)
+        if self._off + length > self._end:
+            raise self._error("hdr_ext_len", f"extension of {length} bytes runs past the "
                                              f"{self._end - self._off} bytes left")
-
-    def next_layer(self) -> type[Header] | None:
-        return IP_PROTOCOL_NEXT.get(self.raw("next_header"))
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("next_header"):
@@ -107,12 +98,10 @@ class _OptionsExtension(_Extension):
 
     @property
     def options(self) -> list[Option]:
-        if self._extra is not None:
-            return list(self._extra.get("options", []))
         return IPV6_OPTIONS.parse(self.options_raw, self._off + 2)
 
-    def _build_options(self) -> bytes:
-        raw = b"".join(o.pack() for o in self._extra.get("options", []))
+    def _pack_options(self, options: list[Option]) -> bytes:
+        raw = b"".join(o.pack() for o in options)
         pad = -(2 + len(raw)) % 8
         if pad == 1:
             raw += b"\x00"                                 # Pad1
@@ -156,9 +145,8 @@ class IPv6Routing(_Extension):
               Field("segments_left", 8, "route segments still to visit (RFC 8200 §4.4)"),
               Field("reserved", 32, "type-specific; zero for types 0 and 2 (RFC 8200 §4.4)", "hex"))
 
-    def _build_options(self) -> bytes:
-        data = bytes(self._extra.get("options", b""))
-        return data + b"\x00" * (-(8 + len(data)) % 8)
+    def _pack_options(self, data: bytes) -> bytes:
+        return bytes(data) + b"\x00" * (-(8 + len(data)) % 8)
 
 
 class IPv6Fragment(Header):
@@ -172,10 +160,9 @@ class IPv6Fragment(Header):
               Field("m", 1, "more fragments follow (RFC 8200 §4.5)", "flag"),
               Field("identification", 32, "identifies the fragments of one packet (RFC 8200 §4.5)", "hex"))
 
-    def next_layer(self) -> type[Header] | None:
-        if self.fragment_offset:                 # a later fragment: the middle of a payload
-            return None
-        return IP_PROTOCOL_NEXT.get(self.raw("next_header"))
+    def layout(self) -> tuple[type[Header] | None, int, int]:
+        later = self._v[2] >> 3                  # a later fragment: the middle of a payload, no header
+        return None if later else IP_PROTOCOL_NEXT.get(self._v[0]), self._off + 8, self._end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("next_header"):

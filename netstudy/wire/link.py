@@ -24,13 +24,10 @@ class Null(Header):
         value = self._v[0]
         return value if value < 0x10000 else struct.unpack("<I", struct.pack("!I", value))[0]
 
-    def next_layer(self) -> type[Header] | None:
+    def layout(self) -> tuple[type[Header] | None, int, int]:
         family = self.address_family
-        if family == 2:
-            return ETHERTYPE_NEXT.get(0x0800)
-        if family in (10, 24, 28, 30):
-            return ETHERTYPE_NEXT.get(0x86DD)
-        return None
+        ethertype = 0x0800 if family == 2 else 0x86DD if family in (10, 24, 28, 30) else None
+        return ETHERTYPE_NEXT.get(ethertype), self._off + 4, self._end
 
 
 class SLL(Header):
@@ -46,8 +43,8 @@ class SLL(Header):
         Field("protocol", 16, "EtherType of the payload", "hex", 0x0800, names=ETHERTYPE_NAMES),
     )
 
-    def next_layer(self) -> type[Header] | None:
-        return ETHERTYPE_NEXT.get(self.protocol)
+    def layout(self) -> tuple[type[Header] | None, int, int]:
+        return ETHERTYPE_NEXT.get(self._v[-1]), self._off + 16, self._end
 
 
 class SLL2(Header):
@@ -65,5 +62,5 @@ class SLL2(Header):
         Field("address", 64, "link-layer address of the sender, zero-padded", "bytes", b"\x00" * 8),
     )
 
-    def next_layer(self) -> type[Header] | None:
-        return ETHERTYPE_NEXT.get(self.protocol)
+    def layout(self) -> tuple[type[Header] | None, int, int]:
+        return ETHERTYPE_NEXT.get(self._v[0]), self._off + 20, self._end

@@ -59,9 +59,7 @@ class TCP(Header):
         Field("urgent_pointer", 16, "offset of the end of urgent data, when URG (RFC 9293 §3.1)"),
     )
 
-    @classmethod
-    def _extra_names(cls) -> set[str]:
-        return {"options", "flags"}
+    _EXTRAS = frozenset({"options"})
 
     def __init__(self, **values) -> None:
         flags = values.pop("flags", None)
@@ -77,14 +75,9 @@ class TCP(Header):
             raise self._error("data_offset", f"header of {hlen} bytes runs past the {self._end - self._off} "
                                              f"bytes left")
 
-    @property
-    def header_length(self) -> int:
-        if "data_offset" in self._unset:
-            return 20 + len(self.options_raw)
-        return (self._v[4] >> 4) * 4
-
-    def next_layer(self) -> type[Header] | None:
-        return TCP_PORT_NEXT.get(self._v[1]) or TCP_PORT_NEXT.get(self._v[0])
+    def layout(self) -> tuple[type[Header] | None, int, int]:
+        v = self._v
+        return TCP_PORT_NEXT.get(v[1]) or TCP_PORT_NEXT.get(v[0]), self._off + (v[4] >> 4) * 4, self._end
 
     # -- flags, the way people write them --
     @property
@@ -111,12 +104,10 @@ class TCP(Header):
     # -- options --
     @property
     def options(self) -> list[Option]:
-        if self._extra is not None:
-            return list(self._extra.get("options", []))
         return TCP_OPTIONS.parse(self.options_raw, self._off + 20)
 
-    def _build_options(self) -> bytes:
-        return TCP_OPTIONS.pack(self._extra.get("options", []))
+    def _pack_options(self, options: list[Option]) -> bytes:
+        return TCP_OPTIONS.pack(options)
 
     def option(self, name: str) -> Option | None:
         """The first option of this name (``'mss'``, ``'wscale'``, ``'TS'``...), or None."""

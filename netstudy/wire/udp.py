@@ -26,12 +26,10 @@ class UDP(Header):
         if length and length < 8:
             raise self._error("length", f"length {length} is less than the 8-byte header")
 
-    def payload_end(self) -> int:
-        length = self._v[2]
-        return min(self._end, self._off + length) if length else self._end
-
-    def next_layer(self) -> type[Header] | None:
-        return UDP_PORT_NEXT.get(self._v[1]) or UDP_PORT_NEXT.get(self._v[0])
+    def layout(self) -> tuple[type[Header] | None, int, int]:
+        v, off = self._v, self._off
+        end = self._end if v[2] == 0 or off + v[2] > self._end else off + v[2]
+        return UDP_PORT_NEXT.get(v[1]) or UDP_PORT_NEXT.get(v[0]), off + 8, end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("length"):
@@ -46,7 +44,7 @@ class UDP(Header):
         """``good``, ``bad``, ``offloaded``, ``unverified`` or ``none`` (0 over IPv4, RFC 768)."""
         if self._v[3] == 0 and isinstance(under, IPv4):
             return "none"
-        segment = self._buf[self._off:self.payload_end()]
+        segment = self._buf[self._off:self.layout()[2]]
         complete = getattr(under, "captured_whole", False) and len(segment) == self._v[2]
         pseudo = under.pseudo_header(PROTOCOL, self._v[2]) if complete else b""
         return segment_status(segment, pseudo, self._v[3], complete)
