@@ -12,12 +12,13 @@ from netstudy.lab.system import netns_name
 from netstudy.lab.topology import Topology
 
 # Every namespace: no ICMP rate limits (a UDP scan meets one "port unreachable" per closed port, a
-# traceroute one "time exceeded" per probe), no reverse-path filter, no duplicate address detection
+# traceroute one "time exceeded" per probe; an empty ratemask also exempts every type from the
+# global icmp_msgs_per_sec budget, whose first tokens arrive only 20 ms after the namespace is born), no reverse-path filter, no duplicate address detection
 # (IPv6 addresses usable at once, RFC 4862 5.4), and unprivileged ping stays as the kernel ships it.
 SYSCTL_EVERY = (
     ("net.ipv4.icmp_ratelimit", "0"), ("net.ipv4.icmp_ratemask", "0"),
     ("net.ipv4.icmp_msgs_per_sec", "100000"), ("net.ipv4.icmp_msgs_burst", "100000"),
-    ("net.ipv6.icmp.ratelimit", "0"),
+    ("net.ipv6.icmp.ratelimit", "0"), ("net.ipv6.icmp.ratemask", ""),   # empty mask: no ICMPv6 type limited
     ("net.ipv4.conf.all.rp_filter", "0"), ("net.ipv4.conf.default.rp_filter", "0"),
     ("net.ipv6.conf.all.accept_dad", "0"), ("net.ipv6.conf.default.accept_dad", "0"),
 )
@@ -46,6 +47,7 @@ class Plan:
     configure: dict[str, list[str]]                 # `ip -n NS -batch` lines
     firewall: dict[str, str]                        # nft ruleset per host
     qdiscs: dict[str, list[str]]                    # `tc -n NS -batch` lines
+    interfaces: dict[str, list[str]]                # the veth ends in each namespace, to wait for
 
     def ns(self, node: str) -> str:
         return netns_name(self.lab_id, node)
@@ -75,6 +77,8 @@ def build_plan(topology: Topology, lab_id: str) -> Plan:
     configure: dict[str, list[str]] = {}
     firewall: dict[str, str] = {}
     qdiscs: dict[str, list[str]] = {}
+    up: dict[str, list[str]] = {}
+    port_index = {sw.name: 100 for sw in topology.switches}
     for sw in topology.switches:
         sysctls[sw.name] = [*SYSCTL_EVERY, *SYSCTL_SWITCH]
         links.append(f"link add {BRIDGE} netns {name(sw.name)} {BRIDGE_OPTIONS}")
@@ -85,10 +89,15 @@ def build_plan(topology: Topology, lab_id: str) -> Plan:
         sysctls[host.name] = [*SYSCTL_EVERY, *(SYSCTL_ROUTER if host.router else ())]
         lines = ["link set lo up"]
         for iface, nic in zip(topology.interfaces(host.name), host.nics):
-            # the veth pair is born with one end in the host and the other in the switch: its name
-            # there is the host's name, so `bridge link` in the switch reads like a port map
-            links.append(f"link add {iface.name} netns {name(host.name)} address {iface.mac} "
-                         f"type veth peer name {host.name} netns {name(iface.switch)}")
+            # the veth pair is born with its ends already in the switch and the host: the switch end,
+            # a bridge port, is named after the host (`bridge link` reads like a port map) and gets
+            # ifindex 100+ so it never equals its peer's (an equal pair makes the kernel announce the
+            # carrier up to a second late: linkwatch_urgent_event in net/core/link_watch.c)
+            links.append(f"link add {host.name} index {port_index[iface.switch]} netns {name(iface.switch)} "
+                         f"type veth peer name {iface.name} address {iface.mac} netns {name(host.name)}")
+            port_index[iface.switch] += 1
+            up.setdefault(iface.switch, []).append(host.name)
+            up.setdefault(host.name, []).append(iface.name)
             lines += [f"addr add {iface.ipv4} dev {iface.name}",
                       f"addr add {iface.ipv6} dev {iface.name} nodad",
                       f"link set {iface.name} up"]
@@ -101,4 +110,4 @@ def build_plan(topology: Topology, lab_id: str) -> Plan:
             rules = "\n    ".join(rule.nft() for rule in host.firewall)
             firewall[host.name] = (f"table inet netstudy {{\n  chain input {{\n    type filter hook input priority 0; "
                                    f"policy accept;\n    {rules}\n  }}\n}}\n")
-    return Plan(lab_id, topology.nodes, sysctls, tuple(links), configure, firewall, qdiscs)
+    return Plan(lab_id, topology.nodes, sysctls, tuple(links), configure, firewall, qdiscs, up)

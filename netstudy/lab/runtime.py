@@ -19,7 +19,7 @@ from netstudy.lab.plan import Plan, build_plan
 from netstudy.lab.services import Services
 from netstudy.lab.system import (LabError, LabRecord, check_privilege, lab_namespaces, netns_name,
                                  netns_path, records, remove, run, setns, start, stop_owner, tool,
-                                 unshare_user, wait, write_sysctls)
+                                 unshare_user, wait, wait_until_up, write_sysctls)
 from netstudy.lab.topology import Addresses, Host, Topology, load_topology
 
 UNPRIVILEGED_UID = 65534   # nobody
@@ -141,6 +141,7 @@ class Lab:
             raise LabError("link delay/loss needs the kernel's netem queueing discipline (sch_netem), which "
                            f"this kernel does not offer: {exc}. Remove delay_ms/loss_pct from the topology.",
                            exc.command, exc.stderr) from None
+        wait_until_up(plan.interfaces, self.netns_path)
         for host in self.topology.hosts:
             for service in host.services:
                 self._serve(host.name, service.proto, service.port, service.banner)

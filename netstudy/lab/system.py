@@ -10,11 +10,13 @@ import re
 import shlex
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from netstudy.errors import NetstudyError, PrivilegeError
 
@@ -24,6 +26,8 @@ RUN_DIR = Path("/run/netstudy")       # one JSON record per lab: owner pid, its 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
 CAP_NET_ADMIN, CAP_SYS_ADMIN = 12, 21
+RTM_NEWLINK, RTM_GETLINK, NLM_F_REQUEST, NLM_F_DUMP = 16, 18, 0x1, 0x300       # rtnetlink(7)
+NLMSG_ERROR, NLMSG_DONE, IFLA_IFNAME, IFLA_OPERSTATE, IF_OPER_UP = 2, 3, 3, 16, 6
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -113,26 +117,75 @@ def unshare_user() -> None:
         raise OSError(err, f"unshare(CLONE_NEWUSER): {os.strerror(err)}")
 
 
-def write_sysctls(settings: dict[str, list[tuple[str, str]]], path_of: Any) -> None:
-    """Write ``net.*`` sysctls into many namespaces from one thread that setns()es into each in turn
-    (/proc/sys/net shows the namespace of the thread that opens it): no process per namespace."""
+def visit(nodes: Iterable[str], path_of: Callable[[str], Path]) -> Iterator[str]:
+    """Yield each node with the calling thread inside its namespace; the thread goes home at the end."""
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
-        for node, pairs in settings.items():
+        for node in nodes:
             fd = os.open(path_of(node), os.O_RDONLY)
             try:
                 setns(fd)
             finally:
                 os.close(fd)
-            for key, value in pairs:
-                try:
-                    with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-                        f.write(value)
-                except OSError as exc:
-                    raise LabError(f"sysctl {key}={value} in {node}: {exc.strerror}", f"sysctl -w {key}={value}") from None
+            yield node
     finally:
         setns(home)
         os.close(home)
+
+
+def write_sysctls(settings: dict[str, list[tuple[str, str]]], path_of: Callable[[str], Path]) -> None:
+    """Write ``net.*`` sysctls into many namespaces from this one thread, setns()ing into each in turn
+    (/proc/sys/net shows the namespace of the thread that opens it): no process per namespace."""
+    for node in visit(settings, path_of):
+        for key, value in settings[node]:
+            try:
+                with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                    f.write(value + "\n")
+            except OSError as exc:
+                raise LabError(f"sysctl {key}={value} in {node}: {exc.strerror}", f"sysctl -w {key}={value}") from None
+
+
+def operstates() -> dict[str, int]:
+    """RFC 2863 operational state of every interface in this thread's namespace, by name: one
+    RTM_GETLINK dump over rtnetlink (rtnetlink(7)); 6 is IF_OPER_UP."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as sock:
+        sock.send(struct.pack("=IHHII", 32, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + bytes(16))
+        states: dict[str, int] = {}
+        while True:
+            data, offset = sock.recv(1 << 16), 0
+            while offset + 16 <= len(data):
+                length, kind = struct.unpack_from("=IH", data, offset)
+                if kind == NLMSG_DONE:
+                    return states
+                if kind == NLMSG_ERROR:
+                    raise OSError(-struct.unpack_from("=i", data, offset + 16)[0], "rtnetlink RTM_GETLINK failed")
+                name, state, attr = "", 0, offset + 32          # nlmsghdr (16) + ifinfomsg (16)
+                while attr + 4 <= offset + length:
+                    attr_len, attr_type = struct.unpack_from("=HH", data, attr)
+                    if attr_type == IFLA_IFNAME:
+                        name = data[attr + 4:attr + attr_len].rstrip(b"\0").decode()
+                    elif attr_type == IFLA_OPERSTATE:
+                        state = data[attr + 4]
+                    attr += max(4, (attr_len + 3) & ~3)
+                states[name] = state
+                offset += (length + 3) & ~3
+
+
+def wait_until_up(expected: dict[str, list[str]], path_of: Callable[[str], Path], timeout: float = 5.0) -> None:
+    """Wait until every listed interface is operationally up: the kernel reports carrier changes
+    (which also enable a bridge port) from a deferred work item, up to a second after `link set up`."""
+    deadline = time.monotonic() + timeout
+    pending = dict(expected)
+    while pending:
+        for node in visit(list(pending), path_of):
+            states = operstates()
+            pending[node] = [i for i in pending[node] if states.get(i) != IF_OPER_UP]
+        pending = {node: names for node, names in pending.items() if names}
+        if pending and time.monotonic() > deadline:
+            late = ", ".join(f"{node}:{name}" for node, names in pending.items() for name in names)
+            raise LabError(f"interfaces still down {timeout:g} s after the build: {late}", "ip link set up")
+        if pending:
+            time.sleep(0.02)
 
 
 # -- privilege ---------------------------------------------------------------------------------------
