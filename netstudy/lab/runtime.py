@@ -28,8 +28,8 @@ UNPRIVILEGED_UID = 65534   # nobody
 def cleanup(*, detached: bool = False, lab_id: str = "") -> list[tuple[str, str]]:
     """Remove leftovers of crashed runs: every lab whose owner process is gone (or that has no
     record). Labs whose owner still runs are left alone, except, with ``detached=True``, those
-    started by ``netstudy lab up``, whose owner is asked to tear down. Returns ``(lab id, what
-    happened)`` pairs."""
+    started by ``netstudy lab up``, whose owner is asked to tear down. ``lab_id`` limits it to one
+    lab. Returns ``(lab id, what happened)`` for every lab looked at."""
     done = []
     for record in records():
         if lab_id and record.id != lab_id:
@@ -42,7 +42,7 @@ def cleanup(*, detached: bool = False, lab_id: str = "") -> list[tuple[str, str]
             if record.alive or lab_namespaces(record.id):
                 remove(record.id)
             done.append((record.id, "stopped"))
-        elif lab_id:
+        else:
             done.append((record.id, f"left alone: pid {record.pid} is using it"))
     return done
 
@@ -59,6 +59,27 @@ def describe(topology: Topology, lab_id: str) -> str:
     switches = ", ".join(f"{s.name} {s.subnet} {s.subnet6}" for s in topology.switches)
     absent = f"; absent: {', '.join(topology.absent)}" if topology.absent else ""
     return f"lab {lab_id} ({topology.name}): switches {switches}{absent}\n" + "\n".join(lines)
+
+
+def enter_command(netns: Path, argv: Sequence[str], *, unprivileged: bool = False,
+                  user: int | None = None) -> list[str]:
+    """The argv that runs ``argv`` inside a namespace: ``nsenter --net=/run/netns/NAME -- argv``.
+
+    ``unprivileged=True`` adds ``unshare --user --map-user=65534 --map-group=65534``: the program
+    keeps read access to files (a Python under /root still starts) but has no network privilege (no
+    raw, ICMP-datagram or AF_PACKET socket unless the namespace's ping_group_range allows ICMP
+    datagram sockets). ``user=UID`` switches the real uid and gid instead (nsenter -S/-G).
+    """
+    if not argv:
+        raise ValueError("an empty command: give the program and its arguments, e.g. ['ping', '-c1', '10.0.0.10']")
+    program = shutil.which(argv[0]) or shutil.which(argv[0], path="/usr/sbin:/sbin") or argv[0]
+    cmd = [tool("nsenter"), f"--net={netns}"]
+    if user is not None:
+        cmd += [f"--setuid={user}", f"--setgid={user}"]
+    cmd.append("--")
+    if unprivileged:
+        cmd += [tool("unshare"), "--user", f"--map-user={UNPRIVILEGED_UID}", f"--map-group={UNPRIVILEGED_UID}", "--"]
+    return cmd + [program, *map(str, argv[1:])]
 
 
 def _call_child(conn: Any, path: str, unprivileged: bool, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
@@ -241,23 +262,8 @@ class Lab:
 
     # -- running things inside -------------------------------------------------------------------
     def command(self, host: str, argv: Sequence[str], *, unprivileged: bool = False, user: int | None = None) -> list[str]:
-        """The argv that runs ``argv`` inside ``host``: ``nsenter --net=/run/netns/... -- argv``.
-
-        ``unprivileged=True`` adds ``unshare --user --map-user=65534 --map-group=65534``: the program
-        keeps read access to files (a Python under /root still starts) but has no network privilege
-        (no raw, ICMP-datagram or AF_PACKET socket unless the namespace's ping_group_range allows
-        ICMP datagram sockets). ``user=UID`` switches the real uid and gid instead (nsenter -S/-G).
-        """
-        if not argv:
-            raise ValueError("an empty command: give the program and its arguments, e.g. ['ping', '-c1', '10.0.0.10']")
-        program = shutil.which(argv[0]) or shutil.which(argv[0], path="/usr/sbin:/sbin") or argv[0]
-        cmd = [tool("nsenter"), f"--net={self.netns_path(host)}"]
-        if user is not None:
-            cmd += [f"--setuid={user}", f"--setgid={user}"]
-        cmd.append("--")
-        if unprivileged:
-            cmd += [tool("unshare"), "--user", f"--map-user={UNPRIVILEGED_UID}", f"--map-group={UNPRIVILEGED_UID}", "--"]
-        return cmd + [program, *map(str, argv[1:])]
+        """The argv that runs ``argv`` inside ``host`` (see :func:`enter_command`)."""
+        return enter_command(self.netns_path(host), argv, unprivileged=unprivileged, user=user)
 
     def run(self, host: str, argv: Sequence[str], *, timeout: float = 30.0, check: bool = False,
             input: str | None = None, unprivileged: bool = False, user: int | None = None) -> subprocess.CompletedProcess:

@@ -434,13 +434,13 @@ class Topology:
 # -- ready-made topologies ---------------------------------------------------------------------------
 def lan(hosts: int = 5, *, silent: int = 0) -> Topology:
     """One switch ``sw0`` on 10.0.0.0/24: ``scanner`` at .2 and ``h1``..``hN`` from .10 upwards, every
-    fourth address left empty (.13, .17, ...: listed in ``absent``). The last ``silent`` hosts drop
+    fourth address left empty (.12, .16, ...: listed in ``absent``). The last ``silent`` hosts drop
     ICMP echo requests (they still answer ARP: the network-scanner lesson)."""
     if not 1 <= hosts <= 180 or not 0 <= silent <= hosts:
         raise ValueError(f"lan: hosts must be 1..180 (got {hosts}) and silent 0..hosts (got {silent})")
     addresses, absent, slot = [], [], 10
     while len(addresses) < hosts:
-        (absent if (slot - 10) % 4 == 3 else addresses).append(f"10.0.0.{slot}")
+        (absent if (slot - 10) % 4 == 2 else addresses).append(f"10.0.0.{slot}")
         slot += 1
     members = [Host("scanner", (Nic("sw0", "10.0.0.2"),))]
     for i, address in enumerate(addresses, 1):
