@@ -374,12 +374,35 @@ class Header:
         raise BuildError(f"{self.NAME} has no options")
 
     def options_views(self) -> list[FieldView]:
-        """The variable-length part as drawable pieces (default: one box of raw option bytes)."""
-        opts = self.options_raw
-        if not opts:
+        """The variable-length part as drawable pieces: one per option when the header has an ``options``
+        list, then any padding; one box of raw bytes otherwise, or when the options are malformed."""
+        raw = self.options_raw
+        if not raw:
             return []
-        return [FieldView("options", self.MIN_LENGTH * 8, len(opts) * 8, opts, opts.hex(), opts,
-                          f"{len(opts)} bytes of options", f"{len(opts)}s")]
+        start, end = self.MIN_LENGTH * 8, (self.MIN_LENGTH + len(raw)) * 8
+        whole = FieldView("options", start, end - start, raw, raw.hex(), raw, f"{len(raw)} bytes of options",
+                          f"{len(raw)}s")
+        if not hasattr(type(self), "options"):
+            return [whole]
+        try:
+            options = self.options
+        except DecodeError as exc:
+            return [FieldView("options", start, end - start, raw, f"malformed: {exc.reason}", raw,
+                              "options that do not parse", f"{len(raw)}s")]
+        views, bit = [], start
+        for opt in options:
+            views.append(FieldView(f"option {opt.name}", bit, opt.length * 8, opt.value, self.option_text(opt),
+                                   opt.pack(), opt.meaning, f"{opt.length}s"))
+            bit += opt.length * 8
+        if bit < end:
+            pad = (end - bit) // 8
+            views.append(FieldView("padding", bit, end - bit, None, "", raw[-pad:],
+                                   "zeros after the options, to the length the header gives", f"{pad}s"))
+        return views
+
+    def option_text(self, option: Any) -> str:
+        """How one option reads in a diagram (default: as tcpdump prints it)."""
+        return str(option)
 
     # -- building ---------------------------------------------------------------------------------
 

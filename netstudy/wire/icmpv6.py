@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
-from netstudy.wire.fields import Field, FieldView, Header
+from netstudy.wire.fields import Field, Header
 from netstudy.wire.icmp import TypedMessage
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT
 from netstudy.wire.options import Option, OptionSpec, OptionTable
@@ -168,14 +168,8 @@ class _NDP(ICMPv6):
         opt = self.option(kind)
         return opt.data[:6].hex(":") if opt is not None and len(opt.data) >= 6 else None
 
-    def options_views(self) -> list[FieldView]:
-        views, bit = [], self.MIN_LENGTH * 8
-        for opt in self.options:
-            text = opt.data[:6].hex(":") if opt.kind in (1, 2) else str(opt)
-            views.append(FieldView(f"option {opt.name}", bit, opt.length * 8, opt.value, text, opt.pack(),
-                                   opt.meaning, f"{opt.length}s"))
-            bit += opt.length * 8
-        return views
+    def option_text(self, option: Option) -> str:
+        return option.data[:6].hex(":") if option.kind in (1, 2) else str(option)
 
 
 class ICMPv6RouterSolicitation(_NDP):

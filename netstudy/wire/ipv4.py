@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from netstudy.wire.checksum import internet_checksum, pseudo_header_ipv4, verify
-from netstudy.wire.fields import Field, FieldView, Header
+from netstudy.wire.fields import Field, Header
 from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
@@ -84,19 +84,6 @@ class IPv4(Header):
 
     def _pack_options(self, options: list[Option]) -> bytes:
         return IPV4_OPTIONS.pack(options)
-
-    def options_views(self) -> list[FieldView]:
-        views, bit = [], 160
-        for opt in self.options:
-            views.append(FieldView(f"option {opt.name}", bit, opt.length * 8, opt.value, str(opt),
-                                   opt.pack(), opt.meaning, f"{opt.length}s"))
-            bit += opt.length * 8
-        end = self.header_length * 8
-        if bit < end:
-            pad = (end - bit) // 8
-            views.append(FieldView("padding", bit, end - bit, None, "", b"\x00" * pad,
-                                   "zeros to a 32-bit boundary (RFC 791 §3.1)", f"{pad}s"))
-        return views
 
     # -- building and checking --
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from netstudy.wire.checksum import pseudo_header_ipv6
-from netstudy.wire.fields import Field, FieldView, Header
+from netstudy.wire.fields import Field, Header
 from netstudy.wire.ipv4 import protocol_number
 from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT
 from netstudy.wire.options import Option, OptionSpec, OptionTable
@@ -109,13 +109,6 @@ class _OptionsExtension(_Extension):
             raw += bytes([1, pad - 2]) + b"\x00" * (pad - 2)  # PadN
         return raw
 
-    def options_views(self) -> list[FieldView]:
-        views, bit = [], 16
-        for opt in self.options:
-            views.append(FieldView(f"option {opt.name}", bit, opt.length * 8, opt.value, str(opt), opt.pack(),
-                                   opt.meaning, f"{opt.length}s"))
-            bit += opt.length * 8
-        return views
 
 
 class IPv6HopByHop(_OptionsExtension):

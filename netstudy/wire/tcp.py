@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
-from netstudy.wire.fields import Field, FieldView, Header
+from netstudy.wire.fields import Field, Header
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, TCP_PORT_NEXT
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
@@ -112,19 +112,6 @@ class TCP(Header):
     def option(self, name: str) -> Option | None:
         """The first option of this name (``'mss'``, ``'wscale'``, ``'TS'``...), or None."""
         return next((o for o in self.options if o.name == name), None)
-
-    def options_views(self) -> list[FieldView]:
-        views, bit = [], 160
-        for opt in self.options:
-            views.append(FieldView(f"option {opt.name}", bit, opt.length * 8, opt.value, str(opt),
-                                   opt.pack(), opt.meaning, f"{opt.length}s"))
-            bit += opt.length * 8
-        end = self.header_length * 8
-        if bit < end:
-            pad = (end - bit) // 8
-            views.append(FieldView("padding", bit, end - bit, None, "", self.options_raw[-pad:],
-                                   "after end of options, to a 32-bit boundary (RFC 9293 §3.1)", f"{pad}s"))
-        return views
 
     # -- building and checking --
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
