@@ -994,13 +994,13 @@ class Record:
 
 
 def _columns(parts: list[str], stops: tuple[int, ...]) -> str:
-    """Join with tabs up to the next tab stop, the way dig lines up its columns."""
+    """Join the way dig lines up columns: tabs up to the next stop, one space if already past it."""
     out = ""
-    for i, part in enumerate(parts[:-1]):
+    for part, stop in zip(parts[:-1], stops):
         out += part
-        stop = stops[i] if i < len(stops) else len(out) + 1
-        out += "\t"
-        while (len(out.expandtabs()) < stop):
+        if len(out.expandtabs()) >= stop:
+            out += " "
+        while len(out.expandtabs()) < stop:
             out += "\t"
     return out + parts[-1]
 
