@@ -177,7 +177,7 @@ class CaptureReader:
         header = struct.Struct(self.byte_order + "IIII")
         frac = 1 if self.nanosecond else 1000
         linktype, snaplen = self.interfaces[0].linktype, self.interfaces[0].snaplen
-        limit = max(snaplen, DEFAULT_SNAPLEN)
+        limit = min(max(snaplen, DEFAULT_SNAPLEN), MAX_RECORD_SIZE)
         number = 0
         while True:
             number += 1
@@ -225,7 +225,7 @@ class CaptureReader:
                                   f"block {block_number} (type 0x{btype:08x}) has impossible length {total}")
             is_packet = btype in (6, 3, 2)
             if not ch.ensure(total):
-                what = f"block {block_number} (record {record_number + 1})" if is_packet else f"block {block_number}"
+                what = f"block {block_number}, record {record_number + 1}" if is_packet else f"block {block_number}"
                 self._cut(what, ch.available(), total)
                 return
             block = ch.take(total)
@@ -263,9 +263,9 @@ class CaptureReader:
         iface = Interface(linktype, snaplen)
         for code, value in _options(body[8:], order, offset + 16):
             if code == 2:
-                iface.name = bytes(value).decode("utf-8", "replace")
+                iface.name = value.decode("utf-8", "replace")
             elif code == 3:
-                iface.description = bytes(value).decode("utf-8", "replace")
+                iface.description = value.decode("utf-8", "replace")
             elif code == 9 and len(value) >= 1:
                 # MSB clear: 10^-n seconds; MSB set: 2^-n seconds (4.2, if_tsresol).
                 iface.tsresol = 2 ** (value[0] & 0x7F) if value[0] & 0x80 else 10 ** value[0]
@@ -297,7 +297,7 @@ class CaptureReader:
         if options:
             for code, value in _options(options, order, offset):
                 if code == 1:
-                    comment = bytes(value).decode("utf-8", "replace")
+                    comment = value.decode("utf-8", "replace")
                     break
         ts = 0 if ticks is None else _ticks_to_ns(ticks, iface.tsresol) + iface.tsoffset * 1_000_000_000
         return Record(ts, caplen, length, iface.linktype, bytes(body[start:start + caplen]), iface_id, comment)
@@ -339,7 +339,7 @@ def _ticks_to_ns(ticks: int, per_second: int) -> int:
     return ticks * 1_000_000_000 // per_second
 
 
-def _options(data: memoryview, order: str, offset: int) -> Iterator[tuple[int, memoryview]]:
+def _options(data: memoryview, order: str, offset: int) -> Iterator[tuple[int, bytes]]:
     """pcapng options (3.5): code, length, value padded to 32 bits, until opt_endofopt or the end."""
     pos, end = 0, len(data)
     while pos + 4 <= end:
@@ -349,7 +349,7 @@ def _options(data: memoryview, order: str, offset: int) -> Iterator[tuple[int, m
         if pos + 4 + size > end:
             raise DecodeError("pcapng", "option_length", offset + pos + 2,
                               f"option {code} claims {size} bytes, {end - pos - 4} left in the block")
-        yield code, data[pos + 4:pos + 4 + size]
+        yield code, bytes(data[pos + 4:pos + 4 + size])
         pos += 4 + (size + 3) // 4 * 4
 
 
