@@ -109,10 +109,16 @@ class _Server:
 
 # ------------------------------------------------------------------------------------ thread per client
 class _ThreadedConn:
-    __slots__ = ("sock", "peer", "send_lock")
+    __slots__ = ("sock", "peer", "send_lock", "closed", "failed")
 
     def __init__(self, sock: socket.socket, peer: str) -> None:
         self.sock, self.peer, self.send_lock = sock, peer, threading.Lock()
+        self.closed = False              # set (under send_lock) when its own thread closed the socket
+        self.failed = False              # a send to it failed once (logged once)
+
+
+# What one batch of actions means for each connection: its lines in order; None = shut it down after.
+_Todo = dict[_ThreadedConn, list]
 
 
 class ThreadedChatServer(_Server):
@@ -156,7 +162,7 @@ class ThreadedChatServer(_Server):
             self._handlers = [t for t in self._handlers if t.is_alive()] + [thread]
             thread.start()
 
-    def _handle(self, conn: _ThreadedConn, todo: list[tuple[_ThreadedConn, bytes]]) -> None:
+    def _handle(self, conn: _ThreadedConn, todo: _Todo) -> None:
         """The client's own thread: read, frame, ask the room, deliver, until the connection ends."""
         reason = "connection closed"
         try:
@@ -175,34 +181,47 @@ class ThreadedChatServer(_Server):
             self._conns.discard(conn)
             todo = self._resolve(self.room.disconnect(conn, reason))
             self.disconnects[reason] += 1
-        conn.sock.close()
+        with conn.send_lock:
+            conn.closed = True
+            conn.sock.close()
         self._deliver(todo)
 
-    def _resolve(self, actions: list[Action]) -> list[tuple[_ThreadedConn, bytes]]:
-        """Turn actions into (connection, bytes) pairs; called with the lock held (reads membership)."""
-        todo: list[tuple[_ThreadedConn, bytes]] = []
+    def _resolve(self, actions: list[Action]) -> _Todo:
+        """Group the actions' lines per connection (called with the lock held: it reads membership)."""
+        todo: _Todo = {}
         for a in actions:
             if type(a) is Send:
-                todo.append((a.to, a.line))
+                todo.setdefault(a.to, []).append(a.line)
             elif type(a) is Broadcast:
-                todo += [(c, a.line) for c in self.room.joined_conns() if c is not a.exclude]
+                for c in self.room.joined_conns():
+                    if c is not a.exclude:
+                        todo.setdefault(c, []).append(a.line)
             elif type(a) is Close:
-                todo.append((a.conn, b""))       # b"": shut it down after what came before
+                todo.setdefault(a.conn, []).append(None)
             else:
                 log.info(a.message)
         return todo
 
-    def _deliver(self, todo: list[tuple[_ThreadedConn, bytes]]) -> None:
-        for conn, data in todo:
+    def _deliver(self, todo: _Todo) -> None:
+        """Send each connection its lines in one sendall (outside the room lock, under its send lock)."""
+        for conn, parts in todo.items():
             with conn.send_lock:
+                if conn.closed:
+                    continue
                 try:
+                    data = b"".join(p for p in parts if p is not None)
                     if data:
                         conn.sock.sendall(data)
-                    else:
+                    if parts[-1] is None:
                         conn.sock.shutdown(socket.SHUT_RDWR)
                 except OSError as exc:       # its own thread sees the shutdown and says goodbye
-                    if data:
-                        log.warning("disconnecting %s: send failed (%s)", conn.peer, _reason(exc))
+                    if not conn.failed:
+                        conn.failed = True
+                        if isinstance(exc, BlockingIOError):      # SO_SNDTIMEO: it stopped reading
+                            log.warning("disconnecting %s: send blocked for %g s (not reading)",
+                                        conn.peer, self.send_timeout)
+                        else:
+                            log.info("disconnecting %s: send failed (%s)", conn.peer, _reason(exc))
                     _quiet_shutdown(conn.sock)
 
     def stop(self) -> None:
