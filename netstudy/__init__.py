@@ -28,7 +28,7 @@ def _register_jupyter_display() -> None:
         return to_html(obj)
 
     formatter = ip.display_formatter.formatters["text/html"]
-    formatter.for_type_by_name("netstudy.wire.base", "Header", html)
+    formatter.for_type_by_name("netstudy.wire.fields", "Header", html)
     formatter.for_type_by_name("netstudy.wire.decode", "Packet", html)
 
 

@@ -1,0 +1,182 @@
+"""Hexdumps: every byte of a packet, coloured by the field it belongs to and underlined by its layer.
+
+``byte_map(packet)`` says, for each byte, which fields (of which layer) own which of its bits; the
+matplotlib figure (``hexdump``), the HTML one (``html.hexdump_html``) and the plain text one
+(``hexdump_text``, the layout of ``tcpdump -XX``) all read it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from netstudy.show.colors import PADDING_COLOR, PAYLOAD_COLOR, field_color, layer_color
+from netstudy.show.layout import MONO, SANS, as_packet, display_name, fit_text, header_views, text_width
+from netstudy.wire.decode import Packet
+
+__all__ = ["Slice", "byte_map", "hexdump", "hexdump_text"]
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """Bits ``start`` .. ``start + bits`` (0 = most significant) of one byte, owned by one field."""
+
+    layer: str
+    field: str           # the field's name in the header (``ack_flag``, ``option mss``)
+    label: str           # as diagrams show it (``ACK``, ``mss``)
+    color: str
+    layer_color: str
+    start: int
+    bits: int
+
+
+def byte_map(packet: Packet) -> list[tuple[Slice, ...]]:
+    """For each byte of the packet, the fields that own its bits (several for a byte of flags), in
+    bit order. Bytes no header claims are ``payload`` (application data), ``malformed`` (a layer
+    that did not decode) or ``trailer`` (link-layer padding after the last layer's end)."""
+    n = len(packet.data)
+    cells: list[list[Slice]] = [[] for _ in range(n)]
+    for header in packet.layers:
+        base = header.offset * 8
+        lcolor = layer_color(header)
+        for view in header_views(header):
+            first, end = base + view.bit_offset, base + view.bit_offset + view.bits
+            color = field_color(header, view.name)
+            bit = first
+            while bit < end and bit // 8 < n:
+                byte, start = divmod(bit, 8)
+                take = min(8 - start, end - bit)
+                cells[byte].append(Slice(header.NAME, view.name, display_name(view), color, lcolor, start, take))
+                bit += take
+    rest_start = packet.layers[-1].offset + packet.layers[-1].header_length if packet.layers else 0
+    rest_end = rest_start + len(packet.remainder)
+    for i in range(n):
+        if not cells[i]:
+            if rest_start <= i < rest_end:
+                kind = "malformed" if packet.error is not None else "payload"
+                cells[i].append(Slice(kind, kind, kind, PAYLOAD_COLOR, layer_color("payload"), 0, 8))
+            else:
+                cells[i].append(Slice("trailer", "trailer", "trailer", PADDING_COLOR, layer_color("payload"), 0, 8))
+    return [tuple(c) for c in cells]
+
+
+def hexdump_text(obj: Any, linktype: int = 1, layers: bool = True) -> str:
+    """The packet as text, 16 bytes a line, in the layout of ``tcpdump -XX`` (offset, 8 groups of two
+    bytes, ASCII); ``layers`` adds, at the end of a line, where each layer starting on it begins."""
+    packet = as_packet(obj, linktype)
+    data = packet.data
+    starts: dict[int, list[str]] = {}
+    for h in packet.layers:
+        starts.setdefault(h.offset // 16, []).append(f"{h.NAME} @{h.offset}")
+    if packet.remainder:
+        at = packet.layers[-1].offset + packet.layers[-1].header_length if packet.layers else 0
+        starts.setdefault(at // 16, []).append(f"{'malformed' if packet.error else 'payload'} @{at}")
+    lines = []
+    for row in range(0, len(data), 16):
+        chunk = data[row:row + 16]
+        groups = " ".join(chunk[i:i + 2].hex() for i in range(0, len(chunk), 2))
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        line = f"0x{row:04x}:  {groups:<39}  {text}"
+        if layers and row // 16 in starts:
+            line = f"{line:<{9 + 39 + 2 + 16}}  | " + ", ".join(starts[row // 16])
+        lines.append(line)
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the figure
+
+FONT = 10.0
+ROW = 17.0
+CELL = 21.0            # a hex byte
+CHAR = 8.0             # an ASCII character
+X_OFF, X_HEX = 10.0, 52.0
+X_ASC = X_HEX + 16 * CELL + 8 + 18
+
+
+def _x_hex(i: int) -> float:
+    return X_HEX + i * CELL + (8 if i >= 8 else 0)
+
+
+def _legend_entries(packet: Packet, cells: list[tuple[Slice, ...]]) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(layer, layer colour, [(field, colour)]) in the order the bytes meet them, each field once."""
+    out: dict[str, tuple[str, dict[str, str]]] = {}
+    for slices in cells:
+        for s in slices:
+            entry = out.setdefault(s.layer, (s.layer_color, {}))
+            entry[1].setdefault(s.label, s.color)
+    return [(layer, lc, list(fields.items())) for layer, (lc, fields) in out.items()]
+
+
+def _legend_rows(entries: list[tuple[str, str, list[tuple[str, str]]]], width: float) -> list[list[tuple]]:
+    """Legend items placed in rows of ``width`` points: ('layer', name, colour, x) or ('field', ...)."""
+    rows: list[list[tuple]] = []
+    for layer, lc, fields in entries:
+        row: list[tuple] = [("layer", layer, lc, 0.0)]
+        x = text_width(layer, 8.5) * 1.15 + 22
+        for name, color in fields:
+            if layer == name:                      # payload, trailer: the layer entry says it all
+                continue
+            w = 12 + text_width(name, 8) + 10
+            if x + w > width:
+                rows.append(row)
+                row, x = [], 30.0
+            row.append(("field", name, color, x))
+            x += w
+        rows.append(row)
+    return rows
+
+
+def hexdump(obj: Any, linktype: int = 1, max_bytes: int = 512, legend: bool = True) -> Any:
+    """A hexdump figure: offsets, hex and ASCII; each byte's background is its field's colour (the same
+    as in the bit diagrams; a byte shared by several fields is split by bits), the band under it its
+    layer's colour. Takes a ``Packet``, a ``Header``, a ``Stack`` or bytes (read as ``linktype``)."""
+    from matplotlib.patches import Rectangle
+    from netstudy.show.diagram import figure_in_points
+    packet = as_packet(obj, linktype)
+    data = packet.data
+    cells = byte_map(packet)
+    shown = min(len(data), max_bytes)
+    nrows = (shown + 15) // 16 + (1 if shown < len(data) else 0)
+    width = X_ASC + 16 * CHAR + 14
+    title_h = 26.0
+    legend_rows = _legend_rows(_legend_entries(packet, cells[:shown]), width - 20) if legend else []
+    height = title_h + nrows * ROW + 10 + len(legend_rows) * 15 + 6
+    fig, ax = figure_in_points(width, height)
+    ax.text(X_OFF, 13, fit_text(packet.summary(), width - 2 * X_OFF, 9, mono=True), fontsize=9, family=MONO, fontweight="bold", va="center", ha="left",
+            color="#263238", clip_on=True)
+    for i in range(shown):
+        row, col = divmod(i, 16)
+        y = title_h + row * ROW
+        if col == 0:
+            ax.text(X_OFF, y + ROW / 2 - 1, f"{i:04x}", fontsize=FONT - 1, family=MONO, va="center",
+                    color="#78909c")
+        for x0, w in ((_x_hex(col) + 1, CELL - 2), (X_ASC + col * CHAR, CHAR)):
+            for s in cells[i]:
+                rect = Rectangle((x0 + w * s.start / 8, y + 1), w * s.bits / 8, ROW - 5, facecolor=s.color,
+                                 edgecolor="none", gid=f"{s.layer}.{s.field}@{i}")
+                ax.add_patch(rect)
+            ax.add_patch(Rectangle((x0, y + ROW - 4), w, 2.6, facecolor=cells[i][0].layer_color,
+                                   edgecolor="none", gid=f"layer:{cells[i][0].layer}@{i}"))
+        b = data[i]
+        ax.text(_x_hex(col) + CELL / 2, y + ROW / 2 - 1.5, f"{b:02x}", fontsize=FONT, family=MONO, ha="center",
+                va="center", color="#111111")
+        printable = 32 <= b < 127
+        ax.text(X_ASC + (col + 0.5) * CHAR, y + ROW / 2 - 1.5, chr(b) if printable else "\u00b7",
+                fontsize=FONT - 0.5, family=MONO, ha="center", va="center",
+                color="#111111" if printable else "#90a4ae")
+    if shown < len(data):
+        ax.text(X_HEX, title_h + (nrows - 0.5) * ROW, f"\u2026 {len(data) - shown} more bytes", fontsize=8.5,
+                family=SANS, va="center", color="#78909c")
+    y = title_h + nrows * ROW + 10
+    for row_items in legend_rows:
+        for kind, name, color, x in row_items:
+            if kind == "layer":
+                ax.add_patch(Rectangle((X_OFF + x, y + 1), 14, 11, facecolor=color, edgecolor="none"))
+                ax.text(X_OFF + x + 18, y + 6.5, name, fontsize=8.5, family=SANS, fontweight="bold", va="center",
+                        color=color)
+            else:
+                ax.add_patch(Rectangle((X_OFF + x, y + 2), 10, 9, facecolor=color, edgecolor="#90a4ae",
+                                       linewidth=0.5))
+                ax.text(X_OFF + x + 13, y + 6.5, name, fontsize=8, family=SANS, va="center", color="#37474f")
+        y += 15
+    return fig
