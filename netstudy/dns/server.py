@@ -261,7 +261,10 @@ class DnsServer:
     def address(self) -> tuple[str, int]:
         return self.host, self.port
 
-    def _bind(self) -> None:
+    def bind(self) -> None:
+        """Open the UDP and TCP sockets (``start`` and ``serve_forever`` do it if not done yet)."""
+        if self._udp is not None:
+            return
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         for attempt in range(20):
             udp = socket.socket(family, socket.SOCK_DGRAM)
@@ -293,7 +296,7 @@ class DnsServer:
 
     def start(self) -> "DnsServer":
         """Bind UDP (and TCP) and run the loop on a worker thread; returns self."""
-        self._bind()
+        self.bind()
         self._wake_r, self._wake_w = socket.socketpair()
         self._running = True
         self._thread = threading.Thread(target=self._loop, name="DnsServer", daemon=True)
@@ -302,7 +305,7 @@ class DnsServer:
 
     def serve_forever(self) -> None:
         """Run the loop on this thread until Ctrl-C (the CLI)."""
-        self._bind()
+        self.bind()
         self._wake_r, self._wake_w = socket.socketpair()
         self._running = True
         try:
@@ -330,7 +333,7 @@ class DnsServer:
         for s in (self._udp, self._tcp, self._wake_r, self._wake_w):
             if s is not None:
                 s.close()
-        self._wake_r = self._wake_w = None
+        self._udp = self._tcp = self._wake_r = self._wake_w = None
 
     def __enter__(self) -> "DnsServer":
         return self.start()

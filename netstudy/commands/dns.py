@@ -1,0 +1,161 @@
+"""`netstudy dns query|serve`: ask a DNS server a question (dig-style output), or serve zone files."""
+from __future__ import annotations
+
+import argparse
+
+from netstudy import __version__
+from netstudy.dns.resolve import DEFAULT_PORT, DEFAULT_SERVER, query, reverse_name
+from netstudy.dns.server import DEFAULT_HOST
+from netstudy.dns.server import DEFAULT_PORT as SERVE_PORT
+from netstudy.dns.server import DnsServer
+from netstudy.wire.dns import type_code
+
+QUERY_HELP = f"""dig-style arguments, in any order:
+  NAME            the name to look up
+  TYPE            A (default), AAAA, MX, TXT, NS, SOA, SRV, CAA, PTR, CNAME, ANY, TYPE65280 ...
+  @SERVER         the server's address (default {DEFAULT_SERVER}, port {DEFAULT_PORT}; never /etc/resolv.conf)
+  +tcp            ask over TCP instead of UDP
+  +bufsize=N      EDNS0 UDP payload size to advertise (default 1232)
+  +noedns         no OPT record: the server keeps UDP answers to 512 bytes
+  +norecurse      clear the RD bit
+  +short          print only the answers' data
+  +timeout=S      seconds for all tries together (default 3)
+  +tries=N        UDP tries before giving up (default 3)
+example: netstudy dns query www.netstudy.test AAAA @127.0.0.1 -p 5353"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dns", help="DNS: query a server like dig, or run an authoritative server")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+
+    q = verbs.add_parser("query", help="ask a DNS server one question, print the reply like dig",
+                         epilog=QUERY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    q.add_argument("words", nargs=argparse.REMAINDER, metavar="ARG", help="NAME [TYPE] [@SERVER] [+option ...]")
+    q.add_argument("-p", "--port", type=int, default=DEFAULT_PORT, help=f"server port (default {DEFAULT_PORT})")
+    q.add_argument("-x", dest="reverse", metavar="ADDR", help="reverse lookup: PTR for this address")
+    q.set_defaults(func=run_query)
+
+    s = verbs.add_parser("serve", help="serve RFC 1035 zone files on UDP and TCP until Ctrl-C")
+    s.add_argument("zonefiles", nargs="+", metavar="ZONEFILE",
+                   help="master file(s), e.g. netstudy/data/zones/netstudy.test.zone")
+    s.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    s.add_argument("--port", type=int, default=SERVE_PORT, help=f"UDP and TCP port (default {SERVE_PORT})")
+    s.add_argument("--delay", type=float, default=0.0, metavar="S",
+                   help="hold every reply S seconds (without blocking the server), for experiments")
+    s.set_defaults(func=run_serve)
+
+
+def _options(args: argparse.Namespace) -> dict:
+    """Sort dig-style words into name, type, server and + options; ValueError naming a bad one."""
+    opts = {"name": None, "qtype": "A", "server": DEFAULT_SERVER, "tcp": False, "edns": 1232, "rd": True,
+            "short": False, "timeout": 3.0, "tries": 3}
+    plain = []
+    words = iter(args.words)
+    for word in words:
+        if word in ("-p", "-x"):             # dig lets options follow the name; argparse stops at it
+            value = next(words, None)
+            if value is None:
+                raise ValueError(f"{word} needs a value")
+            if word == "-p":
+                args.port = int(value)
+            else:
+                args.reverse = value
+        elif word.startswith("@"):
+            opts["server"] = word[1:]
+        elif word.startswith("+"):
+            key, _, value = word[1:].partition("=")
+            try:
+                if key in ("tcp", "vc"):
+                    opts["tcp"] = True
+                elif key in ("notcp", "novc"):
+                    opts["tcp"] = False
+                elif key == "bufsize":
+                    opts["edns"] = int(value)
+                elif key == "noedns":
+                    opts["edns"] = None
+                elif key == "edns":
+                    opts["edns"] = opts["edns"] or 1232
+                elif key in ("norecurse", "norec"):
+                    opts["rd"] = False
+                elif key in ("recurse", "rec"):
+                    opts["rd"] = True
+                elif key == "short":
+                    opts["short"] = True
+                elif key == "timeout":
+                    opts["timeout"] = float(value)
+                elif key in ("tries", "retry"):
+                    opts["tries"] = int(value) + (key == "retry")
+                else:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"unknown or malformed option {word!r} (see netstudy dns query --help)") from None
+        else:
+            plain.append(word)
+    if args.reverse:
+        if plain:
+            raise ValueError(f"-x {args.reverse} asks for its PTR record; drop {' '.join(plain)!r}")
+        opts["name"], opts["qtype"] = reverse_name(args.reverse), "PTR"
+    else:
+        if not plain:
+            raise ValueError("no name to look up (usage: netstudy dns query NAME [TYPE] [@SERVER])")
+        if len(plain) > 2:
+            raise ValueError(f"too many arguments: {' '.join(plain)} (NAME [TYPE] expected)")
+        if len(plain) == 2 and _is_type(plain[0]) and not _is_type(plain[1]):
+            plain.reverse()                 # dig also takes TYPE NAME
+        opts["name"] = plain[0]
+        if len(plain) == 2:
+            opts["qtype"] = plain[1]
+    type_code(opts["qtype"])           # a bad type is one clear line before any packet is sent
+    if opts["edns"] is not None and not 512 <= opts["edns"] <= 65535:
+        raise ValueError(f"+bufsize={opts['edns']}: must be 512..65535")
+    return opts
+
+
+def _is_type(word: str) -> bool:
+    try:
+        type_code(word)
+    except ValueError:
+        return False
+    return True
+
+
+def run_query(args: argparse.Namespace) -> int:
+    o = _options(args)
+    lookup = query(o["name"], o["qtype"], o["server"], args.port, timeout=o["timeout"], tries=o["tries"],
+                   tcp=o["tcp"], edns=o["edns"], rd=o["rd"])
+    if o["short"]:
+        for text in lookup.answers():
+            print(text)
+        return 0
+    if lookup.truncated_first:
+        print(";; Truncated, retrying in TCP mode.")
+    print(f"\n; <<>> netstudy dns {__version__} <<>> {' '.join(_echo(args))}")
+    print(";; Got answer:")
+    print(lookup.to_text())
+    print()
+    return 0
+
+
+def _echo(args: argparse.Namespace) -> list[str]:
+    words = list(args.words)
+    if args.port != DEFAULT_PORT:
+        words[:0] = ["-p", str(args.port)]
+    if args.reverse:
+        words[:0] = ["-x", args.reverse]
+    return words
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    server = DnsServer(args.zonefiles, host=args.host, port=args.port, delay=args.delay)
+    server.bind()
+    for zone in server.responder.zones.values():
+        print(f"zone {zone.origin}: {len(zone)} records")
+    print(f"serving on {args.host} port {server.port} (UDP and TCP); Ctrl-C to stop", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    st = server.stats
+    print(f"\n{st.udp_queries} UDP and {st.tcp_queries} TCP queries, {st.replies} replies, {st.dropped} dropped")
+    return 0
