@@ -174,28 +174,37 @@ class CaptureReader:
 
     def _pcap_records(self) -> Iterator[Record]:
         ch = self._chunks
-        header = struct.Struct(self.byte_order + "IIII")
+        unpack = struct.Struct(self.byte_order + "IIII").unpack_from
         frac = 1 if self.nanosecond else 1000
         linktype, snaplen = self.interfaces[0].linktype, self.interfaces[0].snaplen
         limit = min(max(snaplen, DEFAULT_SNAPLEN), MAX_RECORD_SIZE)
         number = 0
+        buf, pos = ch.buf, ch.pos
+        # The hot loop works on local copies of the window (buf, pos) and syncs with ch only to refill.
         while True:
             number += 1
-            if not ch.ensure(16):
-                if ch.available():
-                    self._cut(f"record {number}", ch.available(), 16)
-                return
-            offset = ch.offset
-            sec, sub, caplen, length = header.unpack_from(ch.buf, ch.pos)
+            if len(buf) - pos < 16:
+                ch.pos = pos
+                if not ch.ensure(16):
+                    if ch.available():
+                        self._cut(f"record {number}", ch.available(), 16)
+                    return
+                buf, pos = ch.buf, ch.pos
+            sec, sub, caplen, length = unpack(buf, pos)
             if caplen > limit:
-                raise DecodeError("pcap", "incl_len", offset + 8,
+                raise DecodeError("pcap", "incl_len", ch.base + pos + 8,
                                   f"record {number} claims {caplen} captured bytes, more than the "
                                   f"snapshot length {limit}: corrupt record header")
-            if not ch.ensure(16 + caplen):
-                self._cut(f"record {number}", ch.available(), 16 + caplen)
-                return
-            ch.pos += 16
-            data = ch.take(caplen)
+            end = pos + 16 + caplen
+            if end > len(buf):
+                ch.pos = pos
+                if not ch.ensure(16 + caplen):
+                    self._cut(f"record {number}", ch.available(), 16 + caplen)
+                    return
+                buf, pos = ch.buf, ch.pos
+                end = pos + 16 + caplen
+            data = buf[pos + 16:end]
+            pos = ch.pos = end
             self.records_read = number
             yield Record(sec * 1_000_000_000 + sub * frac, caplen, length, linktype, data)
 
