@@ -114,7 +114,7 @@ class _ThreadedConn:
     def __init__(self, sock: socket.socket, peer: str) -> None:
         self.sock, self.peer, self.send_lock = sock, peer, threading.Lock()
         self.closed = False              # set (under send_lock) when its own thread closed the socket
-        self.failed = False              # a send to it failed once (logged once)
+        self.failed = ""                 # why a send to it failed (logged once, then its leave reason)
 
 
 # What one batch of actions means for each connection: its lines in order; None = shut it down after.
@@ -178,6 +178,8 @@ class ThreadedChatServer(_Server):
         with self._lock:
             if self._stopping:
                 reason = "server shutting down"
+            elif conn.failed:
+                reason = conn.failed
             self._conns.discard(conn)
             todo = self._resolve(self.room.disconnect(conn, reason))
             self.disconnects[reason] += 1
@@ -216,12 +218,12 @@ class ThreadedChatServer(_Server):
                         conn.sock.shutdown(socket.SHUT_RDWR)
                 except OSError as exc:       # its own thread sees the shutdown and says goodbye
                     if not conn.failed:
-                        conn.failed = True
                         if isinstance(exc, BlockingIOError):      # SO_SNDTIMEO: it stopped reading
-                            log.warning("disconnecting %s: send blocked for %g s (not reading)",
-                                        conn.peer, self.send_timeout)
+                            conn.failed = f"send blocked for {self.send_timeout:g} s (not reading)"
+                            log.warning("disconnecting %s: %s", conn.peer, conn.failed)
                         else:
-                            log.info("disconnecting %s: send failed (%s)", conn.peer, _reason(exc))
+                            conn.failed = f"send failed: {_reason(exc)}"
+                            log.info("disconnecting %s: %s", conn.peer, conn.failed)
                     _quiet_shutdown(conn.sock)
 
     def stop(self) -> None:

@@ -1,0 +1,187 @@
+"""The chat protocol without sockets: the framer, nicknames, the room's answers, server-line parsing."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from netstudy.chat.protocol import (MAX_LINE, Broadcast, ChatRoom, Close, InvalidUtf8, Line, LineFramer,
+                                    LineTooLong, Log, Send, ServerLine, encode_line, nick_problem,
+                                    parse_server_line)
+
+
+def feed_all(framer: LineFramer, chunks: list[bytes]) -> list:
+    return [ev for chunk in chunks for ev in framer.feed(chunk)]
+
+
+def test_two_lines_in_one_read_and_a_line_in_two():
+    f = LineFramer()
+    assert f.feed(b"hello\nworld\nhal") == [Line("hello"), Line("world")]
+    assert f.buffered == 3
+    assert f.feed(b"f\n") == [Line("half")]
+    assert f.buffered == 0
+
+
+def test_crlf_from_telnet_is_one_line():
+    assert LineFramer().feed(b"hi there\r\n\r\n") == [Line("hi there"), Line("")]
+
+
+def test_multibyte_utf8_split_across_reads_byte_by_byte():
+    text = "héllo wörld 世界 🎉"
+    data = encode_line(text)
+    assert len(data) > len(text) + 1            # really multi-byte
+    events = feed_all(LineFramer(), [data[i:i + 1] for i in range(len(data))])
+    assert events == [Line(text)]
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)),
+                        max_size=40), max_size=8),
+       st.lists(st.integers(min_value=1, max_value=7), min_size=1, max_size=30))
+def test_any_split_of_the_stream_gives_the_same_lines(lines, cuts):
+    data = b"".join(encode_line(t) for t in lines)
+    chunks, pos, k = [], 0, 0
+    while pos < len(data):
+        chunks.append(data[pos:pos + cuts[k % len(cuts)]])
+        pos += cuts[k % len(cuts)]
+        k += 1
+    assert feed_all(LineFramer(), chunks) == [Line(t) for t in lines]
+
+
+def test_line_at_the_limit_passes_one_byte_more_is_refused():
+    f = LineFramer(max_line=10)
+    assert f.feed(b"x" * 10 + b"\n") == [Line("x" * 10)]
+    assert f.feed(b"y" * 11 + b"\nnext\n") == [LineTooLong(11), Line("next")]
+
+
+def test_endless_line_is_reported_once_and_never_buffered_beyond_the_limit():
+    f = LineFramer()
+    events = []
+    for _ in range(160):                        # 10 MiB without a newline
+        events += f.feed(b"z" * 65536)
+        assert f.buffered <= MAX_LINE + 1
+    events += f.feed(b"zzz\nafter\n")
+    assert events == [LineTooLong(65536), Line("after")]
+
+
+def test_invalid_utf8_is_an_event_not_an_exception_and_the_stream_goes_on():
+    f = LineFramer()
+    assert f.feed(b"ok\n\xc3\x28 bad\n\xff\nfine\n") == [Line("ok"), InvalidUtf8(0), InvalidUtf8(0), Line("fine")]
+    assert f.feed(b"ab\xe2\x82\n") == [InvalidUtf8(2)]          # a truncated 3-byte sequence
+
+
+def test_encode_line_refuses_embedded_newlines():
+    assert encode_line("café") == "café\n".encode()
+    with pytest.raises(ValueError, match="newline"):
+        encode_line("two\nlines")
+
+
+@pytest.mark.parametrize("name, ok", [("alice", True), ("Bob_2", True), ("[x]", True), ("a-b", True),
+                                      ("", False), ("2fast", False), ("-dash", False), ("has space", False),
+                                      ("x" * 16, True), ("x" * 17, False), ("émile", False), ("a*b", False)])
+def test_nickname_rules(name, ok):
+    assert (nick_problem(name) is None) is ok
+
+
+# ----------------------------------------------------------------------------------------- the room
+def lines_for(actions, conn, members):
+    """What ``conn`` receives from ``actions`` when ``members`` are joined."""
+    got = []
+    for a in actions:
+        if type(a) is Send and a.to == conn:
+            got.append(a.line.decode())
+        elif type(a) is Broadcast and a.exclude != conn and conn in members:
+            got.append(a.line.decode())
+    return got
+
+
+@pytest.fixture
+def room():
+    r = ChatRoom()
+    for conn, nick in ((1, "alice"), (2, "bob"), (3, "carol")):
+        r.connect(conn, f"127.0.0.1:{1000 + conn}")
+        r.receive(conn, f"/nick {nick}\n".encode())
+    return r
+
+
+def test_join_sequence():
+    r = ChatRoom()
+    greeting = r.connect(1, "127.0.0.1:4000")
+    assert greeting == [Send(1, b"*** netstudy chat: pick a nickname with /nick NAME\n")]
+    assert r.receive(1, b"/list\n") == [Send(1, b"ERR not-joined pick a nickname first with /nick NAME\n")]
+    assert r.receive(1, b"alice\n") == [Send(1, b"*** welcome alice (1 online)\n"),
+                                        Broadcast(b"*** alice joined (1 online)\n", 1),
+                                        Log("alice joined from 127.0.0.1:4000 (1 online)")]
+
+
+def test_broadcast_private_action_list(room):
+    members = {1, 2, 3}
+    said = room.receive(1, "hello, wörld\n".encode())
+    assert said == [Broadcast("<alice> hello, wörld\n".encode(), 1)]
+    assert lines_for(said, 1, members) == [] and lines_for(said, 2, members) == ["<alice> hello, wörld\n"]
+    assert room.receive(2, b"/msg ALICE psst\n") == [Send(1, b"*bob* psst\n")]
+    assert room.receive(3, b"/me waves\n") == [Broadcast(b"* carol waves\n", 3)]
+    assert room.receive(3, b"/list\n") == [Send(3, b"*** 3 online: alice, bob, carol\n")]
+    assert room.receive(2, b"//not a command\n") == [Broadcast(b"<bob> /not a command\n", 2)]
+
+
+def test_nicknames_are_unique_case_insensitively(room):
+    room.connect(4)
+    assert room.receive(4, b"/nick ALICE\n") == [Send(4, b"ERR nick-in-use ALICE\n")]
+    assert room.receive(4, b"/nick no way\n")[0].line.startswith(b"ERR bad-nick 'no way':")
+    assert room.receive(2, b"/nick Bob\n") == [Broadcast(b"*** bob is now known as Bob\n"),
+                                              Log("bob is now known as Bob")]
+
+
+def test_errors_for_unknown_command_and_unknown_nick(room):
+    assert room.receive(1, b"/dance\n") == [Send(1, b"ERR unknown-command /dance (try /help)\n")]
+    assert room.receive(1, b"/msg zed hi\n") == [Send(1, b"ERR no-such-nick zed\n")]
+    assert room.receive(1, b"/msg bob\n") == [Send(1, b"ERR usage /msg NAME text\n")]
+    assert room.receive(1, b"x" * (MAX_LINE + 1) + b"\n") == [
+        Send(1, f"ERR line-too-long max {MAX_LINE} bytes\n".encode())]
+    assert room.receive(1, b"\xff\n") == [Send(1, b"ERR invalid-utf8 bad byte at offset 0\n")]
+
+
+def test_quit_tells_everyone_and_ignores_what_follows(room):
+    actions = room.receive(2, b"/quit gone fishing\nignored\n")
+    assert actions == [Send(2, b"*** bye\n"), Broadcast(b"*** bob left (2 online): quit: gone fishing\n"),
+                       Log("bob left (2 online): quit: gone fishing"), Close(2, "quit")]
+    assert room.nicks() == ["alice", "carol"]
+    assert room.disconnect(2) == []             # the server's own notice of the close changes nothing
+
+
+def test_disconnect_and_idle_expiry(room):
+    assert room.disconnect(3, "connection reset by peer") == [
+        Broadcast(b"*** carol left (2 online): connection reset by peer\n"),
+        Log("carol left (2 online): connection reset by peer")]
+    room.idle_timeout = 10.0
+    room.receive(1, b"still here\n", now=5.0)
+    actions = room.expire(now=12.0)             # bob last spoke at 0.0
+    assert Send(2, b"ERR idle-timeout nothing received for 10 s\n") in actions
+    assert Close(2, "idle timeout") in actions
+    assert room.nicks() == ["alice"]
+
+
+def test_shutdown_tells_every_connection_even_unjoined(room):
+    room.connect(9)
+    actions = room.shutdown()
+    assert {a.to for a in actions if type(a) is Send} == {1, 2, 3, 9}
+    assert {a.conn for a in actions if type(a) is Close} == {1, 2, 3, 9}
+    assert room.online == 0
+
+
+def test_help_lists_every_command(room):
+    (answer,) = room.receive(1, b"/help\n")
+    for usage in ("/nick NAME", "/list", "/msg NAME text", "/me action", "/quit [reason]"):
+        assert usage in answer.line.decode()
+
+
+@pytest.mark.parametrize("text, parsed", [
+    ("<alice> hi <there>", ServerLine("message", "hi <there>", "alice")),
+    ("*bob* psst", ServerLine("private", "psst", "bob")),
+    ("* carol waves at *you*", ServerLine("action", "waves at *you*", "carol")),
+    ("*** alice joined (2 online)", ServerLine("notice", "alice joined (2 online)")),
+    ("ERR nick-in-use alice", ServerLine("error", "alice", code="nick-in-use")),
+])
+def test_server_lines_parse_and_format_back(text, parsed):
+    assert parse_server_line(text) == parsed
+    assert str(parsed) == text
