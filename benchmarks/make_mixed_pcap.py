@@ -105,10 +105,12 @@ def tcp_conversation(b: Builder, client: Host, server: Host, v6: bool) -> Iterat
     def ts(mine: int, theirs: int) -> bytes:
         return struct.pack("!BBBBII", 1, 1, 8, 10, mine & 0xFFFFFFFF, theirs & 0xFFFFFFFF)
 
-    syn_opts = struct.pack("!BBH", 2, 4, mss) + b"\x04\x02" + struct.pack("!BBII", 8, 10, cts, 0) + b"\x01\x03\x03\x07"
-    yield seg(client, server, cport, sport, cseq, 0, TCP_SYN, syn_opts, b"", ttl_c)
-    synack_opts = struct.pack("!BBH", 2, 4, mss) + b"\x04\x02" + struct.pack("!BBII", 8, 10, sts, cts) + b"\x01\x03\x03\x07"
-    yield seg(server, client, sport, cport, sseq, cseq + 1, TCP_SYN | TCP_ACK, synack_opts, b"", ttl_s)
+    def syn_options(mine: int, theirs: int) -> bytes:
+        """MSS, SACK-permitted, timestamps, NOP, window scale 7: what Linux puts in a SYN (40 bytes)."""
+        return struct.pack("!BBH", 2, 4, mss) + b"\x04\x02" + ts(mine, theirs)[2:] + b"\x01\x03\x03\x07"
+
+    yield seg(client, server, cport, sport, cseq, 0, TCP_SYN, syn_options(cts, 0), b"", ttl_c)
+    yield seg(server, client, sport, cport, sseq, cseq + 1, TCP_SYN | TCP_ACK, syn_options(sts, cts), b"", ttl_s)
     cseq, sseq = cseq + 1, sseq + 1
     yield seg(client, server, cport, sport, cseq, sseq, TCP_ACK, ts(cts + 1, sts), b"", ttl_c)
     request = (f"GET /{rng.randrange(10**6)}/index.html HTTP/1.1\r\nHost: lab.test\r\n"

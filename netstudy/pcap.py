@@ -13,7 +13,7 @@ import itertools
 import os
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import BinaryIO, Iterable, Iterator, Union
 
@@ -79,8 +79,8 @@ class _Chunks:
 
     __slots__ = ("_f", "buf", "pos", "base")
 
-    def __init__(self, f: BinaryIO, start: bytes = b"") -> None:
-        self._f, self.buf, self.pos, self.base = f, start, 0, 0
+    def __init__(self, f: BinaryIO) -> None:
+        self._f, self.buf, self.pos, self.base = f, b"", 0, 0
 
     @property
     def offset(self) -> int:
@@ -127,6 +127,7 @@ class CaptureReader:
             self._owns = True
         else:
             self._file, self._owns = source, False
+        self.format = ""  # "pcap" or "pcapng", set from the magic
         self.warnings: list[str] = []
         self.interfaces: list[Interface] = []
         self.section_comments: list[str] = []

@@ -355,7 +355,8 @@ def test_writer_snaplen_timestamps_and_checks(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="does not fit"):
             writer.write(b"abc", timestamp_ns=-1)
     first, second = pcap.read(path)
-    assert (first.timestamp_ns, first.caplen, first.length, first.truncated) == (1_700_000_000_123_456_789, 20, 40, True)
+    assert (first.timestamp_ns, first.caplen, first.length) == (1_700_000_000_123_456_789, 20, 40)
+    assert first.truncated and second.truncated
     assert first.data == bytes(range(20)) and first.linktype == LinkType.RAW
     assert (second.timestamp_ns, second.length) == (5, 1500)
     micro = io.BytesIO()
