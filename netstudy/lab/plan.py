@@ -104,7 +104,7 @@ def build_plan(topology: Topology, lab_id: str) -> Plan:
             if nic.delay_ms or nic.loss_pct:
                 qdiscs.setdefault(host.name, []).append(
                     f"qdisc add dev {iface.name} root netem delay {nic.delay_ms:g}ms loss {nic.loss_pct:g}%")
-        lines += [f"route add {r.destination} via {r.gateway}" for r in topology.routes(host.name)]
+        lines += [f"route add {r.ip_args()}" for r in topology.routes(host.name)]
         configure[host.name] = lines
         if host.firewall:
             rules = "\n    ".join(rule.nft() for rule in host.firewall)

@@ -35,7 +35,7 @@ def cleanup(*, detached: bool = False, lab_id: str = "") -> list[tuple[str, str]
         if lab_id and record.id != lab_id:
             continue
         if not record.alive:
-            remove(record.id)
+            remove(record.id, grace=0.2)
             done.append((record.id, "removed (its owner had died)" if record.pid else "removed (no owner record)"))
         elif detached and record.detached:
             stop_owner(record)

@@ -215,12 +215,13 @@ def check_privilege() -> None:
 
 # -- ownership records -------------------------------------------------------------------------------
 def _start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (clock ticks since boot): with the pid it names a process uniquely."""
+    """Field 22 of /proc/PID/stat (clock ticks since boot): with the pid it names a process uniquely.
+    None for no process, or a zombie (it has exited; only its parent has not yet collected it)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
 @dataclass(frozen=True)
@@ -294,20 +295,30 @@ def kill_processes_in(paths: list[Path], exclude: int = 0) -> list[int]:
     return killed
 
 
-def remove(lab_id: str) -> list[str]:
-    """Delete a lab's namespaces (and so every link and bridge in them) and its record."""
-    names = lab_namespaces(lab_id)
-    kill_processes_in([NETNS_DIR / n for n in names])
-    if names:
+def remove(lab_id: str, grace: float = 0.0) -> list[str]:
+    """Delete a lab's namespaces (and so every link and bridge in them) and its record. With
+    ``grace``, look again after that long: an `ip -batch` of an owner that was just killed may
+    still be adding namespaces."""
+    removed: list[str] = []
+    deadline = time.monotonic() + grace + 3.0
+    while True:
+        names = lab_namespaces(lab_id)
+        if not names and grace > 0:
+            time.sleep(grace)
+            grace = 0.0
+            continue
+        if not names:
+            break
+        if time.monotonic() > deadline:
+            raise LabError(f"could not remove {', '.join(names)}", "ip netns del")
+        kill_processes_in([NETNS_DIR / n for n in names])
         try:
             run(["ip", "-force", "-batch", "-"], batch=[f"netns del {n}" for n in names])
         except LabError:
-            pass   # -force went on past a namespace another cleaner removed first; check what is left
-        left = lab_namespaces(lab_id)
-        if left:
-            raise LabError(f"could not remove {', '.join(left)}", "ip netns del")
+            pass   # -force went on past a namespace another cleaner removed first; look again
+        removed += names
     (RUN_DIR / f"{lab_id}.json").unlink(missing_ok=True)
-    return names
+    return removed
 
 
 def stop_owner(record: LabRecord, timeout: float = 10.0) -> None:

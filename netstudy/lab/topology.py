@@ -56,7 +56,10 @@ class Switch:
 
     def __post_init__(self) -> None:
         _check_name("switch", self.name)
-        net = ipaddress.IPv4Network(self.subnet)      # raises ValueError naming the bad text
+        try:
+            net = ipaddress.IPv4Network(self.subnet)
+        except ValueError as exc:
+            raise ValueError(f"switch {self.name}: subnet {self.subnet!r}: {exc}") from None
         if net.prefixlen > 30:
             raise ValueError(f"switch {self.name}: subnet {self.subnet} has no room for hosts")
         six = ipaddress.IPv6Network(self.subnet6) if self.subnet6 else \
@@ -207,7 +210,12 @@ class Addresses:
 @dataclass(frozen=True)
 class Route:
     destination: str         # a prefix, or "default" / "::/0"
-    gateway: str
+    gateway: str = ""        # empty: on-link through ``device``
+    device: str = ""
+
+    def ip_args(self) -> str:
+        """The words after ``ip route add``."""
+        return f"{self.destination} via {self.gateway}" if self.gateway else f"{self.destination} dev {self.device}"
 
 
 def mac_for(ipv4: ipaddress.IPv4Address) -> str:
@@ -335,8 +343,9 @@ class Topology:
         return first
 
     def routes(self, host: str) -> list[Route]:
-        """Static routes for ``host``: one per remote subnet (IPv4 and IPv6), and for a plain host a
-        default route through the first router on its first switch, as DHCP would give it."""
+        """Static routes for ``host``: one per remote subnet (IPv4 and IPv6); for a plain host also a
+        default route through the first router on its first switch, as DHCP would give it, and
+        224.0.0.0/4 on ``eth0`` so multicast works without naming an interface (RFC 1112 6.1)."""
         routes = []
         for switch, (router, nic) in self._first_hops(host).items():
             sw, via = self.switch(switch), self.switch(nic.switch)
@@ -344,6 +353,7 @@ class Topology:
             routes += [Route(sw.subnet, str(gateway)), Route(sw.subnet6, str(via.ipv6_for(gateway)))]
         me = self.host(host)
         if not me.router:
+            routes.append(Route("224.0.0.0/4", device="eth0"))
             home = self.switch(me.nics[0].switch)
             gateways = [nic for h, nic in self.members(home.name) if h.router]
             if gateways:

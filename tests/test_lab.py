@@ -1,0 +1,446 @@
+"""The lab: topologies as data, then real namespaces judged the way a user would (ping, traceroute,
+sockets from inside the scanner), and teardown after success, exceptions, SIGTERM and SIGKILL."""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from netstudy.errors import PrivilegeError
+from netstudy.lab import (Host, Lab, LabError, Nic, Rule, Switch, Topology, build_plan, cleanup, firewalled,
+                          lan, load_topology, records, routed)
+from netstudy.lab.system import RUN_DIR, check_privilege, lab_namespaces
+
+from conftest import tool
+
+pytestmark = pytest.mark.lab
+ROOT = Path(__file__).resolve().parent.parent
+OFFICE = ROOT / "netstudy" / "data" / "topologies" / "office.toml"
+
+
+def need_lab() -> None:
+    try:
+        check_privilege()
+    except PrivilegeError as exc:
+        pytest.skip(str(exc))
+
+
+def machine_links() -> set[str]:
+    return set(subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout.split("\n"))
+
+
+def left_behind(lab_id: str) -> list[str]:
+    return lab_namespaces(lab_id) + ([f"{lab_id}.json"] if (RUN_DIR / f"{lab_id}.json").exists() else [])
+
+
+@pytest.fixture(scope="module")
+def lan_lab():
+    need_lab()
+    with Lab(lan(hosts=6, silent=1)) as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def routed_lab():
+    need_lab()
+    with Lab("routed") as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def fw_lab():
+    need_lab()
+    with Lab("firewalled") as lab:
+        yield lab
+
+
+# -- topologies as data (no privilege needed) ----------------------------------------------------------
+def test_lan_leaves_addresses_absent_and_mirrors_ipv4_in_ipv6_and_mac():
+    topo = lan(hosts=20)
+    live = [topo.addresses(h.name).ipv4 for h in topo.hosts if h.name != "scanner"]
+    assert len(live) == 20 and live[:4] == ["10.0.0.10", "10.0.0.11", "10.0.0.13", "10.0.0.14"]
+    assert topo.absent == ("10.0.0.12", "10.0.0.16", "10.0.0.20", "10.0.0.24", "10.0.0.28", "10.0.0.32")
+    assert not set(topo.absent) & set(live)
+    h1 = topo.addresses("h1")
+    assert (h1.ipv6, h1.mac, h1.link_local) == ("fd00:6e73::10", "02:00:0a:00:00:0a", "fe80::aff:fe00:a%eth0")
+    assert [h.name for h in lan(hosts=4, silent=2).hosts if not h.answers_ping] == ["h3", "h4"]
+
+
+def test_routed_routes_and_expected_traceroute_hops():
+    topo = routed(3)
+    assert topo.hops("scanner", "target") == ["10.0.1.1", "10.0.2.1", "10.0.3.10"]
+    assert topo.hops("target", "scanner") == ["10.0.3.2", "10.0.2.2", "10.0.1.2"]
+    assert topo.hops("scanner", "target", 6) == ["fd00:6e73:0:1::1", "fd00:6e73:0:2::1", "fd00:6e73:0:3::10"]
+    r1 = {(r.destination, r.gateway) for r in topo.routes("r1")}
+    assert r1 == {("10.0.3.0/24", "10.0.2.1"), ("fd00:6e73:0:3::/64", "fd00:6e73:0:2::1")}
+    scanner = {(r.destination, r.gateway) for r in topo.routes("scanner")}
+    assert ("default", "10.0.1.1") in scanner and ("::/0", "fd00:6e73:0:1::1") in scanner
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: Switch("sw0", "10.0.0.0/33"), "switch sw0: subnet '10.0.0.0/33'"),
+    (lambda: Host("a-name-far-too-long", (Nic("sw0", "10.0.0.2"),)), "1-15 characters"),
+    (lambda: Topology("t", (Switch("sw0", "10.0.0.0/24"),), (Host("scanner", (Nic("sw0", "10.0.1.2"),)),)),
+     "10.0.1.2 is not a host address of sw0"),
+    (lambda: Topology("t", (Switch("sw0", "10.0.0.0/24"),), (Host("scanner", (Nic("sw0", "10.0.0.2"),)),
+                                                             Host("b", (Nic("sw0", "10.0.0.2"),)))),
+     "already taken by scanner"),
+    (lambda: Topology("t", (Switch("sw0", "10.0.0.0/24"),), (Host("scanner", (Nic("sw1", "10.0.0.2"),)),)),
+     "no switch 'sw1'"),
+    (lambda: Rule("block", "tcp", 22), "not one of drop, reject, prohibit"),
+    (lambda: Rule("drop", "icmp", 7), "takes no port"),
+    (lambda: load_topology("mesh"), "neither a built-in topology"),
+])
+def test_descriptions_are_checked_with_a_clear_message(build, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        build()
+
+
+def test_toml_file_and_dict_round_trip():
+    topo = load_topology(OFFICE)
+    assert topo.name == "office" and [r.name for r in topo.routers] == ["gw"]
+    assert topo.hops("scanner", "web") == ["10.0.1.1", "10.0.2.80"]
+    assert topo.host("web").port_state("tcp", 22) == "drop" and topo.host("web").port_state("tcp", 80) == "open"
+    assert topo.host("web").services[0].banner.startswith(b"HTTP/1.0 200 OK\r\n")
+    assert Topology.from_dict(topo.to_dict()) == topo
+
+
+def test_plan_creates_links_inside_namespaces_only():
+    plan = build_plan(firewalled(), "abc123")
+    text = str(plan)
+    assert "ip netns add netstudy-abc123-scanner" in text
+    assert ("ip link add target index 101 netns netstudy-abc123-sw0 type veth peer name eth0 address "
+            "02:00:0a:00:00:0a netns netstudy-abc123-target") in text
+    assert all(" netns netstudy-abc123-" in line for line in plan.links)   # never the machine's namespace
+    assert "tcp dport 113 reject with tcp reset" in plan.firewall["target"]
+    assert "icmp type echo-request drop" in plan.firewall["stealth"]
+
+
+def test_draw_topology_labels_every_host_and_router():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    from netstudy.show.topology import draw_topology
+    for topo in (routed(3), firewalled(), lan(hosts=12, silent=1), load_topology(OFFICE)):
+        fig = draw_topology(topo)
+        texts = "\n".join(t.get_text() for t in fig.axes[0].texts)
+        for host in topo.hosts:
+            assert host.name in texts
+            for nic in host.nics:
+                assert nic.ip in texts
+        assert all(a in texts for a in topo.absent)
+        assert topo.name in fig.axes[0].get_title()
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+
+
+def test_without_privilege_a_clear_privilege_error(tmp_path):
+    unshare = tool("unshare")
+    proc = subprocess.run([unshare, "--user", "--map-user=65534", "--map-group=65534",
+                           sys.executable, "-m", "netstudy.cli", "lab", "up", "lan"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "CAP_SYS_ADMIN" in proc.stderr and "unshare --user --map-root-user --net --mount" in proc.stderr
+
+
+# -- the lan ------------------------------------------------------------------------------------------
+def test_lan_live_hosts_answer_ping_absent_and_silent_ones_do_not(lan_lab):
+    fping = tool("fping")
+    live = [lan_lab.addresses[h].ipv4 for h in lan_lab.hosts if h != "scanner"]
+    out = lan_lab.run("scanner", [fping, "-a", "-r0", "-t300", *live, *lan_lab.absent]).stdout.split()
+    silent = [lan_lab.addresses[h].ipv4 for h, host in lan_lab.hosts.items() if not host.answers_ping]
+    assert silent == ["10.0.0.17"]
+    assert sorted(out) == sorted(set(live) - set(silent))
+    # the silent host still answers ARP: its MAC is in the scanner's neighbour table, the absent one's not
+    neigh = lan_lab.run("scanner", ["ip", "neigh", "show", "dev", "eth0"]).stdout
+    assert "10.0.0.17 lladdr 02:00:0a:00:00:11" in neigh
+    assert f"{lan_lab.absent[0]} lladdr" not in neigh
+
+
+def test_lan_ipv6_ula_and_link_local_answer(lan_lab):
+    h1 = lan_lab.addresses["h1"]
+    for target in (h1.ipv6, h1.link_local):
+        proc = lan_lab.run("scanner", ["ping", "-6", "-c1", "-W2", target])
+        assert proc.returncode == 0 and "1 received" in proc.stdout, proc.stdout + proc.stderr
+    assert h1.link_local.split("%")[0] in lan_lab.run("h1", ["ip", "-6", "addr", "show", "dev", "eth0"]).stdout
+
+
+def test_real_ethernet_frames_on_a_veth(lan_lab):
+    with lan_lab.inside("h2"):
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    with sock:
+        sock.bind(("eth0", 0))
+        sock.settimeout(3)
+        assert lan_lab.run("scanner", ["ping", "-c1", "-W1", lan_lab.addresses["h2"].ipv4]).returncode == 0
+        frame = sock.recv(2048)
+    dst, src, ethertype = struct.unpack("!6s6sH", frame[:14])
+    assert (dst.hex(":"), src.hex(":"), ethertype) == ("02:00:0a:00:00:0b", "02:00:0a:00:00:02", 0x0800)
+    assert socket.inet_ntoa(frame[26:30]) == "10.0.0.2" and frame[23] == 1     # IPv4 source, protocol ICMP
+
+
+RECEIVER = textwrap.dedent("""
+    import socket, struct, sys
+    group, port = sys.argv[1], int(sys.argv[2])
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", port))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4s", socket.inet_aton(group), bytes(4)))
+    s.settimeout(5)
+    print("ready", flush=True)
+    got = set()
+    while len(got) < 2:
+        data, peer = s.recvfrom(100)
+        got.add(data)
+    print(*sorted(d.decode() for d in got), flush=True)
+""")
+
+
+def _send_multicast_and_broadcast(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        s.sendto(b"multicast", ("239.1.2.3", port))
+        s.sendto(b"broadcast", ("10.0.0.255", port))
+
+
+def test_multicast_and_broadcast_cross_the_switch(lan_lab):
+    receivers = [lan_lab.popen(h, [sys.executable, "-c", RECEIVER, "239.1.2.3", "5007"], stdout=subprocess.PIPE,
+                               text=True) for h in ("h3", "h4")]
+    for proc in receivers:
+        assert proc.stdout.readline().strip() == "ready"
+    lan_lab.call("h1", _send_multicast_and_broadcast, 5007)
+    for proc in receivers:
+        assert proc.stdout.readline().split() == ["broadcast", "multicast"]
+        assert proc.wait(timeout=5) == 0
+
+
+def test_services_call_and_inside(lan_lab):
+    assert lan_lab.serve_tcp("h4", 7777, banner=b"hello\n") == ("10.0.0.14", 7777)
+    lan_lab.serve_udp("h4", 7778)
+
+    def talk(host: str) -> tuple[bytes, bytes]:
+        with socket.create_connection((host, 7777), timeout=2) as tcp, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            banner = tcp.recv(100)
+            udp.settimeout(2)
+            udp.sendto(b"echo?", (host, 7778))
+            return banner, udp.recv(100)
+
+    assert lan_lab.call("scanner", talk, "10.0.0.14") == (b"hello\n", b"echo?")
+    with lan_lab.inside("scanner"):
+        tcp = socket.create_connection(("10.0.0.14", 7777), timeout=2)
+    with tcp:                                 # made inside, used from the machine's namespace
+        assert tcp.recv(100) == b"hello\n"
+        tcp.sendall(b"ping")
+        assert tcp.recv(100) == b"ping"
+    assert lan_lab.call("scanner", socket.gethostbyname, "10.0.0.14") == "10.0.0.14"
+    with pytest.raises(ConnectionRefusedError) as info:
+        lan_lab.call("scanner", socket.create_connection, ("10.0.0.14", 7779), timeout=2)
+    assert "in lab host scanner" in "".join(getattr(info.value, "__notes__", ["in lab host scanner"]))
+    with pytest.raises(TimeoutError, match="gave no answer within 0.5 s"):
+        lan_lab.call("scanner", time.sleep, 5, timeout=0.5)
+
+
+def _icmp_socket() -> str:
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()
+        return "raw"
+    except PermissionError:
+        pass
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP).close()
+        return "dgram"
+    except PermissionError:
+        return "none"
+
+
+def test_unprivileged_processes_and_ping_group_range(lan_lab):
+    target = lan_lab.addresses["h1"].ipv4
+    machine = Path("/proc/sys/net/ipv4/ping_group_range").read_text()
+    assert lan_lab.call("h5", _icmp_socket) == "raw"
+    assert lan_lab.call("h5", _icmp_socket, unprivileged=True) == "none"
+    assert lan_lab.run("h5", ["ping", "-c1", "-W1", target], unprivileged=True).returncode != 0
+    lan_lab.open_ping_group_range("h5")
+    assert lan_lab.call("h5", _icmp_socket, unprivileged=True) == "dgram"
+    proc = lan_lab.run("h5", ["ping", "-c1", "-W1", target], unprivileged=True)
+    assert proc.returncode == 0, proc.stderr
+    assert lan_lab.run("h5", ["id", "-u"], unprivileged=True).stdout.strip() == "65534"
+    assert lan_lab.run("h5", ["id", "-u"], user=65534).stdout.strip() == "65534"
+    assert Path("/proc/sys/net/ipv4/ping_group_range").read_text() == machine   # per namespace only
+
+
+# -- routed -------------------------------------------------------------------------------------------
+def test_traceroute_meets_each_router_in_order(routed_lab):
+    traceroute = tool("traceroute")
+    for version, flag in ((4, "-4"), (6, "-6")):
+        target = routed_lab.addresses["target"].ipv4 if version == 4 else routed_lab.addresses["target"].ipv6
+        out = routed_lab.run("scanner", [traceroute, flag, "-n", "-q1", "-w1", target], timeout=30).stdout
+        hops = [line.split()[1] for line in out.splitlines()[1:]]
+        assert hops == routed_lab.topology.hops("scanner", "target", version), out
+
+
+def test_ttl_expiry_comes_from_the_router(routed_lab):
+    for ttl, router in ((1, "10.0.1.1"), (2, "10.0.2.1")):
+        out = routed_lab.run("scanner", ["ping", "-c1", "-W2", "-t", str(ttl), "10.0.3.10"]).stdout
+        assert f"From {router} icmp_seq=1 Time to live exceeded" in out, out
+    out = routed_lab.run("scanner", ["ping", "-c1", "-W2", "10.0.9.9"]).stdout
+    assert "From 10.0.1.1 icmp_seq=1 Destination Net Unreachable" in out, out
+
+
+# -- firewalled ---------------------------------------------------------------------------------------
+def _probe(host: str, proto: str, port: int) -> str:
+    """What a connect scan sees: open, refused (RST or ICMP port unreachable), unreachable (ICMP
+    admin-prohibited), or timeout (dropped)."""
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.settimeout(0.6)
+        try:
+            sock.connect((host, port))
+            if proto == "udp":
+                sock.send(b"probe")
+                sock.recv(100)
+            return "open"
+        except ConnectionRefusedError:
+            return "refused"
+        except socket.timeout:
+            return "timeout"
+        except OSError as exc:
+            if exc.errno in (errno.EHOSTUNREACH, errno.EACCES):
+                return "unreachable"
+            raise
+
+
+EXPECTED = {"open": "open", "closed": "refused", "reject": "refused", "drop": "timeout", "prohibit": "unreachable"}
+
+
+def test_firewalled_ports_open_closed_dropped_rejected(fw_lab):
+    target = fw_lab.hosts["target"]
+    ports = [("tcp", p) for p in (22, 23, 25, 80, 113, 443, 445)] + [("udp", p) for p in (53, 69, 123, 137, 161, 514)]
+    seen = {(proto, port): fw_lab.call("scanner", _probe, "10.0.0.10", proto, port) for proto, port in ports}
+    assert seen == {key: EXPECTED[target.port_state(*key)] for key in ports}
+    assert set(seen.values()) == set(EXPECTED.values())         # every behaviour is there, for TCP and UDP
+    banner = fw_lab.call("scanner", lambda: socket.create_connection(("fd00:6e73::10", 22), timeout=2).recv(100))
+    assert banner == b"SSH-2.0-netstudy_lab\r\n"                 # services listen on IPv6 too
+
+
+def test_stealth_host_drops_ping_but_serves(fw_lab):
+    ip = fw_lab.addresses["stealth"].ipv4
+    assert fw_lab.run("scanner", ["ping", "-c1", "-W1", ip]).returncode == 1
+    assert fw_lab.run("scanner", ["ping", "-c1", "-W1", fw_lab.addresses["target"].ipv4]).returncode == 0
+    assert fw_lab.call("scanner", _probe, ip, "tcp", 80) == "open"
+
+
+# -- life cycle ---------------------------------------------------------------------------------------
+def test_teardown_leaves_nothing_even_after_an_exception():
+    need_lab()
+    before = machine_links()
+    with pytest.raises(RuntimeError, match="boom"):
+        with Lab("lan", hosts=2) as lab:
+            sleeper = lab.popen("h1", ["sleep", "60"])
+            assert len(lab_namespaces(lab.id)) == 4 and lab.state == "running"
+            raise RuntimeError("boom")
+    assert left_behind(lab.id) == [] and lab.state == "closed"
+    assert sleeper.poll() is not None                           # programs started in the lab are gone
+    assert machine_links() == before                            # no link ever touched the machine's namespace
+    with pytest.raises(LabError, match="is closed"):
+        lab.run("h1", ["true"])
+
+
+def test_netem_is_refused_clearly_where_the_kernel_lacks_it():
+    need_lab()
+    topo = Topology("slow", (Switch("sw0", "10.0.0.0/24"),),
+                    (Host("scanner", (Nic("sw0", "10.0.0.2", delay_ms=20),)), Host("h1", (Nic("sw0", "10.0.0.10"),))))
+    lab = Lab(topo)
+    try:
+        with lab:
+            out = lab.run("scanner", ["ping", "-c1", "-W2", "10.0.0.10"]).stdout
+            assert float(out.split("time=")[1].split()[0]) >= 20     # this kernel has netem after all
+    except LabError as exc:
+        assert "netem" in str(exc) and "this kernel does not offer" in str(exc)
+    assert left_behind(lab.id) == []
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from netstudy.lab import Lab
+    with Lab("lan", hosts=int(sys.argv[1])) as lab:
+        print(lab.id, flush=True)
+        time.sleep(60)
+""")
+
+
+def test_sigterm_tears_down_then_exits():
+    need_lab()
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, "2"], stdout=subprocess.PIPE, text=True)
+    lab_id = proc.stdout.readline().strip()
+    assert len(lab_namespaces(lab_id)) == 4
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 128 + signal.SIGTERM
+    assert left_behind(lab_id) == []
+
+
+def test_sigkill_mid_build_leaves_leftovers_that_the_next_lab_removes(lan_lab):
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, "20"], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    victim = None
+    while victim is None and time.monotonic() < deadline:
+        victim = next((r.id for r in records() if r.pid == proc.pid and lab_namespaces(r.id)), None)
+    proc.kill()                                                 # SIGKILL: no handler, no atexit
+    proc.wait()
+    assert victim and lab_namespaces(victim), "the child never started building"
+    with Lab("lan", hosts=1) as fresh:                          # every new lab cleans up first
+        assert left_behind(victim) == []
+        assert fresh.run("scanner", ["ping", "-c1", "-W1", "10.0.0.10"]).returncode == 0
+    # ... but never a lab whose owner still runs
+    assert lan_lab.state == "running" and len(lab_namespaces(lan_lab.id)) == len(lan_lab.topology.nodes)
+    assert lan_lab.run("scanner", ["ping", "-c1", "-W1", "10.0.0.10"]).returncode == 0
+    assert (lan_lab.id, f"left alone: pid {os.getpid()} is using it") in cleanup()
+
+
+def test_cli_up_exec_status_down():
+    need_lab()
+    cli = [sys.executable, "-m", "netstudy.cli", "lab"]
+    up = subprocess.run([*cli, "up", "lan", "--hosts", "2"], capture_output=True, text=True, timeout=30)
+    assert up.returncode == 0, up.stderr
+    lab_id = up.stdout.split()[1]
+    assert f"netstudy-{lab_id}-h2" in up.stdout and "10.0.0.11/24" in up.stdout
+    try:
+        ping = subprocess.run([*cli, "exec", "--lab", lab_id, "scanner", "--", "ping", "-c1", "-W1", "10.0.0.11"],
+                              capture_output=True, text=True, timeout=30)
+        assert ping.returncode == 0 and "1 received" in ping.stdout
+        absent = subprocess.run([*cli, "exec", "--lab", lab_id, "scanner", "--", "ping", "-c1", "-W1", "10.0.0.12"],
+                                capture_output=True, text=True, timeout=30)
+        assert absent.returncode == 1
+        status = subprocess.run([*cli, "status"], capture_output=True, text=True, timeout=30).stdout
+        assert f"lab {lab_id}: up, held by pid" in status
+    finally:
+        down = subprocess.run([*cli, "down", "--lab", lab_id], capture_output=True, text=True, timeout=30)
+    assert down.stdout.strip() == f"lab {lab_id}: stopped"
+    assert left_behind(lab_id) == []
+
+
+def test_works_inside_an_unprivileged_user_namespace():
+    need_lab()
+    unshare = tool("unshare")
+    script = ("from netstudy.lab import Lab\n"
+              "with Lab('routed', subnets=2) as lab:\n"
+              "    print(lab.run('scanner', ['traceroute', '-n', '-q1', '-w1', '10.0.2.10']).stdout)\n"
+              "    print(lab.call('scanner', __import__('os').getuid))\n")
+    proc = subprocess.run([unshare, "--user", "--map-user=65534", "--map-group=65534",       # no privilege...
+                           unshare, "--user", "--map-root-user", "--net", "--mount", "sh", "-c",  # ...but its own userns
+                           f"mount -t tmpfs netstudy /run && exec {sys.executable} -c \"$0\"", script],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    hops = [line.split()[1] for line in proc.stdout.splitlines()[1:3]]
+    assert hops == ["10.0.1.1", "10.0.2.10"]
+    assert proc.stdout.split()[-1] == "0"            # root inside its own user namespace only
