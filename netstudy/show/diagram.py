@@ -235,7 +235,8 @@ def layers_diagram(obj: Packet | Any, linktype: int = 1) -> Any:
         name, start, head, end = spans[-1]
         if end > head:
             y0, y1 = top + n * STRIP, bottom - n * INSET
-            what = f"malformed {packet.error.layer}" if packet.error is not None else "payload"
+            what = ("malformed " + packet.error.layer if packet.error is not None
+                    else "quoted datagram" if hasattr(packet.layers[-1], "quoted") else "payload")
             ax.add_patch(Rectangle((X[head], y0), X[end] - X[head], y1 - y0, facecolor=PAYLOAD_COLOR,
                                    edgecolor="white", gid="payload"))
             _fit(ax, (X[head] + X[end]) / 2, (y0 + y1) / 2 - 6, X[end] - X[head], [what, "data"], 8,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netstudy.show.colors import PADDING_COLOR, PAYLOAD_COLOR, field_color, layer_color
-from netstudy.show.layout import MONO, SANS, as_packet, display_name, fit_text, header_views, text_width
+from netstudy.show.layout import MONO, SANS, as_packet, display_name, fit_text, text_width
 from netstudy.wire.decode import Packet
 
 __all__ = ["Slice", "byte_map", "hexdump", "hexdump_text"]
@@ -38,7 +38,7 @@ def byte_map(packet: Packet) -> list[tuple[Slice, ...]]:
     for header in packet.layers:
         base = header.offset * 8
         lcolor = layer_color(header)
-        for view in header_views(header):
+        for view in header.fields():
             first, end = base + view.bit_offset, base + view.bit_offset + view.bits
             color = field_color(header, view.name)
             bit = first
@@ -74,7 +74,7 @@ def hexdump_text(obj: Any, linktype: int = 1, layers: bool = True) -> str:
     for row in range(0, len(data), 16):
         chunk = data[row:row + 16]
         groups = " ".join(chunk[i:i + 2].hex() for i in range(0, len(chunk), 2))
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        text = "".join(chr(b) if 32 < b < 127 else "." for b in chunk)   # as tcpdump: isgraph()
         line = f"0x{row:04x}:  {groups:<39}  {text}"
         if layers and row // 16 in starts:
             line = f"{line:<{9 + 39 + 2 + 16}}  | " + ", ".join(starts[row // 16])

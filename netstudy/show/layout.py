@@ -11,6 +11,7 @@ than measured, which keeps layout deterministic and cheap; estimates err on the 
 from __future__ import annotations
 
 import copy
+import ipaddress
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from netstudy.wire.decode import LINKTYPES, Packet, decode, decode_ip
 from netstudy.wire.fields import FieldView, Header, Stack
 
 __all__ = ["BIT_W", "ROW_H", "Box", "Line", "HeaderLayout", "layout_header", "checksum_status",
-           "BADGES", "text_width", "hex_of", "value_of", "is_built", "as_packet", "header_views"]
+           "BADGES", "text_width", "hex_of", "value_of", "is_built", "as_packet"]
 
 BIT_W = 22.0            # one bit, in points: a 32-bit row is 704 pt wide
 ROW_H = 44.0            # one 32-bit row
@@ -29,7 +30,7 @@ RIGHT = 64.0            # the options bracket
 TITLE_H = 30.0
 RULER_H = 26.0
 BOTTOM = 8.0
-PAD = 3.0               # inside a box, around its text
+PAD = 4.0               # inside a box, around its text
 WIDTH = LEFT + 32 * BIT_W + RIGHT
 
 NAME_MAX, NAME_MIN = 8.5, 6.0
@@ -99,6 +100,8 @@ def hex_of(view: FieldView) -> str:
         return f"0x{raw:0{(view.bits + 3) // 4}x}"
     if isinstance(raw, (bytes, bytearray)) and 0 < len(raw) <= 4 and not view.text.startswith(raw.hex()[:2]):
         return "0x" + bytes(raw).hex()
+    if isinstance(raw, (bytes, bytearray)) and len(raw) == 16 and "::" in view.text:
+        return str(ipaddress.IPv6Address(bytes(raw)).exploded)      # what the :: stands for
     return ""
 
 
@@ -355,7 +358,7 @@ def layout_header(header: Header, under: Header | None = None, status: str | Non
                   top: float = 0.0, ruler: bool = True) -> HeaderLayout:
     """Lay out ``header`` as an RFC 791-style diagram: 32 bits a row, a box per field (cut at row
     ends, whole rows merged), the label that fits each box, colours, tooltips, the checksum status."""
-    views = header_views(header)
+    views = header.fields()
     length = header.header_length
     total_bits = max([length * 8] + [v.bit_offset + v.bits for v in views])
     rows = max(1, math.ceil(total_bits / 32))
@@ -390,25 +393,6 @@ def layout_header(header: Header, under: Header | None = None, status: str | Non
         last = (max(v.bit_offset + v.bits for v in option_views) - 1) // 32
         lay.options = (first, last, length - type(header).MIN_LENGTH)
     return lay
-
-
-def header_views(header: Header) -> list[FieldView]:
-    """``header.fields()``, or, when its options area does not parse, the fixed fields and one raw box."""
-    try:
-        return header.fields()
-    except ValueError:
-        fixed_bits = type(header).MIN_LENGTH * 8
-        raw = header.options_raw
-        views, bit = [], 0
-        for f in header.FIELDS:
-            value = getattr(header, f.name)
-            views.append(FieldView(f.name, bit, f.bits, value, f.show(value), header.raw(f.name), f.meaning,
-                                   header._SLOTS[f.name].code))
-            bit += f.bits
-        views.append(FieldView("options (malformed)", fixed_bits, len(raw) * 8, raw, raw.hex(), raw,
-                               "options that do not parse", f"{len(raw)}s"))
-        return views
-
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netstudy.show.layout import full_hex, header_views, value_of
+from netstudy.show.layout import full_hex, value_of
 from netstudy.wire.fields import Header
 
 __all__ = ["describe", "checksum_steps", "checksum_figure"]
@@ -15,7 +15,7 @@ def describe(header: Header) -> Any:
     import pandas as pd
     rows = [{"field": v.name, "bit_offset": v.bit_offset, "bits": v.bits, "byte_offset": v.byte_offset,
              "value": value_of(header, v) or v.text, "hex": full_hex(v), "struct": v.struct_code,
-             "meaning": v.meaning} for v in header_views(header)]
+             "meaning": v.meaning} for v in header.fields()]
     return pd.DataFrame(rows, columns=["field", "bit_offset", "bits", "byte_offset", "value", "hex", "struct",
                                        "meaning"])
 
