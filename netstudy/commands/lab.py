@@ -82,8 +82,9 @@ def run_up(args: argparse.Namespace) -> int:
         holder.wait()
         raise LabError(error[-1] if error else f"the lab holder exited with {holder.returncode}")
     print(describe(topology, ready[1]))
+    far = [h.name for h in topology.hosts if not h.router and h.name != topology.vantage][-1:] or [topology.vantage]
     print(f"held by pid {holder.pid}; try: netstudy lab exec {topology.vantage} -- ping -c1 "
-          f"{topology.addresses(topology.hosts[-1].name).ipv4}; remove with: netstudy lab down")
+          f"{topology.addresses(far[0]).ipv4}; remove with: netstudy lab down")
     return 0
 
 
@@ -125,6 +126,7 @@ def run_exec(args: argparse.Namespace) -> int:
     if not cmd:
         raise ValueError("give a command after --, e.g. netstudy lab exec scanner -- ping -c1 10.0.0.10")
     running = [r for r in records() if r.alive and (not args.lab or r.id.startswith(args.lab))]
+    running = [r for r in running if r.detached] or running     # labs from `lab up` first
     if len(running) != 1:
         ids = ", ".join(r.id for r in running)
         raise LabError(f"{len(running)} labs match: {ids}; choose one with --lab ID" if running
