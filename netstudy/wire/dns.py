@@ -226,7 +226,8 @@ class Name:
         if isinstance(name, Name):
             self.labels, self._key = name.labels, name._key
             return
-        labels = _text_labels(name) if isinstance(name, str) else tuple(bytes(x) for x in name)
+        labels = _text_labels(name) if isinstance(name, str) else tuple(
+            x.encode() if isinstance(x, str) else bytes(x) for x in name)
         total = 1
         for label in labels:
             if not label:
