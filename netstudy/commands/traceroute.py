@@ -1,0 +1,53 @@
+"""`netstudy traceroute HOST`: the path hop by hop, printed like `traceroute -n`."""
+from __future__ import annotations
+
+import argparse
+
+from netstudy.commands.ping import one_line_errors
+from netstudy.traceroute import BASE_PORT, Traceroute, header_line
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("traceroute", help="print the routers on the way to a host, like traceroute -n",
+                       description="Send probes with TTL 1, 2, 3, ... (ICMP echo by default, or UDP to high "
+                                   "ports) and print who answers each, like traceroute -n. ICMP probes need a "
+                                   "raw socket or net.ipv4.ping_group_range; UDP probes work unprivileged.")
+    p.add_argument("host", help="host name or address")
+    p.add_argument("packet_size", nargs="?", type=int, help="bytes per probe, IP header included (60; IPv6 80)")
+    method = p.add_mutually_exclusive_group()
+    method.add_argument("-I", "--icmp", dest="method", action="store_const", const="icmp",
+                        help="ICMP echo probes (the default)")
+    method.add_argument("-U", "--udp", dest="method", action="store_const", const="udp",
+                        help=f"UDP probes to ports {BASE_PORT} and up")
+    p.add_argument("-m", dest="max_hops", type=int, default=30, metavar="MAX_TTL", help="max hops (default 30)")
+    p.add_argument("-f", dest="first_ttl", type=int, default=1, metavar="FIRST_TTL", help="start at this TTL")
+    p.add_argument("-q", dest="queries", type=int, default=3, metavar="NQUERIES", help="probes per hop (default 3)")
+    p.add_argument("-w", dest="wait", type=float, default=5.0, metavar="SECONDS",
+                   help="give a probe up after this long (default 5)")
+    p.add_argument("-N", dest="parallel", type=int, default=16, metavar="SQUERIES",
+                   help="probes in flight at once (default 16)")
+    p.add_argument("-p", dest="port", type=int, default=BASE_PORT, help=f"first UDP port (default {BASE_PORT})")
+    p.add_argument("-s", dest="source", metavar="ADDRESS", help="source address (or interface name)")
+    p.add_argument("-n", dest="numeric", action="store_true", help="numeric output (always: accepted for habit)")
+    family = p.add_mutually_exclusive_group()
+    family.add_argument("-4", dest="version", action="store_const", const=4, help="IPv4 only")
+    family.add_argument("-6", dest="version", action="store_const", const=6, help="IPv6 only")
+    p.add_argument("--mechanism", choices=("auto", "raw", "datagram"), default="auto",
+                   help="raw socket, or the unprivileged one (ICMP socket / UDP error queue)")
+    one_line_errors(p, "traceroute")
+    p.set_defaults(func=run, method="icmp")
+
+
+def run(args: argparse.Namespace) -> int:
+    tracer = Traceroute(args.host, method=args.method, max_hops=args.max_hops, first_ttl=args.first_ttl,
+                        queries=args.queries, wait=args.wait, parallel=args.parallel, port=args.port,
+                        packet_size=args.packet_size, source=args.source, version=args.version,
+                        mechanism=args.mechanism)
+    with tracer:
+        print(header_line(args.host, tracer.address, tracer.max_hops, tracer.packet_size), flush=True)
+        try:
+            for hop in tracer.run():
+                print(hop.line(), flush=True)
+        except KeyboardInterrupt:
+            return 130
+    return 0
