@@ -15,7 +15,7 @@ import struct
 import time
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import BinaryIO, Iterable, Iterator, Union
+from typing import Any, BinaryIO, Iterable, Iterator, Union
 
 from netstudy.errors import DecodeError
 
@@ -374,6 +374,30 @@ def read(source: PathOrFile) -> Iterator[Record]:
         yield from reader
 
 
+def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
+    """A pandas DataFrame, one row per packet: time (UTC), lengths, interface, and what
+    `netstudy.wire.decode` finds in it (MACs, VLAN, IPs, protocol, ports, TCP flags, ICMP type/code,
+    TTL, malformed, tcpdump-style summary). `source` is a capture file or an iterable of Records."""
+    import pandas as pd
+
+    from netstudy.wire.decode import ROW_COLUMNS, decode
+
+    records = read(source) if isinstance(source, (str, os.PathLike)) or hasattr(source, "read") else source
+    decoded = [c for c in ROW_COLUMNS if c != "length"]
+    columns = ["timestamp_ns", "length", "caplen", "truncated", "interface", *decoded]
+    rows = []
+    for rec in records:
+        row = decode(rec.data, rec.linktype).row()
+        rows.append((rec.timestamp_ns, rec.length, rec.caplen, rec.caplen < rec.length, rec.interface,
+                     *(row[c] for c in decoded)))
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    for name in ("vlan", "sport", "dport", "icmp_type", "icmp_code", "ttl"):   # integers, absent = <NA>
+        if name in frame:
+            frame[name] = frame[name].astype("Int64")
+    frame.insert(0, "time", pd.to_datetime(frame.pop("timestamp_ns"), unit="ns", utc=True))
+    return frame
+
+
 class PcapWriter:
     """Write a classic pcap file (draft-ietf-opsawg-pcap section 4) that tshark and Wireshark open cleanly.
 
@@ -449,5 +473,5 @@ def write(target: PathOrFile, records: Iterable[Record], linktype: int | None = 
         return writer.count
 
 
-__all__ = ["LinkType", "Record", "Interface", "CaptureReader", "open_capture", "read", "PcapWriter", "write",
-           "DEFAULT_SNAPLEN"]
+__all__ = ["LinkType", "Record", "Interface", "CaptureReader", "open_capture", "read", "to_frame", "PcapWriter",
+           "write", "DEFAULT_SNAPLEN"]

@@ -407,3 +407,32 @@ def test_mutated_captures_only_decode_error(seed: bytes, flips: list[tuple[int, 
     for pos, value in flips:
         data[pos % len(data)] = value
     read_all(bytes(data[:cut % (len(data) + 1)]))
+
+
+# ---------------------------------------------------------------- to_frame: one row per packet
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+def test_to_frame_agrees_with_tshark(path: Path) -> None:
+    """Times, lengths, interface, outer addresses, TTL and (outside ICMP errors) ports, as tshark reads them."""
+    frame = pcap.to_frame(path)
+    rows = load(path)
+    assert len(frame) == len(rows)
+    assert list(frame.columns[:5]) == ["time", "length", "caplen", "truncated", "interface"]
+    for (_, got), row in zip(frame.iterrows(), rows):
+        assert got["time"].value == epoch_ns(row["frame.time_epoch"])
+        assert (got["length"], got["caplen"]) == (int(row["frame.len"]), int(row["frame.cap_len"]))
+        assert got["interface"] == int(row["frame.interface_id"] or 0)
+        src = row["ip.src"] or row["ipv6.src"] or row["arp.src.proto_ipv4"]
+        dst = row["ip.dst"] or row["ipv6.dst"] or row["arp.dst.proto_ipv4"]
+        assert (text(got["src"]), text(got["dst"])) == (src, dst), row["frame.number"]
+        assert text(got["src_mac"]) == row["eth.src"]
+        assert text(got["ttl"]) == (row["ip.ttl"] or row["ipv6.hlim"])
+        port = row["tcp.srcport"] or row["udp.srcport"]
+        if not (row["icmp.type"] or row["icmpv6.type"] or got["malformed"]):   # not a quoted datagram's port
+            assert text(got["sport"]) == port, row["frame.number"]
+
+
+def text(value: object) -> str:
+    """A DataFrame cell as tshark writes it: "" where there is no value."""
+    import pandas as pd
+    return "" if value is None or pd.isna(value) else str(value)
