@@ -19,8 +19,10 @@ What a lab is made of
     (multicast snooping off: broadcast and multicast reach every port); a host has ``eth0``
     (``eth1``... when it has more interfaces), one end of a veth pair whose other end, named after
     the host, is a port of the bridge. Routers forward IPv4 and IPv6 and answer from the interface a
-    packet came in on. Every namespace has ICMP rate limits off (traceroute, UDP scans), rp_filter
-    off and IPv6 DAD off (addresses usable at once). Addresses: see :mod:`netstudy.lab.topology`
+    packet came in on; a plain host has a default route through the first router of its subnet
+    (if any) and 224.0.0.0/4 on ``eth0``, so multicast and broadcast work without naming an
+    interface. Every namespace has ICMP rate limits off (traceroute, UDP scans), rp_filter off
+    and IPv6 DAD off (addresses usable at once). Addresses: see :mod:`netstudy.lab.topology`
     (``10.0.1.10`` is also ``fd00:6e73:0:1::10``, MAC ``02:00:0a:00:01:0a``).
 
 Ready-made topologies (:func:`lan`, :func:`routed`, :func:`firewalled`)
@@ -52,7 +54,8 @@ Unprivileged programs
 Teardown and crashes
     Leaving the ``with`` (normally or by an exception), SIGTERM/SIGHUP (the lab tears down, then
     the previous handler runs or the process exits with 128+signal), SIGINT (KeyboardInterrupt) and
-    interpreter exit all delete the namespaces; with them go every veth and bridge. A SIGKILLed
+    interpreter exit all delete the namespaces; with them go every veth and bridge (no link is ever
+    created in the machine's namespace). A forked child of the owner never tears down. A SIGKILLed
     owner leaves them behind: the record /run/netstudy/<id>.json names the owner's pid and start
     time, and the next lab (or ``netstudy lab down``) removes the labs whose owner is gone, never a
     lab whose owner still runs.

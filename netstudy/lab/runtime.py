@@ -11,6 +11,7 @@ import signal
 import subprocess
 import threading
 import traceback
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -84,6 +85,8 @@ def enter_command(netns: Path, argv: Sequence[str], *, unprivileged: bool = Fals
 
 def _call_child(conn: Any, path: str, unprivileged: bool, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
     """In the forked child: enter the namespace, run ``fn``, send back ("ok", value) or the error."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):   # the parent's lab handlers are not this child's
+        signal.signal(signum, signal.SIG_DFL)
     try:
         fd = os.open(path, os.O_RDONLY)
         setns(fd)
@@ -120,6 +123,7 @@ class Lab:
         self._state = "new"
         self._lock = threading.Lock()
         self._previous_handlers: dict[int, Any] = {}
+        self._owner = os.getpid()
 
     @staticmethod
     def _fresh_id() -> str:
@@ -134,7 +138,11 @@ class Lab:
         if self._state != "new":
             raise LabError(f"lab {self.id} is {self._state}; build a new Lab instead")
         check_privilege()
-        cleanup()
+        try:
+            cleanup()
+        except LabError as exc:      # a stubborn leftover must not stop a new lab from being built
+            warnings.warn(f"netstudy.lab: could not remove a leftover lab: {exc}", RuntimeWarning, stacklevel=2)
+        self._owner = os.getpid()
         self._state = "building"
         LabRecord.mine(self.id, self.detached, self.topology.to_dict()).save()
         self._install_signal_handlers()
@@ -169,6 +177,8 @@ class Lab:
 
     def close(self) -> None:
         """Tear down: stop services and programs started here, delete every namespace. Idempotent."""
+        if os.getpid() != self._owner:   # a forked child (multiprocessing, os.fork) never tears down
+            return
         with self._lock:
             if self._state in ("new", "closed"):
                 self._state = "closed"

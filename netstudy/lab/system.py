@@ -273,7 +273,7 @@ def lab_namespaces(lab_id: str = "") -> list[str]:
     return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(prefix)) if NETNS_DIR.is_dir() else []
 
 
-def kill_processes_in(paths: list[Path], exclude: int = 0) -> list[int]:
+def kill_processes_in(paths: list[Path]) -> list[int]:
     """SIGKILL every process whose network namespace is one of ``paths`` (what `ip netns pids` finds);
     a namespace lives on, invisible, while a process is inside it."""
     inodes = set()
@@ -284,7 +284,7 @@ def kill_processes_in(paths: list[Path], exclude: int = 0) -> list[int]:
             continue
     killed = []
     for entry in os.listdir("/proc") if inodes else ():
-        if not entry.isdigit() or int(entry) in (os.getpid(), exclude):
+        if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
             if os.stat(f"/proc/{entry}/ns/net").st_ino in inodes:

@@ -136,8 +136,11 @@ def draw_topology(topology_or_lab: Topology | Lab | str, *, ipv6: bool = True) -
             ex, ey = (sx - half if sx > rx else sx + half, 0.0) if between else (sx, SWITCH_H / 2)
             ax.plot([rx, ex], [ry, ey], color=COLORS["router"], lw=2, zorder=1)
             six = topology.switch(nic.switch).ipv6_for(ipaddress.IPv4Address(nic.ip))
-            ax.text(rx + 0.56 * (ex - rx), ry + 0.56 * (ey - ry) + 0.1, nic.ip + (f"\n{six}" if ipv6 else ""), ha="center",
-                    va="bottom", fontsize=6.8, color=COLORS["router_text"], zorder=3, linespacing=1.2)
+            upright = abs(ex - rx) < 0.5             # a vertical link: label beside it, not on it
+            ax.text(rx + 0.56 * (ex - rx) + (0.12 if upright else 0.0), ry + 0.56 * (ey - ry) + (0.0 if upright else 0.1),
+                    nic.ip + (f"\n{six}" if ipv6 else ""), ha="left" if upright else "center",
+                    va="center" if upright else "bottom", fontsize=6.8, color=COLORS["router_text"], zorder=3,
+                    linespacing=1.2)
         ax.add_patch(plt.Circle((rx, ry), RADIUS, facecolor=COLORS["router"], edgecolor=COLORS["router_text"],
                                 lw=1.2, zorder=2))
         ax.text(rx, ry, router.name, ha="center", va="center", fontsize=9, fontweight="bold", color="white", zorder=3)
