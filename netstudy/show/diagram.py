@@ -10,6 +10,8 @@ returns exactly once, and nothing piles up in pyplot's list of open figures.
 """
 from __future__ import annotations
 
+import functools
+import io
 from typing import Any
 
 from netstudy.show.colors import PADDING_COLOR, PAYLOAD_COLOR, layer_color, text_color
@@ -23,10 +25,28 @@ __all__ = ["header_diagram", "layers_diagram", "packet_layouts", "figure_in_poin
 GAP = 14.0                      # between the diagrams of a packet's layers
 
 
+@functools.lru_cache(maxsize=None)
+def _figure_class() -> type:
+    """matplotlib's Figure, able to show itself in Jupyter without pyplot (imported on first use)."""
+    from matplotlib.figure import Figure as MatplotlibFigure
+
+    class Figure(MatplotlibFigure):
+        """A Figure that Jupyter shows as a PNG when a cell returns it (twice the pixels, shown at
+        72 dpi, so it is sharp and the same size as the SVG of the rich display). Made without pyplot,
+        it is shown once, and pyplot's list of open figures does not grow."""
+
+        def _repr_png_(self) -> tuple[bytes, dict[str, int]]:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=144)
+            width, height = self.get_size_inches()
+            return buf.getvalue(), {"width": round(width * 72), "height": round(height * 72)}
+
+    return Figure
+
+
 def figure_in_points(width: float, height: float) -> tuple[Any, Any]:
     """A Figure whose one Axes spans it with data units of points, y growing downwards."""
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(width / 72, height / 72))
+    fig = _figure_class()(figsize=(width / 72, height / 72))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
@@ -36,8 +56,7 @@ def figure_in_points(width: float, height: float) -> tuple[Any, Any]:
 
 def plot_figure(width: float, height: float) -> tuple[Any, Any]:
     """A Figure (``width`` x ``height`` inches) with one ordinary Axes, made without pyplot."""
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(width, height))
+    fig = _figure_class()(figsize=(width, height))
     return fig, fig.add_subplot()
 
 
@@ -75,8 +94,11 @@ def _draw_layout(ax: Any, lay: HeaderLayout) -> None:
                 va="center", color="#78909c")
     for box in lay.boxes:
         st = box_style(box)
-        rect = Rectangle((box.x, box.y), box.w, box.h, facecolor=st["fill"], edgecolor=EDGE,
-                         linewidth=st["lw"], hatch="////" if st["hatch"] else None)
+        if st["hatch"]:                  # light hatching under the border, so the border stays dark
+            ax.add_patch(Rectangle((box.x, box.y), box.w, box.h, facecolor=st["fill"], edgecolor="#bdbdbd",
+                                   linewidth=0, hatch="////"))
+        rect = Rectangle((box.x, box.y), box.w, box.h, facecolor="none" if st["hatch"] else st["fill"],
+                         edgecolor=EDGE, linewidth=st["lw"])
         rect.set_gid(box.key)
         ax.add_patch(rect)
         for line in box.lines:
@@ -85,7 +107,8 @@ def _draw_layout(ax: Any, lay: HeaderLayout) -> None:
             weight = "bold" if line.role == "value" or (st["bold"] and line.role == "name") else "normal"
             ax.text(box.cx + line.dx, box.cy + line.dy, line.text, fontsize=line.size, family=family,
                     color=color, fontweight=weight, ha="center", va="center", rotation=90 if box.vertical else 0,
-                    fontstyle="italic" if line.role == "cont" else "normal", rotation_mode="anchor")
+                    fontstyle="italic" if line.role == "cont" else "normal", rotation_mode="anchor",
+                    bbox=dict(facecolor=st["fill"], edgecolor="none", pad=1) if st["hatch"] else None)
     if lay.options is not None:
         first, last, nbytes = lay.options
         x = right + 8
