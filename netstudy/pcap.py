@@ -48,7 +48,7 @@ class LinkType(IntEnum):
 class Record:
     """One captured packet: its bytes and what the capture file says about them."""
 
-    timestamp_ns: int  # nanoseconds since the Unix epoch, UTC
+    timestamp_ns: int  # nanoseconds since the Unix epoch, UTC; 0 when the file gives none (pcapng SPB)
     caplen: int  # bytes saved in the file (len(data))
     length: int  # bytes the packet had on the wire
     linktype: int  # a LinkType value: how to decode data
