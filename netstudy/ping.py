@@ -240,6 +240,75 @@ class PingResult:
         return "\n".join(self.lines())
 
 
+# -- the bookkeeping (sans-I/O) ----------------------------------------------------------------------
+class ProbeLog:
+    """Which probes went out and what came back for each: no socket, no clock (times are given).
+
+    ``sent(t)`` opens the record of the next probe; ``receive(event)`` files an :class:`EchoReply` or
+    :class:`ProbeError` under its probe and returns the record it made or filled (None: not ours),
+    marking duplicates, late and out-of-order replies on the way."""
+
+    def __init__(self, identifier: int, address: str, timeout_ns: int) -> None:
+        self.identifier, self.address, self.timeout_ns = identifier, address, timeout_ns
+        self.records: list[Probe] = []        # every record, in the order it was made
+        self.probes: list[Probe] = []         # one per probe sent; index = seq - 1
+        self.answered = 0                     # probes with a reply or an error (iputils: received + errors)
+        self.highest = 0                      # highest seq answered so far
+
+    def sent(self, sent_ns: int) -> Probe:
+        probe = Probe(len(self.probes) + 1, sent_ns)
+        self.probes.append(probe)
+        self.records.append(probe)
+        return probe
+
+    def send_failed(self, probe: Probe, reason: str) -> None:
+        """iputils: a local send error counts as a probe sent, and as an error."""
+        probe.error = f"sendmsg: {reason}"
+        self.answered += 1
+
+    def probe_for(self, wire_seq: int) -> Probe | None:
+        """The latest probe whose sequence number is ``wire_seq`` modulo 2**16, if we sent one."""
+        sent = len(self.probes)
+        seq = sent - ((sent - wire_seq) & 0xFFFF)
+        return self.probes[seq - 1] if seq >= 1 else None
+
+    def _extra(self, probe: Probe) -> Probe:
+        record = Probe(probe.seq, probe.sent_ns, duplicate=True)
+        self.records.append(record)
+        return record
+
+    def receive(self, event: EchoReply | ProbeError) -> Probe | None:
+        if event.identifier != self.identifier:
+            return None
+        probe = self.probe_for(event.sequence)        # type: ignore[arg-type]
+        if probe is None:
+            return None
+        if isinstance(event, EchoReply):
+            if probe.rtt_ns is None:
+                record = probe
+                if probe.error is None:
+                    self.answered += 1
+                record.out_of_order = probe.seq < self.highest
+                self.highest = max(self.highest, probe.seq)
+            else:
+                record = self._extra(probe)
+            record.received_ns, record.rtt_ns = event.received_ns, event.received_ns - probe.sent_ns
+            record.ttl, record.size, record.source = event.ttl, event.size, event.source
+            record.corrupted = not event.checksum_ok
+            record.late = record.rtt_ns > self.timeout_ns
+            return record
+        if _canonical(event.destination) != self.address:
+            return None
+        if probe.rtt_ns is None and probe.error is None:
+            record = probe
+            self.answered += 1
+        else:
+            record = self._extra(probe)
+        record.received_ns, record.source, record.ttl = event.received_ns, event.source, event.ttl
+        record.error, record.icmp_type, record.icmp_code = event.text, event.icmp_type, event.icmp_code
+        return record
+
+
 # -- the engine --------------------------------------------------------------------------------------
 class Ping:
     """One ping run to ``host``, with iputils' options.
@@ -279,10 +348,7 @@ class Ping:
             self.socket.close()
             raise
         self.mechanism, self.identifier = self.socket.mechanism, self.socket.identifier
-        self.records: list[Probe] = []        # every record, in the order it was made
-        self._probes: list[Probe] = []        # one per probe sent; index = seq - 1
-        self._answered = 0                    # probes with a reply or an error (iputils: received + errors)
-        self._highest = 0                     # highest seq answered so far
+        self.log = ProbeLog(self.identifier, self.address, int(timeout * 1e9))
         self._start_ns = self._end_ns = 0
 
     # -- context manager --
@@ -307,11 +373,11 @@ class Ping:
         selector.register(self.socket, selectors.EVENT_READ)
         flood = self.interval == 0
         step = FLOOD_RESEND_NS if flood else int(self.interval * 1e9)
-        count = self.count
+        count, log = self.count, self.log
         start = self._start_ns = perf()
         stop_at = start + int(self.deadline * 1e9) if self.deadline is not None else None
         next_send, linger_until = start, None
-        read, handle, select, probes = self.socket.read, self._handle, selector.select, self._probes
+        read, receive, select, probes = self.socket.read, log.receive, selector.select, log.probes
         try:
             while True:
                 now = perf()
@@ -326,7 +392,7 @@ class Ping:
                     sending = count is None or len(probes) < count
                     if not sending and stop_at is None:
                         linger_until = self._linger_until()
-                if count is not None and self._answered >= count:
+                if count is not None and log.answered >= count:
                     break
                 wake = next_send if sending else linger_until if linger_until is not None else stop_at
                 if stop_at is not None and wake is not None and stop_at < wake:
@@ -337,7 +403,7 @@ class Ping:
                 if select(max(wake - now, 0) / 1e9 if wake is not None else None):
                     event = read()
                     if event is not None:
-                        record = handle(event)
+                        record = receive(event)
                         if record is not None:
                             if flood and record.seq == len(probes):
                                 next_send = 0
@@ -347,81 +413,43 @@ class Ping:
             selector.close()
 
     def _send(self) -> Probe | None:
-        seq = len(self._probes) + 1
-        packet = self.template.request(seq, time.time_ns())
-        probe = Probe(seq, time.perf_counter_ns())
-        self._probes.append(probe)
-        self.records.append(probe)
+        """Send the next probe; its record if sending failed (iputils counts it as an error)."""
+        packet = self.template.request(len(self.log.probes) + 1, time.time_ns())
+        probe = self.log.sent(time.perf_counter_ns())
         try:
             self.socket.send(packet, self.address)
-        except OSError as exc:          # iputils: a local error counts as sent, and as an error
-            probe.error = f"sendmsg: {exc.strerror}"
-            self._answered += 1
+        except OSError as exc:
+            self.log.send_failed(probe, exc.strerror or str(exc))
             return probe
         return None
 
     def _linger_until(self) -> int:
         """iputils' schedule_exit: after the last probe, wait 2 x the slowest RTT (at least the
         interval) if anything came back, else ``timeout``."""
-        rtts = [p.rtt_ns for p in self._probes if p.rtt_ns is not None]
+        rtts = [p.rtt_ns for p in self.log.probes if p.rtt_ns is not None]
         wait = max(2 * max(rtts), int(self.interval * 1e9)) if rtts else int(self.timeout * 1e9)
-        return self._probes[-1].sent_ns + wait
-
-    def _probe_for(self, wire_seq: int) -> Probe | None:
-        """The latest probe whose sequence is ``wire_seq`` modulo 2**16, if we sent one."""
-        sent = len(self._probes)
-        seq = sent - ((sent - wire_seq) & 0xFFFF)
-        return self._probes[seq - 1] if seq >= 1 else None
-
-    def _handle(self, event: EchoReply | ProbeError) -> Probe | None:
-        if event.identifier != self.identifier:
-            return None
-        probe = self._probe_for(event.sequence)
-        if probe is None:
-            return None
-        if isinstance(event, EchoReply):
-            if probe.rtt_ns is None:
-                record = probe
-                if probe.error is None:
-                    self._answered += 1
-                record.out_of_order = probe.seq < self._highest
-                self._highest = max(self._highest, probe.seq)
-            else:
-                record = Probe(probe.seq, probe.sent_ns, duplicate=True)
-                self.records.append(record)
-            record.received_ns, record.rtt_ns = event.received_ns, event.received_ns - probe.sent_ns
-            record.ttl, record.size, record.source = event.ttl, event.size, event.source
-            record.corrupted = not event.checksum_ok
-            record.late = record.rtt_ns > self.timeout * 1e9
-            return record
-        if _canonical(event.destination) != self.address:
-            return None
-        if probe.rtt_ns is None and probe.error is None:
-            record = probe
-            self._answered += 1
-        else:
-            record = Probe(probe.seq, probe.sent_ns, duplicate=True)
-            self.records.append(record)
-        record.received_ns, record.source, record.ttl = event.received_ns, event.source, event.ttl
-        record.error, record.icmp_type, record.icmp_code = event.text, event.icmp_type, event.icmp_code
-        return record
+        return self.log.probes[-1].sent_ns + wait
 
     # -- results --
     @property
+    def records(self) -> list[Probe]:
+        return self.log.records
+
+    @property
     def transmitted(self) -> int:
         """Probes sent so far."""
-        return len(self._probes)
+        return len(self.log.probes)
 
     @property
     def elapsed_ns(self) -> int:
         return (self._end_ns or time.perf_counter_ns()) - self._start_ns if self._start_ns else 0
 
     def summary(self) -> PingSummary:
-        return summarize(self.records, self.elapsed_ns, flood=self.interval == 0)
+        return summarize(self.log.records, self.elapsed_ns, flood=self.interval == 0)
 
     def result(self) -> PingResult:
         return PingResult(self.host, self.address, self.version, self.mechanism, self.identifier, self.size,
-                          tuple(self.records), self.summary(), self.template.timestamped)
+                          tuple(self.log.records), self.summary(), self.template.timestamped)
 
 
 def _canonical(address: str) -> str:
