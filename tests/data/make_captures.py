@@ -33,7 +33,7 @@ import tshark  # noqa: E402  (tests/tshark.py: the field list and the TSV writer
 # Not "netstudy-": netstudy.lab's cleanup removes every netstudy-<id>-* namespace it holds no record of.
 PREFIX = "netstudyfx-"
 LO, A, B, H1, R, H2, TUN = (PREFIX + n for n in ("lo", "a", "b", "h1", "r", "h2", "tun"))
-WORK = Path(tempfile.mkdtemp(prefix="netstudyfx-"))
+WORK = Path(tempfile.gettempdir()) / f"netstudyfx-{os.getpid()}"   # scratch: servers' files, captures in progress
 BACKGROUND: list[subprocess.Popen] = []
 
 
@@ -353,6 +353,7 @@ def main() -> None:
     if os.geteuid() != 0:
         sys.exit("make_captures.py needs root (namespaces, tcpdump)")
     OUT.mkdir(exist_ok=True)
+    WORK.mkdir()
     delete_namespaces()
     try:
         loopback_captures()
