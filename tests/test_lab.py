@@ -3,6 +3,7 @@ sockets from inside the scanner), and teardown after success, exceptions, SIGTER
 from __future__ import annotations
 
 import errno
+import multiprocessing
 import os
 import signal
 import socket
@@ -277,6 +278,28 @@ def test_unprivileged_processes_and_ping_group_range(lan_lab):
     assert lan_lab.run("h5", ["id", "-u"], unprivileged=True).stdout.strip() == "65534"
     assert lan_lab.run("h5", ["id", "-u"], user=65534).stdout.strip() == "65534"
     assert Path("/proc/sys/net/ipv4/ping_group_range").read_text() == machine   # per namespace only
+
+
+def _terminate_self() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_forked_child_never_tears_the_lab_down(lan_lab):
+    child = multiprocessing.get_context("fork").Process(target=_terminate_self)   # inherits the lab's handler
+    child.start()
+    child.join(10)
+    assert child.exitcode == 128 + signal.SIGTERM
+    assert lan_lab.state == "running" and len(lab_namespaces(lan_lab.id)) == len(lan_lab.topology.nodes)
+
+
+def test_icmp_reject_answers_host_unreachable():
+    need_lab()
+    topo = Topology("icmp", (Switch("sw0", "10.0.0.0/24"),), (
+        Host("scanner", (Nic("sw0", "10.0.0.2"),)),
+        Host("h1", (Nic("sw0", "10.0.0.10"),), firewall=(Rule("reject", "icmp"),))))
+    with Lab(topo) as lab:
+        out = lab.run("scanner", ["ping", "-c1", "-W1", "10.0.0.10"]).stdout
+    assert "From 10.0.0.10 icmp_seq=1 Destination Host Unreachable" in out, out
 
 
 # -- routed -------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ ACTIONS = {
     "drop": "drop",                                       # silence: the prober times out (filtered)
     "reject": {"tcp": "reject with tcp reset",            # RST, as a closed port answers (RFC 9293 3.10.7.1)
                "udp": "reject with icmpx type port-unreachable",
-               "icmp": "drop"},
+               "icmp": "reject with icmpx type host-unreachable"},
     "prohibit": "reject with icmpx type admin-prohibited",  # ICMP type 3 code 13 (RFC 1812 5.2.7.1)
 }
 
