@@ -25,6 +25,7 @@ from netstudy.show import (byte_map, checksum_figure, checksum_steps, describe, 
 from netstudy.show.layout import as_packet, display_name, layout_header, value_of
 from netstudy.wire import (ARP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable, IPv4, SLL, SLL2, TCP, UDP, VLAN,
                            Ethernet, Null, decode, internet_checksum, tcp_option)
+from netstudy.wire.dns import DNS
 from netstudy.wire.icmpv6 import ICMPv6Echo, ICMPv6NeighborSolicitation, ndp_option
 from netstudy.wire.ipv4 import IPV4_OPTIONS
 from netstudy.wire.ipv6 import IPV6_OPTIONS, IPv6, IPv6Fragment, IPv6HopByHop
@@ -45,7 +46,7 @@ def frames() -> dict[str, tuple[bytes, int]]:
     return {
         "tcp_syn": (bytes(eth() / IPv4(src="127.0.0.1", dst="127.0.0.2", identification=0x1C46, df=True)
                           / TCP(sport=40000, dport=80, flags="S", seq=123456789, options=syn_options())), 1),
-        "udp": (bytes(eth() / IPv4(src="192.168.1.10", dst="192.168.1.1") / UDP(sport=40000, dport=53)
+        "udp": (bytes(eth() / IPv4(src="192.168.1.10", dst="192.168.1.1") / UDP(sport=40000, dport=9999)
                       / b"hello, world"), 1),
         "arp": (bytes(eth("ff:ff:ff:ff:ff:ff") / ARP(sender_mac="02:00:00:00:00:01", sender_ip="10.0.0.1",
                                                      target_ip="10.0.0.2")) + bytes(18), 1),
@@ -69,6 +70,8 @@ def frames() -> dict[str, tuple[bytes, int]]:
                      276),
         "sll_udp": (bytes(SLL(packet_type=4, arphrd_type=772, address_length=6, protocol=0x0800)
                           / IPv4(src="127.0.0.1", dst="127.0.0.1") / UDP(sport=1, dport=2) / b"data"), 113),
+        "dns_query": (bytes(eth() / IPv4(src="127.0.0.1", dst="127.0.0.53") / UDP(sport=40000, dport=53)
+                            / DNS(id=0x1234, rd=True, qdcount=1) / b"\x07example\x03com\x00\x00\x01\x00\x01"), 1),
         "null_udp": (bytes(Null(family=0x02000000) / IPv4(src="127.0.0.1", dst="127.0.0.1") / UDP(sport=1, dport=2)),
                      0),
     }
