@@ -119,9 +119,9 @@ class Lab:
         self.plan: Plan = build_plan(self.topology, self.id)
         self.detached = detached
         self._popens: list[subprocess.Popen] = []
-        self._services = Services()
+        self._services: Services | None = None
         self._state = "new"
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._previous_handlers: dict[int, Any] = {}
         self._owner = os.getpid()
 
@@ -143,6 +143,7 @@ class Lab:
         except LabError as exc:      # a stubborn leftover must not stop a new lab from being built
             warnings.warn(f"netstudy.lab: could not remove a leftover lab: {exc}", RuntimeWarning, stacklevel=2)
         self._owner = os.getpid()
+        self._services = Services()
         self._state = "building"
         LabRecord.mine(self.id, self.detached, self.topology.to_dict()).save()
         self._install_signal_handlers()
@@ -179,13 +180,16 @@ class Lab:
         """Tear down: stop services and programs started here, delete every namespace. Idempotent."""
         if os.getpid() != self._owner:   # a forked child (multiprocessing, os.fork) never tears down
             return
-        with self._lock:
-            if self._state in ("new", "closed"):
-                self._state = "closed"
+        with self._lock:             # re-entrant: a signal may arrive while close() runs
+            if self._state in ("closing", "closed"):
                 return
-            self._state = "closing"
+            previous, self._state = self._state, "closing"
+        if previous == "new":
+            self._state = "closed"
+            return
         try:
-            self._services.close()
+            if self._services is not None:
+                self._services.close()
             for proc in self._popens:
                 if proc.poll() is None:
                     proc.kill()
@@ -346,6 +350,7 @@ class Lab:
             os.close(target)
 
     def _serve(self, host: str, proto: str, port: int, banner: bytes = b"") -> tuple[str, int]:
+        assert self._services is not None       # _check_running() made sure the lab was started
         with self.inside(host):
             sock = Services.listener(proto, port)
         self._services.add(sock, banner)
