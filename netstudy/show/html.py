@@ -144,10 +144,14 @@ def hexdump_html(packet: Packet, limit: int = HEXDUMP_HTML_BYTES) -> str:
         lines.append(f'<span style="color:#78909c">{row:04x}</span>  {"".join(hexes)}{pad}  {"".join(chars)}')
     if len(data) > shown:
         lines.append(f'<span style="color:#78909c">\u2026 {len(data) - shown} more bytes</span>')
+    spans = [(h.NAME, h.offset, h.offset + h.header_length) for h in packet.layers]
+    if packet.remainder:
+        start = spans[-1][2] if spans else 0
+        spans.append(("malformed" if packet.error is not None else "payload", start, start + len(packet.remainder)))
     legend = " ".join(
-        f'<span style="background:{layer_color(h.NAME)};color:{text_color(layer_color(h.NAME))};'
-        f'padding:0 4px;border-radius:3px">{escape(h.NAME)} {h.offset}\u2013{h.offset + h.header_length - 1}</span>'
-        for h in packet.layers)
+        f'<span style="background:{layer_color(name)};color:{text_color(layer_color(name))};'
+        f'padding:0 4px;border-radius:3px">{escape(name)} {start}\u2013{end - 1}</span>'
+        for name, start, end in spans)
     return (f'<div style="font-size:11px;margin:2px 0">{legend}</div>'
             f'<pre style="font-family:{_MONO};font-size:12px;line-height:1.6;margin:0">' + "\n".join(lines) + "</pre>")
 

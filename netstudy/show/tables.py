@@ -22,28 +22,30 @@ def describe(header: Header) -> Any:
 
 def checksum_steps(data: bytes | bytearray | memoryview | Header) -> Any:
     """The Internet checksum of ``data`` (RFC 1071 §1) worked by hand, one row per 16-bit word: the word,
-    the sum after adding it, whether that overflowed 16 bits, and the sum with the carry wrapped
-    around (the end-around carry of one's-complement addition). An odd last byte is padded with a
-    zero byte. The checksum, the complement of the last sum, is in ``frame.attrs['checksum']``.
+    the running 32-bit total (carries kept, folded once at the end: RFC 1071 §4.1's loop), and the
+    one's-complement running sum (a carry out of 16 bits wrapped around at once: ``carry`` says when).
+    Both roads give the same 16 bits. An odd last byte is padded with a zero byte. The folded sum is in
+    ``frame.attrs['sum']`` and the checksum, its complement, in ``frame.attrs['checksum']``.
 
     A header (e.g. a parsed IPv4 header) stands for its own bytes. Run over data whose checksum
-    field is filled in, the last sum is 0xffff and the checksum 0: that is how a receiver verifies.
+    field is filled in, the sum is 0xffff and the checksum 0: that is how a receiver verifies.
     """
     import pandas as pd
     raw = bytes(data)
     padded = raw + b"\x00" if len(raw) % 2 else raw
-    rows, total = [], 0
+    rows, total, folded = [], 0, 0
     for off in range(0, len(padded), 2):
         word = (padded[off] << 8) | padded[off + 1]
-        added = total + word
+        total += word
+        added = folded + word
         carry = added >> 16
-        total = (added & 0xFFFF) + carry
+        folded = (added & 0xFFFF) + carry
         rows.append({"offset": off, "bytes": padded[off:off + 2].hex(" "), "word": f"0x{word:04x}",
-                     "sum": f"0x{added:05x}" if carry else f"0x{added:04x}", "carry": carry,
-                     "folded": f"0x{total:04x}", "note": "odd length: zero byte added" if off + 2 > len(raw) else ""})
-    frame = pd.DataFrame(rows, columns=["offset", "bytes", "word", "sum", "carry", "folded", "note"])
-    frame.attrs["sum"] = total
-    frame.attrs["checksum"] = ~total & 0xFFFF
+                     "total": f"0x{total:05x}", "carry": carry, "folded": f"0x{folded:04x}",
+                     "note": "odd length: zero byte added" if off + 2 > len(raw) else ""})
+    frame = pd.DataFrame(rows, columns=["offset", "bytes", "word", "total", "carry", "folded", "note"])
+    frame.attrs["sum"] = folded
+    frame.attrs["checksum"] = ~folded & 0xFFFF
     return frame
 
 
