@@ -62,16 +62,17 @@ def draw_topology(topology_or_lab: Topology | Lab | str, *, ipv6: bool = True) -
     vantage host (``scanner``) in yellow, a host with firewall rules framed in red with its open and
     filtered ports beneath. ``ipv6=False`` leaves out the ULA addresses for a lighter picture.
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.patches import Circle
 
     from netstudy.lab import load_topology
+    from netstudy.show.diagram import plot_figure
 
     lab: Any = topology_or_lab if hasattr(topology_or_lab, "topology") else None
     topology: Topology = lab.topology if lab is not None else load_topology(topology_or_lab)  # type: ignore[arg-type]
     order = _switch_order(topology)
     plain = {name: [h for h, nic in topology.members(name) if not h.router and h.nics[0].switch == name]
              for name in order}
-    fig, ax = plt.subplots()
+    fig, ax = plot_figure(6.4, 4.8)        # resized to the drawing below
 
     # each switch is as wide as the grid of its hosts; a router gap separates neighbours
     centres, widths, x = {}, {}, 0.0
@@ -141,7 +142,7 @@ def draw_topology(topology_or_lab: Topology | Lab | str, *, ipv6: bool = True) -
                     nic.ip + (f"\n{six}" if ipv6 else ""), ha="left" if upright else "center",
                     va="center" if upright else "bottom", fontsize=6.8, color=COLORS["router_text"], zorder=3,
                     linespacing=1.2)
-        ax.add_patch(plt.Circle((rx, ry), RADIUS, facecolor=COLORS["router"], edgecolor=COLORS["router_text"],
+        ax.add_patch(Circle((rx, ry), RADIUS, facecolor=COLORS["router"], edgecolor=COLORS["router_text"],
                                 lw=1.2, zorder=2))
         ax.text(rx, ry, router.name, ha="center", va="center", fontsize=9, fontweight="bold", color="white", zorder=3)
 

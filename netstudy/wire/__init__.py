@@ -5,6 +5,7 @@ description and the bit diagram. ``decode(frame, linktype)`` walks a whole frame
 """
 from netstudy.wire.arp import ARP
 from netstudy.wire.checksum import internet_checksum, internet_checksum_loop, verify
+from netstudy.wire.dns import DNS
 from netstudy.wire.decode import LINKTYPES, Packet, decode, decode_ip
 from netstudy.wire.ethernet import VLAN, Ethernet
 from netstudy.wire.fields import Field, FieldView, Header, Stack
@@ -18,7 +19,7 @@ from netstudy.wire.options import Option
 from netstudy.wire.tcp import TCP, tcp_option
 from netstudy.wire.udp import UDP
 
-__all__ = ["ARP", "Ethernet", "VLAN", "Field", "FieldView", "Header", "Stack", "ICMP", "ICMPEcho",
+__all__ = ["ARP", "DNS", "Ethernet", "VLAN", "Field", "FieldView", "Header", "Stack", "ICMP", "ICMPEcho",
            "ICMPTimeExceeded", "ICMPUnreachable", "IPv4", "IPv6", "IPv6DestOptions",
            "IPv6Fragment", "IPv6HopByHop", "IPv6Routing", "ICMPv6", "ICMPv6Echo", "ICMPv6NeighborAdvertisement",
            "ICMPv6NeighborSolicitation", "ICMPv6PacketTooBig", "ICMPv6TimeExceeded", "ICMPv6Unreachable",

@@ -11,6 +11,7 @@ from typing import Any, Iterator, TypeVar
 
 from netstudy.errors import DecodeError
 from netstudy.wire.arp import ARP
+from netstudy.wire.dns import DNS
 from netstudy.wire.ethernet import VLAN, Ethernet
 from netstudy.wire.fields import Header
 from netstudy.wire.icmp import ICMP
@@ -79,6 +80,11 @@ class Packet:
             if isinstance(layer, (IPv4, IPv6, ARP)):
                 return layer
         return None
+
+    @property
+    def application(self) -> Header | None:
+        """The application layer netstudy decodes (DNS on port 53), if any."""
+        return self.get(DNS)
 
     @property
     def transport(self) -> Header | None:
