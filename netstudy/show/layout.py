@@ -247,7 +247,7 @@ def checksum_status(header: Header, under: Header | None = None) -> str | None:
 
 def title_width(title: str) -> float:
     """Room taken by a diagram's bold 12-point title, with the gap before the subtitle."""
-    return text_width(title, 12) * 1.2 + 8
+    return text_width(title, 12) * 1.1 + 16
 
 
 def lighter(color: str, amount: float) -> str:
@@ -275,8 +275,8 @@ def _candidates(name: str, value: str, hexs: str) -> list[tuple[tuple[tuple[str,
     out = []
     if hexs:
         out.append((nv + ((hexs, "hex"),), 7.5, False))
-    out += [(nv, 6.5, False), (av, 6.5, False), (((one, "value"),), 6.0, False),
-            (nv, 6.0, True), (av, 6.0, True), (((one, "value"),), 6.0, True), (((abbr, "name"),), 5.5, True)]
+    out += [(nv, 6.5, False), (nv, 6.0, True), (av, 6.5, False), (((one, "value"),), 6.0, False),
+            (av, 6.0, True), (((one, "value"),), 6.0, True), (((abbr, "name"),), 5.5, True)]
     return out
 
 
@@ -306,7 +306,12 @@ def _place(lines: tuple[tuple[str, str], ...], size: float, vertical: bool) -> t
 def _fits(lines: tuple[tuple[str, str], ...], size: float, w: float, h: float) -> bool:
     width = max(text_width(t, _sizes(r, size), mono=r != "name") for t, r in lines)
     height = sum(_line_height(_sizes(r, size)) for _, r in lines)
-    return width <= w - 2 * PAD and height <= h - 2 * PAD
+    return width <= w - 2 * _pad(w) and height <= h - 2 * _pad(h)
+
+
+def _pad(extent: float) -> float:
+    """Room kept between text and the edge of a box: less in a one-bit box, where every point counts."""
+    return PAD if extent > 30 else PAD / 2
 
 
 def fit_label(name: str, value: str, hexs: str, w: float, h: float) -> tuple[tuple[Line, ...], bool]:
