@@ -19,7 +19,7 @@ import pytest
 from netstudy.errors import PrivilegeError
 from netstudy.lab import (Host, Lab, LabError, Nic, Rule, Switch, Topology, build_plan, cleanup, firewalled,
                           lan, load_topology, records, routed)
-from netstudy.lab.system import RUN_DIR, check_privilege, lab_namespaces
+from netstudy.lab.system import RUN_DIR, check_privilege, lab_namespaces, run
 
 from conftest import tool
 
@@ -278,6 +278,16 @@ def test_unprivileged_processes_and_ping_group_range(lan_lab):
     assert lan_lab.run("h5", ["id", "-u"], unprivileged=True).stdout.strip() == "65534"
     assert lan_lab.run("h5", ["id", "-u"], user=65534).stdout.strip() == "65534"
     assert Path("/proc/sys/net/ipv4/ping_group_range").read_text() == machine   # per namespace only
+
+
+def test_a_failing_command_is_reported_with_its_line_and_message(lan_lab):
+    ns = lan_lab.netns_name("h1")
+    with pytest.raises(LabError) as info:
+        run(["ip", "-n", ns, "-batch", "-"], batch=["link set lo up", "link add x0 type nosuchkind"])
+    assert str(info.value).startswith(f"`ip -n {ns} -batch -` failed at line 2 (`link add x0 type nosuchkind`): Error:")
+    assert info.value.command == f"ip -n {ns} -batch -" and "Command failed -:2" in info.value.stderr
+    with pytest.raises(LabError, match=r"`ping -c1 -W1 10.0.0.12` in scanner exited with 1"):
+        lan_lab.run("scanner", ["ping", "-c1", "-W1", "10.0.0.12"], check=True)
 
 
 def _terminate_self() -> None:

@@ -287,9 +287,9 @@ class Lab:
         cmd = self.command(host, argv, unprivileged=unprivileged, user=user)
         proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode:
-            shown = f"{shlex.join(map(str, argv))} in {host}"
-            raise LabError(f"`{shown}` exited with {proc.returncode}: {proc.stderr.strip() or proc.stdout.strip()}",
-                           shown, proc.stderr)
+            shown = shlex.join(map(str, argv))
+            said = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
+            raise LabError(f"`{shown}` in {host} exited with {proc.returncode}: {said}", shown, proc.stderr)
         return proc
 
     def popen(self, host: str, argv: Sequence[str], *, unprivileged: bool = False, user: int | None = None,

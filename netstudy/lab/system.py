@@ -91,10 +91,9 @@ def wait(started: list[tuple[subprocess.Popen, list[str]]]) -> None:
 def _failure(argv: list[str], lines: list[str], stderr: str) -> LabError:
     command = shlex.join([Path(argv[0]).name, *argv[1:]])
     failed = re.search(r"Command failed -:(\d+)", stderr)
-    if failed and lines:
-        command += f" (line {failed.group(1)}: {lines[int(failed.group(1)) - 1]})"
+    where = f" at line {failed.group(1)} (`{lines[int(failed.group(1)) - 1]}`)" if failed and lines else ""
     reason = " ".join(line.strip() for line in stderr.splitlines() if line.strip() and "Command failed" not in line)
-    return LabError(f"`{command}` failed: {reason or 'no message'}", command, stderr)
+    return LabError(f"`{command}` failed{where}: {reason or 'no message'}", command, stderr)
 
 
 # -- namespaces from Python --------------------------------------------------------------------------
