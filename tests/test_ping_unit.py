@@ -1,0 +1,260 @@
+"""Ping's and traceroute's sans-I/O parts: the echo template, reading replies and errors, the
+bookkeeping of probes, the statistics and iputils' output format. No sockets here."""
+from __future__ import annotations
+
+import math
+import socket
+import statistics
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netstudy.icmp_engine.echo import (SOCK_EXTENDED_ERR, EchoReply, EchoTemplate, ProbeError, echo_payload,
+                                       error_text, payload_timestamp_ns, read_ancillary, read_error_queue,
+                                       read_message, update_checksum)
+from netstudy.ping import Probe, ProbeLog, format_time, header_line, probe_line, statistics_lines, summarize
+from netstudy.traceroute import Hop, TraceProbe
+from netstudy.wire import IPv4, UDP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable, internet_checksum
+from netstudy.wire.checksum import ones_complement_sum, verify
+from netstudy.wire.icmpv6 import ICMPv6Echo, ICMPv6TimeExceeded
+from netstudy.wire.ipv6 import IPv6
+
+
+# -- the request ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seq", [0, 1, 2, 255, 256, 0x7FFF, 0xFFFE, 0xFFFF])
+def test_template_equals_a_request_built_from_scratch(seq):
+    wall_ns = 1_700_000_123_456_789_000
+    template = EchoTemplate(0x1234, 56)
+    template.request(seq ^ 0x5555, wall_ns - 10**9)          # a previous probe: the update is incremental
+    packet = bytes(template.request(seq, wall_ns))
+    payload = struct.pack("=qq", wall_ns // 10**9, wall_ns // 1000 % 10**6) + echo_payload(56)[16:]
+    assert packet == bytes(ICMPEcho(identifier=0x1234, sequence=seq) / payload)
+    assert verify(packet)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=8, max_size=64), st.data())
+def test_rfc1624_update_equals_recomputing(data, draw):
+    """HC' = ~(~HC + ~m + m') gives what summing the whole message again gives (RFC 1624 eqn. 3)."""
+    message = bytearray(b"\x08\x00\x00\x00" + data[4:len(data) // 2 * 2])    # checksum field zero
+    words = (len(message) - 4) // 2
+    first = draw.draw(st.integers(0, words - 1))
+    last = draw.draw(st.integers(first + 1, words))
+    start, end = 4 + 2 * first, 4 + 2 * last
+    replacement = draw.draw(st.binary(min_size=end - start, max_size=end - start))
+    changed = bytearray(message)
+    changed[start:end] = replacement
+    updated = update_checksum(internet_checksum(message), ones_complement_sum(message[start:end]),
+                              ones_complement_sum(replacement))
+    assert updated == internet_checksum(changed)
+
+
+def test_payload_layout_like_iputils():
+    template = EchoTemplate(7, 56)
+    packet = template.request(1, 1_600_000_000_250_000_000)
+    assert packet[24:] == bytes(range(16, 56))           # after the timeval: each byte is its offset
+    assert payload_timestamp_ns(bytes(packet)) == 1_600_000_000_250_000_000
+    short = EchoTemplate(7, 8)
+    assert not short.timestamped and payload_timestamp_ns(bytes(short.request(1, 123))) is None
+    assert short.length == 16
+
+
+def test_ipv6_template_leaves_the_checksum_to_the_kernel():
+    packet = EchoTemplate(9, 56, version=6).request(3, 0)
+    assert packet[0] == 128 and packet[2:4] == b"\x00\x00" and packet[6:8] == b"\x00\x03"
+
+
+# -- reading what comes back ---------------------------------------------------------------------------
+def _reply(identifier=0x1234, seq=1, ttl=61, src="10.0.3.10"):
+    return bytes(IPv4(src=src, dst="10.0.1.2", ttl=ttl) / ICMPEcho(type=0, identifier=identifier,
+                                                                      sequence=seq) / echo_payload(56))
+
+
+def test_read_echo_reply():
+    data = _reply()
+    event = read_message(data, 20, 4, "10.0.3.10", 61, 5, verify_checksum=True)
+    assert event == EchoReply(0x1234, 1, "10.0.3.10", 61, 64, 5, True)
+    corrupt = bytearray(data)
+    corrupt[-1] ^= 0xFF
+    assert read_message(bytes(corrupt), 20, 4, "10.0.3.10", 61, 5, verify_checksum=True).checksum_ok is False
+
+
+def test_requests_and_other_types_are_not_events():
+    request = bytes(ICMPEcho(identifier=1, sequence=1) / (b"x" * 8))
+    assert read_message(request, 0, 4, "127.0.0.1", 64, 0) is None
+    assert read_message(b"\x0d\x00", 0, 4, "127.0.0.1", 64, 0) is None       # cut short: not an event
+    assert read_message(b"", 0, 4, "127.0.0.1", 64, 0) is None
+
+
+def test_time_exceeded_quoting_our_echo():
+    probe = bytes(IPv4(src="10.0.1.2", dst="10.0.3.10", ttl=1) / ICMPEcho(identifier=0x1234, sequence=7)
+                  / echo_payload(56))
+    error = bytes(ICMPTimeExceeded() / probe[:28])
+    event = read_message(error, 0, 4, "10.0.1.1", 64, 9)
+    assert isinstance(event, ProbeError)
+    assert (event.icmp_type, event.icmp_code, event.source, event.destination) == (11, 0, "10.0.1.1", "10.0.3.10")
+    assert (event.identifier, event.sequence, event.text) == (0x1234, 7, "Time to live exceeded")
+
+
+def test_port_unreachable_quoting_a_udp_probe():
+    probe = bytes(IPv4(src="10.0.1.2", dst="10.0.3.10") / UDP(sport=40000, dport=33436) / bytes(32))
+    error = bytes(ICMPUnreachable(code=3) / probe[:28])
+    event = read_message(error, 0, 4, "10.0.3.10", 62, 9)
+    assert (event.sport, event.dport, event.identifier, event.text) == (40000, 33436, None,
+                                                                         "Destination Port Unreachable")
+
+
+def test_icmpv6_time_exceeded_quoting_our_echo():
+    ip = IPv6(src="fd00:6e73:0:1::2", dst="fd00:6e73:0:3::10", hop_limit=1)
+    probe = bytes(ip / ICMPv6Echo(identifier=77, sequence=3) / echo_payload(56))
+    error = bytes(ICMPv6TimeExceeded() / probe)
+    event = read_message(error, 0, 6, "fd00:6e73:0:1::1", 64, 1)
+    assert (event.identifier, event.sequence, event.destination) == (77, 3, "fd00:6e73:0:3::10")
+    assert event.text == "Time exceeded: Hop limit"
+
+
+def test_error_queue_entry():
+    """What recvmsg(MSG_ERRQUEUE) gives on a ping socket: our request, and a sock_extended_err naming
+    the router (the layout of linux/errqueue.h, then a sockaddr_in)."""
+    request = bytes(ICMPEcho(identifier=0x8879, sequence=7) / (b"x" * 16))
+    offender = struct.pack("=H", socket.AF_INET) + b"\x00\x00" + socket.inet_aton("10.0.1.1") + bytes(8)
+    ext = SOCK_EXTENDED_ERR.pack(113, 2, 11, 0, 0, 0, 0) + offender
+    ttl_cmsg = (socket.IPPROTO_IP, 2, struct.pack("=i", 64))
+    ttl, error = read_ancillary([ttl_cmsg, (socket.IPPROTO_IP, 11, ext)])
+    assert ttl == 64 and error == ext
+    event = read_error_queue(request, error, ("10.0.3.10", 0), ttl, 4, 3)
+    assert (event.source, event.destination, event.identifier, event.sequence, event.icmp_type) == \
+        ("10.0.1.1", "10.0.3.10", 0x8879, 7, 11)
+    udp = read_error_queue(b"payload", SOCK_EXTENDED_ERR.pack(111, 2, 3, 3, 0, 0, 0) + offender,
+                           ("10.0.3.10", 33440), None, 4, 3, probe="udp")
+    assert (udp.dport, udp.text) == (33440, "Destination Port Unreachable")
+
+
+@pytest.mark.parametrize("version,kind,code,mtu,text", [
+    (4, 3, 0, None, "Destination Net Unreachable"), (4, 3, 1, None, "Destination Host Unreachable"),
+    (4, 3, 4, 1400, "Frag needed and DF set (mtu = 1400)"), (4, 3, 13, None, "Packet filtered"),
+    (4, 3, 99, None, "Dest Unreachable, Bad Code: 99"), (4, 11, 0, None, "Time to live exceeded"),
+    (6, 1, 0, None, "Destination unreachable: No route"),
+    (6, 1, 3, None, "Destination unreachable: Address unreachable"), (6, 2, 0, 1280, "Packet too big: mtu=1280"),
+])
+def test_error_words_are_iputils(version, kind, code, mtu, text):
+    assert error_text(version, kind, code, mtu) == text
+
+
+# -- bookkeeping ---------------------------------------------------------------------------------------
+def _log(n=3, timeout_ms=1000):
+    log = ProbeLog(0x1234, "10.0.3.10", timeout_ms * 10**6)
+    for i in range(n):
+        log.sent(i * 10**9)
+    return log
+
+
+def _echo(seq, at_ms, identifier=0x1234):
+    return EchoReply(identifier, seq, "10.0.3.10", 61, 64, at_ms * 10**6)
+
+
+def test_replies_duplicates_late_and_out_of_order():
+    log = _log(3)
+    assert log.receive(_echo(1, 1)).rtt_ns == 10**6
+    assert log.receive(_echo(1, 2)).duplicate                        # the same probe answered twice
+    late = log.receive(_echo(3, 3500))                              # 1.5 s after probe 3: later than 1 s
+    assert late.late and not late.out_of_order
+    early = log.receive(_echo(2, 3600))                             # probe 3 was answered before probe 2
+    assert early.out_of_order and early.late
+    assert log.receive(_echo(2, 10, identifier=0x9999)) is None     # another pinger's reply
+    assert log.receive(_echo(4, 10)) is None                        # a probe we never sent
+    assert [r.seq for r in log.records] == [1, 2, 3, 1] and log.answered == 3
+
+
+def test_errors_are_filed_under_the_quoted_probe():
+    log = _log(2)
+    error = ProbeError(4, 11, 0, "10.0.1.1", 64, 5 * 10**6, "10.0.3.10", identifier=0x1234, sequence=2)
+    record = log.receive(error)
+    assert record is log.probes[1] and record.error == "Time to live exceeded" and record.source == "10.0.1.1"
+    assert log.receive(error).duplicate                             # a second error: a record of its own
+    elsewhere = ProbeError(4, 11, 0, "10.0.1.1", 64, 0, "10.9.9.9", identifier=0x1234, sequence=1)
+    assert log.receive(elsewhere) is None                           # quotes a probe to another host
+
+
+def test_sequence_numbers_wrap_at_65536():
+    log = _log(70_000)
+    assert log.probe_for(70_000 & 0xFFFF).seq == 70_000
+    assert log.probe_for(4465).seq == 70_001 - 65_536               # the latest probe with that number
+    assert log.probe_for(4464).seq == 4464 + 65_536
+
+
+# -- statistics -----------------------------------------------------------------------------------------
+def test_summary_recomputed_from_the_records():
+    log = _log(6)
+    for seq, ms in ((1, 1), (2, 1003), (3, 2010), (5, 4001)):
+        log.receive(_echo(seq, ms))
+    log.receive(_echo(2, 1004))                                     # duplicate: its RTT counts too
+    log.receive(ProbeError(4, 3, 1, "10.0.2.1", 63, 5_000_000_000, "10.0.3.10", identifier=0x1234, sequence=6))
+    s = summarize(log.records, 5_500 * 10**6)
+    assert (s.transmitted, s.received, s.duplicates, s.errors) == (6, 4, 1, 1)
+    assert s.loss_percent == pytest.approx(100 * 2 / 6)
+    rtts = [1.0, 3.0, 10.0, 1.0, 4.0]
+    assert (s.min_ms, s.max_ms) == (1.0, 10.0)
+    assert s.avg_ms == pytest.approx(statistics.fmean(rtts))
+    assert s.mdev_ms == pytest.approx(statistics.pstdev(rtts))       # sqrt(mean(x^2) - mean(x)^2)
+    assert s.time_ms == 5500 and s.pipe == 1 and s.ipg_ms is None
+
+
+def test_pipe_and_ewma():
+    log = _log(3)
+    for seq, ms in ((1, 2500), (2, 2501), (3, 2502)):               # all three in flight at 2.5 s
+        log.receive(_echo(seq, ms))
+    s = summarize(log.records, 3000 * 10**6, flood=True)
+    assert s.pipe == 3
+    assert s.ipg_ms == 1500.0
+    assert s.ewma_ms == pytest.approx(2500 + (1501 - 2500) / 8 + (502 - (2500 + (1501 - 2500) / 8)) / 8)
+
+
+# -- iputils' format -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("us,text", [(45, "time=0.045 ms"), (999, "time=0.999 ms"), (1000, "time=1.00 ms"),
+                                     (1234, "time=1.23 ms"), (9994, "time=9.99 ms"), (9995, "time=10.0 ms"),
+                                     (12345, "time=12.3 ms"), (99949, "time=99.9 ms"), (99950, "time=100 ms"),
+                                     (123456, "time=123 ms")])
+def test_time_precision_like_iputils(us, text):
+    assert format_time(us * 1000 + 999) == text                      # iputils works in whole microseconds
+
+
+def test_lines_like_iputils():
+    assert header_line("localhost", "127.0.0.1", 56, 4) == "PING localhost (127.0.0.1) 56(84) bytes of data."
+    assert header_line("::1", "::1", 56, 6, source="::1") == "PING ::1(::1) from ::1 : 56 data bytes"
+    reply = Probe(1, 0, 45_000, 45_000, 64, 64, "127.0.0.1")
+    assert probe_line(reply) == "64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.045 ms"
+    assert probe_line(reply, name="localhost") == "64 bytes from localhost (127.0.0.1): icmp_seq=1 ttl=64 time=0.045 ms"
+    dup = Probe(65_537, 0, 1, 2_500_000, 64, 64, "127.0.0.1", duplicate=True)
+    assert probe_line(dup) == "64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=2.50 ms (DUP!)"
+    error = Probe(2, 0, 9, source="10.0.1.1", error="Time to live exceeded")
+    assert probe_line(error) == "From 10.0.1.1 icmp_seq=2 Time to live exceeded"
+    log = _log(3)
+    log.receive(_echo(1, 1))
+    log.receive(ProbeError(4, 11, 0, "10.0.1.1", 64, 1, "10.0.3.10", identifier=0x1234, sequence=2))
+    assert statistics_lines("h", summarize(log.records, 2_000_400_000)) == [
+        "", "--- h ping statistics ---",
+        "3 packets transmitted, 1 received, +1 errors, 66.6667% packet loss, time 2000ms",
+        "rtt min/avg/max/mdev = 1.000/1.000/1.000/0.000 ms"]
+    nothing = summarize([Probe(1, 0)], 0)
+    assert statistics_lines("h", nothing)[2:] == ["1 packets transmitted, 0 received, 100% packet loss, time 0ms", ""]
+
+
+def test_traceroute_lines_like_traceroute_n():
+    def probe(q, source, ms, mark=""):
+        return TraceProbe(2, q, 0, 0, None if source is None else 1, None if source is None else int(ms * 1e6),
+                          source, mark=mark)
+    hop = Hop(2, (probe(0, "10.0.2.1", 0.069), probe(1, "10.0.2.1", 0.018), probe(2, "10.0.2.1", 0.014)))
+    assert hop.line() == " 2  10.0.2.1  0.069 ms  0.018 ms  0.014 ms"
+    mixed = Hop(12, (probe(0, None, 0), probe(1, "10.0.2.1", 1.5), probe(2, "10.0.9.1", 2.25, "!H")))
+    assert mixed.line() == "12  * 10.0.2.1  1.500 ms 10.0.9.1  2.250 ms !H"
+    assert Hop(4, (probe(0, None, 0),) * 3).line() == " 4  * * *"
+    assert mixed.addresses == ["10.0.2.1", "10.0.9.1"]
+
+
+def test_mdev_formula_is_the_population_deviation():
+    values = [0.028, 0.030, 0.127]
+    mean = sum(values) / 3
+    assert math.sqrt(sum(v * v for v in values) / 3 - mean * mean) == pytest.approx(statistics.pstdev(values))
