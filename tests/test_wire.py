@@ -145,8 +145,8 @@ def test_decode_stack_and_summary():
 
 
 def test_decode_udp_summary_from_the_issue():
-    raw = bytes(IPv4(src="127.0.0.1", dst="127.0.0.1") / UDP(sport=53, dport=40000) / bytes(45))
-    assert decode(raw, 101).summary() == "IP 127.0.0.1.53 > 127.0.0.1.40000: UDP, length 45"
+    raw = bytes(IPv4(src="127.0.0.1", dst="127.0.0.1") / UDP(sport=40000, dport=9) / bytes(45))
+    assert decode(raw, 101).summary() == "IP 127.0.0.1.40000 > 127.0.0.1.9: UDP, length 45"
 
 
 def test_decode_truncated_layer_stops_the_stack_and_keeps_the_rest():
