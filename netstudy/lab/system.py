@@ -16,7 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from netstudy.errors import NetstudyError, PrivilegeError
 
@@ -116,8 +116,9 @@ def unshare_user() -> None:
         raise OSError(err, f"unshare(CLONE_NEWUSER): {os.strerror(err)}")
 
 
-def visit(nodes: Iterable[str], path_of: Callable[[str], Path]) -> Iterator[str]:
-    """Yield each node with the calling thread inside its namespace; the thread goes home at the end."""
+def in_each(nodes: Iterable[str], path_of: Callable[[str], Path], fn: Callable[[str], None]) -> None:
+    """Call ``fn(node)`` with the calling thread inside each node's namespace in turn; the thread is
+    back home afterwards, even when ``fn`` raises."""
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
         for node in nodes:
@@ -126,7 +127,7 @@ def visit(nodes: Iterable[str], path_of: Callable[[str], Path]) -> Iterator[str]
                 setns(fd)
             finally:
                 os.close(fd)
-            yield node
+            fn(node)
     finally:
         setns(home)
         os.close(home)
@@ -135,13 +136,14 @@ def visit(nodes: Iterable[str], path_of: Callable[[str], Path]) -> Iterator[str]
 def write_sysctls(settings: dict[str, list[tuple[str, str]]], path_of: Callable[[str], Path]) -> None:
     """Write ``net.*`` sysctls into many namespaces from this one thread, setns()ing into each in turn
     (/proc/sys/net shows the namespace of the thread that opens it): no process per namespace."""
-    for node in visit(settings, path_of):
+    def write(node: str) -> None:
         for key, value in settings[node]:
             try:
                 with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
                     f.write(value + "\n")
             except OSError as exc:
                 raise LabError(f"sysctl {key}={value} in {node}: {exc.strerror}", f"sysctl -w {key}={value}") from None
+    in_each(settings, path_of, write)
 
 
 def operstates() -> dict[str, int]:
@@ -159,15 +161,16 @@ def operstates() -> dict[str, int]:
                 if kind == NLMSG_ERROR:
                     raise OSError(-struct.unpack_from("=i", data, offset + 16)[0], "rtnetlink RTM_GETLINK failed")
                 name, state, attr = "", 0, offset + 32          # nlmsghdr (16) + ifinfomsg (16)
-                while attr + 4 <= offset + length:
+                while kind == RTM_NEWLINK and attr + 4 <= offset + length:
                     attr_len, attr_type = struct.unpack_from("=HH", data, attr)
                     if attr_type == IFLA_IFNAME:
                         name = data[attr + 4:attr + attr_len].rstrip(b"\0").decode()
                     elif attr_type == IFLA_OPERSTATE:
                         state = data[attr + 4]
                     attr += max(4, (attr_len + 3) & ~3)
-                states[name] = state
-                offset += (length + 3) & ~3
+                if name:
+                    states[name] = state
+                offset += max(16, (length + 3) & ~3)
 
 
 def wait_until_up(expected: dict[str, list[str]], path_of: Callable[[str], Path], timeout: float = 5.0) -> None:
@@ -176,9 +179,10 @@ def wait_until_up(expected: dict[str, list[str]], path_of: Callable[[str], Path]
     deadline = time.monotonic() + timeout
     pending = dict(expected)
     while pending:
-        for node in visit(list(pending), path_of):
+        def still_down(node: str) -> None:
             states = operstates()
             pending[node] = [i for i in pending[node] if states.get(i) != IF_OPER_UP]
+        in_each(list(pending), path_of, still_down)
         pending = {node: names for node, names in pending.items() if names}
         if pending and time.monotonic() > deadline:
             late = ", ".join(f"{node}:{name}" for node, names in pending.items() for name in names)
