@@ -20,7 +20,7 @@ from netstudy.show.layout import (BADGES, BIT_W, EDGE, LEFT, MONO, PAD, ROW_H, R
 from netstudy.wire.decode import Packet
 from netstudy.wire.fields import Header
 
-__all__ = ["header_diagram", "layers_diagram", "packet_layouts", "figure_in_points", "plot_figure"]
+__all__ = ["header_diagram", "layers_diagram", "packet_layouts", "figure_in_points", "plot_figure", "add_patch"]
 
 GAP = 14.0                      # between the diagrams of a packet's layers
 
@@ -54,6 +54,12 @@ def figure_in_points(width: float, height: float) -> tuple[Any, Any]:
     return fig, ax
 
 
+def add_patch(ax: Any, patch: Any) -> None:
+    """Add a patch without ``Axes.add_patch``'s data-limit update: our limits are fixed, and that update
+    is most of the time a figure of a few hundred boxes takes."""
+    ax.add_artist(patch)
+
+
 def plot_figure(width: float, height: float) -> tuple[Any, Any]:
     """A Figure (``width`` x ``height`` inches) with one ordinary Axes, made without pyplot."""
     fig = _figure_class()(figsize=(width, height))
@@ -73,7 +79,7 @@ def _draw_layout(ax: Any, lay: HeaderLayout) -> None:
     if lay.status is not None:
         text, fg, bg = BADGES[lay.status]
         w = text_width(text, 8.5) + 12
-        ax.add_patch(FancyBboxPatch((right - w, ty - 8), w, 16, boxstyle="round,pad=0,rounding_size=6",
+        add_patch(ax, FancyBboxPatch((right - w, ty - 8), w, 16, boxstyle="round,pad=0,rounding_size=6",
                                     facecolor=bg, edgecolor=fg, linewidth=0.8))
         ax.text(right - w / 2, ty, text, fontsize=8.5, family=SANS, color=fg, va="center", ha="center",
                 fontweight="bold")
@@ -95,12 +101,12 @@ def _draw_layout(ax: Any, lay: HeaderLayout) -> None:
     for box in lay.boxes:
         st = box_style(box)
         if st["hatch"]:                  # light hatching under the border, so the border stays dark
-            ax.add_patch(Rectangle((box.x, box.y), box.w, box.h, facecolor=st["fill"], edgecolor="#bdbdbd",
+            add_patch(ax, Rectangle((box.x, box.y), box.w, box.h, facecolor=st["fill"], edgecolor="#bdbdbd",
                                    linewidth=0, hatch="////"))
         rect = Rectangle((box.x, box.y), box.w, box.h, facecolor="none" if st["hatch"] else st["fill"],
                          edgecolor=EDGE, linewidth=st["lw"])
         rect.set_gid(box.key)
-        ax.add_patch(rect)
+        add_patch(ax, rect)
         for line in box.lines:
             family = SANS if line.role in ("name", "cont") else MONO
             color = {"hex": "#546e7a", "cont": "#78909c"}.get(line.role, st["text"])
@@ -232,14 +238,14 @@ def layers_diagram(obj: Packet | Any, linktype: int = 1) -> Any:
     for i, (name, start, head, end) in enumerate(spans):
         color = layer_color(name)
         y0, y1 = top + i * STRIP, bottom - i * INSET
-        ax.add_patch(Rectangle((X[start], y0), X[end] - X[start], y1 - y0, facecolor=color + "1f",
+        add_patch(ax, Rectangle((X[start], y0), X[end] - X[start], y1 - y0, facecolor=color + "1f",
                                edgecolor=color, linewidth=1.4, gid=f"layer:{name}"))
         pdu = _PDU.get(name, "")
         _fit(ax, X[start] + 4, y0 + STRIP / 2, X[end] - X[start],
              [f"{name} {pdu} \u00b7 {end - start} bytes".replace("  ", " "), f"{name} \u00b7 {end - start} B",
               name], 8.5, fontweight="bold", color=color, va="center", ha="left")
         hy0, hy1 = y0 + STRIP, y1 - INSET
-        ax.add_patch(Rectangle((X[start], hy0), X[head] - X[start], hy1 - hy0, facecolor=color,
+        add_patch(ax, Rectangle((X[start], hy0), X[head] - X[start], hy1 - hy0, facecolor=color,
                                edgecolor="white", linewidth=1, gid=f"header:{name}"))
         fg = text_color(color)
         _fit(ax, (X[start] + X[head]) / 2, (hy0 + hy1) / 2 - 6, X[head] - X[start],
@@ -249,7 +255,7 @@ def layers_diagram(obj: Packet | Any, linktype: int = 1) -> Any:
              va="center", fontweight="bold")
         inner_end = spans[i + 1][3] if i + 1 < n else head
         if end > inner_end and i + 1 < n:          # bytes this layer carries after the inner one: padding
-            ax.add_patch(Rectangle((X[inner_end], hy0), X[end] - X[inner_end], hy1 - hy0, facecolor=PADDING_COLOR,
+            add_patch(ax, Rectangle((X[inner_end], hy0), X[end] - X[inner_end], hy1 - hy0, facecolor=PADDING_COLOR,
                                    edgecolor="white", hatch="////", gid=f"padding:{name}"))
             _fit(ax, (X[inner_end] + X[end]) / 2, (hy0 + hy1) / 2, X[end] - X[inner_end],
                  [f"padding {end - inner_end} B", f"{end - inner_end} B"], 8, ha="center", va="center",
@@ -260,7 +266,7 @@ def layers_diagram(obj: Packet | Any, linktype: int = 1) -> Any:
             y0, y1 = top + n * STRIP, bottom - n * INSET
             what = ("malformed " + packet.error.layer if packet.error is not None
                     else "quoted datagram" if hasattr(packet.layers[-1], "quoted") else "payload")
-            ax.add_patch(Rectangle((X[head], y0), X[end] - X[head], y1 - y0, facecolor=PAYLOAD_COLOR,
+            add_patch(ax, Rectangle((X[head], y0), X[end] - X[head], y1 - y0, facecolor=PAYLOAD_COLOR,
                                    edgecolor="white", gid="payload"))
             _fit(ax, (X[head] + X[end]) / 2, (y0 + y1) / 2 - 6, X[end] - X[head], [what, "data"], 8,
                  ha="center", va="center", color="#212121")

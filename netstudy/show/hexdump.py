@@ -88,7 +88,7 @@ def hexdump_text(obj: Any, linktype: int = 1, layers: bool = True) -> str:
 FONT = 10.0
 ROW = 17.0
 CELL = 21.0            # a hex byte
-CHAR = 8.0             # an ASCII character
+CHAR = 0.602 * FONT    # an ASCII character: DejaVu Sans Mono's advance, so a row is one string
 X_OFF, X_HEX = 10.0, 52.0
 X_ASC = X_HEX + 16 * CELL + 8 + 18
 
@@ -131,7 +131,7 @@ def hexdump(obj: Any, linktype: int = 1, max_bytes: int = 512, legend: bool = Tr
     as in the bit diagrams; a byte shared by several fields is split by bits), the band under it its
     layer's colour. Takes a ``Packet``, a ``Header``, a ``Stack`` or bytes (read as ``linktype``)."""
     from matplotlib.patches import Rectangle
-    from netstudy.show.diagram import figure_in_points
+    from netstudy.show.diagram import add_patch, figure_in_points
     packet = as_packet(obj, linktype)
     data = packet.data
     cells = byte_map(packet)
@@ -154,16 +154,16 @@ def hexdump(obj: Any, linktype: int = 1, max_bytes: int = 512, legend: bool = Tr
             for s in cells[i]:
                 rect = Rectangle((x0 + w * s.start / 8, y + 1), w * s.bits / 8, ROW - 5, facecolor=s.color,
                                  edgecolor="none", gid=f"{s.layer}.{s.field}@{i}")
-                ax.add_patch(rect)
-            ax.add_patch(Rectangle((x0, y + ROW - 4), w, 2.6, facecolor=cells[i][0].layer_color,
+                add_patch(ax, rect)
+            add_patch(ax, Rectangle((x0, y + ROW - 4), w, 2.6, facecolor=cells[i][0].layer_color,
                                    edgecolor="none", gid=f"layer:{cells[i][0].layer}@{i}"))
-        b = data[i]
-        ax.text(_x_hex(col) + CELL / 2, y + ROW / 2 - 1.5, f"{b:02x}", fontsize=FONT, family=MONO, ha="center",
-                va="center", color="#111111")
-        printable = 32 <= b < 127
-        ax.text(X_ASC + (col + 0.5) * CHAR, y + ROW / 2 - 1.5, chr(b) if printable else "\u00b7",
-                fontsize=FONT - 0.5, family=MONO, ha="center", va="center",
-                color="#111111" if printable else "#90a4ae")
+        ax.text(_x_hex(col) + CELL / 2, y + ROW / 2 - 1.5, f"{data[i]:02x}", fontsize=FONT, family=MONO,
+                ha="center", va="center", color="#111111")
+    for row in range(0, shown, 16):
+        chunk = data[row:min(row + 16, shown)]
+        ax.text(X_ASC, title_h + (row // 16) * ROW + ROW / 2 - 1.5,
+                "".join(chr(b) if 32 <= b < 127 else "\u00b7" for b in chunk), fontsize=FONT, family=MONO,
+                ha="left", va="center", color="#111111")
     if shown < len(data):
         ax.text(X_HEX, title_h + (nrows - 0.5) * ROW, f"\u2026 {len(data) - shown} more bytes", fontsize=8.5,
                 family=SANS, va="center", color="#78909c")
@@ -171,11 +171,11 @@ def hexdump(obj: Any, linktype: int = 1, max_bytes: int = 512, legend: bool = Tr
     for row_items in legend_rows:
         for kind, name, color, x in row_items:
             if kind == "layer":
-                ax.add_patch(Rectangle((X_OFF + x, y + 1), 14, 11, facecolor=color, edgecolor="none"))
+                add_patch(ax, Rectangle((X_OFF + x, y + 1), 14, 11, facecolor=color, edgecolor="none"))
                 ax.text(X_OFF + x + 18, y + 6.5, name, fontsize=8.5, family=SANS, fontweight="bold", va="center",
                         color=color)
             else:
-                ax.add_patch(Rectangle((X_OFF + x, y + 2), 10, 9, facecolor=color, edgecolor="#90a4ae",
+                add_patch(ax, Rectangle((X_OFF + x, y + 2), 10, 9, facecolor=color, edgecolor="#90a4ae",
                                        linewidth=0.5))
                 ax.text(X_OFF + x + 13, y + 6.5, name, fontsize=8, family=SANS, va="center", color="#37474f")
         y += 15
