@@ -21,7 +21,7 @@ from netstudy.lab import (Host, Lab, LabError, Nic, Rule, Switch, Topology, buil
                           lan, load_topology, records, routed)
 from netstudy.lab.system import RUN_DIR, check_privilege, lab_namespaces, run
 
-from conftest import tool
+from conftest import need_namespaces, tool
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,7 +147,8 @@ def test_draw_topology_labels_every_host_and_router():
         plt.close(fig)
 
 
-def test_without_privilege_a_clear_privilege_error(tmp_path):
+def test_without_privilege_a_clear_privilege_error():
+    need_namespaces()                     # a user namespace is how this test drops privilege
     unshare = tool("unshare")
     proc = subprocess.run([unshare, "--user", "--map-user=65534", "--map-group=65534",
                            sys.executable, "-m", "netstudy.cli", "lab", "up", "lan"],
@@ -467,6 +468,7 @@ def test_cli_up_exec_status_down():
 
 def test_works_inside_an_unprivileged_user_namespace():
     need_lab()
+    need_namespaces()
     unshare = tool("unshare")
     script = ("from netstudy.lab import Lab\n"
               "with Lab('routed', subnets=2) as lab:\n"
