@@ -26,7 +26,7 @@ def netstudy(*args: str, **kw) -> subprocess.CompletedProcess:
 
 def shape(text: str) -> list[str]:
     """Output with the numbers that vary (times, RTTs) replaced, so two runs can be compared."""
-    text = re.sub(r"\d+\.\d+", "F", text)
+    text = re.sub(r"(?<![\d.])\d+\.\d+(?![\d.])", "F", text)          # times, not addresses
     return re.sub(r"time \d+ms", "time Nms", text).splitlines()
 
 

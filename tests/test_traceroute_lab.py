@@ -1,0 +1,99 @@
+"""Traceroute and ping's ICMP errors in the lab's `routed` topology (scanner - r1 - r2 - target),
+compared with what the topology says and with the system's traceroute and ping."""
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+
+from conftest import need_namespaces, need_root, tool
+
+pytestmark = [pytest.mark.lab, pytest.mark.root]
+NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    need_root("building the lab")
+    need_namespaces()
+    from netstudy.lab import Lab
+    with Lab("routed") as lab:
+        lab.open_ping_group_range("scanner")
+        yield lab
+
+
+def shape(text: str) -> list[str]:
+    text = re.sub(r"(?<![\d.])\d+\.\d+(?![\d.])", "F", text)          # times, not addresses
+    return re.sub(r"time \d+ms", "time Nms", text).splitlines()
+
+
+def target(lab, version: int) -> str:
+    addresses = lab.addresses["target"]
+    return addresses.ipv4 if version == 4 else addresses.ipv6
+
+
+def trace(host: str, method: str):
+    from netstudy.traceroute import traceroute
+    return traceroute(host, method=method, wait=2.0)
+
+
+@pytest.mark.parametrize("unprivileged", [False, True], ids=["root", "unprivileged"])
+@pytest.mark.parametrize("version", [4, 6], ids=["ipv4", "ipv6"])
+@pytest.mark.parametrize("method", ["icmp", "udp"])
+def test_traceroute_lists_the_routers_in_order(lab, method, version, unprivileged):
+    result = lab.call("scanner", trace, str(target(lab, version)), method, unprivileged=unprivileged)
+    expected = lab.topology.hops("scanner", "target", version)
+    assert [hop.ttl for hop in result.hops] == list(range(1, len(expected) + 1))
+    assert [hop.addresses for hop in result.hops] == [[address] for address in expected]
+    assert all(p.rtt_ns is not None and 0 < p.rtt_ns < 1e9 for hop in result.hops for p in hop.probes)
+    assert result.reached and result.addresses() == expected
+    mechanism = "raw" if not unprivileged else {"icmp": "datagram", "udp": "recverr"}[method]
+    assert result.mechanism == mechanism
+    last = result.hops[-1].probes[0]
+    if method == "icmp":
+        assert last.icmp_type == (0 if version == 4 else 129)        # echo reply from the target
+    else:
+        assert (last.icmp_type, last.icmp_code, last.mark) == ((3, 3, "") if version == 4 else (1, 4, ""))
+    assert all(p.icmp_type == (11 if version == 4 else 3) for hop in result.hops[:-1] for p in hop.probes)
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("flags", [["-I"], ["-U"], ["-6", "-I"]], ids=["icmp", "udp", "icmp6"])
+def test_cli_prints_what_traceroute_n_prints(lab, flags):
+    traceroute = tool("traceroute")
+    host = str(target(lab, 6 if "-6" in flags else 4))
+    theirs_flags = [f for f in flags if f != "-U"]               # the system traceroute's default is UDP
+    theirs = lab.run("scanner", [traceroute, "-n", *theirs_flags, host])
+    ours = lab.run("scanner", [*NETSTUDY, "traceroute", "-n", *flags, host])
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert shape(ours.stdout) == shape(theirs.stdout)
+    assert len(shape(ours.stdout)) == 1 + len(lab.topology.hops("scanner", "target"))
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("unprivileged", [False, True], ids=["root", "unprivileged"])
+@pytest.mark.parametrize("args", [["-c", "2", "-i", "0.2", "-t", "1", "10.0.3.10"], ["-c", "1", "10.0.9.1"],
+                                  ["-6", "-c", "1", "-t", "1", "fd00:6e73:0:3::10"], ["-c", "2", "-i", "0.2", "10.0.3.10"]],
+                         ids=["ttl-exceeded", "net-unreachable", "hop-limit", "two-routers"])
+def test_ping_errors_print_as_iputils_prints_them(lab, args, unprivileged):
+    theirs = lab.run("scanner", [tool("ping"), *args])
+    ours = lab.run("scanner", [*NETSTUDY, "ping", *args], unprivileged=unprivileged)
+    assert ours.returncode == theirs.returncode, ours.stderr
+    assert shape(ours.stdout) == shape(theirs.stdout)
+
+
+def ping_records(host: str, ttl: int | None):
+    from netstudy.ping import ping
+    result = ping(host, count=2, interval=0.05, ttl=ttl, timeout=2)
+    return result.mechanism, [(p.source, p.ttl, p.icmp_type, p.error) for p in result.records]
+
+
+@pytest.mark.parametrize("unprivileged", [False, True], ids=["root", "unprivileged"])
+def test_ping_records_say_who_answered_and_why(lab, unprivileged):
+    mechanism, exceeded = lab.call("scanner", ping_records, "10.0.3.10", 2, unprivileged=unprivileged)
+    assert mechanism == ("datagram" if unprivileged else "raw")
+    # the second router drops it; its time-exceeded travels back one hop: TTL 64 - 1
+    assert exceeded == [("10.0.2.1", 63, 11, "Time to live exceeded")] * 2
+    _, replies = lab.call("scanner", ping_records, "10.0.3.10", None, unprivileged=unprivileged)
+    assert replies == [("10.0.3.10", 62, None, None)] * 2           # two routers on the way back
