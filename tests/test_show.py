@@ -114,8 +114,13 @@ def test_every_layer_draws_one_box_per_field_with_its_value(name, close_figures)
         fig = header_diagram(p, layer=i)
         close_figures.append(fig)
         views = layer.fields()
-        keys = {r.get_gid() for r in field_rects(fig)}
+        rects = field_rects(fig)
+        keys = {r.get_gid() for r in rects}
         assert len(keys) == len(views), (layer.NAME, sorted(keys))
+        width, height = fig.get_size_inches() * 72
+        for r in rects:                                     # every box inside the figure
+            assert 0 <= r.get_x() and r.get_x() + r.get_width() <= width + 1e-6
+            assert 0 <= r.get_y() and r.get_y() + r.get_height() <= height + 1e-6, (layer.NAME, r.get_gid())
         assert f"{layer.NAME}.{views[0].name}" in keys
         all_text = "\n".join(texts(fig))
         for view in views:
@@ -329,6 +334,9 @@ def test_html_is_deterministic_and_its_svgs_parse(name):
     for svg in svgs:
         root = ET.fromstring(svg)
         ids += [e.get("id") for e in root.iter() if e.get("id")]
+        height = float(root.get("height"))
+        for rect in root.iter("{http://www.w3.org/2000/svg}rect"):     # every box inside its drawing
+            assert 0 <= float(rect.get("y")) and float(rect.get("y")) + float(rect.get("height")) <= height
     assert len(ids) == len(set(ids))                      # unique within the output
 
 

@@ -78,7 +78,7 @@ def _draw_layout(ax: Any, lay: HeaderLayout) -> None:
             va="center", ha="left", color="#546e7a")
     if lay.status is not None:
         text, fg, bg = BADGES[lay.status]
-        w = text_width(text, 8.5) + 12
+        w = text_width(text, 8.5, bold=True) + 12
         add_patch(ax, FancyBboxPatch((right - w, ty - 8), w, 16, boxstyle="round,pad=0,rounding_size=6",
                                     facecolor=bg, edgecolor=fg, linewidth=0.8))
         ax.text(right - w / 2, ty, text, fontsize=8.5, family=SANS, color=fg, va="center", ha="center",
@@ -124,15 +124,17 @@ def _draw_layout(ax: Any, lay: HeaderLayout) -> None:
                 va="center", color="#37474f", linespacing=1.3)
 
 
-def packet_layouts(packet: Packet) -> list[HeaderLayout]:
-    """One layout per layer of ``packet``, stacked, each knowing its checksum status in the packet."""
+def packet_layouts(packet: Packet, stacked: bool = True) -> list[HeaderLayout]:
+    """One layout per layer of ``packet``, each knowing its checksum status in the packet; ``stacked``:
+    one under the other in a single drawing, else each starting at the top of its own."""
     status = packet.checksums()
     layouts, top = [], 0.0
     for layer in packet.layers:
         has_sum = hasattr(layer, "checksum_ok") or hasattr(layer, "checksum_status")
         lay = layout_header(layer, status=status.get(layer.NAME, "unverified") if has_sum else None, top=top)
         layouts.append(lay)
-        top += lay.height + GAP
+        if stacked:
+            top += lay.height + GAP
     return layouts
 
 
@@ -162,8 +164,7 @@ def header_diagram(obj: Header | Packet | Any, layer: int | str | type[Header] |
             layouts = packet_layouts(packet)
         else:
             chosen = _pick(packet, layer)
-            layouts = [lay for lay in packet_layouts(packet) if lay.header is chosen]
-            layouts[0].top = 0.0
+            layouts = [lay for lay in packet_layouts(packet, stacked=False) if lay.header is chosen]
         if not layouts:
             raise ValueError(f"nothing decoded to draw: {packet.summary()}")
     height = sum(lay.height for lay in layouts) + GAP * (len(layouts) - 1)
@@ -210,7 +211,7 @@ def _scale(breaks: list[int], width: float) -> tuple[dict[int, float], bool]:
 def _fit(ax: Any, x: float, y: float, w: float, texts: list[str], size: float, **kw: Any) -> None:
     """The first of ``texts`` that fits ``w`` points, at ``size``; nothing if none does."""
     for text in texts:
-        if text_width(text, size) * (1.08 if kw.get("fontweight") == "bold" else 1) <= w - 2 * PAD:
+        if text_width(text, size, bold=kw.get("fontweight") == "bold") <= w - 2 * PAD:
             ax.text(x, y, text, fontsize=size, family=SANS, **kw)
             return
 

@@ -58,7 +58,7 @@ def _svg_layout(lay: HeaderLayout, id_prefix: str) -> list[str]:
     out.append(_text(LEFT + title_width(title), ty, lay.subtitle, 8.5, anchor="start", fill="#546e7a"))
     if lay.status is not None:
         text, fg, bg = BADGES[lay.status]
-        w = text_width(text, 8.5) + 12
+        w = text_width(text, 8.5, bold=True) + 12
         out.append(f'<g class="ns-badge"><rect x="{_n(right - w)}" y="{_n(ty - 8)}" width="{_n(w)}" height="16" '
                    f'rx="6" fill="{bg}" stroke="{fg}" stroke-width="0.8"/>'
                    + _text(right - w / 2, ty, text, 8.5, fill=fg, weight="bold") + "</g>")
@@ -168,8 +168,7 @@ def packet_html(packet: Packet) -> str:
     if packet.error is not None:
         parts.append(f'<div style="color:#b71c1c;font-size:12px">[Malformed {escape(packet.error.layer)}: '
                      f'{escape(str(packet.error))}]</div>')
-    for i, lay in enumerate(packet_layouts(packet)):
-        lay.top = 0.0
+    for i, lay in enumerate(packet_layouts(packet, stacked=False)):
         header = lay.header
         badge = f" \u00b7 {BADGES[lay.status][0]}" if lay.status else ""
         svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(WIDTH)}" height="{_n(lay.height)}" '

@@ -57,10 +57,13 @@ _NARROW = set("iljtfrI.,:;'|!()[] ")
 _WIDE = set("mwMW@%")
 
 
-def text_width(text: str, size: float, mono: bool = False) -> float:
-    """Estimated advance width of ``text`` at ``size`` points in DejaVu Sans (or Sans Mono)."""
+def text_width(text: str, size: float, mono: bool = False, bold: bool = False) -> float:
+    """Estimated advance width of ``text`` at ``size`` points in DejaVu Sans (or Sans Mono; bold Sans
+    is about a tenth wider)."""
     if mono:
         return 0.602 * size * len(text)
+    if bold:
+        return 1.1 * text_width(text, size)
     em = 0.0
     for c in text:
         if c in _NARROW:
@@ -247,7 +250,7 @@ def checksum_status(header: Header, under: Header | None = None) -> str | None:
 
 def title_width(title: str) -> float:
     """Room taken by a diagram's bold 12-point title, with the gap before the subtitle."""
-    return text_width(title, 12) * 1.1 + 16
+    return text_width(title, 12, bold=True) + 16
 
 
 def lighter(color: str, amount: float) -> str:
