@@ -430,8 +430,9 @@ def test_sigkill_mid_build_leaves_leftovers_that_the_next_lab_removes(lan_lab):
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, "20"], stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     victim = None
-    while victim is None and time.monotonic() < deadline:
+    while victim is None and time.monotonic() < deadline:     # kill at its first namespace: mid-build
         victim = next((r.id for r in records() if r.pid == proc.pid and lab_namespaces(r.id)), None)
+        time.sleep(0.002)
     proc.kill()                                                 # SIGKILL: no handler, no atexit
     proc.wait()
     assert victim and lab_namespaces(victim), "the child never started building"
