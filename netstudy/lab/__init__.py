@@ -44,7 +44,8 @@ The API (``host`` is a host, router or switch name)
     ``lab.open_ping_group_range(host)``, ``lab.sysctl(host, key, value)``
     ``lab.hosts``, ``lab.addresses``, ``lab.absent``, ``lab.vantage``, ``lab.topology``, ``lab.plan``
     ``cleanup()`` removes leftovers of crashed runs (every new lab calls it first).
-    ``print(lab.plan)`` shows every ``ip``/``sysctl``/``nft`` command that built the lab.
+    ``print(lab.plan)`` shows every ``ip``/``sysctl``/``nft`` command that built the lab; ``print(lab)``
+    the hosts, namespaces and addresses; ``netstudy.show.draw_topology(lab)`` draws it.
 
 Unprivileged programs
     ``unprivileged=True`` runs the program (or ``fn``) in a fresh user namespace: no raw, AF_PACKET
