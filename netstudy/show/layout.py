@@ -278,7 +278,7 @@ def _candidates(name: str, value: str, hexs: str) -> list[tuple[tuple[tuple[str,
     out = []
     if hexs:
         out.append((nv + ((hexs, "hex"),), 7.5, False))
-    out += [(nv, 6.5, False), (nv, 6.0, True), (av, 6.5, False), (((one, "value"),), 6.0, False),
+    out += [(nv, 6.5, False), (nv, 7.0, True), (av, 6.5, False), (((one, "value"),), 6.0, False),
             (av, 6.0, True), (((one, "value"),), 6.0, True), (((abbr, "name"),), 5.5, True)]
     return out
 
@@ -292,7 +292,7 @@ def _sizes(role: str, size: float) -> float:
 
 
 def _line_height(size: float) -> float:
-    return size * 1.22
+    return size * 1.18
 
 
 def _place(lines: tuple[tuple[str, str], ...], size: float, vertical: bool) -> tuple[Line, ...]:
