@@ -85,15 +85,14 @@ def _draw_layout(ax: Any, lay: HeaderLayout) -> None:
                 fontweight="bold")
     grid = lay.grid_top
     # bit ruler: tens and units, as in the RFCs
-    if lay.ruler:
-        for bit in range(32):
-            x = LEFT + (bit + 0.5) * BIT_W
-            if bit % 10 == 0:
-                ax.text(x, grid - RULER_H + 7, str(bit // 10), fontsize=7.5, family=MONO, ha="center",
-                        va="center", color="#37474f")
-            ax.text(x, grid - 8, str(bit % 10), fontsize=7.5, family=MONO, ha="center", va="center",
-                    color="#37474f")
-        ax.text(LEFT - 6, grid - 8, "bit", fontsize=7, family=SANS, ha="right", va="center", color="#90a4ae")
+    for bit in range(32):
+        x = LEFT + (bit + 0.5) * BIT_W
+        if bit % 10 == 0:
+            ax.text(x, grid - RULER_H + 7, str(bit // 10), fontsize=7.5, family=MONO, ha="center",
+                    va="center", color="#37474f")
+        ax.text(x, grid - 8, str(bit % 10), fontsize=7.5, family=MONO, ha="center", va="center",
+                color="#37474f")
+    ax.text(LEFT - 6, grid - 8, "bit", fontsize=7, family=SANS, ha="right", va="center", color="#90a4ae")
     # byte offset of each row
     for row in range(lay.rows):
         ax.text(LEFT - 6, grid + (row + 0.5) * ROW_H, str(row * 4), fontsize=7.5, family=MONO, ha="right",

@@ -63,13 +63,12 @@ def _svg_layout(lay: HeaderLayout, id_prefix: str) -> list[str]:
                    f'rx="6" fill="{bg}" stroke="{fg}" stroke-width="0.8"/>'
                    + _text(right - w / 2, ty, text, 8.5, fill=fg, weight="bold") + "</g>")
     grid = lay.grid_top
-    if lay.ruler:
-        for bit in range(32):
-            x = LEFT + (bit + 0.5) * BIT_W
-            if bit % 10 == 0:
-                out.append(_text(x, grid - RULER_H + 7, str(bit // 10), 7.5, mono=True, fill="#37474f"))
-            out.append(_text(x, grid - 8, str(bit % 10), 7.5, mono=True, fill="#37474f"))
-        out.append(_text(LEFT - 6, grid - 8, "bit", 7, anchor="end", fill="#90a4ae"))
+    for bit in range(32):
+        x = LEFT + (bit + 0.5) * BIT_W
+        if bit % 10 == 0:
+            out.append(_text(x, grid - RULER_H + 7, str(bit // 10), 7.5, mono=True, fill="#37474f"))
+        out.append(_text(x, grid - 8, str(bit % 10), 7.5, mono=True, fill="#37474f"))
+    out.append(_text(LEFT - 6, grid - 8, "bit", 7, anchor="end", fill="#90a4ae"))
     for row in range(lay.rows):
         out.append(_text(LEFT - 6, grid + (row + 0.5) * ROW_H, str(row * 4), 7.5, mono=True, anchor="end",
                          fill="#78909c"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from netstudy.show.colors import field_color
@@ -119,7 +119,7 @@ def full_hex(view: FieldView) -> str:
 def value_of(header: Header, view: FieldView) -> str:
     """The value a box shows: ``auto`` for a length or checksum still to be filled in, options without
     their repeated name (``mss 1460`` -> ``1460``)."""
-    if view.name in header._BY_NAME and not header.is_set(view.name):
+    if view.bit_offset < type(header).MIN_LENGTH * 8 and not header.is_set(view.name):
         return "auto"
     name = display_name(view)
     if view.name.startswith("option "):
@@ -207,13 +207,10 @@ class HeaderLayout:
     status: str | None
     top: float = 0.0                        # where this diagram starts (several stack in one figure)
     options: tuple[int, int, int] | None = None   # first row, last row, bytes
-    width: float = WIDTH
-    ruler: bool = True
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def grid_top(self) -> float:
-        return self.top + TITLE_H + (RULER_H if self.ruler else 0.0)
+        return self.top + TITLE_H + RULER_H
 
     @property
     def height(self) -> float:
@@ -231,7 +228,7 @@ def checksum_status(header: Header, under: Header | None = None) -> str | None:
     ``auto`` when building will fill it), or None for a header without one."""
     if not (hasattr(header, "checksum_ok") or hasattr(header, "checksum_status")):
         return None
-    if "checksum" in header._BY_NAME and not header.is_set("checksum"):
+    if any(f.name == "checksum" for f in header.FIELDS) and not header.is_set("checksum"):
         return "auto"
     if hasattr(header, "checksum_ok"):
         if is_built(header) and not all(header.is_set(f.name) for f in header.FIELDS):
@@ -241,7 +238,7 @@ def checksum_status(header: Header, under: Header | None = None) -> str | None:
         return "unverified"                   # no payload and no IP header: nothing to sum over
     try:
         return header.checksum_status(under)
-    except (TypeError, ValueError, AttributeError):
+    except ValueError:                        # e.g. an ``under`` that is not the IP header below
         return "unverified"
 
 
@@ -363,7 +360,7 @@ def _pieces(bit: int, bits: int) -> list[tuple[int, int, int, int]]:
 
 
 def layout_header(header: Header, under: Header | None = None, status: str | None = "compute",
-                  top: float = 0.0, ruler: bool = True) -> HeaderLayout:
+                  top: float = 0.0) -> HeaderLayout:
     """Lay out ``header`` as an RFC 791-style diagram: 32 bits a row, a box per field (cut at row
     ends, whole rows merged), the label that fits each box, colours, tooltips, the checksum status."""
     views = header.fields()
@@ -372,8 +369,7 @@ def layout_header(header: Header, under: Header | None = None, status: str | Non
     rows = max(1, math.ceil(total_bits / 32))
     if status == "compute":
         status = checksum_status(header, under)
-    lay = HeaderLayout(header, header.NAME, length, header.struct_format, rows, [], status, top=top,
-                       ruler=ruler)
+    lay = HeaderLayout(header, header.NAME, length, header.struct_format, rows, [], status, top=top)
     fixed_bits = type(header).MIN_LENGTH * 8
     grid_top = lay.grid_top
     for view in views:
