@@ -397,3 +397,19 @@ def test_checksum_steps_agree_with_internet_checksum(close_figures):
     fig = checksum_figure(header)
     close_figures.append(fig)
     assert "0x0000" in fig.axes[0].get_title()
+
+
+def test_mutated_and_cut_frames_still_render():
+    """Whatever decode makes of damaged bytes (a malformed layer, odd lengths), the display draws it."""
+    rng = random.Random(2)
+    for name, (data, linktype) in sorted(FRAMES.items()):
+        for _ in range(25):
+            damaged = bytearray(data[:rng.randrange(1, len(data) + 1)])
+            for _ in range(rng.randrange(1, 4)):
+                damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+            p = decode(bytes(damaged), linktype)
+            html = to_html(p)
+            for svg in re.findall(r"<svg .*?</svg>", html, re.S):
+                ET.fromstring(svg)
+            assert len(byte_map(p)) == len(damaged)
+            assert len(hexdump_text(p).splitlines()) == (len(damaged) + 15) // 16
