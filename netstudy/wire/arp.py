@@ -25,14 +25,14 @@ class ARP(Header):
         Field("target_ip", 32, "protocol address being asked about (RFC 826)", "ipv4", "0.0.0.0"),
     )
 
-    def _validate(self) -> None:
-        if self._v[2] != 6 or self._v[3] != 4:
-            raise self._error("hardware_size", f"only Ethernet/IPv4 ARP (6/4) is decoded, got "
-                                               f"{self._v[2]}/{self._v[3]}")
-
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        end = self._off + 28                   # what follows in a frame is Ethernet padding, not payload
-        return None, end, end
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < 28:
+            raise cls._short(off, end)
+        if data[off + 4] != 6 or data[off + 5] != 4:
+            raise cls._fail("hardware_size", off, f"only Ethernet/IPv4 ARP (6/4) is decoded, got "
+                                                  f"{data[off + 4]}/{data[off + 5]}")
+        return cls, None, off + 28, off + 28    # what follows in a frame is Ethernet padding, not payload
 
     def summary(self) -> str:
         if self.opcode == 1:

@@ -32,22 +32,47 @@ LINKTYPES: dict[int, type[Header] | None] = {0: Null, 1: Ethernet, 101: None, 22
 
 
 class Packet:
-    """A decoded frame: its layers (outermost first), what is left undecoded, and any malformed layer."""
+    """A decoded frame: its layers (outermost first), what is left undecoded, and any malformed layer.
 
-    __slots__ = ("data", "linktype", "layers", "error", "_rest_start", "_rest_end", "_stopped_at")
+    Decoding only skims each header (where it ends, what follows); a header object is made the first
+    time it is looked at, so asking for the TCP ports of a million frames never builds their Ethernet
+    headers.
+    """
 
-    def __init__(self, data: bytes, linktype: int, layers: list[Header], error: DecodeError | None,
-                 rest_start: int, rest_end: int, stopped_at: type[Header] | None) -> None:
-        self.data, self.linktype, self.layers, self.error = data, linktype, layers, error
+    __slots__ = ("data", "linktype", "spans", "error", "_rest_start", "_rest_end", "_stopped_at", "_made")
+
+    def __init__(self, data: bytes, linktype: int, spans: list[tuple[type[Header], int, int]],
+                 error: DecodeError | None, rest_start: int, rest_end: int, stopped_at: type[Header] | None) -> None:
+        self.data, self.linktype, self.spans, self.error = data, linktype, spans, error
         self._rest_start, self._rest_end, self._stopped_at = rest_start, rest_end, stopped_at
+        self._made: list[Header | None] | None = None
+
+    def _layer(self, index: int) -> Header:
+        made = self._made
+        if made is None:
+            made = self._made = [None] * len(self.spans)
+        layer = made[index]
+        if layer is None:
+            cls, off, end = self.spans[index]
+            layer = made[index] = cls._make(self.data, off, end)
+        return layer
+
+    @property
+    def layers(self) -> list[Header]:
+        """Every decoded header, outermost first."""
+        return [self._layer(i) for i in range(len(self.spans))]
 
     # -- looking things up --
+    def _index(self, kind: type[Header] | tuple[type[Header], ...]) -> int:
+        for i, span in enumerate(self.spans):
+            if issubclass(span[0], kind):
+                return i
+        return -1
+
     def get(self, kind: type[H], default: Any = None) -> H | Any:
         """The first layer that is a ``kind`` (e.g. ``packet.get(TCP)``), or ``default``."""
-        for layer in self.layers:
-            if isinstance(layer, kind):
-                return layer
-        return default
+        i = self._index(kind)
+        return default if i < 0 else self._layer(i)
 
     def __getitem__(self, kind: type[H]) -> H:
         layer = self.get(kind)
@@ -56,7 +81,7 @@ class Packet:
         return layer
 
     def __contains__(self, kind: type[Header]) -> bool:
-        return self.get(kind) is not None
+        return self._index(kind) >= 0
 
     def __iter__(self) -> Iterator[Header]:
         return iter(self.layers)
@@ -76,10 +101,7 @@ class Packet:
     @property
     def network(self) -> Header | None:
         """The IPv4, IPv6 or ARP layer, if any."""
-        for layer in self.layers:
-            if isinstance(layer, (IPv4, IPv6, ARP)):
-                return layer
-        return None
+        return self.get((IPv4, IPv6, ARP))
 
     @property
     def application(self) -> Header | None:
@@ -89,10 +111,7 @@ class Packet:
     @property
     def transport(self) -> Header | None:
         """The TCP, UDP, ICMP or ICMPv6 layer, if any."""
-        for layer in self.layers:
-            if isinstance(layer, (TCP, UDP, ICMP, ICMPv6)):
-                return layer
-        return None
+        return self.get(TRANSPORTS)
 
     def checksums(self) -> dict[str, str]:
         """The status of every checksum in the packet: ``good``, ``bad``, ``offloaded``, ``unverified``, ``none``."""
@@ -157,6 +176,8 @@ class Packet:
         return row
 
 
+TRANSPORTS = (TCP, UDP, ICMP, ICMPv6)
+
 ROW_COLUMNS = ("length", "src_mac", "dst_mac", "vlan", "src", "dst", "protocol", "sport", "dport", "tcp_flags",
                "icmp_type", "icmp_code", "ttl", "malformed", "summary")
 
@@ -199,17 +220,17 @@ def decode_ip(data: bytes | bytearray | memoryview, quoted: bool = False) -> Pac
 
 
 def _walk(frame: bytes, linktype: int, cls: type[Header] | None, off: int, end: int) -> Packet:
-    layers: list[Header] = []
+    spans: list[tuple[type[Header], int, int]] = []
     error = None
     while cls is not None:
         try:
-            layer = cls._parse(frame, off, end)
+            kind, following, start, stop = cls._locate(frame, off, end)
         except DecodeError as exc:
             error = exc
             break
-        layers.append(layer)
-        cls, off, end = layer.layout()
-    return Packet(frame, linktype, layers, error, off, max(off, end), cls)
+        spans.append((kind, off, end))
+        cls, off, end = following, start, stop
+    return Packet(frame, linktype, spans, error, off, max(off, end), cls)
 
 
 def _summary(p: Packet) -> str:

@@ -18,8 +18,11 @@ class Ethernet(Header):
               "hex", None, auto=True, names=ETHERTYPE_NAMES),
     )
 
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        return ETHERTYPE_NEXT.get(self._v[2]), self._off + 14, self._end
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < 14:
+            raise cls._short(off, end)
+        return cls, ETHERTYPE_NEXT.get(data[off + 12] << 8 | data[off + 13]), off + 14, end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("ethertype"):
@@ -40,8 +43,11 @@ class VLAN(Header):
         Field("ethertype", 16, "type of the payload (RFC 894)", "hex", None, auto=True, names=ETHERTYPE_NAMES),
     )
 
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        return ETHERTYPE_NEXT.get(self._v[1]), self._off + 4, self._end
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < 4:
+            raise cls._short(off, end)
+        return cls, ETHERTYPE_NEXT.get(data[off + 2] << 8 | data[off + 3]), off + 4, end
 
     fill = Ethernet.fill
 

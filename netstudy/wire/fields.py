@@ -224,6 +224,7 @@ class Header:
     _SLOTS: ClassVar[dict[str, _Slot]]
     _BY_NAME: ClassVar[dict[str, Field]]
     _EXTRAS: ClassVar[frozenset[str]] = frozenset()   # keyword arguments beyond the table, e.g. "options"
+    _BYTE_OF: ClassVar[dict[str, int]]                  # field name -> byte offset in the header
 
     __slots__ = ("_v", "_buf", "_off", "_end", "_build")
 
@@ -236,6 +237,10 @@ class Header:
         cls.MIN_LENGTH = cls._STRUCT.size
         cls._SLOTS = slots
         cls._BY_NAME = {f.name: f for f in cls.FIELDS}
+        bits, cls._BYTE_OF = 0, {}
+        for f in cls.FIELDS:
+            cls._BYTE_OF[f.name] = bits // 8
+            bits += f.bits
         for f in cls.FIELDS:
             if f.name not in cls.__dict__:       # a subclass may present a field its own way
                 setattr(cls, f.name, _accessor(f, slots[f.name]))
@@ -280,27 +285,36 @@ class Header:
 
     @classmethod
     def _parse(cls, data: bytes, offset: int, end: int) -> "Header":
-        if end - offset < cls.MIN_LENGTH:
-            raise DecodeError(cls.NAME, cls.FIELDS[0].name if end <= offset else "header", offset,
-                              f"needs {cls.MIN_LENGTH} bytes, only {max(end - offset, 0)} left")
+        kind = cls._locate(data, offset, end)[0]        # checks it, and picks the class for typed messages
+        return kind._make(data, offset, end)
+
+    @classmethod
+    def _make(cls, data: bytes, offset: int, end: int) -> "Header":
+        """The header object for bytes ``_locate`` has already checked: one ``struct`` call, no copies."""
         h = cls.__new__(cls)
         h._v = cls._STRUCT.unpack_from(data, offset)
         h._buf, h._off, h._end, h._build = data, offset, end, None
-        if cls._validate is not Header._validate:
-            h._validate()
         return h
 
-    def _validate(self) -> None:
-        """Check the fixed part against the rest (lengths, versions); raise DecodeError naming the field."""
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type["Header"], type["Header"] | None, int, int]:
+        """Skim the header at ``off``: (its class, the class of what follows or None, where its payload
+        starts, where it ends). Reads only the bytes that say how long the header is and what comes
+        next, so walking a frame costs a few byte lookups per layer; raises DecodeError naming the field
+        when those bytes are inconsistent. Headers with lengths, options or a next layer override it."""
+        if end - off < cls.MIN_LENGTH:
+            raise cls._short(off, end)
+        return cls, None, off + cls.MIN_LENGTH, end
 
-    def _error(self, field: str, reason: str) -> DecodeError:
-        """A DecodeError for ``field`` of this header, with the field's absolute byte offset."""
-        bit = 0
-        for f in self.FIELDS:
-            if f.name == field:
-                break
-            bit += f.bits
-        return DecodeError(self.NAME, field, self._off + bit // 8, reason)
+    @classmethod
+    def _short(cls, off: int, end: int) -> DecodeError:
+        return DecodeError(cls.NAME, cls.FIELDS[0].name if end <= off else "header", off,
+                           f"needs {cls.MIN_LENGTH} bytes, only {max(end - off, 0)} left")
+
+    @classmethod
+    def _fail(cls, field: str, off: int, reason: str) -> DecodeError:
+        """A DecodeError for ``field`` of the header at ``off``, with the field's absolute byte offset."""
+        return DecodeError(cls.NAME, field, off + cls._BYTE_OF.get(field, 0), reason)
 
     # -- field access ------------------------------------------------------------------------------
 
@@ -341,8 +355,8 @@ class Header:
 
     def layout(self) -> tuple[type["Header"] | None, int, int]:
         """(class of the next header or None, where this header's payload starts, where it ends) in the
-        buffer. Headers with length fields, options or a next layer override this one method."""
-        return None, self._off + self.MIN_LENGTH, self._end
+        buffer, as ``_locate`` finds them."""
+        return self._locate(self._buf, self._off, self._end)[1:]
 
     @property
     def header_length(self) -> int:
@@ -354,6 +368,8 @@ class Header:
     @property
     def payload(self) -> bytes:
         """The bytes this header carries (what follows it, up to the end its length fields give)."""
+        if not self._buf:
+            return b""
         _, start, end = self.layout()
         return self._buf[start:end]
 

@@ -55,10 +55,12 @@ class TypedMessage(Header):
         super().__init__(**values)
 
     @classmethod
-    def _parse(cls, data: bytes, offset: int, end: int) -> "TypedMessage":
-        if "BY_TYPE" in cls.__dict__ and end > offset:
-            cls = cls.BY_TYPE.get(data[offset], cls)
-        return super(TypedMessage, cls)._parse(data, offset, end)
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if "BY_TYPE" in cls.__dict__ and end > off:
+            kind = cls.BY_TYPE.get(data[off])
+            if kind is not None:
+                return kind._locate(data, off, end)
+        return super()._locate(data, off, end)
 
 
 class ICMP(TypedMessage):

@@ -150,8 +150,11 @@ class _NDP(ICMPv6):
 
     _EXTRAS = frozenset({"options"})
 
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        return None, self._end, self._end                # options run to the end of the message
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < cls.MIN_LENGTH:
+            raise cls._short(off, end)
+        return cls, None, end, end                       # options run to the end of the message
 
     @property
     def options(self) -> list[Option]:

@@ -46,25 +46,26 @@ class IPv4(Header):
     _EXTRAS = frozenset({"options"})
     OPTIONS = IPV4_OPTIONS
 
-    def _validate(self) -> None:
-        first = self._v[0]
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < 20:
+            raise cls._short(off, end)
+        first = data[off]
         if first >> 4 != 4:
-            raise self._error("version", f"version is {first >> 4}, not 4")
+            raise cls._fail("version", off, f"version is {first >> 4}, not 4")
         hlen = (first & 0xF) * 4
         if hlen < 20:
-            raise self._error("ihl", f"header length {first & 0xF} words is less than the minimum 5")
-        if self._off + hlen > self._end:
-            raise self._error("ihl", f"header of {hlen} bytes runs past the {self._end - self._off} captured")
-        total = self._v[2]
+            raise cls._fail("ihl", off, f"header length {first & 0xF} words is less than the minimum 5")
+        if off + hlen > end:
+            raise cls._fail("ihl", off, f"header of {hlen} bytes runs past the {end - off} captured")
+        total = data[off + 2] << 8 | data[off + 3]
         if total and total < hlen:
-            raise self._error("total_length", f"total length {total} is shorter than the header ({hlen})")
-
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        v, off = self._v, self._off
-        total = v[2]                   # 0: segmentation offload left it for the NIC to fill
-        end = self._end if total == 0 or off + total > self._end else off + total
-        # a later fragment carries the middle of a payload, not a header
-        return (None if v[4] & 0x1FFF else IP_PROTOCOL_NEXT.get(v[6])), off + (v[0] & 0xF) * 4, end
+            raise cls._fail("total_length", off, f"total length {total} is shorter than the header ({hlen})")
+        # total 0: segmentation offload left it for the NIC to fill; more than captured: a snap length cut
+        stop = end if total == 0 or off + total > end else off + total
+        # a later fragment (offset > 0) carries the middle of a payload, not a header
+        later = (data[off + 6] & 0x1F) | data[off + 7]
+        return cls, None if later else IP_PROTOCOL_NEXT.get(data[off + 9]), off + hlen, stop
 
     @property
     def is_fragment(self) -> bool:

@@ -39,14 +39,15 @@ class IPv6(Header):
         Field("dst", 128, "destination address (RFC 8200 §3)", "ipv6", "::"),
     )
 
-    def _validate(self) -> None:
-        if self._v[0] >> 28 != 6:
-            raise self._error("version", f"version is {self._v[0] >> 28}, not 6")
-
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        v, off = self._v, self._off
-        end = self._end if v[1] == 0 or off + 40 + v[1] > self._end else off + 40 + v[1]
-        return IP_PROTOCOL_NEXT.get(v[2]), off + 40, end
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < 40:
+            raise cls._short(off, end)
+        if data[off] >> 4 != 6:
+            raise cls._fail("version", off, f"version is {data[off] >> 4}, not 6")
+        length = data[off + 4] << 8 | data[off + 5]     # 0: a jumbogram, or offload left it to the NIC
+        stop = end if length == 0 or off + 40 + length > end else off + 40 + length
+        return cls, IP_PROTOCOL_NEXT.get(data[off + 6]), off + 40, stop
 
     @property
     def captured_whole(self) -> bool:
@@ -74,14 +75,14 @@ class _Extension(Header):
 
     _EXTRAS = frozenset({"options"})
 
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        return IP_PROTOCOL_NEXT.get(self._v[0]), self._off + 8 * (self._v[1] + 1), self._end
-
-    def _validate(self) -> None:
-        length = 8 * (self._v[1] + 1)
-        if self._off + length > self._end:
-            raise self._error("hdr_ext_len", f"extension of {length} bytes runs past the "
-                                             f"{self._end - self._off} bytes left")
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < cls.MIN_LENGTH:
+            raise cls._short(off, end)
+        length = 8 * (data[off + 1] + 1)
+        if off + length > end:
+            raise cls._fail("hdr_ext_len", off, f"extension of {length} bytes runs past the {end - off} bytes left")
+        return cls, IP_PROTOCOL_NEXT.get(data[off]), off + length, end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("next_header"):
@@ -153,9 +154,12 @@ class IPv6Fragment(Header):
               Field("m", 1, "more fragments follow (RFC 8200 §4.5)", "flag"),
               Field("identification", 32, "identifies the fragments of one packet (RFC 8200 §4.5)", "hex"))
 
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        later = self._v[2] >> 3                  # a later fragment: the middle of a payload, no header
-        return None if later else IP_PROTOCOL_NEXT.get(self._v[0]), self._off + 8, self._end
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < 8:
+            raise cls._short(off, end)
+        later = (data[off + 2] << 8 | data[off + 3]) >> 3   # a later fragment: the middle of a payload
+        return cls, None if later else IP_PROTOCOL_NEXT.get(data[off]), off + 8, end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("next_header"):

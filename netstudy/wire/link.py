@@ -21,13 +21,15 @@ class Null(Header):
     @property
     def address_family(self) -> int:
         """The family, whichever byte order the capturing host used (small numbers: read both ways)."""
-        value = self._v[0]
-        return value if value < 0x10000 else struct.unpack("<I", struct.pack("!I", value))[0]
+        return _either_order(self._v[0])
 
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        family = self.address_family
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < 4:
+            raise cls._short(off, end)
+        family = _either_order(int.from_bytes(data[off:off + 4], "big"))
         ethertype = 0x0800 if family == 2 else 0x86DD if family in (10, 24, 28, 30) else None
-        return ETHERTYPE_NEXT.get(ethertype), self._off + 4, self._end
+        return cls, ETHERTYPE_NEXT.get(ethertype), off + 4, end
 
 
 class SLL(Header):
@@ -43,8 +45,11 @@ class SLL(Header):
         Field("protocol", 16, "EtherType of the payload", "hex", 0x0800, names=ETHERTYPE_NAMES),
     )
 
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        return ETHERTYPE_NEXT.get(self._v[-1]), self._off + 16, self._end
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < 16:
+            raise cls._short(off, end)
+        return cls, ETHERTYPE_NEXT.get(data[off + 14] << 8 | data[off + 15]), off + 16, end
 
 
 class SLL2(Header):
@@ -62,5 +67,13 @@ class SLL2(Header):
         Field("address", 64, "link-layer address of the sender, zero-padded", "bytes", b"\x00" * 8),
     )
 
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        return ETHERTYPE_NEXT.get(self._v[0]), self._off + 20, self._end
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < 20:
+            raise cls._short(off, end)
+        return cls, ETHERTYPE_NEXT.get(data[off] << 8 | data[off + 1]), off + 20, end
+
+
+def _either_order(value: int) -> int:
+    """An address family written in the capturing host's byte order: small numbers read either way."""
+    return value if value < 0x10000 else struct.unpack("<I", struct.pack("!I", value))[0]

@@ -67,17 +67,17 @@ class TCP(Header):
         if flags is not None:
             self.flags = flags
 
-    def _validate(self) -> None:
-        hlen = (self._v[4] >> 4) * 4              # word 4: data offset, reserved, AE (one byte)
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < 20:
+            raise cls._short(off, end)
+        hlen = (data[off + 12] >> 4) * 4
         if hlen < 20:
-            raise self._error("data_offset", f"data offset {hlen // 4} words is less than the minimum 5")
-        if self._off + hlen > self._end:
-            raise self._error("data_offset", f"header of {hlen} bytes runs past the {self._end - self._off} "
-                                             f"bytes left")
-
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        v = self._v
-        return TCP_PORT_NEXT.get(v[1]) or TCP_PORT_NEXT.get(v[0]), self._off + (v[4] >> 4) * 4, self._end
+            raise cls._fail("data_offset", off, f"data offset {hlen // 4} words is less than the minimum 5")
+        if off + hlen > end:
+            raise cls._fail("data_offset", off, f"header of {hlen} bytes runs past the {end - off} bytes left")
+        app = TCP_PORT_NEXT.get(data[off + 2] << 8 | data[off + 3]) or TCP_PORT_NEXT.get(data[off] << 8 | data[off + 1])
+        return cls, app, off + hlen, end
 
     # -- flags, the way people write them --
     @property

@@ -21,15 +21,16 @@ class UDP(Header):
                               "(RFC 768)", "hex", None, auto=True),
     )
 
-    def _validate(self) -> None:
-        length = self._v[2]
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+        if end - off < 8:
+            raise cls._short(off, end)
+        length = data[off + 4] << 8 | data[off + 5]
         if length and length < 8:
-            raise self._error("length", f"length {length} is less than the 8-byte header")
-
-    def layout(self) -> tuple[type[Header] | None, int, int]:
-        v, off = self._v, self._off
-        end = self._end if v[2] == 0 or off + v[2] > self._end else off + v[2]
-        return UDP_PORT_NEXT.get(v[1]) or UDP_PORT_NEXT.get(v[0]), off + 8, end
+            raise cls._fail("length", off, f"length {length} is less than the 8-byte header")
+        stop = end if length == 0 or off + length > end else off + length
+        app = UDP_PORT_NEXT.get(data[off + 2] << 8 | data[off + 3]) or UDP_PORT_NEXT.get(data[off] << 8 | data[off + 1])
+        return cls, app, off + 8, stop
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("length"):
