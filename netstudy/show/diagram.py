@@ -15,8 +15,8 @@ import io
 from typing import Any
 
 from netstudy.show.colors import PADDING_COLOR, PAYLOAD_COLOR, layer_color, text_color
-from netstudy.show.layout import (BADGES, BIT_W, EDGE, LEFT, MONO, PAD, ROW_H, RULER_H, SANS, TITLE_H, WIDTH,
-                                  HeaderLayout, as_packet, box_style, layout_header, text_width, title_width)
+from netstudy.show.layout import (BADGES, BIT_W, EDGE, LEFT, MONO, PAD, PX_PER_PT, ROW_H, RULER_H, SANS, TITLE_H,
+                                  WIDTH, HeaderLayout, as_packet, box_style, layout_header, text_width, title_width)
 from netstudy.wire.decode import Packet
 from netstudy.wire.fields import Header
 
@@ -31,15 +31,16 @@ def _figure_class() -> type:
     from matplotlib.figure import Figure as MatplotlibFigure
 
     class Figure(MatplotlibFigure):
-        """A Figure that Jupyter shows as a PNG when a cell returns it (twice the pixels, shown at
-        72 dpi, so it is sharp and the same size as the SVG of the rich display). Made without pyplot,
-        it is shown once, and pyplot's list of open figures does not grow."""
+        """A Figure that Jupyter shows as a PNG when a cell returns it, at the size of the SVG of the rich
+        display (96 dpi) with 1.5 times the pixels, so it stays sharp. Made without pyplot, it is shown
+        once, and pyplot's list of open figures does not grow."""
 
         def _repr_png_(self) -> tuple[bytes, dict[str, int]]:
             buf = io.BytesIO()
             self.savefig(buf, format="png", dpi=144)
             width, height = self.get_size_inches()
-            return buf.getvalue(), {"width": round(width * 72), "height": round(height * 72)}
+            scale = 72 * PX_PER_PT
+            return buf.getvalue(), {"width": round(width * scale), "height": round(height * scale)}
 
     return Figure
 

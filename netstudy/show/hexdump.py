@@ -142,8 +142,8 @@ def hexdump(obj: Any, linktype: int = 1, max_bytes: int = 512, legend: bool = Tr
     legend_rows = _legend_rows(_legend_entries(packet, cells[:shown]), width - 20) if legend else []
     height = title_h + nrows * ROW + 10 + len(legend_rows) * 15 + 6
     fig, ax = figure_in_points(width, height)
-    ax.text(X_OFF, 13, fit_text(packet.summary(), width - 2 * X_OFF, 9, mono=True), fontsize=9, family=MONO, fontweight="bold", va="center", ha="left",
-            color="#263238", clip_on=True)
+    title = fit_text(packet.summary(), width - 2 * X_OFF, 9, mono=True)
+    ax.text(X_OFF, 13, title, fontsize=9, family=MONO, fontweight="bold", va="center", ha="left", color="#263238")
     for i in range(shown):
         row, col = divmod(i, 16)
         y = title_h + row * ROW

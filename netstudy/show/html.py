@@ -12,8 +12,8 @@ from html import escape
 from typing import Any
 
 from netstudy.show.colors import layer_color, text_color
-from netstudy.show.layout import (BADGES, BIT_W, EDGE, LEFT, MONO, ROW_H, RULER_H, SANS, TITLE_H, WIDTH,
-                                  HeaderLayout, as_packet, box_style, layout_header, text_width, title_width)
+from netstudy.show.layout import (BADGES, BIT_W, EDGE, LEFT, MONO, PX_PER_PT, ROW_H, RULER_H, SANS, TITLE_H,
+                                  WIDTH, HeaderLayout, as_packet, box_style, layout_header, text_width, title_width)
 from netstudy.wire.decode import Packet
 from netstudy.wire.fields import Header, Stack
 
@@ -101,16 +101,21 @@ def _svg_layout(lay: HeaderLayout, id_prefix: str) -> list[str]:
 _STYLE = "<style>.ns-f:hover>rect{stroke:#000;stroke-width:2}</style>"
 
 
+def _svg(lay: HeaderLayout, id_prefix: str, style: bool = True) -> str:
+    """One layout as an SVG element: drawn in points, shown at 96 dpi (4/3 CSS pixels a point) like the
+    figures, and shrunk to fit a narrower page."""
+    w, h = WIDTH, lay.height
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(w * PX_PER_PT)}" height="{_n(h * PX_PER_PT)}" '
+            f'viewBox="0 0 {_n(w)} {_n(h)}" font-family="{_SANS}" style="max-width:100%;height:auto" '
+            f'role="img" aria-label="{escape(lay.name)} header diagram">'
+            + (_STYLE if style else "") + "".join(_svg_layout(lay, id_prefix)) + "</svg>")
+
+
 def header_svg(header: Header, under: Header | None = None, status: str | None = "compute",
                id_prefix: str = "ns-") -> str:
     """The bit diagram of ``header`` as an SVG document (a string): boxes with values and hex, a tooltip
     per field (bit range, byte offset, struct code, meaning), the struct format and the checksum badge."""
-    lay = layout_header(header, under=under, status=status)
-    height = lay.height
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(WIDTH)}" height="{_n(height)}" '
-            f'viewBox="0 0 {_n(WIDTH)} {_n(height)}" font-family="{_SANS}" style="max-width:100%;height:auto" '
-            f'role="img" aria-label="{escape(header.NAME)} header diagram">')
-    return head + _STYLE + "".join(_svg_layout(lay, id_prefix)) + "</svg>"
+    return _svg(layout_header(header, under=under, status=status), id_prefix)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -170,10 +175,7 @@ def packet_html(packet: Packet) -> str:
     for i, lay in enumerate(packet_layouts(packet, stacked=False)):
         header = lay.header
         badge = f" \u00b7 {BADGES[lay.status][0]}" if lay.status else ""
-        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(WIDTH)}" height="{_n(lay.height)}" '
-               f'viewBox="0 0 {_n(WIDTH)} {_n(lay.height)}" font-family="{_SANS}" '
-               f'style="max-width:100%;height:auto" role="img" aria-label="{escape(header.NAME)} header diagram">'
-               + (_STYLE if i == 0 else "") + "".join(_svg_layout(lay, f"ns-{i}-")) + "</svg>")
+        svg = _svg(lay, f"ns-{i}-", style=i == 0)
         parts.append(f'<details open><summary style="cursor:pointer;font-size:12px;color:{layer_color(header)}">'
                      f'<b>{escape(header.NAME)}</b> \u00b7 {header.header_length} bytes at offset {header.offset}'
                      f'{escape(badge)}</summary>{svg}</details>')

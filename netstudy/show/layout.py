@@ -35,6 +35,7 @@ WIDTH = LEFT + 32 * BIT_W + RIGHT
 
 NAME_MAX, NAME_MIN = 8.5, 6.0
 VALUE_BONUS = 1.0       # the value is set one point larger than the name
+PX_PER_PT = 96 / 72     # how big drawings show in a browser: 96 dpi, as CSS and matplotlib's own figures
 SANS = "DejaVu Sans"
 EDGE = "#37474f"
 MONO = "DejaVu Sans Mono"
