@@ -17,7 +17,7 @@ from typing import Any
 from netstudy.show.colors import PADDING_COLOR, PAYLOAD_COLOR, layer_color, text_color
 from netstudy.show.layout import (BADGES, BIT_W, EDGE, LEFT, MONO, PAD, PX_PER_PT, ROW_H, RULER_H, SANS, TITLE_H,
                                   WIDTH, HeaderLayout, as_packet, box_style, layout_header, text_width, title_width)
-from netstudy.wire.decode import Packet
+from netstudy.wire.decode import LINKTYPES, Packet
 from netstudy.wire.fields import Header
 
 __all__ = ["header_diagram", "layers_diagram", "packet_layouts", "figure_in_points", "plot_figure", "add_patch"]
@@ -81,7 +81,7 @@ def _draw_layout(ax: Any, lay: HeaderLayout) -> None:
         text, fg, bg = BADGES[lay.status]
         w = text_width(text, 8.5, bold=True) + 12
         add_patch(ax, FancyBboxPatch((right - w, ty - 8), w, 16, boxstyle="round,pad=0,rounding_size=6",
-                                    facecolor=bg, edgecolor=fg, linewidth=0.8))
+                                     facecolor=bg, edgecolor=fg, linewidth=0.8))
         ax.text(right - w / 2, ty, text, fontsize=8.5, family=SANS, color=fg, va="center", ha="center",
                 fontweight="bold")
     grid = lay.grid_top
@@ -102,7 +102,7 @@ def _draw_layout(ax: Any, lay: HeaderLayout) -> None:
         st = box_style(box)
         if st["hatch"]:                  # light hatching under the border, so the border stays dark
             add_patch(ax, Rectangle((box.x, box.y), box.w, box.h, facecolor=st["fill"], edgecolor="#bdbdbd",
-                                   linewidth=0, hatch="////"))
+                                    linewidth=0, hatch="////"))
         rect = Rectangle((box.x, box.y), box.w, box.h, facecolor="none" if st["hatch"] else st["fill"],
                          edgecolor=EDGE, linewidth=st["lw"])
         rect.set_gid(box.key)
@@ -231,7 +231,8 @@ def layers_diagram(obj: Packet | Any, linktype: int = 1) -> Any:
     bottom = top + n * STRIP + CORE + n * INSET
     fig, ax = figure_in_points(left * 2 + width, bottom + 30)
     names = [s[0] for s in spans] + (["payload"] if packet.remainder else [])
-    title = f"{total}-byte frame: " + " \u2283 ".join(names) if names else f"{total} bytes, nothing decoded"
+    unit = "frame" if LINKTYPES.get(packet.linktype) is not None else "packet"     # raw IP: no link layer
+    title = f"{total}-byte {unit}: " + " \u2283 ".join(names) if names else f"{total} bytes, nothing decoded"
     ax.text(left, 14, title, fontsize=11, fontweight="bold", family=SANS, va="center")
     if widened:
         ax.text(left + width, 14, "widths follow byte counts; small parts widened to be legible",
@@ -240,14 +241,14 @@ def layers_diagram(obj: Packet | Any, linktype: int = 1) -> Any:
         color = layer_color(name)
         y0, y1 = top + i * STRIP, bottom - i * INSET
         add_patch(ax, Rectangle((X[start], y0), X[end] - X[start], y1 - y0, facecolor=color + "1f",
-                               edgecolor=color, linewidth=1.4, gid=f"layer:{name}"))
+                                edgecolor=color, linewidth=1.4, gid=f"layer:{name}"))
         pdu = _PDU.get(name, "")
         _fit(ax, X[start] + 4, y0 + STRIP / 2, X[end] - X[start],
              [f"{name} {pdu} \u00b7 {end - start} bytes".replace("  ", " "), f"{name} \u00b7 {end - start} B",
               name], 8.5, fontweight="bold", color=color, va="center", ha="left")
         hy0, hy1 = y0 + STRIP, y1 - INSET
         add_patch(ax, Rectangle((X[start], hy0), X[head] - X[start], hy1 - hy0, facecolor=color,
-                               edgecolor="white", linewidth=1, gid=f"header:{name}"))
+                                edgecolor="white", linewidth=1, gid=f"header:{name}"))
         fg = text_color(color)
         _fit(ax, (X[start] + X[head]) / 2, (hy0 + hy1) / 2 - 6, X[head] - X[start],
              [f"{name} header", name, "hdr"], 8, color=fg, ha="center", va="center")
@@ -256,8 +257,8 @@ def layers_diagram(obj: Packet | Any, linktype: int = 1) -> Any:
              va="center", fontweight="bold")
         inner_end = spans[i + 1][3] if i + 1 < n else head
         if end > inner_end and i + 1 < n:          # bytes this layer carries after the inner one: padding
-            add_patch(ax, Rectangle((X[inner_end], hy0), X[end] - X[inner_end], hy1 - hy0, facecolor=PADDING_COLOR,
-                                   edgecolor="white", hatch="////", gid=f"padding:{name}"))
+            add_patch(ax, Rectangle((X[inner_end], hy0), X[end] - X[inner_end], hy1 - hy0,
+                                    facecolor=PADDING_COLOR, edgecolor="white", hatch="////", gid=f"padding:{name}"))
             _fit(ax, (X[inner_end] + X[end]) / 2, (hy0 + hy1) / 2, X[end] - X[inner_end],
                  [f"padding {end - inner_end} B", f"{end - inner_end} B"], 8, ha="center", va="center",
                  color="#37474f")
@@ -268,7 +269,7 @@ def layers_diagram(obj: Packet | Any, linktype: int = 1) -> Any:
             what = ("malformed " + packet.error.layer if packet.error is not None
                     else "quoted datagram" if hasattr(packet.layers[-1], "quoted") else "payload")
             add_patch(ax, Rectangle((X[head], y0), X[end] - X[head], y1 - y0, facecolor=PAYLOAD_COLOR,
-                                   edgecolor="white", gid="payload"))
+                                    edgecolor="white", gid="payload"))
             _fit(ax, (X[head] + X[end]) / 2, (y0 + y1) / 2 - 6, X[end] - X[head], [what, "data"], 8,
                  ha="center", va="center", color="#212121")
             _fit(ax, (X[head] + X[end]) / 2, (y0 + y1) / 2 + 7, X[end] - X[head],

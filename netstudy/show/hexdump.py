@@ -156,7 +156,7 @@ def hexdump(obj: Any, linktype: int = 1, max_bytes: int = 512, legend: bool = Tr
                                  edgecolor="none", gid=f"{s.layer}.{s.field}@{i}")
                 add_patch(ax, rect)
             add_patch(ax, Rectangle((x0, y + ROW - 4), w, 2.6, facecolor=cells[i][0].layer_color,
-                                   edgecolor="none", gid=f"layer:{cells[i][0].layer}@{i}"))
+                                    edgecolor="none", gid=f"layer:{cells[i][0].layer}@{i}"))
         ax.text(_x_hex(col) + CELL / 2, y + ROW / 2 - 1.5, f"{data[i]:02x}", fontsize=FONT, family=MONO,
                 ha="center", va="center", color="#111111")
     for row in range(0, shown, 16):
@@ -176,7 +176,7 @@ def hexdump(obj: Any, linktype: int = 1, max_bytes: int = 512, legend: bool = Tr
                         color=color)
             else:
                 add_patch(ax, Rectangle((X_OFF + x, y + 2), 10, 9, facecolor=color, edgecolor="#90a4ae",
-                                       linewidth=0.5))
+                                        linewidth=0.5))
                 ax.text(X_OFF + x + 13, y + 6.5, name, fontsize=8, family=SANS, va="center", color="#37474f")
         y += 15
     return fig
