@@ -25,8 +25,8 @@ def connect(host: str, port: int, timeout: float = 5.0) -> socket.socket:
     try:
         return socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot connect to {host}:{port}: {exc.strerror or exc} "
-                                 "(is `netstudy chat serve` running there?)") from None
+        raise type(exc)(f"cannot connect to {host}:{port}: {exc.strerror or exc} "
+                        "(is `netstudy chat serve` running there?)") from None
 
 
 class ChatClient:
@@ -207,27 +207,27 @@ def run_terminal(nick: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
     lock = threading.Lock()
 
     def show(ev: ServerLine) -> None:
+        if ev.kind == "notice" and ev.text.endswith("pick a nickname with /nick NAME"):
+            return                  # the greeting is for nc users; we pick the name for you
         with lock:
             print(render(ev, colour), file=stdout, flush=True)
 
+    show(ServerLine("notice", f"joining {host}:{port} as {nick}: /help lists the commands, /quit leaves"))
     client = ChatClient(nick, host, port, on_line=show)
-    print(render(ServerLine("notice", f"joined {host}:{port} as {nick}; /help lists commands, /quit leaves"),
-                 colour), file=stdout, flush=True)
-    wake_r, wake_w = socket.socketpair()
-
-    def wake_when_closed() -> None:
-        client.closed.wait()
-        try:
-            wake_w.send(b"x")
-        except OSError:             # we are already on our way out
-            pass
-
-    threading.Thread(target=wake_when_closed, daemon=True).start()
     sel = selectors.DefaultSelector()
-    sel.register(stdin.fileno(), selectors.EVENT_READ, "stdin")
-    sel.register(wake_r, selectors.EVENT_READ, "closed")
-    framer = LineFramer()
+    wake_r, wake_w = socket.socketpair()
     try:
+        def wake_when_closed() -> None:
+            client.closed.wait()
+            try:
+                wake_w.send(b"x")
+            except OSError:         # we are already on our way out
+                pass
+
+        threading.Thread(target=wake_when_closed, daemon=True).start()
+        sel.register(stdin.fileno(), selectors.EVENT_READ, "stdin")
+        sel.register(wake_r, selectors.EVENT_READ, "closed")
+        framer = LineFramer()
         while not client.closed.is_set():
             for key, _ in sel.select():
                 if key.data == "closed":

@@ -73,7 +73,7 @@ class _Server:
             listener.bind(self._bind)
         except OSError as exc:
             listener.close()
-            raise OSError(exc.errno, f"cannot listen on {self._bind[0]}:{self._bind[1]}: {exc.strerror}") from None
+            raise type(exc)(f"cannot listen on {self._bind[0]}:{self._bind[1]}: {exc.strerror}") from None
         listener.listen(self._backlog)
         self._listener = listener
         self._thread = threading.Thread(target=self._serve, name=type(self).__name__, daemon=True)
@@ -92,7 +92,7 @@ class _Server:
         self.start()
         try:
             while self._thread is not None and self._thread.is_alive():
-                self._thread.join(0.5)
+                time.sleep(0.2)          # not join(): a join interrupted by Ctrl-C can leave it confused
         finally:
             self.stop()
 

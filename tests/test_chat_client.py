@@ -1,0 +1,126 @@
+"""`netstudy chat join` and `netstudy chat serve` as a person uses them: output, exit codes, endings."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from netstudy.chat import ChatClient, ChatServer, ThreadedChatServer
+from netstudy.chat.client import nick_colour, render
+from netstudy.chat.protocol import ServerLine
+
+pytestmark = pytest.mark.live
+
+NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def join(port: int, nick: str) -> subprocess.Popen:
+    return subprocess.Popen(NETSTUDY + ["chat", "join", nick, "--port", str(port)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_unreachable_server_is_one_readable_line():
+    port = free_port()
+    proc = subprocess.run(NETSTUDY + ["chat", "join", "alice", "--port", str(port)], capture_output=True,
+                          text=True, timeout=20)
+    assert proc.returncode == 2
+    assert proc.stderr == (f"netstudy chat: cannot connect to 127.0.0.1:{port}: Connection refused "
+                           "(is `netstudy chat serve` running there?)\n")
+    assert proc.stdout == f"*** joining 127.0.0.1:{port} as alice: /help lists the commands, /quit leaves\n"
+
+
+def test_terminal_client_talks_and_quits_cleanly():
+    with ChatServer() as srv, ChatClient("alice", port=srv.address[1]) as alice:
+        proc = join(srv.address[1], "bob")
+        alice.recv_until(lambda ev: ev.text.startswith("bob joined"))
+        alice.say("hi bob")
+        proc.stdin.write("hello alice\n")
+        proc.stdin.flush()
+        assert str(alice.recv_until(lambda ev: ev.kind == "message")[-1]) == "<bob> hello alice"
+        proc.stdin.write("/quit see you\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0 and err == ""
+        assert out.splitlines() == [
+            f"*** joining 127.0.0.1:{srv.address[1]} as bob: /help lists the commands, /quit leaves",
+            "*** welcome bob (2 online)", "<alice> hi bob", "*** bye"]
+        assert str(alice.recv_until(lambda ev: "bob left" in ev.text)[-1]) == \
+            "*** bob left (1 online): quit: see you"
+
+
+def test_terminal_client_ends_when_the_server_shuts_down():
+    srv = ThreadedChatServer().start()
+    proc = join(srv.address[1], "carol")
+    with ChatClient("watcher", port=srv.address[1]) as watcher:
+        watcher.recv_until(lambda ev: ev.text.startswith("carol joined"))
+    srv.stop()
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and err == ""
+    assert out.splitlines()[-2:] == ["*** server shutting down", "*** connection closed by the server"]
+
+
+def test_terminal_client_ctrl_c_says_goodbye():
+    with ChatServer() as srv, ChatClient("alice", port=srv.address[1]) as alice:
+        proc = join(srv.address[1], "dave")
+        alice.recv_until(lambda ev: ev.text.startswith("dave joined"))
+        assert proc.stdout.readline().startswith("*** joining")
+        assert proc.stdout.readline() == "*** welcome dave (2 online)\n"
+        time.sleep(0.3)             # past the join, into the input loop
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0 and "Traceback" not in err
+        assert str(alice.recv_until(lambda ev: "dave left" in ev.text)[-1]) == \
+            "*** dave left (1 online): quit: interrupted"
+
+
+def test_serve_cli_runs_until_ctrl_c_and_logs_joins():
+    port = free_port()
+    proc = subprocess.Popen(NETSTUDY + ["chat", "serve", "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client = ChatClient("erin", port=port)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server never started listening"
+                time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        assert [str(ev) for ev in client.drain(2)] == ["*** server shutting down"]
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130
+    assert f"ChatServer listening on 127.0.0.1:{port}" in err
+    assert "erin joined from 127.0.0.1:" in err and "(1 online)" in err
+    assert "Traceback" not in err
+
+
+def test_serve_cli_refuses_a_port_in_use():
+    with ChatServer() as srv:
+        port = srv.address[1]
+        proc = subprocess.run(NETSTUDY + ["chat", "serve", "--port", str(port)],
+                              capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1] == f"netstudy chat: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+def test_names_keep_their_colour_and_plain_text_has_none():
+    assert nick_colour("alice") == nick_colour("ALICE")
+    line = ServerLine("message", "hi", "alice")
+    assert render(line, colour=False) == "<alice> hi"
+    assert render(line, colour=True) == f"\x1b[{nick_colour('alice')}m<alice>\x1b[0m hi"
+    assert render(ServerLine("error", "alice", code="nick-in-use"), colour=False) == "error: nick-in-use alice"
