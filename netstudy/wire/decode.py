@@ -71,8 +71,10 @@ class Packet:
 
     def get(self, kind: type[H], default: Any = None) -> H | Any:
         """The first layer that is a ``kind`` (e.g. ``packet.get(TCP)``), or ``default``."""
-        i = self._index(kind)
-        return default if i < 0 else self._layer(i)
+        for i, span in enumerate(self.spans):
+            if issubclass(span[0], kind):
+                return self._layer(i)
+        return default
 
     def __getitem__(self, kind: type[H]) -> H:
         layer = self.get(kind)
@@ -200,37 +202,34 @@ def _ip_class(data: bytes, offset: int) -> type[Header] | None:
 def decode(frame: bytes | bytearray | memoryview, linktype: int = 1) -> Packet:
     """Decode a captured frame whose link layer is ``linktype`` (1 Ethernet, 101 raw IP, 113/276 Linux
     cooked, 0 BSD loopback) into a :class:`Packet`. Never raises for bad bytes: a malformed layer is
-    recorded in ``packet.error`` and stops the stack."""
-    if not isinstance(frame, bytes):
-        frame = bytes(frame)
-    if linktype not in LINKTYPES:
-        raise ValueError(f"link type {linktype} is not one netstudy decodes; known: {sorted(LINKTYPES)}")
-    first = LINKTYPES[linktype]
-    return _walk(frame, linktype, first or _ip_class(frame, 0), 0, len(frame))
+    recorded in ``packet.error`` and stops the stack.
 
-
-def decode_ip(data: bytes | bytearray | memoryview, quoted: bool = False) -> Packet:
-    """Decode bytes that start with an IP header (IPv4 or IPv6, from the version nibble).
-
-    ``quoted``: the datagram an ICMP error quotes, its IP header whole and only the first bytes of
-    what followed, so a transport header cut short is expected there (the packet is still marked).
+    Each header's ``_locate`` reads the few bytes that say how long it is and what follows, so the
+    walk is a loop of small lookups; header objects are made later, when asked for.
     """
-    data = bytes(data)
-    return _walk(data, 101, _ip_class(data, 0), 0, len(data))
-
-
-def _walk(frame: bytes, linktype: int, cls: type[Header] | None, off: int, end: int) -> Packet:
+    if frame.__class__ is not bytes:
+        frame = bytes(frame)
+    try:
+        cls = LINKTYPES[linktype] or _ip_class(frame, 0)
+    except KeyError:
+        raise ValueError(f"link type {linktype} is not one netstudy decodes; known: {sorted(LINKTYPES)}") from None
     spans: list[tuple[type[Header], int, int]] = []
-    error = None
-    while cls is not None:
-        try:
+    off, end, error = 0, len(frame), None
+    try:
+        while cls is not None:
             kind, following, start, stop = cls._locate(frame, off, end)
-        except DecodeError as exc:
-            error = exc
-            break
-        spans.append((kind, off, end))
-        cls, off, end = following, start, stop
-    return Packet(frame, linktype, spans, error, off, max(off, end), cls)
+            spans.append((kind, off, end))
+            cls, off, end = following, start, stop
+    except DecodeError as exc:
+        error = exc
+    return Packet(frame, linktype, spans, error, off, end if end > off else off, cls)
+
+
+def decode_ip(data: bytes | bytearray | memoryview) -> Packet:
+    """Decode bytes that start with an IP header (IPv4 or IPv6, from the version nibble): what a raw
+    socket returns, or the datagram an ICMP error quotes (there a transport header cut short is
+    expected, and marked like any other)."""
+    return decode(data, 101)
 
 
 def _summary(p: Packet) -> str:

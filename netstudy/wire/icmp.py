@@ -108,7 +108,7 @@ class _ICMPError(ICMP):
     def quoted(self):
         """The quoted datagram, decoded (IP header, then as much of the transport header as is there)."""
         from netstudy.wire.decode import decode_ip
-        return decode_ip(self.payload, quoted=True)
+        return decode_ip(self.payload)
 
 
 class ICMPUnreachable(_ICMPError):

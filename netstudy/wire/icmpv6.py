@@ -90,7 +90,7 @@ class _ICMPv6Error(ICMPv6):
     def quoted(self):
         """The quoted packet, decoded (IPv6 header, then as much of what followed as is there)."""
         from netstudy.wire.decode import decode_ip
-        return decode_ip(self.payload, quoted=True)
+        return decode_ip(self.payload)
 
 
 class ICMPv6Unreachable(_ICMPv6Error):
