@@ -394,20 +394,21 @@ class Ping:
                         linger_until = self._linger_until()
                 if count is not None and log.answered >= count:
                     break
+                event = read()                     # what is already there (on loopback: the reply)
+                if event is not None:
+                    record = receive(event)
+                    if record is not None:
+                        if flood and record.seq == len(probes):
+                            next_send = 0          # flood: the next probe as soon as this one is back
+                        yield record
+                    continue
                 wake = next_send if sending else linger_until if linger_until is not None else stop_at
                 if stop_at is not None and wake is not None and stop_at < wake:
                     wake = stop_at
                 now = perf()
                 if wake is not None and now >= wake and not sending:
                     break                          # the wait for stragglers is over
-                if select(max(wake - now, 0) / 1e9 if wake is not None else None):
-                    event = read()
-                    if event is not None:
-                        record = receive(event)
-                        if record is not None:
-                            if flood and record.seq == len(probes):
-                                next_send = 0
-                            yield record
+                select(max(wake - now, 0) / 1e9 if wake is not None else None)
         finally:
             self._end_ns = perf()
             selector.close()

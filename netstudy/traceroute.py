@@ -196,8 +196,7 @@ class Traceroute:
                     self._send(probes[sent])
                     in_flight.append(probes[sent])
                     sent += 1
-                    while selector.select(0):         # read answers between sends: their RTTs stay true
-                        last_ttl = self._receive(last_ttl)
+                    last_ttl = self._receive(last_ttl)   # read answers between sends: their RTTs stay true
                 now = perf()
                 while done_hops * queries < len(probes):   # hops whose probes are all answered or expired
                     hop = probes[done_hops * queries:(done_hops + 1) * queries]
@@ -214,9 +213,13 @@ class Traceroute:
             selector.close()
 
     def _receive(self, last_ttl: int) -> int:
-        """Read one answer; returns the last TTL worth probing (lower once the destination answered)."""
-        probe = self._match(self.socket.read())
-        return min(last_ttl, probe.ttl) if probe is not None and probe.final else last_ttl
+        """Read every answer waiting; returns the last TTL worth probing (lowered when the
+        destination answered, or an unreachable ended the trace)."""
+        while (event := self.socket.read()) is not None:
+            probe = self._match(event)
+            if probe is not None and probe.final:
+                last_ttl = min(last_ttl, probe.ttl)
+        return last_ttl
 
     @staticmethod
     def _settled(probe: TraceProbe, now: int, wait_ns: int) -> bool:

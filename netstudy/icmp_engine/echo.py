@@ -70,14 +70,20 @@ class EchoTemplate:
         self._sum = ones_complement_sum(self.packet[SEQUENCE_OFFSET:self._end])
 
     def request(self, sequence: int, wall_ns: int = 0) -> bytearray:
-        """The request for probe ``sequence`` (mod 2**16) sent at ``wall_ns`` (``time.time_ns()``)."""
+        """The request for probe ``sequence`` (mod 2**16) sent at ``wall_ns`` (``time.time_ns()``).
+
+        This is the pinger's hot path, so :func:`update_checksum` is written out in place: ``m`` and
+        ``m'`` are sums modulo 0xFFFF (as in ``checksum.py``: 2**16 ≡ 1), and the total of three
+        16-bit numbers needs at most two folds."""
         packet = self.packet
         _SEQ.pack_into(packet, SEQUENCE_OFFSET, sequence & 0xFFFF)
         if self.timestamped:
             TIMEVAL.pack_into(packet, 8, wall_ns // 1_000_000_000, wall_ns // 1000 % 1_000_000)
         if self.version == 4:
-            new_sum = ones_complement_sum(packet[SEQUENCE_OFFSET:self._end])
-            self._checksum = update_checksum(self._checksum, self._sum, new_sum)
+            new_sum = int.from_bytes(packet[SEQUENCE_OFFSET:self._end], "big") % 0xFFFF
+            total = (~self._checksum & 0xFFFF) + (~self._sum & 0xFFFF) + new_sum
+            total = (total & 0xFFFF) + (total >> 16)
+            self._checksum = ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF
             self._sum = new_sum
             _SEQ.pack_into(packet, 2, self._checksum)
         return packet
@@ -209,7 +215,7 @@ def quoted_probe_error(quoted: bytes, version: int, icmp_type: int | None, code:
     """A :class:`ProbeError` from the datagram an ICMP error quotes (its IP header, then at least 8
     bytes of what followed: enough for an echo's identifier and sequence, or UDP's ports)."""
     from netstudy.wire.decode import decode_ip
-    packet = decode_ip(quoted, quoted=True)
+    packet = decode_ip(quoted)
     if not packet.layers or packet.layers[0].NAME not in ("IPv4", "IPv6"):
         return None
     destination = packet.layers[0].dst

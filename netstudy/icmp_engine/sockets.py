@@ -207,41 +207,49 @@ class IcmpSocket:
 
     # -- reading --
     def read(self) -> Event | None:
-        """Read one waiting datagram (or, when none waits, one error-queue entry) and say what it is:
-        an :class:`EchoReply`, a :class:`ProbeError`, or None (not ours to care about, or nothing)."""
+        """The next :class:`EchoReply` or :class:`ProbeError` waiting on the socket (the error queue
+        too), or None when nothing is waiting. Datagrams that are neither (requests, other types,
+        bytes that do not decode) are skipped. Never blocks."""
+        while True:
+            waiting, event = self._read_one()
+            if event is not None or not waiting:
+                return event
+
+    def _read_one(self) -> tuple[bool, Event | None]:
+        """(was a datagram or error waiting, what it means)."""
         if self.mechanism == "raw" and self.version == 4:
             try:
                 n = self.sock.recv_into(self._buffer)
             except BlockingIOError:
-                return None
+                return False, None
             now = time.perf_counter_ns()
             data = bytes(self._view[:n])
             try:
                 ip = IPv4.parse(data)
             except DecodeError:
-                return None
+                return True, None
             _, start, end = ip.layout()
-            return read_message(data, start, 4, ip.src, ip.ttl, now, verify_checksum=True, end=end)
+            return True, read_message(data, start, 4, ip.src, ip.ttl, now, verify_checksum=True, end=end)
         try:
             n, ancdata, _, address = self.sock.recvmsg_into((self._buffer,), ANCILLARY_BYTES)
         except BlockingIOError:
-            return self._read_error_queue() if self.mechanism == "datagram" else None
+            return self._read_error_queue() if self.mechanism == "datagram" else (False, None)
         except OSError:             # a pending error (IP_RECVERR): its details wait in the error queue
             return self._read_error_queue()
         now = time.perf_counter_ns()
         ttl, _ = read_ancillary(ancdata)
-        return read_message(bytes(self._view[:n]), 0, self.version, address[0], ttl, now)
+        return True, read_message(bytes(self._view[:n]), 0, self.version, address[0], ttl, now)
 
-    def _read_error_queue(self) -> ProbeError | None:
+    def _read_error_queue(self) -> tuple[bool, ProbeError | None]:
         try:
             data, ancdata, _, address = self.sock.recvmsg(65536, ANCILLARY_BYTES, socket.MSG_ERRQUEUE)
         except BlockingIOError:
-            return None
+            return False, None
         now = time.perf_counter_ns()
         ttl, error = read_ancillary(ancdata)
         if error is None:
-            return None
-        return read_error_queue(data, error, address, ttl, self.version, now, "icmp")
+            return True, None
+        return True, read_error_queue(data, error, address, ttl, self.version, now, "icmp")
 
 
 class UdpProbeSocket:
@@ -301,22 +309,24 @@ class UdpProbeSocket:
         send_reporting_once(self.sock, payload, (address, port), self.icmp is None)
 
     def read(self) -> ProbeError | None:
-        """One ICMP error about one of our probes, or None."""
+        """The next ICMP error about one of our probes, or None when none is waiting. Never blocks."""
         if self.icmp is not None:
-            event = self.icmp.read()
-            if isinstance(event, ProbeError) and event.sport == self.sport:
-                return event
-            return None
-        try:
-            data, ancdata, _, address = self.sock.recvmsg(65536, ANCILLARY_BYTES, socket.MSG_ERRQUEUE)
-        except BlockingIOError:
-            try:                     # a pending socket error, or a stray datagram: consume it
-                self.sock.recv(65536)
-            except OSError:
-                pass
-            return None
-        now = time.perf_counter_ns()
-        ttl, error = read_ancillary(ancdata)
-        if error is None:
-            return None
-        return read_error_queue(data, error, address, ttl, self.version, now, "udp")
+            while True:
+                event = self.icmp.read()
+                if event is None or (isinstance(event, ProbeError) and event.sport == self.sport):
+                    return event
+        while True:
+            try:
+                data, ancdata, _, address = self.sock.recvmsg(65536, ANCILLARY_BYTES, socket.MSG_ERRQUEUE)
+            except BlockingIOError:
+                try:                     # a pending socket error, or a stray datagram: consume it
+                    self.sock.recv(65536)
+                except OSError:
+                    pass
+                return None
+            now = time.perf_counter_ns()
+            ttl, error = read_ancillary(ancdata)
+            if error is not None:
+                event = read_error_queue(data, error, address, ttl, self.version, now, "udp")
+                if event is not None:
+                    return event
