@@ -139,9 +139,9 @@ def run_query(args: argparse.Namespace) -> int:
 
 def _echo(args: argparse.Namespace) -> list[str]:
     words = list(args.words)
-    if args.port != DEFAULT_PORT:
+    if args.port != DEFAULT_PORT and "-p" not in words:
         words[:0] = ["-p", str(args.port)]
-    if args.reverse:
+    if args.reverse and "-x" not in words:
         words[:0] = ["-x", args.reverse]
     return words
 

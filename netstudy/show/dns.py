@@ -116,6 +116,7 @@ def driver_comparison(seconds: Mapping[str, float], queries: int, delay_s: float
                 fontsize=8)
     ax.axvline(delay_s, color="#555555", linestyle=":", label=f"one reply's delay ({delay_s * 1000:g} ms)")
     ax.set_xscale("log")
+    ax.set_xlim(min(delay_s, *seconds.values()) / 2, max(seconds.values()) * 8)   # room for labels and legend
     ax.set_xlabel("total time for all queries (s, log scale)")
     ax.set_title(f"{queries} queries to a server that holds each reply {delay_s * 1000:g} ms")
     ax.legend(fontsize=8, loc="lower right")
