@@ -20,9 +20,12 @@ import os
 import selectors
 import time
 from dataclasses import dataclass, fields
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from netstudy.icmp_engine import EchoReply, EchoTemplate, IcmpSocket, ProbeError, resolve
+from netstudy.icmp_engine.echo import TIMESTAMP_BYTES, read_message
+from netstudy.wire import ICMP, ICMPEcho, decode
+from netstudy.wire.icmpv6 import ICMPv6, ICMPv6Echo
 
 MIN_USER_INTERVAL = 0.002      # iputils 20221126: "minimal interval allowed for user is 2ms" (root: none)
 FLOOD_RESEND_NS = 10_000_000   # interval 0: the next probe when the reply is back, or 100 per second
@@ -466,3 +469,39 @@ def ping(host: str, count: int = 4, **options: Any) -> PingResult:
         for _ in session.run():
             pass
         return session.result()
+
+
+def replay(records: Iterable[Any], host: str | None = None, timeout: float = 10.0) -> PingResult:
+    """A ping run rebuilt from a capture of one (``netstudy.pcap.read(path)``): the echo requests to
+    ``host`` (default: where the first one goes) are the probes, sent at the capture's timestamps,
+    and every reply and ICMP error goes through the same :class:`ProbeLog` as a live run.
+    ``mechanism`` says ``"capture"``; times are the capture's, nanoseconds since the epoch."""
+    log: ProbeLog | None = None
+    version, size, first, last = 4, 0, 0, 0
+    pending: list[tuple[Any, Any, Any, int, int]] = []
+    for record in records:
+        packet = decode(record.data, record.linktype)
+        ip, layer = packet.network, packet.transport
+        if ip is None or ip.NAME not in ("IPv4", "IPv6") or not isinstance(layer, (ICMP, ICMPv6)):
+            continue
+        ttl = ip.ttl if ip.NAME == "IPv4" else ip.hop_limit
+        if isinstance(layer, (ICMPEcho, ICMPv6Echo)) and layer.type in (8, 128):
+            if log is None and (host is None or ip.dst == _canonical(host)):
+                log = ProbeLog(layer.identifier, ip.dst, int(timeout * 1e9))
+                version, size, first = (4 if ip.NAME == "IPv4" else 6), len(layer.payload), record.timestamp_ns
+            if log is not None and layer.identifier == log.identifier and ip.dst == log.address:
+                while len(log.probes) < layer.sequence:        # a request the capture missed still counts
+                    log.sent(record.timestamp_ns)
+                last = record.timestamp_ns
+            continue
+        pending.append((packet, ip, layer, ttl, record.timestamp_ns))
+    if log is None:
+        raise ValueError(f"no echo requests{f' to {host}' if host else ''} in this capture")
+    for packet, ip, layer, ttl, at in pending:
+        event = read_message(packet.data, layer.offset, version, ip.src, ttl, at,
+                             verify_checksum=version == 4, end=ip.layout()[2])
+        if event is not None and log.receive(event) is not None:
+            last = max(last, at)
+    summary = summarize(log.records, last - first)
+    return PingResult(host or log.address, log.address, version, "capture", log.identifier, size,
+                      tuple(log.records), summary, size >= TIMESTAMP_BYTES)

@@ -13,12 +13,16 @@ socket, both reading the ICMP errors from the kernel's error queue (``IP_RECVERR
 """
 from __future__ import annotations
 
+import itertools
 import selectors
 import time
 from dataclasses import dataclass, fields
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from netstudy.icmp_engine import EchoReply, EchoTemplate, IcmpSocket, ProbeError, UdpProbeSocket, resolve
+from netstudy.icmp_engine.echo import read_message
+from netstudy.wire import UDP, ICMPEcho, decode
+from netstudy.wire.icmpv6 import ICMPv6Echo
 
 BASE_PORT = 33434              # traceroute's first UDP port (RFC 1393 §2 lists 33434 as its base too)
 IP_HEADER = {4: 20, 6: 40}
@@ -124,6 +128,56 @@ def header_line(host: str, address: str, max_hops: int, packet_size: int) -> str
     return f"traceroute to {host} ({address}), {max_hops} hops max, {packet_size} byte packets"
 
 
+class ProbeTable:
+    """The probes of one trace and the answers filed under them: no socket, no clock (sans-I/O).
+
+    ``match(event)`` finds the probe an :class:`EchoReply` or :class:`ProbeError` answers (by echo
+    sequence number, or by the quoted UDP destination port), fills it in, and returns it."""
+
+    def __init__(self, probes: list[TraceProbe], method: str, version: int, address: str,
+                 identifier: int | None = None) -> None:
+        self.probes, self.method, self.version, self.address = probes, method, version, address
+        self.identifier = identifier
+        self._by_key = {probe.key: probe for probe in probes}
+
+    def match(self, event: EchoReply | ProbeError) -> TraceProbe | None:
+        """The probe an answer belongs to (filled in), or None if it is not one of ours."""
+        if self.method == "icmp":
+            if event.identifier != self.identifier:
+                return None
+            probe = self._by_key.get(event.sequence)       # type: ignore[arg-type]
+        else:
+            probe = self._by_key.get(event.dport) if isinstance(event, ProbeError) else None  # type: ignore[arg-type]
+        if probe is None or probe.received_ns is not None or probe.sent_ns is None:
+            return None
+        if isinstance(event, ProbeError) and event.destination != self.address:
+            return None
+        probe.received_ns, probe.source = event.received_ns, event.source
+        probe.rtt_ns = event.received_ns - probe.sent_ns
+        if isinstance(event, EchoReply):
+            probe.icmp_type, probe.icmp_code, probe.final = (0 if self.version == 4 else 129), 0, True
+        else:
+            probe.icmp_type, probe.icmp_code = event.icmp_type, event.icmp_code
+            if event.icmp_type == (3 if self.version == 4 else 1):          # unreachable
+                probe.mark = (MARKS4 if self.version == 4 else MARKS6).get(event.icmp_code, f"!<{event.icmp_code}>")
+                probe.final = True
+            elif event.icmp_type is None:                                  # a local error
+                probe.mark, probe.final = "!" + (event.text.split(": ", 1)[-1]), True
+        return probe
+
+    def hops(self) -> tuple[Hop, ...]:
+        """The probes grouped by TTL, in order, up to the first hop with a final answer."""
+        hops = []
+        for ttl, members in itertools.groupby(self.probes, key=lambda p: p.ttl):
+            group = tuple(members)
+            if group[0].sent_ns is None:
+                break
+            hops.append(Hop(ttl, group))
+            if any(p.final for p in group):
+                break
+        return tuple(hops)
+
+
 class Traceroute:
     """One trace to ``host``: ``method`` ``"icmp"`` (echo probes, default) or ``"udp"`` (ports from
     ``port``, one per probe); ``queries`` probes per hop; TTLs ``first_ttl``..``max_hops``; at most
@@ -164,7 +218,8 @@ class Traceroute:
             for i, probe in enumerate(self.probes):
                 probe.key = port + i              # the UDP destination port
         self.mechanism = self.socket.mechanism
-        self._by_key = {probe.key: probe for probe in self.probes}
+        identifier = self.socket.identifier if method == "icmp" else None  # type: ignore[union-attr]
+        self.table = ProbeTable(self.probes, method, self.version, self.address, identifier)
         self._ttl_set: int | None = None
 
     def close(self) -> None:
@@ -216,7 +271,7 @@ class Traceroute:
         """Read every answer waiting; returns the last TTL worth probing (lowered when the
         destination answered, or an unreachable ended the trace)."""
         while (event := self.socket.read()) is not None:
-            probe = self._match(event)
+            probe = self.table.match(event)
             if probe is not None and probe.final:
                 last_ttl = min(last_ttl, probe.ttl)
         return last_ttl
@@ -237,47 +292,10 @@ class Traceroute:
             probe.sent_ns = time.perf_counter_ns()
             self.socket.send(self._payload, self.address, probe.key)  # type: ignore[call-arg]
 
-    def _match(self, event: EchoReply | ProbeError | None) -> TraceProbe | None:
-        """The probe an answer belongs to (filled in), or None if it is not one of ours."""
-        if event is None:
-            return None
-        if self.method == "icmp":
-            if event.identifier != self.socket.identifier:  # type: ignore[union-attr]
-                return None
-            probe = self._by_key.get(event.sequence)       # type: ignore[arg-type]
-        else:
-            probe = self._by_key.get(event.dport) if isinstance(event, ProbeError) else None  # type: ignore[arg-type]
-        if probe is None or probe.received_ns is not None or probe.sent_ns is None:
-            return None
-        if isinstance(event, ProbeError) and event.destination != self.address:
-            return None
-        probe.received_ns, probe.source = event.received_ns, event.source
-        probe.rtt_ns = event.received_ns - probe.sent_ns
-        if isinstance(event, EchoReply):
-            probe.icmp_type, probe.icmp_code, probe.final = (0 if self.version == 4 else 129), 0, True
-        else:
-            probe.icmp_type, probe.icmp_code = event.icmp_type, event.icmp_code
-            unreachable = event.icmp_type == (3 if self.version == 4 else 1)
-            if unreachable:
-                probe.mark = (MARKS4 if self.version == 4 else MARKS6).get(event.icmp_code, f"!<{event.icmp_code}>")
-                probe.final = True
-            elif event.icmp_type is None:                      # a local error
-                probe.mark, probe.final = "!" + (event.text.split(": ", 1)[-1]), True
-        return probe
-
     def result(self) -> TracerouteResult:
         """The hops probed so far, up to the first that ended the trace."""
-        hops = []
-        for ttl in range(self.first_ttl, self.max_hops + 1):
-            start = (ttl - self.first_ttl) * self.queries
-            group = tuple(self.probes[start:start + self.queries])
-            if group[0].sent_ns is None:
-                break
-            hops.append(Hop(ttl, group))
-            if any(p.final for p in group):
-                break
         return TracerouteResult(self.host, self.address, self.version, self.method, self.mechanism,
-                                self.max_hops, self.packet_size, tuple(hops))
+                                self.max_hops, self.packet_size, self.table.hops())
 
 
 def traceroute(host: str, **options: Any) -> TracerouteResult:
@@ -286,3 +304,42 @@ def traceroute(host: str, **options: Any) -> TracerouteResult:
         for _ in tracer.run():
             pass
         return tracer.result()
+
+
+def replay(records: Iterable[Any], host: str | None = None) -> TracerouteResult:
+    """A trace rebuilt from a capture of one (``netstudy.pcap.read(path)``): the echo requests (or
+    UDP datagrams to ports from 33434) to ``host`` are the probes, their TTL read from their IP header,
+    their send time the capture's timestamp; every ICMP answer goes through the same
+    :class:`ProbeTable` as a live trace. ``mechanism`` says ``"capture"``."""
+    found: list[tuple[int, int, int]] = []            # (ttl, key, sent_ns)
+    answers, method, version, address, identifier, size = [], "", 4, host, None, 0
+    for record in records:
+        packet = decode(record.data, record.linktype)
+        ip, layer = packet.network, packet.transport
+        if ip is None or ip.NAME not in ("IPv4", "IPv6") or layer is None:
+            continue
+        ttl = ip.ttl if ip.NAME == "IPv4" else ip.hop_limit
+        is_request = isinstance(layer, (ICMPEcho, ICMPv6Echo)) and layer.type in (8, 128)
+        is_udp_probe = isinstance(layer, UDP) and layer.dport >= BASE_PORT
+        if (is_request or is_udp_probe) and (address is None or ip.dst == address):
+            method, address = ("icmp" if is_request else "udp"), ip.dst
+            version, size = (4 if ip.NAME == "IPv4" else 6), size or len(ip.payload) + ip.header_length
+            if is_request:
+                identifier = layer.identifier
+            found.append((ttl, layer.sequence if is_request else layer.dport, record.timestamp_ns))
+        elif layer.NAME.startswith("ICMP"):
+            answers.append((packet, ip, layer, ttl, record.timestamp_ns))
+    if not found or address is None:
+        raise ValueError("no traceroute probes (ICMP echo requests or UDP to high ports) in this capture")
+    found.sort(key=lambda f: (f[0], f[2]))
+    probes, query = [], {}
+    for ttl, key, sent_ns in found:
+        query[ttl] = query.get(ttl, -1) + 1
+        probes.append(TraceProbe(ttl, query[ttl], key, sent_ns))
+    table = ProbeTable(probes, method, version, address, identifier)
+    for packet, ip, layer, ttl, at in answers:
+        event = read_message(packet.data, layer.offset, version, ip.src, ttl, at, end=ip.layout()[2])
+        if event is not None:
+            table.match(event)
+    return TracerouteResult(host or address, address, version, method, "capture", max(f[0] for f in found),
+                            size, table.hops())

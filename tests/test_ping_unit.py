@@ -258,3 +258,42 @@ def test_mdev_formula_is_the_population_deviation():
     values = [0.028, 0.030, 0.127]
     mean = sum(values) / 3
     assert math.sqrt(sum(v * v for v in values) / 3 - mean * mean) == pytest.approx(statistics.pstdev(values))
+
+
+# -- replaying recorded captures (what the notebook shows without privileges) ------------------------
+def test_replay_of_recorded_captures():
+    from importlib.resources import files
+
+    from netstudy.lab import routed
+    from netstudy.pcap import read
+    from netstudy.ping import replay
+    from netstudy.traceroute import replay as replay_trace
+    captures = files("netstudy") / "data" / "captures"
+    loopback = replay(read(captures / "loopback_ping.pcap"))
+    assert (loopback.summary.transmitted, loopback.summary.received, loopback.mechanism) == (40, 40, "capture")
+    assert all(r.ttl == 64 and r.size == 64 and 0 < r.rtt_ns < 10**7 for r in loopback.records)
+    exceeded = replay(read(captures / "lab_ttl_exceeded.pcap"))
+    assert [(r.source, r.icmp_type, r.error) for r in exceeded.records] == [("10.0.1.1", 11, "Time to live exceeded")] * 3
+    unreachable = replay(read(captures / "lab_host_unreachable.pcap"))
+    assert [r.error for r in unreachable.records] == ["Destination Host Unreachable"] * 2
+    assert unreachable.summary.pipe == 2 and unreachable.summary.errors == 2
+    trace = replay_trace(read(captures / "lab_traceroute.pcap"))
+    assert trace.addresses() == routed().hops("scanner", "target") and trace.reached
+    assert [len(hop.probes) for hop in trace.hops] == [3, 3, 3]
+
+
+def test_replay_of_an_iputils_capture_agrees_with_tshark():
+    from tshark import CAPTURES, load
+
+    from netstudy.pcap import read
+    from netstudy.ping import replay
+    path = CAPTURES / "lo_ping4.pcap"
+    result = replay(read(path))
+    rows = load(path)
+    requests = [r for r in rows if r["icmp.type"] == "8"]
+    assert result.summary.transmitted == len(requests)
+    assert result.identifier == int(requests[0]["icmp.ident"], 0)
+    replies = {int(r["icmp.seq"]): float(r["frame.time_epoch"]) for r in rows if r["icmp.type"] == "0"}
+    sent = {int(r["icmp.seq"]): float(r["frame.time_epoch"]) for r in requests}
+    for probe in result.records:
+        assert probe.rtt_ns / 1e9 == pytest.approx(replies[probe.seq] - sent[probe.seq], abs=2e-6)
