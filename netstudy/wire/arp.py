@@ -11,6 +11,7 @@ class ARP(Header):
     """An ARP packet for IPv4 over Ethernet: who has this IP address, tell me (RFC 826)."""
 
     NAME = "ARP"
+    ROW = (("src", "sender_ip"), ("dst", "target_ip"))
     FIELDS = (
         Field("hardware_type", 16, "link type of the hardware addresses, 1 = Ethernet (RFC 826)", default=1),
         Field("protocol_type", 16, "EtherType of the protocol addresses, 0x0800 = IPv4 (RFC 826)", "hex",

@@ -12,7 +12,7 @@ from typing import Any, Iterator, TypeVar
 from netstudy.errors import DecodeError
 from netstudy.wire.arp import ARP
 from netstudy.wire.dns import DNS
-from netstudy.wire.ethernet import VLAN, Ethernet
+from netstudy.wire.ethernet import Ethernet
 from netstudy.wire.fields import Header
 from netstudy.wire.icmp import ICMP
 from netstudy.wire.icmpv6 import ICMPv6
@@ -152,27 +152,21 @@ class Packet:
 
     # -- one row of a table --
     def row(self) -> dict[str, Any]:
-        """The packet as one row of a DataFrame (see ``netstudy.pcap.to_frame``)."""
+        """The packet as one row of a table (see ``netstudy.pcap.to_frame``): each layer fills the
+        columns its ``ROW`` names; ``protocol`` is the top layer's."""
         row: dict[str, Any] = dict.fromkeys(ROW_COLUMNS)
         row["length"] = len(self.data)
-        for layer in self.layers:
-            if isinstance(layer, Ethernet):
-                row["src_mac"], row["dst_mac"] = layer.src, layer.dst
-            elif isinstance(layer, VLAN):
-                row["vlan"] = layer.vid
-            elif isinstance(layer, IPv4):
-                row["src"], row["dst"], row["ttl"] = layer.src, layer.dst, layer.ttl
-            elif isinstance(layer, IPv6):
-                row["src"], row["dst"], row["ttl"] = layer.src, layer.dst, layer.hop_limit
-            elif isinstance(layer, ARP):
-                row["src"], row["dst"] = layer.sender_ip, layer.target_ip
-            elif isinstance(layer, (TCP, UDP)):
-                row["sport"], row["dport"] = layer.sport, layer.dport
-                if isinstance(layer, TCP):
-                    row["tcp_flags"] = layer.flags
-            elif isinstance(layer, (ICMP, ICMPv6)):
-                row["icmp_type"], row["icmp_code"] = layer.type, layer.code
-            row["protocol"] = _protocol_name(layer)
+        protocol = None
+        for i in range(len(self.spans)):
+            layer = self._layer(i)
+            for column, attribute in layer.ROW:
+                row[column] = getattr(layer, attribute)
+            name = layer.PROTOCOL
+            if name is None:
+                protocol = layer.NAME
+            elif name:
+                protocol = name
+        row["protocol"] = protocol
         row["malformed"] = self.error is not None
         row["summary"] = self.summary()
         return row
@@ -182,15 +176,6 @@ TRANSPORTS = (TCP, UDP, ICMP, ICMPv6)
 
 ROW_COLUMNS = ("length", "src_mac", "dst_mac", "vlan", "src", "dst", "protocol", "sport", "dport", "tcp_flags",
                "icmp_type", "icmp_code", "ttl", "malformed", "summary")
-
-
-def _protocol_name(layer: Header) -> str:
-    name = layer.NAME
-    if name.startswith("ICMP "):
-        return "ICMP"
-    if name.startswith("ICMPv6"):
-        return "ICMPv6"
-    return name
 
 
 def _ip_class(data: bytes, offset: int) -> type[Header] | None:

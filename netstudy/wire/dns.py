@@ -305,22 +305,6 @@ class Name:
         n = len(other._key)
         return n <= len(self._key) and (n == 0 or self._key[-n:] == other._key)
 
-    def parent(self) -> "Name":
-        if not self.labels:
-            raise ValueError("the root has no parent")
-        return Name._trusted(self.labels[1:])
-
-    def prepend(self, label: bytes | str) -> "Name":
-        return Name(((label.encode() if isinstance(label, str) else label),) + self.labels)
-
-    def relativize(self, origin: "Name") -> str:
-        """Text relative to ``origin`` (``www`` for www.example.com. under example.com.; ``@`` for the apex)."""
-        if self == origin:
-            return "@"
-        if self.is_subdomain(origin):
-            return ".".join(_escape_label(x) for x in self.labels[:len(self.labels) - len(origin.labels)])
-        return self.to_text()
-
 
 def _show_labels(labels: Sequence[bytes]) -> str:
     return "".join(_escape_label(x) + "." for x in labels) or "."
@@ -1015,7 +999,6 @@ def make_opt(payload: int = 1232, do: bool = False, extended_rcode: int = 0, ver
 
 _RR = struct.Struct("!HHIH")
 _Q = struct.Struct("!HH")
-SECTIONS = ("question", "answer", "authority", "additional")
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ class Ethernet(Header):
     """Ethernet II header: two MAC addresses and the EtherType of what follows (RFC 894)."""
 
     NAME = "Ethernet"
+    ROW = (("src_mac", "src"), ("dst_mac", "dst"))
     FIELDS = (
         Field("dst", 48, "destination MAC address (IEEE 802.3 §3.2.4)", "mac", "00:00:00:00:00:00"),
         Field("src", 48, "source MAC address (IEEE 802.3 §3.2.5)", "mac", "00:00:00:00:00:00"),
@@ -36,6 +37,8 @@ class VLAN(Header):
     """An 802.1Q tag: priority, drop eligibility, VLAN id, then the EtherType it wraps (IEEE 802.1Q §9.6)."""
 
     NAME = "802.1Q"
+    ROW = (("vlan", "vid"),)
+    PROTOCOL = ""
     FIELDS = (
         Field("pcp", 3, "priority code point, 0 (best effort) to 7 (IEEE 802.1Q §6.9.3)"),
         Field("dei", 1, "drop eligible indicator (IEEE 802.1Q §6.9.3)", "flag"),

@@ -158,6 +158,9 @@ def _to_raw(f: Field, value: Any, owner: str) -> Any:
     return value
 
 
+_inet_ntoa = socket.inet_ntoa
+
+
 def _from_raw(f: Field, raw: Any) -> Any:
     if f.kind == "ipv4":
         return socket.inet_ntoa(raw)
@@ -174,9 +177,12 @@ def _accessor(f: Field, slot: _Slot) -> property:
     """A property reading and writing one field straight from the header's unpacked tuple."""
     i, shift, mask = slot.index, slot.shift, slot.mask
     if shift is None:
-        if f.kind in ("int", "hex"):
+        if f.kind in ("int", "hex", "bytes"):
             def get(self: Header) -> Any:
                 return self._v[i]
+        elif f.kind == "ipv4":
+            def get(self: Header) -> Any:
+                return _inet_ntoa(self._v[i])
         else:
             def get(self: Header) -> Any:
                 return _from_raw(f, self._v[i])
@@ -225,6 +231,10 @@ class Header:
     _BY_NAME: ClassVar[dict[str, Field]]
     _EXTRAS: ClassVar[frozenset[str]] = frozenset()   # keyword arguments beyond the table, e.g. "options"
     _BYTE_OF: ClassVar[dict[str, int]]                  # field name -> byte offset in the header
+    # in a table of packets (netstudy.pcap.to_frame): the columns this header fills, as (column, attribute),
+    # and its name in the "protocol" column when it is the top layer (None: NAME; "": keep the one below)
+    ROW: ClassVar[tuple[tuple[str, str], ...]] = ()
+    PROTOCOL: ClassVar[str | None] = None
 
     __slots__ = ("_v", "_buf", "_off", "_end", "_build")
 

@@ -39,6 +39,7 @@ class TypedMessage(Header):
     """
 
     BY_TYPE: ClassVar[dict[int, type["TypedMessage"]]]
+    ROW = (("icmp_type", "type"), ("icmp_code", "code"))
     TYPE: ClassVar[int | None] = None
     ALSO_TYPES: ClassVar[tuple[int, ...]] = ()
 
@@ -67,6 +68,7 @@ class ICMP(TypedMessage):
     """An ICMP message of a type without its own table: the common fields and 4 type-specific bytes."""
 
     NAME = "ICMP"
+    PROTOCOL = "ICMP"
     FIELDS = _COMMON + (Field("rest", 32, "depends on the type (RFC 792)", "hex"),)
     BY_TYPE = {}
 

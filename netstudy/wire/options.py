@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 from netstudy.errors import BuildError, DecodeError
 
@@ -27,43 +27,49 @@ class OptionSpec:
     text: str = ""          # how tcpdump writes it, e.g. "TS val {0} ecr {1}"
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
-    """One option: its kind, its data bytes, and those data read as a value (per the table)."""
+class Option(NamedTuple):
+    """One option: its kind, its data bytes, those data read as a value, and the table entry that
+    names it (``spec``) in the table that reads and writes it (``table``)."""
 
     kind: int
-    name: str
-    data: bytes = b""
-    value: Any = None
-    meaning: str = ""
-    text: str = ""
+    data: bytes
+    value: Any
+    spec: OptionSpec
+    table: "OptionTable"
 
-    single: bool = False    # a one-byte option (no length, no data)
-    length_counts_header: bool = True
-    length_unit: int = 1
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def meaning(self) -> str:
+        return self.spec.meaning
 
     @property
     def length(self) -> int:
-        return 1 if self.single else 2 + len(self.data)
+        return 1 if self.kind in self.table.singles else 2 + len(self.data)
 
     def pack(self) -> bytes:
-        if self.single:
+        if self.kind in self.table.singles:
             return bytes([self.kind])
-        total = 2 + len(self.data)
-        length = (total if self.length_counts_header else total - 2) // self.length_unit
+        length = (2 + len(self.data) - self.table.header_bytes) // self.table.length_unit
         return bytes([self.kind, length]) + self.data
 
     def __str__(self) -> str:
-        if self.name == "sack" and self.value:
-            return f"sack {len(self.value)} " + "".join(f"{{{left}:{right}}}" for left, right in self.value)
-        if self.text and self.value is not None:
-            values = self.value if isinstance(self.value, tuple) else (self.value,)
-            return self.text.format(*values, n=len(values))
-        if self.value is None or self.value == ():
-            return self.name if self.data == b"" else f"{self.name} 0x{self.data.hex()}"
-        if isinstance(self.value, tuple):
-            return f"{self.name} {' '.join(str(v) for v in self.value)}"
-        return f"{self.name} {self.value}"
+        name, value = self.spec.name, self.value
+        if name == "sack" and value:
+            return f"sack {len(value)} " + "".join(f"{{{left}:{right}}}" for left, right in value)
+        if self.spec.text and value is not None:
+            values = value if isinstance(value, tuple) else (value,)
+            return self.spec.text.format(*values)
+        if value is None or value == ():
+            return name if not self.data else f"{name} 0x{self.data.hex()}"
+        if isinstance(value, tuple):
+            return f"{name} {' '.join(str(v) for v in value)}"
+        return f"{name} {value}"
+
+    def __repr__(self) -> str:
+        return f"Option({self})"
 
 
 class OptionTable:
@@ -84,25 +90,18 @@ class OptionTable:
         self.singles, self.end = singles, end
         self.header_bytes = 0 if length_counts_header else 2
         self.length_unit = length_unit         # NDP options count their length in 8-byte units (RFC 4861 §4.6)
+        self._readers = {s.kind: _reader(s.fmt) for s in specs}
 
-    def _value(self, spec: OptionSpec | None, data: bytes) -> Any:
-        if spec is None or spec.fmt is None or spec.fmt == "":
-            return None
-        if spec.fmt.startswith("*"):                 # repeated groups, e.g. SACK blocks (RFC 2018 §3)
-            size = struct.calcsize("!" + spec.fmt[1:])
-            if len(data) % size:
-                return None
-            return tuple(struct.unpack_from("!" + spec.fmt[1:], data, i) for i in range(0, len(data), size))
-        if len(data) != struct.calcsize("!" + spec.fmt):
-            return None
-        value = struct.unpack("!" + spec.fmt, data)
-        return value[0] if len(value) == 1 else value
+    def _spec(self, kind: int) -> OptionSpec:
+        spec = self.by_kind.get(kind)
+        if spec is None:
+            spec = self.by_kind[kind] = OptionSpec(kind, self.unknown_name.format(kind=kind), None, "unknown kind")
+            self._readers[kind] = _reader(None)
+        return spec
 
     def option(self, kind: int, data: bytes = b"") -> Option:
-        spec = self.by_kind.get(kind)
-        name = spec.name if spec else self.unknown_name.format(kind=kind)
-        return Option(kind, name, bytes(data), self._value(spec, data), spec.meaning if spec else "unknown kind",
-                      spec.text if spec else "", kind in self.singles, self.header_bytes == 0, self.length_unit)
+        spec = self._spec(kind)
+        return Option(kind, bytes(data), self._readers[kind](data), spec, self)
 
     def make(self, name: str, *value: Any) -> Option:
         """An option by name: ``make('mss', 1460)``, ``make('TS', 1, 0)``, ``make('sack', (1, 2), (5, 9))``."""
@@ -147,3 +146,16 @@ class OptionTable:
         """The options area: options back to back, zero-padded (end of list / Pad1) to a multiple of ``align``."""
         raw = b"".join(o.pack() for o in options)
         return raw + b"\x00" * (-len(raw) % align)
+
+
+def _reader(fmt: str | None) -> Callable[[bytes], Any]:
+    """A function reading an option's data as its table says: nothing, one struct, or repeated groups."""
+    if not fmt:
+        return lambda data: None
+    if fmt.startswith("*"):                          # repeated groups, e.g. SACK blocks (RFC 2018 §3)
+        group = struct.Struct("!" + fmt[1:])
+        return lambda data: None if len(data) % group.size else tuple(group.iter_unpack(data))
+    one = struct.Struct("!" + fmt)
+    if len(one.unpack(bytes(one.size))) == 1:
+        return lambda data: one.unpack(data)[0] if len(data) == one.size else None
+    return lambda data: one.unpack(data) if len(data) == one.size else None

@@ -26,6 +26,11 @@ FLAG_LETTERS = (("fin", "F"), ("syn", "S"), ("rst", "R"), ("psh", "P"), ("ack", 
                 ("ece", "E"), ("cwr", "W"), ("ae", "e"))
 
 
+# every combination of the 9 flag bits, spelled once: decoding then looks the string up
+FLAG_STRINGS = tuple("".join(letter for i, (_, letter) in enumerate(FLAG_LETTERS) if bits >> i & 1) or "none"
+                     for bits in range(512))
+
+
 def tcp_option(name: str, *value: int | tuple[int, int]) -> Option:
     """A TCP option by name: ``tcp_option('mss', 1460)``, ``tcp_option('TS', 1, 0)``, ``tcp_option('nop')``."""
     return TCP_OPTIONS.make(name, *value)
@@ -35,6 +40,7 @@ class TCP(Header):
     """The TCP header (RFC 9293 §3.1): 20 bytes, then up to 40 bytes of options."""
 
     NAME = "TCP"
+    ROW = (("sport", "sport"), ("dport", "dport"), ("tcp_flags", "flags"))
     FIELDS = (
         Field("sport", 16, "source port (RFC 9293 §3.1)"),
         Field("dport", 16, "destination port (RFC 9293 §3.1)"),
@@ -83,8 +89,7 @@ class TCP(Header):
     @property
     def flags(self) -> str:
         """The flags as tcpdump prints them: ``S``, ``S.``, ``P.``, ``F.``, ``R``, ``.`` (ACK alone)."""
-        bits = self.flag_bits
-        return "".join(letter for i, (_, letter) in enumerate(FLAG_LETTERS) if bits >> i & 1) or "none"
+        return FLAG_STRINGS[(self._v[4] & 1) << 8 | self._v[5]]
 
     @flags.setter
     def flags(self, letters: str) -> None:
