@@ -88,6 +88,37 @@ def scapy_decode(frames: list[bytes]) -> int:
 
 # -- task 2: a DataFrame ----------------------------------------------------------------------------
 
+TCP_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"), (0x40, "E"),
+               (0x80, "W"))
+TCP_OPTION_TEXT = {2: lambda d: f"mss {int.from_bytes(d, 'big')}", 3: lambda d: f"wscale {d[0]}",
+                   4: lambda d: "sackOK", 1: lambda d: "nop",
+                   8: lambda d: f"TS val {int.from_bytes(d[:4], 'big')} ecr {int.from_bytes(d[4:], 'big')}"}
+
+
+def dpkt_summary(src: str, dst: str, t) -> str:
+    """The tcpdump-style line netstudy writes, built from dpkt's parse: the same work for both."""
+    import dpkt
+    if isinstance(t, dpkt.tcp.TCP):
+        flags = "".join(letter for bit, letter in TCP_LETTERS if t.flags & bit) or "none"
+        parts = [f"Flags [{flags}]"]
+        if t.data or t.flags & 0x07:
+            parts.append(f"seq {t.seq}" + (f":{(t.seq + len(t.data)) & 0xFFFFFFFF}" if t.data else ""))
+        if t.flags & 0x10:
+            parts.append(f"ack {t.ack}")
+        parts.append(f"win {t.win}")
+        if t.opts:
+            opts = [TCP_OPTION_TEXT.get(kind, lambda d, k=kind: f"unknown-{k}")(data)
+                    for kind, data in dpkt.tcp.parse_opts(t.opts) if kind != 0]
+            parts.append(f"options [{','.join(opts)}]")
+        parts.append(f"length {len(t.data)}")
+        return f"IP {src}.{t.sport} > {dst}.{t.dport}: {', '.join(parts)}"
+    if isinstance(t, dpkt.udp.UDP):
+        return f"IP {src}.{t.sport} > {dst}.{t.dport}: UDP, length {len(t.data)}"
+    if isinstance(t, (dpkt.icmp.ICMP, dpkt.icmp6.ICMP6)):
+        return f"IP {src} > {dst}: ICMP type {t.type} code {t.code}, length {len(t)}"
+    return f"{src} > {dst}"
+
+
 def dpkt_frame(path: Path):
     """The same table as netstudy.pcap.to_frame, built with dpkt's reader and parsers and pandas."""
     import dpkt
@@ -101,26 +132,21 @@ def dpkt_frame(path: Path):
             src = dst = proto = sport = dport = flags = itype = icode = ttl = None
             ip = eth.data
             if isinstance(ip, dpkt.ip.IP):
-                src, dst, ttl = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst), ip.ttl
+                src, dst, ttl, proto = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst), ip.ttl, "IPv4"
             elif isinstance(ip, dpkt.ip6.IP6):
-                src, dst, ttl = ntoa6(ip.src), ntoa6(ip.dst), ip.hlim
+                src, dst, ttl, proto = ntoa6(ip.src), ntoa6(ip.dst), ip.hlim, "IPv6"
             elif isinstance(ip, dpkt.arp.ARP):
                 src, dst, proto = socket.inet_ntoa(ip.spa), socket.inet_ntoa(ip.tpa), "ARP"
             t = getattr(ip, "data", None)
             if isinstance(t, dpkt.tcp.TCP):
-                proto, sport, dport, flags = "TCP", t.sport, t.dport, t.flags
-                summary = f"IP {src}.{sport} > {dst}.{dport}: Flags {flags:#x}, seq {t.seq}, win {t.win}, " \
-                          f"length {len(t.data)}"
+                proto, sport, dport = "TCP", t.sport, t.dport
+                flags = "".join(letter for bit, letter in TCP_LETTERS if t.flags & bit) or "none"
             elif isinstance(t, dpkt.udp.UDP):
-                proto, sport, dport = "UDP", t.sport, t.dport
-                summary = f"IP {src}.{sport} > {dst}.{dport}: UDP, length {len(t.data)}"
+                proto, sport, dport = ("DNS" if 53 in (t.sport, t.dport) else "UDP"), t.sport, t.dport
             elif isinstance(t, (dpkt.icmp.ICMP, dpkt.icmp6.ICMP6)):
                 proto, itype, icode = "ICMP", t.type, t.code
-                summary = f"IP {src} > {dst}: ICMP type {itype}, length {len(t)}"
-            else:
-                summary = f"{proto} {src} > {dst}"
-            rows.append((int(ts * 1_000_000_000), len(buf), eth.src.hex(":"), eth.dst.hex(":"), vlan, src, dst, proto,
-                         sport, dport, flags, itype, icode, ttl, summary))
+            rows.append((int(ts * 1_000_000_000), len(buf), eth.src.hex(":"), eth.dst.hex(":"), vlan, src, dst,
+                         proto, sport, dport, flags, itype, icode, ttl, dpkt_summary(src, dst, t)))
     frame = pd.DataFrame.from_records(rows, columns=["timestamp_ns", "length", "src_mac", "dst_mac", "vlan", "src",
                                                      "dst", "protocol", "sport", "dport", "tcp_flags", "icmp_type",
                                                      "icmp_code", "ttl", "summary"])
