@@ -78,7 +78,7 @@ def server():
 @pytest.mark.parametrize("transport", ["+notcp", "+tcp"])
 @pytest.mark.parametrize("name, qtype", QUESTIONS)
 def test_dig_reads_what_the_zone_says(server, name, qtype, transport):
-    out = dig(f"@127.0.0.1", "-p", str(server.port), name, qtype, "+norec", transport, "+bufsize=1232")
+    out = dig("@127.0.0.1", "-p", str(server.port), name, qtype, "+norec", transport, "+bufsize=1232")
     status, lines, used = dig_answer(out)
     assert status == "NOERROR" and "flags: qr aa;" in out
     assert "; EDNS: version: 0, flags:; udp: 1232" in out

@@ -30,7 +30,7 @@ from typing import Iterable
 
 from netstudy.dns.zone import Zone, load_zone
 from netstudy.errors import DecodeError
-from netstudy.wire.dns import (AAAA, CNAME, MX, NS, OPT, SOA, SRV, A, Message, Name, Record, make_opt)
+from netstudy.wire.dns import AAAA, CNAME, MX, NS, OPT, SRV, A, Message, Name, Record, make_opt
 
 __all__ = ["Responder", "DnsServer", "ServerStats", "DEFAULT_HOST", "DEFAULT_PORT"]
 
