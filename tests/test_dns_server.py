@@ -192,3 +192,11 @@ def test_delay_holds_replies_without_blocking_the_loop():
     assert all(r.answers() == ["127.0.0.80"] for r in many)
     assert 0.2 <= elapsed < 1.0            # 40 replies overlap: about one delay, not 40
     assert srv.stats.replies == 41
+
+
+@pytest.mark.live
+def test_ipv6_loopback_udp_and_tcp():
+    with DnsServer(ZONE_FILES, host="::1", port=0) as srv:
+        assert query("www.netstudy.test", "AAAA", server="::1", port=srv.port).answers() == ["::1"]
+        tcp = query("many.netstudy.test", server="::1", port=srv.port, edns=None)
+        assert tcp.transport == "TCP" and tcp.server == ("::1", srv.port) and len(tcp.answers()) == 40
