@@ -137,9 +137,11 @@ def format_time(rtt_ns: int) -> str:
     return f"time={us // 1000}.{us % 1000:03d} ms"
 
 
-def header_line(host: str, address: str, size: int, version: int, source: str | None = None) -> str:
-    """``PING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.`` (IPv6: ``PING ::1(::1) 56 data bytes``)."""
-    via = f" from {source} :" if source else ""
+def header_line(host: str, address: str, size: int, version: int, source: str | None = None,
+                device: str = "") -> str:
+    """``PING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.`` (IPv6: ``PING ::1(::1) 56 data bytes``);
+    with a source address (and the interface it was given as), ``from 127.0.0.1 lo:`` after the target."""
+    via = f" from {source} {device}:" if source else ""
     if version == 4:
         return f"PING {host} ({address}){via} {size}({size + 28}) bytes of data."
     return f"PING {host}({address}){via} {size} data bytes"

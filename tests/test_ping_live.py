@@ -89,8 +89,10 @@ def test_tshark_reads_our_requests_with_good_checksums(tmp_path):
 @pytest.mark.interop
 @pytest.mark.parametrize("args", [["-c", "3", "-i", "0.2", "127.0.0.1"], ["-q", "-c", "2", "-i", "0.2", "127.0.0.1"],
                                   ["-c", "2", "-i", "0.2", "-s", "8", "127.0.0.1"],
-                                  ["-6", "-c", "2", "-i", "0.2", "::1"], ["-c", "2", "-i", "0.2", "localhost"]],
-                         ids=["plain", "quiet", "untimed", "ipv6", "name"])
+                                  ["-6", "-c", "2", "-i", "0.2", "::1"], ["-c", "2", "-i", "0.2", "localhost"],
+                                  ["-c", "1", "-I", "127.0.0.1", "127.0.0.2"], ["-c", "1", "-I", "lo", "127.0.0.2"],
+                                  ["-c", "1", "-t", "5", "-s", "1000", "127.0.0.1"]],
+                         ids=["plain", "quiet", "untimed", "ipv6", "name", "source", "interface", "big"])
 def test_cli_prints_what_iputils_prints(args):
     need_raw()
     theirs = subprocess.run([tool("ping"), *args], capture_output=True, text=True, timeout=30)
@@ -98,6 +100,7 @@ def test_cli_prints_what_iputils_prints(args):
     assert ours.returncode == theirs.returncode == 0, ours.stderr
     assert shape(ours.stdout) == shape(theirs.stdout)
     assert len(shape(ours.stdout)) >= 5
+    assert shape(ours.stdout)[0].startswith("PING ")
 
 
 def test_unknown_host_is_one_line():

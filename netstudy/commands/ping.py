@@ -4,9 +4,10 @@ from __future__ import annotations
 import argparse
 import functools
 import ipaddress
+import os
 import socket
 import sys
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 from netstudy.ping import Ping, header_line, probe_line, statistics_lines
 
@@ -56,6 +57,17 @@ def _is_literal(host: str) -> bool:
         return False
 
 
+def _source(source: str | None, version: int, target: str) -> tuple[str | None, str]:
+    """The source address to print, and the interface when -I named one: the address the kernel
+    picks on that interface for this target (a UDP socket's connect sends nothing)."""
+    if source is None or _is_literal(source):
+        return source, ""
+    with socket.socket(socket.AF_INET if version == 4 else socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, source.encode())
+        probe.connect((target, 1025))
+        return probe.getsockname()[0], source
+
+
 @functools.lru_cache(maxsize=256)
 def _reverse(address: str) -> str | None:
     try:
@@ -64,6 +76,20 @@ def _reverse(address: str) -> str | None:
         return None
 
 
+def stop_quietly_on_closed_pipe(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``netstudy ping ... | head -2``: when the reader goes away, stop without a message, as a
+    program killed by SIGPIPE does (exit status 128 + 13)."""
+    @functools.wraps(run)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the exit flush is silent
+            return 141
+    return wrapper
+
+
+@stop_quietly_on_closed_pipe
 def run(args: argparse.Namespace) -> int:
     interval = 0.0 if args.flood else (1.0 if args.interval is None else args.interval)
     session = Ping(args.host, count=args.count, interval=interval, size=args.size, ttl=args.ttl,
@@ -73,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     timed = session.template.timestamped
     out = sys.stdout
     with session:
-        print(header_line(args.host, session.address, args.size, session.version, args.source), flush=True)
+        source, device = _source(args.source, session.version, session.address)
+        print(header_line(args.host, session.address, args.size, session.version, source, device), flush=True)
         dots = 0
         try:
             for probe in session.run():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from netstudy.commands.ping import one_line_errors
+from netstudy.commands.ping import one_line_errors, stop_quietly_on_closed_pipe
 from netstudy.traceroute import BASE_PORT, Traceroute, header_line
 
 
@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, method="icmp")
 
 
+@stop_quietly_on_closed_pipe
 def run(args: argparse.Namespace) -> int:
     tracer = Traceroute(args.host, method=args.method, max_hops=args.max_hops, first_ttl=args.first_ttl,
                         queries=args.queries, wait=args.wait, parallel=args.parallel, port=args.port,

@@ -197,7 +197,9 @@ def read_message(data: bytes, offset: int, version: int, source: str, ttl: int |
     try:
         if data[offset] == (ECHO_REPLY if version == 4 else ECHOV6_REPLY):     # the common case, parsed directly
             echo = (ICMPEcho if version == 4 else ICMPv6Echo).parse(data, offset, end)
-            ok = verify(memoryview(data)[offset:end]) if verify_checksum else True
+            # RFC 1071 check: the message sums to all ones, i.e. to 0 modulo 0xFFFF (see checksum.py)
+            ok = not verify_checksum or verify(data[offset:end]) if (end - offset) % 2 else \
+                not verify_checksum or 0 != (total := int.from_bytes(data[offset:end], "big")) and total % 0xFFFF == 0
             return EchoReply(echo.identifier, echo.sequence, source, ttl, end - offset, received_ns, ok)
         message = (ICMP if version == 4 else ICMPv6).parse(data, offset, end)
     except (DecodeError, IndexError):

@@ -210,26 +210,30 @@ class IcmpSocket:
         """The next :class:`EchoReply` or :class:`ProbeError` waiting on the socket (the error queue
         too), or None when nothing is waiting. Datagrams that are neither (requests, other types,
         bytes that do not decode) are skipped. Never blocks."""
+        raw4 = self.mechanism == "raw" and self.version == 4
         while True:
-            waiting, event = self._read_one()
-            if event is not None or not waiting:
+            if raw4:                     # the pinger's hot path: the IP header comes first
+                try:
+                    n = self.sock.recv_into(self._buffer)
+                except BlockingIOError:
+                    return None
+                now = time.perf_counter_ns()
+                data = bytes(self._view[:n])
+                try:
+                    ip = IPv4.parse(data)
+                except DecodeError:
+                    continue
+                _, start, end = ip.layout()
+                event = read_message(data, start, 4, ip.src, ip.ttl, now, verify_checksum=True, end=end)
+            else:
+                waiting, event = self._read_without_ip_header()
+                if not waiting:
+                    return None
+            if event is not None:
                 return event
 
-    def _read_one(self) -> tuple[bool, Event | None]:
-        """(was a datagram or error waiting, what it means)."""
-        if self.mechanism == "raw" and self.version == 4:
-            try:
-                n = self.sock.recv_into(self._buffer)
-            except BlockingIOError:
-                return False, None
-            now = time.perf_counter_ns()
-            data = bytes(self._view[:n])
-            try:
-                ip = IPv4.parse(data)
-            except DecodeError:
-                return True, None
-            _, start, end = ip.layout()
-            return True, read_message(data, start, 4, ip.src, ip.ttl, now, verify_checksum=True, end=end)
+    def _read_without_ip_header(self) -> tuple[bool, Event | None]:
+        """(was a datagram or error waiting, what it means), for sockets that give no IP header."""
         try:
             n, ancdata, _, address = self.sock.recvmsg_into((self._buffer,), ANCILLARY_BYTES)
         except BlockingIOError:
