@@ -25,6 +25,7 @@ from collections.abc import Callable
 from netstudy.chat.protocol import Action, Broadcast, ChatRoom, Close, Log, Send
 
 log = logging.getLogger("netstudy.chat")
+log.addHandler(logging.NullHandler())     # a library logs; the application (the CLI) decides where to
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5555            # the CLI's; the classes default to 0 (the kernel picks a free port)
@@ -158,7 +159,8 @@ class ThreadedChatServer(_Server):
                 self.accepted += 1
                 self._conns.add(conn)
                 todo = self._resolve(self.room.connect(conn, conn.peer, time.monotonic()))
-            thread = threading.Thread(target=self._handle, args=(conn, todo), daemon=True)
+            thread = threading.Thread(target=self._handle, args=(conn, todo), name=f"client {conn.peer}",
+                                      daemon=True)
             self._handlers = [t for t in self._handlers if t.is_alive()] + [thread]
             thread.start()
 
@@ -208,7 +210,7 @@ class ThreadedChatServer(_Server):
         """Send each connection its lines in one sendall (outside the room lock, under its send lock)."""
         for conn, parts in todo.items():
             with conn.send_lock:
-                if conn.closed:
+                if conn.closed or conn.failed:
                     continue
                 try:
                     data = b"".join(p for p in parts if p is not None)
@@ -278,15 +280,18 @@ class ChatServer(_Server):
     a batch that becomes one ``bytes`` (encoded once for everybody), and each client gets it as at
     most a few ``memoryview`` slices (its own lines cut out) sent with one ``sendmsg``. A client with
     more than ``max_queue`` bytes waiting is disconnected (it is not reading); one silent for
-    ``idle_timeout`` seconds is told so and disconnected.
+    ``idle_timeout`` seconds is told so and disconnected. ``sndbuf`` fixes each client socket's kernel
+    send buffer (SO_SNDBUF, socket(7)); by default the kernel grows it as it sees fit (up to
+    net.ipv4.tcp_wmem's maximum, 4 MiB here), so a non-reader holds that much before the queue starts.
     """
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = 0, room: ChatRoom | None = None, *,
-                 max_queue: int = 1 << 20, idle_timeout: float | None = 600.0,
+                 max_queue: int = 1 << 20, idle_timeout: float | None = 600.0, sndbuf: int | None = None,
                  shutdown_grace: float = 1.0) -> None:
         super().__init__(host, port, room)
         self.room.idle_timeout = idle_timeout
         self.max_queue = max_queue
+        self.sndbuf = sndbuf
         self.shutdown_grace = shutdown_grace
         self._conns: set[_Conn] = set()
         self._batch: list[bytes] = []
@@ -351,6 +356,8 @@ class ChatServer(_Server):
                 return
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.sndbuf:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.sndbuf)
             c = _Conn(sock, f"{addr[0]}:{addr[1]}")
             self._conns.add(c)
             self.accepted += 1
@@ -476,6 +483,19 @@ class ChatServer(_Server):
         self._sel.unregister(c.sock)
         c.sock.close()
         c.out.clear()
+
+    def sockets(self) -> list[tuple[int, str, str]]:
+        """What the loop is watching: (fd, whose, events) for the listener, its wake-up socket and each
+        client. A snapshot read from another thread: take it while the server is quiet."""
+        rows = []
+        for key in list(self._sel.get_map().values()):
+            c = key.data
+            whose = ("listening socket" if c is None else "wake-up socketpair" if c == "wake" else
+                     f"client {getattr(self.room.member(c), 'nick', None) or '?'} ({c.peer})")
+            events = "+".join(n for n, bit in (("read", selectors.EVENT_READ), ("write", selectors.EVENT_WRITE))
+                              if key.events & bit)
+            rows.append((key.fd, whose, events))
+        return sorted(rows)
 
     # -- stopping
     def stop(self) -> None:
