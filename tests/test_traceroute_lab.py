@@ -97,3 +97,38 @@ def test_ping_records_say_who_answered_and_why(lab, unprivileged):
     assert exceeded == [("10.0.2.1", 63, 11, "Time to live exceeded")] * 2
     _, replies = lab.call("scanner", ping_records, "10.0.3.10", None, unprivileged=unprivileged)
     assert replies == [("10.0.3.10", 62, None, None)] * 2           # two routers on the way back
+
+
+DUPLICATE_REPLIES = """table ip netstudy_dup {
+ chain out {
+  type filter hook output priority 0;
+  icmp type echo-reply dup to 10.0.3.2 device "eth0"
+ }
+}
+"""
+
+
+@pytest.mark.parametrize("unprivileged", [False, True], ids=["root", "unprivileged"])
+def test_duplicate_replies_are_counted_like_iputils(lab, unprivileged):
+    """The target sends every echo reply twice (nftables `dup`): real duplicates on the wire."""
+    tool("nft")
+    assert lab.run("target", ["nft", "-f", "-"], input=DUPLICATE_REPLIES).returncode == 0
+    try:
+        mechanism, records = lab.call("scanner", ping_dup_records, "10.0.3.10", unprivileged=unprivileged)
+        out = lab.run("scanner", [*NETSTUDY, "ping", "-c", "3", "-i", "0.1", "10.0.3.10"], unprivileged=unprivileged)
+    finally:
+        lab.run("target", ["nft", "delete", "table", "ip", "netstudy_dup"])
+    assert mechanism == ("datagram" if unprivileged else "raw")
+    first = {seq: (rtt, ttl) for seq, dup, rtt, ttl in records if not dup}
+    dups = [(seq, rtt, ttl) for seq, dup, rtt, ttl in records if dup]
+    assert sorted(first) == [1, 2, 3] and {seq for seq, _, _ in dups} >= {1, 2}
+    assert all(rtt >= first[seq][0] and ttl == 62 for seq, rtt, ttl in dups)
+    lines = out.stdout.splitlines()
+    assert re.fullmatch(r"64 bytes from 10\.0\.3\.10: icmp_seq=1 ttl=62 time=[\d.]+ ms \(DUP!\)", lines[2])
+    assert re.match(r"3 packets transmitted, 3 received, \+[23] duplicates, 0% packet loss", lines[-2])
+
+
+def ping_dup_records(host: str):
+    from netstudy.ping import ping
+    result = ping(host, count=3, interval=0.1, timeout=2)
+    return result.mechanism, [(p.seq, p.duplicate, p.rtt_ns, p.ttl) for p in result.records]
