@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 
 from netstudy.chat.server import DEFAULT_HOST, DEFAULT_PORT, ChatServer, ThreadedChatServer
 
@@ -29,8 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     join.set_defaults(func=run_join)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_serve(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C or SIGTERM; either way the clients are told and every socket is closed."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    signal.signal(signal.SIGINT, _interrupt)       # even if started in the background (SIGINT ignored)
+    signal.signal(signal.SIGTERM, _interrupt)
     cls = ThreadedChatServer if args.threaded else ChatServer
     cls(args.host, args.port, idle_timeout=args.idle_timeout).serve_forever()
     return 0
