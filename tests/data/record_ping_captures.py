@@ -3,7 +3,7 @@
     sudo .venv/bin/python tests/data/record_ping_captures.py
 
 tcpdump records netstudy's own probes: a loopback ping, and in the lab's `routed` topology (scanner
-10.0.1.2 - r1 - r2 - target 10.0.3.10) a ping with TTL 1 (time exceeded from r1), a ping of an absent
+10.0.1.2 - r1 - r2 - target 10.0.3.10) a ping of target, a ping with TTL 1 (time exceeded from r1), a ping of an absent
 host (host unreachable from r2, after its ARP gives up), and an ICMP traceroute. Captured on the
 scanner's side, so each file holds the probes and their answers and nothing else.
 """
@@ -19,6 +19,7 @@ from netstudy.lab import Lab
 OUT = Path(__file__).resolve().parents[2] / "netstudy" / "data" / "captures"
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
 LAB_RUNS = {
+    "lab_ping_target.pcap": ["ping", "-c", "5", "-i", "0.1", "10.0.3.10"],
     "lab_ttl_exceeded.pcap": ["ping", "-c", "3", "-i", "0.2", "-t", "1", "10.0.3.10"],
     "lab_host_unreachable.pcap": ["ping", "-c", "2", "-i", "0.5", "-W", "5", "10.0.3.99"],
     "lab_traceroute.pcap": ["traceroute", "10.0.3.10"],
@@ -28,7 +29,7 @@ LAB_RUNS = {
 def capture(start: "callable", path: Path, interface: str, run: "callable") -> None:
     """tcpdump on ``interface`` (started by ``start(argv)``) while ``run()`` runs, into ``path``."""
     tcpdump = start(["tcpdump", "-i", interface, "-n", "--immediate-mode", "-U", "-s", "256", "-w", str(path),
-                     "icmp or icmp6"])
+                     "icmp"])
     assert "listening on" in tcpdump.stderr.readline()
     try:
         print(run().stdout)
