@@ -50,6 +50,7 @@ class Probe:
     late: bool = False              # the reply came after `timeout`
     out_of_order: bool = False      # a later probe had been answered already
     corrupted: bool = False         # the reply's ICMP checksum did not verify
+    quoted: bytes = b""             # an ICMP error's quote of this probe (ProbeError.quoted): decode_ip() it
 
     @property
     def icmp_seq(self) -> int:
@@ -311,6 +312,7 @@ class ProbeLog:
             record = self._extra(probe)
         record.received_ns, record.source, record.ttl = event.received_ns, event.source, event.ttl
         record.error, record.icmp_type, record.icmp_code = event.text, event.icmp_type, event.icmp_code
+        record.quoted = event.quoted
         return record
 
 

@@ -96,6 +96,11 @@ def test_time_exceeded_quoting_our_echo():
     assert isinstance(event, ProbeError)
     assert (event.icmp_type, event.icmp_code, event.source, event.destination) == (11, 0, "10.0.1.1", "10.0.3.10")
     assert (event.identifier, event.sequence, event.text) == (0x1234, 7, "Time to live exceeded")
+    assert event.quoted == probe[:28]
+    log = ProbeLog(0x1234, "10.0.3.10", 10**9)
+    for i in range(7):
+        log.sent(i)
+    assert log.receive(event).quoted == probe[:28]
 
 
 def test_port_unreachable_quoting_a_udp_probe():

@@ -86,16 +86,24 @@ def test_ping_errors_print_as_iputils_prints_them(lab, args, unprivileged):
 def ping_records(host: str, ttl: int | None):
     from netstudy.ping import ping
     result = ping(host, count=2, interval=0.05, ttl=ttl, timeout=2)
-    return result.mechanism, [(p.source, p.ttl, p.icmp_type, p.error) for p in result.records]
+    return result.mechanism, [(p.source, p.ttl, p.icmp_type, p.error) for p in result.records], \
+        [p.quoted for p in result.records]
 
 
 @pytest.mark.parametrize("unprivileged", [False, True], ids=["root", "unprivileged"])
 def test_ping_records_say_who_answered_and_why(lab, unprivileged):
-    mechanism, exceeded = lab.call("scanner", ping_records, "10.0.3.10", 2, unprivileged=unprivileged)
+    from netstudy.wire import ICMPEcho, decode_ip
+    mechanism, exceeded, quotes = lab.call("scanner", ping_records, "10.0.3.10", 2, unprivileged=unprivileged)
     assert mechanism == ("datagram" if unprivileged else "raw")
     # the second router drops it; its time-exceeded travels back one hop: TTL 64 - 1
     assert exceeded == [("10.0.2.1", 63, 11, "Time to live exceeded")] * 2
-    _, replies = lab.call("scanner", ping_records, "10.0.3.10", None, unprivileged=unprivileged)
+    if unprivileged:      # the error queue hands back our own request
+        assert [ICMPEcho.parse(q).sequence for q in quotes] == [1, 2]
+    else:                 # a raw socket sees the quote: the probe as r2 got it, its TTL run down to 1
+        quoted = [decode_ip(q) for q in quotes]
+        assert [(p.network.ttl, p.network.dst, p.transport.sequence) for p in quoted] == [(1, "10.0.3.10", 1),
+                                                                                             (1, "10.0.3.10", 2)]
+    _, replies, _ = lab.call("scanner", ping_records, "10.0.3.10", None, unprivileged=unprivileged)
     assert replies == [("10.0.3.10", 62, None, None)] * 2           # two routers on the way back
 
 

@@ -134,6 +134,8 @@ class ProbeError:
     dport: int | None = None
     mtu: int | None = None          # fragmentation needed / packet too big
     errno: int = 0                  # local errors only
+    quoted: bytes = b""             # what the error quotes: the probe's IP datagram (cut short) from a raw
+                                    # socket; from the error queue, the probe's ICMP message or UDP payload
 
     @property
     def text(self) -> str:
@@ -227,7 +229,8 @@ def quoted_probe_error(quoted: bytes, version: int, icmp_type: int | None, code:
                       identifier=echo.identifier if echo is not None else None,
                       sequence=echo.sequence if echo is not None else None,
                       sport=udp.sport if udp is not None else None,
-                      dport=udp.dport if udp is not None else None, mtu=mtu or None, errno=errno)
+                      dport=udp.dport if udp is not None else None, mtu=mtu or None, errno=errno,
+                      quoted=bytes(quoted))
 
 
 # -- the kernel's error queue (IP_RECVERR) ------------------------------------------------------------
@@ -276,10 +279,10 @@ def read_error_queue(data: bytes, extended_error: bytes, address: tuple, ttl: in
     mtu = info if (version, icmp_type, code) in ((4, 3, 4), (6, 2, 0)) or kind is None else None
     if probe == "udp":
         return ProbeError(version, kind, code, source, ttl, received_ns, address[0], dport=address[1],
-                          mtu=mtu or None, errno=errno)
+                          mtu=mtu or None, errno=errno, quoted=bytes(data))
     try:
         echo = (ICMPEcho if version == 4 else ICMPv6Echo).parse(data)
     except DecodeError:
         return None
     return ProbeError(version, kind, code, source, ttl, received_ns, address[0], identifier=echo.identifier,
-                      sequence=echo.sequence, mtu=mtu or None, errno=errno)
+                      sequence=echo.sequence, mtu=mtu or None, errno=errno, quoted=bytes(data))
