@@ -302,3 +302,14 @@ def test_replay_of_an_iputils_capture_agrees_with_tshark():
     sent = {int(r["icmp.seq"]): float(r["frame.time_epoch"]) for r in requests}
     for probe in result.records:
         assert probe.rtt_ns / 1e9 == pytest.approx(replies[probe.seq] - sent[probe.seq], abs=2e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=8, max_size=80))
+def test_reply_checksum_check_agrees_with_rfc1071(body):
+    """The reply path's shortcut (a remainder modulo 0xFFFF) says what netstudy.wire's verify says."""
+    message = bytearray(b"\x00\x00" + body[2:])
+    good = bytes(message[:2]) + internet_checksum(bytes(message[:2]) + b"\x00\x00" + bytes(message[4:])).to_bytes(2, "big") + bytes(message[4:])
+    for candidate in (good, bytes(message)):
+        event = read_message(candidate, 0, 4, "127.0.0.1", 64, 0, verify_checksum=True)
+        assert event.checksum_ok == verify(candidate)

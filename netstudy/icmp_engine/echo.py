@@ -183,6 +183,15 @@ def _strerror(errno: int) -> str:
     return os.strerror(errno).lower() if errno else "unknown"
 
 
+def _verifies(message: bytes) -> bool:
+    """RFC 1071 §1: a message with its checksum in sums to all ones. For an even length that means a
+    non-zero multiple of 0xFFFF (2**16 ≡ 1 modulo 0xFFFF, see checksum.py): one big-integer remainder."""
+    if len(message) % 2:
+        return verify(message)
+    total = int.from_bytes(message, "big")
+    return total != 0 and total % 0xFFFF == 0
+
+
 _ERRORS4 = (ICMPUnreachable, ICMPTimeExceeded)
 _ERRORS6 = (ICMPv6Unreachable, ICMPv6TimeExceeded, ICMPv6PacketTooBig, ICMPv6ParameterProblem)
 
@@ -199,9 +208,7 @@ def read_message(data: bytes, offset: int, version: int, source: str, ttl: int |
     try:
         if data[offset] == (ECHO_REPLY if version == 4 else ECHOV6_REPLY):     # the common case, parsed directly
             echo = (ICMPEcho if version == 4 else ICMPv6Echo).parse(data, offset, end)
-            # RFC 1071 check: the message sums to all ones, i.e. to 0 modulo 0xFFFF (see checksum.py)
-            ok = not verify_checksum or verify(data[offset:end]) if (end - offset) % 2 else \
-                not verify_checksum or 0 != (total := int.from_bytes(data[offset:end], "big")) and total % 0xFFFF == 0
+            ok = _verifies(data[offset:end]) if verify_checksum else True
             return EchoReply(echo.identifier, echo.sequence, source, ttl, end - offset, received_ns, ok)
         message = (ICMP if version == 4 else ICMPv6).parse(data, offset, end)
     except (DecodeError, IndexError):
