@@ -363,8 +363,8 @@ def query_many(questions: Iterable[Name | str | tuple[Name | str, int | str]], s
     try:
         while waiting or flying:
             while waiting and len(flying) < concurrency:
-                f = _Flight(waiting.pop(), exchanges[0])
-                f.ex = exchanges[f.index]
+                index = waiting.pop()
+                f = _Flight(index, exchanges[index])
                 f.sock = socket.socket(f.ex.family, socket.SOCK_DGRAM)
                 f.sock.setblocking(False)
                 f.sock.bind(("::" if f.ex.family == socket.AF_INET6 else "0.0.0.0", 0))
