@@ -200,3 +200,21 @@ def test_ipv6_loopback_udp_and_tcp():
         assert query("www.netstudy.test", "AAAA", server="::1", port=srv.port).answers() == ["::1"]
         tcp = query("many.netstudy.test", server="::1", port=srv.port, edns=None)
         assert tcp.transport == "TCP" and tcp.server == ("::1", srv.port) and len(tcp.answers()) == 40
+
+
+@pytest.mark.live
+def test_a_tcp_client_that_never_reads_is_cut_off(server):
+    query_bytes = Message(id=1, question=[Question("many.netstudy.test")]).to_wire()
+    framed = struct.pack("!H", len(query_bytes)) + query_bytes
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        try:
+            for _ in range(20000):          # ~700 KB of replies a second, never read
+                s.sendall(framed * 50)
+        except OSError:
+            pass                            # reset: the server hung up on us, as it should
+    deadline = time.monotonic() + 5
+    while server.stats.tcp_closed["malformed or not reading"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.stats.tcp_closed["malformed or not reading"] >= 1
+    assert query("www.netstudy.test", port=server.port).answers() == ["127.0.0.80"]

@@ -236,6 +236,8 @@ class DnsServer:
     IDLE_TIMEOUT = 10.0          # a TCP connection silent this long is closed (RFC 7766 §6.2.3)
     MAX_TCP = 512                # open TCP connections at once; more are closed at accept
     UDP_BATCH = 256              # datagrams read per wake-up before TCP gets a turn
+    MAX_OUTBUF = 1 << 20         # unsent TCP reply bytes before a client that does not read is cut off
+    MAX_PENDING = 100_000        # delayed UDP replies held at once; beyond that they are dropped
 
     def __init__(self, zones: Zone | str | Path | Iterable[Zone | str | Path], host: str = DEFAULT_HOST,
                  port: int = 0, delay: float = 0.0, tcp: bool = True, max_udp: int = EDNS_PAYLOAD) -> None:
@@ -409,7 +411,11 @@ class DnsServer:
                 continue
             answered += 1
             if delay:
-                heapq.heappush(pending, (time.monotonic() + delay, next(seq), reply, addr))
+                if len(pending) < self.MAX_PENDING:
+                    heapq.heappush(pending, (time.monotonic() + delay, next(seq), reply, addr))
+                else:
+                    stats.dropped += 1
+                    answered -= 1
                 continue
             try:
                 sendto(reply, addr)
@@ -464,7 +470,7 @@ class DnsServer:
                 conn.last = time.monotonic()
                 conn.inbuf += data
                 if not self._tcp_messages(conn):
-                    self._drop(sel, conns, sock, "malformed")
+                    self._drop(sel, conns, sock, "malformed or not reading")
                     return
         if conn.outbuf:
             try:
@@ -493,6 +499,8 @@ class DnsServer:
                 return False          # nothing sensible to say to a stream that sends junk
             conn.outbuf += struct.pack("!H", len(reply)) + reply
             self.stats.replies += 1
+            if len(conn.outbuf) > self.MAX_OUTBUF:
+                return False          # it asks and never reads: cut it off rather than buffer forever
         return True
 
     def _drop(self, sel: selectors.BaseSelector, conns: dict[socket.socket, _TcpConn], sock: socket.socket,
