@@ -14,6 +14,7 @@ a :class:`PingSummary` computed as iputils does, ``.to_frame()``, and ``str()`` 
 """
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import math
 import os
@@ -473,6 +474,12 @@ def ping(host: str, count: int = 4, **options: Any) -> PingResult:
         for _ in session.run():
             pass
         return session.result()
+
+
+async def ping_async(host: str, count: int = 4, **options: Any) -> PingResult:
+    """:func:`ping` to ``await`` (in Jupyter, or to ping several hosts at once with ``asyncio.gather``):
+    the same synchronous loop, on a worker thread, so the event loop stays free."""
+    return await asyncio.to_thread(ping, host, count, **options)
 
 
 def replay(records: Iterable[Any], host: str | None = None, timeout: float = 10.0) -> PingResult:

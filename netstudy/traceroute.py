@@ -13,6 +13,7 @@ socket, both reading the ICMP errors from the kernel's error queue (``IP_RECVERR
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import selectors
 import time
@@ -304,6 +305,11 @@ def traceroute(host: str, **options: Any) -> TracerouteResult:
         for _ in tracer.run():
             pass
         return tracer.result()
+
+
+async def traceroute_async(host: str, **options: Any) -> TracerouteResult:
+    """:func:`traceroute` to ``await``: the same synchronous loop on a worker thread."""
+    return await asyncio.to_thread(traceroute, host, **options)
 
 
 def replay(records: Iterable[Any], host: str | None = None) -> TracerouteResult:

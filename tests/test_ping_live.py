@@ -134,6 +134,24 @@ def test_ctrl_c_prints_the_summary():
 
 
 @pytest.mark.root
+def test_async_pings_run_side_by_side():
+    import asyncio
+
+    from netstudy.ping import ping_async
+    from netstudy.traceroute import traceroute_async
+    need_raw()
+
+    async def both():
+        return await asyncio.gather(ping_async("127.0.0.1", count=10, interval=0.05),
+                                    ping_async("::1", count=10, interval=0.05), traceroute_async("127.0.0.2"))
+    started = time.monotonic()
+    four, six, trace = asyncio.run(both())
+    assert time.monotonic() - started < 0.85           # side by side: one after the other takes >= 0.9 s
+    assert four.summary.received == six.summary.received == 10
+    assert trace.addresses() == ["127.0.0.2"]
+
+
+@pytest.mark.root
 def test_deadline_stops_sending():
     need_raw()
     started = time.monotonic()
