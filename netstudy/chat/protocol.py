@@ -173,8 +173,8 @@ class ChatRoom:
     name: str = "netstudy"
     max_line: int = MAX_LINE
     idle_timeout: float | None = None
-    _conns: dict = field(default_factory=dict)        # ConnId -> Member
-    _by_nick: dict = field(default_factory=dict)      # nick_key -> Member
+    _conns: dict = field(default_factory=dict, init=False, repr=False)     # ConnId -> Member
+    _by_nick: dict = field(default_factory=dict, init=False, repr=False)   # nick_key -> Member
 
     # -- queries
     @property

@@ -20,7 +20,6 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
 
 from netstudy.chat.protocol import Action, Broadcast, ChatRoom, Close, Log, Send
 
@@ -331,13 +330,13 @@ class ChatServer(_Server):
         self._shutdown()
 
     def _end_round(self) -> None:
-        """Turn the round's broadcasts into queued buffers, drop clients over their limit, send."""
-        self._flush_batch()
+        """Send the round's broadcasts, drop clients over their limit, send what else is queued."""
+        self._flush_batch(send_now=True)
         while self._doomed:
             doomed, self._doomed = self._doomed, []
             for c, why in doomed:
                 self._drop(c, why)
-            self._flush_batch()
+            self._flush_batch(send_now=True)
         dirty, self._dirty = self._dirty, []
         for c in dirty:
             c.dirty = False
@@ -395,16 +394,21 @@ class ChatServer(_Server):
             elif kind is Log:
                 log.info(a.message)
 
-    def _flush_batch(self) -> None:
-        """One bytes object for all of the round's broadcast lines; each member gets views of it."""
+    def _flush_batch(self, send_now: bool = False) -> None:
+        """One bytes object for all of the pending broadcast lines; each member gets views of it.
+
+        With ``send_now`` (the end of a round) a member with nothing queued is sent its views at once,
+        and only what the kernel does not take is queued: the common case touches no queue at all.
+        """
         if not self._batch:
             return
         lines, senders = self._batch, self._batch_from
         self._batch, self._batch_from = [], []
         blob = memoryview(b"".join(lines))
+        size = len(blob)
         own: dict[_Conn, list[tuple[int, int]]] = {}     # sender -> its byte ranges in the blob
         pos = 0
-        for line, sender in zip(lines, senders):
+        for line, sender in zip(lines, senders, strict=True):
             end = pos + len(line)
             if sender is not None:
                 ranges = own.setdefault(sender, [])
@@ -416,15 +420,36 @@ class ChatServer(_Server):
         for c in self.room.joined_conns():
             ranges = own.get(c)
             if ranges is None:
-                self._enqueue(c, blob, pos)
-                continue
-            start = 0
-            for a, b in ranges:
-                if a > start:
-                    self._enqueue(c, blob[start:a], a - start)
-                start = b
-            if start < pos:
-                self._enqueue(c, blob[start:], pos - start)
+                pieces, total = [blob], size
+            else:
+                pieces, start = [], 0
+                for a, b in ranges:
+                    if a > start:
+                        pieces.append(blob[start:a])
+                    start = b
+                if start < size:
+                    pieces.append(blob[start:])
+                total = sum(map(len, pieces))
+                if not total:
+                    continue
+            sent = 0
+            if send_now and not c.out and not c.closing:
+                try:
+                    sent = c.sock.send(pieces[0]) if len(pieces) == 1 else c.sock.sendmsg(pieces)
+                except BlockingIOError:
+                    sent = 0
+                except OSError as exc:
+                    c.closing = _reason(exc)
+                    self._doomed.append((c, c.closing))
+                    continue
+                if sent == total:
+                    continue
+            for piece in pieces:                 # what the kernel did not take, in order
+                if sent >= len(piece):
+                    sent -= len(piece)
+                    continue
+                self._enqueue(c, piece[sent:], len(piece) - sent)
+                sent = 0
 
     def _enqueue(self, c: _Conn, data: memoryview | bytes, n: int) -> None:
         if n:
@@ -528,6 +553,3 @@ class ChatServer(_Server):
         self._wake_r.close()
         self._wake_w.close()
 
-
-ServerFactory = Callable[..., _Server]
-SERVERS: dict[str, ServerFactory] = {"threaded": ThreadedChatServer, "eventloop": ChatServer}
