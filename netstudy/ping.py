@@ -30,7 +30,7 @@ from netstudy.wire.icmpv6 import ICMPv6, ICMPv6Echo
 
 MIN_USER_INTERVAL = 0.002      # iputils 20221126: "minimal interval allowed for user is 2ms" (root: none)
 FLOOD_RESEND_NS = 10_000_000   # interval 0: the next probe when the reply is back, or 100 per second
-MAX_PAYLOAD = {4: 65507, 6: 65527}   # 65535 minus the IP (20 / IPv6 jumbo-less 0) and ICMP (8) headers
+MAX_PAYLOAD = {4: 65507, 6: 65527}   # 65535 minus the ICMP header (8), and IPv4's (20): IPv6's length excludes its own
 
 
 @dataclass(slots=True)

@@ -59,8 +59,9 @@ class EchoTemplate:
     __slots__ = ("version", "identifier", "size", "timestamped", "packet", "_end", "_checksum", "_sum")
 
     def __init__(self, identifier: int, size: int = 56, version: int = 4) -> None:
-        if not 0 <= size <= 65507:
-            raise ValueError(f"payload size {size} is out of range: 0 <= size <= 65507")
+        largest = 65507 if version == 4 else 65527     # IPv4: 65535 - 20 - 8; IPv6's length excludes its header
+        if not 0 <= size <= largest:
+            raise ValueError(f"payload size {size} is out of range: 0 <= size <= {largest}")
         self.version, self.identifier, self.size = version, identifier, size
         self.timestamped = size >= TIMESTAMP_BYTES
         header = (ICMPEcho if version == 4 else ICMPv6Echo)(identifier=identifier, sequence=0)
