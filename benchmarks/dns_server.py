@@ -120,8 +120,10 @@ def dnsperf(port: int, seconds: float, datafile: Path) -> dict[str, float]:
             sys.exit(f"dnsperf output without {label!r}:\n{out}")
         return float(m.group(1))
 
+    codes = re.search(r"Response codes:\s+(.*)", out)
     return {"qps": number("Queries per second"), "latency_ms": number(r"Average Latency \(s\)") * 1000,
-            "sent": number("Queries sent"), "lost": number("Queries lost")}
+            "sent": number("Queries sent"), "lost": number("Queries lost"),
+            "rcodes": re.sub(r" \d+ \(", " (", codes.group(1)) if codes else "none"}
 
 
 def main() -> None:
@@ -158,9 +160,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
     print(f"dnsperf -l {args.seconds:g} -q 100, {len(QUERIES)} query types, one server process each, 127.0.0.1")
-    print(f"{'server':<14}{'queries/s':>12}{'avg latency':>14}{'sent':>11}{'lost':>8}")
+    print(f"{'server':<14}{'queries/s':>12}{'avg latency':>14}{'sent':>11}{'lost':>8}   response codes")
     for name, r in results.items():
-        print(f"{name:<14}{r['qps']:>12,.0f}{r['latency_ms']:>11.3f} ms{r['sent']:>11,.0f}{r['lost']:>8,.0f}")
+        print(f"{name:<14}{r['qps']:>12,.0f}{r['latency_ms']:>11.3f} ms{r['sent']:>11,.0f}{r['lost']:>8,.0f}   "
+              f"{r['rcodes']}")
     ours = results["netstudy"]["qps"]
     print(f"netstudy / dnslib:  {ours / results['dnslib']['qps']:.1f}x queries/s (target >= 5x, 0 lost)")
     print(f"netstudy / dnsmasq: {ours / results['dnsmasq (C)']['qps']:.2f}x queries/s")
