@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any, Iterable, Iterator
 
+from netstudy.errors import PrivilegeError
 from netstudy.icmp_engine import EchoReply, EchoTemplate, IcmpSocket, ProbeError, UdpProbeSocket, resolve
 from netstudy.icmp_engine.echo import read_message
 from netstudy.wire import UDP, ICMPEcho, decode
@@ -209,7 +210,11 @@ class Traceroute:
         self.probes = [TraceProbe(ttl, q, 0) for ttl in range(first_ttl, max_hops + 1) for q in range(queries)]
         self.socket: IcmpSocket | UdpProbeSocket
         if method == "icmp":
-            self.socket = IcmpSocket(self.version, mechanism, source)
+            try:
+                self.socket = IcmpSocket(self.version, mechanism, source)
+            except PrivilegeError as exc:
+                raise PrivilegeError(f"{exc}; or trace with UDP probes (method='udp', netstudy traceroute -U), "
+                                     f"which need no privilege") from None
             self.template: EchoTemplate | None = EchoTemplate(self.socket.identifier, payload, self.version)
             for i, probe in enumerate(self.probes):
                 probe.key = i + 1                 # the echo sequence number

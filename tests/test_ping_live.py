@@ -215,3 +215,17 @@ def test_without_either_privilege_the_error_says_both_ways_out():
                           "127.0.0.1"], capture_output=True, text=True, timeout=60)
     assert cli.returncode == 2 and cli.stdout == ""
     assert len(cli.stderr.splitlines()) == 1 and cli.stderr.startswith("netstudy ping: ICMP echo needs a raw")
+    trace = subprocess.run([unshare, "--user", "--map-user=65534", "--map-group=65534", *NETSTUDY, "traceroute",
+                            "127.0.0.1"], capture_output=True, text=True, timeout=60)
+    assert trace.returncode == 2 and len(trace.stderr.splitlines()) == 1
+    assert "ping_group_range" in trace.stderr and "netstudy traceroute -U" in trace.stderr
+
+
+def test_udp_traceroute_needs_no_privilege():
+    unshare = tool("unshare")
+    proc = subprocess.run([unshare, "--user", "--map-user=65534", "--map-group=65534", *NETSTUDY, "traceroute",
+                           "-U", "127.0.0.2"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = shape(proc.stdout)
+    assert lines == ["traceroute to 127.0.0.2 (127.0.0.2), 30 hops max, 60 byte packets",
+                     " 1  127.0.0.2  F ms  F ms  F ms"]
