@@ -185,3 +185,19 @@ def test_help_lists_every_command(room):
 def test_server_lines_parse_and_format_back(text, parsed):
     assert parse_server_line(text) == parsed
     assert str(parsed) == text
+
+
+@given(st.lists(st.binary(max_size=300), max_size=20))
+def test_any_bytes_from_a_client_give_only_well_formed_answers(chunks):
+    room = ChatRoom(max_line=64)
+    room.connect("x")
+    room.connect("y")
+    room.receive("y", b"/nick y\n")
+    for chunk in chunks:
+        for action in room.receive("x", chunk):
+            if type(action) in (Send, Broadcast):
+                assert action.line.endswith(b"\n") and action.line.count(b"\n") == 1
+                action.line.decode("utf-8")           # every answer is valid UTF-8
+            if type(action) is Send:
+                assert action.to in ("x", "y")
+    assert room.member("x") is None or room.member("x").framer.buffered <= 65

@@ -203,3 +203,16 @@ def test_idle_clients_are_disconnected(cls):
             assert idler.closed.wait(3)
             assert wait_for(talker, "idler left")[-1] == "*** idler left (1 online): idle timeout"
             assert not talker.closed.is_set()
+
+
+def test_threads_and_sockets_each_server_uses():
+    with ThreadedChatServer() as threaded, ChatClient("alice", port=port(threaded)), \
+            ChatClient("bob", port=port(threaded)):
+        handlers = [t for t in threading.enumerate() if t.name.startswith("client 127.0.0.1:")]
+        assert len(handlers) == 2                   # one thread per client, as in the seed
+    with ChatServer() as loop, ChatClient("alice", port=port(loop)), ChatClient("bob", port=port(loop)):
+        rows = loop.sockets()
+        assert [whose for _, whose, _ in rows][:2] == ["wake-up socketpair", "listening socket"]
+        assert sorted(whose.split(" (")[0] for _, whose, _ in rows[2:]) == ["client alice", "client bob"]
+        assert {events for _, _, events in rows} == {"read"}
+        assert not [t for t in threading.enumerate() if t.name.startswith("client 127.0.0.1:")]
