@@ -1102,18 +1102,19 @@ class Message:
                  f";; flags: {self.flags_text()}; QUERY: {len(self.question)}, ANSWER: {len(self.answer)}, "
                  f"AUTHORITY: {len(self.authority)}, ADDITIONAL: {len(self.additional)}"]
         opt = self.opt
-        if opt is not None:
-            lines += ["", ";; OPT PSEUDOSECTION:",
+        lines.append("")
+        if opt is not None:            # dig puts no blank line between this and the question section
+            lines += [";; OPT PSEUDOSECTION:",
                       f"; EDNS: version: {opt.edns_version}, flags:{' do' if opt.do else ''}; udp: {opt.payload_size}"]
             for code, value in opt.rdata.options:  # type: ignore[attr-defined]
                 lines.append(f"; {EDNS_OPTIONS.get(code, f'OPT={code}')}: {value.hex()}")
         if self.question:
-            lines += ["", ";; QUESTION SECTION:"] + [q.to_text() for q in self.question]
+            lines += [";; QUESTION SECTION:"] + [q.to_text() for q in self.question] + [""]
         for title, records in (("ANSWER", self.answer), ("AUTHORITY", self.authority),
                                ("ADDITIONAL", [r for r in self.additional if r.type != OPT.TYPE])):
             if records:
-                lines += ["", f";; {title} SECTION:"] + [r.to_text() for r in records]
-        return "\n".join(lines)
+                lines += [f";; {title} SECTION:"] + [r.to_text() for r in records] + [""]
+        return "\n".join(lines).rstrip("\n")
 
     def summary(self) -> str:
         """tcpdump's one line for this message (without the length)."""
