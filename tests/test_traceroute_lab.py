@@ -3,6 +3,7 @@ compared with what the topology says and with the system's traceroute and ping."
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 
 import pytest
@@ -140,3 +141,52 @@ def ping_dup_records(host: str):
     from netstudy.ping import ping
     result = ping(host, count=3, interval=0.1, timeout=2)
     return result.mechanism, [(p.seq, p.duplicate, p.rtt_ns, p.ttl) for p in result.records]
+
+
+SLOW_RESPONDER = """
+import select, socket, sys, time
+from netstudy.wire import ICMPEcho, decode_ip
+delays = {1: 0.4, 2: 0.0}              # seconds to hold the reply to each sequence number
+pending, answered = [], []
+with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as sock:
+    print("ready", flush=True)
+    deadline = time.monotonic() + 10
+    while len(answered) < len(delays) and time.monotonic() < deadline:
+        if select.select([sock], [], [], 0.01)[0]:
+            packet = decode_ip(sock.recv(65535))
+            echo = packet.transport
+            if isinstance(echo, ICMPEcho) and echo.type == 8 and echo.sequence in delays:
+                reply = bytes(ICMPEcho(type=0, identifier=echo.identifier, sequence=echo.sequence) / echo.payload)
+                pending.append((time.monotonic() + delays[echo.sequence], reply, packet.network.src, echo.sequence))
+        for item in sorted(p for p in pending if p[0] <= time.monotonic()):
+            sock.sendto(item[1], (item[2], 0))
+            answered.append(item[3])
+            pending.remove(item)
+print(answered, flush=True)
+"""
+
+
+def test_late_and_out_of_order_replies(lab):
+    """A user-space responder on `target` (the kernel's own echo answers off) holds the reply to probe
+    1 for 0.4 s: probe 2's reply overtakes it, and with a 0.2 s timeout probe 1's reply is late. Both
+    still count as received, as iputils counts them."""
+    lab.sysctl("target", "net.ipv4.icmp_echo_ignore_all", "1")
+    try:
+        responder = lab.popen("target", [sys.executable, "-c", SLOW_RESPONDER], stdout=subprocess.PIPE, text=True)
+        assert responder.stdout.readline().strip() == "ready"
+        records, arrival, summary = lab.call("scanner", late_records, "10.0.3.10")
+        out, _ = responder.communicate(timeout=15)
+    finally:
+        lab.sysctl("target", "net.ipv4.icmp_echo_ignore_all", "0")
+    assert out.strip() == "[2, 1]"
+    assert arrival == [2, 1]
+    assert records == [(1, True, True), (2, False, False)]       # (seq, late, out_of_order)
+    assert summary == (2, 2, 0)                                   # transmitted, received, duplicates
+
+
+def late_records(host: str):
+    from netstudy.ping import ping
+    result = ping(host, count=2, interval=0.05, timeout=0.2, deadline=3)
+    s = result.summary
+    arrival = [p.seq for p in sorted(result.records, key=lambda p: p.received_ns)]
+    return [(p.seq, p.late, p.out_of_order) for p in result.records], arrival, (s.transmitted, s.received, s.duplicates)
