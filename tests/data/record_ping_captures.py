@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from netstudy.lab import Lab
 
@@ -26,7 +27,8 @@ LAB_RUNS = {
 }
 
 
-def capture(start: "callable", path: Path, interface: str, run: "callable") -> None:
+def capture(start: Callable[[list[str]], subprocess.Popen], path: Path, interface: str,
+            run: Callable[[], subprocess.CompletedProcess]) -> None:
     """tcpdump on ``interface`` (started by ``start(argv)``) while ``run()`` runs, into ``path``."""
     tcpdump = start(["tcpdump", "-i", interface, "-n", "--immediate-mode", "-U", "-s", "256", "-w", str(path),
                      "icmp"])
@@ -41,7 +43,9 @@ def capture(start: "callable", path: Path, interface: str, run: "callable") -> N
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    popen = lambda argv: subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)  # noqa: E731
+    def popen(argv: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+
     capture(popen, OUT / "loopback_ping.pcap", "lo",
             lambda: subprocess.run([*NETSTUDY, "ping", "-c", "40", "-i", "0.01", "127.0.0.1"],
                                    capture_output=True, text=True, check=True))
