@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from netstudy.errors import DecodeError
 from netstudy.wire import IPv4, UDP, decode
 from netstudy.wire.dns import (AAAA, CAA, CNAME, DNS, MX, NS, OPT, PTR, SOA, SRV, TXT, A, Message, Name,
-                               Question, Record, Unknown, compression_map, make_opt, reverse_name, type_code)
+                               Question, Record, Unknown, compression_map, make_opt, reverse_name, tcp_frame,
+                               tcp_unframe, type_code)
 
 
 def every_type_response() -> Message:
@@ -348,3 +349,14 @@ def test_seeded_mutations_never_hang():
             Message.parse(bytes(wire))
         except DecodeError:
             pass
+
+
+def test_tcp_framing_takes_whole_messages_and_keeps_the_rest():
+    a = Message(id=1, question=[Question("a.test")]).to_wire()
+    b = Message(id=2, question=[Question("b.test")]).to_wire()
+    stream = tcp_frame(a) + tcp_frame(b)
+    buf = bytearray(stream[:len(a) + 5])          # the first message and 3 bytes of the second
+    assert tcp_unframe(buf) == [a] and bytes(buf) == stream[len(a) + 2:len(a) + 5]
+    buf += stream[len(a) + 5:]
+    assert tcp_unframe(buf) == [b] and buf == bytearray()
+    assert tcp_frame(a)[:2] == len(a).to_bytes(2, "big")

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, Coroutine, Iterable, TypeVar
 
 from netstudy.errors import DecodeError, NetstudyError
-from netstudy.wire.dns import A, AAAA, Message, Name, Question, make_opt, reverse_name, type_code, type_name
+from netstudy.wire.dns import (A, AAAA, Message, Name, Question, make_opt, reverse_name, tcp_frame, tcp_unframe,
+                               type_code, type_name)
 
 __all__ = ["Exchange", "Lookup", "DnsTimeout", "ResolveError", "make_query", "query", "query_many",
            "query_async", "query_many_async", "run", "resolve", "reverse", "reverse_name", "to_frame",
@@ -214,7 +215,7 @@ class Exchange:
         self.last_ns = time.perf_counter_ns()
         if not self.first_ns:
             self.first_ns = self.last_ns
-        return struct.pack("!H", len(self.wire)) + self.wire
+        return tcp_frame(self.wire)
 
     def done(self, reply: Message, transport: str, size: int) -> Lookup:
         now = time.perf_counter_ns()
@@ -229,10 +230,8 @@ class Exchange:
 
 def _tcp_reply(buf: bytearray) -> bytes | None:
     """The first whole length-prefixed message in ``buf``, or None while it is still arriving."""
-    if len(buf) < 2:
-        return None
-    length = struct.unpack_from("!H", buf)[0]
-    return bytes(buf[2:2 + length]) if len(buf) >= 2 + length else None
+    messages = tcp_unframe(buf)
+    return messages[0] if messages else None
 
 
 # ----------------------------------------------------------------------------------------------------

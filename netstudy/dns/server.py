@@ -30,7 +30,8 @@ from typing import Iterable
 
 from netstudy.dns.zone import Zone, load_zone
 from netstudy.errors import DecodeError
-from netstudy.wire.dns import AAAA, CNAME, MX, NS, OPT, SRV, A, Message, Name, Record, make_opt
+from netstudy.wire.dns import (AAAA, CNAME, MX, NS, OPT, SRV, A, Message, Name, Record, make_opt, tcp_frame,
+                               tcp_unframe)
 
 __all__ = ["Responder", "DnsServer", "ServerStats", "DEFAULT_HOST", "DEFAULT_PORT"]
 
@@ -485,19 +486,13 @@ class DnsServer:
 
     def _tcp_messages(self, conn: _TcpConn) -> bool:
         """Answer every whole length-prefixed message in the buffer (RFC 1035 §4.2.2); False to hang up."""
-        buf = conn.inbuf
-        while len(buf) >= 2:
-            length = (buf[0] << 8) | buf[1]
-            if len(buf) < 2 + length:
-                break
-            query = bytes(buf[2:2 + length])
-            del buf[:2 + length]
+        for query in tcp_unframe(conn.inbuf):
             self.stats.tcp_queries += 1
             reply = self.responder.respond(query, tcp=True)
             if reply is None:
                 self.stats.dropped += 1
                 return False          # nothing sensible to say to a stream that sends junk
-            conn.outbuf += struct.pack("!H", len(reply)) + reply
+            conn.outbuf += tcp_frame(reply)
             self.stats.replies += 1
             if len(conn.outbuf) > self.MAX_OUTBUF:
                 return False          # it asks and never reads: cut it off rather than buffer forever

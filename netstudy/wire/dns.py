@@ -28,7 +28,7 @@ from netstudy.wire.numbers import UDP_PORT_NEXT
 
 __all__ = ["DNS", "Message", "Question", "Record", "Name", "RData", "A", "AAAA", "NS", "CNAME", "PTR",
            "MX", "TXT", "SOA", "SRV", "CAA", "OPT", "Unknown", "NamePiece", "NameSpan", "compression_map",
-           "make_opt", "type_code", "type_name", "class_code", "class_name", "rcode_name", "reverse_name",
+           "make_opt", "tcp_frame", "tcp_unframe", "type_code", "type_name", "class_code", "class_name", "rcode_name", "reverse_name",
            "TYPES", "RCODES", "OPCODES", "PORT"]
 
 LAYER = "DNS"
@@ -1217,6 +1217,24 @@ def _rdata_spans(data: bytes, off: int, end: int, rdata: RData, section: str, sp
         name, after = _read_name(data, pos, end, "rdata", pieces)
         spans.append(NameSpan(section, role, pos, name, tuple(pieces)))
         pos = after
+
+
+def tcp_frame(message: bytes) -> bytes:
+    """A message as DNS over TCP sends it: a 2-byte length, then the message (RFC 1035 §4.2.2)."""
+    return struct.pack("!H", len(message)) + message
+
+
+def tcp_unframe(buf: bytearray) -> list[bytes]:
+    """Take every whole length-prefixed message off the front of ``buf`` (a stream's bytes so far);
+    a message still arriving stays in ``buf``."""
+    messages = []
+    while len(buf) >= 2:
+        length = buf[0] << 8 | buf[1]
+        if len(buf) < 2 + length:
+            break
+        messages.append(bytes(buf[2:2 + length]))
+        del buf[:2 + length]
+    return messages
 
 
 def compression_map(data: bytes | bytearray | memoryview) -> list[NameSpan]:
