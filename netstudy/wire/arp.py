@@ -11,6 +11,7 @@ class ARP(Header):
     """An ARP packet for IPv4 over Ethernet: who has this IP address, tell me (RFC 826)."""
 
     NAME = "ARP"
+    LAYER = "network"          # it serves the network layer (IPv4 addresses), carried straight in Ethernet
     ROW = (("src", "sender_ip"), ("dst", "target_ip"))
     FIELDS = (
         Field("hardware_type", 16, "link type of the hardware addresses, 1 = Ethernet (RFC 826)", default=1),

@@ -11,11 +11,9 @@ from typing import Any, Iterator, TypeVar
 
 from netstudy.errors import DecodeError
 from netstudy.wire.arp import ARP
-from netstudy.wire.dns import DNS
 from netstudy.wire.ethernet import Ethernet
+from netstudy.wire import dns, icmp, icmpv6  # noqa: F401  (imported so that they register for decoding)
 from netstudy.wire.fields import Header
-from netstudy.wire.icmp import ICMP
-from netstudy.wire.icmpv6 import ICMPv6
 from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.ipv6 import IPv6
 from netstudy.wire.link import SLL, SLL2, Null
@@ -100,20 +98,26 @@ class Packet:
         """Bytes after the last decoded header that no layer claimed (application data, or the bad layer)."""
         return self.data[self._rest_start:self._rest_end]
 
-    @property
-    def network(self) -> Header | None:
-        """The IPv4, IPv6 or ARP layer, if any."""
-        return self.get((IPv4, IPv6, ARP))
+    def _first(self, layer: str) -> Header | None:
+        for i, span in enumerate(self.spans):
+            if span[0].LAYER == layer:
+                return self._layer(i)
+        return None
 
     @property
-    def application(self) -> Header | None:
-        """The application layer netstudy decodes (DNS on port 53), if any."""
-        return self.get(DNS)
+    def network(self) -> Header | None:
+        """The first network-layer header (IPv4, IPv6, ARP), if any."""
+        return self._first("network")
 
     @property
     def transport(self) -> Header | None:
-        """The TCP, UDP, ICMP or ICMPv6 layer, if any."""
-        return self.get(TRANSPORTS)
+        """The TCP, UDP, ICMP or ICMPv6 header, if any."""
+        return self._first("transport")
+
+    @property
+    def application(self) -> Header | None:
+        """The application header netstudy decodes (DNS on port 53), if any."""
+        return self._first("application")
 
     def checksums(self) -> dict[str, str]:
         """The status of every checksum in the packet: ``good``, ``bad``, ``offloaded``, ``unverified``, ``none``."""
@@ -171,8 +175,6 @@ class Packet:
         row["summary"] = self.summary()
         return row
 
-
-TRANSPORTS = (TCP, UDP, ICMP, ICMPv6)
 
 ROW_COLUMNS = ("length", "src_mac", "dst_mac", "vlan", "src", "dst", "protocol", "sport", "dport", "tcp_flags",
                "icmp_type", "icmp_code", "ttl", "malformed", "summary")

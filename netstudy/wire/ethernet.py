@@ -11,6 +11,7 @@ class Ethernet(Header):
     """Ethernet II header: two MAC addresses and the EtherType of what follows (RFC 894)."""
 
     NAME = "Ethernet"
+    LAYER = "link"
     ROW = (("src_mac", "src"), ("dst_mac", "dst"))
     FIELDS = (
         Field("dst", 48, "destination MAC address (IEEE 802.3 §3.2.4)", "mac", "00:00:00:00:00:00"),
@@ -37,6 +38,7 @@ class VLAN(Header):
     """An 802.1Q tag: priority, drop eligibility, VLAN id, then the EtherType it wraps (IEEE 802.1Q §9.6)."""
 
     NAME = "802.1Q"
+    LAYER = "link"
     ROW = (("vlan", "vid"),)
     PROTOCOL = ""
     FIELDS = (

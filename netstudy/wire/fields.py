@@ -235,6 +235,8 @@ class Header:
     # and its name in the "protocol" column when it is the top layer (None: NAME; "": keep the one below)
     ROW: ClassVar[tuple[tuple[str, str], ...]] = ()
     PROTOCOL: ClassVar[str | None] = None
+    # where the header sits in the stack: "link", "network", "transport" or "application"
+    LAYER: ClassVar[str] = "application"
 
     __slots__ = ("_v", "_buf", "_off", "_end", "_build")
 

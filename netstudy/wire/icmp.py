@@ -68,6 +68,7 @@ class ICMP(TypedMessage):
     """An ICMP message of a type without its own table: the common fields and 4 type-specific bytes."""
 
     NAME = "ICMP"
+    LAYER = "transport"
     PROTOCOL = "ICMP"
     FIELDS = _COMMON + (Field("rest", 32, "depends on the type (RFC 792)", "hex"),)
     BY_TYPE = {}

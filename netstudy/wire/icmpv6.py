@@ -45,6 +45,7 @@ class ICMPv6(TypedMessage):
     """An ICMPv6 message of a type without its own table: common fields and 4 type-specific bytes."""
 
     NAME = "ICMPv6"
+    LAYER = "transport"
     PROTOCOL = "ICMPv6"
     FIELDS = _COMMON + (Field("rest", 32, "depends on the type (RFC 4443 §2.1)", "hex"),)
     BY_TYPE = {}

@@ -22,6 +22,7 @@ class IPv4(Header):
     """The IPv4 header (RFC 791 §3.1): 20 bytes, then up to 40 bytes of options."""
 
     NAME = "IPv4"
+    LAYER = "network"
     ROW = (("src", "src"), ("dst", "dst"), ("ttl", "ttl"))
     FIELDS = (
         Field("version", 4, "IP version, always 4 (RFC 791 §3.1)", default=4),

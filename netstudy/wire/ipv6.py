@@ -27,6 +27,7 @@ class IPv6(Header):
     """The IPv6 header (RFC 8200 §3): 40 bytes, no options, no checksum; extensions follow as headers."""
 
     NAME = "IPv6"
+    LAYER = "network"
     ROW = (("src", "src"), ("dst", "dst"), ("ttl", "hop_limit"))
     FIELDS = (
         Field("version", 4, "IP version, always 6 (RFC 8200 §3)", default=6),
@@ -75,6 +76,7 @@ class _Extension(Header):
     """An extension header: next header, length in 8-byte units beyond the first 8 (RFC 8200 §4)."""
 
     PROTOCOL = ""
+    LAYER = "network"
 
     _EXTRAS = frozenset({"options"})
 
@@ -151,6 +153,7 @@ class IPv6Fragment(Header):
 
     NAME = "IPv6 fragment"
     PROTOCOL = ""
+    LAYER = "network"
     FIELDS = (_next_header_field("RFC 8200 §4.5"),
               Field("reserved", 8, "zero (RFC 8200 §4.5)"),
               Field("fragment_offset", 13, "where this fragment goes, in 8-byte units (RFC 8200 §4.5)"),

@@ -16,6 +16,7 @@ class Null(Header):
     """BSD loopback encapsulation (LINKTYPE_NULL): a 4-byte address family in the writer's byte order."""
 
     NAME = "Loopback"
+    LAYER = "link"
     FIELDS = (Field("family", 32, "address family: 2 IPv4; 24, 28 or 30 IPv6 (LINKTYPE_NULL)"),)
 
     @property
@@ -36,6 +37,7 @@ class SLL(Header):
     """Linux cooked capture v1 (LINKTYPE_LINUX_SLL, 113), what ``tcpdump -i any`` writes: 16 bytes."""
 
     NAME = "Linux cooked"
+    LAYER = "link"
     FIELDS = (
         Field("packet_type", 16, "0 to us, 1 broadcast, 2 multicast, 3 to another host, 4 sent by us",
               names=PACKET_TYPES),
@@ -56,6 +58,7 @@ class SLL2(Header):
     """Linux cooked capture v2 (LINKTYPE_LINUX_SLL2, 276): SLL plus the interface index, 20 bytes."""
 
     NAME = "Linux cooked v2"
+    LAYER = "link"
     FIELDS = (
         Field("protocol", 16, "EtherType of the payload", "hex", 0x0800, names=ETHERTYPE_NAMES),
         Field("reserved", 16, "must be zero"),

@@ -40,6 +40,7 @@ class TCP(Header):
     """The TCP header (RFC 9293 §3.1): 20 bytes, then up to 40 bytes of options."""
 
     NAME = "TCP"
+    LAYER = "transport"
     ROW = (("sport", "sport"), ("dport", "dport"), ("tcp_flags", "flags"))
     FIELDS = (
         Field("sport", 16, "source port (RFC 9293 §3.1)"),

@@ -13,6 +13,7 @@ class UDP(Header):
     """The UDP header (RFC 768): 8 bytes."""
 
     NAME = "UDP"
+    LAYER = "transport"
     ROW = (("sport", "sport"), ("dport", "dport"))
     FIELDS = (
         Field("sport", 16, "source port, where replies go (RFC 768)"),
