@@ -218,3 +218,10 @@ def test_a_tcp_client_that_never_reads_is_cut_off(server):
         time.sleep(0.05)
     assert server.stats.tcp_closed["malformed or not reading"] >= 1
     assert query("www.netstudy.test", port=server.port).answers() == ["127.0.0.80"]
+
+
+def test_a_cname_loop_in_the_zone_is_servfail_not_a_hang():
+    from netstudy.dns.zone import parse_zone
+    loop = Responder(parse_zone("$ORIGIN loop.test.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\na CNAME b\nb CNAME a\n"))
+    reply = ask(loop, "a.loop.test")
+    assert reply.status == "SERVFAIL" and texts(reply.answer) == ["b.loop.test.", "a.loop.test."]

@@ -142,7 +142,11 @@ class Responder:
         return None
 
     def _resolve(self, zone: Zone, name: Name, qtype: int, reply: Message) -> None:
+        seen: set[Name] = set()
         for _ in range(MAX_CHAIN):
+            if name in seen:
+                break                                      # a CNAME loop in the zone data
+            seen.add(name)
             cut = zone.cut(name)
             if cut is not None:
                 # a referral (RFC 1034 §4.3.2 step 3b): not authoritative below the cut
@@ -175,7 +179,7 @@ class Responder:
                 continue
             self._negative(zone, reply)                    # the name exists, not this type: NODATA
             return
-        reply.rcode = SERVFAIL                             # a CNAME loop in the zone data
+        reply.rcode = SERVFAIL                             # a CNAME loop, or a chain longer than MAX_CHAIN
 
     @staticmethod
     def _negative(zone: Zone, reply: Message, rcode: int = NOERROR) -> None:
