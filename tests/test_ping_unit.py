@@ -313,3 +313,18 @@ def test_reply_checksum_check_agrees_with_rfc1071(body):
     for candidate in (good, bytes(message)):
         event = read_message(candidate, 0, 4, "127.0.0.1", 64, 0, verify_checksum=True)
         assert event.checksum_ok == verify(candidate)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 63), st.integers(0, 3), st.integers(1, 255), st.booleans(), st.integers(0, 8191),
+       st.binary(min_size=4, max_size=4))
+def test_field_reader_reads_what_the_codec_reads(dscp, ecn, ttl, df, fragment_offset, src):
+    """The hot path's FieldReader and IPv4.parse agree on every field, sub-byte ones included."""
+    from netstudy.icmp_engine.echo import FieldReader
+    address = socket.inet_ntoa(src)
+    data = bytes(IPv4(src=address, dst="10.0.0.1", ttl=ttl, dscp=dscp, ecn=ecn, df=df,
+                      fragment_offset=fragment_offset) / b"data")
+    parsed = IPv4.parse(data)
+    names = ("version", "ihl", "dscp", "ecn", "df", "fragment_offset", "ttl", "protocol", "checksum")
+    assert FieldReader(IPv4, *names)(data) == tuple(int(getattr(parsed, n)) for n in names)
+    assert FieldReader(IPv4, "src")(data) == (src,)

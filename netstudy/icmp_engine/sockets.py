@@ -22,10 +22,9 @@ import struct
 import time
 
 from netstudy.capabilities import ping_group_range
-from netstudy.errors import DecodeError, NetstudyError, PrivilegeError
+from netstudy.errors import NetstudyError, PrivilegeError
 from netstudy.icmp_engine.echo import (IP_RECVERR, IPV6_RECVERR, EchoReply, ProbeError, read_ancillary,
-                                       read_error_queue, read_message)
-from netstudy.wire.ipv4 import IPv4
+                                       read_error_queue, read_ipv4_datagram, read_message)
 
 SOL_RAW, ICMP_FILTER, ICMP6_FILTER = 255, 1, 1
 IP_RECVTTL, IPV6_RECVHOPLIMIT = 12, 51
@@ -217,14 +216,7 @@ class IcmpSocket:
                     n = self.sock.recv_into(self._buffer)
                 except BlockingIOError:
                     return None
-                now = time.perf_counter_ns()
-                data = bytes(self._view[:n])
-                try:
-                    ip = IPv4.parse(data)
-                except DecodeError:
-                    continue
-                _, start, end = ip.layout()
-                event = read_message(data, start, 4, ip.src, ip.ttl, now, verify_checksum=True, end=end)
+                event = read_ipv4_datagram(bytes(self._view[:n]), time.perf_counter_ns())
             else:
                 waiting, event = self._read_without_ip_header()
                 if not waiting:
