@@ -83,7 +83,9 @@ class TCP(Header):
             raise cls._fail("data_offset", off, f"data offset {hlen // 4} words is less than the minimum 5")
         if off + hlen > end:
             raise cls._fail("data_offset", off, f"header of {hlen} bytes runs past the {end - off} bytes left")
-        app = TCP_PORT_NEXT.get(data[off + 2] << 8 | data[off + 3]) or TCP_PORT_NEXT.get(data[off] << 8 | data[off + 1])
+        app = None
+        if end > off + hlen:                    # an application header only where there is a payload
+            app = TCP_PORT_NEXT.get(data[off + 2] << 8 | data[off + 3]) or TCP_PORT_NEXT.get(data[off] << 8 | data[off + 1])
         return cls, app, off + hlen, end
 
     # -- flags, the way people write them --

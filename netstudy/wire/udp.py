@@ -31,7 +31,9 @@ class UDP(Header):
         if length and length < 8:
             raise cls._fail("length", off, f"length {length} is less than the 8-byte header")
         stop = end if length == 0 or off + length > end else off + length
-        app = UDP_PORT_NEXT.get(data[off + 2] << 8 | data[off + 3]) or UDP_PORT_NEXT.get(data[off] << 8 | data[off + 1])
+        app = None
+        if stop > off + 8:                      # an application header only where there is a payload
+            app = UDP_PORT_NEXT.get(data[off + 2] << 8 | data[off + 3]) or UDP_PORT_NEXT.get(data[off] << 8 | data[off + 1])
         return cls, app, off + 8, stop
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
