@@ -44,4 +44,4 @@ def test_thousand_clients_for_ten_seconds():
         assert srv.accepted == 1000
         assert not any(reason.startswith("send queue") for reason in srv.disconnects)
         growth_mib = (peak[0] - baseline) / 1024
-        assert growth_mib < 100, f"server process grew by {growth_mib:.0f} MiB serving 1,000 clients"
+        assert growth_mib < 40, f"server process grew by {growth_mib:.0f} MiB serving 1,000 clients"

@@ -453,7 +453,13 @@ class ChatServer(_Server):
 
     def _enqueue(self, c: _Conn, data: memoryview | bytes, n: int) -> None:
         if n:
-            c.out.append(data)
+            out = c.out
+            if n >= 1024:                # a big piece: share it (a view of the round's one buffer)
+                out.append(data)
+            elif out and type(out[-1]) is bytearray and len(out[-1]) < 65536:
+                out[-1] += data          # small pieces: a copy costs less than a view object each
+            else:
+                out.append(bytearray(data))
             c.queued += n
             if c.queued > self.max_queue and not c.closing:
                 c.closing = f"send queue over {self.max_queue} bytes (not reading)"
