@@ -84,9 +84,10 @@ def test_terminal_client_ctrl_c_says_goodbye():
             "*** dave left (1 online): quit: interrupted"
 
 
-def test_serve_cli_runs_until_ctrl_c_and_logs_joins():
+@pytest.mark.parametrize("flags, name", [([], "ChatServer"), (["--threaded"], "ThreadedChatServer")])
+def test_serve_cli_runs_until_ctrl_c_and_logs_joins(flags, name):
     port = free_port()
-    proc = subprocess.Popen(NETSTUDY + ["chat", "serve", "--port", str(port)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen(NETSTUDY + ["chat", "serve", "--port", str(port), *flags], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 10
@@ -104,7 +105,7 @@ def test_serve_cli_runs_until_ctrl_c_and_logs_joins():
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130
-    assert f"ChatServer listening on 127.0.0.1:{port}" in err
+    assert f"{name} listening on 127.0.0.1:{port}" in err
     assert "erin joined from 127.0.0.1:" in err and "(1 online)" in err
     assert "Traceback" not in err
 
