@@ -125,3 +125,11 @@ def test_names_keep_their_colour_and_plain_text_has_none():
     assert render(line, colour=False) == "<alice> hi"
     assert render(line, colour=True) == f"\x1b[{nick_colour('alice')}m<alice>\x1b[0m hi"
     assert render(ServerLine("error", "alice", code="nick-in-use"), colour=False) == "error: nick-in-use alice"
+
+
+def test_terminal_client_with_a_taken_nickname_is_one_readable_line():
+    with ChatServer() as srv, ChatClient("alice", port=srv.address[1]):
+        proc = subprocess.run(NETSTUDY + ["chat", "join", "ALICE", "--port", str(srv.address[1])],
+                              capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 2
+    assert proc.stderr == "netstudy chat: cannot join as 'ALICE': nick-in-use ALICE\n"

@@ -213,10 +213,12 @@ def run_terminal(nick: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
             print(render(ev, colour), file=stdout, flush=True)
 
     show(ServerLine("notice", f"joining {host}:{port} as {nick}: /help lists the commands, /quit leaves"))
-    client = ChatClient(nick, host, port, on_line=show)
     sel = selectors.DefaultSelector()
     wake_r, wake_w = socket.socketpair()
+    client: ChatClient | None = None
     try:
+        client = ChatClient(nick, host, port, on_line=show)
+
         def wake_when_closed() -> None:
             client.closed.wait()
             try:
@@ -246,14 +248,18 @@ def run_terminal(nick: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
                     client.send_line(ev.text)
         show(ServerLine("notice", "connection closed by the server"))
         return 0
-    except KeyboardInterrupt:
-        client.quit("interrupted")
+    except KeyboardInterrupt:       # Ctrl-C, at any moment: say goodbye if we got as far as joining
+        if client is not None:
+            client.quit("interrupted")
         return 0
-    except OSError as exc:          # the server went away while we were sending
-        show(ServerLine("notice", f"connection lost: {exc.strerror or exc}"))
+    except OSError as exc:
+        if client is None:          # could not connect: the CLI prints it as one line
+            raise
+        show(ServerLine("notice", f"connection lost: {exc.strerror or exc}"))    # gone while we sent
         return 0
     finally:
         sel.close()
         wake_r.close()
         wake_w.close()
-        client.close()
+        if client is not None:
+            client.close()
