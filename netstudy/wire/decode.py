@@ -7,7 +7,8 @@ the error naming layer, field and byte offset, as tshark marks ``[Malformed Pack
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, TypeVar
+from operator import attrgetter
+from typing import Any, Callable, Iterator, TypeVar
 
 from netstudy.errors import DecodeError
 from netstudy.wire.arp import ARP
@@ -58,7 +59,16 @@ class Packet:
     @property
     def layers(self) -> list[Header]:
         """Every decoded header, outermost first."""
-        return [self._layer(i) for i in range(len(self.spans))]
+        return list(self._all_layers())
+
+    def _all_layers(self) -> list[Header]:
+        made = self._made
+        if made is None:
+            data = self.data
+            made = self._made = [cls._make(data, off, end) for cls, off, end in self.spans]
+        elif any(layer is None for layer in made):
+            made = [self._layer(i) for i in range(len(made))]
+        return made
 
     # -- looking things up --
     def _index(self, kind: type[Header] | tuple[type[Header], ...]) -> int:
@@ -158,26 +168,43 @@ class Packet:
     def row(self) -> dict[str, Any]:
         """The packet as one row of a table (see ``netstudy.pcap.to_frame``): each layer fills the
         columns its ``ROW`` names; ``protocol`` is the top layer's."""
-        row: dict[str, Any] = dict.fromkeys(ROW_COLUMNS)
-        row["length"] = len(self.data)
+        return dict(zip(ROW_COLUMNS, self.row_values()))
+
+    def row_values(self) -> list[Any]:
+        """:meth:`row` as a list in the order of ``ROW_COLUMNS`` (what ``to_frame`` collects)."""
+        values: list[Any] = [None] * _WIDTH
+        values[0] = len(self.data)
         protocol = None
-        for i in range(len(self.spans)):
-            layer = self._layer(i)
-            for column, attribute in layer.ROW:
-                row[column] = getattr(layer, attribute)
-            name = layer.PROTOCOL
-            if name is None:
-                protocol = layer.NAME
-            elif name:
+        for layer in self._all_layers():
+            cls = layer.__class__
+            columns, read, name = _ROW_PLANS.get(cls) or _row_plan(cls)
+            if columns:
+                for column, value in zip(columns, read(layer)):
+                    values[column] = value
+            if name:
                 protocol = name
-        row["protocol"] = protocol
-        row["malformed"] = self.error is not None
-        row["summary"] = self.summary()
-        return row
+        values[_PROTOCOL] = protocol
+        values[_MALFORMED] = self.error is not None
+        values[_SUMMARY] = _summary(self)
+        return values
 
 
 ROW_COLUMNS = ("length", "src_mac", "dst_mac", "vlan", "src", "dst", "protocol", "sport", "dport", "tcp_flags",
                "icmp_type", "icmp_code", "ttl", "malformed", "summary")
+_WIDTH, _PROTOCOL, _MALFORMED, _SUMMARY = (len(ROW_COLUMNS), ROW_COLUMNS.index("protocol"),
+                                           ROW_COLUMNS.index("malformed"), ROW_COLUMNS.index("summary"))
+
+# per header class: (indices of the columns its ROW fills, a function reading their values from a layer as a
+# tuple, its name in the protocol column or None to keep the one below)
+_ROW_PLANS: dict[type[Header], tuple[tuple[int, ...], Callable[[Header], tuple], str | None]] = {}
+
+
+def _row_plan(cls: type[Header]) -> tuple[tuple[int, ...], Callable[[Header], tuple], str | None]:
+    columns = tuple(ROW_COLUMNS.index(column) for column, _ in cls.ROW)
+    get = attrgetter(*(attribute for _, attribute in cls.ROW)) if columns else None
+    read = get if len(columns) > 1 else lambda layer: (get(layer),)     # attrgetter of one name: not a tuple
+    plan = _ROW_PLANS[cls] = (columns, read, cls.NAME if cls.PROTOCOL is None else cls.PROTOCOL or None)
+    return plan
 
 
 def _ip_class(data: bytes, offset: int) -> type[Header] | None:
@@ -220,25 +247,28 @@ def decode_ip(data: bytes | bytearray | memoryview) -> Packet:
 
 
 def _summary(p: Packet) -> str:
-    ip = p.network
+    layers = p._all_layers()
     tail = f" [|{p.error.layer.lower()}: {p.error.reason}]" if p.error is not None else ""
+    ip = transport = None
+    for layer in layers:                     # the first network and the first transport layer
+        where = layer.LAYER
+        if where == "network":
+            if ip is None:
+                ip = layer
+        elif where == "transport" and transport is None:
+            transport = layer
     if ip is None:
-        if p.layers:
-            return p.layers[-1].summary() + tail
+        if layers:
+            return layers[-1].summary() + tail
         return f"{len(p.data)} bytes undecoded{tail}"
     if isinstance(ip, ARP):
         return ip.summary() + tail
     family = "IP" if isinstance(ip, IPv4) else "IP6"
-    layers = p.layers
-    top = layers[-1]
-    transport = p.transport
     if isinstance(transport, (TCP, UDP)):
-        text = top.summary() if top is not transport else transport.summary()
-        return f"{family} {ip.src}.{transport.sport} > {ip.dst}.{transport.dport}: {text}{tail}"
+        return f"{family} {ip.src}.{transport.sport} > {ip.dst}.{transport.dport}: {layers[-1].summary()}{tail}"
     if transport is not None:
         return f"{family} {ip.src} > {ip.dst}: {transport.summary()}{tail}"
     if p.error is not None and p._stopped_at in (TCP, UDP) and len(p.remainder) >= 4:
         sport, dport = int.from_bytes(p.remainder[:2], "big"), int.from_bytes(p.remainder[2:4], "big")
         return f"{family} {ip.src}.{sport} > {ip.dst}.{dport}:{tail}"
     return ip.summary() + tail
-

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 from netstudy.errors import BuildError, DecodeError
 
@@ -56,17 +56,7 @@ class Option(NamedTuple):
         return bytes([self.kind, length]) + self.data
 
     def __str__(self) -> str:
-        name, value = self.spec.name, self.value
-        if name == "sack" and value:
-            return f"sack {len(value)} " + "".join(f"{{{left}:{right}}}" for left, right in value)
-        if self.spec.text and value is not None:
-            values = value if isinstance(value, tuple) else (value,)
-            return self.spec.text.format(*values)
-        if value is None or value == ():
-            return name if not self.data else f"{name} 0x{self.data.hex()}"
-        if isinstance(value, tuple):
-            return f"{name} {' '.join(str(v) for v in value)}"
-        return f"{name} {value}"
+        return self.table._texts[self.kind](self.data)
 
     def __repr__(self) -> str:
         return f"Option({self})"
@@ -91,12 +81,14 @@ class OptionTable:
         self.header_bytes = 0 if length_counts_header else 2
         self.length_unit = length_unit         # NDP options count their length in 8-byte units (RFC 4861 §4.6)
         self._readers = {s.kind: _reader(s.fmt) for s in specs}
+        self._texts = {s.kind: _texter(s, self._readers[s.kind]) for s in specs}
 
     def _spec(self, kind: int) -> OptionSpec:
         spec = self.by_kind.get(kind)
         if spec is None:
             spec = self.by_kind[kind] = OptionSpec(kind, self.unknown_name.format(kind=kind), None, "unknown kind")
             self._readers[kind] = _reader(None)
+            self._texts[kind] = _texter(spec, self._readers[kind])
         return spec
 
     def option(self, kind: int, data: bytes = b"") -> Option:
@@ -119,27 +111,43 @@ class OptionTable:
                 raise BuildError(f"{self.layer} option {name}: {exc}") from None
         return self.option(spec.kind, data)
 
+    def walk(self, data: bytes, start: int, end: int, where: int) -> Iterator[tuple[int, int, int]]:
+        """(kind, start, end of its data) for each option in ``data[start:end]``, in order, up to the end of
+        list; ``where`` is the packet offset of ``data[start]``, for the DecodeError of an option that does
+        not fit. Parsing and the one-line text both walk the options this way."""
+        singles, stop, unit, extra = self.singles, self.end, self.length_unit, self.header_bytes
+        i = start
+        while i < end:
+            kind = data[i]
+            if kind in singles:
+                yield kind, i + 1, i + 1
+                if kind == stop:                      # end of option list: the rest is padding
+                    return
+                i += 1
+                continue
+            if i + 1 >= end:
+                raise DecodeError(self.layer, "options", where + i - start, f"option kind {kind} has no length byte")
+            length = data[i + 1] * unit + extra
+            if length < 2 or i + length > end:
+                raise DecodeError(self.layer, "options", where + i - start + 1,
+                                  f"option kind {kind} length {length} does not fit in {end - i} bytes")
+            yield kind, i + 2, i + length
+            i += length
+
     def parse(self, data: bytes, offset: int) -> list[Option]:
         """Options from ``data`` (which starts at byte ``offset`` of the packet, for error messages)."""
-        options: list[Option] = []
-        i = 0
-        while i < len(data):
-            kind = data[i]
-            if kind in self.singles:
-                options.append(self.option(kind))
-                i += 1
-                if kind == self.end:                  # end of option list: the rest is padding
-                    break
-                continue
-            if i + 1 >= len(data):
-                raise DecodeError(self.layer, "options", offset + i, f"option kind {kind} has no length byte")
-            length = data[i + 1] * self.length_unit + self.header_bytes
-            if length < 2 or i + length > len(data):
-                raise DecodeError(self.layer, "options", offset + i + 1,
-                                  f"option kind {kind} length {length} does not fit in {len(data) - i} bytes")
-            options.append(self.option(kind, data[i + 2:i + length]))
-            i += length
-        return options
+        option = self.option
+        return [option(kind, data[s:e]) for kind, s, e in self.walk(data, 0, len(data), offset)]
+
+    def texts(self, data: bytes, start: int, end: int, where: int, skip: int | None = None) -> list[str]:
+        """Each option in ``data[start:end]`` as tcpdump writes it (``str(option)``), straight from the
+        bytes, leaving out kind ``skip``; DecodeError as :meth:`walk`."""
+        texts, out = self._texts, []
+        for kind, s, e in self.walk(data, start, end, where):
+            if kind != skip:
+                text = texts.get(kind) or texts[self._spec(kind).kind]
+                out.append(text(data[s:e]))
+        return out
 
     @staticmethod
     def pack(options: list[Option], align: int = 4) -> bytes:
@@ -159,3 +167,23 @@ def _reader(fmt: str | None) -> Callable[[bytes], Any]:
     if len(one.unpack(bytes(one.size))) == 1:
         return lambda data: one.unpack(data)[0] if len(data) == one.size else None
     return lambda data: one.unpack(data) if len(data) == one.size else None
+
+
+def _texter(spec: OptionSpec, read: Callable[[bytes], Any]) -> Callable[[bytes], str]:
+    """A function writing an option of this kind from its data bytes, as tcpdump does: ``mss 1460``,
+    ``TS val 1 ecr 0``, ``sack 1 {5:9}``; data that does not read as the table says is shown in hex."""
+    name, template = spec.name, spec.text
+
+    def text(data: bytes) -> str:
+        value = read(data)
+        if value is None or value == ():
+            return name if not data else f"{name} 0x{data.hex()}"
+        if name == "sack":
+            return f"sack {len(value)} " + "".join(f"{{{left}:{right}}}" for left, right in value)
+        if template:
+            return template.format(*value) if isinstance(value, tuple) else template.format(value)
+        if isinstance(value, tuple):
+            return f"{name} {' '.join(str(v) for v in value)}"
+        return f"{name} {value}"
+
+    return text

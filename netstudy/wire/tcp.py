@@ -140,25 +140,29 @@ class TCP(Header):
         return segment_status(segment, pseudo, self._v[7], complete)
 
     def summary(self) -> str:
+        v = self._v                    # words: 2 seq, 3 ack, 4 data offset/reserved/AE, 5 CWR..FIN, 6 window
+        if self._build is None:        # parsed: options and payload are read in place, not copied
+            buf, opt_start, opt_end = self._buf, self._off + 20, self._off + (v[4] >> 4) * 4
+            length = self._end - opt_end
+        else:
+            buf, opt_start, length = self.options_raw, 0, 0
+            opt_end = len(buf)
+        bits = v[5]
         parts = [f"Flags [{self.flags}]"]
-        length = len(self.payload)
-        bits = self._v[5]
         if length or bits & 0x7:                       # data, or SYN/FIN/RST: the sequence matters
-            parts.append(f"seq {self.seq}" + (f":{(self.seq + length) & 0xFFFFFFFF}" if length else ""))
+            parts.append(f"seq {v[2]}:{(v[2] + length) & 0xFFFFFFFF}" if length else f"seq {v[2]}")
         if bits & 0x10:
-            parts.append(f"ack {self.ack}")
-        parts.append(f"win {self.window}")
-        opts = self.options_raw and self._safe_options()
-        if opts:
-            parts.append(f"options [{opts}]")
+            parts.append(f"ack {v[3]}")
+        parts.append(f"win {v[6]}")
+        if opt_end > opt_start:
+            try:
+                text = ",".join(TCP_OPTIONS.texts(buf, opt_start, opt_end, opt_start, skip=0))   # EOL unwritten
+            except ValueError:
+                text = "bad opts"
+            if text:
+                parts.append(f"options [{text}]")
         parts.append(f"length {length}")
         return ", ".join(parts)
-
-    def _safe_options(self) -> str:
-        try:
-            return ",".join(str(o) for o in self.options if o.name != "eol")
-        except ValueError:
-            return "bad opts"
 
 
 IP_PROTOCOL_NEXT[PROTOCOL] = TCP
