@@ -31,4 +31,10 @@ def need_raw() -> None:
 
 def need_namespaces() -> None:
     if not CAPS.namespaces:
-        pytest.skip("needs network namespaces (root, or unprivileged user namespaces)")
+        pytest.skip("needs named network namespaces (`ip netns add`): root, outside a chroot")
+
+
+def need_user_namespaces() -> None:
+    """Skip unless `unshare --user` works here (the tests drop privilege with it; a chroot forbids it)."""
+    if not CAPS.user_namespaces:
+        pytest.skip("needs unprivileged user namespaces (`unshare --user`), refused here (a chroot, or disabled)")

@@ -21,7 +21,7 @@ from netstudy.lab import (Host, Lab, LabError, Nic, Rule, Switch, Topology, buil
                           lan, load_topology, records, routed)
 from netstudy.lab.system import RUN_DIR, check_privilege, lab_namespaces, run
 
-from conftest import need_namespaces, tool
+from conftest import need_namespaces, need_user_namespaces, tool
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +29,7 @@ OFFICE = ROOT / "netstudy" / "data" / "topologies" / "office.toml"
 
 
 def need_lab() -> None:
+    need_namespaces()
     try:
         check_privilege()
     except PrivilegeError as exc:
@@ -148,7 +149,7 @@ def test_draw_topology_labels_every_host_and_router():
 
 
 def test_without_privilege_a_clear_privilege_error():
-    need_namespaces()                     # a user namespace is how this test drops privilege
+    need_user_namespaces()                # a user namespace is how this test drops privilege
     unshare = tool("unshare")
     proc = subprocess.run([unshare, "--user", "--map-user=65534", "--map-group=65534",
                            sys.executable, "-m", "netstudy.cli", "lab", "up", "lan"],
@@ -469,7 +470,7 @@ def test_cli_up_exec_status_down():
 
 def test_works_inside_an_unprivileged_user_namespace():
     need_lab()
-    need_namespaces()
+    need_user_namespaces()
     unshare = tool("unshare")
     script = ("from netstudy.lab import Lab\n"
               "with Lab('routed', subnets=2) as lab:\n"

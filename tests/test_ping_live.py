@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import need_raw, need_root, tool
+from conftest import need_raw, need_root, need_user_namespaces, tool
 from netstudy.ping import ping, summarize
 
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
@@ -178,6 +178,7 @@ def in_open_namespace(argv: list[str]) -> subprocess.CompletedProcess:
     """Run ``argv`` as uid 65534 with no capability, in a fresh network namespace whose
     net.ipv4.ping_group_range is opened (per namespace: the machine's own setting is not touched)."""
     need_root("a network namespace of its own")
+    need_user_namespaces()
     script = ('ip link set lo up && sysctl -qw net.ipv4.ping_group_range="0 2147483647" && '
               'exec unshare --user --map-user=65534 --map-group=65534 "$@"')
     return subprocess.run([tool("unshare"), "--net", "sh", "-c", script, "sh", *argv], capture_output=True,
@@ -204,6 +205,7 @@ def test_interval_floor_for_users_is_iputils():
 
 def test_without_either_privilege_the_error_says_both_ways_out():
     unshare = tool("unshare")
+    need_user_namespaces()
     code = ("from netstudy.ping import ping\n"
             "try:\n    ping('127.0.0.1', count=1)\n"
             "except PermissionError as e:\n    print(type(e).__name__ + ': ' + str(e))\n")
@@ -223,6 +225,7 @@ def test_without_either_privilege_the_error_says_both_ways_out():
 
 def test_udp_traceroute_needs_no_privilege():
     unshare = tool("unshare")
+    need_user_namespaces()
     proc = subprocess.run([unshare, "--user", "--map-user=65534", "--map-group=65534", *NETSTUDY, "traceroute",
                            "-U", "127.0.0.2"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

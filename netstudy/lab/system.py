@@ -73,8 +73,11 @@ def start(argv: list[str], batch: Iterable[str] = (), stdin: str | None = None) 
     proc = subprocess.Popen([tool(argv[0]), *argv[1:]], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdin is not None
-    proc.stdin.write("".join(line + "\n" for line in lines) if lines else (stdin or ""))
-    proc.stdin.close()
+    try:
+        proc.stdin.write("".join(line + "\n" for line in lines) if lines else (stdin or ""))
+        proc.stdin.close()
+    except BrokenPipeError:            # it stopped reading: it failed early; wait() reports its stderr
+        pass
     return proc, lines
 
 
