@@ -51,8 +51,7 @@ def resolve(host: str, version: int | None = None) -> tuple[int, str]:
         infos = socket.getaddrinfo(host, None, family, socket.SOCK_DGRAM)
     except socket.gaierror as exc:
         raise NetstudyError(f"{host}: {exc.strerror}") from None
-    infos.sort(key=lambda info: info[0] != socket.AF_INET)       # IPv4 first, like iputils' ping
-    info = infos[0]
+    info = infos[0]          # the resolver's first choice (RFC 6724 order, /etc/gai.conf), as iputils' ping takes
     return (4 if info[0] == socket.AF_INET else 6), str(info[4][0])
 
 
