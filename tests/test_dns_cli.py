@@ -97,7 +97,7 @@ def test_serve_reports_a_bad_zone_file_in_one_line(tmp_path, capsys):
 def test_the_seed_toy_answers_local_names_only():
     with ToyServer() as toy:
         assert toy_lookup("localhost", toy.port) == answer_text("localhost")
-        assert toy_lookup("localhost", toy.port).startswith("localhost -> 127.0.0.1")
+        assert "127.0.0.1" in toy_lookup("localhost", toy.port).split(" -> ")[1].split(", ")
         assert toy_lookup("127.0.0.1", toy.port) == "127.0.0.1 -> 127.0.0.1"
         assert toy_lookup("www.example.com", toy.port).startswith("error: 'www.example.com' is not in /etc/hosts")
     assert toy.served == 4
