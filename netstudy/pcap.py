@@ -378,24 +378,30 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
     """A pandas DataFrame, one row per packet: time (UTC), lengths, interface, and what
     `netstudy.wire.decode` finds in it (MACs, VLAN, IPs, protocol, ports, TCP flags, ICMP type/code,
     TTL, malformed, tcpdump-style summary). `source` is a capture file or an iterable of Records."""
+    import numpy as np
     import pandas as pd
 
     from netstudy.wire.decode import ROW_COLUMNS, decode
 
     records = read(source) if isinstance(source, (str, os.PathLike)) or hasattr(source, "read") else source
-    decoded = [c for c in ROW_COLUMNS if c != "length"]
-    columns = ["timestamp_ns", "length", "caplen", "truncated", "interface", *decoded]
-    rows = []
+    numbers, rows = [], []       # per packet: what the file says, and what decoding finds (ROW_COLUMNS order)
     for rec in records:
-        row = decode(rec.data, rec.linktype).row()
-        rows.append((rec.timestamp_ns, rec.length, rec.caplen, rec.caplen < rec.length, rec.interface,
-                     *(row[c] for c in decoded)))
-    frame = pd.DataFrame.from_records(rows, columns=columns)
-    for name in ("vlan", "sport", "dport", "icmp_type", "icmp_code", "ttl"):   # integers, absent = <NA>
-        if name in frame:
-            frame[name] = frame[name].astype("Int64")
-    frame.insert(0, "time", pd.to_datetime(frame.pop("timestamp_ns"), unit="ns", utc=True))
-    return frame
+        numbers.append((rec.timestamp_ns, rec.length, rec.caplen, rec.interface))
+        rows.append(decode(rec.data, rec.linktype).row_values())
+    timestamps, lengths, caplens, interfaces = np.array(numbers, dtype=np.int64).reshape(-1, 4).T
+    columns = {"time": pd.to_datetime(timestamps, unit="ns", utc=True), "length": lengths, "caplen": caplens,
+               "truncated": caplens < lengths, "interface": interfaces}
+    for name, values in zip(ROW_COLUMNS, zip(*rows) if rows else [()] * len(ROW_COLUMNS)):
+        if name in _INTEGER_COLUMNS:        # absent = <NA>: None -> NaN -> pandas' nullable integers
+            columns[name] = pd.array(np.array(values, dtype=np.float64), dtype="Int64")
+        elif name == "malformed":
+            columns[name] = np.array(values, dtype=bool)
+        elif name != "length":              # text (the decoded length is caplen); an empty table keeps objects
+            columns[name] = list(values) or np.empty(0, dtype=object)
+    return pd.DataFrame(columns)
+
+
+_INTEGER_COLUMNS = frozenset({"vlan", "sport", "dport", "icmp_type", "icmp_code", "ttl"})
 
 
 class PcapWriter:

@@ -7,7 +7,6 @@ the error naming layer, field and byte offset, as tshark marks ``[Malformed Pack
 """
 from __future__ import annotations
 
-from operator import attrgetter
 from typing import Any, Callable, Iterator, TypeVar
 
 from netstudy.errors import DecodeError
@@ -176,13 +175,8 @@ class Packet:
         values[0] = len(self.data)
         protocol = None
         for layer in self._all_layers():
-            cls = layer.__class__
-            columns, read, name = _ROW_PLANS.get(cls) or _row_plan(cls)
-            if columns:
-                for column, value in zip(columns, read(layer)):
-                    values[column] = value
-            if name:
-                protocol = name
+            fill = _ROW_FILLERS.get(layer.__class__) or _row_filler(layer.__class__)
+            protocol = fill(layer, values) or protocol
         values[_PROTOCOL] = protocol
         values[_MALFORMED] = self.error is not None
         values[_SUMMARY] = _summary(self)
@@ -194,17 +188,12 @@ ROW_COLUMNS = ("length", "src_mac", "dst_mac", "vlan", "src", "dst", "protocol",
 _WIDTH, _PROTOCOL, _MALFORMED, _SUMMARY = (len(ROW_COLUMNS), ROW_COLUMNS.index("protocol"),
                                            ROW_COLUMNS.index("malformed"), ROW_COLUMNS.index("summary"))
 
-# per header class: (indices of the columns its ROW fills, a function reading their values from a layer as a
-# tuple, its name in the protocol column or None to keep the one below)
-_ROW_PLANS: dict[type[Header], tuple[tuple[int, ...], Callable[[Header], tuple], str | None]] = {}
+_ROW_FILLERS: dict[type[Header], Callable[[Header, list], str | None]] = {}   # Header.row_filler per class
 
 
-def _row_plan(cls: type[Header]) -> tuple[tuple[int, ...], Callable[[Header], tuple], str | None]:
-    columns = tuple(ROW_COLUMNS.index(column) for column, _ in cls.ROW)
-    get = attrgetter(*(attribute for _, attribute in cls.ROW)) if columns else None
-    read = get if len(columns) > 1 else lambda layer: (get(layer),)     # attrgetter of one name: not a tuple
-    plan = _ROW_PLANS[cls] = (columns, read, cls.NAME if cls.PROTOCOL is None else cls.PROTOCOL or None)
-    return plan
+def _row_filler(cls: type[Header]) -> Callable[[Header, list], str | None]:
+    fill = _ROW_FILLERS[cls] = cls.row_filler(ROW_COLUMNS)
+    return fill
 
 
 def _ip_class(data: bytes, offset: int) -> type[Header] | None:

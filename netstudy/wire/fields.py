@@ -18,7 +18,7 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 from netstudy.errors import BuildError, DecodeError
 
@@ -158,40 +158,35 @@ def _to_raw(f: Field, value: Any, owner: str) -> Any:
     return value
 
 
-_inet_ntoa = socket.inet_ntoa
+# Reading a field is one Python expression over the unpacked words, compiled once per field: the attribute
+# getters and the table rows (``Header.row_filler``) are made from the same expressions.
+_READ_NAMES = {"_inet_ntoa": socket.inet_ntoa, "_inet_ntop": socket.inet_ntop, "_AF_INET6": socket.AF_INET6}
 
 
-def _from_raw(f: Field, raw: Any) -> Any:
-    if f.kind == "ipv4":
-        return socket.inet_ntoa(raw)
-    if f.kind == "ipv6":
-        return socket.inet_ntop(socket.AF_INET6, raw)
-    if f.kind == "mac":
-        return raw.hex(":")
-    if f.kind == "flag":
-        return bool(raw)
-    return raw
+def _read_source(f: Field, slot: _Slot, words: str) -> str:
+    """Python source reading field ``f`` out of ``words`` (the unpacked struct tuple): the word, shifted and
+    masked when the field shares it, then shown as its kind says (``_inet_ntoa(w[13])``, ``w[5] >> 4 & 0xf``)."""
+    raw = f"{words}[{slot.index}]"
+    if slot.shift is not None:
+        raw = f"({raw} >> {slot.shift} & {slot.mask:#x})"
+    return {"ipv4": f"_inet_ntoa({raw})", "ipv6": f"_inet_ntop(_AF_INET6, {raw})", "mac": f'{raw}.hex(":")',
+            "flag": f"bool({raw})"}.get(f.kind, raw)
+
+
+def _compile_function(name: str, source: str) -> Callable[..., Any]:
+    """The function ``name`` defined in ``source`` (which may use the names in ``_READ_NAMES``); its source
+    is kept as its ``__doc__``, to be read."""
+    namespace = dict(_READ_NAMES)
+    exec(source, namespace)
+    function = namespace[name]
+    function.__doc__ = source
+    return function
 
 
 def _accessor(f: Field, slot: _Slot) -> property:
     """A property reading and writing one field straight from the header's unpacked tuple."""
-    i, shift, mask = slot.index, slot.shift, slot.mask
-    if shift is None:
-        if f.kind in ("int", "hex", "bytes"):
-            def get(self: Header) -> Any:
-                return self._v[i]
-        elif f.kind == "ipv4":
-            def get(self: Header) -> Any:
-                return _inet_ntoa(self._v[i])
-        else:
-            def get(self: Header) -> Any:
-                return _from_raw(f, self._v[i])
-    elif f.kind == "flag":
-        def get(self: Header) -> Any:
-            return bool((self._v[i] >> shift) & mask)
-    else:
-        def get(self: Header) -> Any:
-            return (self._v[i] >> shift) & mask
+    get = _compile_function("get", f"def get(self):\n    return {_read_source(f, slot, 'self._v')}\n")
+    get.field_slot = (f, slot)          # what Header.row_filler reads the field from
 
     def set_(self: Header, value: Any) -> None:
         self._set(f.name, value)
@@ -482,6 +477,21 @@ class Header:
     def summary(self) -> str:
         """One line about this layer alone."""
         return self.NAME
+
+    @classmethod
+    def row_filler(cls, columns: Sequence[str]) -> Callable[["Header", list], str | None]:
+        """A function ``fill(layer, row)`` putting this header's ``ROW`` values at their places in ``row`` (a
+        list in the order of ``columns``) and returning its name for the protocol column (None: keep the one
+        below). Compiled once from the field table: a field is read straight from the unpacked words
+        (``row[4] = _inet_ntoa(w[13])``), any other attribute through the header object."""
+        lines = ["def fill(layer, row):", "    w = layer._v"]
+        for column, attribute in cls.ROW:
+            field_slot = getattr(getattr(getattr(cls, attribute), "fget", None), "field_slot", None)
+            value = _read_source(*field_slot, "w") if field_slot else f"layer.{attribute}"
+            lines.append(f"    row[{columns.index(column)}] = {value}")
+        protocol = cls.NAME if cls.PROTOCOL is None else cls.PROTOCOL or None
+        lines.append(f"    return {protocol!r}\n")
+        return _compile_function("fill", "\n".join(lines))
 
     def describe(self) -> str:
         """A multi-line description, one field per line, the way a protocol analyser's detail pane reads."""
