@@ -19,12 +19,14 @@ import ipaddress
 import math
 import os
 import selectors
+import socket
 import time
 from dataclasses import dataclass, fields
 from typing import Any, Iterable, Iterator
 
 from netstudy.icmp_engine import EchoReply, EchoTemplate, IcmpSocket, ProbeError, resolve
-from netstudy.icmp_engine.echo import TIMESTAMP_BYTES, read_message
+from netstudy.icmp_engine.echo import (IPV4_PLAIN_LENGTH, IPV4_PLAIN_START, IPV4_TTL_SOURCE, TIMESTAMP_BYTES,
+                                      read_ipv4_datagram, read_message)
 from netstudy.wire import ICMP, ICMPEcho, decode
 from netstudy.wire.icmpv6 import ICMPv6, ICMPv6Echo
 
@@ -253,7 +255,8 @@ class ProbeLog:
 
     ``sent(t)`` opens the record of the next probe; ``receive(event)`` files an :class:`EchoReply` or
     :class:`ProbeError` under its probe and returns the record it made or filled (None: not ours),
-    marking duplicates, late and out-of-order replies on the way."""
+    marking duplicates, late and out-of-order replies on the way; ``reply(probe, ...)`` files an echo
+    reply already known to answer ``probe`` (the pinger's hot path)."""
 
     def __init__(self, identifier: int, address: str, timeout_ns: int) -> None:
         self.identifier, self.address, self.timeout_ns = identifier, address, timeout_ns
@@ -284,6 +287,25 @@ class ProbeLog:
         self.records.append(record)
         return record
 
+    def reply(self, probe: Probe, received_ns: int, ttl: int | None, size: int, source: str,
+              checksum_ok: bool = True) -> Probe:
+        """File an echo reply to ``probe``: its own record if it is the first answer, else a duplicate's."""
+        if probe.rtt_ns is None:
+            record = probe
+            if probe.error is None:
+                self.answered += 1
+            record.out_of_order = probe.seq < self.highest
+            if probe.seq > self.highest:
+                self.highest = probe.seq
+        else:
+            record = self._extra(probe)
+        record.received_ns = received_ns
+        record.rtt_ns = rtt = received_ns - probe.sent_ns
+        record.ttl, record.size, record.source = ttl, size, source
+        record.corrupted = not checksum_ok
+        record.late = rtt > self.timeout_ns
+        return record
+
     def receive(self, event: EchoReply | ProbeError) -> Probe | None:
         if event.identifier != self.identifier:
             return None
@@ -291,19 +313,7 @@ class ProbeLog:
         if probe is None:
             return None
         if isinstance(event, EchoReply):
-            if probe.rtt_ns is None:
-                record = probe
-                if probe.error is None:
-                    self.answered += 1
-                record.out_of_order = probe.seq < self.highest
-                self.highest = max(self.highest, probe.seq)
-            else:
-                record = self._extra(probe)
-            record.received_ns, record.rtt_ns = event.received_ns, event.received_ns - probe.sent_ns
-            record.ttl, record.size, record.source = event.ttl, event.size, event.source
-            record.corrupted = not event.checksum_ok
-            record.late = record.rtt_ns > self.timeout_ns
-            return record
+            return self.reply(probe, event.received_ns, event.ttl, event.size, event.source, event.checksum_ok)
         if _canonical(event.destination) != self.address:
             return None
         if probe.rtt_ns is None and probe.error is None:
@@ -375,36 +385,66 @@ class Ping:
 
         Stops when ``count`` probes are all answered, or, after the last one, when the wait for
         stragglers ends (iputils: twice the slowest RTT if anything came back, else ``timeout``), or
-        at ``deadline``. Interrupting the loop (Ctrl-C) leaves the records and summary as they are."""
-        perf = time.perf_counter_ns
+        at ``deadline``. Interrupting the loop (Ctrl-C) leaves the records and summary as they are.
+
+        This loop is the pinger's hot path (a flood sends a probe per turn), so what it calls is bound
+        to local names before it starts, and on a raw IPv4 socket the datagram it reads most, the echo
+        reply to the latest probe, is recognised by comparing its bytes with the reply the template
+        expects (:attr:`EchoTemplate.reply`): equal bytes need no decoding and no checksum check, and
+        everything else is decoded in full (:func:`read_ipv4_datagram`, :meth:`ProbeLog.receive`)."""
+        perf, wall = time.perf_counter_ns, time.time_ns
         selector = selectors.DefaultSelector()
         selector.register(self.socket, selectors.EVENT_READ)
         flood = self.interval == 0
         step = FLOOD_RESEND_NS if flood else int(self.interval * 1e9)
         count, log = self.count, self.log
+        probes, sent, receive, reply, select = log.probes, log.sent, log.receive, log.reply, selector.select
+        stamp, expected, send = self.template.request, self.template.reply, self.socket.sender(self.address)
+        raw4 = self.socket.mechanism == "raw" and self.version == 4
+        read, recv_into, buffer = self.socket.read, self.socket.sock.recv_into, bytearray(65536)
+        address, target = self.address, socket.inet_aton(self.address) if self.version == 4 else b""
         start = self._start_ns = perf()
         stop_at = start + int(self.deadline * 1e9) if self.deadline is not None else None
-        next_send, linger_until = start, None
-        read, receive, select, probes = self.socket.read, log.receive, selector.select, log.probes
+        next_send, linger_until, sending = start, None, True
         try:
             while True:
                 now = perf()
                 if stop_at is not None and now >= stop_at:
                     break
-                sending = count is None or len(probes) < count
                 if sending and now >= next_send:
-                    failed = self._send()
-                    next_send = probes[-1].sent_ns + step
-                    if failed is not None:
-                        yield failed
+                    packet = stamp(len(probes) + 1, wall())
+                    probe = sent(perf())
+                    next_send = probe.sent_ns + step
                     sending = count is None or len(probes) < count
                     if not sending and stop_at is None:
                         linger_until = self._linger_until()
+                    try:
+                        send(packet)
+                    except OSError as exc:      # iputils counts a local send error as an error
+                        log.send_failed(probe, exc.strerror or str(exc))
+                        yield probe
                 if count is not None and log.answered >= count:
                     break
-                event = read()                     # what is already there (on loopback: the reply)
-                if event is not None:
-                    record = receive(event)
+                # what is already there (on loopback: the reply, queued before the send returned)
+                if raw4:
+                    try:
+                        n = recv_into(buffer)
+                    except BlockingIOError:
+                        n = -1
+                    if n >= 0:
+                        received = perf()
+                        if buffer[0] == IPV4_PLAIN_START and buffer[IPV4_PLAIN_LENGTH:n] == expected:
+                            ttl, src = IPV4_TTL_SOURCE(buffer)
+                            record = reply(probes[-1], received, ttl, n - IPV4_PLAIN_LENGTH,
+                                           address if src == target else socket.inet_ntoa(src))
+                        else:
+                            event = read_ipv4_datagram(buffer, received, n)
+                            record = None if event is None else receive(event)
+                else:
+                    event = read()
+                    n = -1 if event is None else 0
+                    record = None if event is None else receive(event)
+                if n >= 0:
                     if record is not None:
                         if flood and record.seq == len(probes):
                             next_send = 0          # flood: the next probe as soon as this one is back
@@ -420,17 +460,6 @@ class Ping:
         finally:
             self._end_ns = perf()
             selector.close()
-
-    def _send(self) -> Probe | None:
-        """Send the next probe; its record if sending failed (iputils counts it as an error)."""
-        packet = self.template.request(len(self.log.probes) + 1, time.time_ns())
-        probe = self.log.sent(time.perf_counter_ns())
-        try:
-            self.socket.send(packet, self.address)
-        except OSError as exc:
-            self.log.send_failed(probe, exc.strerror or str(exc))
-            return probe
-        return None
 
     def _linger_until(self) -> int:
         """iputils' schedule_exit: after the last probe, wait 2 x the slowest RTT (at least the

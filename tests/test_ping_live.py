@@ -51,6 +51,34 @@ def test_the_kernel_answers_every_probe(host):
 
 
 @pytest.mark.root
+def test_flood_records_every_probe_among_another_pingers_replies(monkeypatch):
+    """Interval 0 while iputils pings loopback too: our raw socket sees its replies as well. The reply
+    each probe expects is taken on sight; the others are decoded in full and left out, as ever."""
+    need_raw()
+    import netstudy.ping
+    decoded = []
+    full = netstudy.ping.read_ipv4_datagram
+    monkeypatch.setattr(netstudy.ping, "read_ipv4_datagram", lambda *a: decoded.append(1) or full(*a))
+    other = subprocess.Popen([tool("ping"), "-q", "-i", "0.001", "-c", "1000", "127.0.0.1"], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert other.stdout.readline().startswith("PING 127.0.0.1")
+        time.sleep(0.05)
+        result = ping("127.0.0.1", count=3000, interval=0)
+    finally:
+        other.kill()
+        other.wait(timeout=10)
+    assert decoded, "no foreign datagram came by: the test proves nothing"
+    assert [r.seq for r in result.records] == list(range(1, 3001))
+    assert all(r.source == "127.0.0.1" and r.ttl == 64 and r.size == 64 and r.error is None and not r.duplicate
+               and not r.corrupted and not r.late and not r.out_of_order and r.received_ns - r.sent_ns == r.rtt_ns > 0
+               for r in result.records)
+    s = result.summary
+    assert (s.transmitted, s.received, s.duplicates, s.errors, s.pipe) == (3000, 3000, 0, 0, 1)
+    assert s == summarize(result.records, round(s.time_ms * 1e6), flood=True)
+
+
+@pytest.mark.root
 @pytest.mark.interop
 def test_tshark_reads_our_requests_with_good_checksums(tmp_path):
     need_raw()

@@ -51,6 +51,20 @@ def test_rfc1624_update_equals_recomputing(data, draw):
     assert updated == internet_checksum(changed)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 0xFFFF), st.integers(0, 2**62), st.integers(0, 300))
+def test_expected_reply_is_the_request_echoed_back(seq, wall_ns, size):
+    """RFC 792: the reply returns identifier, sequence and data with type 0. The template's ``reply``,
+    updated with the request (RFC 1624), is the reply built from scratch, but for zero's other
+    one's-complement form (0xFFFF for 0x0000, RFC 1624 §3), which the fast path then just misses."""
+    template = EchoTemplate(0xBEEF, size)
+    template.request(seq ^ 0x5555, wall_ns // 3)
+    request = bytes(template.request(seq, wall_ns))
+    reply, scratch = bytes(template.reply), bytes(ICMPEcho(type=0, identifier=0xBEEF, sequence=seq) / request[8:])
+    assert verify(reply) and reply[0] == 0 and reply[4:] == request[4:]
+    assert reply == scratch or (scratch[2:4], reply[2:4]) == (b"\x00\x00", b"\xff\xff")
+
+
 def test_payload_layout_like_iputils():
     template = EchoTemplate(7, 56)
     packet = template.request(1, 1_600_000_000_250_000_000)
@@ -79,6 +93,33 @@ def test_read_echo_reply():
     corrupt = bytearray(data)
     corrupt[-1] ^= 0xFF
     assert read_message(bytes(corrupt), 20, 4, "10.0.3.10", 61, 5, verify_checksum=True).checksum_ok is False
+
+
+def test_raw_ipv4_datagrams_read_from_the_socket_buffer():
+    """``read_ipv4_datagram(buffer, t, n)`` reads a reused buffer (stale bytes after ``n``) and says what
+    the full codec says of the same bytes: replies with and without IP options, corrupted, and errors."""
+    from netstudy.icmp_engine.echo import read_ipv4_datagram
+    from netstudy.wire.ipv4 import IPV4_OPTIONS
+    reply = _reply(seq=7)
+    with_options = bytes(IPv4(src="10.0.3.10", dst="10.0.1.2", ttl=61, options=[IPV4_OPTIONS.make("RA", 0)])
+                         / ICMPEcho(type=0, identifier=0x1234, sequence=7) / echo_payload(56))
+    corrupted = reply[:-1] + bytes([reply[-1] ^ 1])
+    odd = bytes(IPv4(src="10.0.3.10", dst="10.0.1.2", ttl=61) / ICMPEcho(type=0, identifier=0x1234, sequence=7)
+                / echo_payload(9))
+    exceeded = bytes(IPv4(src="10.0.1.1", dst="10.0.1.2", ttl=64) / ICMPTimeExceeded() /
+                     bytes(IPv4(src="10.0.1.2", dst="10.0.3.10", ttl=1) / ICMPEcho(identifier=0x1234, sequence=7)))
+    events = []
+    for data in (reply, with_options, corrupted, odd, exceeded, reply[:27]):
+        buffer = bytearray(b"\xee" * 300)
+        buffer[:len(data)] = data
+        event = read_ipv4_datagram(buffer, 5, len(data))
+        ihl = (data[0] & 15) * 4
+        assert event == read_ipv4_datagram(data, 5) == read_message(data, ihl, 4, socket.inet_ntoa(data[12:16]),
+                                                                     data[8], 5, verify_checksum=True)
+        events.append(event)
+    assert events[0] == events[1] == EchoReply(0x1234, 7, "10.0.3.10", 61, 64, 5, True)
+    assert events[2].checksum_ok is False and events[3].size == 17 and events[3].checksum_ok
+    assert events[4].text == "Time to live exceeded" and events[4].sequence == 7 and events[5] is None
 
 
 def test_requests_and_other_types_are_not_events():
@@ -328,3 +369,6 @@ def test_field_reader_reads_what_the_codec_reads(dscp, ecn, ttl, df, fragment_of
     names = ("version", "ihl", "dscp", "ecn", "df", "fragment_offset", "ttl", "protocol", "checksum")
     assert FieldReader(IPv4, *names)(data) == tuple(int(getattr(parsed, n)) for n in names)
     assert FieldReader(IPv4, "src")(data) == (src,)
+    echo = bytes(ICMPEcho(type=0, identifier=ttl, sequence=fragment_offset))
+    joined = FieldReader(IPv4, "ttl", "src") + FieldReader(ICMPEcho, "type", "identifier", "sequence")
+    assert joined.size == 28 and joined(data[:20] + echo) == (ttl, src, 0, ttl, fragment_offset)

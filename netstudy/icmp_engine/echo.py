@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 
 from netstudy.errors import DecodeError
-from netstudy.wire.checksum import fold, ones_complement_sum, verify
+from netstudy.wire.checksum import fold, ones_complement_sum
 from netstudy.wire.fields import Header
 from netstudy.wire.icmp import ECHO_REPLY, ICMP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable
 from netstudy.wire.ipv4 import IPv4
@@ -57,11 +57,16 @@ class EchoTemplate:
     time as a ``struct timeval`` (what tshark shows as "Timestamp from icmp data"), and updates the
     checksum over just those bytes (RFC 1624). It returns the same ``bytearray`` every time.
 
+    ``reply`` (IPv4) is the echo reply the target owes the latest request, to the byte: RFC 792 has it
+    return identifier, sequence number and data unchanged, with type 0, so only the type and the
+    checksum differ (RFC 1624 again: the type going from 8 to 0 lowers the sum by 0x0800, so the
+    checksum rises by as much). A datagram equal to it needs no further reading.
+
     IPv6: the checksum covers a pseudo-header with the source address (RFC 4443 §2.3), which the
     kernel knows and fills in itself on ICMPv6 sockets (RFC 3542 §3.1), so it is left at zero here.
     """
 
-    __slots__ = ("version", "identifier", "size", "timestamped", "packet", "_end", "_checksum", "_sum")
+    __slots__ = ("version", "identifier", "size", "timestamped", "packet", "reply", "_end", "_checksum", "_sum")
 
     def __init__(self, identifier: int, size: int = 56, version: int = 4) -> None:
         largest = 65507 if version == 4 else 65527     # IPv4: 65535 - 20 - 8; IPv6's length excludes its header
@@ -74,6 +79,10 @@ class EchoTemplate:
         self._end = SEQUENCE_OFFSET + 2 + (TIMESTAMP_BYTES if self.timestamped else 0)
         self._checksum = _SEQ.unpack_from(self.packet, 2)[0]
         self._sum = ones_complement_sum(self.packet[SEQUENCE_OFFSET:self._end])
+        self.reply = bytearray(self.packet) if version == 4 else None
+        if self.reply is not None:
+            self.reply[0] = ECHO_REPLY
+            _SEQ.pack_into(self.reply, 2, fold(self._checksum + 0x0800))
 
     def request(self, sequence: int, wall_ns: int = 0) -> bytearray:
         """The request for probe ``sequence`` (mod 2**16) sent at ``wall_ns`` (``time.time_ns()``).
@@ -92,6 +101,10 @@ class EchoTemplate:
             self._checksum = ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF
             self._sum = new_sum
             _SEQ.pack_into(packet, 2, self._checksum)
+            reply = self.reply
+            reply[SEQUENCE_OFFSET:self._end] = packet[SEQUENCE_OFFSET:self._end]
+            total = self._checksum + 0x0800
+            _SEQ.pack_into(reply, 2, (total & 0xFFFF) + (total >> 16))
         return packet
 
     @property
@@ -117,21 +130,38 @@ class FieldReader:
     way; anything unusual still goes through the full codec.
 
     ``FieldReader(IPv4, "ihl", "ttl", "src")(data)`` -> ``(5, 64, b'\x7f\x00\x00\x01')``: numbers as
-    ints, addresses as their raw bytes."""
+    ints, addresses as their raw bytes. Readers add up to read a header and the one after it in the
+    same unpack: ``FieldReader(IPv4, "ttl") + FieldReader(ICMPEcho, "type")`` (the first header at its
+    fixed size: an IPv4 header without options)."""
 
     def __init__(self, header: type[Header], *names: str) -> None:
-        sample = header()
-        self.format = sample.struct_format
-        self._struct = struct.Struct(self.format)
-        codes = re.findall(r"\d*[a-zA-Z]", self.format.lstrip("!<>=@"))
-        ends = list(itertools.accumulate(struct.calcsize("!" + code) * 8 for code in codes))
-        views = {view.name: view for view in sample.fields()}
+        self._layers: tuple[tuple[type[Header], tuple[str, ...]], ...] = ((header, names),)
+        self._compile()
+
+    def __add__(self, other: "FieldReader") -> "FieldReader":
+        joined = FieldReader.__new__(FieldReader)
+        joined._layers = self._layers + other._layers
+        joined._compile()
+        return joined
+
+    def _compile(self) -> None:
+        codes: list[str] = []
         picks = []
-        for name in names:
-            view = views[name]
-            word = next(i for i, end in enumerate(ends) if view.bit_offset < end)
-            whole = view.bits == ends[word] - (ends[word - 1] if word else 0)
-            picks.append((word, None if whole else (ends[word] - view.bit_offset - view.bits, (1 << view.bits) - 1)))
+        for header, names in self._layers:
+            sample = header()
+            first = len(codes)
+            codes += re.findall(r"\d*[a-zA-Z]", sample.struct_format.lstrip("!<>=@"))
+            ends = list(itertools.accumulate(struct.calcsize("!" + code) * 8 for code in codes[first:]))
+            views = {view.name: view for view in sample.fields()}
+            for name in names:
+                view = views[name]
+                word = next(i for i, end in enumerate(ends) if view.bit_offset < end)
+                whole = view.bits == ends[word] - (ends[word - 1] if word else 0)
+                picks.append((first + word,
+                              None if whole else (ends[word] - view.bit_offset - view.bits, (1 << view.bits) - 1)))
+        self.format = "!" + "".join(codes)
+        self._struct = struct.Struct(self.format)
+        self.size = self._struct.size
         if all(cut is None for _, cut in picks):
             get = operator.itemgetter(*(word for word, _ in picks))
             self._cut = get if len(picks) > 1 else (lambda words: (get(words),))
@@ -145,6 +175,10 @@ class FieldReader:
 
 _IPV4_FIELDS = FieldReader(IPv4, "ihl", "ttl", "src")
 _ECHO_FIELDS = FieldReader(ICMPEcho, "type", "identifier", "sequence")      # ICMPv6 echo: the same layout
+IPV4_TTL_SOURCE = FieldReader(IPv4, "ttl", "src")               # at the same offsets with or without options
+# the datagram a raw IPv4 socket reads most while pinging: an IP header without options, then an echo reply
+IPV4_PLAIN_START, IPV4_PLAIN_LENGTH = 0x45, 20                # version 4, IHL 5 (32-bit words): 20 bytes
+_IPV4_ECHO_FIELDS = IPV4_TTL_SOURCE + FieldReader(ICMPEcho, "type", "identifier", "sequence")
 
 
 # -- what comes back --------------------------------------------------------------------------------
@@ -227,12 +261,11 @@ def _strerror(errno: int) -> str:
     return os.strerror(errno).lower() if errno else "unknown"
 
 
-def _verifies(message: bytes) -> bool:
-    """RFC 1071 §1: a message with its checksum in sums to all ones. For an even length that means a
-    non-zero multiple of 0xFFFF (2**16 ≡ 1 modulo 0xFFFF, see checksum.py): one big-integer remainder."""
-    if len(message) % 2:
-        return verify(message)
-    total = int.from_bytes(message, "big")
+def _verifies(data: bytes, start: int = 0, end: int | None = None) -> bool:
+    """RFC 1071 §1: a message with its checksum in sums to all ones. Read as one big number it is then a
+    non-zero multiple of 0xFFFF (2**16 ≡ 1 modulo 0xFFFF, see checksum.py; an odd length is padded with
+    a zero byte, which multiplies the number by 256, prime to 0xFFFF): one big-integer remainder."""
+    total = int.from_bytes(data[start:end], "big")
     return total != 0 and total % 0xFFFF == 0
 
 
@@ -240,11 +273,21 @@ _ERRORS4 = (ICMPUnreachable, ICMPTimeExceeded)
 _ERRORS6 = (ICMPv6Unreachable, ICMPv6TimeExceeded, ICMPv6PacketTooBig, ICMPv6ParameterProblem)
 
 
-def read_ipv4_datagram(data: bytes, received_ns: int) -> EchoReply | ProbeError | None:
-    """What a raw IPv4 socket read: the IP header (its TTL and source read with :class:`FieldReader`),
-    then the ICMP message, checksum checked (the kernel hands raw sockets unchecked messages)."""
-    if len(data) < 20:
+def read_ipv4_datagram(data: bytes | bytearray, received_ns: int, end: int | None = None) -> EchoReply | ProbeError | None:
+    """What a raw IPv4 socket read into ``data[:end]``: the IP header (its TTL and source read with
+    :class:`FieldReader`), then the ICMP message, checksum checked (the kernel hands raw sockets
+    unchecked messages). The common case, an echo reply after an IP header without options, is read
+    in one unpack of both headers, straight from the socket's buffer; the rest from a copy."""
+    if end is None:
+        end = len(data)
+    if end >= _IPV4_ECHO_FIELDS.size and data[0] == IPV4_PLAIN_START:
+        ttl, src, kind, identifier, sequence = _IPV4_ECHO_FIELDS(data)
+        if kind == ECHO_REPLY:
+            return EchoReply(identifier, sequence, socket.inet_ntoa(src), ttl, end - IPV4_PLAIN_LENGTH,
+                             received_ns, _verifies(data, IPV4_PLAIN_LENGTH, end))
+    if end < 20:
         return None
+    data = bytes(data[:end])
     ihl, ttl, src = _IPV4_FIELDS(data)
     return read_message(data, ihl * 4, 4, socket.inet_ntoa(src), ttl, received_ns, verify_checksum=True)
 
@@ -261,7 +304,7 @@ def read_message(data: bytes, offset: int, version: int, source: str, ttl: int |
     try:
         if end - offset >= 8 and data[offset] == (ECHO_REPLY if version == 4 else ECHOV6_REPLY):
             _, identifier, sequence = _ECHO_FIELDS(data, offset)              # the common case, read directly
-            ok = _verifies(data[offset:end]) if verify_checksum else True
+            ok = _verifies(data, offset, end) if verify_checksum else True
             return EchoReply(identifier, sequence, source, ttl, end - offset, received_ns, ok)
         message = (ICMP if version == 4 else ICMPv6).parse(data, offset, end)
     except (DecodeError, IndexError):

@@ -20,6 +20,7 @@ import random
 import socket
 import struct
 import time
+from typing import Callable
 
 from netstudy.capabilities import ping_group_range
 from netstudy.errors import NetstudyError, PrivilegeError
@@ -203,6 +204,15 @@ class IcmpSocket:
         """Send one ICMP message (the kernel adds the IP header)."""
         send_reporting_once(self.sock, message, (address, 0), self.mechanism != "raw")
 
+    def sender(self, address: str) -> Callable[[bytes | bytearray], None]:
+        """:meth:`send` to ``address``, bound once for a hot loop: on a raw socket, which reports no
+        errors at send time (no IP_RECVERR), that is the socket's own ``sendto``."""
+        destination = (address, 0)
+        if self.mechanism == "raw":
+            sendto = self.sock.sendto
+            return lambda message: sendto(message, destination)
+        return lambda message: send_reporting_once(self.sock, message, destination, True)
+
     # -- reading --
     def read(self) -> Event | None:
         """The next :class:`EchoReply` or :class:`ProbeError` waiting on the socket (the error queue
@@ -215,7 +225,7 @@ class IcmpSocket:
                     n = self.sock.recv_into(self._buffer)
                 except BlockingIOError:
                     return None
-                event = read_ipv4_datagram(bytes(self._view[:n]), time.perf_counter_ns())
+                event = read_ipv4_datagram(self._buffer, time.perf_counter_ns(), n)
             else:
                 waiting, event = self._read_without_ip_header()
                 if not waiting:
