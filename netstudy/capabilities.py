@@ -34,15 +34,16 @@ def _ip_command() -> str | None:
 def _named_netns_possible(root: bool) -> bool:
     """Can this process create a named network namespace (what the lab does)? Found by making one.
 
-    Being root is not always enough: in a chroot `ip netns add` cannot set up its bind mount."""
+    Being root is not always enough: in a chroot `ip -n NAME` cannot enter the namespace it made."""
     ip = _ip_command()
     if not root or ip is None:
         return False
     probe = f"netstudy-probe-{os.getpid()}"
-    made = subprocess.run([ip, "netns", "add", probe], capture_output=True).returncode == 0
-    if made:
-        subprocess.run([ip, "netns", "del", probe], capture_output=True)
-    return made
+    if subprocess.run([ip, "netns", "add", probe], capture_output=True).returncode:
+        return False
+    entered = subprocess.run([ip, "-n", probe, "link", "set", "lo", "up"], capture_output=True).returncode == 0
+    subprocess.run([ip, "netns", "del", probe], capture_output=True)
+    return entered
 
 
 def _user_namespaces_possible() -> bool:

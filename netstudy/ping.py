@@ -148,6 +148,11 @@ def header_line(host: str, address: str, size: int, version: int, source: str | 
     via = f" from {source} {device}:" if source else ""
     if version == 4:
         return f"PING {host} ({address}){via} {size}({size + 28}) bytes of data."
+    if host != address.split("%")[0]:           # a name: iputils shows the address's own name beside it
+        try:
+            address = f"{socket.gethostbyaddr(address)[0]} ({address})"
+        except OSError:
+            pass
     return f"PING {host}({address}){via} {size} data bytes"
 
 
