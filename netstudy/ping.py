@@ -408,6 +408,7 @@ class Ping:
         raw4 = self.socket.mechanism == "raw" and self.version == 4
         read, recv_into, buffer = self.socket.read, self.socket.sock.recv_into, bytearray(65536)
         address, target = self.address, socket.inet_aton(self.address) if self.version == 4 else b""
+        ttl_source = IPV4_TTL_SOURCE.read
         start = self._start_ns = perf()
         stop_at = start + int(self.deadline * 1e9) if self.deadline is not None else None
         next_send, linger_until, sending = start, None, True
@@ -417,10 +418,11 @@ class Ping:
                 if stop_at is not None and now >= stop_at:
                     break
                 if sending and now >= next_send:
-                    packet = stamp(len(probes) + 1, wall())
+                    seq = len(probes) + 1
+                    packet = stamp(seq, wall())
                     probe = sent(perf())
                     next_send = probe.sent_ns + step
-                    sending = count is None or len(probes) < count
+                    sending = count is None or seq < count
                     if not sending and stop_at is None:
                         linger_until = self._linger_until()
                     try:
@@ -439,7 +441,7 @@ class Ping:
                     if n >= 0:
                         received = perf()
                         if buffer[0] == IPV4_PLAIN_START and buffer[IPV4_PLAIN_LENGTH:n] == expected:
-                            ttl, src = IPV4_TTL_SOURCE(buffer)
+                            ttl, src = ttl_source(buffer)
                             record = reply(probes[-1], received, ttl, n - IPV4_PLAIN_LENGTH,
                                            address if src == target else socket.inet_ntoa(src))
                         else:

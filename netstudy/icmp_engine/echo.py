@@ -12,7 +12,6 @@ through ``IP_RECVERR`` (ip(7)) when it, not we, read the ICMP error.
 from __future__ import annotations
 
 import itertools
-import operator
 import os
 import re
 import socket
@@ -55,18 +54,18 @@ class EchoTemplate:
 
     ``request(sequence, wall_ns)`` writes the sequence number and, if the payload has room, the send
     time as a ``struct timeval`` (what tshark shows as "Timestamp from icmp data"), and updates the
-    checksum over just those bytes (RFC 1624). It returns the same ``bytearray`` every time.
+    checksum from just those bytes (RFC 1624). It returns the same ``bytearray`` every time.
 
     ``reply`` (IPv4) is the echo reply the target owes the latest request, to the byte: RFC 792 has it
     return identifier, sequence number and data unchanged, with type 0, so only the type and the
-    checksum differ (RFC 1624 again: the type going from 8 to 0 lowers the sum by 0x0800, so the
-    checksum rises by as much). A datagram equal to it needs no further reading.
+    checksum differ (the type going from 8 to 0 lowers the sum by 0x0800). A datagram equal to it
+    needs no further reading.
 
     IPv6: the checksum covers a pseudo-header with the source address (RFC 4443 §2.3), which the
     kernel knows and fills in itself on ICMPv6 sockets (RFC 3542 §3.1), so it is left at zero here.
     """
 
-    __slots__ = ("version", "identifier", "size", "timestamped", "packet", "reply", "_end", "_checksum", "_sum")
+    __slots__ = ("version", "identifier", "size", "timestamped", "packet", "reply", "_end", "_unchanged")
 
     def __init__(self, identifier: int, size: int = 56, version: int = 4) -> None:
         largest = 65507 if version == 4 else 65527     # IPv4: 65535 - 20 - 8; IPv6's length excludes its header
@@ -77,34 +76,33 @@ class EchoTemplate:
         header = (ICMPEcho if version == 4 else ICMPv6Echo)(identifier=identifier, sequence=0)
         self.packet = bytearray(header.build(echo_payload(size)))
         self._end = SEQUENCE_OFFSET + 2 + (TIMESTAMP_BYTES if self.timestamped else 0)
-        self._checksum = _SEQ.unpack_from(self.packet, 2)[0]
-        self._sum = ones_complement_sum(self.packet[SEQUENCE_OFFSET:self._end])
+        unchanged = bytearray(self.packet)              # the words no probe changes: all but checksum, seq, time
+        unchanged[2:4] = b"\x00\x00"
+        unchanged[SEQUENCE_OFFSET:self._end] = bytes(self._end - SEQUENCE_OFFSET)
+        self._unchanged = ones_complement_sum(unchanged) % 0xFFFF
         self.reply = bytearray(self.packet) if version == 4 else None
         if self.reply is not None:
             self.reply[0] = ECHO_REPLY
-            _SEQ.pack_into(self.reply, 2, fold(self._checksum + 0x0800))
 
     def request(self, sequence: int, wall_ns: int = 0) -> bytearray:
         """The request for probe ``sequence`` (mod 2**16) sent at ``wall_ns`` (``time.time_ns()``).
 
-        This is the pinger's hot path, so :func:`update_checksum` is written out in place: ``m`` and
-        ``m'`` are sums modulo 0xFFFF (as in ``checksum.py``: 2**16 ≡ 1), and the total of three
-        16-bit numbers needs at most two folds."""
+        This is the pinger's hot path, so :func:`update_checksum` (``HC' = ~(~HC + ~m + m')``) is
+        written out in place, with ``~HC + ~m``, what the words that never change sum to, computed once.
+        Sums are taken modulo 0xFFFF (as in ``checksum.py``: 2**16 ≡ 1, so the changed bytes read as one
+        number ``m'`` already count as the sum of their words), ``~x`` is then ``-x``, and the remainder
+        writes zero as 0x0000, as summing the whole message again does."""
         packet = self.packet
         _SEQ.pack_into(packet, SEQUENCE_OFFSET, sequence & 0xFFFF)
         if self.timestamped:
             TIMEVAL.pack_into(packet, 8, wall_ns // 1_000_000_000, wall_ns // 1000 % 1_000_000)
-        if self.version == 4:
-            new_sum = int.from_bytes(packet[SEQUENCE_OFFSET:self._end], "big") % 0xFFFF
-            total = (~self._checksum & 0xFFFF) + (~self._sum & 0xFFFF) + new_sum
-            total = (total & 0xFFFF) + (total >> 16)
-            self._checksum = ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF
-            self._sum = new_sum
-            _SEQ.pack_into(packet, 2, self._checksum)
-            reply = self.reply
-            reply[SEQUENCE_OFFSET:self._end] = packet[SEQUENCE_OFFSET:self._end]
-            total = self._checksum + 0x0800
-            _SEQ.pack_into(reply, 2, (total & 0xFFFF) + (total >> 16))
+        reply = self.reply
+        if reply is not None:
+            changed = packet[SEQUENCE_OFFSET:self._end]
+            total = self._unchanged + int.from_bytes(changed, "big")
+            _SEQ.pack_into(packet, 2, -total % 0xFFFF)
+            reply[SEQUENCE_OFFSET:self._end] = changed
+            _SEQ.pack_into(reply, 2, (0x0800 - total) % 0xFFFF)      # type 8 -> 0: 0x0800 less to sum
         return packet
 
     @property
@@ -159,18 +157,31 @@ class FieldReader:
                 whole = view.bits == ends[word] - (ends[word - 1] if word else 0)
                 picks.append((first + word,
                               None if whole else (ends[word] - view.bit_offset - view.bits, (1 << view.bits) - 1)))
+        whole_words = [word for word, cut in picks if cut is None]
+        if whole_words == sorted(set(whole_words)) and len(whole_words) == len(picks):
+            # whole words, in order: the words not asked for become pad bytes ("x"), and the
+            # struct's own unpack_from returns just the fields (no Python in between)
+            kept: list[str] = []
+            for i, code in enumerate(codes):
+                skip = 0 if i in whole_words else struct.calcsize("!" + code)
+                if skip and kept and kept[-1].endswith("x"):
+                    skip += int(kept.pop()[:-1])
+                kept.append(f"{skip}x" if skip else code)
+            codes, picks = kept, []
         self.format = "!" + "".join(codes)
-        self._struct = struct.Struct(self.format)
-        self.size = self._struct.size
-        if all(cut is None for _, cut in picks):
-            get = operator.itemgetter(*(word for word, _ in picks))
-            self._cut = get if len(picks) > 1 else (lambda words: (get(words),))
+        unpack_from = struct.Struct(self.format).unpack_from
+        self.size = struct.calcsize(self.format)
+        if not picks:
+            self.read = unpack_from
         else:
-            self._cut = lambda words: tuple(words[w] if cut is None else (words[w] >> cut[0]) & cut[1]
-                                            for w, cut in picks)
+            def read(data: bytes, offset: int = 0) -> tuple:
+                words = unpack_from(data, offset)
+                return tuple(words[w] if cut is None else (words[w] >> cut[0]) & cut[1] for w, cut in picks)
+            self.read = read
 
     def __call__(self, data: bytes, offset: int = 0) -> tuple:
-        return self._cut(self._struct.unpack_from(data, offset))
+        """The fields, in the order named (``self.read`` is the same, to bind once in a hot loop)."""
+        return self.read(data, offset)
 
 
 _IPV4_FIELDS = FieldReader(IPv4, "ihl", "ttl", "src")
