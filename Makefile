@@ -11,7 +11,10 @@ STAMP  := $(VENV)/.installed
 notebooks: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
-test: setup system-deps pytest nbval
+# both halves run even when the first fails, so one run shows everything that is wrong
+test: setup system-deps
+	@status=0; $(MAKE) --no-print-directory pytest || status=1; \
+	$(MAKE) --no-print-directory nbval || status=1; exit $$status
 
 setup: $(STAMP)
 
