@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import math
+import operator
 import os
 import selectors
 import socket
@@ -89,22 +90,35 @@ class PingSummary:
     ewma_ms: float | None           # interval 0 only: RTT smoothed as iputils does (weight 1/8)
 
 
+_RECEIVED_NS = operator.attrgetter("received_ns")
+
+
 def summarize(records: list[Probe] | tuple[Probe, ...], elapsed_ns: int, flood: bool = False) -> PingSummary:
     """Transmitted, received, loss and min/avg/max/mdev as iputils computes them: every RTT counts,
     duplicates' too (not corrupted replies'); ``mdev = sqrt(mean(rtt²) - mean(rtt)²)``, the
     population standard deviation. ``pipe``: for each answer, probes sent by then minus its sequence,
     plus one. ``ewma``: ``e += (rtt - e) / 8`` over replies in arrival order, starting at the first."""
-    probes = [r for r in records if not r.duplicate]
+    probes, duplicates, corrupted, errors = [], 0, 0, 0
+    for r in records:                         # one pass for the counts (a flood makes many records)
+        if not r.duplicate:
+            probes.append(r)
+        elif r.error is None:
+            duplicates += 1
+        if r.corrupted:
+            corrupted += 1
+        if r.error is not None:
+            errors += 1
     transmitted = len(probes)
-    received = sum(1 for r in probes if r.replied)
-    answered = sorted((r for r in records if r.received_ns is not None), key=lambda r: r.received_ns)
+    received = sum(1 for r in probes if r.rtt_ns is not None and not r.corrupted)     # Probe.replied
+    answered = sorted((r for r in records if r.received_ns is not None), key=_RECEIVED_NS)
     rtts = [r.rtt_ns for r in answered if r.rtt_ns is not None and not r.corrupted]
     sends = sorted(r.sent_ns for r in probes)
     pipe, in_flight = 0, 0
     for record in answered:
         while in_flight < len(sends) and sends[in_flight] <= record.received_ns:
             in_flight += 1
-        pipe = max(pipe, in_flight - record.seq + 1)
+        if in_flight - record.seq + 1 > pipe:
+            pipe = in_flight - record.seq + 1
     low = mean = high = mdev = ipg = ewma = None
     if rtts:
         n = len(rtts)
@@ -117,9 +131,8 @@ def summarize(records: list[Probe] | tuple[Probe, ...], elapsed_ns: int, flood: 
                 smoothed += (x - smoothed) / 8
             ipg, ewma = elapsed_ns / (transmitted - 1) / 1e6, smoothed / 1e6
     loss = (transmitted - received) * 100.0 / transmitted if transmitted else 0.0
-    return PingSummary(transmitted, received, sum(1 for r in records if r.duplicate and r.error is None),
-                       sum(1 for r in records if r.corrupted), sum(1 for r in records if r.error is not None),
-                       loss, elapsed_ns / 1e6, low, mean, high, mdev, pipe, ipg, ewma)
+    return PingSummary(transmitted, received, duplicates, corrupted, errors, loss, elapsed_ns / 1e6, low, mean,
+                       high, mdev, pipe, ipg, ewma)
 
 
 # -- iputils' output format ----------------------------------------------------------------------------
