@@ -36,6 +36,10 @@ TIMEVAL = struct.Struct("=qq")
 TIMESTAMP_BYTES = TIMEVAL.size
 SEQUENCE_OFFSET = 6          # type, code, checksum (2), identifier (2), then the sequence number
 _SEQ = struct.Struct("!H")
+# What the timeval's words add to the checksum, modulo 0xFFFF, without reading them back: a number
+# written in 16-bit words sums to itself (2**16 ≡ 1), and a word with its two bytes swapped, as native
+# little-endian order leaves them for the big-endian checksum, is the word times 256 (2**16 ≡ 1 again).
+_TIMEVAL_WEIGHT = 256 if TIMEVAL.pack(1, 0)[0] == 1 else 1
 
 
 def echo_payload(size: int) -> bytes:
@@ -88,20 +92,21 @@ class EchoTemplate:
         """The request for probe ``sequence`` (mod 2**16) sent at ``wall_ns`` (``time.time_ns()``).
 
         This is the pinger's hot path, so :func:`update_checksum` (``HC' = ~(~HC + ~m + m')``) is
-        written out in place, with ``~HC + ~m``, what the words that never change sum to, computed once.
-        Sums are taken modulo 0xFFFF (as in ``checksum.py``: 2**16 ≡ 1, so the changed bytes read as one
-        number ``m'`` already count as the sum of their words), ``~x`` is then ``-x``, and the remainder
-        writes zero as 0x0000, as summing the whole message again does."""
-        packet = self.packet
-        _SEQ.pack_into(packet, SEQUENCE_OFFSET, sequence & 0xFFFF)
+        written out in place, with ``~HC + ~m``, what the words that never change sum to, computed once,
+        and ``m'`` from the numbers written (sequence, seconds, microseconds) rather than from the bytes.
+        Sums are taken modulo 0xFFFF (as in ``checksum.py``: 2**16 ≡ 1), ``~x`` is then ``-x``, and the
+        remainder writes zero as 0x0000, as summing the whole message again does."""
+        packet, sequence = self.packet, sequence & 0xFFFF
+        _SEQ.pack_into(packet, SEQUENCE_OFFSET, sequence)
+        total = self._unchanged + sequence
         if self.timestamped:
-            TIMEVAL.pack_into(packet, 8, wall_ns // 1_000_000_000, wall_ns // 1000 % 1_000_000)
+            seconds, micros = wall_ns // 1_000_000_000, wall_ns // 1000 % 1_000_000
+            TIMEVAL.pack_into(packet, 8, seconds, micros)
+            total += (seconds + micros) * _TIMEVAL_WEIGHT
         reply = self.reply
         if reply is not None:
-            changed = packet[SEQUENCE_OFFSET:self._end]
-            total = self._unchanged + int.from_bytes(changed, "big")
             _SEQ.pack_into(packet, 2, -total % 0xFFFF)
-            reply[SEQUENCE_OFFSET:self._end] = changed
+            reply[SEQUENCE_OFFSET:self._end] = packet[SEQUENCE_OFFSET:self._end]
             _SEQ.pack_into(reply, 2, (0x0800 - total) % 0xFFFF)      # type 8 -> 0: 0x0800 less to sum
         return packet
 
