@@ -13,7 +13,7 @@ from netstudy.errors import DecodeError
 from netstudy.wire.arp import ARP
 from netstudy.wire.ethernet import Ethernet
 from netstudy.wire import dns, icmp, icmpv6  # noqa: F401  (imported so that they register for decoding)
-from netstudy.wire.fields import Header
+from netstudy.wire.fields import Header, compile_function
 from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.ipv6 import IPv6
 from netstudy.wire.link import SLL, SLL2, Null
@@ -170,29 +170,43 @@ class Packet:
         return dict(zip(ROW_COLUMNS, self.row_values()))
 
     def row_values(self) -> list[Any]:
-        """:meth:`row` as a list in the order of ``ROW_COLUMNS`` (what ``to_frame`` collects)."""
+        """:meth:`row` as a list in the order of ``ROW_COLUMNS`` (what ``to_frame`` collects). Each layer's
+        columns are read straight from the bytes; header objects are made only where the summary or a
+        computed column (TCP flags) needs them."""
+        data = self.data
         values: list[Any] = [None] * _WIDTH
-        values[0] = len(self.data)
+        values[0] = len(data)
         protocol = None
-        for layer in self._all_layers():
-            fill = _ROW_FILLERS.get(layer.__class__) or _row_filler(layer.__class__)
-            protocol = fill(layer, values) or protocol
+        fillers = _ROW_FILLERS
+        for index, (cls, off, _) in enumerate(self.spans):
+            protocol = (fillers.get(cls) or _row_filler(cls))(data, off, values, self, index) or protocol
         values[_PROTOCOL] = protocol
         values[_MALFORMED] = self.error is not None
-        values[_SUMMARY] = _summary(self)
+        values[_SUMMARY] = _summary(self, values)
         return values
 
 
 ROW_COLUMNS = ("length", "src_mac", "dst_mac", "vlan", "src", "dst", "protocol", "sport", "dport", "tcp_flags",
                "icmp_type", "icmp_code", "ttl", "malformed", "summary")
-_WIDTH, _PROTOCOL, _MALFORMED, _SUMMARY = (len(ROW_COLUMNS), ROW_COLUMNS.index("protocol"),
-                                           ROW_COLUMNS.index("malformed"), ROW_COLUMNS.index("summary"))
+_WIDTH, _SRC, _DST, _PROTOCOL, _SPORT, _DPORT, _MALFORMED, _SUMMARY = (
+    len(ROW_COLUMNS), *(ROW_COLUMNS.index(c) for c in ("src", "dst", "protocol", "sport", "dport", "malformed",
+                                                       "summary")))
 
-_ROW_FILLERS: dict[type[Header], Callable[[Header, list], str | None]] = {}   # Header.row_filler per class
+# per header class: fill(data, off, row, packet, index) puts the values of the columns its ROW names in row
+# and returns its name for the protocol column (None: keep the one below)
+_ROW_FILLERS: dict[type[Header], Callable[[bytes, int, list, Packet, int], str | None]] = {}
 
 
-def _row_filler(cls: type[Header]) -> Callable[[Header, list], str | None]:
-    fill = _ROW_FILLERS[cls] = cls.row_filler(ROW_COLUMNS)
+def _row_filler(cls: type[Header]) -> Callable[[bytes, int, list, Packet, int], str | None]:
+    """Compile the filler of ``cls``: a field of the table is read from the bytes, any other attribute from
+    the header object (made once, kept by the packet)."""
+    lines = ["def fill(data, off, row, packet, index):"]
+    for column, attribute in cls.ROW:
+        value = cls.read_source(attribute) or f"packet._layer(index).{attribute}"
+        lines.append(f"    row[{ROW_COLUMNS.index(column)}] = {value}")
+    protocol = cls.NAME if cls.PROTOCOL is None else cls.PROTOCOL or None
+    lines.append(f"    return {protocol!r}\n")
+    fill = _ROW_FILLERS[cls] = compile_function("fill", "\n".join(lines))
     return fill
 
 
@@ -235,29 +249,44 @@ def decode_ip(data: bytes | bytearray | memoryview) -> Packet:
     return decode(data, 101)
 
 
-def _summary(p: Packet) -> str:
-    layers = p._all_layers()
+def _summary(p: Packet, row: list[Any] | None = None) -> str:
+    """The tcpdump-style line; given the packet's ``row``, its addresses and ports are taken from there
+    (they are the network and transport headers' when the packet has one network header with addresses)."""
+    spans = p.spans
     tail = f" [|{p.error.layer.lower()}: {p.error.reason}]" if p.error is not None else ""
-    ip = transport = None
-    for layer in layers:                     # the first network and the first transport layer
-        where = layer.LAYER
+    net = transport = -1
+    for index, span in enumerate(spans):      # the first network and the first transport header
+        where = span[0].LAYER
         if where == "network":
-            if ip is None:
-                ip = layer
-        elif where == "transport" and transport is None:
-            transport = layer
-    if ip is None:
-        if layers:
-            return layers[-1].summary() + tail
+            if net < 0:
+                net = index
+            elif span[0].ROW:                 # a second IP header (a tunnel): the row holds the inner one's
+                row = None
+        elif where == "transport" and transport < 0:
+            transport = index
+    if net < 0:
+        if spans:
+            return p._layer(len(spans) - 1).summary() + tail
         return f"{len(p.data)} bytes undecoded{tail}"
-    if isinstance(ip, ARP):
-        return ip.summary() + tail
-    family = "IP" if isinstance(ip, IPv4) else "IP6"
-    if isinstance(transport, (TCP, UDP)):
-        return f"{family} {ip.src}.{transport.sport} > {ip.dst}.{transport.dport}: {layers[-1].summary()}{tail}"
-    if transport is not None:
-        return f"{family} {ip.src} > {ip.dst}: {transport.summary()}{tail}"
+    kind = spans[net][0]
+    if issubclass(kind, ARP):
+        return p._layer(net).summary() + tail
+    family = "IP" if issubclass(kind, IPv4) else "IP6"
+    if row is None:
+        ip = p._layer(net)
+        src, dst = ip.src, ip.dst
+    else:
+        src, dst = row[_SRC], row[_DST]
+    if transport >= 0:
+        if not issubclass(spans[transport][0], (TCP, UDP)):
+            return f"{family} {src} > {dst}: {p._layer(transport).summary()}{tail}"
+        if row is None:
+            layer = p._layer(transport)
+            sport, dport = layer.sport, layer.dport
+        else:
+            sport, dport = row[_SPORT], row[_DPORT]
+        return f"{family} {src}.{sport} > {dst}.{dport}: {p._layer(len(spans) - 1).summary()}{tail}"
     if p.error is not None and p._stopped_at in (TCP, UDP) and len(p.remainder) >= 4:
         sport, dport = int.from_bytes(p.remainder[:2], "big"), int.from_bytes(p.remainder[2:4], "big")
-        return f"{family} {ip.src}.{sport} > {ip.dst}.{dport}:{tail}"
-    return ip.summary() + tail
+        return f"{family} {src}.{sport} > {dst}.{dport}:{tail}"
+    return p._layer(net).summary() + tail

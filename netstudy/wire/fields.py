@@ -18,7 +18,8 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
+from functools import lru_cache, partial
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from netstudy.errors import BuildError, DecodeError
 
@@ -83,12 +84,14 @@ class FieldView:
 
 @dataclass(frozen=True, slots=True)
 class _Slot:
-    """Where a field lives: index in the unpacked tuple, and (for sub-word fields) shift and mask."""
+    """Where a field lives: index in the unpacked tuple, (for sub-word fields) shift and mask, and the
+    struct code and byte offset of its word."""
 
     index: int
     shift: int | None
     mask: int
     code: str
+    byte: int
 
 
 _WORD_CODES = {8: "B", 16: "H", 32: "I", 64: "Q"}
@@ -100,17 +103,20 @@ def _compile(fields: tuple[Field, ...], owner: str) -> tuple[str, dict[str, _Slo
     slots: dict[str, _Slot] = {}
     group: list[Field] = []
     group_bits = 0
+    byte = 0                     # where the next word starts
     for f in fields:
         if not group and f.kind in _BYTES_KINDS:
             if f.bits % 8:
                 raise TypeError(f"{owner}.{f.name}: a {f.kind} field must be whole bytes")
-            slots[f.name] = _Slot(len(codes), None, 0, f"{f.bits // 8}s")
+            slots[f.name] = _Slot(len(codes), None, 0, f"{f.bits // 8}s", byte)
             codes.append(f"{f.bits // 8}s")
+            byte += f.bits // 8
             continue
         if not group and f.bits in _WORD_CODES:
             code = _WORD_CODES[f.bits]
-            slots[f.name] = _Slot(len(codes), None, (1 << f.bits) - 1, code)
+            slots[f.name] = _Slot(len(codes), None, (1 << f.bits) - 1, code, byte)
             codes.append(code)
+            byte += f.bits // 8
             continue
         group.append(f)
         group_bits += f.bits
@@ -119,8 +125,9 @@ def _compile(fields: tuple[Field, ...], owner: str) -> tuple[str, dict[str, _Slo
             shift = group_bits
             for g in group:
                 shift -= g.bits
-                slots[g.name] = _Slot(len(codes), shift, (1 << g.bits) - 1, code)
+                slots[g.name] = _Slot(len(codes), shift, (1 << g.bits) - 1, code, byte)
             codes.append(code)
+            byte += group_bits // 8
             group, group_bits = [], 0
         elif group_bits > 64:
             raise TypeError(f"{owner}: fields {[g.name for g in group]} do not close a 8/16/32/64-bit word")
@@ -158,25 +165,43 @@ def _to_raw(f: Field, value: Any, owner: str) -> Any:
     return value
 
 
-# Reading a field is one Python expression over the unpacked words, compiled once per field: the attribute
-# getters and the table rows (``Header.row_filler``) are made from the same expressions.
-_READ_NAMES = {"_inet_ntoa": socket.inet_ntoa, "_inet_ntop": socket.inet_ntop, "_AF_INET6": socket.AF_INET6}
+# Reading a field is one Python expression, compiled once: its word (from the unpacked tuple, or straight
+# from the bytes), shifted and masked when the field shares it, then shown as its kind says. The attribute
+# getters and the columns of a table of packets (``Header.read_source``) are made this way.
+# Addresses as text: a capture repeats a few addresses many times, so their texts are remembered (a bounded
+# cache: a sweep over a whole /16 still fits).
+_ADDRESSES_REMEMBERED = 1 << 16
+READ_NAMES = {"_ipv4_text": lru_cache(_ADDRESSES_REMEMBERED)(socket.inet_ntoa),
+              "_ipv6_text": lru_cache(_ADDRESSES_REMEMBERED)(partial(socket.inet_ntop, socket.AF_INET6)),
+              "_from_bytes": int.from_bytes}
 
 
-def _read_source(f: Field, slot: _Slot, words: str) -> str:
-    """Python source reading field ``f`` out of ``words`` (the unpacked struct tuple): the word, shifted and
-    masked when the field shares it, then shown as its kind says (``_inet_ntoa(w[13])``, ``w[5] >> 4 & 0xf``)."""
-    raw = f"{words}[{slot.index}]"
+def _read_source(f: Field, slot: _Slot, word: str) -> str:
+    """Python source for field ``f`` given the source of its ``word``: ``_ipv4_text(self._v[8])``,
+    ``(data[off] >> 4 & 0xf)``."""
     if slot.shift is not None:
-        raw = f"({raw} >> {slot.shift} & {slot.mask:#x})"
-    return {"ipv4": f"_inet_ntoa({raw})", "ipv6": f"_inet_ntop(_AF_INET6, {raw})", "mac": f'{raw}.hex(":")',
-            "flag": f"bool({raw})"}.get(f.kind, raw)
+        word = f"({word} >> {slot.shift} & {slot.mask:#x})"
+    return {"ipv4": f"_ipv4_text({word})", "ipv6": f"_ipv6_text({word})", "mac": f'{word}.hex(":")',
+            "flag": f"bool({word})"}.get(f.kind, word)
 
 
-def _compile_function(name: str, source: str) -> Callable[..., Any]:
-    """The function ``name`` defined in ``source`` (which may use the names in ``_READ_NAMES``); its source
+def _word_in_bytes(slot: _Slot, data: str, off: str) -> str:
+    """Python source for the word of ``slot`` read straight from bytes ``data`` at header offset ``off``."""
+    def at(i: int) -> str:
+        return f"{off} + {slot.byte + i}" if slot.byte + i else off
+    if slot.code == "B":
+        return f"{data}[{at(0)}]"
+    if slot.code == "H":
+        return f"({data}[{at(0)}] << 8 | {data}[{at(1)}])"
+    size = struct.calcsize(slot.code)
+    word = f"{data}[{at(0)}:{at(size)}]"
+    return word if slot.code.endswith("s") else f"_from_bytes({word}, 'big')"
+
+
+def compile_function(name: str, source: str) -> Callable[..., Any]:
+    """The function ``name`` defined in ``source`` (which may use the names in ``READ_NAMES``); its source
     is kept as its ``__doc__``, to be read."""
-    namespace = dict(_READ_NAMES)
+    namespace = dict(READ_NAMES)
     exec(source, namespace)
     function = namespace[name]
     function.__doc__ = source
@@ -185,8 +210,8 @@ def _compile_function(name: str, source: str) -> Callable[..., Any]:
 
 def _accessor(f: Field, slot: _Slot) -> property:
     """A property reading and writing one field straight from the header's unpacked tuple."""
-    get = _compile_function("get", f"def get(self):\n    return {_read_source(f, slot, 'self._v')}\n")
-    get.field_slot = (f, slot)          # what Header.row_filler reads the field from
+    get = compile_function("get", f"def get(self):\n    return {_read_source(f, slot, f'self._v[{slot.index}]')}\n")
+    get.field_slot = (f, slot)          # marks a getter made from the table (Header.read_source)
 
     def set_(self: Header, value: Any) -> None:
         self._set(f.name, value)
@@ -479,19 +504,15 @@ class Header:
         return self.NAME
 
     @classmethod
-    def row_filler(cls, columns: Sequence[str]) -> Callable[["Header", list], str | None]:
-        """A function ``fill(layer, row)`` putting this header's ``ROW`` values at their places in ``row`` (a
-        list in the order of ``columns``) and returning its name for the protocol column (None: keep the one
-        below). Compiled once from the field table: a field is read straight from the unpacked words
-        (``row[4] = _inet_ntoa(w[13])``), any other attribute through the header object."""
-        lines = ["def fill(layer, row):", "    w = layer._v"]
-        for column, attribute in cls.ROW:
-            field_slot = getattr(getattr(getattr(cls, attribute), "fget", None), "field_slot", None)
-            value = _read_source(*field_slot, "w") if field_slot else f"layer.{attribute}"
-            lines.append(f"    row[{columns.index(column)}] = {value}")
-        protocol = cls.NAME if cls.PROTOCOL is None else cls.PROTOCOL or None
-        lines.append(f"    return {protocol!r}\n")
-        return _compile_function("fill", "\n".join(lines))
+    def read_source(cls, name: str, data: str = "data", off: str = "off") -> str | None:
+        """Python source reading attribute ``name`` straight from the bytes ``data`` of a header at offset
+        ``off`` (``_ipv4_text(data[off + 12:off + 16])``), or None when ``name`` is not a field read as
+        the table says (a property computed otherwise). Tables of many packets are compiled from it."""
+        field_slot = getattr(getattr(getattr(cls, name, None), "fget", None), "field_slot", None)
+        if field_slot is None:
+            return None
+        f, slot = field_slot
+        return _read_source(f, slot, _word_in_bytes(slot, data, off))
 
     def describe(self) -> str:
         """A multi-line description, one field per line, the way a protocol analyser's detail pane reads."""

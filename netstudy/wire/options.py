@@ -81,7 +81,7 @@ class OptionTable:
         self.header_bytes = 0 if length_counts_header else 2
         self.length_unit = length_unit         # NDP options count their length in 8-byte units (RFC 4861 §4.6)
         self._readers = {s.kind: _reader(s.fmt) for s in specs}
-        self._texts = {s.kind: _texter(s, self._readers[s.kind]) for s in specs}
+        self._texts = {s.kind: _texter(s, self._readers[s.kind]) for s in specs}    # str(option), from its data
 
     def _spec(self, kind: int) -> OptionSpec:
         spec = self.by_kind.get(kind)
@@ -174,10 +174,16 @@ def _texter(spec: OptionSpec, read: Callable[[bytes], Any]) -> Callable[[bytes],
     ``TS val 1 ecr 0``, ``sack 1 {5:9}``; data that does not read as the table says is shown in hex."""
     name, template = spec.name, spec.text
 
+    def raw(data: bytes) -> str:
+        return f"{name} 0x{data.hex()}" if data else name
+
+    if not spec.fmt:                                 # nothing to read: the name (and any data in hex)
+        return raw
+
     def text(data: bytes) -> str:
         value = read(data)
         if value is None or value == ():
-            return name if not data else f"{name} 0x{data.hex()}"
+            return raw(data)
         if name == "sack":
             return f"sack {len(value)} " + "".join(f"{{{left}:{right}}}" for left, right in value)
         if template:
