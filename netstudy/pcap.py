@@ -384,14 +384,17 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
     from netstudy.wire.decode import ROW_COLUMNS, decode
 
     records = read(source) if isinstance(source, (str, os.PathLike)) or hasattr(source, "read") else source
-    numbers, rows = [], []       # per packet: what the file says, and what decoding finds (ROW_COLUMNS order)
+    rows = []          # per packet: what decoding finds (ROW_COLUMNS order), then what the file says
     for rec in records:
-        numbers.append((rec.timestamp_ns, rec.length, rec.caplen, rec.interface))
-        rows.append(decode(rec.data, rec.linktype).row_values())
-    timestamps, lengths, caplens, interfaces = np.array(numbers, dtype=np.int64).reshape(-1, 4).T
+        row = decode(rec.data, rec.linktype).row_values()
+        row += rec.timestamp_ns, rec.length, rec.caplen, rec.interface
+        rows.append(row)
+    width = len(ROW_COLUMNS)
+    found = list(zip(*rows)) if rows else [()] * (width + 4)
+    timestamps, lengths, caplens, interfaces = np.array(found[width:], dtype=np.int64).reshape(4, -1)
     columns = {"time": pd.to_datetime(timestamps, unit="ns", utc=True), "length": lengths, "caplen": caplens,
                "truncated": caplens < lengths, "interface": interfaces}
-    for name, values in zip(ROW_COLUMNS, zip(*rows) if rows else [()] * len(ROW_COLUMNS)):
+    for name, values in zip(ROW_COLUMNS, found):
         if name in _INTEGER_COLUMNS:        # absent = <NA>: None -> NaN -> pandas' nullable integers
             columns[name] = pd.array(np.array(values, dtype=np.float64), dtype="Int64")
         elif name == "malformed":

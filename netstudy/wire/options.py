@@ -145,8 +145,9 @@ class OptionTable:
         texts, out = self._texts, []
         for kind, s, e in self.walk(data, start, end, where):
             if kind != skip:
-                text = texts.get(kind) or texts[self._spec(kind).kind]
-                out.append(text(data[s:e]))
+                if kind not in texts:
+                    self._spec(kind)
+                out.append(texts[kind](data[s:e]))
         return out
 
     @staticmethod
@@ -179,6 +180,14 @@ def _texter(spec: OptionSpec, read: Callable[[bytes], Any]) -> Callable[[bytes],
 
     if not spec.fmt:                                 # nothing to read: the name (and any data in hex)
         return raw
+    if not spec.fmt.startswith("*"):                 # one struct: its values into the text
+        one = struct.Struct("!" + spec.fmt)
+        form = template or name.replace("{", "{{").replace("}", "}}") + " {}" * len(one.unpack(bytes(one.size)))
+
+        def fixed(data: bytes) -> str:
+            return form.format(*one.unpack(data)) if len(data) == one.size else raw(data)
+
+        return fixed
 
     def text(data: bytes) -> str:
         value = read(data)

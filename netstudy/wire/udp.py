@@ -55,7 +55,10 @@ class UDP(Header):
         return segment_status(segment, pseudo, self._v[3], complete)
 
     def summary(self) -> str:
-        return f"UDP, length {len(self.payload)}"
+        if not self._buf:                  # built, not parsed: no payload here
+            return "UDP, length 0"
+        _, start, end = self.layout()
+        return f"UDP, length {end - start}"
 
 
 IP_PROTOCOL_NEXT[PROTOCOL] = UDP
