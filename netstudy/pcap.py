@@ -388,7 +388,7 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
     for rec in records:
         row = decode(rec.data, rec.linktype).row_values()
         row += rec.timestamp_ns, rec.length, rec.caplen, rec.interface
-        rows.append(row)
+        rows.append(tuple(row))        # tuples of plain values drop out of the garbage collector's sight
     width = len(ROW_COLUMNS)
     found = list(zip(*rows)) if rows else [()] * (width + 4)
     timestamps, lengths, caplens, interfaces = np.array(found[width:], dtype=np.int64).reshape(4, -1)
