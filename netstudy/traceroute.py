@@ -317,11 +317,12 @@ async def traceroute_async(host: str, **options: Any) -> TracerouteResult:
     return await asyncio.to_thread(traceroute, host, **options)
 
 
-def replay(records: Iterable[Any], host: str | None = None) -> TracerouteResult:
+def replay(records: Iterable[Any], host: str | None = None, max_hops: int = 30) -> TracerouteResult:
     """A trace rebuilt from a capture of one (``netstudy.pcap.read(path)``): the echo requests (or
     UDP datagrams to ports from 33434) to ``host`` are the probes, their TTL read from their IP header,
     their send time the capture's timestamp; every ICMP answer goes through the same
-    :class:`ProbeTable` as a live trace. ``mechanism`` says ``"capture"``."""
+    :class:`ProbeTable` as a live trace. ``mechanism`` says ``"capture"``. ``max_hops`` is the traced
+    run's setting, which a capture cannot show (traceroute's default, 30)."""
     found: list[tuple[int, int, int]] = []            # (ttl, key, sent_ns)
     answers, method, version, address, identifier, size = [], "", 4, host, None, 0
     for record in records:
@@ -352,5 +353,4 @@ def replay(records: Iterable[Any], host: str | None = None) -> TracerouteResult:
         event = read_message(packet.data, layer.offset, version, ip.src, ttl, at, end=ip.layout()[2])
         if event is not None:
             table.match(event)
-    return TracerouteResult(host or address, address, version, method, "capture", max(f[0] for f in found),
-                            size, table.hops())
+    return TracerouteResult(host or address, address, version, method, "capture", max_hops, size, table.hops())

@@ -320,8 +320,8 @@ def test_replay_of_recorded_captures():
     exceeded = replay(read(captures / "lab_ttl_exceeded.pcap"))
     assert [(r.source, r.icmp_type, r.error) for r in exceeded.records] == [("10.0.1.1", 11, "Time to live exceeded")] * 3
     unreachable = replay(read(captures / "lab_host_unreachable.pcap"))
-    assert [r.error for r in unreachable.records] == ["Destination Host Unreachable"] * 2
-    assert unreachable.summary.pipe == 2 and unreachable.summary.errors == 2
+    assert [r.error for r in unreachable.records] == ["Destination Host Unreachable"] * 3
+    assert unreachable.summary.pipe == 3 and unreachable.summary.errors == 3
     trace = replay_trace(read(captures / "lab_traceroute.pcap"))
     assert trace.addresses() == routed().hops("scanner", "target") and trace.reached
     assert [len(hop.probes) for hop in trace.hops] == [3, 3, 3]

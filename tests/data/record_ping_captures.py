@@ -20,9 +20,9 @@ from netstudy.lab import Lab
 OUT = Path(__file__).resolve().parents[2] / "netstudy" / "data" / "captures"
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
 LAB_RUNS = {
-    "lab_ping_target.pcap": ["ping", "-c", "5", "-i", "0.1", "10.0.3.10"],
+    "lab_ping_target.pcap": ["ping", "-c", "3", "-i", "0.2", "10.0.3.10"],    # as notebook 02 runs them live
     "lab_ttl_exceeded.pcap": ["ping", "-c", "3", "-i", "0.2", "-t", "1", "10.0.3.10"],
-    "lab_host_unreachable.pcap": ["ping", "-c", "2", "-i", "0.5", "-W", "5", "10.0.3.99"],
+    "lab_host_unreachable.pcap": ["ping", "-c", "3", "-i", "0.2", "-W", "5", "10.0.3.99"],
     "lab_traceroute.pcap": ["traceroute", "10.0.3.10"],
 }
 
