@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 
 import pytest
 
@@ -38,3 +39,17 @@ def need_user_namespaces() -> None:
     """Skip unless `unshare --user` works here (the tests drop privilege with it; a chroot forbids it)."""
     if not CAPS.user_namespaces:
         pytest.skip("needs unprivileged user namespaces (`unshare --user`), refused here (a chroot, or disabled)")
+
+
+def free_port() -> int:
+    """A loopback port free for both UDP and TCP right now (for a peer that must be told its port)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no loopback port free for both UDP and TCP")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,16 +12,11 @@ import pytest
 from netstudy.chat import ChatClient, ChatServer, ThreadedChatServer
 from netstudy.chat.client import nick_colour, render
 from netstudy.chat.protocol import ServerLine
+from conftest import free_port
 
 pytestmark = pytest.mark.live
 
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def join(port: int, nick: str) -> subprocess.Popen:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ import dns.message
 import dns.query
 import dns.rdatatype
 import pytest
-from conftest import tool
+from conftest import free_port, tool
 
 import netstudy
 from netstudy.dns.resolve import query
@@ -135,19 +134,6 @@ def test_dnspython_falls_back_to_tcp_on_truncation(server):
 
 # -- our client against a real server ------------------------------------------------------------------
 
-def _free_port() -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, socket.socket() as t:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            try:
-                t.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
-
-
 @pytest.fixture(scope="module")
 def dnsmasq(tmp_path_factory):
     binary = tool("dnsmasq")
@@ -156,7 +142,7 @@ def dnsmasq(tmp_path_factory):
     hosts.write_text("127.0.0.80 www.lab.test\n::1 www.lab.test\n127.0.0.25 mail.lab.test\n127.0.0.10 lab.test\n")
     hosts.chmod(0o644)
     d.chmod(0o755)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([binary, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
                              "--bind-interfaces", "--no-resolv", "--no-hosts", f"--addn-hosts={hosts}",
                              "--conf-file=/dev/null", "--pid-file=", "--local=/lab.test/",
