@@ -426,6 +426,4 @@ def as_packet(obj: Any, linktype: int = 1) -> Packet:
             return decode(data, number)
     if first.NAME in ("IPv4", "IPv6"):
         return decode_ip(data)
-    header = first.parse(data)                  # a lone upper-layer header: no link layer to start from
-    end = header.offset + header.header_length
-    return Packet(data, -1, [header], None, end, end + len(header.payload), None)
+    return decode(data, first=first)            # a lone upper-layer header: no link layer to start from

@@ -7,13 +7,14 @@ the error naming layer, field and byte offset, as tshark marks ``[Malformed Pack
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable, Iterator, TypeVar
 
 from netstudy.errors import DecodeError
 from netstudy.wire.arp import ARP
 from netstudy.wire.ethernet import Ethernet
 from netstudy.wire import dns, icmp, icmpv6  # noqa: F401  (imported so that they register for decoding)
-from netstudy.wire.fields import Header, compile_function
+from netstudy.wire.fields import LOCATE, _new, Header, compile_function
 from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.ipv6 import IPv6
 from netstudy.wire.link import SLL, SLL2, Null
@@ -29,6 +30,28 @@ LINKTYPES: dict[int, type[Header] | None] = {0: Null, 1: Ethernet, 101: None, 22
                                              113: SLL, 276: SLL2}
 
 
+def _first_of(layer: str, packet: "Packet") -> Header | None:
+    """The first header of ``packet`` at ``layer`` ("network", "transport", "application"), or None.
+    (This runs for every packet of a capture: ``Packet._layer`` and ``Header._make`` are inlined.)"""
+    index = 0
+    for kind, off, end in packet.spans:
+        if kind.LAYER == layer:
+            made = packet._made
+            if made is None:
+                made = packet._made = [None] * len(packet.spans)
+            header = made[index]
+            if header is None:
+                header = made[index] = _new(kind)
+                header._v = kind._STRUCT.unpack_from(packet.data, off)
+                header._buf = packet.data
+                header._off = off
+                header._end = end
+                header._build = None
+            return header
+        index += 1
+    return None
+
+
 class Packet:
     """A decoded frame: its layers (outermost first), what is left undecoded, and any malformed layer.
 
@@ -39,11 +62,10 @@ class Packet:
 
     __slots__ = ("data", "linktype", "spans", "error", "_rest_start", "_rest_end", "_stopped_at", "_made")
 
-    def __init__(self, data: bytes, linktype: int, spans: list[tuple[type[Header], int, int]],
-                 error: DecodeError | None, rest_start: int, rest_end: int, stopped_at: type[Header] | None) -> None:
-        self.data, self.linktype, self.spans, self.error = data, linktype, spans, error
-        self._rest_start, self._rest_end, self._stopped_at = rest_start, rest_end, stopped_at
-        self._made: list[Header | None] | None = None
+    # made by decode() alone, which sets every slot: data and linktype as given; spans, one
+    # (header class, offset, end) per layer; error, the DecodeError that stopped the walk or None;
+    # _rest_start/_rest_end, the bytes no layer claimed; _stopped_at, the class that was next (or that
+    # failed); _made, the header objects made so far (None until one is asked for).
 
     def _layer(self, index: int) -> Header:
         made = self._made
@@ -107,26 +129,12 @@ class Packet:
         """Bytes after the last decoded header that no layer claimed (application data, or the bad layer)."""
         return self.data[self._rest_start:self._rest_end]
 
-    def _first(self, layer: str) -> Header | None:
-        for i, span in enumerate(self.spans):
-            if span[0].LAYER == layer:
-                return self._layer(i)
-        return None
-
-    @property
-    def network(self) -> Header | None:
-        """The first network-layer header (IPv4, IPv6, ARP), if any."""
-        return self._first("network")
-
-    @property
-    def transport(self) -> Header | None:
-        """The TCP, UDP, ICMP or ICMPv6 header, if any."""
-        return self._first("transport")
-
-    @property
-    def application(self) -> Header | None:
-        """The application header netstudy decodes (DNS on port 53), if any."""
-        return self._first("application")
+    # a partial is no Python frame: these are on every packet's path
+    network = property(partial(_first_of, "network"),
+                       doc="The first network-layer header (IPv4, IPv6, ARP), if any.")
+    transport = property(partial(_first_of, "transport"), doc="The TCP, UDP, ICMP or ICMPv6 header, if any.")
+    application = property(partial(_first_of, "application"),
+                           doc="The application header netstudy decodes (DNS on port 53), if any.")
 
     def checksums(self) -> dict[str, str]:
         """The status of every checksum in the packet: ``good``, ``bad``, ``offloaded``, ``unverified``, ``none``."""
@@ -216,30 +224,47 @@ def _ip_class(data: bytes, offset: int) -> type[Header] | None:
     return IPv4
 
 
-def decode(frame: bytes | bytearray | memoryview, linktype: int = 1) -> Packet:
+def decode(frame: bytes | bytearray | memoryview, linktype: int = 1, first: type[Header] | None = None) -> Packet:
     """Decode a captured frame whose link layer is ``linktype`` (1 Ethernet, 101 raw IP, 113/276 Linux
-    cooked, 0 BSD loopback) into a :class:`Packet`. Never raises for bad bytes: a malformed layer is
-    recorded in ``packet.error`` and stops the stack.
+    cooked, 0 BSD loopback) into a :class:`Packet`; or, given ``first``, bytes that start with that
+    header (``decode(data, first=UDP)``). Never raises for bad bytes: a malformed layer is recorded in
+    ``packet.error`` and stops the stack.
 
     Each header's ``_locate`` reads the few bytes that say how long it is and what follows, so the
     walk is a loop of small lookups; header objects are made later, when asked for.
     """
     if frame.__class__ is not bytes:
         frame = bytes(frame)
-    try:
-        cls = LINKTYPES[linktype] or _ip_class(frame, 0)
-    except KeyError:
-        raise ValueError(f"link type {linktype} is not one netstudy decodes; known: {sorted(LINKTYPES)}") from None
+    if first is not None:
+        cls, linktype = first, -1
+    else:
+        try:
+            cls = LINKTYPES[linktype] or _ip_class(frame, 0)
+        except KeyError:
+            raise ValueError(f"link type {linktype} is not one netstudy decodes; known: {sorted(LINKTYPES)}") from None
     spans: list[tuple[type[Header], int, int]] = []
     off, end, error = 0, len(frame), None
+    locate = LOCATE
     try:
         while cls is not None:
-            kind, following, start, stop = cls._locate(frame, off, end)
+            kind, following, start, stop = locate[cls](frame, off, end)
             spans.append((kind, off, end))
             cls, off, end = following, start, stop
     except DecodeError as exc:
         error = exc
-    return Packet(frame, linktype, spans, error, off, end if end > off else off, cls)
+    packet = _new_packet(Packet)      # every slot set here: no __init__ call on this per-packet path
+    packet.data = frame
+    packet.linktype = linktype
+    packet.spans = spans
+    packet.error = error
+    packet._rest_start = off
+    packet._rest_end = end if end > off else off
+    packet._stopped_at = cls
+    packet._made = None
+    return packet
+
+
+_new_packet = object.__new__
 
 
 def decode_ip(data: bytes | bytearray | memoryview) -> Packet:

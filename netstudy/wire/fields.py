@@ -222,6 +222,11 @@ def _accessor(f: Field, slot: _Slot) -> property:
 # ----------------------------------------------------------------------------------------------------
 # the header base class
 
+# every header class's ``_locate``, bound once: decode() calls one per layer of every frame, and a class
+# method looked up on a different class at each step would be bound anew each time
+LOCATE: dict[type["Header"], Callable[[bytes, int, int], tuple]] = {}
+_new = object.__new__         # a header from bytes is made without __init__ (which builds from values)
+
 class _Built:
     """What a header made (or changed) in Python carries besides its words: fields left for ``build``
     to fill, and extras such as an options list."""
@@ -262,6 +267,7 @@ class Header:
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
+        LOCATE[cls] = cls._locate
         if "FIELDS" not in cls.__dict__:
             return
         fmt, slots = _compile(cls.FIELDS, cls.__name__)
@@ -323,9 +329,12 @@ class Header:
     @classmethod
     def _make(cls, data: bytes, offset: int, end: int) -> "Header":
         """The header object for bytes ``_locate`` has already checked: one ``struct`` call, no copies."""
-        h = cls.__new__(cls)
+        h = _new(cls)
         h._v = cls._STRUCT.unpack_from(data, offset)
-        h._buf, h._off, h._end, h._build = data, offset, end, None
+        h._buf = data
+        h._off = offset
+        h._end = end
+        h._build = None
         return h
 
     @classmethod

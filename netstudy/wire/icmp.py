@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from netstudy.wire.checksum import internet_checksum, verify
-from netstudy.wire.fields import Field, Header
+from netstudy.wire.fields import LOCATE, Field, Header
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT
 
 TYPES = {0: "echo reply", 3: "destination unreachable", 4: "source quench", 5: "redirect", 8: "echo request",
@@ -41,11 +41,13 @@ class TypedMessage(Header):
     BY_TYPE: ClassVar[dict[int, type["TypedMessage"]]]
     ROW = (("icmp_type", "type"), ("icmp_code", "code"))
     TYPE: ClassVar[int | None] = None
+    _PICKS_TYPE: ClassVar[bool]             # True for the family's base (it holds BY_TYPE)
     ALSO_TYPES: ClassVar[tuple[int, ...]] = ()
 
     def __init_subclass__(cls, **kw) -> None:
         super().__init_subclass__(**kw)
-        if "BY_TYPE" in cls.__dict__:
+        cls._PICKS_TYPE = "BY_TYPE" in cls.__dict__
+        if cls._PICKS_TYPE:
             return
         for number in ((cls.TYPE,) if cls.TYPE is not None else ()) + cls.ALSO_TYPES:
             cls.BY_TYPE[number] = cls
@@ -57,11 +59,13 @@ class TypedMessage(Header):
 
     @classmethod
     def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
-        if "BY_TYPE" in cls.__dict__ and end > off:
+        if cls._PICKS_TYPE and end > off:       # the family's base: the type byte says which message
             kind = cls.BY_TYPE.get(data[off])
             if kind is not None:
-                return kind._locate(data, off, end)
-        return super()._locate(data, off, end)
+                return LOCATE[kind](data, off, end)
+        if end - off < cls.MIN_LENGTH:
+            raise cls._short(off, end)
+        return cls, None, off + cls.MIN_LENGTH, end
 
 
 class ICMP(TypedMessage):

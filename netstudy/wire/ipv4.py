@@ -1,10 +1,15 @@
 """IPv4 (RFC 791): the header, its options, fragments, and the checksum over the header."""
 from __future__ import annotations
 
+import struct
+
 from netstudy.wire.checksum import internet_checksum, pseudo_header_ipv4, verify
 from netstudy.wire.fields import Field, Header
 from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT
 from netstudy.wire.options import Option, OptionSpec, OptionTable
+
+# what decoding reads to walk past the header: version/IHL, total length, flags/fragment offset, protocol
+_skim = struct.Struct("!BxHxxHxB").unpack_from
 
 IPV4_OPTIONS = OptionTable("IPv4", [
     OptionSpec(0, "EOL", "", "end of option list (RFC 791 §3.1)"),
@@ -52,7 +57,22 @@ class IPv4(Header):
     def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
         if end - off < 20:
             raise cls._short(off, end)
-        first = data[off]
+        first, total, fragment, protocol = _skim(data, off)
+        hlen = 20 if first == 0x45 else cls._header_length(first, off, end)   # 0x45: version 4, no options
+        if total < hlen:
+            if total:
+                raise cls._fail("total_length", off, f"total length {total} is shorter than the header ({hlen})")
+            stop = end              # 0: segmentation offload left it for the NIC to fill
+        else:
+            stop = off + total
+            if stop > end:          # more than captured: cut by the snap length
+                stop = end
+        # a later fragment (offset > 0) carries the middle of a payload, not a header
+        return cls, None if fragment & 0x1FFF else IP_PROTOCOL_NEXT.get(protocol), off + hlen, stop
+
+    @classmethod
+    def _header_length(cls, first: int, off: int, end: int) -> int:
+        """The header length the first byte gives, checked (a header with options, or not IPv4 at all)."""
         if first >> 4 != 4:
             raise cls._fail("version", off, f"version is {first >> 4}, not 4")
         hlen = (first & 0xF) * 4
@@ -60,14 +80,7 @@ class IPv4(Header):
             raise cls._fail("ihl", off, f"header length {first & 0xF} words is less than the minimum 5")
         if off + hlen > end:
             raise cls._fail("ihl", off, f"header of {hlen} bytes runs past the {end - off} captured")
-        total = data[off + 2] << 8 | data[off + 3]
-        if total and total < hlen:
-            raise cls._fail("total_length", off, f"total length {total} is shorter than the header ({hlen})")
-        # total 0: segmentation offload left it for the NIC to fill; more than captured: a snap length cut
-        stop = end if total == 0 or off + total > end else off + total
-        # a later fragment (offset > 0) carries the middle of a payload, not a header
-        later = (data[off + 6] & 0x1F) | data[off + 7]
-        return cls, None if later else IP_PROTOCOL_NEXT.get(data[off + 9]), off + hlen, stop
+        return hlen
 
     @property
     def is_fragment(self) -> bool:

@@ -1,6 +1,8 @@
 """IPv6 (RFC 8200): the fixed 40-byte header and the extension headers chained after it."""
 from __future__ import annotations
 
+import struct
+
 from netstudy.wire.checksum import pseudo_header_ipv6
 from netstudy.wire.fields import Field, Header
 from netstudy.wire.ipv4 import protocol_number
@@ -8,6 +10,7 @@ from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
 NO_NEXT_HEADER = 59
+_skim = struct.Struct("!B3xHB").unpack_from    # what decoding reads: version, payload length, next header
 
 IPV6_OPTIONS = OptionTable("IPv6 options", [
     OptionSpec(0, "Pad1", "", "one byte of padding (RFC 8200 §4.2)"),
@@ -45,11 +48,11 @@ class IPv6(Header):
     def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
         if end - off < 40:
             raise cls._short(off, end)
-        if data[off] >> 4 != 6:
-            raise cls._fail("version", off, f"version is {data[off] >> 4}, not 6")
-        length = data[off + 4] << 8 | data[off + 5]     # 0: a jumbogram, or offload left it to the NIC
-        stop = end if length == 0 or off + 40 + length > end else off + 40 + length
-        return cls, IP_PROTOCOL_NEXT.get(data[off + 6]), off + 40, stop
+        first, length, next_header = _skim(data, off)
+        if first >> 4 != 6:
+            raise cls._fail("version", off, f"version is {first >> 4}, not 6")
+        stop = end if length == 0 or off + 40 + length > end else off + 40 + length   # 0: a jumbogram, or offload
+        return cls, IP_PROTOCOL_NEXT.get(next_header), off + 40, stop
 
     @property
     def captured_whole(self) -> bool:

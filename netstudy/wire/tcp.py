@@ -1,12 +1,15 @@
 """TCP (RFC 9293): the segment header, its flags and options, and the checksum over a pseudo-header."""
 from __future__ import annotations
 
+import struct
+
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
 from netstudy.wire.fields import Field, Header
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, TCP_PORT_NEXT
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
 PROTOCOL = 6
+_ports = struct.Struct("!HH").unpack_from
 
 TCP_OPTIONS = OptionTable("TCP", [
     OptionSpec(0, "eol", "", "end of option list (RFC 9293 §3.2)"),
@@ -83,10 +86,10 @@ class TCP(Header):
             raise cls._fail("data_offset", off, f"data offset {hlen // 4} words is less than the minimum 5")
         if off + hlen > end:
             raise cls._fail("data_offset", off, f"header of {hlen} bytes runs past the {end - off} bytes left")
-        app = None
-        if end > off + hlen:                    # an application header only where there is a payload
-            app = TCP_PORT_NEXT.get(data[off + 2] << 8 | data[off + 3]) or TCP_PORT_NEXT.get(data[off] << 8 | data[off + 1])
-        return cls, app, off + hlen, end
+        if end == off + hlen:                   # an application header only where there is a payload
+            return cls, None, end, end
+        sport, dport = _ports(data, off)
+        return cls, TCP_PORT_NEXT.get(dport) or TCP_PORT_NEXT.get(sport), off + hlen, end
 
     # -- flags, the way people write them --
     @property

@@ -1,12 +1,15 @@
 """UDP (RFC 768): ports, a length and a checksum over a pseudo-header."""
 from __future__ import annotations
 
+import struct
+
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
 from netstudy.wire.fields import Field, Header
 from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, UDP_PORT_NEXT
 
 PROTOCOL = 17
+_skim = struct.Struct("!HHH").unpack_from      # what decoding reads: ports, length
 
 
 class UDP(Header):
@@ -27,14 +30,13 @@ class UDP(Header):
     def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
         if end - off < 8:
             raise cls._short(off, end)
-        length = data[off + 4] << 8 | data[off + 5]
+        sport, dport, length = _skim(data, off)
         if length and length < 8:
             raise cls._fail("length", off, f"length {length} is less than the 8-byte header")
         stop = end if length == 0 or off + length > end else off + length
-        app = None
-        if stop > off + 8:                      # an application header only where there is a payload
-            app = UDP_PORT_NEXT.get(data[off + 2] << 8 | data[off + 3]) or UDP_PORT_NEXT.get(data[off] << 8 | data[off + 1])
-        return cls, app, off + 8, stop
+        if stop == off + 8:                     # an application header only where there is a payload
+            return cls, None, stop, stop
+        return cls, UDP_PORT_NEXT.get(dport) or UDP_PORT_NEXT.get(sport), off + 8, stop
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("length"):
