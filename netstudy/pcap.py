@@ -384,20 +384,23 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
 
     from netstudy.wire.decode import ROW_COLUMNS, decode
 
-    records = read(source) if isinstance(source, (str, os.PathLike)) or hasattr(source, "read") else source
+    is_file = isinstance(source, (str, os.PathLike)) or hasattr(source, "read")
+    reader = CaptureReader(source) if is_file else None
     rows = []          # per packet: what decoding finds (ROW_COLUMNS order), then what the file says
     # Decoding makes many short-lived objects and no reference cycles, so the cycle collector's passes
     # over the growing table are wasted work: pause it (not the reference counting) while reading.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for rec in records:
+        for rec in reader if reader is not None else source:
             row = decode(rec.data, rec.linktype).row_values()
             row += rec.timestamp_ns, rec.length, rec.caplen, rec.interface
-            rows.append(tuple(row))
+            rows.append(row)
     finally:
         if collecting:
             gc.enable()
+        if reader is not None:
+            reader.close()
     width = len(ROW_COLUMNS)
     found = list(zip(*rows)) if rows else [()] * (width + 4)
     timestamps, lengths, caplens, interfaces = np.array(found[width:], dtype=np.int64).reshape(4, -1)

@@ -381,3 +381,28 @@ def test_we_read_what_scapy_builds():
         sport=1, dport=2) / b"x"
     p6 = decode(bytes(pkt6), 101)
     assert p6[IPv6Fragment].identification == 9 and p6[IPv6Fragment].m and p6[UDP].dport == 2
+
+
+def test_tcp_options_fast_path_writes_what_the_table_writes():
+    """The nop,nop,TS shortcut of the one-line summary agrees with the general option walk."""
+    from netstudy.wire.tcp import TCP_OPTIONS, _options_text
+    for val, ecr in ((0, 0), (1, 2), (2916574204, 3183090155), (0xFFFFFFFF, 7)):
+        raw = bytes([1, 1, 8, 10]) + val.to_bytes(4, "big") + ecr.to_bytes(4, "big")
+        general = ",".join(TCP_OPTIONS.texts(raw, 0, 12, 0, skip=0))
+        assert _options_text(raw, 0, 12) == f", options [{general}]"
+        assert _options_text(b"xx" + raw, 2, 14) == f", options [{general}]"
+
+
+def test_summary_from_bytes_equals_the_header_objects_summary():
+    """Header.summary_at (what tables use) and header.summary() write the same line."""
+    from netstudy import pcap
+    from pathlib import Path
+    captures = sorted(p for p in (Path(__file__).parent / "data" / "captures").iterdir() if p.suffix in (".pcap", ".pcapng"))
+    checked = 0
+    for path in captures:
+        for rec in pcap.read(path):
+            packet = decode(rec.data, rec.linktype)
+            for kind, off, end in packet.spans:
+                assert kind.summary_at(packet.data, off, end) == kind._make(packet.data, off, end).summary()
+                checked += 1
+    assert checked > 500

@@ -186,8 +186,10 @@ class Packet:
         values[0] = len(data)
         protocol = None
         fillers = _ROW_FILLERS
-        for index, (cls, off, _) in enumerate(self.spans):
-            protocol = (fillers.get(cls) or _row_filler(cls))(data, off, values, self, index) or protocol
+        index = 0
+        for cls, off, _ in self.spans:
+            protocol = fillers[cls](data, off, values, self, index) or protocol
+            index += 1
         values[_PROTOCOL] = protocol
         values[_MALFORMED] = self.error is not None
         values[_SUMMARY] = _summary(self, values)
@@ -200,22 +202,24 @@ _WIDTH, _SRC, _DST, _PROTOCOL, _SPORT, _DPORT, _MALFORMED, _SUMMARY = (
     len(ROW_COLUMNS), *(ROW_COLUMNS.index(c) for c in ("src", "dst", "protocol", "sport", "dport", "malformed",
                                                        "summary")))
 
-# per header class: fill(data, off, row, packet, index) puts the values of the columns its ROW names in row
-# and returns its name for the protocol column (None: keep the one below)
-_ROW_FILLERS: dict[type[Header], Callable[[bytes, int, list, Packet, int], str | None]] = {}
+class _RowFillers(dict):
+    """Per header class, ``fill(data, off, row, packet, index)``: puts the values of the columns its ``ROW``
+    names in ``row`` and returns its name for the protocol column (None: keep the one below). Compiled
+    the first time a class is looked up: a field of the table is read from the bytes, any other
+    attribute from the header object (made once, kept by the packet)."""
+
+    def __missing__(self, cls: type[Header]) -> Callable[[bytes, int, list, Packet, int], str | None]:
+        lines = ["def fill(data, off, row, packet, index):"]
+        for column, attribute in cls.ROW:
+            value = cls.read_source(attribute) or f"packet._layer(index).{attribute}"
+            lines.append(f"    row[{ROW_COLUMNS.index(column)}] = {value}")
+        protocol = cls.NAME if cls.PROTOCOL is None else cls.PROTOCOL or None
+        lines.append(f"    return {protocol!r}\n")
+        fill = self[cls] = compile_function("fill", "\n".join(lines))
+        return fill
 
 
-def _row_filler(cls: type[Header]) -> Callable[[bytes, int, list, Packet, int], str | None]:
-    """Compile the filler of ``cls``: a field of the table is read from the bytes, any other attribute from
-    the header object (made once, kept by the packet)."""
-    lines = ["def fill(data, off, row, packet, index):"]
-    for column, attribute in cls.ROW:
-        value = cls.read_source(attribute) or f"packet._layer(index).{attribute}"
-        lines.append(f"    row[{ROW_COLUMNS.index(column)}] = {value}")
-    protocol = cls.NAME if cls.PROTOCOL is None else cls.PROTOCOL or None
-    lines.append(f"    return {protocol!r}\n")
-    fill = _ROW_FILLERS[cls] = compile_function("fill", "\n".join(lines))
-    return fill
+_ROW_FILLERS = _RowFillers()
 
 
 def _ip_class(data: bytes, offset: int) -> type[Header] | None:
@@ -274,44 +278,56 @@ def decode_ip(data: bytes | bytearray | memoryview) -> Packet:
     return decode(data, 101)
 
 
+_WITH_PORTS = (TCP, UDP)
+
+
 def _summary(p: Packet, row: list[Any] | None = None) -> str:
     """The tcpdump-style line; given the packet's ``row``, its addresses and ports are taken from there
     (they are the network and transport headers' when the packet has one network header with addresses)."""
     spans = p.spans
-    tail = f" [|{p.error.layer.lower()}: {p.error.reason}]" if p.error is not None else ""
     net = transport = -1
-    for index, span in enumerate(spans):      # the first network and the first transport header
-        where = span[0].LAYER
+    index = 0
+    for kind, _, _ in spans:                   # the first network header, and the transport header
+        where = kind.LAYER
+        if where == "transport":
+            transport = index
+            break                              # what follows is application data
         if where == "network":
             if net < 0:
                 net = index
-            elif span[0].ROW:                 # a second IP header (a tunnel): the row holds the inner one's
+            elif kind.ROW:                     # a second IP header (a tunnel): the row holds the inner one's
                 row = None
-        elif where == "transport" and transport < 0:
-            transport = index
+        index += 1
+    tail = "" if p.error is None else f" [|{p.error.layer.lower()}: {p.error.reason}]"
     if net < 0:
         if spans:
             return p._layer(len(spans) - 1).summary() + tail
         return f"{len(p.data)} bytes undecoded{tail}"
     kind = spans[net][0]
-    if issubclass(kind, ARP):
+    if kind is ARP:
         return p._layer(net).summary() + tail
-    family = "IP" if issubclass(kind, IPv4) else "IP6"
+    family = "IP" if kind is IPv4 else "IP6"
     if row is None:
         ip = p._layer(net)
         src, dst = ip.src, ip.dst
     else:
         src, dst = row[_SRC], row[_DST]
     if transport >= 0:
-        if not issubclass(spans[transport][0], (TCP, UDP)):
+        if spans[transport][0] not in _WITH_PORTS:
             return f"{family} {src} > {dst}: {p._layer(transport).summary()}{tail}"
         if row is None:
             layer = p._layer(transport)
             sport, dport = layer.sport, layer.dport
         else:
             sport, dport = row[_SPORT], row[_DPORT]
-        return f"{family} {src}.{sport} > {dst}.{dport}: {p._layer(len(spans) - 1).summary()}{tail}"
-    if p.error is not None and p._stopped_at in (TCP, UDP) and len(p.remainder) >= 4:
+        made = p._made                      # a header already made (and perhaps changed) speaks for itself
+        if made is not None and made[-1] is not None:
+            line = made[-1].summary()
+        else:
+            kind, off, end = spans[-1]
+            line = kind.summary_at(p.data, off, end)
+        return f"{family} {src}.{sport} > {dst}.{dport}: {line}{tail}"
+    if p.error is not None and p._stopped_at in _WITH_PORTS and len(p.remainder) >= 4:
         sport, dport = int.from_bytes(p.remainder[:2], "big"), int.from_bytes(p.remainder[2:4], "big")
         return f"{family} {src}.{sport} > {dst}.{dport}:{tail}"
     return p._layer(net).summary() + tail

@@ -170,8 +170,14 @@ def _tcpdump_line(m: "Message") -> str:
 _SPECIAL = frozenset(b'.;\\()"@$')
 
 
+# the bytes a label shows as they are: printable ASCII but the specials
+_PLAIN = bytes(b for b in range(0x21, 0x7F) if b not in _SPECIAL)
+
+
 def _escape_label(label: bytes) -> str:
     """A label as dig prints it (RFC 4343 §2.1): specials after a backslash, other bytes as ``\\DDD``."""
+    if not label.translate(None, _PLAIN):      # nothing to escape (the usual case)
+        return label.decode("ascii")
     out = []
     for b in label:
         if b in _SPECIAL:
@@ -240,7 +246,7 @@ class Name:
             raise ValueError(f"name {_show_labels(labels)[:40]}...: {total} bytes on the wire, at most "
                              f"{MAX_NAME} (RFC 1035 §2.3.4)")
         self.labels: tuple[bytes, ...] = labels
-        self._key = tuple(x.lower() for x in labels)
+        self._key = tuple(map(bytes.lower, labels))
 
     @classmethod
     def from_text(cls, text: str, origin: "Name | None" = None) -> "Name":
@@ -261,7 +267,7 @@ class Name:
     def _trusted(cls, labels: tuple[bytes, ...]) -> "Name":
         n = cls.__new__(cls)
         n.labels = labels
-        n._key = tuple(x.lower() for x in labels)
+        n._key = tuple(map(bytes.lower, labels))
         return n
 
     def to_text(self) -> str:
@@ -307,7 +313,7 @@ class Name:
 
 
 def _show_labels(labels: Sequence[bytes]) -> str:
-    return "".join(_escape_label(x) + "." for x in labels) or "."
+    return ".".join(map(_escape_label, labels)) + "." if labels else "."
 
 
 def _text_labels(text: str) -> tuple[bytes, ...]:
@@ -534,7 +540,9 @@ def _address_rdata(type_code_: int, family: int, size: int, label: str) -> type:
         def read(cls, data: bytes, off: int, end: int) -> RData:
             if end - off != size:
                 raise DecodeError(LAYER, "rdata", off, f"{label} record data is {end - off} bytes, must be {size}")
-            return cls(socket.inet_ntop(family, data[off:end]))
+            rdata = object.__new__(cls)      # the bytes are an address: nothing for __post_init__ to check
+            object.__setattr__(rdata, "address", socket.inet_ntop(family, data[off:end]))
+            return rdata
 
         def to_text(self) -> str:
             return self.address

@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from netstudy.errors import BuildError, DecodeError
 
-__all__ = ["Field", "FieldView", "Header", "Stack"]
+__all__ = ["Field", "FieldView", "Header", "Stack", "reads_bytes"]
 
 # how values of each kind are stored in the struct tuple (raw) and shown to people
 _BYTES_KINDS = {"ipv4", "ipv6", "mac", "bytes"}
@@ -206,6 +206,19 @@ def compile_function(name: str, source: str) -> Callable[..., Any]:
     function = namespace[name]
     function.__doc__ = source
     return function
+
+
+def reads_bytes(source: str, **names: Any) -> Callable[[Callable], Callable]:
+    """Mark a computed property's getter with the Python source that reads its value straight from the
+    bytes (``{data}``, ``{off}`` as in :meth:`Header.read_source`), using ``names``: tables of packets
+    are then filled without making the header."""
+    READ_NAMES.update(names)
+
+    def mark(getter: Callable) -> Callable:
+        getter.byte_source = source
+        return getter
+
+    return mark
 
 
 def _accessor(f: Field, slot: _Slot) -> property:
@@ -517,11 +530,21 @@ class Header:
         """Python source reading attribute ``name`` straight from the bytes ``data`` of a header at offset
         ``off`` (``_ipv4_text(data[off + 12:off + 16])``), or None when ``name`` is not a field read as
         the table says (a property computed otherwise). Tables of many packets are compiled from it."""
-        field_slot = getattr(getattr(getattr(cls, name, None), "fget", None), "field_slot", None)
+        getter = getattr(getattr(cls, name, None), "fget", None)
+        if hasattr(getter, "byte_source"):          # a computed property that says how (see reads_bytes)
+            return getter.byte_source.format(data=data, off=off)
+        field_slot = getattr(getter, "field_slot", None)
         if field_slot is None:
             return None
         f, slot = field_slot
         return _read_source(f, slot, _word_in_bytes(slot, data, off))
+
+    @classmethod
+    def summary_at(cls, data: bytes, off: int, end: int) -> str:
+        """:meth:`summary` of the header at ``off`` in ``data`` (which ``_locate`` has checked); headers
+        whose line is read straight from the bytes override it, so that a table of packets need not
+        make them."""
+        return cls._make(data, off, end).summary()
 
     def describe(self) -> str:
         """A multi-line description, one field per line, the way a protocol analyser's detail pane reads."""

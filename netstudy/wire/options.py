@@ -111,18 +111,19 @@ class OptionTable:
                 raise BuildError(f"{self.layer} option {name}: {exc}") from None
         return self.option(spec.kind, data)
 
-    def walk(self, data: bytes, start: int, end: int, where: int) -> Iterator[tuple[int, int, int]]:
+    def walk(self, data: bytes, start: int, end: int, where: int) -> list[tuple[int, int, int]]:
         """(kind, start, end of its data) for each option in ``data[start:end]``, in order, up to the end of
         list; ``where`` is the packet offset of ``data[start]``, for the DecodeError of an option that does
         not fit. Parsing and the one-line text both walk the options this way."""
         singles, stop, unit, extra = self.singles, self.end, self.length_unit, self.header_bytes
+        found = []
         i = start
         while i < end:
             kind = data[i]
             if kind in singles:
-                yield kind, i + 1, i + 1
+                found.append((kind, i + 1, i + 1))
                 if kind == stop:                      # end of option list: the rest is padding
-                    return
+                    break
                 i += 1
                 continue
             if i + 1 >= end:
@@ -131,8 +132,9 @@ class OptionTable:
             if length < 2 or i + length > end:
                 raise DecodeError(self.layer, "options", where + i - start + 1,
                                   f"option kind {kind} length {length} does not fit in {end - i} bytes")
-            yield kind, i + 2, i + length
+            found.append((kind, i + 2, i + length))
             i += length
+        return found
 
     def parse(self, data: bytes, offset: int) -> list[Option]:
         """Options from ``data`` (which starts at byte ``offset`` of the packet, for error messages)."""
@@ -141,13 +143,14 @@ class OptionTable:
 
     def texts(self, data: bytes, start: int, end: int, where: int, skip: int | None = None) -> list[str]:
         """Each option in ``data[start:end]`` as tcpdump writes it (``str(option)``), straight from the
-        bytes, leaving out kind ``skip``; DecodeError as :meth:`walk`."""
+        bytes, leaving out kind ``skip``; DecodeError as :meth:`walk`. An option without data reads as
+        its name (``nop``, ``sackOK``)."""
         texts, out = self._texts, []
         for kind, s, e in self.walk(data, start, end, where):
             if kind != skip:
                 if kind not in texts:
                     self._spec(kind)
-                out.append(texts[kind](data[s:e]))
+                out.append(texts[kind](data[s:e]) if e > s else self.by_kind[kind].name)
         return out
 
     @staticmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 import struct
 
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
-from netstudy.wire.fields import Field, Header
+from netstudy.wire.fields import Field, Header, reads_bytes
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, TCP_PORT_NEXT
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
@@ -93,6 +93,7 @@ class TCP(Header):
 
     # -- flags, the way people write them --
     @property
+    @reads_bytes("_tcp_flags[({data}[{off} + 12] & 1) << 8 | {data}[{off} + 13]]", _tcp_flags=FLAG_STRINGS)
     def flags(self) -> str:
         """The flags as tcpdump prints them: ``S``, ``S.``, ``P.``, ``F.``, ``R``, ``.`` (ACK alone)."""
         return FLAG_STRINGS[(self._v[4] & 1) << 8 | self._v[5]]
@@ -142,30 +143,51 @@ class TCP(Header):
         pseudo = under.pseudo_header(PROTOCOL, len(segment)) if complete else b""
         return segment_status(segment, pseudo, self._v[7], complete)
 
+    @classmethod
+    def summary_at(cls, data: bytes, off: int, end: int) -> str:
+        v = _unpack(data, off)
+        opt_end = off + (v[4] >> 4) * 4
+        return _line(v, data, off + 20, opt_end, end - opt_end)
+
     def summary(self) -> str:
-        v = self._v                    # words: 2 seq, 3 ack, 4 data offset/reserved/AE, 5 CWR..FIN, 6 window
         if self._build is None:        # parsed: options and payload are read in place, not copied
-            buf, opt_start, opt_end = self._buf, self._off + 20, self._off + (v[4] >> 4) * 4
-            length = self._end - opt_end
-        else:
-            buf, opt_start, length = self.options_raw, 0, 0
-            opt_end = len(buf)
-        bits = v[5]
-        parts = [f"Flags [{self.flags}]"]
-        if length or bits & 0x7:                       # data, or SYN/FIN/RST: the sequence matters
-            parts.append(f"seq {v[2]}:{(v[2] + length) & 0xFFFFFFFF}" if length else f"seq {v[2]}")
-        if bits & 0x10:
-            parts.append(f"ack {v[3]}")
-        parts.append(f"win {v[6]}")
-        if opt_end > opt_start:
-            try:
-                text = ",".join(TCP_OPTIONS.texts(buf, opt_start, opt_end, opt_start, skip=0))   # EOL unwritten
-            except ValueError:
-                text = "bad opts"
-            if text:
-                parts.append(f"options [{text}]")
-        parts.append(f"length {length}")
-        return ", ".join(parts)
+            return self.summary_at(self._buf, self._off, self._end)
+        options = self.options_raw
+        return _line(self._v, options, 0, len(options), 0)
 
 
+def _line(v: tuple, buf: bytes, opt_start: int, opt_end: int, length: int) -> str:
+    """tcpdump's text for a segment with words ``v``, options ``buf[opt_start:opt_end]`` and ``length``
+    bytes of data: ``Flags [P.], seq 1:93, ack 1, win 502, options [nop,nop,TS val 1 ecr 2], length 92``."""
+    bits = v[5]                        # words: 2 seq, 3 ack, 4 data offset/reserved/AE, 5 CWR..FIN, 6 window
+    text = f"Flags [{FLAG_STRINGS[(v[4] & 1) << 8 | bits]}]"
+    if length:                         # data, or SYN/FIN/RST: the sequence matters
+        text += f", seq {v[2]}:{(v[2] + length) & 0xFFFFFFFF}"
+    elif bits & 0x7:
+        text += f", seq {v[2]}"
+    if bits & 0x10:
+        text += f", ack {v[3]}"
+    text += f", win {v[6]}"
+    if opt_end > opt_start:
+        text += _options_text(buf, opt_start, opt_end)
+    return f"{text}, length {length}"
+
+
+# nop, nop, timestamps: the options of nearly every segment of an open connection (RFC 7323 §3, App. A)
+_NOP_NOP_TS = b"\x01\x01\x08\x0a"
+_two_words = struct.Struct("!II").unpack_from
+
+
+def _options_text(buf: bytes, start: int, end: int) -> str:
+    """``, options [...]`` for the options in ``buf[start:end]`` as tcpdump writes them ('' for none)."""
+    if end - start == 12 and buf.startswith(_NOP_NOP_TS, start):     # the usual case: no walk needed
+        return ", options [nop,nop,TS val %d ecr %d]" % _two_words(buf, start + 4)
+    try:
+        text = ",".join(TCP_OPTIONS.texts(buf, start, end, start, skip=0))   # EOL unwritten
+    except ValueError:
+        return ", options [bad opts]"
+    return f", options [{text}]" if text else ""
+
+
+_unpack = TCP._STRUCT.unpack_from
 IP_PROTOCOL_NEXT[PROTOCOL] = TCP

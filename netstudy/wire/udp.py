@@ -56,11 +56,15 @@ class UDP(Header):
         pseudo = under.pseudo_header(PROTOCOL, self._v[2]) if complete else b""
         return segment_status(segment, pseudo, self._v[3], complete)
 
+    @classmethod
+    def summary_at(cls, data: bytes, off: int, end: int) -> str:
+        _, _, start, stop = cls._locate(data, off, end)
+        return f"UDP, length {stop - start}"
+
     def summary(self) -> str:
         if not self._buf:                  # built, not parsed: no payload here
             return "UDP, length 0"
-        _, start, end = self.layout()
-        return f"UDP, length {end - start}"
+        return self.summary_at(self._buf, self._off, self._end)
 
 
 IP_PROTOCOL_NEXT[PROTOCOL] = UDP
