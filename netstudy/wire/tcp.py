@@ -160,28 +160,26 @@ def _line(v: tuple, buf: bytes, opt_start: int, opt_end: int, length: int) -> st
     """tcpdump's text for a segment with words ``v``, options ``buf[opt_start:opt_end]`` and ``length``
     bytes of data: ``Flags [P.], seq 1:93, ack 1, win 502, options [nop,nop,TS val 1 ecr 2], length 92``."""
     bits = v[5]                        # words: 2 seq, 3 ack, 4 data offset/reserved/AE, 5 CWR..FIN, 6 window
-    text = f"Flags [{FLAG_STRINGS[(v[4] & 1) << 8 | bits]}]"
     if length:                         # data, or SYN/FIN/RST: the sequence matters
-        text += f", seq {v[2]}:{(v[2] + length) & 0xFFFFFFFF}"
-    elif bits & 0x7:
-        text += f", seq {v[2]}"
-    if bits & 0x10:
-        text += f", ack {v[3]}"
-    text += f", win {v[6]}"
-    if opt_end > opt_start:
-        text += _options_text(buf, opt_start, opt_end)
-    return f"{text}, length {length}"
+        seq = f", seq {v[2]}:{(v[2] + length) & 0xFFFFFFFF}"
+    else:
+        seq = f", seq {v[2]}" if bits & 0x7 else ""
+    ack = f", ack {v[3]}" if bits & 0x10 else ""
+    options = _options_text(buf, opt_start, opt_end) if opt_end > opt_start else ""
+    return f"Flags [{FLAG_STRINGS[(v[4] & 1) << 8 | bits]}]{seq}{ack}, win {v[6]}{options}, length {length}"
 
 
 # nop, nop, timestamps: the options of nearly every segment of an open connection (RFC 7323 §3, App. A)
-_NOP_NOP_TS = b"\x01\x01\x08\x0a"
-_two_words = struct.Struct("!II").unpack_from
+_NOP_NOP_TS = 0x0101080A            # kinds 1, 1, 8 and the TS length 10, as one word
+_three_words = struct.Struct("!III").unpack_from
 
 
 def _options_text(buf: bytes, start: int, end: int) -> str:
     """``, options [...]`` for the options in ``buf[start:end]`` as tcpdump writes them ('' for none)."""
-    if end - start == 12 and buf.startswith(_NOP_NOP_TS, start):     # the usual case: no walk needed
-        return ", options [nop,nop,TS val %d ecr %d]" % _two_words(buf, start + 4)
+    if end - start == 12:
+        kinds, val, ecr = _three_words(buf, start)
+        if kinds == _NOP_NOP_TS:                                  # the usual case: no walk needed
+            return f", options [nop,nop,TS val {val} ecr {ecr}]"
     try:
         text = ",".join(TCP_OPTIONS.texts(buf, start, end, start, skip=0))   # EOL unwritten
     except ValueError:
