@@ -406,3 +406,39 @@ def test_summary_from_bytes_equals_the_header_objects_summary():
                 assert kind.summary_at(packet.data, off, end) == kind._make(packet.data, off, end).summary()
                 checked += 1
     assert checked > 500
+
+
+def _row_from_header_objects(packet) -> dict:
+    """A packet's table row the slow way: every layer's ROW attributes from its header object, the
+    protocol from the top layer that names one, the summary from ``Packet.summary``."""
+    from netstudy.wire.decode import ROW_COLUMNS
+    row = dict.fromkeys(ROW_COLUMNS)
+    row["length"] = len(packet.data)
+    for layer in packet.layers:
+        for column, attribute in layer.ROW:
+            row[column] = getattr(layer, attribute)
+        if layer.PROTOCOL is None or layer.PROTOCOL:
+            row["protocol"] = layer.PROTOCOL or layer.NAME
+    row["malformed"] = packet.malformed
+    row["summary"] = packet.summary()
+    return row
+
+
+def test_compiled_rows_equal_rows_from_header_objects():
+    """The row writer compiled per stack shape (what to_frame runs) agrees with the header objects on
+    every packet of every fixture capture, on each of them cut short (malformed layers), and once
+    header objects were made."""
+    from netstudy import pcap
+    from pathlib import Path
+    captures = sorted(p for p in (Path(__file__).parent / "data" / "captures").iterdir() if p.suffix in (".pcap", ".pcapng"))
+    shapes = set()
+    for path in captures:
+        for rec in pcap.read(path):
+            for cut in (len(rec.data), len(rec.data) - 3, 40, 20):
+                packet = decode(rec.data[:cut], rec.linktype)
+                assert packet.row() == _row_from_header_objects(packet), (path.name, cut)
+                shapes.add(tuple(kind for kind, _, _ in packet.spans))
+    assert len(shapes) > 20
+    packet = decode(bytes(Ethernet() / IPv4(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / b"x"))
+    assert packet.row()["summary"] == "IP 10.0.0.1.1 > 10.0.0.2.2: UDP, length 1"
+    assert packet.transport.sport == 1 and packet.row() == _row_from_header_objects(packet)

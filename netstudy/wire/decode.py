@@ -178,48 +178,88 @@ class Packet:
         return dict(zip(ROW_COLUMNS, self.row_values()))
 
     def row_values(self) -> list[Any]:
-        """:meth:`row` as a list in the order of ``ROW_COLUMNS`` (what ``to_frame`` collects). Each layer's
-        columns are read straight from the bytes; header objects are made only where the summary or a
-        computed column (TCP flags) needs them."""
-        data = self.data
-        values: list[Any] = [None] * _WIDTH
-        values[0] = len(data)
-        protocol = None
-        fillers = _ROW_FILLERS
-        index = 0
-        for cls, off, _ in self.spans:
-            protocol = fillers[cls](data, off, values, self, index) or protocol
-            index += 1
-        values[_PROTOCOL] = protocol
-        values[_MALFORMED] = self.error is not None
-        values[_SUMMARY] = _summary(self, values)
-        return values
+        """:meth:`row` as a list in the order of ``ROW_COLUMNS`` (what ``to_frame`` collects), written by
+        the function compiled for this packet's stack of layers (see :func:`_compile_row`)."""
+        node = _ROW_WRITERS
+        try:
+            for span in self.spans:
+                node = node[span[0]]
+            write = node[None]
+        except KeyError:
+            write = _compile_row(tuple(span[0] for span in self.spans))
+        return write(self, self.data, self.spans)
 
 
 ROW_COLUMNS = ("length", "src_mac", "dst_mac", "vlan", "src", "dst", "protocol", "sport", "dport", "tcp_flags",
                "icmp_type", "icmp_code", "ttl", "malformed", "summary")
-_WIDTH, _SRC, _DST, _PROTOCOL, _SPORT, _DPORT, _MALFORMED, _SUMMARY = (
-    len(ROW_COLUMNS), *(ROW_COLUMNS.index(c) for c in ("src", "dst", "protocol", "sport", "dport", "malformed",
-                                                       "summary")))
+_SRC, _DST, _SPORT, _DPORT = (ROW_COLUMNS.index(c) for c in ("src", "dst", "sport", "dport"))
 
-class _RowFillers(dict):
-    """Per header class, ``fill(data, off, row, packet, index)``: puts the values of the columns its ``ROW``
-    names in ``row`` and returns its name for the protocol column (None: keep the one below). Compiled
-    the first time a class is looked up: a field of the table is read from the bytes, any other
-    attribute from the header object (made once, kept by the packet)."""
+# the row writers, in a trie keyed by the layers' classes one at a time, the writer under the key None
+_ROW_WRITERS: dict[Any, Any] = {}
 
-    def __missing__(self, cls: type[Header]) -> Callable[[bytes, int, list, Packet, int], str | None]:
-        lines = ["def fill(data, off, row, packet, index):"]
+
+def _compile_row(kinds: tuple[type[Header], ...]) -> Callable[[Packet, bytes, list], list[Any]]:
+    """The function that writes the row of a packet whose layers are ``kinds``: each layer fills the
+    columns its ``ROW`` names (a later layer's value wins: a tunnel's inner addresses), read straight
+    from the bytes where the field table says how (``Header.read_source``), from the header object
+    otherwise; the protocol is the top layer's that names one. The summary line is written in place
+    for a well-formed packet none of whose headers was made (and perhaps changed) in Python, by
+    ``_summary`` otherwise. Compiled once per stack shape, so a table of a capture runs one flat
+    function per packet."""
+    lines: list[str] = []
+    names: dict[str, Any] = {"_summary": _summary}
+    values = dict.fromkeys(ROW_COLUMNS, "None")
+    values["length"] = "len(data)"
+    protocol = None
+    for i, cls in enumerate(kinds):
+        lines.append(f"    _, o{i}, e{i} = spans[{i}]")
         for column, attribute in cls.ROW:
-            value = cls.read_source(attribute) or f"packet._layer(index).{attribute}"
-            lines.append(f"    row[{ROW_COLUMNS.index(column)}] = {value}")
-        protocol = cls.NAME if cls.PROTOCOL is None else cls.PROTOCOL or None
-        lines.append(f"    return {protocol!r}\n")
-        fill = self[cls] = compile_function("fill", "\n".join(lines))
-        return fill
+            lines.append(f"    {column}{i} = {cls.read_source(attribute, 'data', f'o{i}') or f'packet._layer({i}).{attribute}'}")
+            values[column] = f"{column}{i}"
+        if cls.PROTOCOL is None or cls.PROTOCOL:
+            protocol = cls.PROTOCOL or cls.NAME
+        names[f"summary_at{i}"] = cls.summary_at
+    values["protocol"] = repr(protocol)
+    values["malformed"] = "packet.error is not None"
+    values["summary"] = "None"
+    lines.append(f"    row = [{', '.join(values[c] for c in ROW_COLUMNS)}]")
+    line = _summary_source(kinds)
+    if line is None:
+        lines.append("    row[-1] = _summary(packet, row)")
+    else:
+        lines += ["    if packet.error is None and packet._made is None:",
+                  f"        row[-1] = {line}",
+                  "    else:",
+                  "        row[-1] = _summary(packet, row)"]
+    write = compile_function("row", "def row(packet, data, spans):\n" + "\n".join(lines) + "\n    return row\n",
+                             names)
+    node = _ROW_WRITERS
+    for cls in kinds:
+        node = node.setdefault(cls, {})
+    node[None] = write
+    return write
 
 
-_ROW_FILLERS = _RowFillers()
+def _summary_source(kinds: tuple[type[Header], ...]) -> str | None:
+    """Python source writing what :func:`_summary` writes for a well-formed packet of layers ``kinds``,
+    from the row's locals (None where the shape needs ``_summary`` itself)."""
+    layers = [cls.LAYER for cls in kinds]
+    transport = layers.index("transport") if "transport" in layers else len(kinds)
+    net = layers.index("network") if "network" in layers[:transport] else -1
+    if net < 0:
+        last = len(kinds) - 1
+        return f"summary_at{last}(data, o{last}, e{last})" if kinds else "f'{len(data)} bytes undecoded'"
+    if kinds[net] is ARP or transport == len(kinds):
+        return f"summary_at{net}(data, o{net}, e{net})"
+    columns = {column for column, _ in kinds[net].ROW}
+    if not {"src", "dst"} <= columns:
+        return None
+    family = "IP" if kinds[net] is IPv4 else "IP6"
+    if kinds[transport] not in _WITH_PORTS:
+        return f"f'{family} {{src{net}}} > {{dst{net}}}: {{summary_at{transport}(data, o{transport}, e{transport})}}'"
+    last = len(kinds) - 1
+    return (f"f'{family} {{src{net}}}.{{sport{transport}}} > {{dst{net}}}.{{dport{transport}}}: "
+            f"{{summary_at{last}(data, o{last}, e{last})}}'")
 
 
 def _ip_class(data: bytes, offset: int) -> type[Header] | None:

@@ -198,10 +198,10 @@ def _word_in_bytes(slot: _Slot, data: str, off: str) -> str:
     return word if slot.code.endswith("s") else f"_from_bytes({word}, 'big')"
 
 
-def compile_function(name: str, source: str) -> Callable[..., Any]:
-    """The function ``name`` defined in ``source`` (which may use the names in ``READ_NAMES``); its source
-    is kept as its ``__doc__``, to be read."""
-    namespace = dict(READ_NAMES)
+def compile_function(name: str, source: str, names: Mapping[str, Any] = {}) -> Callable[..., Any]:
+    """The function ``name`` defined in ``source`` (which may use the names in ``READ_NAMES`` and
+    ``names``); its source is kept as its ``__doc__``, to be read."""
+    namespace = {**READ_NAMES, **names}
     exec(source, namespace)
     function = namespace[name]
     function.__doc__ = source
