@@ -31,24 +31,24 @@ LINKTYPES: dict[int, type[Header] | None] = {0: Null, 1: Ethernet, 101: None, 22
 
 
 def _first_of(layer: str, packet: "Packet") -> Header | None:
-    """The first header of ``packet`` at ``layer`` ("network", "transport", "application"), or None.
-    (This runs for every packet of a capture: ``Packet._layer`` and ``Header._make`` are inlined.)"""
+    """The first header of ``packet`` at ``layer`` (the outermost IP header of a tunnel), or None."""
     index = 0
-    for kind, off, end in packet.spans:
-        if kind.LAYER == layer:
-            made = packet._made
-            if made is None:
-                made = packet._made = [None] * len(packet.spans)
-            header = made[index]
-            if header is None:
-                header = made[index] = _new(kind)
-                header._v = kind._STRUCT.unpack_from(packet.data, off)
-                header._buf = packet.data
-                header._off = off
-                header._end = end
-                header._build = None
-            return header
+    for span in packet.spans:
+        if span[0].LAYER == layer:
+            return packet._layer(index)
         index += 1
+    return None
+
+
+def _only_of(layer: str, packet: "Packet") -> Header | None:
+    """The header of ``packet`` at ``layer``, of which a packet has one at most (transport, application),
+    or None: searched from the innermost layer out, where it is (last, or next to last)."""
+    spans = packet.spans
+    index = len(spans)
+    while index:
+        index -= 1
+        if spans[index][0].LAYER == layer:
+            return packet._layer(index)
     return None
 
 
@@ -68,14 +68,21 @@ class Packet:
     # failed); _made, the header objects made so far (None until one is asked for).
 
     def _layer(self, index: int) -> Header:
+        """The header object of layer ``index``, made the first time (``Header._make``, inlined: this is
+        on the path of ``packet.transport`` for every packet of a capture)."""
         made = self._made
         if made is None:
             made = self._made = [None] * len(self.spans)
-        layer = made[index]
-        if layer is None:
+        header = made[index]
+        if header is None:
             cls, off, end = self.spans[index]
-            layer = made[index] = cls._make(self.data, off, end)
-        return layer
+            header = made[index] = _new(cls)
+            header._v = cls._STRUCT.unpack_from(self.data, off)
+            header._buf = self.data
+            header._off = off
+            header._end = end
+            header._build = None
+        return header
 
     @property
     def layers(self) -> list[Header]:
@@ -132,8 +139,8 @@ class Packet:
     # a partial is no Python frame: these are on every packet's path
     network = property(partial(_first_of, "network"),
                        doc="The first network-layer header (IPv4, IPv6, ARP), if any.")
-    transport = property(partial(_first_of, "transport"), doc="The TCP, UDP, ICMP or ICMPv6 header, if any.")
-    application = property(partial(_first_of, "application"),
+    transport = property(partial(_only_of, "transport"), doc="The TCP, UDP, ICMP or ICMPv6 header, if any.")
+    application = property(partial(_only_of, "application"),
                            doc="The application header netstudy decodes (DNS on port 53), if any.")
 
     def checksums(self) -> dict[str, str]:

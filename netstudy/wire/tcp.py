@@ -9,7 +9,7 @@ from netstudy.wire.numbers import IP_PROTOCOL_NEXT, TCP_PORT_NEXT
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
 PROTOCOL = 6
-_ports = struct.Struct("!HH").unpack_from
+_skim = struct.Struct("!HH8xB").unpack_from      # what decoding reads: ports, data offset
 
 TCP_OPTIONS = OptionTable("TCP", [
     OptionSpec(0, "eol", "", "end of option list (RFC 9293 §3.2)"),
@@ -81,14 +81,14 @@ class TCP(Header):
     def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
         if end - off < 20:
             raise cls._short(off, end)
-        hlen = (data[off + 12] >> 4) * 4
+        sport, dport, offset_byte = _skim(data, off)
+        hlen = (offset_byte >> 4) * 4
         if hlen < 20:
             raise cls._fail("data_offset", off, f"data offset {hlen // 4} words is less than the minimum 5")
         if off + hlen > end:
             raise cls._fail("data_offset", off, f"header of {hlen} bytes runs past the {end - off} bytes left")
-        if end == off + hlen:                   # an application header only where there is a payload
-            return cls, None, end, end
-        sport, dport = _ports(data, off)
+        if end == off + hlen or not TCP_PORT_NEXT:   # an application header only where there is a payload
+            return cls, None, off + hlen, end
         return cls, TCP_PORT_NEXT.get(dport) or TCP_PORT_NEXT.get(sport), off + hlen, end
 
     # -- flags, the way people write them --
