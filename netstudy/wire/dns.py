@@ -16,6 +16,7 @@ backwards), names stop at 255 bytes, and every count is checked against the byte
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import struct
@@ -120,12 +121,26 @@ class DNS(Header):
 
     def summary(self) -> str:
         """tcpdump's line: ``1234+ A? example.com. (29)``, ``1234*- 1/0/0 A 1.2.3.4 (45)``."""
-        length = self._end - self._off
+        if self._build is None:
+            return self.summary_at(self._buf, self._off, self._end)
+        return self._parsed_summary()
+
+    @classmethod
+    def summary_at(cls, data: bytes, off: int, end: int) -> str:
+        """:meth:`summary` of the message at ``data[off:end]``: the common ones skimmed from the bytes
+        (see :func:`_skim_line`), any other parsed whole."""
+        line = _skim_line(data, off, end)
+        if line is None:
+            return cls._make(data, off, end)._parsed_summary()
+        return f"{line} ({end - off})"
+
+    def _parsed_summary(self) -> str:
+        """The line from the whole parsed message, or the flags and ``[|domain]`` if it does not parse."""
         try:
             msg = self.message(allow_trailing=True)
         except DecodeError:
             return f"{self._summary_flags()} [|domain]"
-        return f"{_tcpdump_line(msg)} ({length})"
+        return f"{_tcpdump_line(msg)} ({self._end - self._off})"
 
     def _summary_flags(self) -> str:
         return _tcpdump_flags(self.id, self.qr, self.opcode, self.rcode, self.aa, self.ra, self.tc,
@@ -148,20 +163,127 @@ def _tcpdump_flags(id_: int, qr: bool, opcode: int, rcode: int, aa: bool, ra: bo
 
 
 def _tcpdump_line(m: "Message") -> str:
-    text = _tcpdump_flags(m.id, m.qr, m.opcode, m.rcode, m.aa, m.ra, m.tc, m.ad, m.rd, m.cd)
-    if len(m.question) != 1:
-        text += f" [{len(m.question)}q]"
-    if m.qr:
-        text += f" {len(m.answer)}/{len(m.authority)}/{len(m.additional)}"
-        text += ",".join(f" {r.type_text} {r.rdata.to_text()}" for r in m.answer)
-        return text
-    for count, letter in ((len(m.answer), "a"), (len(m.authority), "n"), (len(m.additional), "au")):
-        if count:
-            text += f" [{count}{letter}]"
-    if m.question:
-        q = m.question[0]
-        text += f" {type_name(q.type)}? {q.name}"
-    return text
+    flags = _tcpdump_flags(m.id, m.qr, m.opcode, m.rcode, m.aa, m.ra, m.tc, m.ad, m.rd, m.cd)
+    question = f"{type_name(m.question[0].type)}? {m.question[0].name}" if m.question else ""
+    answers = [f" {r.type_text} {r.rdata.to_text()}" for r in m.answer]
+    return _tcpdump_sections(flags, m.qr, len(m.question), question, answers, len(m.authority),
+                             len(m.additional))
+
+
+def _tcpdump_sections(flags: str, qr: bool, questions: int, question: str, answers: list[str], ns: int,
+                      ar: int) -> str:
+    """tcpdump's line from its parts: a response lists its answers (each `` TYPE rdata``) after the
+    section counts, a query shows its first ``question`` (``A? example.com.``) after any non-empty counts."""
+    text = flags if questions == 1 else f"{flags} [{questions}q]"
+    if qr:
+        return f"{text} {len(answers)}/{ns}/{ar}" + ",".join(answers)
+    if answers or ns or ar:
+        for count, letter in ((len(answers), "a"), (ns, "n"), (ar, "au")):
+            if count:
+                text += f" [{count}{letter}]"
+    return f"{text} {question}" if questions else text
+
+
+def _skim_line(data: bytes, off: int, end: int) -> str | None:
+    """tcpdump's line (without the length) for the message at ``data[off:end]`` when it is a common one,
+    read straight from the bytes; None for any other, which the full parse then handles.
+
+    RFC 1035 §4.1: the header, one question, then the records. Taken here: one question, no authority
+    records, answers of type A, AAAA, NS, CNAME, PTR or MX, at most one additional record (the OPT
+    pseudo-record, owned by the root: RFC 6891 §6.1.1), every name labels in place or a bare pointer
+    to a name read before (:func:`_skim_name`), every record whole. ``_parse`` accepts such a message
+    (its count checks too: each record read here took at least 11 bytes) and writes the same line.
+    """
+    if end - off < 17:
+        return None
+    ident, flags, qd, an, ns, ar = _HEADER.unpack_from(data, off)
+    if qd != 1 or ns or ar > 1:
+        return None
+    known: dict[int, str] = {}
+    qname, pos = _skim_name(data, off, off + 12, end, known)
+    if qname is None or pos + 4 > end:
+        return None
+    question = f"{type_name(data[pos] << 8 | data[pos + 1])}? {qname}"
+    pos += 4
+    answers = []
+    for i in range(an + ar):
+        owner, pos = _skim_name(data, off, pos, end, known)
+        if owner is None or pos + 10 > end:
+            return None
+        rtype, _, _, size = _RR.unpack_from(data, pos)
+        pos += 10
+        stop = pos + size
+        if stop > end:
+            return None
+        if i == an:                                     # the additional record
+            if rtype != OPT.TYPE or owner != "." or not _opt_options_fit(data, pos, stop):
+                return None
+        elif rtype == A.TYPE and size == 4:
+            a, b, c, d = data[pos:stop]
+            answers.append(f" A {_DECIMAL[a]}.{_DECIMAL[b]}.{_DECIMAL[c]}.{_DECIMAL[d]}")
+        elif rtype == AAAA.TYPE and size == 16:
+            answers.append(f" AAAA {socket.inet_ntop(socket.AF_INET6, data[pos:stop])}")
+        elif rtype in _SKIM_NAME_AT:
+            skip = _SKIM_NAME_AT[rtype]
+            target, after = _skim_name(data, off, pos + skip, stop, known)
+            if target is None or after != stop:
+                return None
+            preference = f"{data[pos] << 8 | data[pos + 1]} " if skip else ""
+            answers.append(f" {TYPES[rtype]} {preference}{target}")
+        else:
+            return None
+        pos = stop
+    return _tcpdump_sections(f"{ident}{_flag_marks(flags)}", flags >> 15, 1, question, answers, 0, ar)
+
+
+def _skim_name(data: bytes, off: int, pos: int, limit: int, known: dict[int, str]) -> tuple[str | None, int]:
+    """The text of the name at ``pos`` (in the message at ``off``) and where it ends, when it is labels in
+    place ending with the root before ``limit`` (then noted in ``known`` by its message offset) or one
+    pointer to a name in ``known`` (so to an earlier one); the text is None for anything else."""
+    if pos >= limit:
+        return None, 0
+    first = data[pos]
+    if first >= 0xC0:
+        text = known.get((first & 0x3F) << 8 | data[pos + 1]) if pos + 2 <= limit else None
+        return text, pos + 2
+    root = data.find(0, pos, limit)
+    text = _labels_text(data[pos:root + 1]) if root >= 0 else None
+    if text is not None:
+        known[pos - off] = text
+    return text, root + 1
+
+
+@functools.lru_cache(maxsize=1024)
+def _labels_text(wire: bytes) -> str | None:
+    """The text of a name written as labels ending with the root byte (``wire``'s last); None if ``wire``
+    is not exactly that (a label type 01 or 10, a label running past the end, over 255 bytes). Cached:
+    a capture names the same hosts again and again."""
+    labels = []
+    pos, last = 0, len(wire) - 1
+    while pos < last:
+        length = wire[pos]
+        if not 0 < length <= MAX_LABEL:
+            return None
+        labels.append(wire[pos + 1:pos + 1 + length])
+        pos += 1 + length
+    return _show_labels(labels) if pos == last and len(wire) <= MAX_NAME else None
+
+
+@functools.lru_cache(maxsize=None)
+def _flag_marks(word: int) -> str:
+    """tcpdump's flags after the ID for a header's 16-bit flags ``word`` (cached: a capture has few)."""
+    return _tcpdump_flags(0, word >> 15, word >> 11 & 0xF, word & 0xF, word & 0x400, word & 0x80, word & 0x200,
+                          word & 0x20, word & 0x100, word & 0x10)[1:]       # [1:]: without the ID 0
+
+
+def _opt_options_fit(data: bytes, pos: int, stop: int) -> bool:
+    """True if the EDNS options (code, length, value) fill the OPT record data exactly (RFC 6891 §6.1.2)."""
+    while pos + 4 <= stop:
+        pos += 4 + (data[pos + 2] << 8 | data[pos + 3])
+    return pos == stop
+
+
+_DECIMAL = [str(b) for b in range(256)]     # an IPv4 address's bytes as dotted-quad text writes them
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -871,6 +993,8 @@ class Unknown(RData):
 
 
 RDATA_TYPES: dict[int, type[RData]] = {c.TYPE: c for c in (A, AAAA, NS, CNAME, PTR, MX, TXT, SOA, SRV, CAA, OPT)}
+# where the one name in these types' record data starts: after MX's 2-byte preference (see _skim_line)
+_SKIM_NAME_AT = {NS.TYPE: 0, CNAME.TYPE: 0, PTR.TYPE: 0, MX.TYPE: 2}
 
 
 def rdata_from_text(rtype: int, tokens: Sequence[str], origin: Name | None = None) -> RData:
