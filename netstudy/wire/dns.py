@@ -219,8 +219,8 @@ def _skim_line(data: bytes, off: int, end: int) -> str | None:
             if rtype != OPT.TYPE or owner != "." or not _opt_options_fit(data, pos, stop):
                 return None
         elif rtype == A.TYPE and size == 4:
-            a, b, c, d = data[pos:stop]
-            answers.append(f" A {_DECIMAL[a]}.{_DECIMAL[b]}.{_DECIMAL[c]}.{_DECIMAL[d]}")
+            answers.append(f" A {_DECIMAL[data[pos]]}.{_DECIMAL[data[pos + 1]]}.{_DECIMAL[data[pos + 2]]}."
+                           f"{_DECIMAL[data[pos + 3]]}")
         elif rtype == AAAA.TYPE and size == 16:
             answers.append(f" AAAA {socket.inet_ntop(socket.AF_INET6, data[pos:stop])}")
         elif rtype in _SKIM_NAME_AT:
