@@ -65,15 +65,15 @@ class Packet:
     # made by decode() alone, which sets every slot: data and linktype as given; spans, one
     # (header class, offset, end) per layer; error, the DecodeError that stopped the walk or None;
     # _rest_start/_rest_end, the bytes no layer claimed; _stopped_at, the class that was next (or that
-    # failed); _made, the header objects made so far (None until one is asked for).
+    # failed); _made, the header objects made so far by layer index (None until one is asked for).
 
     def _layer(self, index: int) -> Header:
         """The header object of layer ``index``, made the first time (``Header._make``, inlined: this is
         on the path of ``packet.transport`` for every packet of a capture)."""
         made = self._made
         if made is None:
-            made = self._made = [None] * len(self.spans)
-        header = made[index]
+            made = self._made = {}
+        header = made.get(index)
         if header is None:
             cls, off, end = self.spans[index]
             header = made[index] = _new(cls)
@@ -87,16 +87,7 @@ class Packet:
     @property
     def layers(self) -> list[Header]:
         """Every decoded header, outermost first."""
-        return list(self._all_layers())
-
-    def _all_layers(self) -> list[Header]:
-        made = self._made
-        if made is None:
-            data = self.data
-            made = self._made = [cls._make(data, off, end) for cls, off, end in self.spans]
-        elif any(layer is None for layer in made):
-            made = [self._layer(i) for i in range(len(made))]
-        return made
+        return [self._layer(i) for i in range(len(self.spans))]
 
     # -- looking things up --
     def _index(self, kind: type[Header] | tuple[type[Header], ...]) -> int:
@@ -368,8 +359,8 @@ def _summary(p: Packet, row: list[Any] | None = None) -> str:
         else:
             sport, dport = row[_SPORT], row[_DPORT]
         made = p._made                      # a header already made (and perhaps changed) speaks for itself
-        if made is not None and made[-1] is not None:
-            line = made[-1].summary()
+        if made is not None and len(spans) - 1 in made:
+            line = made[len(spans) - 1].summary()
         else:
             kind, off, end = spans[-1]
             line = kind.summary_at(p.data, off, end)
