@@ -164,7 +164,7 @@ def _tcpdump_flags(id_: int, qr: bool, opcode: int, rcode: int, aa: bool, ra: bo
 
 def _tcpdump_line(m: "Message") -> str:
     flags = _tcpdump_flags(m.id, m.qr, m.opcode, m.rcode, m.aa, m.ra, m.tc, m.ad, m.rd, m.cd)
-    question = f"{type_name(m.question[0].type)}? {m.question[0].name}" if m.question else ""
+    question = f"{type_name(m.question[0].type)}? {m.question[0].name}" if m.question and not m.qr else ""
     answers = [f" {r.type_text} {r.rdata.to_text()}" for r in m.answer]
     return _tcpdump_sections(flags, m.qr, len(m.question), question, answers, len(m.authority),
                              len(m.additional))
@@ -173,7 +173,8 @@ def _tcpdump_line(m: "Message") -> str:
 def _tcpdump_sections(flags: str, qr: bool, questions: int, question: str, answers: list[str], ns: int,
                       ar: int) -> str:
     """tcpdump's line from its parts: a response lists its answers (each `` TYPE rdata``) after the
-    section counts, a query shows its first ``question`` (``A? example.com.``) after any non-empty counts."""
+    section counts, a query shows its first ``question`` (``A? example.com.``; unused in a response)
+    after any non-empty counts."""
     text = flags if questions == 1 else f"{flags} [{questions}q]"
     if qr:
         return f"{text} {len(answers)}/{ns}/{ar}" + ",".join(answers)
@@ -203,7 +204,7 @@ def _skim_line(data: bytes, off: int, end: int) -> str | None:
     qname, pos = _skim_name(data, off, off + 12, end, known)
     if qname is None or pos + 4 > end:
         return None
-    question = f"{type_name(data[pos] << 8 | data[pos + 1])}? {qname}"
+    qtype = data[pos] << 8 | data[pos + 1]
     pos += 4
     answers = []
     for i in range(an + ar):
@@ -233,6 +234,7 @@ def _skim_line(data: bytes, off: int, end: int) -> str | None:
         else:
             return None
         pos = stop
+    question = "" if flags & 0x8000 else f"{type_name(qtype)}? {qname}"
     return _tcpdump_sections(f"{ident}{_flag_marks(flags)}", flags >> 15, 1, question, answers, 0, ar)
 
 
