@@ -141,6 +141,7 @@ class CaptureReader:
         except BaseException:
             self.close()
             raise
+        self._records: Iterator[Record] = itertools.starmap(Record, self._tuples)
 
     def _start(self) -> None:
         ch = self._chunks
@@ -150,14 +151,14 @@ class CaptureReader:
             raise DecodeError("pcap", "magic", 0, f"file too short for a capture ({len(magic)} bytes)")
         if struct.unpack("<I", magic)[0] == PCAPNG_SHB:
             self.format = "pcapng"
-            self._records: Iterator[Record] = self._pcapng_records()
+            self._tuples: Iterator[tuple] = self._pcapng_records()
             return
         for order in "<>":
             (value,) = struct.unpack(order + "I", magic)
             if value in (PCAP_MAGIC_US, PCAP_MAGIC_NS):
                 self.format, self.byte_order, self.nanosecond = "pcap", order, value == PCAP_MAGIC_NS
                 self._pcap_header()
-                self._records = self._pcap_records()
+                self._tuples = self._pcap_records()
                 return
         raise DecodeError("pcap", "magic", 0, f"not a pcap or pcapng file (starts {magic.hex()})")
 
@@ -174,7 +175,7 @@ class CaptureReader:
         self.interfaces = [Interface(linktype & 0x03FFFFFF, snaplen,
                                      tsresol=1_000_000_000 if self.nanosecond else 1_000_000)]
 
-    def _pcap_records(self) -> Iterator[Record]:
+    def _pcap_records(self) -> Iterator[tuple]:
         ch = self._chunks
         unpack = struct.Struct(self.byte_order + "IIII").unpack_from
         frac = 1 if self.nanosecond else 1000
@@ -208,11 +209,11 @@ class CaptureReader:
             data = buf[pos + 16:end]
             pos = ch.pos = end
             self.records_read = number
-            yield Record(sec * 1_000_000_000 + sub * frac, caplen, length, linktype, data)
+            yield sec * 1_000_000_000 + sub * frac, caplen, length, linktype, data, 0, None
 
     # ---- pcapng (draft-ietf-opsawg-pcapng section 3 and 4)
 
-    def _pcapng_records(self) -> Iterator[Record]:
+    def _pcapng_records(self) -> Iterator[tuple]:
         ch = self._chunks
         order = "<"
         block_number = record_number = 0
@@ -284,8 +285,8 @@ class CaptureReader:
                 (iface.tsoffset,) = struct.unpack_from(order + "q", value)
         self.interfaces.append(iface)
 
-    def _packet(self, btype: int, body: memoryview, order: str, offset: int) -> Record:
-        """Enhanced (4.3), Simple (4.4) or obsolete Packet Block (Appendix A) to a Record."""
+    def _packet(self, btype: int, body: memoryview, order: str, offset: int) -> tuple:
+        """Enhanced (4.3), Simple (4.4) or obsolete Packet Block (Appendix A) to a Record's fields."""
         if btype == 3:  # Simple Packet Block: no interface id (always 0), no timestamp
             if len(body) < 4:
                 raise DecodeError("pcapng", "simple packet block", offset, "block shorter than 16 bytes")
@@ -311,7 +312,7 @@ class CaptureReader:
                     comment = value.decode("utf-8", "replace")
                     break
         ts = 0 if ticks is None else _ticks_to_ns(ticks, iface.tsresol) + iface.tsoffset * 1_000_000_000
-        return Record(ts, caplen, length, iface.linktype, bytes(body[start:start + caplen]), iface_id, comment)
+        return ts, caplen, length, iface.linktype, bytes(body[start:start + caplen]), iface_id, comment
 
     def _iface(self, index: int, offset: int) -> Interface:
         if index >= len(self.interfaces):
@@ -329,6 +330,12 @@ class CaptureReader:
 
     def __next__(self) -> Record:
         return next(self._records)
+
+    def tuples(self) -> Iterator[tuple]:
+        """The records as plain tuples in :class:`Record`'s field order (timestamp_ns, caplen, length,
+        linktype, data, interface, comment), for loops over millions of packets that need no object
+        per packet (``to_frame``). Shares its position with iterating the reader."""
+        return self._tuples
 
     def close(self) -> None:
         if self._owns:
@@ -386,15 +393,17 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
 
     is_file = isinstance(source, (str, os.PathLike)) or hasattr(source, "read")
     reader = CaptureReader(source) if is_file else None
+    records = reader.tuples() if reader is not None else (
+        (r.timestamp_ns, r.caplen, r.length, r.linktype, r.data, r.interface, r.comment) for r in source)
     rows = []          # per packet: what decoding finds (ROW_COLUMNS order), then what the file says
     # Decoding makes many short-lived objects and no reference cycles, so the cycle collector's passes
     # over the growing table are wasted work: pause it (not the reference counting) while reading.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for rec in reader if reader is not None else source:
-            row = decode(rec.data, rec.linktype).row_values()
-            row += rec.timestamp_ns, rec.length, rec.caplen, rec.interface
+        for timestamp_ns, caplen, length, linktype, data, interface, _ in records:
+            row = decode(data, linktype).row_values()
+            row += timestamp_ns, length, caplen, interface
             rows.append(row)
     finally:
         if collecting:
@@ -402,17 +411,17 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
         if reader is not None:
             reader.close()
     width = len(ROW_COLUMNS)
-    found = list(zip(*rows)) if rows else [()] * (width + 4)
-    timestamps, lengths, caplens, interfaces = np.array(found[width:], dtype=np.int64).reshape(4, -1)
+    table = np.array(rows, dtype=object).reshape(len(rows), width + 4)     # one C pass over the rows
+    timestamps, lengths, caplens, interfaces = table[:, width:].T.astype(np.int64)
     columns = {"time": pd.to_datetime(timestamps, unit="ns", utc=True), "length": lengths, "caplen": caplens,
                "truncated": caplens < lengths, "interface": interfaces}
-    for name, values in zip(ROW_COLUMNS, found):
+    for name, values in zip(ROW_COLUMNS, table.T):
         if name in _INTEGER_COLUMNS:        # absent = <NA>: None -> NaN -> pandas' nullable integers
-            columns[name] = pd.array(np.array(values, dtype=np.float64), dtype="Int64")
+            columns[name] = pd.array(values.astype(np.float64), dtype="Int64")
         elif name == "malformed":
-            columns[name] = np.array(values, dtype=bool)
-        elif name != "length":              # text (the decoded length is caplen); an empty table keeps objects
-            columns[name] = list(values) or np.empty(0, dtype=object)
+            columns[name] = values.astype(bool)
+        elif name != "length":              # text (the decoded length is caplen)
+            columns[name] = values
     return pd.DataFrame(columns)
 
 
