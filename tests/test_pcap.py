@@ -409,6 +409,18 @@ def test_mutated_captures_only_decode_error(seed: bytes, flips: list[tuple[int, 
     read_all(bytes(data[:cut % (len(data) + 1)]))
 
 
+def test_tuples_are_the_records_fields_and_share_the_position() -> None:
+    """CaptureReader.tuples() gives each record's fields in Record's order; records and tuples are two
+    views of one stream (pcapng with comments and several interfaces)."""
+    with pcap.open_capture(CAPTURES / "veth_multi_iface.pcapng") as reader:
+        records = list(reader)
+    with pcap.open_capture(CAPTURES / "veth_multi_iface.pcapng") as reader:
+        first = next(reader)
+        rest = list(reader.tuples())
+    assert [first] + [pcap.Record(*t) for t in rest] == records
+    assert len(records) > 2
+
+
 # ---------------------------------------------------------------- to_frame: one row per packet
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
