@@ -165,7 +165,7 @@ def dns_rdata(rr) -> str:
     if rr.type in DNS_NAME_DATA:
         return dns_name(getattr(rr, DNS_NAME_DATA[rr.type]))
     if rr.type == 15:               # dpkt 1.9.8 keeps the preference as a 1-tuple: read it from the rdata
-        return f"{int.from_bytes(rr.rdata[:2], 'big')} {dns_name(rr.mxname)}"
+        return f"{dns_name(rr.mxname)} {int.from_bytes(rr.rdata[:2], 'big')}"   # tcpdump: name, then preference
     return f"\\# {len(rr.rdata)}" + (f" {rr.rdata.hex()}" if rr.rdata else "")     # RFC 3597
 
 
@@ -186,8 +186,8 @@ def dns_line(payload: bytes) -> str:
         for count, letter in ((len(msg.an), "a"), (len(msg.ns), "n"), (len(msg.ar), "au")):
             if count:
                 text += f" [{count}{letter}]"
-        if msg.qd:
-            text += f" {dns_type(msg.qd[0].type)}? {dns_name(msg.qd[0].name)}"
+        for q in msg.qd:                                            # tcpdump: every question
+            text += f" {DNS_TYPES.get(q.type) or f'Type{q.type}'}? {dns_name(q.name)}"
     return f"{text} ({len(payload)})"
 
 

@@ -164,17 +164,30 @@ def _tcpdump_flags(id_: int, qr: bool, opcode: int, rcode: int, aa: bool, ra: bo
 
 def _tcpdump_line(m: "Message") -> str:
     flags = _tcpdump_flags(m.id, m.qr, m.opcode, m.rcode, m.aa, m.ra, m.tc, m.ad, m.rd, m.cd)
-    question = f"{type_name(m.question[0].type)}? {m.question[0].name}" if m.question and not m.qr else ""
-    answers = [f" {r.type_text} {r.rdata.to_text()}" for r in m.answer]
+    question = "" if m.qr else " ".join(f"{_tcpdump_type(q.type)}? {q.name}" for q in m.question)
+    answers = [f" {r.type_text} {_tcpdump_rdata(r.rdata)}" for r in m.answer]
     return _tcpdump_sections(flags, m.qr, len(m.question), question, answers, len(m.authority),
                              len(m.additional))
+
+
+def _tcpdump_type(code: int) -> str:
+    """A type as tcpdump names it in a question: ``A``, ``Type65280`` for one without a mnemonic."""
+    return _name_or_number(TYPES, "Type", code)
+
+
+def _tcpdump_rdata(rdata: "RData") -> str:
+    """Record data as tcpdump writes it in the line: as dig does, but an MX exchange before its
+    preference (``MX mail.example.com. 10``)."""
+    if isinstance(rdata, MX):
+        return f"{rdata.exchange} {rdata.preference}"
+    return rdata.to_text()
 
 
 def _tcpdump_sections(flags: str, qr: bool, questions: int, question: str, answers: list[str], ns: int,
                       ar: int) -> str:
     """tcpdump's line from its parts: a response lists its answers (each `` TYPE rdata``) after the
-    section counts, a query shows its first ``question`` (``A? example.com.``; unused in a response)
-    after any non-empty counts."""
+    section counts, a query shows its ``question`` text (``A? example.com.``, each question's when there
+    are several; unused in a response) after any non-empty counts."""
     text = flags if questions == 1 else f"{flags} [{questions}q]"
     if qr:
         return f"{text} {len(answers)}/{ns}/{ar}" + ",".join(answers)
@@ -229,12 +242,12 @@ def _skim_line(data: bytes, off: int, end: int) -> str | None:
             target, after = _skim_name(data, off, pos + skip, stop, known)
             if target is None or after != stop:
                 return None
-            preference = f"{data[pos] << 8 | data[pos + 1]} " if skip else ""
-            answers.append(f" {TYPES[rtype]} {preference}{target}")
+            preference = f" {data[pos] << 8 | data[pos + 1]}" if skip else ""      # MX: after the name
+            answers.append(f" {TYPES[rtype]} {target}{preference}")
         else:
             return None
         pos = stop
-    question = "" if flags & 0x8000 else f"{type_name(qtype)}? {qname}"
+    question = "" if flags & 0x8000 else f"{_tcpdump_type(qtype)}? {qname}"
     return _tcpdump_sections(f"{ident}{_flag_marks(flags)}", flags >> 15, 1, question, answers, 0, ar)
 
 
