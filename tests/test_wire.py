@@ -442,3 +442,14 @@ def test_compiled_rows_equal_rows_from_header_objects():
     packet = decode(bytes(Ethernet() / IPv4(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / b"x"))
     assert packet.row()["summary"] == "IP 10.0.0.1.1 > 10.0.0.2.2: UDP, length 1"
     assert packet.transport.sport == 1 and packet.row() == _row_from_header_objects(packet)
+
+
+def test_options_extension_without_options_is_padded_to_8_bytes():
+    """Hop-by-Hop and Destination Options with no option are one PadN to 8 bytes (RFC 8200 §4.2), the
+    bytes scapy builds too."""
+    scapy = pytest.importorskip("scapy.all")
+    from netstudy.wire.ipv6 import IPv6DestOptions, IPv6HopByHop
+    assert bytes(IPv6HopByHop()) == bytes(IPv6DestOptions()) == bytes.fromhex("3b00010400000000")
+    ours = IPv6(src="fd00::1", dst="fd00::2") / IPv6HopByHop() / UDP(sport=1, dport=2) / b"x"
+    theirs = scapy.IPv6(src="fd00::1", dst="fd00::2") / scapy.IPv6ExtHdrHopByHop() / scapy.UDP(sport=1, dport=2) / b"x"
+    assert bytes(ours) == bytes(theirs)

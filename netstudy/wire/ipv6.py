@@ -105,6 +105,10 @@ class _Extension(Header):
 class _OptionsExtension(_Extension):
     """Hop-by-Hop and Destination Options: a list of TLV options padded to 8 bytes (RFC 8200 §4.3, §4.6)."""
 
+    def __init__(self, **values) -> None:
+        values.setdefault("options", [])      # none at all is still padded to 8 bytes (PadN, RFC 8200 §4.2)
+        super().__init__(**values)
+
     @property
     def options(self) -> list[Option]:
         return IPV6_OPTIONS.parse(self.options_raw, self._off + 2)
@@ -117,7 +121,6 @@ class _OptionsExtension(_Extension):
         elif pad:
             raw += bytes([1, pad - 2]) + b"\x00" * (pad - 2)  # PadN
         return raw
-
 
 
 class IPv6HopByHop(_OptionsExtension):
