@@ -59,7 +59,8 @@ def test_terminal_client_ends_when_the_server_shuts_down():
     with ChatClient("watcher", port=srv.address[1]) as watcher:
         watcher.recv_until(lambda ev: ev.text.startswith("carol joined"))
     srv.stop()
-    out, err = proc.communicate(timeout=10)
+    proc.wait(timeout=10)               # it ends by itself: its stdin is still open (closing it would quit too)
+    out, err = proc.communicate()
     assert proc.returncode == 0 and err == ""
     assert out.splitlines()[-2:] == ["*** server shutting down", "*** connection closed by the server"]
 
