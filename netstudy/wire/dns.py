@@ -154,12 +154,18 @@ _HEADER = struct.Struct("!HHHHHH")
 
 def _tcpdump_flags(id_: int, qr: bool, opcode: int, rcode: int, aa: bool, ra: bool, tc: bool, ad: bool,
                    rd: bool, cd: bool) -> str:
+    """tcpdump's start of a DNS line: the ID, then its marks for opcode, rcode and flags (``1234*-``)."""
+    return f"{id_}{_tcpdump_marks(qr, opcode, rcode, aa, ra, tc, ad, rd, cd)}"
+
+
+def _tcpdump_marks(qr: bool, opcode: int, rcode: int, aa: bool, ra: bool, tc: bool, ad: bool, rd: bool,
+                   cd: bool) -> str:
     op = "" if opcode == 0 else f" {OPCODES.get(opcode, f'op{opcode}').lower()}"
     if qr:
         rc = "" if rcode == 0 else " " + {1: "FormErr", 2: "ServFail", 3: "NXDomain", 4: "NotImp",
                                           5: "Refused"}.get(rcode, f"Resp{rcode}")
-        return f"{id_}{op}{rc}{'*' if aa else ''}{'' if ra else '-'}{'|' if tc else ''}{'$' if ad else ''}"
-    return f"{id_}{op}{'+' if rd else ''}{'%' if cd else ''}"
+        return f"{op}{rc}{'*' if aa else ''}{'' if ra else '-'}{'|' if tc else ''}{'$' if ad else ''}"
+    return f"{op}{'+' if rd else ''}{'%' if cd else ''}"
 
 
 def _tcpdump_line(m: "Message") -> str:
@@ -287,8 +293,8 @@ def _labels_text(wire: bytes) -> str | None:
 @functools.lru_cache(maxsize=None)
 def _flag_marks(word: int) -> str:
     """tcpdump's flags after the ID for a header's 16-bit flags ``word`` (cached: a capture has few)."""
-    return _tcpdump_flags(0, word >> 15, word >> 11 & 0xF, word & 0xF, word & 0x400, word & 0x80, word & 0x200,
-                          word & 0x20, word & 0x100, word & 0x10)[1:]       # [1:]: without the ID 0
+    return _tcpdump_marks(word >> 15, word >> 11 & 0xF, word & 0xF, word & 0x400, word & 0x80, word & 0x200,
+                          word & 0x20, word & 0x100, word & 0x10)
 
 
 def _opt_options_fit(data: bytes, pos: int, stop: int) -> bool:
