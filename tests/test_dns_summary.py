@@ -36,7 +36,7 @@ def capture_messages() -> list[bytes]:
             continue
         for rec in pcap.read(path):
             packet = decode(rec.data, rec.linktype)
-            kind, off, end = packet.spans[-1] if packet.spans else (None, 0, 0)
+            kind, off, end = packet.spans[-1][:3] if packet.spans else (None, 0, 0)
             if kind is DNS:
                 found.append(packet.data[off:end])
     return found

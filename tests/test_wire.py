@@ -402,7 +402,7 @@ def test_summary_from_bytes_equals_the_header_objects_summary():
     for path in captures:
         for rec in pcap.read(path):
             packet = decode(rec.data, rec.linktype)
-            for kind, off, end in packet.spans:
+            for kind, off, end, *_ in packet.spans:
                 assert kind.summary_at(packet.data, off, end) == kind._make(packet.data, off, end).summary()
                 checked += 1
     assert checked > 500
@@ -437,7 +437,7 @@ def test_compiled_rows_equal_rows_from_header_objects():
             for cut in (len(rec.data), len(rec.data) - 3, 40, 20):
                 packet = decode(rec.data[:cut], rec.linktype)
                 assert packet.row() == _row_from_header_objects(packet), (path.name, cut)
-                shapes.add(tuple(kind for kind, _, _ in packet.spans))
+                shapes.add(tuple(kind for kind, *_ in packet.spans))
     assert len(shapes) > 20
     packet = decode(bytes(Ethernet() / IPv4(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / b"x"))
     assert packet.row()["summary"] == "IP 10.0.0.1.1 > 10.0.0.2.2: UDP, length 1"

@@ -1,7 +1,7 @@
 """ARP for IPv4 over Ethernet (RFC 826)."""
 from __future__ import annotations
 
-from netstudy.wire.fields import Field, Header
+from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.numbers import ETHERTYPE_NAMES, ETHERTYPE_NEXT
 
 OPCODES = {1: "request", 2: "reply", 3: "RARP request", 4: "RARP reply"}
@@ -28,13 +28,13 @@ class ARP(Header):
     )
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 28:
             raise cls._short(off, end)
         if data[off + 4] != 6 or data[off + 5] != 4:
             raise cls._fail("hardware_size", off, f"only Ethernet/IPv4 ARP (6/4) is decoded, got "
                                                   f"{data[off + 4]}/{data[off + 5]}")
-        return cls, None, off + 28, off + 28    # what follows in a frame is Ethernet padding, not payload
+        return cls, off, end, None, off + 28, off + 28    # what follows in a frame is Ethernet padding, not payload
 
     def summary(self) -> str:
         if self.opcode == 1:

@@ -14,7 +14,7 @@ from netstudy.errors import DecodeError
 from netstudy.wire.arp import ARP
 from netstudy.wire.ethernet import Ethernet
 from netstudy.wire import dns, icmp, icmpv6  # noqa: F401  (imported so that they register for decoding)
-from netstudy.wire.fields import LOCATE, _new, Header, compile_function
+from netstudy.wire.fields import LOCATE, _new, Header, Span, compile_function
 from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.ipv6 import IPv6
 from netstudy.wire.link import SLL, SLL2, Null
@@ -42,13 +42,27 @@ def _first_of(layer: str, packet: "Packet") -> Header | None:
 
 def _only_of(layer: str, packet: "Packet") -> Header | None:
     """The header of ``packet`` at ``layer``, of which a packet has one at most (transport, application),
-    or None: searched from the innermost layer out, where it is (last, or next to last)."""
+    or None: searched from the innermost layer out, where it is (last, or next to last). Made here as
+    ``Packet._layer`` makes it (inlined: ``packet.transport`` is on the path of every packet of a capture)."""
     spans = packet.spans
     index = len(spans)
     while index:
         index -= 1
-        if spans[index][0].LAYER == layer:
-            return packet._layer(index)
+        kind, off, end, _, _, _ = spans[index]
+        if kind.LAYER == layer:
+            made = packet._made
+            if made is None:
+                made = packet._made = {}
+            elif index in made:
+                return made[index]
+            data = packet.data
+            header = made[index] = _new(kind)
+            header._v = kind._STRUCT.unpack_from(data, off)
+            header._buf = data
+            header._off = off
+            header._end = end
+            header._build = None
+            return header
     return None
 
 
@@ -63,25 +77,19 @@ class Packet:
     __slots__ = ("data", "linktype", "spans", "error", "_rest_start", "_rest_end", "_stopped_at", "_made")
 
     # made by decode() alone, which sets every slot: data and linktype as given; spans, one
-    # (header class, offset, end) per layer; error, the DecodeError that stopped the walk or None;
+    # ``Span`` per layer (header class, offset, end, then what follows: see netstudy.wire.fields.Span); error, the DecodeError that stopped the walk or None;
     # _rest_start/_rest_end, the bytes no layer claimed; _stopped_at, the class that was next (or that
     # failed); _made, the header objects made so far by layer index (None until one is asked for).
 
     def _layer(self, index: int) -> Header:
-        """The header object of layer ``index``, made the first time (``Header._make``, inlined: this is
-        on the path of ``packet.transport`` for every packet of a capture)."""
+        """The header object of layer ``index``, made the first time."""
         made = self._made
         if made is None:
             made = self._made = {}
         header = made.get(index)
         if header is None:
-            cls, off, end = self.spans[index]
-            header = made[index] = _new(cls)
-            header._v = cls._STRUCT.unpack_from(self.data, off)
-            header._buf = self.data
-            header._off = off
-            header._end = end
-            header._build = None
+            cls, off, end, _, _, _ = self.spans[index]
+            header = made[index] = cls._make(self.data, off, end)
         return header
 
     @property
@@ -210,7 +218,7 @@ def _compile_row(kinds: tuple[type[Header], ...]) -> Callable[[Packet, bytes, li
     values["length"] = "len(data)"
     protocol = None
     for i, cls in enumerate(kinds):
-        lines.append(f"    _, o{i}, e{i} = spans[{i}]")
+        lines.append(f"    _, o{i}, e{i}, _, _, _ = spans[{i}]")
         for column, attribute in cls.ROW:
             lines.append(f"    {column}{i} = {cls.read_source(attribute, 'data', f'o{i}') or f'packet._layer({i}).{attribute}'}")
             values[column] = f"{column}{i}"
@@ -284,14 +292,14 @@ def decode(frame: bytes | bytearray | memoryview, linktype: int = 1, first: type
             cls = LINKTYPES[linktype] or _ip_class(frame, 0)
         except KeyError:
             raise ValueError(f"link type {linktype} is not one netstudy decodes; known: {sorted(LINKTYPES)}") from None
-    spans: list[tuple[type[Header], int, int]] = []
+    spans: list[Span] = []
     off, end, error = 0, len(frame), None
     locate = LOCATE
     try:
         while cls is not None:
-            kind, following, start, stop = locate[cls](frame, off, end)
-            spans.append((kind, off, end))
-            cls, off, end = following, start, stop
+            span = locate[cls](frame, off, end)
+            spans.append(span)
+            _, _, _, cls, off, end = span
     except DecodeError as exc:
         error = exc
     packet = _new_packet(Packet)      # every slot set here: no __init__ call on this per-packet path
@@ -325,7 +333,7 @@ def _summary(p: Packet, row: list[Any] | None = None) -> str:
     spans = p.spans
     net = transport = -1
     index = 0
-    for kind, _, _ in spans:                   # the first network header, and the transport header
+    for kind, *_ in spans:                     # the first network header, and the transport header
         where = kind.LAYER
         if where == "transport":
             transport = index
@@ -362,7 +370,7 @@ def _summary(p: Packet, row: list[Any] | None = None) -> str:
         if made is not None and len(spans) - 1 in made:
             line = made[len(spans) - 1].summary()
         else:
-            kind, off, end = spans[-1]
+            kind, off, end, _, _, _ = spans[-1]
             line = kind.summary_at(p.data, off, end)
         return f"{family} {src}.{sport} > {dst}.{dport}: {line}{tail}"
     if p.error is not None and p._stopped_at in _WITH_PORTS and len(p.remainder) >= 4:

@@ -1,7 +1,7 @@
 """Ethernet II frames (IEEE 802.3 / RFC 894) and 802.1Q VLAN tags (IEEE 802.1Q)."""
 from __future__ import annotations
 
-from netstudy.wire.fields import Field, Header
+from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.numbers import ETHERTYPE_NAMES, ETHERTYPE_NEXT
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -21,10 +21,10 @@ class Ethernet(Header):
     )
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 14:
             raise cls._short(off, end)
-        return cls, ETHERTYPE_NEXT.get(data[off + 12] << 8 | data[off + 13]), off + 14, end
+        return cls, off, end, ETHERTYPE_NEXT.get(data[off + 12] << 8 | data[off + 13]), off + 14, end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("ethertype"):
@@ -49,10 +49,10 @@ class VLAN(Header):
     )
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 4:
             raise cls._short(off, end)
-        return cls, ETHERTYPE_NEXT.get(data[off + 2] << 8 | data[off + 3]), off + 4, end
+        return cls, off, end, ETHERTYPE_NEXT.get(data[off + 2] << 8 | data[off + 3]), off + 4, end
 
     fill = Ethernet.fill
 

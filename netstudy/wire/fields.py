@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from netstudy.errors import BuildError, DecodeError
 
-__all__ = ["Field", "FieldView", "Header", "Stack", "reads_bytes"]
+__all__ = ["Field", "FieldView", "Header", "Span", "Stack", "reads_bytes"]
 
 # how values of each kind are stored in the struct tuple (raw) and shown to people
 _BYTES_KINDS = {"ipv4", "ipv6", "mac", "bytes"}
@@ -235,9 +235,14 @@ def _accessor(f: Field, slot: _Slot) -> property:
 # ----------------------------------------------------------------------------------------------------
 # the header base class
 
+Span = tuple[type["Header"], int, int, "type[Header] | None", int, int]
+"""What skimming a header finds (``Header._locate``), and what ``decode`` keeps per layer: the header's
+class, where it starts and where its bytes end; then the class of what follows (None: nothing known),
+where its payload starts and ends. The last three are where the next layer's span starts."""
+
 # every header class's ``_locate``, bound once: decode() calls one per layer of every frame, and a class
 # method looked up on a different class at each step would be bound anew each time
-LOCATE: dict[type["Header"], Callable[[bytes, int, int], tuple]] = {}
+LOCATE: dict[type["Header"], Callable[[bytes, int, int], "Span"]] = {}
 _new = object.__new__         # a header from bytes is made without __init__ (which builds from values)
 
 class _Built:
@@ -351,14 +356,14 @@ class Header:
         return h
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type["Header"], type["Header"] | None, int, int]:
-        """Skim the header at ``off``: (its class, the class of what follows or None, where its payload
-        starts, where it ends). Reads only the bytes that say how long the header is and what comes
+    def _locate(cls, data: bytes, off: int, end: int) -> "Span":
+        """Skim the header at ``off``: its :data:`Span` (its class, ``off``, ``end``, then the class of
+        what follows or None, where its payload starts, where it ends). Reads only the bytes that say how long the header is and what comes
         next, so walking a frame costs a few byte lookups per layer; raises DecodeError naming the field
         when those bytes are inconsistent. Headers with lengths, options or a next layer override it."""
         if end - off < cls.MIN_LENGTH:
             raise cls._short(off, end)
-        return cls, None, off + cls.MIN_LENGTH, end
+        return cls, off, end, None, off + cls.MIN_LENGTH, end
 
     @classmethod
     def _short(cls, off: int, end: int) -> DecodeError:
@@ -410,7 +415,7 @@ class Header:
     def layout(self) -> tuple[type["Header"] | None, int, int]:
         """(class of the next header or None, where this header's payload starts, where it ends) in the
         buffer, as ``_locate`` finds them."""
-        return self._locate(self._buf, self._off, self._end)[1:]
+        return self._locate(self._buf, self._off, self._end)[3:]
 
     @property
     def header_length(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from netstudy.wire.checksum import internet_checksum, verify
-from netstudy.wire.fields import LOCATE, Field, Header
+from netstudy.wire.fields import LOCATE, Field, Header, Span
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT
 
 TYPES = {0: "echo reply", 3: "destination unreachable", 4: "source quench", 5: "redirect", 8: "echo request",
@@ -58,14 +58,14 @@ class TypedMessage(Header):
         super().__init__(**values)
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if cls._PICKS_TYPE and end > off:       # the family's base: the type byte says which message
             kind = cls.BY_TYPE.get(data[off])
             if kind is not None:
                 return LOCATE[kind](data, off, end)
         if end - off < cls.MIN_LENGTH:
             raise cls._short(off, end)
-        return cls, None, off + cls.MIN_LENGTH, end
+        return cls, off, end, None, off + cls.MIN_LENGTH, end
 
 
 class ICMP(TypedMessage):

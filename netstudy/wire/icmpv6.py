@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
-from netstudy.wire.fields import Field, Header
+from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.icmp import TypedMessage
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT
 from netstudy.wire.options import Option, OptionSpec, OptionTable
@@ -153,10 +153,10 @@ class _NDP(ICMPv6):
     _EXTRAS = frozenset({"options"})
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < cls.MIN_LENGTH:
             raise cls._short(off, end)
-        return cls, None, end, end                       # options run to the end of the message
+        return cls, off, end, None, end, end                       # options run to the end of the message
 
     @property
     def options(self) -> list[Option]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import struct
 
 from netstudy.wire.checksum import internet_checksum, pseudo_header_ipv4, verify
-from netstudy.wire.fields import Field, Header
+from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
@@ -54,7 +54,7 @@ class IPv4(Header):
     OPTIONS = IPV4_OPTIONS
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 20:
             raise cls._short(off, end)
         first, total, fragment, protocol = _skim(data, off)
@@ -68,7 +68,7 @@ class IPv4(Header):
             if stop > end:          # more than captured: cut by the snap length
                 stop = end
         # a later fragment (offset > 0) carries the middle of a payload, not a header
-        return cls, None if fragment & 0x1FFF else IP_PROTOCOL_NEXT.get(protocol), off + hlen, stop
+        return cls, off, end, None if fragment & 0x1FFF else IP_PROTOCOL_NEXT.get(protocol), off + hlen, stop
 
     @classmethod
     def _header_length(cls, first: int, off: int, end: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import struct
 
 from netstudy.wire.checksum import pseudo_header_ipv6
-from netstudy.wire.fields import Field, Header
+from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.ipv4 import protocol_number
 from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT
 from netstudy.wire.options import Option, OptionSpec, OptionTable
@@ -45,14 +45,14 @@ class IPv6(Header):
     )
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 40:
             raise cls._short(off, end)
         first, length, next_header = _skim(data, off)
         if first >> 4 != 6:
             raise cls._fail("version", off, f"version is {first >> 4}, not 6")
         stop = end if length == 0 or off + 40 + length > end else off + 40 + length   # 0: a jumbogram, or offload
-        return cls, IP_PROTOCOL_NEXT.get(next_header), off + 40, stop
+        return cls, off, end, IP_PROTOCOL_NEXT.get(next_header), off + 40, stop
 
     @property
     def captured_whole(self) -> bool:
@@ -84,13 +84,13 @@ class _Extension(Header):
     _EXTRAS = frozenset({"options"})
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < cls.MIN_LENGTH:
             raise cls._short(off, end)
         length = 8 * (data[off + 1] + 1)
         if off + length > end:
             raise cls._fail("hdr_ext_len", off, f"extension of {length} bytes runs past the {end - off} bytes left")
-        return cls, IP_PROTOCOL_NEXT.get(data[off]), off + length, end
+        return cls, off, end, IP_PROTOCOL_NEXT.get(data[off]), off + length, end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("next_header"):
@@ -168,11 +168,11 @@ class IPv6Fragment(Header):
               Field("identification", 32, "identifies the fragments of one packet (RFC 8200 §4.5)", "hex"))
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 8:
             raise cls._short(off, end)
         later = (data[off + 2] << 8 | data[off + 3]) >> 3   # a later fragment: the middle of a payload
-        return cls, None if later else IP_PROTOCOL_NEXT.get(data[off]), off + 8, end
+        return cls, off, end, None if later else IP_PROTOCOL_NEXT.get(data[off]), off + 8, end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("next_header"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import struct
 
-from netstudy.wire.fields import Field, Header
+from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.numbers import ETHERTYPE_NAMES, ETHERTYPE_NEXT
 
 PACKET_TYPES = {0: "to us", 1: "broadcast", 2: "multicast", 3: "to another host", 4: "sent by us"}
@@ -25,12 +25,12 @@ class Null(Header):
         return _either_order(self._v[0])
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 4:
             raise cls._short(off, end)
         family = _either_order(int.from_bytes(data[off:off + 4], "big"))
         ethertype = 0x0800 if family == 2 else 0x86DD if family in (10, 24, 28, 30) else None
-        return cls, ETHERTYPE_NEXT.get(ethertype), off + 4, end
+        return cls, off, end, ETHERTYPE_NEXT.get(ethertype), off + 4, end
 
 
 class SLL(Header):
@@ -48,10 +48,10 @@ class SLL(Header):
     )
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 16:
             raise cls._short(off, end)
-        return cls, ETHERTYPE_NEXT.get(data[off + 14] << 8 | data[off + 15]), off + 16, end
+        return cls, off, end, ETHERTYPE_NEXT.get(data[off + 14] << 8 | data[off + 15]), off + 16, end
 
 
 class SLL2(Header):
@@ -71,10 +71,10 @@ class SLL2(Header):
     )
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 20:
             raise cls._short(off, end)
-        return cls, ETHERTYPE_NEXT.get(data[off] << 8 | data[off + 1]), off + 20, end
+        return cls, off, end, ETHERTYPE_NEXT.get(data[off] << 8 | data[off + 1]), off + 20, end
 
 
 def _either_order(value: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import struct
 
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
-from netstudy.wire.fields import Field, Header, reads_bytes
+from netstudy.wire.fields import Field, Header, Span, reads_bytes
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, TCP_PORT_NEXT
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
@@ -78,7 +78,7 @@ class TCP(Header):
             self.flags = flags
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 20:
             raise cls._short(off, end)
         sport, dport, offset_byte = _skim(data, off)
@@ -88,8 +88,8 @@ class TCP(Header):
         if off + hlen > end:
             raise cls._fail("data_offset", off, f"header of {hlen} bytes runs past the {end - off} bytes left")
         if end == off + hlen or not TCP_PORT_NEXT:   # an application header only where there is a payload
-            return cls, None, off + hlen, end
-        return cls, TCP_PORT_NEXT.get(dport) or TCP_PORT_NEXT.get(sport), off + hlen, end
+            return cls, off, end, None, off + hlen, end
+        return cls, off, end, TCP_PORT_NEXT.get(dport) or TCP_PORT_NEXT.get(sport), off + hlen, end
 
     # -- flags, the way people write them --
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 import struct
 
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
-from netstudy.wire.fields import Field, Header
+from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, UDP_PORT_NEXT
 
@@ -27,7 +27,7 @@ class UDP(Header):
     )
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> tuple[type[Header], type[Header] | None, int, int]:
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 8:
             raise cls._short(off, end)
         sport, dport, length = _skim(data, off)
@@ -35,8 +35,8 @@ class UDP(Header):
             raise cls._fail("length", off, f"length {length} is less than the 8-byte header")
         stop = end if length == 0 or off + length > end else off + length
         if stop == off + 8:                     # an application header only where there is a payload
-            return cls, None, stop, stop
-        return cls, UDP_PORT_NEXT.get(dport) or UDP_PORT_NEXT.get(sport), off + 8, stop
+            return cls, off, end, None, stop, stop
+        return cls, off, end, UDP_PORT_NEXT.get(dport) or UDP_PORT_NEXT.get(sport), off + 8, stop
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("length"):
@@ -58,7 +58,7 @@ class UDP(Header):
 
     @classmethod
     def summary_at(cls, data: bytes, off: int, end: int) -> str:
-        _, _, start, stop = cls._locate(data, off, end)
+        start, stop = cls._locate(data, off, end)[4:]
         return f"UDP, length {stop - start}"
 
     def summary(self) -> str:
