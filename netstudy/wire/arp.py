@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from netstudy.wire.fields import Field, Header, Span
-from netstudy.wire.numbers import ETHERTYPE_NAMES, ETHERTYPE_NEXT
+from netstudy.wire.numbers import ETHERTYPE_NAMES, ETHERTYPE_NEXT, register
 
 OPCODES = {1: "request", 2: "reply", 3: "RARP request", 4: "RARP reply"}
 
@@ -44,4 +44,4 @@ class ARP(Header):
         return f"ARP, {OPCODES.get(self.opcode, f'opcode {self.opcode}')}, length 28"
 
 
-ETHERTYPE_NEXT[0x0806] = ARP
+register(ETHERTYPE_NEXT, 0x0806, ARP)

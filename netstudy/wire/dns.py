@@ -25,7 +25,7 @@ from typing import ClassVar, Iterable, Sequence
 
 from netstudy.errors import BuildError, DecodeError
 from netstudy.wire.fields import Field, Header
-from netstudy.wire.numbers import UDP_PORT_NEXT
+from netstudy.wire.numbers import UDP_PORT_NEXT, register
 
 __all__ = ["DNS", "Message", "Question", "Record", "Name", "RData", "A", "AAAA", "NS", "CNAME", "PTR",
            "MX", "TXT", "SOA", "SRV", "CAA", "OPT", "Unknown", "NamePiece", "NameSpan", "compression_map",
@@ -147,7 +147,7 @@ class DNS(Header):
                               self.ad, self.rd, self.cd)
 
 
-UDP_PORT_NEXT[PORT] = DNS
+register(UDP_PORT_NEXT, PORT, DNS)
 
 _HEADER = struct.Struct("!HHHHHH")
 

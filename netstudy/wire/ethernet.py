@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from netstudy.wire.fields import Field, Header, Span
-from netstudy.wire.numbers import ETHERTYPE_NAMES, ETHERTYPE_NEXT
+from netstudy.wire.numbers import ETHERTYPE_NAMES, ETHERTYPE_NEXT, number_of, register
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 
@@ -24,7 +24,7 @@ class Ethernet(Header):
     def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 14:
             raise cls._short(off, end)
-        return cls, off, end, ETHERTYPE_NEXT.get(data[off + 12] << 8 | data[off + 13]), off + 14, end
+        return cls, off, end, ETHERTYPE_NEXT[data[off + 12] << 8 | data[off + 13]], off + 14, end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("ethertype"):
@@ -52,7 +52,7 @@ class VLAN(Header):
     def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 4:
             raise cls._short(off, end)
-        return cls, off, end, ETHERTYPE_NEXT.get(data[off + 2] << 8 | data[off + 3]), off + 4, end
+        return cls, off, end, ETHERTYPE_NEXT[data[off + 2] << 8 | data[off + 3]], off + 4, end
 
     fill = Ethernet.fill
 
@@ -62,11 +62,8 @@ class VLAN(Header):
 
 def _ethertype_of(over: Header | None) -> int:
     """The EtherType that announces header ``over`` (the inverse of ETHERTYPE_NEXT)."""
-    for number, cls in ETHERTYPE_NEXT.items():
-        if type(over) is cls:
-            return number
-    return 0
+    return number_of(ETHERTYPE_NEXT, over)
 
 
-ETHERTYPE_NEXT[0x8100] = VLAN
-ETHERTYPE_NEXT[0x88A8] = VLAN
+register(ETHERTYPE_NEXT, 0x8100, VLAN)
+register(ETHERTYPE_NEXT, 0x88A8, VLAN)

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from netstudy.wire.checksum import internet_checksum, verify
 from netstudy.wire.fields import LOCATE, Field, Header, Span
-from netstudy.wire.numbers import IP_PROTOCOL_NEXT
+from netstudy.wire.numbers import IP_PROTOCOL_NEXT, register
 
 TYPES = {0: "echo reply", 3: "destination unreachable", 4: "source quench", 5: "redirect", 8: "echo request",
          9: "router advertisement", 10: "router solicitation", 11: "time exceeded", 12: "parameter problem",
@@ -158,4 +158,4 @@ class ICMPTimeExceeded(_ICMPError):
         return f"ICMP time exceeded {what}, length {self._end - self._off}"
 
 
-IP_PROTOCOL_NEXT[1] = ICMP
+register(IP_PROTOCOL_NEXT, 1, ICMP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
 from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.icmp import TypedMessage
-from netstudy.wire.numbers import IP_PROTOCOL_NEXT
+from netstudy.wire.numbers import IP_PROTOCOL_NEXT, register
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
 PROTOCOL = 58
@@ -232,4 +232,4 @@ class ICMPv6NeighborAdvertisement(_NDP):
         return f"ICMP6, neighbor advertisement, tgt is {self.target}, length {self._end - self._off}"
 
 
-IP_PROTOCOL_NEXT[PROTOCOL] = ICMPv6
+register(IP_PROTOCOL_NEXT, PROTOCOL, ICMPv6)

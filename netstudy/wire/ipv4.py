@@ -5,7 +5,7 @@ import struct
 
 from netstudy.wire.checksum import internet_checksum, pseudo_header_ipv4, verify
 from netstudy.wire.fields import Field, Header, Span
-from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT
+from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT, number_of, register
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
 # what decoding reads to walk past the header: version/IHL, total length, flags/fragment offset, protocol
@@ -68,7 +68,7 @@ class IPv4(Header):
             if stop > end:          # more than captured: cut by the snap length
                 stop = end
         # a later fragment (offset > 0) carries the middle of a payload, not a header
-        return cls, off, end, None if fragment & 0x1FFF else IP_PROTOCOL_NEXT.get(protocol), off + hlen, stop
+        return cls, off, end, None if fragment & 0x1FFF else IP_PROTOCOL_NEXT[protocol], off + hlen, stop
 
     @classmethod
     def _header_length(cls, first: int, off: int, end: int) -> int:
@@ -134,13 +134,8 @@ class IPv4(Header):
 def protocol_number(over: Header | None, nothing: int = 0) -> int:
     """The IP protocol number that announces header ``over`` (the inverse of IP_PROTOCOL_NEXT);
     ``nothing`` when no header follows (IPv6 says 59, "no next header", RFC 8200 §4.7)."""
-    if over is None:
-        return nothing
-    for number, cls in IP_PROTOCOL_NEXT.items():
-        if isinstance(over, cls):
-            return number
-    return nothing
+    return number_of(IP_PROTOCOL_NEXT, over, nothing)
 
 
-ETHERTYPE_NEXT[0x0800] = IPv4
-IP_PROTOCOL_NEXT[4] = IPv4
+register(ETHERTYPE_NEXT, 0x0800, IPv4)
+register(IP_PROTOCOL_NEXT, 4, IPv4)

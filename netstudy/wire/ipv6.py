@@ -6,7 +6,7 @@ import struct
 from netstudy.wire.checksum import pseudo_header_ipv6
 from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.ipv4 import protocol_number
-from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT
+from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT, register
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
 NO_NEXT_HEADER = 59
@@ -52,7 +52,7 @@ class IPv6(Header):
         if first >> 4 != 6:
             raise cls._fail("version", off, f"version is {first >> 4}, not 6")
         stop = end if length == 0 or off + 40 + length > end else off + 40 + length   # 0: a jumbogram, or offload
-        return cls, off, end, IP_PROTOCOL_NEXT.get(next_header), off + 40, stop
+        return cls, off, end, IP_PROTOCOL_NEXT[next_header], off + 40, stop
 
     @property
     def captured_whole(self) -> bool:
@@ -90,7 +90,7 @@ class _Extension(Header):
         length = 8 * (data[off + 1] + 1)
         if off + length > end:
             raise cls._fail("hdr_ext_len", off, f"extension of {length} bytes runs past the {end - off} bytes left")
-        return cls, off, end, IP_PROTOCOL_NEXT.get(data[off]), off + length, end
+        return cls, off, end, IP_PROTOCOL_NEXT[data[off]], off + length, end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("next_header"):
@@ -172,7 +172,7 @@ class IPv6Fragment(Header):
         if end - off < 8:
             raise cls._short(off, end)
         later = (data[off + 2] << 8 | data[off + 3]) >> 3   # a later fragment: the middle of a payload
-        return cls, off, end, None if later else IP_PROTOCOL_NEXT.get(data[off]), off + 8, end
+        return cls, off, end, None if later else IP_PROTOCOL_NEXT[data[off]], off + 8, end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("next_header"):
@@ -182,5 +182,6 @@ class IPv6Fragment(Header):
         return f"frag (0x{self.identification:08x}:{self.fragment_offset * 8}|{len(self.payload)})"
 
 
-ETHERTYPE_NEXT[0x86DD] = IPv6
-IP_PROTOCOL_NEXT.update({0: IPv6HopByHop, 43: IPv6Routing, 44: IPv6Fragment, 60: IPv6DestOptions, 41: IPv6})
+register(ETHERTYPE_NEXT, 0x86DD, IPv6)
+for _number, _cls in ((0, IPv6HopByHop), (43, IPv6Routing), (44, IPv6Fragment), (60, IPv6DestOptions), (41, IPv6)):
+    register(IP_PROTOCOL_NEXT, _number, _cls)

@@ -29,8 +29,8 @@ class Null(Header):
         if end - off < 4:
             raise cls._short(off, end)
         family = _either_order(int.from_bytes(data[off:off + 4], "big"))
-        ethertype = 0x0800 if family == 2 else 0x86DD if family in (10, 24, 28, 30) else None
-        return cls, off, end, ETHERTYPE_NEXT.get(ethertype), off + 4, end
+        ethertype = 0x0800 if family == 2 else 0x86DD if family in (10, 24, 28, 30) else 0   # 0: none
+        return cls, off, end, ETHERTYPE_NEXT[ethertype], off + 4, end
 
 
 class SLL(Header):
@@ -51,7 +51,7 @@ class SLL(Header):
     def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 16:
             raise cls._short(off, end)
-        return cls, off, end, ETHERTYPE_NEXT.get(data[off + 14] << 8 | data[off + 15]), off + 16, end
+        return cls, off, end, ETHERTYPE_NEXT[data[off + 14] << 8 | data[off + 15]], off + 16, end
 
 
 class SLL2(Header):
@@ -74,7 +74,7 @@ class SLL2(Header):
     def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 20:
             raise cls._short(off, end)
-        return cls, off, end, ETHERTYPE_NEXT.get(data[off] << 8 | data[off + 1]), off + 20, end
+        return cls, off, end, ETHERTYPE_NEXT[data[off] << 8 | data[off + 1]], off + 20, end
 
 
 def _either_order(value: int) -> int:

@@ -5,7 +5,7 @@ import struct
 
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
 from netstudy.wire.fields import Field, Header, Span, reads_bytes
-from netstudy.wire.numbers import IP_PROTOCOL_NEXT, TCP_PORT_NEXT
+from netstudy.wire.numbers import IP_PROTOCOL_NEXT, TCP_PORT_NEXT, register
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
 PROTOCOL = 6
@@ -87,9 +87,9 @@ class TCP(Header):
             raise cls._fail("data_offset", off, f"data offset {hlen // 4} words is less than the minimum 5")
         if off + hlen > end:
             raise cls._fail("data_offset", off, f"header of {hlen} bytes runs past the {end - off} bytes left")
-        if end == off + hlen or not TCP_PORT_NEXT:   # an application header only where there is a payload
+        if end == off + hlen:                   # an application header only where there is a payload
             return cls, off, end, None, off + hlen, end
-        return cls, off, end, TCP_PORT_NEXT.get(dport) or TCP_PORT_NEXT.get(sport), off + hlen, end
+        return cls, off, end, TCP_PORT_NEXT[dport] or TCP_PORT_NEXT[sport], off + hlen, end
 
     # -- flags, the way people write them --
     @property
@@ -188,4 +188,4 @@ def _options_text(buf: bytes, start: int, end: int) -> str:
 
 
 _unpack = TCP._STRUCT.unpack_from
-IP_PROTOCOL_NEXT[PROTOCOL] = TCP
+register(IP_PROTOCOL_NEXT, PROTOCOL, TCP)

@@ -6,7 +6,7 @@ import struct
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
 from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.ipv4 import IPv4
-from netstudy.wire.numbers import IP_PROTOCOL_NEXT, UDP_PORT_NEXT
+from netstudy.wire.numbers import IP_PROTOCOL_NEXT, UDP_PORT_NEXT, register
 
 PROTOCOL = 17
 _skim = struct.Struct("!HHH").unpack_from      # what decoding reads: ports, length
@@ -36,7 +36,7 @@ class UDP(Header):
         stop = end if length == 0 or off + length > end else off + length
         if stop == off + 8:                     # an application header only where there is a payload
             return cls, off, end, None, stop, stop
-        return cls, off, end, UDP_PORT_NEXT.get(dport) or UDP_PORT_NEXT.get(sport), off + 8, stop
+        return cls, off, end, UDP_PORT_NEXT[dport] or UDP_PORT_NEXT[sport], off + 8, stop
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("length"):
@@ -67,4 +67,4 @@ class UDP(Header):
         return self.summary_at(self._buf, self._off, self._end)
 
 
-IP_PROTOCOL_NEXT[PROTOCOL] = UDP
+register(IP_PROTOCOL_NEXT, PROTOCOL, UDP)
