@@ -115,7 +115,9 @@ TCP_OPTION_TEXT = {2: lambda d: f"mss {int.from_bytes(d, 'big')}", 3: lambda d: 
 DNS_TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT", 28: "AAAA",
              33: "SRV", 41: "OPT", 43: "DS", 46: "RRSIG", 48: "DNSKEY", 64: "SVCB", 65: "HTTPS", 252: "AXFR",
              255: "ANY", 257: "CAA"}
-DNS_OPCODES = {1: " iquery", 2: " status", 4: " notify", 5: " update", 6: " dso"}
+DNS_OPCODES = ("", " inv_q", " stat", " op3", " notify", " update", " op6", " op7", " op8", " updateA", " updateD",
+               " updateDA", " updateM", " updateMA", " zoneInit", " zoneRef")      # tcpdump's names
+DNS_CLASSES = {1: "", 3: " CHAOS", 4: " HS", 255: " ANY"}
 DNS_RCODES = {1: " FormErr", 2: " ServFail", 3: " NXDomain", 4: " NotImp", 5: " Refused"}
 DNS_NAME_DATA = {2: "nsname", 5: "cname", 12: "ptrname"}      # the dpkt attribute of a one-name rdata
 COLUMNS = ["time", "length", "caplen", "truncated", "interface", "src_mac", "dst_mac", "vlan", "src", "dst",
@@ -142,7 +144,7 @@ def pcap_records(f) -> Iterator[tuple[int, int, bytes]]:
 def dns_flags(ident: int, op: int) -> str:
     """tcpdump's id and flags: ``1234+`` (a query asking for recursion), ``1234 NXDomain*-`` ..."""
     opcode, rcode = op >> 11 & 0xF, op & 0xF
-    text = f"{ident}{DNS_OPCODES.get(opcode, f' op{opcode}') if opcode else ''}"
+    text = f"{ident}{DNS_OPCODES[opcode]}"
     if op & 0x8000:
         return (text + (DNS_RCODES.get(rcode, f" Resp{rcode}") if rcode else "") + ("*" if op & 0x400 else "")
                 + ("" if op & 0x80 else "-") + ("|" if op & 0x200 else "") + ("$" if op & 0x20 else ""))
@@ -187,7 +189,8 @@ def dns_line(payload: bytes) -> str:
             if count:
                 text += f" [{count}{letter}]"
         for q in msg.qd:                                            # tcpdump: every question
-            text += f" {DNS_TYPES.get(q.type) or f'Type{q.type}'}? {dns_name(q.name)}"
+            text += (f" {DNS_TYPES.get(q.type) or f'Type{q.type}'}{DNS_CLASSES.get(q.cls, f' (Class {q.cls})')}? "
+                     f"{dns_name(q.name)}")
     return f"{text} ({len(payload)})"
 
 

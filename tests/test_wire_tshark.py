@@ -6,6 +6,7 @@ Packets that netstudy builds are also read by tshark live, which must find nothi
 """
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -114,6 +115,43 @@ def test_every_field_agrees_with_tshark(capture):
             assert mine == tsharks, f"frame {theirs['frame.number']} {field}: netstudy {mine!r}, tshark {tsharks!r}"
             compared += 1
     assert compared > 0
+
+
+# tcpdump prefixes a Linux cooked frame with its interface and direction (``lo    In  ``)
+_COOKED_PREFIX = re.compile(r"^(?:\S+\s+)?(?:In|Out|M|B|P)\s+")
+_LINE_TRANSPORTS = (TCP, UDP, ICMPEcho, ICMPv6Echo)
+
+
+@pytest.mark.interop
+def test_summary_lines_agree_with_tcpdump():
+    """Each well-formed TCP, UDP (not DNS: see test_dns_summary) and echo frame of every fixture reads as
+    ``tcpdump -n -t -S`` prints it (-S: absolute sequence numbers, as netstudy writes them), but for the
+    differences named below."""
+    tcpdump = tool("tcpdump")
+    compared = {kind: 0 for kind in _LINE_TRANSPORTS}
+    for capture in CAPTURES:
+        run = subprocess.run([tcpdump, "-n", "-t", "-S", "-r", str(capture)], capture_output=True, text=True)
+        theirs = run.stdout.splitlines()
+        records = list(pcap.read(capture))
+        if len(theirs) != len(records):          # tcpdump reads the first section of a pcapng file only
+            assert capture.suffix == ".pcapng", f"{capture.name}: tcpdump printed {len(theirs)} lines: {run.stderr}"
+            continue
+        for number, (record, line) in enumerate(zip(records, theirs), 1):
+            packet = decode(record.data, record.linktype)
+            kind = packet.spans[-1][0]
+            if packet.error is not None or kind not in _LINE_TRANSPORTS:
+                continue
+            if sum(span[0].LAYER == "network" for span in packet.spans) > 1:
+                continue                          # IPv6 extension headers: tcpdump marks them (HBH, frag (0|1448))
+            if kind is TCP and packet.remainder and 53 in (packet.transport.sport, packet.transport.dport):
+                continue                          # DNS over TCP: tcpdump adds the message, netstudy does not
+            if kind is UDP and 53 in (packet.transport.sport, packet.transport.dport):
+                continue                          # an empty or short datagram on the DNS port: tcpdump reads it as DNS
+            if record.linktype in (113, 276):
+                line = _COOKED_PREFIX.sub("", line)
+            assert packet.summary() == line, f"{capture.name} frame {number}"
+            compared[kind] += 1
+    assert all(compared.values()), f"lines compared per kind: {compared}"
 
 
 def test_fixtures_cover_the_protocols():

@@ -76,10 +76,11 @@ class Packet:
 
     __slots__ = ("data", "linktype", "spans", "error", "_rest_start", "_rest_end", "_stopped_at", "_made")
 
-    # made by decode() alone, which sets every slot: data and linktype as given; spans, one
-    # ``Span`` per layer (header class, offset, end, then what follows: see netstudy.wire.fields.Span); error, the DecodeError that stopped the walk or None;
-    # _rest_start/_rest_end, the bytes no layer claimed; _stopped_at, the class that was next (or that
-    # failed); _made, the header objects made so far by layer index (None until one is asked for).
+    # made by decode() alone, which sets every slot: data and linktype as given; spans, one ``Span``
+    # per layer (header class, offset, end, then what follows: see netstudy.wire.fields.Span); error,
+    # the DecodeError that stopped the walk or None; _rest_start/_rest_end, the bytes no layer claimed;
+    # _stopped_at, the class that was next (or that failed); _made, the header objects made so far by
+    # layer index (None until one is asked for).
 
     def _layer(self, index: int) -> Header:
         """The header object of layer ``index``, made the first time."""

@@ -160,7 +160,7 @@ def _tcpdump_flags(id_: int, qr: bool, opcode: int, rcode: int, aa: bool, ra: bo
 
 def _tcpdump_marks(qr: bool, opcode: int, rcode: int, aa: bool, ra: bool, tc: bool, ad: bool, rd: bool,
                    cd: bool) -> str:
-    op = "" if opcode == 0 else f" {OPCODES.get(opcode, f'op{opcode}').lower()}"
+    op = _TCPDUMP_OPCODES[opcode]
     if qr:
         rc = "" if rcode == 0 else " " + {1: "FormErr", 2: "ServFail", 3: "NXDomain", 4: "NotImp",
                                           5: "Refused"}.get(rcode, f"Resp{rcode}")
@@ -170,15 +170,29 @@ def _tcpdump_marks(qr: bool, opcode: int, rcode: int, aa: bool, ra: bool, tc: bo
 
 def _tcpdump_line(m: "Message") -> str:
     flags = _tcpdump_flags(m.id, m.qr, m.opcode, m.rcode, m.aa, m.ra, m.tc, m.ad, m.rd, m.cd)
-    question = "" if m.qr else " ".join(f"{_tcpdump_type(q.type)}? {q.name}" for q in m.question)
+    question = "" if m.qr else " ".join(_tcpdump_question(q.type, q.cls, q.name) for q in m.question)
     answers = [f" {r.type_text} {_tcpdump_rdata(r.rdata)}" for r in m.answer]
     return _tcpdump_sections(flags, m.qr, len(m.question), question, answers, len(m.authority),
                              len(m.additional))
 
 
+# how tcpdump marks each opcode after the ID (its ns_ops table, older names included: RFC 1035 §4.1.1)
+_TCPDUMP_OPCODES = ("", " inv_q", " stat", " op3", " notify", " update", " op6", " op7", " op8", " updateA",
+                    " updateD", " updateDA", " updateM", " updateMA", " zoneInit", " zoneRef")
+_TCPDUMP_CLASSES = {1: "", 3: " CHAOS", 4: " HS", 255: " ANY"}     # IN goes unsaid
+
+
 def _tcpdump_type(code: int) -> str:
     """A type as tcpdump names it in a question: ``A``, ``Type65280`` for one without a mnemonic."""
     return _name_or_number(TYPES, "Type", code)
+
+
+def _tcpdump_question(qtype: int, qclass: int, name: object) -> str:
+    """A question as tcpdump writes it: ``A? example.com.``, ``TXT CHAOS? version.bind.``."""
+    cls = _TCPDUMP_CLASSES.get(qclass)
+    if cls is None:
+        cls = f" (Class {qclass})"
+    return f"{_tcpdump_type(qtype)}{cls}? {name}"
 
 
 def _tcpdump_rdata(rdata: "RData") -> str:
@@ -223,7 +237,7 @@ def _skim_line(data: bytes, off: int, end: int) -> str | None:
     qname, pos = _skim_name(data, off, off + 12, end, known)
     if qname is None or pos + 4 > end:
         return None
-    qtype = data[pos] << 8 | data[pos + 1]
+    qtype, qclass = _Q.unpack_from(data, pos)
     pos += 4
     answers = []
     for i in range(an + ar):
@@ -253,7 +267,7 @@ def _skim_line(data: bytes, off: int, end: int) -> str | None:
         else:
             return None
         pos = stop
-    question = "" if flags & 0x8000 else f"{_tcpdump_type(qtype)}? {qname}"
+    question = "" if flags & 0x8000 else _tcpdump_question(qtype, qclass, qname)
     return _tcpdump_sections(f"{ident}{_flag_marks(flags)}", flags >> 15, 1, question, answers, 0, ar)
 
 

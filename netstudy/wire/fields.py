@@ -358,9 +358,10 @@ class Header:
     @classmethod
     def _locate(cls, data: bytes, off: int, end: int) -> "Span":
         """Skim the header at ``off``: its :data:`Span` (its class, ``off``, ``end``, then the class of
-        what follows or None, where its payload starts, where it ends). Reads only the bytes that say how long the header is and what comes
-        next, so walking a frame costs a few byte lookups per layer; raises DecodeError naming the field
-        when those bytes are inconsistent. Headers with lengths, options or a next layer override it."""
+        what follows or None, where its payload starts, where it ends). Reads only the bytes that say how
+        long the header is and what comes next, so walking a frame costs a few byte lookups per layer;
+        raises DecodeError naming the field when those bytes are inconsistent. Headers with lengths,
+        options or a next layer override it."""
         if end - off < cls.MIN_LENGTH:
             raise cls._short(off, end)
         return cls, off, end, None, off + cls.MIN_LENGTH, end

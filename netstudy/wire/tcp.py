@@ -160,13 +160,22 @@ def _line(v: tuple, buf: bytes, opt_start: int, opt_end: int, length: int) -> st
     """tcpdump's text for a segment with words ``v``, options ``buf[opt_start:opt_end]`` and ``length``
     bytes of data: ``Flags [P.], seq 1:93, ack 1, win 502, options [nop,nop,TS val 1 ecr 2], length 92``."""
     bits = v[5]                        # words: 2 seq, 3 ack, 4 data offset/reserved/AE, 5 CWR..FIN, 6 window
+    flags = FLAG_STRINGS[(v[4] & 1) << 8 | bits]
+    if opt_end - opt_start == 12 and bits & 0x10:
+        kinds, val, ecr = _three_words(buf, opt_start)
+        if kinds == _NOP_NOP_TS:       # most segments of an open connection: the line in one f-string
+            if length:
+                return (f"Flags [{flags}], seq {v[2]}:{(v[2] + length) & 0xFFFFFFFF}, ack {v[3]}, win {v[6]}, "
+                        f"options [nop,nop,TS val {val} ecr {ecr}], length {length}")
+            if not bits & 0x7:
+                return f"Flags [{flags}], ack {v[3]}, win {v[6]}, options [nop,nop,TS val {val} ecr {ecr}], length 0"
     if length:                         # data, or SYN/FIN/RST: the sequence matters
         seq = f", seq {v[2]}:{(v[2] + length) & 0xFFFFFFFF}"
     else:
         seq = f", seq {v[2]}" if bits & 0x7 else ""
     ack = f", ack {v[3]}" if bits & 0x10 else ""
     options = _options_text(buf, opt_start, opt_end) if opt_end > opt_start else ""
-    return f"Flags [{FLAG_STRINGS[(v[4] & 1) << 8 | bits]}]{seq}{ack}, win {v[6]}{options}, length {length}"
+    return f"Flags [{flags}]{seq}{ack}, win {v[6]}{options}, length {length}"
 
 
 # nop, nop, timestamps: the options of nearly every segment of an open connection (RFC 7323 §3, App. A)
