@@ -182,7 +182,7 @@ def test_vlan_arp_and_padding():
     p = decode(raw)
     assert [type(x) for x in p.layers] == [Ethernet, VLAN, ARP]
     assert p[VLAN].vid == 42 and p[VLAN].pcp == 3 and p[Ethernet].ethertype == 0x8100
-    assert p.summary() == "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28"
+    assert p.summary() == "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 42"   # tcpdump counts the padding
     assert p.remainder == b""                      # Ethernet padding is not ARP payload
 
 

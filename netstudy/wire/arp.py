@@ -37,11 +37,13 @@ class ARP(Header):
         return cls, off, end, None, off + 28, off + 28    # what follows in a frame is Ethernet padding, not payload
 
     def summary(self) -> str:
+        """tcpdump's line; its length counts the bytes after the link header, the frame's padding too."""
+        length = self._end - self._off if self._build is None else 28
         if self.opcode == 1:
-            return f"ARP, Request who-has {self.target_ip} tell {self.sender_ip}, length 28"
+            return f"ARP, Request who-has {self.target_ip} tell {self.sender_ip}, length {length}"
         if self.opcode == 2:
-            return f"ARP, Reply {self.sender_ip} is-at {self.sender_mac}, length 28"
-        return f"ARP, {OPCODES.get(self.opcode, f'opcode {self.opcode}')}, length 28"
+            return f"ARP, Reply {self.sender_ip} is-at {self.sender_mac}, length {length}"
+        return f"ARP, {OPCODES.get(self.opcode, f'opcode {self.opcode}')}, length {length}"
 
 
 register(ETHERTYPE_NEXT, 0x0806, ARP)

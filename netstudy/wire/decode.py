@@ -256,6 +256,8 @@ def _summary_source(kinds: tuple[type[Header], ...]) -> str | None:
     if net < 0:
         last = len(kinds) - 1
         return f"summary_at{last}(data, o{last}, e{last})" if kinds else "f'{len(data)} bytes undecoded'"
+    if any(hasattr(cls, "mark_at") for cls in kinds[net + 1:transport]):
+        return None                             # IPv6 extension headers: _summary writes their marks
     if kinds[net] is ARP or transport == len(kinds):
         return f"summary_at{net}(data, o{net}, e{net})"
     columns = {column for column, _ in kinds[net].ROW}
@@ -359,9 +361,13 @@ def _summary(p: Packet, row: list[Any] | None = None) -> str:
         src, dst = ip.src, ip.dst
     else:
         src, dst = row[_SRC], row[_DST]
+    marks = ""                                 # IPv6 extension headers, as tcpdump marks them: "HBH "
+    for kind, off, end, *_ in spans[net + 1:transport if transport >= 0 else len(spans)]:
+        if hasattr(kind, "mark_at"):
+            marks += kind.mark_at(p.data, off, end)
     if transport >= 0:
         if spans[transport][0] not in _WITH_PORTS:
-            return f"{family} {src} > {dst}: {p._layer(transport).summary()}{tail}"
+            return f"{family} {src} > {dst}: {marks}{p._layer(transport).summary()}{tail}"
         if row is None:
             layer = p._layer(transport)
             sport, dport = layer.sport, layer.dport
@@ -373,8 +379,10 @@ def _summary(p: Packet, row: list[Any] | None = None) -> str:
         else:
             kind, off, end, _, _, _ = spans[-1]
             line = kind.summary_at(p.data, off, end)
-        return f"{family} {src}.{sport} > {dst}.{dport}: {line}{tail}"
+        return f"{family} {src}.{sport} > {dst}.{dport}: {marks}{line}{tail}"
     if p.error is not None and p._stopped_at in _WITH_PORTS and len(p.remainder) >= 4:
         sport, dport = int.from_bytes(p.remainder[:2], "big"), int.from_bytes(p.remainder[2:4], "big")
         return f"{family} {src}.{sport} > {dst}.{dport}:{tail}"
+    if marks:                                  # a later IPv6 fragment: "frag (1448|1448)" says it all
+        return f"{family} {src} > {dst}: {marks.rstrip()}{tail}"
     return p._layer(net).summary() + tail

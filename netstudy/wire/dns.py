@@ -171,7 +171,7 @@ def _tcpdump_marks(qr: bool, opcode: int, rcode: int, aa: bool, ra: bool, tc: bo
 def _tcpdump_line(m: "Message") -> str:
     flags = _tcpdump_flags(m.id, m.qr, m.opcode, m.rcode, m.aa, m.ra, m.tc, m.ad, m.rd, m.cd)
     question = "" if m.qr else " ".join(_tcpdump_question(q.type, q.cls, q.name) for q in m.question)
-    answers = [f" {r.type_text} {_tcpdump_rdata(r.rdata)}" for r in m.answer]
+    answers = [f"{_tcpdump_class(r.cls)} {r.type_text} {_tcpdump_rdata(r.rdata)}" for r in m.answer]
     return _tcpdump_sections(flags, m.qr, len(m.question), question, answers, len(m.authority),
                              len(m.additional))
 
@@ -187,12 +187,15 @@ def _tcpdump_type(code: int) -> str:
     return _name_or_number(TYPES, "Type", code)
 
 
+def _tcpdump_class(code: int) -> str:
+    """A class as tcpdump writes it before a '?' or a record's type: nothing for IN, `` CHAOS``..."""
+    text = _TCPDUMP_CLASSES.get(code)
+    return f" (Class {code})" if text is None else text
+
+
 def _tcpdump_question(qtype: int, qclass: int, name: object) -> str:
     """A question as tcpdump writes it: ``A? example.com.``, ``TXT CHAOS? version.bind.``."""
-    cls = _TCPDUMP_CLASSES.get(qclass)
-    if cls is None:
-        cls = f" (Class {qclass})"
-    return f"{_tcpdump_type(qtype)}{cls}? {name}"
+    return f"{_tcpdump_type(qtype)}{_tcpdump_class(qclass)}? {name}"
 
 
 def _tcpdump_rdata(rdata: "RData") -> str:
@@ -223,7 +226,7 @@ def _skim_line(data: bytes, off: int, end: int) -> str | None:
     read straight from the bytes; None for any other, which the full parse then handles.
 
     RFC 1035 §4.1: the header, one question, then the records. Taken here: one question, no authority
-    records, answers of type A, AAAA, NS, CNAME, PTR or MX, at most one additional record (the OPT
+    records, answers of class IN and type A, AAAA, NS, CNAME, PTR or MX, at most one additional record (the OPT
     pseudo-record, owned by the root: RFC 6891 §6.1.1), every name labels in place or a bare pointer
     to a name read before (:func:`_skim_name`), every record whole. ``_parse`` accepts such a message
     (its count checks too: each record read here took at least 11 bytes) and writes the same line.
@@ -244,7 +247,7 @@ def _skim_line(data: bytes, off: int, end: int) -> str | None:
         owner, pos = _skim_name(data, off, pos, end, known)
         if owner is None or pos + 10 > end:
             return None
-        rtype, _, _, size = _RR.unpack_from(data, pos)
+        rtype, rclass, _, size = _RR.unpack_from(data, pos)
         pos += 10
         stop = pos + size
         if stop > end:
@@ -252,6 +255,8 @@ def _skim_line(data: bytes, off: int, end: int) -> str | None:
         if i == an:                                     # the additional record
             if rtype != OPT.TYPE or owner != "." or not _opt_options_fit(data, pos, stop):
                 return None
+        elif rclass != 1:                               # an answer not of class IN: tcpdump names its class
+            return None
         elif rtype == A.TYPE and size == 4:
             answers.append(f" A {_DECIMAL[data[pos]]}.{_DECIMAL[data[pos + 1]]}.{_DECIMAL[data[pos + 2]]}."
                            f"{_DECIMAL[data[pos + 3]]}")

@@ -1,6 +1,8 @@
 """ICMPv6 (RFC 4443) and Neighbor Discovery (RFC 4861): IPv6's echo, errors, and its ARP."""
 from __future__ import annotations
 
+import socket
+
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
 from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.icmp import TypedMessage
@@ -66,7 +68,10 @@ class ICMPv6(TypedMessage):
         return segment_status(message, pseudo, self.raw("checksum"), complete)
 
     def summary(self) -> str:
-        return f"ICMP6, {TYPES.get(self.type, f'type-#{self.type}')}, length {self._end - self._off}"
+        detail = ""
+        if self.type == 143 and self._end - self._off >= 8:      # MLDv2 report: its count (RFC 3810 §5.2)
+            detail = f", {int.from_bytes(self._buf[self._off + 6:self._off + 8], 'big')} group record(s)"
+        return f"ICMP6, {TYPES.get(self.type, f'type-#{self.type}')}{detail}, length {self._end - self._off}"
 
 
 class ICMPv6Echo(ICMPv6):
@@ -108,7 +113,7 @@ class ICMPv6Unreachable(_ICMPv6Error):
             quoted = self.quoted
             ip, transport = quoted.layers[0], (quoted.layers[-1] if len(quoted.layers) > 1 else None)
             if self.code == 4 and hasattr(transport, "dport"):
-                what = f"unreachable port {ip.dst} {transport.NAME.lower()} port {transport.dport}"
+                what = f"unreachable port, {ip.dst} {transport.NAME.lower()} port {transport.dport}"
             else:
                 what = f"unreachable {what} {ip.dst}"
         except (ValueError, IndexError, AttributeError):
@@ -135,7 +140,10 @@ class ICMPv6TimeExceeded(_ICMPv6Error):
     FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 4443 §3.3)", "hex"),)
 
     def summary(self) -> str:
+        """tcpdump's line: in transit, the destination of the quoted packet (``in-transit for 2001:db8::2``)."""
         what = "in-transit" if self.code == 0 else "reassembly"
+        if self.code == 0 and self._end - self._off >= 48:      # the quoted IPv6 header's destination
+            what += f" for {socket.inet_ntop(socket.AF_INET6, self._buf[self._off + 32:self._off + 48])}"
         return f"ICMP6, time exceeded {what}, length {self._end - self._off}"
 
 

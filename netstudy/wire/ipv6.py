@@ -101,6 +101,11 @@ class _Extension(Header):
     def summary(self) -> str:
         return f"{self.NAME}, {self.header_length} bytes"
 
+    @classmethod
+    def mark_at(cls, data: bytes, off: int, end: int) -> str:
+        """What tcpdump writes for this header before the next one's text (``HBH ``); '' for none."""
+        return ""
+
 
 class _OptionsExtension(_Extension):
     """Hop-by-Hop and Destination Options: a list of TLV options padded to 8 bytes (RFC 8200 §4.3, §4.6)."""
@@ -131,12 +136,20 @@ class IPv6HopByHop(_OptionsExtension):
               Field("hdr_ext_len", 8, "length in 8-byte units, not counting the first 8 (RFC 8200 §4.3)",
                     default=None, auto=True))
 
+    @classmethod
+    def mark_at(cls, data: bytes, off: int, end: int) -> str:
+        return "HBH "
+
 
 class IPv6DestOptions(_OptionsExtension):
     """Destination Options: examined only by the destination (RFC 8200 §4.6)."""
 
     NAME = "IPv6 destination options"
     FIELDS = IPv6HopByHop.FIELDS
+
+    @classmethod
+    def mark_at(cls, data: bytes, off: int, end: int) -> str:
+        return "DSTOPT "
 
 
 class IPv6Routing(_Extension):
@@ -173,6 +186,11 @@ class IPv6Fragment(Header):
             raise cls._short(off, end)
         later = (data[off + 2] << 8 | data[off + 3]) >> 3   # a later fragment: the middle of a payload
         return cls, off, end, None if later else IP_PROTOCOL_NEXT[data[off]], off + 8, end
+
+    @classmethod
+    def mark_at(cls, data: bytes, off: int, end: int) -> str:
+        """tcpdump's ``frag (offset|length) ``: where this fragment's bytes go, and how many there are."""
+        return f"frag ({(data[off + 2] << 8 | data[off + 3]) & 0xFFF8}|{end - off - 8}) "
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("next_header"):
