@@ -16,7 +16,7 @@ from conftest import tool
 from netstudy import pcap
 from netstudy.wire import (ARP, ICMP, IPv4, IPv6, TCP, UDP, VLAN, Ethernet, ICMPEcho, ICMPTimeExceeded,
                            ICMPUnreachable, ICMPv6, ICMPv6Echo, ICMPv6NeighborSolicitation, IPv6Fragment,
-                           IPv6HopByHop, decode, tcp_option)
+                           ICMPv6TimeExceeded, ICMPv6Unreachable, IPv6HopByHop, decode, tcp_option)
 from netstudy.wire.ipv6 import IPV6_OPTIONS
 
 CAPTURES = captures()
@@ -156,6 +156,24 @@ def test_summary_lines_agree_with_tcpdump():
             if packet.summary() != line:
                 different.append((capture.name, number, packet.summary(), line))
     assert different == [] and compared > 200, f"{compared} lines compared"
+
+
+@pytest.mark.interop
+def test_icmpv6_error_lines_agree_with_tcpdump(tmp_path):
+    """Each unreachable code tcpdump names (0-4) and both time-exceeded codes, quoting a UDP probe, read
+    as tcpdump prints them (spaces aside: tcpdump writes code 1 as ``,  unreachable prohibited``)."""
+    tcpdump = tool("tcpdump")
+    probe = bytes(IPv6(src="fd00::1", dst="fd00::9") / UDP(sport=1234, dport=33434) / bytes(8))
+    errors = [ICMPv6Unreachable(code=code) for code in range(5)] + [ICMPv6TimeExceeded(code=code) for code in (0, 1)]
+    frames = [bytes(IPv6(src="fd00::2", dst="fd00::1") / error / probe) for error in errors]
+    path = tmp_path / "errors.pcap"
+    with pcap.PcapWriter(path, linktype=101) as writer:
+        for frame in frames:
+            writer.write(frame, 0)
+    theirs = subprocess.run([tcpdump, "-n", "-t", "-r", str(path)], capture_output=True, text=True,
+                            check=True).stdout.splitlines()
+    ours = [decode(frame, 101).summary() for frame in frames]
+    assert [" ".join(line.split()) for line in ours] == [" ".join(line.split()) for line in theirs]
 
 
 def test_fixtures_cover_the_protocols():

@@ -108,17 +108,24 @@ class ICMPv6Unreachable(_ICMPv6Error):
     FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 4443 §3.1)", "hex"),)
 
     def summary(self) -> str:
+        """tcpdump's line, which names the quoted packet's destination (and port, for code 4)."""
         what = UNREACHABLE_CODES.get(self.code, f"code {self.code}")
         try:
             quoted = self.quoted
             ip, transport = quoted.layers[0], (quoted.layers[-1] if len(quoted.layers) > 1 else None)
             if self.code == 4 and hasattr(transport, "dport"):
                 what = f"unreachable port, {ip.dst} {transport.NAME.lower()} port {transport.dport}"
-            else:
+            elif self.code in _TCPDUMP_UNREACHABLE:
+                what = _TCPDUMP_UNREACHABLE[self.code].format(dst=ip.dst, src=ip.src)
+            else:                       # codes tcpdump does not know (RFC 4443 §3.1: 5, 6)
                 what = f"unreachable {what} {ip.dst}"
         except (ValueError, IndexError, AttributeError):
             pass
         return f"ICMP6, destination unreachable, {what}, length {self._end - self._off}"
+
+
+_TCPDUMP_UNREACHABLE = {0: "unreachable route {dst}", 1: "unreachable prohibited {dst}",
+                        2: "beyond scope {dst}, source address {src}", 3: "unreachable address {dst}"}
 
 
 class ICMPv6PacketTooBig(_ICMPv6Error):
@@ -140,9 +147,14 @@ class ICMPv6TimeExceeded(_ICMPv6Error):
     FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 4443 §3.3)", "hex"),)
 
     def summary(self) -> str:
-        """tcpdump's line: in transit, the destination of the quoted packet (``in-transit for 2001:db8::2``)."""
-        what = "in-transit" if self.code == 0 else "reassembly"
-        if self.code == 0 and self._end - self._off >= 48:      # the quoted IPv6 header's destination
+        """tcpdump's line: in transit, the destination of the quoted packet (``in-transit for 2001:db8::2``);
+        in reassembly, ``in-transit (reassembly)`` (tcpdump names the type after code 0)."""
+        what = "in-transit"
+        if self.code == 1:
+            what += " (reassembly)"
+        elif self.code:
+            what += f", unknown code ({self.code})"
+        elif self._end - self._off >= 48:                       # the quoted IPv6 header's destination
             what += f" for {socket.inet_ntop(socket.AF_INET6, self._buf[self._off + 32:self._off + 48])}"
         return f"ICMP6, time exceeded {what}, length {self._end - self._off}"
 
