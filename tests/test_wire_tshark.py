@@ -176,6 +176,24 @@ def test_icmpv6_error_lines_agree_with_tcpdump(tmp_path):
     assert [" ".join(line.split()) for line in ours] == [" ".join(line.split()) for line in theirs]
 
 
+@pytest.mark.interop
+def test_icmp_error_lines_agree_with_tcpdump(tmp_path):
+    """Every unreachable code (0-15, and 4 with a next-hop MTU) and three time-exceeded codes, quoting
+    a UDP probe, read as tcpdump prints them."""
+    tcpdump = tool("tcpdump")
+    probe = bytes(IPv4(src="10.0.0.1", dst="10.0.0.9") / UDP(sport=1234, dport=33434) / bytes(8))
+    errors = ([ICMPUnreachable(code=code) for code in range(16)] + [ICMPUnreachable(code=4, next_hop_mtu=1400)]
+              + [ICMPTimeExceeded(code=code) for code in range(3)])
+    frames = [bytes(IPv4(src="10.0.0.2", dst="10.0.0.1") / error / probe) for error in errors]
+    path = tmp_path / "errors.pcap"
+    with pcap.PcapWriter(path, linktype=101) as writer:
+        for frame in frames:
+            writer.write(frame, 0)
+    theirs = subprocess.run([tcpdump, "-n", "-t", "-r", str(path)], capture_output=True, text=True,
+                            check=True).stdout.splitlines()
+    assert [decode(frame, 101).summary() for frame in frames] == theirs
+
+
 def test_fixtures_cover_the_protocols():
     protocols = set()
     for capture in CAPTURES:

@@ -129,21 +129,33 @@ class ICMPUnreachable(_ICMPError):
     )
 
     def summary(self) -> str:
+        """tcpdump's line, which names the quoted datagram's destination: ``ICMP net 10.0.0.9 unreachable``,
+        ``ICMP 10.0.0.9 udp port 33434 unreachable``, ``ICMP 10.0.0.9 unreachable - need to frag (mtu 1400)``."""
         what = UNREACHABLE_CODES.get(self.code, f"code {self.code}")
         try:
             quoted = self.quoted
             ip = quoted.layers[0]
             transport = quoted.layers[1] if len(quoted.layers) > 1 else None
             if self.code == 3 and transport is not None and hasattr(transport, "dport"):
-                proto = transport.NAME.lower()
-                what = f"{ip.dst} {proto} port {transport.dport} unreachable"
-            elif self.code == 1:
-                what = f"host {ip.dst} unreachable"
-            elif self.code == 2:
-                what = f"{ip.dst} protocol {ip.protocol} unreachable"
+                what = f"{ip.dst} {transport.NAME.lower()} port {transport.dport} unreachable"
+            elif self.code in _TCPDUMP_UNREACHABLE:
+                what = _TCPDUMP_UNREACHABLE[self.code].format(dst=ip.dst, protocol=ip.protocol)
+                if self.code == 4 and self.next_hop_mtu:
+                    what += f" (mtu {self.next_hop_mtu})"
         except (ValueError, IndexError):
             pass
         return f"ICMP {what}, length {self._end - self._off}"
+
+
+# how tcpdump words each code (its unreach table), given the quoted datagram's destination and protocol
+_TCPDUMP_UNREACHABLE = {
+    0: "net {dst} unreachable", 1: "host {dst} unreachable", 2: "{dst} protocol {protocol} unreachable",
+    4: "{dst} unreachable - need to frag", 5: "{dst} unreachable - source route failed",
+    6: "net {dst} unreachable - unknown", 7: "host {dst} unreachable - unknown",
+    8: "{dst} unreachable - source host isolated", 9: "net {dst} unreachable - admin prohibited",
+    10: "host {dst} unreachable - admin prohibited", 11: "net {dst} unreachable - tos prohibited",
+    12: "host {dst} unreachable - tos prohibited", 13: "host {dst} unreachable - admin prohibited filter",
+    14: "host {dst} unreachable - host precedence violation", 15: "host {dst} unreachable - precedence cutoff"}
 
 
 class ICMPTimeExceeded(_ICMPError):
@@ -154,8 +166,9 @@ class ICMPTimeExceeded(_ICMPError):
     FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 792 p.6)"),)
 
     def summary(self) -> str:
-        what = "in-transit" if self.code == 0 else "reassembly"
-        return f"ICMP time exceeded {what}, length {self._end - self._off}"
+        what = {0: "time exceeded in-transit", 1: "ip reassembly time exceeded"}.get(   # as tcpdump words them
+            self.code, f"time exceeded-#{self.code}")
+        return f"ICMP {what}, length {self._end - self._off}"
 
 
 register(IP_PROTOCOL_NEXT, 1, ICMP)
