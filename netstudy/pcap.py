@@ -410,12 +410,15 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
             gc.enable()
         if reader is not None:
             reader.close()
-    width = len(ROW_COLUMNS)
-    table = np.array(rows, dtype=object).reshape(len(rows), width + 4)     # one C pass over the rows
-    timestamps, lengths, caplens, interfaces = table[:, width:].T.astype(np.int64)
+    width, count = len(ROW_COLUMNS), len(rows)
+    # the rows transposed (zip, in C) into one array per column: fromiter takes each value as it is,
+    # where np.array would first look into every value to find the table's shape
+    table = ([np.fromiter(column, dtype=object, count=count) for column in zip(*rows)]
+             or [np.empty(0, dtype=object)] * (width + 4))                     # no rows: no columns to zip
+    timestamps, lengths, caplens, interfaces = (column.astype(np.int64) for column in table[width:])
     columns = {"time": pd.to_datetime(timestamps, unit="ns", utc=True), "length": lengths, "caplen": caplens,
                "truncated": caplens < lengths, "interface": interfaces}
-    for name, values in zip(ROW_COLUMNS, table.T):
+    for name, values in zip(ROW_COLUMNS, table):
         if name in _INTEGER_COLUMNS:        # absent = <NA>: None -> NaN -> pandas' nullable integers
             columns[name] = pd.array(values.astype(np.float64), dtype="Int64")
         elif name == "malformed":
