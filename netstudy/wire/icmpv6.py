@@ -117,8 +117,8 @@ class ICMPv6Unreachable(_ICMPv6Error):
                 what = f"unreachable port, {ip.dst} {transport.NAME.lower()} port {transport.dport}"
             elif self.code in _TCPDUMP_UNREACHABLE:
                 what = _TCPDUMP_UNREACHABLE[self.code].format(dst=ip.dst, src=ip.src)
-            else:                       # codes tcpdump does not know (RFC 4443 §3.1: 5, 6)
-                what = f"unreachable {what} {ip.dst}"
+            else:                       # codes tcpdump does not know (RFC 4443 §3.1: 5, 6), a port not quoted
+                what = f"{what} {ip.dst}"
         except (ValueError, IndexError, AttributeError):
             pass
         return f"ICMP6, destination unreachable, {what}, length {self._end - self._off}"
