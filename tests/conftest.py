@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 
 import pytest
 
@@ -18,6 +19,17 @@ def tool(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} is not installed (make test installs it with apt-get when run as root)")
     return path
+
+
+def tcpdump_lines(frames: list[bytes], path, linktype: int = 1) -> list[str]:
+    """tcpdump's line (``tcpdump -n -t``) for each of ``frames``, written to the capture file ``path``."""
+    from netstudy import pcap
+    tcpdump = tool("tcpdump")
+    with pcap.PcapWriter(path, linktype=linktype) as writer:
+        for frame in frames:
+            writer.write(frame, 0)
+    return subprocess.run([tcpdump, "-n", "-t", "-r", str(path)], capture_output=True, text=True,
+                          check=True).stdout.splitlines()
 
 
 def need_root(reason: str = "raw sockets") -> None:

@@ -212,22 +212,14 @@ def capture_seeds() -> list[bytes]:
 def test_lines_agree_with_tcpdump(tmp_path):
     """The summary of each built message, carried in UDP from port 53, reads as tcpdump prints it
     (``tcpdump -n -t``): flags, counts, the question, each answer (an MX exchange before its preference)."""
-    import subprocess
-
-    from conftest import tool
+    from conftest import tcpdump_lines
     from netstudy.wire import IPv4, UDP, Ethernet
 
-    tcpdump = tool("tcpdump")
     # left out: TXT (tcpdump leaves its data out of the line), and names with bytes dig escapes (tcpdump
     # prints them raw: a label's own dot reads like a separator there)
     cases = [name for name in BUILT if name not in ("TXT", "query with labels to escape")]
     frames = [bytes(Ethernet() / IPv4(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=53, dport=40000)
                     / BUILT[name][0].to_wire()) for name in cases]
-    path = tmp_path / "dns.pcap"
-    with pcap.PcapWriter(path) as writer:
-        for frame in frames:
-            writer.write(frame, 0)
-    theirs = subprocess.run([tcpdump, "-n", "-t", "-r", str(path)], capture_output=True, text=True,
-                            check=True).stdout.splitlines()
+    theirs = tcpdump_lines(frames, tmp_path / "dns.pcap")
     ours = [decode(frame).summary() for frame in frames]
     assert [(c, o) for c, o, t in zip(cases, ours, theirs) if o != t] == [(c, t) for c, o, t in zip(cases, ours, theirs) if o != t]

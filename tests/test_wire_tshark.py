@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from tshark import captures, load
 
-from conftest import tool
+from conftest import tcpdump_lines, tool
 from netstudy import pcap
 from netstudy.wire import (ARP, ICMP, IPv4, IPv6, TCP, UDP, VLAN, Ethernet, ICMPEcho, ICMPTimeExceeded,
                            ICMPUnreachable, ICMPv6, ICMPv6Echo, ICMPv6NeighborSolicitation, IPv6Fragment,
@@ -162,16 +162,10 @@ def test_summary_lines_agree_with_tcpdump():
 def test_icmpv6_error_lines_agree_with_tcpdump(tmp_path):
     """Each unreachable code tcpdump names (0-4) and both time-exceeded codes, quoting a UDP probe, read
     as tcpdump prints them (spaces aside: tcpdump writes code 1 as ``,  unreachable prohibited``)."""
-    tcpdump = tool("tcpdump")
     probe = bytes(IPv6(src="fd00::1", dst="fd00::9") / UDP(sport=1234, dport=33434) / bytes(8))
     errors = [ICMPv6Unreachable(code=code) for code in range(5)] + [ICMPv6TimeExceeded(code=code) for code in (0, 1)]
     frames = [bytes(IPv6(src="fd00::2", dst="fd00::1") / error / probe) for error in errors]
-    path = tmp_path / "errors.pcap"
-    with pcap.PcapWriter(path, linktype=101) as writer:
-        for frame in frames:
-            writer.write(frame, 0)
-    theirs = subprocess.run([tcpdump, "-n", "-t", "-r", str(path)], capture_output=True, text=True,
-                            check=True).stdout.splitlines()
+    theirs = tcpdump_lines(frames, tmp_path / "errors.pcap", linktype=101)
     ours = [decode(frame, 101).summary() for frame in frames]
     assert [" ".join(line.split()) for line in ours] == [" ".join(line.split()) for line in theirs]
 
@@ -180,17 +174,11 @@ def test_icmpv6_error_lines_agree_with_tcpdump(tmp_path):
 def test_icmp_error_lines_agree_with_tcpdump(tmp_path):
     """Every unreachable code (0-15, and 4 with a next-hop MTU) and three time-exceeded codes, quoting
     a UDP probe, read as tcpdump prints them."""
-    tcpdump = tool("tcpdump")
     probe = bytes(IPv4(src="10.0.0.1", dst="10.0.0.9") / UDP(sport=1234, dport=33434) / bytes(8))
     errors = ([ICMPUnreachable(code=code) for code in range(16)] + [ICMPUnreachable(code=4, next_hop_mtu=1400)]
               + [ICMPTimeExceeded(code=code) for code in range(3)])
     frames = [bytes(IPv4(src="10.0.0.2", dst="10.0.0.1") / error / probe) for error in errors]
-    path = tmp_path / "errors.pcap"
-    with pcap.PcapWriter(path, linktype=101) as writer:
-        for frame in frames:
-            writer.write(frame, 0)
-    theirs = subprocess.run([tcpdump, "-n", "-t", "-r", str(path)], capture_output=True, text=True,
-                            check=True).stdout.splitlines()
+    theirs = tcpdump_lines(frames, tmp_path / "errors.pcap", linktype=101)
     assert [decode(frame, 101).summary() for frame in frames] == theirs
 
 
