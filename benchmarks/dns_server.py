@@ -50,7 +50,7 @@ def wait_until_answering(port: int, proc: subprocess.Popen, what: str) -> None:
             try:
                 s.recvfrom(4096)
                 return
-            except socket.timeout:
+            except TimeoutError:
                 continue
     sys.exit(f"{what} did not answer on port {port}")
 

@@ -16,7 +16,7 @@ import sys
 import time
 
 from netstudy.lab import Lab, build_plan, lan
-from netstudy.lab.system import LabRecord, NETNS_DIR, remove, tool, wait_until_up
+from netstudy.lab.system import NETNS_DIR, LabRecord, remove, tool, wait_until_up
 from netstudy.lab.system import netns_path as path_of
 
 

@@ -16,8 +16,8 @@ import argparse
 import random
 import struct
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from netstudy.pcap import LinkType, PcapWriter
 

@@ -27,9 +27,9 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Iterator
 
 import dpkt
 

@@ -68,7 +68,7 @@ class Capabilities:
         return f"capabilities: {yes_no}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def capabilities() -> Capabilities:
     """Probe this process's network privileges by trying each mechanism once (then remembered)."""
     root = os.geteuid() == 0

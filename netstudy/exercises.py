@@ -1,7 +1,7 @@
 """Checks for the exercises of notebooks/00_start_here.ipynb: each says what is right, or what to look at."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from netstudy.wire.checksum import internet_checksum
 

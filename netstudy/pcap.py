@@ -14,9 +14,10 @@ import itertools
 import os
 import struct
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, BinaryIO, Iterable, Iterator, Union
+from typing import Any, BinaryIO, Union
 
 from netstudy.errors import DecodeError
 

@@ -22,12 +22,19 @@ import os
 import selectors
 import socket
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from netstudy.icmp_engine import EchoReply, EchoTemplate, IcmpSocket, ProbeError, resolve
-from netstudy.icmp_engine.echo import (IPV4_PLAIN_LENGTH, IPV4_PLAIN_START, IPV4_TTL_SOURCE, TIMESTAMP_BYTES,
-                                      read_ipv4_datagram, read_message)
+from netstudy.icmp_engine.echo import (
+    IPV4_PLAIN_LENGTH,
+    IPV4_PLAIN_START,
+    IPV4_TTL_SOURCE,
+    TIMESTAMP_BYTES,
+    read_ipv4_datagram,
+    read_message,
+)
 from netstudy.wire import ICMP, ICMPEcho, decode
 from netstudy.wire.icmpv6 import ICMPv6, ICMPv6Echo
 
@@ -391,7 +398,7 @@ class Ping:
     def close(self) -> None:
         self.socket.close()
 
-    def __enter__(self) -> "Ping":
+    def __enter__(self) -> Ping:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -17,8 +17,9 @@ import asyncio
 import itertools
 import selectors
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from netstudy.errors import PrivilegeError
 from netstudy.icmp_engine import EchoReply, EchoTemplate, IcmpSocket, ProbeError, UdpProbeSocket, resolve
@@ -231,7 +232,7 @@ class Traceroute:
     def close(self) -> None:
         self.socket.close()
 
-    def __enter__(self) -> "Traceroute":
+    def __enter__(self) -> Traceroute:
         return self
 
     def __exit__(self, *exc: object) -> None:

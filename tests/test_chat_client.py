@@ -8,11 +8,11 @@ import sys
 import time
 
 import pytest
+from conftest import free_port
 
 from netstudy.chat import ChatClient, ChatServer, ThreadedChatServer
 from netstudy.chat.client import nick_colour, render
 from netstudy.chat.protocol import ServerLine
-from conftest import free_port
 
 pytestmark = pytest.mark.live
 

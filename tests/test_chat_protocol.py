@@ -5,9 +5,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netstudy.chat.protocol import (MAX_LINE, Broadcast, ChatRoom, Close, InvalidUtf8, Line, LineFramer,
-                                    LineTooLong, Log, Send, ServerLine, encode_line, nick_problem,
-                                    parse_server_line)
+from netstudy.chat.protocol import (
+    MAX_LINE,
+    Broadcast,
+    ChatRoom,
+    Close,
+    InvalidUtf8,
+    Line,
+    LineFramer,
+    LineTooLong,
+    Log,
+    Send,
+    ServerLine,
+    encode_line,
+    nick_problem,
+    parse_server_line,
+)
 
 
 def feed_all(framer: LineFramer, chunks: list[bytes]) -> list:
@@ -87,9 +100,7 @@ def lines_for(actions, conn, members):
     """What ``conn`` receives from ``actions`` when ``members`` are joined."""
     got = []
     for a in actions:
-        if type(a) is Send and a.to == conn:
-            got.append(a.line.decode())
-        elif type(a) is Broadcast and a.exclude != conn and conn in members:
+        if type(a) is Send and a.to == conn or type(a) is Broadcast and a.exclude != conn and conn in members:
             got.append(a.line.decode())
     return got
 

@@ -9,11 +9,11 @@ import threading
 import time
 
 import pytest
+from conftest import tool
 
 from netstudy.chat import ChatClient, ChatServer, ThreadedChatServer
 from netstudy.chat.protocol import MAX_LINE
 from netstudy.errors import NetstudyError
-from conftest import tool
 
 pytestmark = pytest.mark.live
 
@@ -120,9 +120,8 @@ def test_oversized_line_and_invalid_utf8_are_refused_and_the_connection_lives_on
 
 
 def test_duplicate_nickname_is_refused_case_insensitively(server):
-    with ChatClient("alice", port=port(server)):
-        with pytest.raises(NetstudyError, match="nick-in-use ALICE"):
-            ChatClient("ALICE", port=port(server))
+    with ChatClient("alice", port=port(server)), pytest.raises(NetstudyError, match="nick-in-use ALICE"):
+        ChatClient("ALICE", port=port(server))
 
 
 @pytest.mark.parametrize("how, reason", [("close", "connection closed"), ("rst", "connection reset by peer")])

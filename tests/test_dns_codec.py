@@ -15,10 +15,32 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netstudy.errors import DecodeError
-from netstudy.wire import IPv4, UDP, decode
-from netstudy.wire.dns import (AAAA, CAA, CNAME, DNS, MX, NS, OPT, PTR, SOA, SRV, TXT, A, Message, Name,
-                               Question, Record, Unknown, compression_map, make_opt, reverse_name, tcp_frame,
-                               tcp_unframe, type_code)
+from netstudy.wire import UDP, IPv4, decode
+from netstudy.wire.dns import (
+    AAAA,
+    CAA,
+    CNAME,
+    DNS,
+    MX,
+    NS,
+    OPT,
+    PTR,
+    SOA,
+    SRV,
+    TXT,
+    A,
+    Message,
+    Name,
+    Question,
+    Record,
+    Unknown,
+    compression_map,
+    make_opt,
+    reverse_name,
+    tcp_frame,
+    tcp_unframe,
+    type_code,
+)
 
 
 def every_type_response() -> Message:

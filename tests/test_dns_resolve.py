@@ -10,8 +10,19 @@ from pathlib import Path
 import pytest
 
 import netstudy
-from netstudy.dns.resolve import (DnsTimeout, Exchange, ResolveError, query, query_async, query_many,
-                                  query_many_async, resolve, reverse, run, to_frame)
+from netstudy.dns.resolve import (
+    DnsTimeout,
+    Exchange,
+    ResolveError,
+    query,
+    query_async,
+    query_many,
+    query_many_async,
+    resolve,
+    reverse,
+    run,
+    to_frame,
+)
 from netstudy.dns.server import DnsServer, Responder
 from netstudy.dns.zone import load_zone
 from netstudy.wire.dns import Message
@@ -40,7 +51,7 @@ class Scripted:
         while self.running:
             try:
                 data, addr = self.sock.recvfrom(65535)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

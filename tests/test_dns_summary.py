@@ -13,8 +13,24 @@ from test_dns_codec import HOSTILE
 from netstudy import pcap
 from netstudy.errors import DecodeError
 from netstudy.wire import decode
-from netstudy.wire.dns import (AAAA, CNAME, DNS, MX, NS, PTR, SOA, TXT, A, Message, Question, Record, _skim_line,
-                               _tcpdump_flags, _tcpdump_line, make_opt)
+from netstudy.wire.dns import (
+    AAAA,
+    CNAME,
+    DNS,
+    MX,
+    NS,
+    PTR,
+    SOA,
+    TXT,
+    A,
+    Message,
+    Question,
+    Record,
+    _skim_line,
+    _tcpdump_flags,
+    _tcpdump_line,
+    make_opt,
+)
 
 CAPTURES = Path(__file__).parent / "data" / "captures"
 
@@ -213,7 +229,8 @@ def test_lines_agree_with_tcpdump(tmp_path):
     """The summary of each built message, carried in UDP from port 53, reads as tcpdump prints it
     (``tcpdump -n -t``): flags, counts, the question, each answer (an MX exchange before its preference)."""
     from conftest import tcpdump_lines
-    from netstudy.wire import IPv4, UDP, Ethernet
+
+    from netstudy.wire import UDP, Ethernet, IPv4
 
     # left out: TXT (tcpdump leaves its data out of the line), and names with bytes dig escapes (tcpdump
     # prints them raw: a label's own dot reads like a separator there)

@@ -15,13 +15,26 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import need_namespaces, need_user_namespaces, tool
 
 from netstudy.errors import PrivilegeError
-from netstudy.lab import (Host, Lab, LabError, Nic, Rule, Switch, Topology, build_plan, cleanup, firewalled,
-                          lan, load_topology, records, routed)
+from netstudy.lab import (
+    Host,
+    Lab,
+    LabError,
+    Nic,
+    Rule,
+    Switch,
+    Topology,
+    build_plan,
+    cleanup,
+    firewalled,
+    lan,
+    load_topology,
+    records,
+    routed,
+)
 from netstudy.lab.system import RUN_DIR, check_privilege, lab_namespaces, run
-
-from conftest import need_namespaces, need_user_namespaces, tool
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parent.parent
@@ -350,7 +363,7 @@ def _probe(host: str, proto: str, port: int) -> str:
             return "open"
         except ConnectionRefusedError:
             return "refused"
-        except socket.timeout:
+        except TimeoutError:
             return "timeout"
         except OSError as exc:
             if exc.errno in (errno.EHOSTUNREACH, errno.EACCES):
@@ -381,12 +394,11 @@ def test_stealth_host_drops_ping_but_serves(fw_lab):
 # -- life cycle ---------------------------------------------------------------------------------------
 def test_teardown_leaves_nothing_even_after_an_exception():
     need_lab()
-    with pytest.raises(RuntimeError, match="boom"):
-        with Lab("lan", hosts=2) as lab:
-            sleeper = lab.popen("h1", ["sleep", "60"])
-            assert len(lab_namespaces(lab.id)) == 4 and lab.state == "running"
-            assert in_machine_namespace(lab) == []               # no link in the machine's namespace
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), Lab("lan", hosts=2) as lab:
+        sleeper = lab.popen("h1", ["sleep", "60"])
+        assert len(lab_namespaces(lab.id)) == 4 and lab.state == "running"
+        assert in_machine_namespace(lab) == []               # no link in the machine's namespace
+        raise RuntimeError("boom")
     assert left_behind(lab.id) == [] and lab.state == "closed"
     assert sleeper.poll() is not None                           # programs started in the lab are gone
     assert in_machine_namespace(lab) == []

@@ -8,14 +8,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import tool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tshark import CAPTURES, captures, load, run_fields
 
-from conftest import tool
 from netstudy import pcap
 from netstudy.errors import DecodeError
 from netstudy.pcap import LinkType, PcapWriter
-from tshark import CAPTURES, captures, load, run_fields
 
 FIXTURES = captures()
 # Link types of the fixtures that are not Ethernet (what capinfos -E says of them).

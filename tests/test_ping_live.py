@@ -12,8 +12,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import need_raw, need_root, need_user_namespaces, tool
+
 from netstudy.ping import ping, summarize
 
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]

@@ -11,12 +11,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netstudy.icmp_engine.echo import (SOCK_EXTENDED_ERR, EchoReply, EchoTemplate, ProbeError, echo_payload,
-                                       error_text, payload_timestamp_ns, read_ancillary, read_error_queue,
-                                       read_message, update_checksum)
+from netstudy.icmp_engine.echo import (
+    SOCK_EXTENDED_ERR,
+    EchoReply,
+    EchoTemplate,
+    ProbeError,
+    echo_payload,
+    error_text,
+    payload_timestamp_ns,
+    read_ancillary,
+    read_error_queue,
+    read_message,
+    update_checksum,
+)
 from netstudy.ping import Probe, ProbeLog, format_time, header_line, probe_line, statistics_lines, summarize
 from netstudy.traceroute import Hop, TraceProbe
-from netstudy.wire import IPv4, UDP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable, internet_checksum
+from netstudy.wire import UDP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable, IPv4, internet_checksum
 from netstudy.wire.checksum import ones_complement_sum, verify
 from netstudy.wire.icmpv6 import ICMPv6Echo, ICMPv6TimeExceeded
 from netstudy.wire.ipv6 import IPv6

@@ -16,15 +16,41 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest
+from conftest import tool
 from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
-from conftest import tool
-from netstudy.show import (byte_map, checksum_figure, checksum_steps, describe, field_color, header_diagram,
-                           header_svg, hexdump, hexdump_text, layers_diagram, to_html)
+from netstudy.show import (
+    byte_map,
+    checksum_figure,
+    checksum_steps,
+    describe,
+    field_color,
+    header_diagram,
+    header_svg,
+    hexdump,
+    hexdump_text,
+    layers_diagram,
+    to_html,
+)
 from netstudy.show.layout import as_packet, display_name, layout_header, value_of
-from netstudy.wire import (ARP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable, IPv4, SLL, SLL2, TCP, UDP, VLAN,
-                           Ethernet, Null, decode, internet_checksum, tcp_option)
+from netstudy.wire import (
+    ARP,
+    SLL,
+    SLL2,
+    TCP,
+    UDP,
+    VLAN,
+    Ethernet,
+    ICMPEcho,
+    ICMPTimeExceeded,
+    ICMPUnreachable,
+    IPv4,
+    Null,
+    decode,
+    internet_checksum,
+    tcp_option,
+)
 from netstudy.wire.checksum import fold
 from netstudy.wire.dns import DNS
 from netstudy.wire.icmpv6 import ICMPv6Echo, ICMPv6NeighborSolicitation, ndp_option
@@ -119,8 +145,8 @@ def test_every_layer_draws_one_box_per_field_with_its_value(name, close_figures)
         assert len(keys) == len(views), (layer.NAME, sorted(keys))
         width, height = fig.get_size_inches() * 72
         for r in rects:                                     # every box inside the figure
-            assert 0 <= r.get_x() and r.get_x() + r.get_width() <= width + 1e-6
-            assert 0 <= r.get_y() and r.get_y() + r.get_height() <= height + 1e-6, (layer.NAME, r.get_gid())
+            assert r.get_x() >= 0 and r.get_x() + r.get_width() <= width + 1e-6
+            assert r.get_y() >= 0 and r.get_y() + r.get_height() <= height + 1e-6, (layer.NAME, r.get_gid())
         assert f"{layer.NAME}.{views[0].name}" in keys
         all_text = "\n".join(texts(fig))
         for view in views:
@@ -336,7 +362,7 @@ def test_html_is_deterministic_and_its_svgs_parse(name):
         ids += [e.get("id") for e in root.iter() if e.get("id")]
         height = float(root.get("height"))
         for rect in root.iter("{http://www.w3.org/2000/svg}rect"):     # every box inside its drawing
-            assert 0 <= float(rect.get("y")) and float(rect.get("y")) + float(rect.get("height")) <= height
+            assert float(rect.get("y")) >= 0 and float(rect.get("y")) + float(rect.get("height")) <= height
     assert len(ids) == len(set(ids))                      # unique within the output
 
 
@@ -352,6 +378,7 @@ def test_packet_html_has_summary_diagrams_and_hexdump():
 def test_jupyter_shows_headers_and_packets_as_html():
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
+
     import netstudy
     config = Config()
     config.HistoryManager.hist_file = ":memory:"

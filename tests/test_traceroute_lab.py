@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import need_namespaces, need_root, tool
 
 pytestmark = [pytest.mark.lab, pytest.mark.root]

@@ -9,10 +9,33 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netstudy.errors import BuildError, DecodeError
-from netstudy.wire import (ARP, ICMP, IPv4, IPv6, SLL, SLL2, TCP, UDP, VLAN, Ethernet, ICMPEcho, ICMPTimeExceeded,
-                           ICMPUnreachable, ICMPv6Echo, ICMPv6NeighborAdvertisement, ICMPv6NeighborSolicitation,
-                           IPv6Fragment, IPv6HopByHop, Null, decode, decode_ip, internet_checksum,
-                           internet_checksum_loop, ndp_option, tcp_option)
+from netstudy.wire import (
+    ARP,
+    ICMP,
+    SLL,
+    SLL2,
+    TCP,
+    UDP,
+    VLAN,
+    Ethernet,
+    ICMPEcho,
+    ICMPTimeExceeded,
+    ICMPUnreachable,
+    ICMPv6Echo,
+    ICMPv6NeighborAdvertisement,
+    ICMPv6NeighborSolicitation,
+    IPv4,
+    IPv6,
+    IPv6Fragment,
+    IPv6HopByHop,
+    Null,
+    decode,
+    decode_ip,
+    internet_checksum,
+    internet_checksum_loop,
+    ndp_option,
+    tcp_option,
+)
 from netstudy.wire.checksum import ones_complement_sum, verify
 from netstudy.wire.fields import Field, Header
 from netstudy.wire.ipv4 import IPV4_OPTIONS
@@ -395,8 +418,9 @@ def test_tcp_options_fast_path_writes_what_the_table_writes():
 
 def test_summary_from_bytes_equals_the_header_objects_summary():
     """Header.summary_at (what tables use) and header.summary() write the same line."""
-    from netstudy import pcap
     from pathlib import Path
+
+    from netstudy import pcap
     captures = sorted(p for p in (Path(__file__).parent / "data" / "captures").iterdir() if p.suffix in (".pcap", ".pcapng"))
     checked = 0
     for path in captures:
@@ -428,8 +452,9 @@ def test_compiled_rows_equal_rows_from_header_objects():
     """The row writer compiled per stack shape (what to_frame runs) agrees with the header objects on
     every packet of every fixture capture, on each of them cut short (malformed layers), and once
     header objects were made."""
-    from netstudy import pcap
     from pathlib import Path
+
+    from netstudy import pcap
     captures = sorted(p for p in (Path(__file__).parent / "data" / "captures").iterdir() if p.suffix in (".pcap", ".pcapng"))
     shapes = set()
     for path in captures:

@@ -10,13 +10,32 @@ import re
 import subprocess
 
 import pytest
+from conftest import tcpdump_lines, tool
 from tshark import captures, load
 
-from conftest import tcpdump_lines, tool
 from netstudy import pcap
-from netstudy.wire import (ARP, ICMP, IPv4, IPv6, TCP, UDP, VLAN, Ethernet, ICMPEcho, ICMPTimeExceeded,
-                           ICMPUnreachable, ICMPv6, ICMPv6Echo, ICMPv6NeighborSolicitation, IPv6Fragment,
-                           ICMPv6TimeExceeded, ICMPv6Unreachable, IPv6HopByHop, decode, tcp_option)
+from netstudy.wire import (
+    ARP,
+    ICMP,
+    TCP,
+    UDP,
+    VLAN,
+    Ethernet,
+    ICMPEcho,
+    ICMPTimeExceeded,
+    ICMPUnreachable,
+    ICMPv6,
+    ICMPv6Echo,
+    ICMPv6NeighborSolicitation,
+    ICMPv6TimeExceeded,
+    ICMPv6Unreachable,
+    IPv4,
+    IPv6,
+    IPv6Fragment,
+    IPv6HopByHop,
+    decode,
+    tcp_option,
+)
 from netstudy.wire.ipv6 import IPV6_OPTIONS
 
 CAPTURES = captures()

@@ -162,7 +162,7 @@ class ChatClient:
         self.sock.close()
         self._reader.join(self.timeout)
 
-    def __enter__(self) -> "ChatClient":
+    def __enter__(self) -> ChatClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

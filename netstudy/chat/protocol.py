@@ -18,8 +18,9 @@ carry out the ``Send`` / ``Broadcast`` / ``Close`` actions it returns, so every 
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Hashable, Union
+from typing import Union
 
 MAX_LINE = 4096          # bytes in one line, newline excluded
 MAX_NICK = 16

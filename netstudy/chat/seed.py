@@ -31,7 +31,7 @@ class SeedServer:
         self.errors: list[str] = []          # what went wrong in the client threads, for the lesson
         self.sock: socket.socket | None = None
 
-    def start(self) -> "SeedServer":
+    def start(self) -> SeedServer:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((self.host, self.port))
@@ -91,7 +91,7 @@ class SeedServer:
             except OSError:
                 pass
 
-    def __enter__(self) -> "SeedServer":
+    def __enter__(self) -> SeedServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -64,7 +64,7 @@ class _Server:
             raise RuntimeError("the server is not started")
         return self._listener.getsockname()[:2]
 
-    def start(self) -> "_Server":
+    def start(self) -> _Server:
         raise_fd_limit(16384)
         family = socket.AF_INET6 if ":" in self._bind[0] else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
@@ -81,7 +81,7 @@ class _Server:
         log.info("%s listening on %s:%d", type(self).__name__, *self.address)
         return self
 
-    def __enter__(self) -> "_Server":
+    def __enter__(self) -> _Server:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -5,9 +5,8 @@ import argparse
 
 from netstudy import __version__
 from netstudy.dns.resolve import DEFAULT_PORT, DEFAULT_SERVER, query, reverse_name
-from netstudy.dns.server import DEFAULT_HOST
+from netstudy.dns.server import DEFAULT_HOST, DnsServer
 from netstudy.dns.server import DEFAULT_PORT as SERVE_PORT
-from netstudy.dns.server import DnsServer
 from netstudy.wire.dns import type_code
 
 QUERY_HELP = f"""dig-style arguments, in any order:

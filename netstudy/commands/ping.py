@@ -7,7 +7,8 @@ import ipaddress
 import os
 import socket
 import sys
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 from netstudy.ping import Ping, header_line, probe_line, statistics_lines
 

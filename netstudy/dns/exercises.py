@@ -1,9 +1,9 @@
 """Checks for the exercises of notebooks/01_dns.ipynb: each says what is right, or what to look at."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from netstudy.wire.dns import RDATA_TYPES, A, Message, Name, Question, Record, RData
+from netstudy.wire.dns import RDATA_TYPES, A, Message, Name, Question, RData, Record
 
 __all__ = ["check_decode_response", "check_record_type", "decode_cases"]
 

@@ -26,12 +26,24 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Coroutine, Iterable, TypeVar
+from typing import Any, TypeVar
 
 from netstudy.errors import DecodeError, NetstudyError
-from netstudy.wire.dns import (A, AAAA, Message, Name, Question, make_opt, reverse_name, tcp_frame, tcp_unframe,
-                               type_code, type_name)
+from netstudy.wire.dns import (
+    AAAA,
+    A,
+    Message,
+    Name,
+    Question,
+    make_opt,
+    reverse_name,
+    tcp_frame,
+    tcp_unframe,
+    type_code,
+    type_name,
+)
 
 __all__ = ["Exchange", "Lookup", "DnsTimeout", "ResolveError", "make_query", "query", "query_many",
            "query_async", "query_many_async", "run", "resolve", "reverse", "reverse_name", "to_frame",
@@ -49,7 +61,7 @@ class DnsTimeout(NetstudyError, TimeoutError):
 class ResolveError(NetstudyError):
     """The server answered, with an rcode other than NOERROR (NXDOMAIN, SERVFAIL, REFUSED...)."""
 
-    def __init__(self, lookup: "Lookup") -> None:
+    def __init__(self, lookup: Lookup) -> None:
         self.lookup = lookup
         super().__init__(f"{lookup.question}: {lookup.status} from {lookup.server_text}")
 
@@ -263,7 +275,7 @@ def _udp_blocking(ex: Exchange) -> tuple[Message, int]:
                 sock.settimeout(left)
                 try:
                     data, source = sock.recvfrom(65535)
-                except socket.timeout:
+                except TimeoutError:
                     break
                 reply = ex.accept(data, source)
                 if reply is not None:
@@ -285,7 +297,7 @@ def _tcp_blocking(ex: Exchange) -> Lookup:
                     raise ConnectionError(f"{ex.server[0]}#{ex.server[1]} closed the TCP connection "
                                           f"before answering")
                 buf += chunk
-    except socket.timeout:
+    except TimeoutError:
         raise ex.timeout_error() from None
     reply = ex.accept(data, None)
     if reply is None:

@@ -24,14 +24,13 @@ import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from netstudy.dns.zone import Zone, load_zone
 from netstudy.errors import DecodeError
-from netstudy.wire.dns import (AAAA, CNAME, MX, NS, OPT, SRV, A, Message, Name, Record, make_opt, tcp_frame,
-                               tcp_unframe)
+from netstudy.wire.dns import AAAA, CNAME, MX, NS, OPT, SRV, A, Message, Name, Record, make_opt, tcp_frame, tcp_unframe
 
 __all__ = ["Responder", "DnsServer", "ServerStats", "DEFAULT_HOST", "DEFAULT_PORT"]
 
@@ -301,7 +300,7 @@ class DnsServer:
             self._udp, self._tcp = udp, tcp
             return
 
-    def start(self) -> "DnsServer":
+    def start(self) -> DnsServer:
         """Bind UDP (and TCP) and run the loop on a worker thread; returns self."""
         self.bind()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -342,7 +341,7 @@ class DnsServer:
                 s.close()
         self._udp = self._tcp = self._wake_r = self._wake_w = None
 
-    def __enter__(self) -> "DnsServer":
+    def __enter__(self) -> DnsServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

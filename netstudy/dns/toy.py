@@ -63,7 +63,7 @@ class ToyServer:
         while self._running:
             try:
                 data, client = self.sock.recvfrom(512)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -71,7 +71,7 @@ class ToyServer:
             self.sock.sendto(answer_text(hostname, self.allowed).encode(), client)
             self.served += 1
 
-    def __enter__(self) -> "ToyServer":
+    def __enter__(self) -> ToyServer:
         self._running = True
         self._thread.start()
         return self

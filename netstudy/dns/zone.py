@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netstudy.errors import NetstudyError
-from netstudy.wire.dns import (NS, SOA, Name, Record, class_code, parse_ttl, rdata_from_text, type_code)
+from netstudy.wire.dns import NS, SOA, Name, Record, class_code, parse_ttl, rdata_from_text, type_code
 
 __all__ = ["Zone", "ZoneError", "parse_zone", "load_zone"]
 

@@ -23,10 +23,16 @@ from netstudy.errors import DecodeError
 from netstudy.wire.checksum import fold, ones_complement_sum
 from netstudy.wire.fields import Header
 from netstudy.wire.icmp import ECHO_REPLY, ICMP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable
-from netstudy.wire.ipv4 import IPv4
-from netstudy.wire.icmpv6 import (ICMPv6, ICMPv6Echo, ICMPv6PacketTooBig, ICMPv6ParameterProblem,
-                                  ICMPv6TimeExceeded, ICMPv6Unreachable)
 from netstudy.wire.icmpv6 import ECHO_REPLY as ECHOV6_REPLY
+from netstudy.wire.icmpv6 import (
+    ICMPv6,
+    ICMPv6Echo,
+    ICMPv6PacketTooBig,
+    ICMPv6ParameterProblem,
+    ICMPv6TimeExceeded,
+    ICMPv6Unreachable,
+)
+from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.udp import UDP
 
 # iputils puts a `struct timeval` (native byte order: seconds, microseconds) first in the payload and
@@ -141,7 +147,7 @@ class FieldReader:
         self._layers: tuple[tuple[type[Header], tuple[str, ...]], ...] = ((header, names),)
         self._compile()
 
-    def __add__(self, other: "FieldReader") -> "FieldReader":
+    def __add__(self, other: FieldReader) -> FieldReader:
         joined = FieldReader.__new__(FieldReader)
         joined._layers = self._layers + other._layers
         joined._compile()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import random
 import struct
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from netstudy.wire.icmp import ICMPEcho
 

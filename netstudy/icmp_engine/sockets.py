@@ -20,12 +20,20 @@ import random
 import socket
 import struct
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from netstudy.capabilities import ping_group_range
 from netstudy.errors import NetstudyError, PrivilegeError
-from netstudy.icmp_engine.echo import (IP_RECVERR, IPV6_RECVERR, EchoReply, ProbeError, read_ancillary,
-                                       read_error_queue, read_ipv4_datagram, read_message)
+from netstudy.icmp_engine.echo import (
+    IP_RECVERR,
+    IPV6_RECVERR,
+    EchoReply,
+    ProbeError,
+    read_ancillary,
+    read_error_queue,
+    read_ipv4_datagram,
+    read_message,
+)
 
 SOL_RAW, ICMP_FILTER, ICMP6_FILTER = 255, 1, 1
 IP_RECVTTL, IPV6_RECVHOPLIMIT = 12, 51
@@ -191,7 +199,7 @@ class IcmpSocket:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "IcmpSocket":
+    def __enter__(self) -> IcmpSocket:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -301,7 +309,7 @@ class UdpProbeSocket:
         if self.icmp is not None:
             self.icmp.close()
 
-    def __enter__(self) -> "UdpProbeSocket":
+    def __enter__(self) -> UdpProbeSocket:
         return self
 
     def __exit__(self, *exc: object) -> None:

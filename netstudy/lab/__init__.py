@@ -78,8 +78,22 @@ from __future__ import annotations
 from netstudy.lab.plan import Plan, build_plan
 from netstudy.lab.runtime import Lab, cleanup, describe
 from netstudy.lab.system import LabError, LabRecord, records
-from netstudy.lab.topology import (TOPOLOGIES, Addresses, Host, Interface, Nic, Route, Rule, Service,
-                                   Switch, Topology, firewalled, lan, load_topology, routed)
+from netstudy.lab.topology import (
+                                   TOPOLOGIES,
+                                   Addresses,
+                                   Host,
+                                   Interface,
+                                   Nic,
+                                   Route,
+                                   Rule,
+                                   Service,
+                                   Switch,
+                                   Topology,
+                                   firewalled,
+                                   lan,
+                                   load_topology,
+                                   routed,
+)
 
 __all__ = ["Lab", "LabError", "LabRecord", "Plan", "Topology", "Switch", "Host", "Nic", "Rule", "Service",
            "Interface", "Addresses", "Route", "TOPOLOGIES", "lan", "routed", "firewalled", "load_topology",

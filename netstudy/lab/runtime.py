@@ -12,15 +12,32 @@ import subprocess
 import threading
 import traceback
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from netstudy.lab.plan import Plan, build_plan
 from netstudy.lab.services import Services
-from netstudy.lab.system import (LabError, LabRecord, check_privilege, lab_namespaces, netns_name,
-                                 netns_path, records, remove, run, setns, start, stop_owner, tool,
-                                 unshare_user, wait, wait_until_up, write_sysctls)
+from netstudy.lab.system import (
+    LabError,
+    LabRecord,
+    check_privilege,
+    lab_namespaces,
+    netns_name,
+    netns_path,
+    records,
+    remove,
+    run,
+    setns,
+    start,
+    stop_owner,
+    tool,
+    unshare_user,
+    wait,
+    wait_until_up,
+    write_sysctls,
+)
 from netstudy.lab.topology import Addresses, Host, Topology, load_topology
 
 UNPRIVILEGED_UID = 65534   # nobody
@@ -133,7 +150,7 @@ class Lab:
                 return lab_id
 
     # -- life cycle ------------------------------------------------------------------------------
-    def start(self) -> "Lab":
+    def start(self) -> Lab:
         """Clean up leftovers of crashed labs, then build this one (``with`` calls this)."""
         if self._state != "new":
             raise LabError(f"lab {self.id} is {self._state}; build a new Lab instead")
@@ -200,7 +217,7 @@ class Lab:
             self._restore_signal_handlers()
             atexit.unregister(self.close)
 
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -14,9 +14,10 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from netstudy.errors import NetstudyError, PrivilegeError
 
@@ -256,7 +257,7 @@ class LabRecord:
         tmp.replace(self.path)
 
     @classmethod
-    def mine(cls, lab_id: str, detached: bool, topology: dict[str, Any]) -> "LabRecord":
+    def mine(cls, lab_id: str, detached: bool, topology: dict[str, Any]) -> LabRecord:
         return cls(lab_id, os.getpid(), _start_time(os.getpid()), detached, topology)
 
 

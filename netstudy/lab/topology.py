@@ -19,9 +19,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ULA_PREFIX = ipaddress.IPv6Network("fd00:6e73::/48")
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}$")   # a Linux interface name has at most 15 characters
@@ -393,7 +394,7 @@ class Topology:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Topology":
+    def from_dict(cls, data: dict[str, Any]) -> Topology:
         """Read the dict (or TOML) form. A host with one interface may say ``switch``/``ip`` instead
         of ``nics``; ``routers`` is a list of hosts that forward."""
         def host(item: dict[str, Any], router: bool) -> Host:
@@ -418,7 +419,7 @@ class Topology:
             raise ValueError(f"topology {data.get('name', 'custom')}: {exc}") from None
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "Topology":
+    def from_toml(cls, path: str | Path) -> Topology:
         """Read a TOML topology file (``[[switches]]``, ``[[hosts]]``, ``[[routers]]`` tables)."""
         try:
             import tomllib

@@ -15,8 +15,26 @@ import io
 from typing import Any
 
 from netstudy.show.colors import PADDING_COLOR, PAYLOAD_COLOR, layer_color, text_color
-from netstudy.show.layout import (BADGES, BIT_W, EDGE, LEFT, MONO, PAD, PX_PER_PT, ROW_H, RULER_H, SANS, TITLE_H,
-                                  WIDTH, HeaderLayout, as_packet, box_style, layout_header, text_width, title_width)
+from netstudy.show.layout import (
+    BADGES,
+    BIT_W,
+    EDGE,
+    LEFT,
+    MONO,
+    PAD,
+    PX_PER_PT,
+    ROW_H,
+    RULER_H,
+    SANS,
+    TITLE_H,
+    WIDTH,
+    HeaderLayout,
+    as_packet,
+    box_style,
+    layout_header,
+    text_width,
+    title_width,
+)
 from netstudy.wire.decode import LINKTYPES, Packet
 from netstudy.wire.fields import Header
 
@@ -25,7 +43,7 @@ __all__ = ["header_diagram", "layers_diagram", "packet_layouts", "figure_in_poin
 GAP = 14.0                      # between the diagrams of a packet's layers
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _figure_class() -> type:
     """matplotlib's Figure, able to show itself in Jupyter without pyplot (imported on first use)."""
     from matplotlib.figure import Figure as MatplotlibFigure
@@ -142,7 +160,7 @@ def _pick(packet: Packet, layer: int | str | type[Header]) -> Header:
     if isinstance(layer, int):
         return packet.layers[layer]
     for h in packet.layers:
-        if (isinstance(layer, str) and h.NAME == layer) or (isinstance(layer, type) and isinstance(h, layer)):
+        if (isinstance(layer, str) and layer == h.NAME) or (isinstance(layer, type) and isinstance(h, layer)):
             return h
     raise KeyError(f"no layer {layer!r} in {packet.summary()}; layers: {', '.join(h.NAME for h in packet)}")
 

@@ -1,7 +1,8 @@
 """DNS figures: where a message's names lie and where its compression pointers point; lookup timing."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from netstudy.show.diagram import add_patch, figure_in_points, plot_figure
 from netstudy.show.layout import MONO, SANS

@@ -131,6 +131,7 @@ def hexdump(obj: Any, linktype: int = 1, max_bytes: int = 512, legend: bool = Tr
     as in the bit diagrams; a byte shared by several fields is split by bits), the band under it its
     layer's colour. Takes a ``Packet``, a ``Header``, a ``Stack`` or bytes (read as ``linktype``)."""
     from matplotlib.patches import Rectangle
+
     from netstudy.show.diagram import add_patch, figure_in_points
     packet = as_packet(obj, linktype)
     data = packet.data

@@ -12,8 +12,25 @@ from html import escape
 from typing import Any
 
 from netstudy.show.colors import layer_color, text_color
-from netstudy.show.layout import (BADGES, BIT_W, EDGE, LEFT, MONO, PX_PER_PT, ROW_H, RULER_H, SANS, TITLE_H,
-                                  WIDTH, HeaderLayout, as_packet, box_style, layout_header, text_width, title_width)
+from netstudy.show.layout import (
+    BADGES,
+    BIT_W,
+    EDGE,
+    LEFT,
+    MONO,
+    PX_PER_PT,
+    ROW_H,
+    RULER_H,
+    SANS,
+    TITLE_H,
+    WIDTH,
+    HeaderLayout,
+    as_packet,
+    box_style,
+    layout_header,
+    text_width,
+    title_width,
+)
 from netstudy.wire.decode import Packet
 from netstudy.wire.fields import Header, Stack
 

@@ -5,13 +5,21 @@ description and the bit diagram. ``decode(frame, linktype)`` walks a whole frame
 """
 from netstudy.wire.arp import ARP
 from netstudy.wire.checksum import internet_checksum, internet_checksum_loop, verify
-from netstudy.wire.dns import DNS
 from netstudy.wire.decode import LINKTYPES, Packet, decode, decode_ip
+from netstudy.wire.dns import DNS
 from netstudy.wire.ethernet import VLAN, Ethernet
 from netstudy.wire.fields import Field, FieldView, Header, Stack
 from netstudy.wire.icmp import ICMP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable
-from netstudy.wire.icmpv6 import (ICMPv6, ICMPv6Echo, ICMPv6NeighborAdvertisement, ICMPv6NeighborSolicitation,
-                                  ICMPv6PacketTooBig, ICMPv6TimeExceeded, ICMPv6Unreachable, ndp_option)
+from netstudy.wire.icmpv6 import (
+                                  ICMPv6,
+                                  ICMPv6Echo,
+                                  ICMPv6NeighborAdvertisement,
+                                  ICMPv6NeighborSolicitation,
+                                  ICMPv6PacketTooBig,
+                                  ICMPv6TimeExceeded,
+                                  ICMPv6Unreachable,
+                                  ndp_option,
+)
 from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.ipv6 import IPv6, IPv6DestOptions, IPv6Fragment, IPv6HopByHop, IPv6Routing
 from netstudy.wire.link import SLL, SLL2, Null

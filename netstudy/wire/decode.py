@@ -7,14 +7,15 @@ the error naming layer, field and byte offset, as tshark marks ``[Malformed Pack
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from netstudy.errors import DecodeError
+from netstudy.wire import dns, icmp, icmpv6  # noqa: F401  (imported so that they register for decoding)
 from netstudy.wire.arp import ARP
 from netstudy.wire.ethernet import Ethernet
-from netstudy.wire import dns, icmp, icmpv6  # noqa: F401  (imported so that they register for decoding)
-from netstudy.wire.fields import LOCATE, _new, Header, Span, compile_function
+from netstudy.wire.fields import LOCATE, Header, Span, _new, compile_function
 from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.ipv6 import IPv6
 from netstudy.wire.link import SLL, SLL2, Null
@@ -30,17 +31,17 @@ LINKTYPES: dict[int, type[Header] | None] = {0: Null, 1: Ethernet, 101: None, 22
                                              113: SLL, 276: SLL2}
 
 
-def _first_of(layer: str, packet: "Packet") -> Header | None:
+def _first_of(layer: str, packet: Packet) -> Header | None:
     """The first header of ``packet`` at ``layer`` (the outermost IP header of a tunnel), or None."""
     index = 0
     for span in packet.spans:
-        if span[0].LAYER == layer:
+        if layer == span[0].LAYER:
             return packet._layer(index)
         index += 1
     return None
 
 
-def _only_of(layer: str, packet: "Packet") -> Header | None:
+def _only_of(layer: str, packet: Packet) -> Header | None:
     """The header of ``packet`` at ``layer``, of which a packet has one at most (transport, application),
     or None: searched from the innermost layer out, where it is (last, or next to last). Made here as
     ``Packet._layer`` makes it (inlined: ``packet.transport`` is on the path of every packet of a capture)."""
@@ -49,7 +50,7 @@ def _only_of(layer: str, packet: "Packet") -> Header | None:
     while index:
         index -= 1
         kind, off, end, _, _, _ = spans[index]
-        if kind.LAYER == layer:
+        if layer == kind.LAYER:
             made = packet._made
             if made is None:
                 made = packet._made = {}

@@ -20,8 +20,9 @@ import functools
 import ipaddress
 import socket
 import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Iterable, Sequence
+from typing import ClassVar
 
 from netstudy.errors import BuildError, DecodeError
 from netstudy.wire.fields import Field, Header
@@ -115,7 +116,7 @@ class DNS(Header):
         Field("arcount", 16, "records in the additional section (RFC 1035 §4.1.1)"),
     )
 
-    def message(self, allow_trailing: bool = False) -> "Message":
+    def message(self, allow_trailing: bool = False) -> Message:
         """The whole message this header starts (question and records); DecodeError if it is malformed."""
         return Message.parse(self._buf[self._off:self._end], allow_trailing=allow_trailing)
 
@@ -168,7 +169,7 @@ def _tcpdump_marks(qr: bool, opcode: int, rcode: int, aa: bool, ra: bool, tc: bo
     return f"{op}{'+' if rd else ''}{'%' if cd else ''}"
 
 
-def _tcpdump_line(m: "Message") -> str:
+def _tcpdump_line(m: Message) -> str:
     flags = _tcpdump_flags(m.id, m.qr, m.opcode, m.rcode, m.aa, m.ra, m.tc, m.ad, m.rd, m.cd)
     question = "" if m.qr else " ".join(_tcpdump_question(q.type, q.cls, q.name) for q in m.question)
     answers = [f"{_tcpdump_class(r.cls)} {r.type_text} {_tcpdump_rdata(r.rdata)}" for r in m.answer]
@@ -198,7 +199,7 @@ def _tcpdump_question(qtype: int, qclass: int, name: object) -> str:
     return f"{_tcpdump_type(qtype)}{_tcpdump_class(qclass)}? {name}"
 
 
-def _tcpdump_rdata(rdata: "RData") -> str:
+def _tcpdump_rdata(rdata: RData) -> str:
     """Record data as tcpdump writes it in the line: as dig does, but an MX exchange before its
     preference (``MX mail.example.com. 10``)."""
     if isinstance(rdata, MX):
@@ -309,7 +310,7 @@ def _labels_text(wire: bytes) -> str | None:
     return _show_labels(labels) if pos == last and len(wire) <= MAX_NAME else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _flag_marks(word: int) -> str:
     """tcpdump's flags after the ID for a header's 16-bit flags ``word`` (cached: a capture has few)."""
     return _tcpdump_marks(word >> 15, word >> 11 & 0xF, word & 0xF, word & 0x400, word & 0x80, word & 0x200,
@@ -390,7 +391,7 @@ class Name:
 
     __slots__ = ("labels", "_key")
 
-    def __init__(self, name: "str | Name | Iterable[bytes]" = ()) -> None:
+    def __init__(self, name: str | Name | Iterable[bytes] = ()) -> None:
         if isinstance(name, Name):
             self.labels, self._key = name.labels, name._key
             return
@@ -411,7 +412,7 @@ class Name:
         self._key = tuple(map(bytes.lower, labels))
 
     @classmethod
-    def from_text(cls, text: str, origin: "Name | None" = None) -> "Name":
+    def from_text(cls, text: str, origin: Name | None = None) -> Name:
         """Presentation text to a name: ``@`` is the origin, a name without a final dot is relative to it."""
         if text == "@":
             if origin is None:
@@ -426,7 +427,7 @@ class Name:
         return cls(labels + list(origin.labels if origin is not None else ()))
 
     @classmethod
-    def _trusted(cls, labels: tuple[bytes, ...]) -> "Name":
+    def _trusted(cls, labels: tuple[bytes, ...]) -> Name:
         n = cls.__new__(cls)
         n.labels = labels
         n._key = tuple(map(bytes.lower, labels))
@@ -467,7 +468,7 @@ class Name:
         """Uncompressed wire form: length-prefixed labels, then the zero-length root label."""
         return b"".join(bytes((len(x),)) + x for x in self.labels) + b"\x00"
 
-    def is_subdomain(self, other: "Name | str") -> bool:
+    def is_subdomain(self, other: Name | str) -> bool:
         """True if this name is ``other`` or below it (``www.example.com`` is under ``example.com``)."""
         other = Name(other)
         n = len(other._key)
@@ -518,7 +519,7 @@ class NameSpan:
     section: str            # "question", "answer", "authority", "additional"
     role: str               # "qname", "owner", or the rdata field ("target", "exchange", "mname", ...)
     offset: int
-    name: "Name"
+    name: Name
     pieces: tuple[NamePiece, ...]
 
 
@@ -664,14 +665,14 @@ class RData:
         raise NotImplementedError
 
     @classmethod
-    def read(cls, data: bytes, off: int, end: int) -> "RData":
+    def read(cls, data: bytes, off: int, end: int) -> RData:
         raise NotImplementedError
 
     def to_text(self) -> str:
         raise NotImplementedError
 
     @classmethod
-    def from_text(cls, tokens: Sequence[str], origin: Name | None = None) -> "RData":
+    def from_text(cls, tokens: Sequence[str], origin: Name | None = None) -> RData:
         raise NotImplementedError
 
     def names(self) -> dict[str, Name]:
@@ -1018,7 +1019,7 @@ class Unknown(RData):
         return f"\\# {len(self.data)}" + (f" {self.data.hex()}" if self.data else "")
 
     @classmethod
-    def parse_generic(cls, rtype: int, tokens: Sequence[str]) -> "Unknown":
+    def parse_generic(cls, rtype: int, tokens: Sequence[str]) -> Unknown:
         """RFC 3597 §5 text: ``\\#``, the length, then hex in any number of tokens."""
         if len(tokens) < 2 or tokens[0] != "\\#":
             raise ValueError(f"{type_name(rtype)} data must be RFC 3597 generic text: \\# LENGTH HEX")
@@ -1197,7 +1198,7 @@ class Message:
     # -- reading -------------------------------------------------------------------------------------
 
     @classmethod
-    def parse(cls, data: bytes | bytearray | memoryview, allow_trailing: bool = False) -> "Message":
+    def parse(cls, data: bytes | bytearray | memoryview, allow_trailing: bool = False) -> Message:
         """Parse a message; DecodeError(layer='DNS', field, offset) for anything malformed.
 
         Bytes after the last record are an error unless ``allow_trailing`` (then kept in ``trailing``).
@@ -1234,7 +1235,7 @@ class Message:
         return (self.qr << 15 | self.opcode << 11 | self.aa << 10 | self.tc << 9 | self.rd << 8 | self.ra << 7
                 | self.z << 6 | self.ad << 5 | self.cd << 4 | self.rcode)
 
-    def reply(self, rcode: int = 0, aa: bool = False) -> "Message":
+    def reply(self, rcode: int = 0, aa: bool = False) -> Message:
         """A response skeleton: ID, opcode, RD, CD and the question echoed (RFC 1035 §4.1.1)."""
         return Message(id=self.id, qr=True, opcode=self.opcode, aa=aa, rd=self.rd, cd=self.cd,
                        rcode=rcode, question=list(self.question))

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any, Callable, ClassVar, Iterator, Mapping
+from typing import Any, ClassVar
 
 from netstudy.errors import BuildError, DecodeError
 
@@ -242,7 +243,7 @@ where its payload starts and ends. The last three are where the next layer's spa
 
 # every header class's ``_locate``, bound once: decode() calls one per layer of every frame, and a class
 # method looked up on a different class at each step would be bound anew each time
-LOCATE: dict[type["Header"], Callable[[bytes, int, int], "Span"]] = {}
+LOCATE: dict[type[Header], Callable[[bytes, int, int], Span]] = {}
 _new = object.__new__         # a header from bytes is made without __init__ (which builds from values)
 
 class _Built:
@@ -333,19 +334,19 @@ class Header:
         return tuple(words)
 
     @classmethod
-    def parse(cls, data: bytes | bytearray | memoryview, offset: int = 0, end: int | None = None) -> "Header":
+    def parse(cls, data: bytes | bytearray | memoryview, offset: int = 0, end: int | None = None) -> Header:
         """Parse this header at ``offset`` of ``data``; raises DecodeError (layer, field, offset) if it does not fit."""
         if not isinstance(data, bytes):
             data = bytes(data)
         return cls._parse(data, offset, len(data) if end is None else end)
 
     @classmethod
-    def _parse(cls, data: bytes, offset: int, end: int) -> "Header":
+    def _parse(cls, data: bytes, offset: int, end: int) -> Header:
         kind = cls._locate(data, offset, end)[0]        # checks it, and picks the class for typed messages
         return kind._make(data, offset, end)
 
     @classmethod
-    def _make(cls, data: bytes, offset: int, end: int) -> "Header":
+    def _make(cls, data: bytes, offset: int, end: int) -> Header:
         """The header object for bytes ``_locate`` has already checked: one ``struct`` call, no copies."""
         h = _new(cls)
         h._v = cls._STRUCT.unpack_from(data, offset)
@@ -356,7 +357,7 @@ class Header:
         return h
 
     @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> "Span":
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
         """Skim the header at ``off``: its :data:`Span` (its class, ``off``, ``end``, then the class of
         what follows or None, where its payload starts, where it ends). Reads only the bytes that say how
         long the header is and what comes next, so walking a frame costs a few byte lookups per layer;
@@ -413,7 +414,7 @@ class Header:
 
     # -- layout: what follows, where ---------------------------------------------------------------
 
-    def layout(self) -> tuple[type["Header"] | None, int, int]:
+    def layout(self) -> tuple[type[Header] | None, int, int]:
         """(class of the next header or None, where this header's payload starts, where it ends) in the
         buffer, as ``_locate`` finds them."""
         return self._locate(self._buf, self._off, self._end)[3:]
@@ -433,7 +434,7 @@ class Header:
         _, start, end = self.layout()
         return self._buf[start:end]
 
-    def next_layer(self) -> type["Header"] | None:
+    def next_layer(self) -> type[Header] | None:
         """The header class that the payload starts with, when this header says (EtherType, protocol...)."""
         return self.layout()[0]
 
@@ -482,21 +483,21 @@ class Header:
 
     # -- building ---------------------------------------------------------------------------------
 
-    def fill(self, payload: bytes, under: "Header | None", over: "Header | None") -> None:
+    def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         """Fill the ``auto`` fields still unset (lengths, checksums), knowing the payload and neighbours."""
 
     def pack(self) -> bytes:
         """The header as it stands (fixed part and options), auto fields not filled."""
         return self._STRUCT.pack(*self._v) + self.options_raw
 
-    def build(self, payload: bytes = b"", under: "Header | None" = None, over: "Header | None" = None) -> bytes:
+    def build(self, payload: bytes = b"", under: Header | None = None, over: Header | None = None) -> bytes:
         """Header + payload as bytes, with unset lengths and checksums filled in (the header keeps them)."""
         payload = bytes(payload)
         if self._build is not None and self._build.unset:
             self.fill(payload, under, over)
         return self.pack() + payload
 
-    def __truediv__(self, other: "Header | bytes | Stack") -> "Stack":
+    def __truediv__(self, other: Header | bytes | Stack) -> Stack:
         return Stack([self]) / other
 
     def __bytes__(self) -> bytes:
@@ -584,7 +585,7 @@ class Stack:
     def __init__(self, layers: list[Header], payload: bytes = b"") -> None:
         self.layers, self.payload = list(layers), bytes(payload)
 
-    def __truediv__(self, other: "Header | bytes | Stack") -> "Stack":
+    def __truediv__(self, other: Header | bytes | Stack) -> Stack:
         if self.payload:
             raise BuildError("nothing can be stacked after the payload")
         if isinstance(other, Header):

@@ -38,7 +38,7 @@ class TypedMessage(Header):
     and is registered there, so ``Base.parse`` returns an instance of the right subclass.
     """
 
-    BY_TYPE: ClassVar[dict[int, type["TypedMessage"]]]
+    BY_TYPE: ClassVar[dict[int, type[TypedMessage]]]
     ROW = (("icmp_type", "type"), ("icmp_code", "code"))
     TYPE: ClassVar[int | None] = None
     _PICKS_TYPE: ClassVar[bool]             # True for the family's base (it holds BY_TYPE)

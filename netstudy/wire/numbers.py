@@ -19,21 +19,21 @@ IP_PROTOCOL_NAMES = {0: "IPv6 Hop-by-Hop", 1: "ICMP", 2: "IGMP", 4: "IPv4-in-IP"
                      51: "AH", 58: "ICMPv6", 59: "IPv6 No Next Header", 60: "IPv6 Destination Options",
                      132: "SCTP"}
 
-ETHERTYPE_NEXT: list[type["Header"] | None] = [None] * 0x10000  # EtherType -> header (Ethernet, 802.1Q, SLL)
-IP_PROTOCOL_NEXT: list[type["Header"] | None] = [None] * 0x100   # IPv4 protocol / IPv6 next header -> header
-UDP_PORT_NEXT: list[type["Header"] | None] = [None] * 0x10000    # well-known UDP port -> application header
-TCP_PORT_NEXT: list[type["Header"] | None] = [None] * 0x10000    # well-known TCP port -> application header
+ETHERTYPE_NEXT: list[type[Header] | None] = [None] * 0x10000  # EtherType -> header (Ethernet, 802.1Q, SLL)
+IP_PROTOCOL_NEXT: list[type[Header] | None] = [None] * 0x100   # IPv4 protocol / IPv6 next header -> header
+UDP_PORT_NEXT: list[type[Header] | None] = [None] * 0x10000    # well-known UDP port -> application header
+TCP_PORT_NEXT: list[type[Header] | None] = [None] * 0x10000    # well-known TCP port -> application header
 
 _NUMBERS_BY_TABLE: dict[int, dict[type, int]] = {}   # id(table) -> {header class: the number building writes}
 
 
-def register(table: list[type["Header"] | None], number: int, cls: type["Header"]) -> None:
+def register(table: list[type[Header] | None], number: int, cls: type[Header]) -> None:
     """List ``cls`` under ``number`` in ``table``; building writes the first number a class was listed under."""
     table[number] = cls
     _NUMBERS_BY_TABLE.setdefault(id(table), {}).setdefault(cls, number)
 
 
-def number_of(table: list[type["Header"] | None], header: object, nothing: int = 0) -> int:
+def number_of(table: list[type[Header] | None], header: object, nothing: int = 0) -> int:
     """The number under which ``table`` lists ``header``'s class or a base of it (``ICMPEcho`` is listed as
     ``ICMP``): what a header writes to announce the one it carries; ``nothing`` when none is listed."""
     numbers = _NUMBERS_BY_TABLE.get(id(table), {})

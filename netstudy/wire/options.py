@@ -7,8 +7,9 @@ to read their data, so unknown kinds are kept raw and still round-trip.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from netstudy.errors import BuildError, DecodeError
 
@@ -35,7 +36,7 @@ class Option(NamedTuple):
     data: bytes
     value: Any
     spec: OptionSpec
-    table: "OptionTable"
+    table: OptionTable
 
     @property
     def name(self) -> str:
