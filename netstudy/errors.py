@@ -18,5 +18,10 @@ class BuildError(NetstudyError, ValueError):
     """A header that cannot be built: a field value out of range or of the wrong kind."""
 
 
+class InputError(NetstudyError, ValueError):
+    """A value a user gave (an option, a name, an address, a file's content) that cannot be used; the
+    message names the value and says what would be accepted, as ``ipaddress`` does."""
+
+
 class PrivilegeError(NetstudyError, PermissionError):
     """An operation this process may not do; the message says what is missing and what is used instead."""
