@@ -6,14 +6,15 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: notebooks test setup system-deps pytest nbval bench clean
+.PHONY: notebooks test setup system-deps lint pytest nbval bench clean
 
 notebooks: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
-# both halves run even when the first fails, so one run shows everything that is wrong
+# every part runs even when one fails, so one run shows everything that is wrong
 test: setup system-deps
-	@status=0; $(MAKE) --no-print-directory pytest || status=1; \
+	@status=0; $(MAKE) --no-print-directory lint || status=1; \
+	$(MAKE) --no-print-directory pytest || status=1; \
 	$(MAKE) --no-print-directory nbval || status=1; exit $$status
 
 setup: $(STAMP)
@@ -27,6 +28,11 @@ $(STAMP): pyproject.toml
 
 system-deps:
 	@scripts/system-deps.sh
+
+# ruff (lint) and mypy (types), configured in pyproject.toml
+lint: setup
+	$(VENV)/bin/ruff check netstudy tests benchmarks scripts
+	$(VENV)/bin/mypy
 
 pytest: setup
 	$(PY) -m pytest tests/

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (NetstudyError, OSError, ValueError) as exc:
+    except (NetstudyError, OSError) as exc:         # what a user can cause; anything else is a bug: traceback
         print(f"netstudy {args.command}: {exc}", file=sys.stderr)
         return 2
 
