@@ -37,8 +37,15 @@ lint: setup
 pytest: setup
 	$(PY) -m pytest tests/
 
+# As root the notebooks' stored outputs (recorded as root, live) are compared cell by cell. Without root
+# they take their fallbacks (recorded captures, the unprivileged ICMP socket), so their outputs differ by
+# design: nbval then runs them in lax mode, every cell executed and every assertion in the cells checked.
+NBVAL_MODE = $(shell [ "$$(id -u)" = 0 ] && echo "--nbval" || echo "--nbval-lax")
+
 nbval: setup
-	$(PY) -m pytest -p no:randomly --nbval --nbval-current-env --nbval-cell-timeout=120 \
+	@[ "$$(id -u)" = 0 ] || echo "nbval: not root, so the notebooks run their unprivileged fallbacks and their" \
+	  "stored outputs (recorded as root) are not compared; the cells' own checks still run (sudo make test compares them)"
+	$(PY) -m pytest -p no:randomly $(NBVAL_MODE) --nbval-current-env --nbval-cell-timeout=120 \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
 
 bench: setup
