@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 
 from netstudy import __version__
-from netstudy.dns.resolve import DEFAULT_PORT, DEFAULT_SERVER, query, reverse_name
-from netstudy.dns.server import DEFAULT_HOST, DnsServer
-from netstudy.dns.server import DEFAULT_PORT as SERVE_PORT
-from netstudy.wire.dns import type_code
+from netstudy.dns import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SERVER, SERVE_PORT, DnsServer, query
+from netstudy.dns.output import dig_text, short_text
+from netstudy.errors import InputError
+from netstudy.wire.dns import reverse_name, type_code
 
 QUERY_HELP = f"""dig-style arguments, in any order:
   NAME            the name to look up
@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    """Sort dig-style words into name, type, server and + options; ValueError naming a bad one."""
+    """Sort dig-style words into name, type, server and + options; InputError naming a bad one."""
     opts = {"name": None, "qtype": "A", "server": DEFAULT_SERVER, "tcp": False, "edns": 1232, "rd": True,
             "short": False, "timeout": 3.0, "tries": 3}
     plain = []
@@ -55,9 +55,12 @@ def _options(args: argparse.Namespace) -> dict:
         if word in ("-p", "-x"):             # dig lets options follow the name; argparse stops at it
             value = next(words, None)
             if value is None:
-                raise ValueError(f"{word} needs a value")
+                raise InputError(f"{word} needs a value")
             if word == "-p":
-                args.port = int(value)
+                try:
+                    args.port = int(value)
+                except ValueError:
+                    raise InputError(f"-p {value}: the port must be a number") from None
             else:
                 args.reverse = value
         elif word.startswith("@"):
@@ -88,18 +91,18 @@ def _options(args: argparse.Namespace) -> dict:
                 else:
                     raise ValueError
             except ValueError:
-                raise ValueError(f"unknown or malformed option {word!r} (see netstudy dns query --help)") from None
+                raise InputError(f"unknown or malformed option {word!r} (see netstudy dns query --help)") from None
         else:
             plain.append(word)
     if args.reverse:
         if plain:
-            raise ValueError(f"-x {args.reverse} asks for its PTR record; drop {' '.join(plain)!r}")
+            raise InputError(f"-x {args.reverse} asks for its PTR record; drop {' '.join(plain)!r}")
         opts["name"], opts["qtype"] = reverse_name(args.reverse), "PTR"
     else:
         if not plain:
-            raise ValueError("no name to look up (usage: netstudy dns query NAME [TYPE] [@SERVER])")
+            raise InputError("no name to look up (usage: netstudy dns query NAME [TYPE] [@SERVER])")
         if len(plain) > 2:
-            raise ValueError(f"too many arguments: {' '.join(plain)} (NAME [TYPE] expected)")
+            raise InputError(f"too many arguments: {' '.join(plain)} (NAME [TYPE] expected)")
         if len(plain) == 2 and _is_type(plain[0]) and not _is_type(plain[1]):
             plain.reverse()                 # dig also takes TYPE NAME
         opts["name"] = plain[0]
@@ -107,7 +110,7 @@ def _options(args: argparse.Namespace) -> dict:
             opts["qtype"] = plain[1]
     type_code(opts["qtype"])           # a bad type is one clear line before any packet is sent
     if opts["edns"] is not None and not 512 <= opts["edns"] <= 65535:
-        raise ValueError(f"+bufsize={opts['edns']}: must be 512..65535")
+        raise InputError(f"+bufsize={opts['edns']}: must be 512..65535")
     return opts
 
 
@@ -124,15 +127,9 @@ def run_query(args: argparse.Namespace) -> int:
     lookup = query(o["name"], o["qtype"], o["server"], args.port, timeout=o["timeout"], tries=o["tries"],
                    tcp=o["tcp"], edns=o["edns"], rd=o["rd"])
     if o["short"]:
-        for text in lookup.answers():
-            print(text)
-        return 0
-    if lookup.truncated_first:
-        print(";; Truncated, retrying in TCP mode.")
-    print(f"\n; <<>> netstudy dns {__version__} <<>> {' '.join(_echo(args))}")
-    print(";; Got answer:")
-    print(lookup.to_text())
-    print()
+        print(short_text(lookup), end="")
+    else:
+        print(dig_text(lookup, f"netstudy dns {__version__} <<>> {' '.join(_echo(args))}"), end="")
     return 0
 
 

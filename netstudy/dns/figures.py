@@ -1,4 +1,5 @@
-"""DNS figures: where a message's names lie and where its compression pointers point; lookup timing."""
+"""The DNS program's figures, on ``netstudy.show``'s primitives: where a message's names lie and where
+its compression pointers point; lookup timing; the three client designs compared."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping

@@ -1,4 +1,5 @@
-"""The seed's plain-text "DNS": a client sends a bare hostname in one UDP datagram, the server answers
+"""The course's original program (the seed), kept as the notebook's first lesson; the standard library
+only. A plain-text "DNS": a client sends a bare hostname in one UDP datagram, the server answers
 with what ``getaddrinfo()`` says, as text. Not DNS on the wire, but a complete first socket program:
 stateless UDP (one datagram each way, no connection), the loopback interface, a timeout on a blocking
 ``recvfrom``.
