@@ -40,7 +40,7 @@ def answer_text(hostname: str, allowed: set[str] | None = None) -> str:
         infos = socket.getaddrinfo(hostname, None, type=socket.SOCK_DGRAM)
     except socket.gaierror as exc:
         return f"error: {exc.strerror}"
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     return f"{hostname} -> {', '.join(addresses)}"
 
 

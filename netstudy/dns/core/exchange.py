@@ -28,13 +28,14 @@ from typing import Any
 
 from netstudy.errors import DecodeError, InputError, NetstudyError
 from netstudy.states import StateTable
-from netstudy.wire.dns import AAAA, A, Message, Name, Question, make_opt, tcp_frame, type_code, type_name
+from netstudy.wire.dns import Message, Name, Question, make_opt, tcp_frame, type_code, type_name
 
 __all__ = ["Exchange", "State", "TABLE", "Lookup", "DnsTimeout", "ResolveError", "make_query", "to_frame",
            "DEFAULT_SERVER", "DEFAULT_PORT"]
 
 DEFAULT_SERVER = "127.0.0.1"
 DEFAULT_PORT = 53
+ADDRESS_TYPES = (type_code("A"), type_code("AAAA"))
 
 
 class DnsTimeout(NetstudyError, TimeoutError):
@@ -110,7 +111,8 @@ class Lookup:
         return [rr.rdata.to_text() for rr in self.response.answer if want is None or rr.type == want]
 
     def addresses(self) -> list[str]:
-        return [rr.rdata.address for rr in self.response.answer if rr.type in (A.TYPE, AAAA.TYPE)]  # type: ignore
+        """The A and AAAA records' addresses, in answer order."""
+        return [rr.rdata.to_text() for rr in self.response.answer if rr.type in ADDRESS_TYPES]
 
     def row(self) -> dict[str, Any]:
         q = self.query.question[0]

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from netstudy.dns.core.zone import Zone
 from netstudy.errors import DecodeError
-from netstudy.wire.dns import AAAA, CNAME, MX, NS, OPT, SRV, A, Message, Name, Record, make_opt
+from netstudy.wire.dns import MX, OPT, SRV, Message, Name, Record, make_opt, type_code
 
 __all__ = ["Responder", "EDNS_PAYLOAD"]
 
@@ -29,6 +29,7 @@ CACHE_LIMIT = 50_000       # cached replies kept before the cache starts over
 ANY, AXFR, IXFR = 255, 252, 251
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
 BADVERS = 16
+A_TYPE, NS_TYPE, CNAME_TYPE, AAAA_TYPE = (type_code(t) for t in ("A", "NS", "CNAME", "AAAA"))
 
 
 class Responder:
@@ -138,7 +139,7 @@ class Responder:
                 # a referral (RFC 1034 §4.3.2 step 3b): not authoritative below the cut
                 if not reply.answer:
                     reply.aa = False
-                reply.authority.extend(zone.get(cut, NS.TYPE))
+                reply.authority.extend(zone.get(cut, NS_TYPE))
                 return
             node = zone.nodes.get(name)
             if node is None:
@@ -153,7 +154,7 @@ class Responder:
             if qtype in node:
                 reply.answer.extend(node[qtype])
                 return
-            cname = node.get(CNAME.TYPE)
+            cname = node.get(CNAME_TYPE)
             if cname:
                 reply.answer.extend(cname)
                 name = cname[0].rdata.target  # type: ignore[attr-defined]
@@ -178,13 +179,13 @@ class Responder:
         """Addresses of the NS, MX and SRV targets we know (RFC 1034 §3.7; glue for referrals)."""
         seen = {(rr.name, rr.type) for rr in reply.answer}
         for rr in reply.answer + reply.authority:
-            if rr.type not in (NS.TYPE, MX.TYPE, SRV.TYPE):
+            if rr.type not in (NS_TYPE, MX.TYPE, SRV.TYPE):
                 continue
             target = rr.rdata.exchange if rr.type == MX.TYPE else rr.rdata.target  # type: ignore[attr-defined]
             zone = self._zone_for(target)
             if zone is None:
                 continue
-            for rtype in (A.TYPE, AAAA.TYPE):
+            for rtype in (A_TYPE, AAAA_TYPE):
                 if (target, rtype) not in seen:
                     seen.add((target, rtype))
                     reply.additional.extend(zone.get(target, rtype))

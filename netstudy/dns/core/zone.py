@@ -12,12 +12,13 @@ import re
 from dataclasses import dataclass, field
 
 from netstudy.errors import InputError
-from netstudy.wire.dns import NS, SOA, Name, Record, class_code, parse_ttl, rdata_from_text, type_code
+from netstudy.wire.dns import SOA, Name, Record, class_code, parse_ttl, rdata_from_text, type_code
 
 __all__ = ["Zone", "ZoneError", "parse_zone"]
 
 _TTL_RE = re.compile(r"^(\d+|(\d+[wdhmsWDHMS])+)$")
 _CLASSES = {"IN", "CH", "HS"}
+NS_TYPE = type_code("NS")
 
 
 class ZoneError(InputError):
@@ -58,7 +59,7 @@ class Zone:
         for i in range(len(labels) - len(self.origin.labels) - 1, -1, -1):
             candidate = Name._trusted(labels[i:])
             node = self.nodes.get(candidate)
-            if node is not None and NS.TYPE in node:
+            if node is not None and NS_TYPE in node:
                 return candidate
         return None
 

@@ -112,9 +112,8 @@ class _Flight:
 
     __slots__ = ("index", "ex", "sock", "out", "buf")
 
-    def __init__(self, index: int, ex: Exchange) -> None:
-        self.index, self.ex = index, ex
-        self.sock: socket.socket | None = None
+    def __init__(self, index: int, ex: Exchange, sock: socket.socket) -> None:
+        self.index, self.ex, self.sock = index, ex, sock
         self.out = b""
         self.buf = bytearray()
 
@@ -140,9 +139,8 @@ def query_many(questions: Iterable[Name | str | tuple[Name | str, int | str]], s
 
     def finish(f: _Flight, outcome: Lookup | Exception) -> None:
         results[f.index] = outcome
-        if f.sock is not None:
-            sel.unregister(f.sock)
-            f.sock.close()
+        sel.unregister(f.sock)
+        f.sock.close()
         del flying[f.index]
 
     def send_udp(f: _Flight) -> None:
@@ -151,13 +149,13 @@ def query_many(questions: Iterable[Name | str | tuple[Name | str, int | str]], s
             finish(f, f.ex.timeout_error())
             return
         try:
-            f.sock.sendto(datagram, f.ex.server)  # type: ignore[union-attr]
+            f.sock.sendto(datagram, f.ex.server)
         except OSError as exc:
             finish(f, exc)
 
     def start_tcp(f: _Flight) -> None:
         sel.unregister(f.sock)
-        f.sock.close()  # type: ignore[union-attr]
+        f.sock.close()
         f.sock = socket.socket(_family(f.ex), socket.SOCK_STREAM)
         f.sock.setblocking(False)
         f.sock.connect_ex(f.ex.server)
@@ -168,10 +166,10 @@ def query_many(questions: Iterable[Name | str | tuple[Name | str, int | str]], s
         while waiting or flying:
             while waiting and len(flying) < concurrency:
                 index = waiting.pop()
-                f = _Flight(index, exchanges[index])
-                f.sock = socket.socket(_family(f.ex), socket.SOCK_DGRAM)
+                ex = exchanges[index]
+                f = _Flight(index, ex, socket.socket(_family(ex), socket.SOCK_DGRAM))
                 f.sock.setblocking(False)
-                f.sock.bind((_any_address(f.ex), 0))
+                f.sock.bind((_any_address(ex), 0))
                 sel.register(f.sock, selectors.EVENT_READ, f)
                 flying[f.index] = f
                 send_udp(f)
@@ -217,7 +215,6 @@ def query_many(questions: Iterable[Name | str | tuple[Name | str, int | str]], s
 def _tcp_step(f: _Flight, events: int, sel: selectors.BaseSelector, finish) -> None:
     """Advance a TCP fallback: finish connecting and send, then gather the framed reply."""
     sock = f.sock
-    assert sock is not None
     try:
         if f.out:
             err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)

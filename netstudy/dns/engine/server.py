@@ -8,6 +8,7 @@ to ``Responder.receive`` and its reply's bytes go back. Use it as
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import re
@@ -161,10 +162,8 @@ class DnsServer:
             return
         self._running = False
         if self._wake_w is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._wake_w.send(b"x")
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
@@ -339,9 +338,7 @@ class DnsServer:
     def _drop(self, sel: selectors.BaseSelector, conns: dict[socket.socket, _TcpConn], sock: socket.socket,
               reason: str) -> None:
         conns.pop(sock, None)
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             sel.unregister(sock)
-        except (KeyError, ValueError):
-            pass
         sock.close()
         self.stats.tcp_closed[reason] += 1
