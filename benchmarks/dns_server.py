@@ -61,7 +61,7 @@ def serve_dnslib(port: int) -> None:
     from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
     sys.path.insert(0, str(ROOT))
-    from netstudy.dns.zone import load_zone
+    from netstudy.dns import load_zone
     table: dict[tuple[str, int], list] = {}
     names = set()
     for record in load_zone(ZONE).records():

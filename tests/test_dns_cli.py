@@ -11,8 +11,8 @@ import pytest
 
 import netstudy
 from netstudy.cli import main
-from netstudy.dns.server import DnsServer
-from netstudy.dns.toy import ToyServer, answer_text, toy_lookup
+from netstudy.dns import DnsServer
+from netstudy.dns.seed import ToyServer, answer_text, toy_lookup
 
 ZONES = Path(netstudy.__file__).parent / "data" / "zones"
 ZONE_FILES = [ZONES / "netstudy.test.zone", ZONES / "127.in-addr.arpa.zone"]

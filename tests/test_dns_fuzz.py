@@ -21,7 +21,7 @@ import pytest
 from test_dns_codec import HOSTILE
 
 import netstudy
-from netstudy.dns.resolve import query
+from netstudy.dns import query
 from netstudy.errors import DecodeError
 from netstudy.wire.dns import Message, Question, make_opt
 

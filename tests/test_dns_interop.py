@@ -14,9 +14,7 @@ import pytest
 from conftest import free_port, tool
 
 import netstudy
-from netstudy.dns.resolve import query
-from netstudy.dns.server import DnsServer
-from netstudy.dns.zone import load_zone
+from netstudy.dns import DnsServer, load_zone, query
 from netstudy.wire.dns import CNAME, Name, type_code
 
 ZONES = Path(netstudy.__file__).parent / "data" / "zones"

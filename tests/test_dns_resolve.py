@@ -1,4 +1,4 @@
-"""netstudy.dns.resolve: the stub resolver's checks, retries and fallbacks, against scripted servers."""
+"""netstudy.dns.engine.resolver: the stub resolver's checks, retries and fallbacks, against scripted servers."""
 from __future__ import annotations
 
 import asyncio
@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 import netstudy
-from netstudy.dns.resolve import (
+from netstudy.dns import (
+    DnsServer,
     DnsTimeout,
     Exchange,
     ResolveError,
+    Responder,
+    load_zone,
     query,
     query_async,
     query_many,
@@ -23,8 +26,6 @@ from netstudy.dns.resolve import (
     run,
     to_frame,
 )
-from netstudy.dns.server import DnsServer, Responder
-from netstudy.dns.zone import load_zone
 from netstudy.wire.dns import Message
 
 ZONES = Path(netstudy.__file__).parent / "data" / "zones"
@@ -70,7 +71,7 @@ class Scripted:
 
 def test_replies_that_do_not_match_are_ignored_until_the_right_one():
     def script(srv, data, addr):
-        good = srv.responder.respond(data)
+        good = srv.responder.receive(data)
         wrong_id = bytes([good[0] ^ 0xFF, good[1]]) + good[2:]
         q = Message.parse(data)
         other = Message(id=q.id, qr=True, question=[type(q.question[0])("evil.netstudy.test", 1)]).to_wire()
@@ -86,7 +87,7 @@ def test_replies_that_do_not_match_are_ignored_until_the_right_one():
 
 
 def test_ids_and_source_ports_vary_and_edns_is_advertised():
-    with Scripted(lambda srv, data, addr: srv.sock.sendto(srv.responder.respond(data), addr)) as srv:
+    with Scripted(lambda srv, data, addr: srv.sock.sendto(srv.responder.receive(data), addr)) as srv:
         for _ in range(20):
             query("www.netstudy.test", port=srv.port)
     ids = {data[:2] for _, data, _ in srv.received}
@@ -104,7 +105,7 @@ def test_retries_back_off_then_time_out():
         elapsed = time.monotonic() - start
     sends = [t - start for t, _, _ in srv.received]
     assert len(sends) == 3 and 0.65 <= elapsed < 1.2
-    gaps = [b - a for a, b in zip(sends, sends[1:])]
+    gaps = [b - a for a, b in zip(sends, sends[1:], strict=False)]
     assert gaps[1] > 1.6 * gaps[0]                    # each wait doubles: 0.1, 0.2, 0.4 s
     assert len({data for _, data, _ in srv.received}) == 1   # the same query (same ID) each time
 
@@ -112,7 +113,7 @@ def test_retries_back_off_then_time_out():
 def test_a_lost_reply_is_recovered_by_the_retry():
     def script(srv, data, addr):
         if len(srv.received) > 1:                     # drop the first try's reply
-            srv.sock.sendto(srv.responder.respond(data), addr)
+            srv.sock.sendto(srv.responder.receive(data), addr)
 
     with Scripted(script) as srv:
         lookup = query("www.netstudy.test", port=srv.port, timeout=1.4, tries=3)

@@ -1,4 +1,4 @@
-"""netstudy.dns.server: the answering logic (sans-I/O) and the live UDP/TCP loop on loopback."""
+"""netstudy.dns: the server's answering logic (sans-I/O) and the live UDP/TCP loop on loopback."""
 from __future__ import annotations
 
 import socket
@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 import netstudy
-from netstudy.dns.resolve import query, query_many
-from netstudy.dns.server import DnsServer, Responder
-from netstudy.dns.zone import load_zone
+from netstudy.dns import DnsServer, Responder, load_zone, query, query_many
 from netstudy.wire.dns import SOA, Message, Question, make_opt
 
 ZONES = Path(netstudy.__file__).parent / "data" / "zones"
@@ -28,7 +26,7 @@ def ask(responder: Responder, name: str, qtype: str = "A", edns: int | None = 12
     q = Message(id=4242, rd=True, question=[Question(name, qtype)], **flags)
     if edns is not None:
         q.additional.append(make_opt(edns))
-    return Message.parse(responder.respond(q.to_wire(), tcp=tcp))
+    return Message.parse(responder.receive(q.to_wire(), tcp=tcp))
 
 
 def texts(records) -> list[str]:
@@ -99,34 +97,34 @@ def test_truncation_honours_the_edns_size(responder):
     assert not big.tc and len(big.answer) == 40
     tcp = ask(responder, "many.netstudy.test", edns=None, tcp=True)
     assert not tcp.tc and len(tcp.answer) == 40
-    assert len(responder.respond(Message(id=1, question=[Question("many.netstudy.test")]).to_wire())) <= 512
+    assert len(responder.receive(Message(id=1, question=[Question("many.netstudy.test")]).to_wire())) <= 512
 
 
 def test_malformed_unknown_opcode_bad_version_and_cookies(responder):
     bad = struct.pack("!HHHHHH", 777, 0x0100, 1, 0, 0, 0) + b"\x03www\xc0\x0c\x00\x01\x00\x01"   # pointer loop
-    r = Message.parse(responder.respond(bad))
+    r = Message.parse(responder.receive(bad))
     assert (r.id, r.qr, r.rd, r.status, r.question) == (777, True, True, "FORMERR", [])
     notimp = ask(responder, "www.netstudy.test", opcode=2)
     assert notimp.status == "NOTIMP" and notimp.question[0].name == "www.netstudy.test"
     two = Message(id=5, question=[Question("a.netstudy.test"), Question("b.netstudy.test")])
-    assert Message.parse(responder.respond(two.to_wire())).status == "FORMERR"
+    assert Message.parse(responder.receive(two.to_wire())).status == "FORMERR"
     v1 = Message(id=6, question=[Question("www.netstudy.test")], additional=[make_opt(version=1)])
-    assert Message.parse(responder.respond(v1.to_wire())).status == "BADVERS"
+    assert Message.parse(responder.receive(v1.to_wire())).status == "BADVERS"
     cookie = Message(id=8, question=[Question("www.netstudy.test")],
                      additional=[make_opt(options=[(10, bytes.fromhex("0102030405060708"))])])
-    answer = Message.parse(responder.respond(cookie.to_wire()))
+    answer = Message.parse(responder.receive(cookie.to_wire()))
     assert answer.status == "NOERROR" and answer.opt.rdata.options == ()
-    assert responder.respond(b"\x01\x02\x03") is None                     # no header: dropped
-    assert responder.respond(Message(id=9, qr=True).to_wire()) is None     # a response: never answered
+    assert responder.receive(b"\x01\x02\x03") is None                     # no header: dropped
+    assert responder.receive(Message(id=9, qr=True).to_wire()) is None     # a response: never answered
 
 
 def test_cached_replies_carry_each_querys_id(responder):
     first = Message(id=1, rd=True, question=[Question("www.netstudy.test")]).to_wire()
     again = b"\x99\x99" + first[2:]
-    assert responder.respond(first)[:2] == b"\x00\x01"
+    assert responder.receive(first)[:2] == b"\x00\x01"
     assert first[2:] in responder.cache
-    assert responder.respond(again)[:2] == b"\x99\x99"
-    assert responder.respond(again)[2:] == responder.respond(first)[2:]
+    assert responder.receive(again)[:2] == b"\x99\x99"
+    assert responder.receive(again)[2:] == responder.receive(first)[2:]
 
 
 # -- live ---------------------------------------------------------------------------------------------
@@ -221,7 +219,7 @@ def test_a_tcp_client_that_never_reads_is_cut_off(server):
 
 
 def test_a_cname_loop_in_the_zone_is_servfail_not_a_hang():
-    from netstudy.dns.zone import parse_zone
+    from netstudy.dns import parse_zone
     loop = Responder(parse_zone("$ORIGIN loop.test.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\na CNAME b\nb CNAME a\n"))
     reply = ask(loop, "a.loop.test")
     assert reply.status == "SERVFAIL" and texts(reply.answer) == ["b.loop.test.", "a.loop.test."]

@@ -1,4 +1,4 @@
-"""netstudy.dns.zone: RFC 1035 master files."""
+"""netstudy.dns.core.zone (and engine.server.load_zone): RFC 1035 master files."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ import dns.zone
 import pytest
 
 import netstudy
-from netstudy.dns.zone import ZoneError, load_zone, parse_zone
+from netstudy.dns import ZoneError, load_zone, parse_zone
 from netstudy.wire.dns import CAA, MX, SOA, SRV, TXT, A, Name, Unknown
 
 ZONES = Path(netstudy.__file__).parent / "data" / "zones"

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from dataclasses import dataclass
 
 from netstudy import __version__
-from netstudy.dns.resolve import DEFAULT_PORT, DEFAULT_SERVER, query, reverse_name
-from netstudy.dns.server import DEFAULT_HOST, DnsServer
-from netstudy.dns.server import DEFAULT_PORT as SERVE_PORT
-from netstudy.wire.dns import type_code
+from netstudy.dns import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SERVER, SERVE_PORT, DnsServer, query
+from netstudy.dns.output import dig_text, short_text
+from netstudy.errors import InputError
+from netstudy.wire.dns import Name, reverse_name, type_code
 
 QUERY_HELP = f"""dig-style arguments, in any order:
   NAME            the name to look up
@@ -45,69 +47,86 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=run_serve)
 
 
-def _options(args: argparse.Namespace) -> dict:
-    """Sort dig-style words into name, type, server and + options; ValueError naming a bad one."""
-    opts = {"name": None, "qtype": "A", "server": DEFAULT_SERVER, "tcp": False, "edns": 1232, "rd": True,
-            "short": False, "timeout": 3.0, "tries": 3}
+@dataclass
+class _Query:
+    """What one ``netstudy dns query`` asks, from its dig-style words."""
+
+    name: Name | str = ""
+    qtype: str = "A"
+    server: str = DEFAULT_SERVER
+    tcp: bool = False
+    edns: int | None = 1232
+    rd: bool = True
+    short: bool = False
+    timeout: float = 3.0
+    tries: int = 3
+
+
+def _options(args: argparse.Namespace) -> _Query:
+    """Sort dig-style words into name, type, server and + options; InputError naming a bad one."""
+    opts = _Query()
     plain = []
     words = iter(args.words)
     for word in words:
         if word in ("-p", "-x"):             # dig lets options follow the name; argparse stops at it
             value = next(words, None)
             if value is None:
-                raise ValueError(f"{word} needs a value")
+                raise InputError(f"{word} needs a value")
             if word == "-p":
-                args.port = int(value)
+                try:
+                    args.port = int(value)
+                except ValueError:
+                    raise InputError(f"-p {value}: the port must be a number") from None
             else:
                 args.reverse = value
         elif word.startswith("@"):
-            opts["server"] = word[1:]
+            opts.server = word[1:]
         elif word.startswith("+"):
             key, _, value = word[1:].partition("=")
             try:
                 if key in ("tcp", "vc"):
-                    opts["tcp"] = True
+                    opts.tcp = True
                 elif key in ("notcp", "novc"):
-                    opts["tcp"] = False
+                    opts.tcp = False
                 elif key == "bufsize":
-                    opts["edns"] = int(value)
+                    opts.edns = int(value)
                 elif key == "noedns":
-                    opts["edns"] = None
+                    opts.edns = None
                 elif key == "edns":
-                    opts["edns"] = opts["edns"] or 1232
+                    opts.edns = opts.edns or 1232
                 elif key in ("norecurse", "norec"):
-                    opts["rd"] = False
+                    opts.rd = False
                 elif key in ("recurse", "rec"):
-                    opts["rd"] = True
+                    opts.rd = True
                 elif key == "short":
-                    opts["short"] = True
+                    opts.short = True
                 elif key == "timeout":
-                    opts["timeout"] = float(value)
+                    opts.timeout = float(value)
                 elif key in ("tries", "retry"):
-                    opts["tries"] = int(value) + (key == "retry")
+                    opts.tries = int(value) + (key == "retry")
                 else:
                     raise ValueError
             except ValueError:
-                raise ValueError(f"unknown or malformed option {word!r} (see netstudy dns query --help)") from None
+                raise InputError(f"unknown or malformed option {word!r} (see netstudy dns query --help)") from None
         else:
             plain.append(word)
     if args.reverse:
         if plain:
-            raise ValueError(f"-x {args.reverse} asks for its PTR record; drop {' '.join(plain)!r}")
-        opts["name"], opts["qtype"] = reverse_name(args.reverse), "PTR"
+            raise InputError(f"-x {args.reverse} asks for its PTR record; drop {' '.join(plain)!r}")
+        opts.name, opts.qtype = reverse_name(args.reverse), "PTR"
     else:
         if not plain:
-            raise ValueError("no name to look up (usage: netstudy dns query NAME [TYPE] [@SERVER])")
+            raise InputError("no name to look up (usage: netstudy dns query NAME [TYPE] [@SERVER])")
         if len(plain) > 2:
-            raise ValueError(f"too many arguments: {' '.join(plain)} (NAME [TYPE] expected)")
+            raise InputError(f"too many arguments: {' '.join(plain)} (NAME [TYPE] expected)")
         if len(plain) == 2 and _is_type(plain[0]) and not _is_type(plain[1]):
             plain.reverse()                 # dig also takes TYPE NAME
-        opts["name"] = plain[0]
+        opts.name = plain[0]
         if len(plain) == 2:
-            opts["qtype"] = plain[1]
-    type_code(opts["qtype"])           # a bad type is one clear line before any packet is sent
-    if opts["edns"] is not None and not 512 <= opts["edns"] <= 65535:
-        raise ValueError(f"+bufsize={opts['edns']}: must be 512..65535")
+            opts.qtype = plain[1]
+    type_code(opts.qtype)           # a bad type is one clear line before any packet is sent
+    if opts.edns is not None and not 512 <= opts.edns <= 65535:
+        raise InputError(f"+bufsize={opts.edns}: must be 512..65535")
     return opts
 
 
@@ -121,18 +140,12 @@ def _is_type(word: str) -> bool:
 
 def run_query(args: argparse.Namespace) -> int:
     o = _options(args)
-    lookup = query(o["name"], o["qtype"], o["server"], args.port, timeout=o["timeout"], tries=o["tries"],
-                   tcp=o["tcp"], edns=o["edns"], rd=o["rd"])
-    if o["short"]:
-        for text in lookup.answers():
-            print(text)
-        return 0
-    if lookup.truncated_first:
-        print(";; Truncated, retrying in TCP mode.")
-    print(f"\n; <<>> netstudy dns {__version__} <<>> {' '.join(_echo(args))}")
-    print(";; Got answer:")
-    print(lookup.to_text())
-    print()
+    lookup = query(o.name, o.qtype, o.server, args.port, timeout=o.timeout, tries=o.tries,
+                   tcp=o.tcp, edns=o.edns, rd=o.rd)
+    if o.short:
+        print(short_text(lookup), end="")
+    else:
+        print(dig_text(lookup, f"netstudy dns {__version__} <<>> {' '.join(_echo(args))}"), end="")
     return 0
 
 
@@ -151,10 +164,8 @@ def run_serve(args: argparse.Namespace) -> int:
     for zone in server.responder.zones.values():
         print(f"zone {zone.origin}: {len(zone)} records")
     print(f"serving on {args.host} port {server.port} (UDP and TCP); Ctrl-C to stop", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     st = server.stats
     print(f"\n{st.udp_queries} UDP and {st.tcp_queries} TCP queries, {st.replies} replies, {st.dropped} dropped")
     return 0

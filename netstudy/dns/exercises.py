@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
-from netstudy.wire.dns import RDATA_TYPES, A, Message, Name, Question, RData, Record
+from netstudy.wire.dns import RDATA_TYPES, A, Message, Name, Question, RData, Record, type_code
 
 __all__ = ["check_decode_response", "check_record_type", "decode_cases"]
 
@@ -14,8 +15,8 @@ def decode_cases() -> list[tuple[bytes, tuple[int, int, str]]]:
     for ident, name, address, compress in ((0x1234, "www.netstudy.test", "127.0.0.80", True),
                                            (7, "mail.netstudy.test", "127.0.0.25", False),
                                            (65535, "a.b.netstudy.test", "127.0.0.2", True)):
-        reply = Message(id=ident, qr=True, aa=True, rd=True, question=[Question(name, "A")],
-                        answer=[Record(name, A(address), 300)])
+        reply = Message(id=ident, qr=True, aa=True, rd=True, question=[Question(Name(name), type_code("A"))],
+                        answer=[Record(Name(name), A(address), 300)])
         cases.append((reply.to_wire(compress), (ident, 0, address)))
     return cases
 
@@ -51,8 +52,8 @@ def check_record_type(cls: type[RData]) -> str:
     if getattr(cls, "TYPE", None) != 13:
         return f"✗ {cls.__name__}.TYPE is {getattr(cls, 'TYPE', None)!r}: HINFO is type 13 (RFC 1035 §3.3.2)"
     try:
-        record = cls(cpu=b"x86_64", os=b"Linux")
-        wire = Message(id=1, qr=True, answer=[Record("box.netstudy.test", record, 60)]).to_wire()
+        record = cast(Any, cls)(cpu=b"x86_64", os=b"Linux")     # the student's fields, not RData's
+        wire = Message(id=1, qr=True, answer=[Record(Name("box.netstudy.test"), record, 60)]).to_wire()
     except Exception as exc:  # the student's code may fail in any way; say how, kindly
         return f"✗ building a message with your record raised {type(exc).__name__}: {exc}"
     rdata = wire[12 + Name("box.netstudy.test").wire_length + 10:]

@@ -1,4 +1,5 @@
-"""DNS figures: where a message's names lie and where its compression pointers point; lookup timing."""
+"""The DNS program's figures, on ``netstudy.show``'s primitives: where a message's names lie and where
+its compression pointers point; lookup timing; the three client designs compared."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -68,6 +69,7 @@ def compression_figure(data: bytes, title: str | None = None) -> Any:
                 fontsize=7, family=MONO, color="#555555")
     pointers = [p for s in spans for p in s.pieces if p.kind == "pointer"]
     for p in pointers:
+        assert p.target is not None                 # a pointer always has one
         (x0, y0), (x1, y1) = centre(p.offset), centre(p.target)
         ax.add_artist(FancyArrowPatch((x0, y0 - 6), (x1, y1 - 6), connectionstyle="arc3,rad=-0.25",
                                       arrowstyle="-|>", mutation_scale=9, color="#c62828", linewidth=1.1,
@@ -112,7 +114,7 @@ def driver_comparison(seconds: Mapping[str, float], queries: int, delay_s: float
     fig, ax = plot_figure(7.0, 3.0)
     names = list(seconds)
     bars = ax.barh(names, [seconds[n] for n in names], color=["#e15759", "#4e79a7", "#59a14f"][:len(names)])
-    for bar, name in zip(bars, names):
+    for bar, name in zip(bars, names, strict=True):
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f"  {seconds[name]:.2f} s", va="center",
                 fontsize=8)
     ax.axvline(delay_s, color="#555555", linestyle=":", label=f"one reply's delay ({delay_s * 1000:g} ms)")

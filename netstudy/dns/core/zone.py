@@ -3,24 +3,25 @@ names, a blank owner meaning "the previous one", TTL and class in either order, 
 lines, ``;`` comments, quoted strings, and RFC 3597's ``\\# LENGTH HEX`` for any type.
 
 ``Zone`` holds the records by owner name and type, and knows its apex SOA and its delegations (zone
-cuts: names below the apex that own NS records).
+cuts: names below the apex that own NS records). Pure: text in, a ``Zone`` out; reading a master file
+from disk is ``netstudy.dns.engine.server.load_zone``.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from netstudy.errors import NetstudyError
-from netstudy.wire.dns import NS, SOA, Name, Record, class_code, parse_ttl, rdata_from_text, type_code
+from netstudy.errors import InputError
+from netstudy.wire.dns import SOA, Name, Record, class_code, parse_ttl, rdata_from_text, type_code
 
-__all__ = ["Zone", "ZoneError", "parse_zone", "load_zone"]
+__all__ = ["Zone", "ZoneError", "parse_zone"]
 
 _TTL_RE = re.compile(r"^(\d+|(\d+[wdhmsWDHMS])+)$")
 _CLASSES = {"IN", "CH", "HS"}
+NS_TYPE = type_code("NS")
 
 
-class ZoneError(NetstudyError, ValueError):
+class ZoneError(InputError):
     """A master file that does not parse: says the file, the line and what is wrong."""
 
 
@@ -33,7 +34,7 @@ class Zone:
 
     def add(self, record: Record) -> None:
         if not record.name.is_subdomain(self.origin):
-            raise ValueError(f"{record.name} is outside the zone {self.origin}")
+            raise InputError(f"{record.name} is outside the zone {self.origin}")
         rrset = self.nodes.setdefault(record.name, {}).setdefault(record.type, [])
         if record not in rrset:
             rrset.append(record)
@@ -58,7 +59,7 @@ class Zone:
         for i in range(len(labels) - len(self.origin.labels) - 1, -1, -1):
             candidate = Name._trusted(labels[i:])
             node = self.nodes.get(candidate)
-            if node is not None and NS.TYPE in node:
+            if node is not None and NS_TYPE in node:
                 return candidate
         return None
 
@@ -149,18 +150,18 @@ def parse_zone(text: str, origin: Name | str | None = None, source: str = "<zone
                 elif directive == "$TTL" and len(toks) == 2:
                     default_ttl = parse_ttl(toks[1])
                 elif directive in ("$ORIGIN", "$TTL"):
-                    raise ValueError(f"{directive} takes one argument")
+                    raise InputError(f"{directive} takes one argument")
                 else:
-                    raise ValueError(f"{toks[0]} is not supported here ($ORIGIN and $TTL are)")
+                    raise InputError(f"{toks[0]} is not supported here ($ORIGIN and $TTL are)")
                 continue
             if zone is None or current is None:
-                raise ValueError("a record before any $ORIGIN, and no origin given")
+                raise InputError("a record before any $ORIGIN, and no origin given")
             rest = toks
             if not blank:
                 owner = Name.from_text(rest[0], current)
                 rest = rest[1:]
             elif owner is None:
-                raise ValueError("the first record has no owner name")
+                raise InputError("the first record has no owner name")
             ttl, rclass = None, 1
             for _ in range(2):
                 if rest and _TTL_RE.match(rest[0]) and ttl is None:
@@ -170,7 +171,7 @@ def parse_zone(text: str, origin: Name | str | None = None, source: str = "<zone
                     rclass = class_code(rest[0])
                     rest = rest[1:]
             if not rest:
-                raise ValueError("no record type")
+                raise InputError("no record type")
             rtype = type_code(rest[0])
             rdata = rdata_from_text(rtype, rest[1:], current)
             if ttl is None:
@@ -178,7 +179,7 @@ def parse_zone(text: str, origin: Name | str | None = None, source: str = "<zone
             if ttl is None and rtype == SOA.TYPE:
                 ttl = rdata.minimum  # type: ignore[attr-defined]
             if ttl is None:
-                raise ValueError("no TTL: give one on the record or a $TTL line first (RFC 2308 §4)")
+                raise InputError("no TTL: give one on the record or a $TTL line first (RFC 2308 §4)")
             last_ttl = ttl
             zone.add(Record(owner, rdata, ttl, rclass))
         except ZoneError:
@@ -189,15 +190,3 @@ def parse_zone(text: str, origin: Name | str | None = None, source: str = "<zone
         raise ZoneError(f"{source}: no records")
     zone.soa  # noqa: B018 - raises ZoneError without an SOA at the apex
     return zone
-
-
-def load_zone(path: str | Path, origin: Name | str | None = None) -> Zone:
-    """Read a master file; the origin defaults to its ``$ORIGIN`` or the file name (``example.com.zone``)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ZoneError(f"cannot read zone file {path}: {exc.strerror}") from None
-    if origin is None and not re.search(r"^\$ORIGIN", text, re.M | re.I):
-        origin = path.name.removesuffix(".zone") + "."
-    return parse_zone(text, origin, str(path))

@@ -1,4 +1,5 @@
-"""The seed's plain-text "DNS": a client sends a bare hostname in one UDP datagram, the server answers
+"""The course's original program (the seed), kept as the notebook's first lesson; the standard library
+only. A plain-text "DNS": a client sends a bare hostname in one UDP datagram, the server answers
 with what ``getaddrinfo()`` says, as text. Not DNS on the wire, but a complete first socket program:
 stateless UDP (one datagram each way, no connection), the loopback interface, a timeout on a blocking
 ``recvfrom``.
@@ -39,7 +40,7 @@ def answer_text(hostname: str, allowed: set[str] | None = None) -> str:
         infos = socket.getaddrinfo(hostname, None, type=socket.SOCK_DGRAM)
     except socket.gaierror as exc:
         return f"error: {exc.strerror}"
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     return f"{hostname} -> {', '.join(addresses)}"
 
 
