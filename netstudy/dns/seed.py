@@ -5,7 +5,9 @@ stateless UDP (one datagram each way, no connection), the loopback interface, a 
 ``recvfrom``.
 
 So that the toy never sends a real DNS query off this machine, the server only looks up IP literals
-and names listed in ``/etc/hosts`` (``localhost``); anything else gets ``error: ...``.
+and names listed in ``/etc/hosts`` (usually ``localhost``); anything else gets ``error: ...``. A name
+``/etc/hosts`` does not list is refused even when it is ``localhost``: ``getaddrinfo()`` would otherwise
+ask the machine's DNS server (a fresh minimal Debian has no ``/etc/hosts`` at all).
 """
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ import ipaddress
 import socket
 import threading
 
-__all__ = ["ToyServer", "toy_lookup", "answer_text"]
+__all__ = ["ToyServer", "answer_text", "hosts_names", "toy_lookup"]
 
 
-def _hosts_names(path: str = "/etc/hosts") -> set[str]:
-    names = {"localhost"}
+def hosts_names(path: str = "/etc/hosts") -> set[str]:
+    """The names ``/etc/hosts`` lists (lower case); none when the file is missing."""
+    names: set[str] = set()
     try:
         with open(path) as f:
             for line in f:
@@ -30,7 +33,7 @@ def _hosts_names(path: str = "/etc/hosts") -> set[str]:
 
 def answer_text(hostname: str, allowed: set[str] | None = None) -> str:
     """``getaddrinfo()`` for ``hostname`` as one line: ``localhost -> 127.0.0.1, ::1``."""
-    allowed = _hosts_names() if allowed is None else allowed
+    allowed = hosts_names() if allowed is None else allowed
     try:
         ipaddress.ip_address(hostname)
     except ValueError:
@@ -51,7 +54,7 @@ class ToyServer:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, port))
         self.sock.settimeout(0.2)          # so stop() is noticed; a real toy would block forever
-        self.allowed = _hosts_names()
+        self.allowed = hosts_names()
         self.served = 0
         self._running = False
         self._thread = threading.Thread(target=self._serve, name="ToyServer", daemon=True)
