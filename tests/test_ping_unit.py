@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netstudy.icmp_engine.echo import (
+from netstudy.wire.echo import (
     SOCK_EXTENDED_ERR,
     EchoReply,
     EchoTemplate,
@@ -24,8 +24,18 @@ from netstudy.icmp_engine.echo import (
     read_message,
     update_checksum,
 )
-from netstudy.ping import Probe, ProbeLog, format_time, header_line, probe_line, statistics_lines, summarize
-from netstudy.traceroute import Hop, TraceProbe
+from netstudy.icmp import (
+    Hop,
+    Probe,
+    ProbeLog,
+    TraceProbe,
+    format_time,
+    header_line,
+    hop_line,
+    probe_line,
+    statistics_lines,
+    summarize,
+)
 from netstudy.wire import UDP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable, IPv4, internet_checksum
 from netstudy.wire.checksum import ones_complement_sum, verify
 from netstudy.wire.icmpv6 import ICMPv6Echo, ICMPv6TimeExceeded
@@ -107,7 +117,7 @@ def test_read_echo_reply():
 def test_raw_ipv4_datagrams_read_from_the_socket_buffer():
     """``read_ipv4_datagram(buffer, t, n)`` reads a reused buffer (stale bytes after ``n``) and says what
     the full codec says of the same bytes: replies with and without IP options, corrupted, and errors."""
-    from netstudy.icmp_engine.echo import read_ipv4_datagram
+    from netstudy.wire.echo import read_ipv4_datagram
     from netstudy.wire.ipv4 import IPV4_OPTIONS
     reply = _reply(seq=7)
     with_options = bytes(IPv4(src="10.0.3.10", dst="10.0.1.2", ttl=61, options=[IPV4_OPTIONS.make("RA", 0)])
@@ -302,10 +312,10 @@ def test_traceroute_lines_like_traceroute_n():
         return TraceProbe(2, q, 0, 0, None if source is None else 1, None if source is None else int(ms * 1e6),
                           source, mark=mark)
     hop = Hop(2, (probe(0, "10.0.2.1", 0.069), probe(1, "10.0.2.1", 0.018), probe(2, "10.0.2.1", 0.014)))
-    assert hop.line() == " 2  10.0.2.1  0.069 ms  0.018 ms  0.014 ms"
+    assert hop_line(hop) == " 2  10.0.2.1  0.069 ms  0.018 ms  0.014 ms"
     mixed = Hop(12, (probe(0, None, 0), probe(1, "10.0.2.1", 1.5), probe(2, "10.0.9.1", 2.25, "!H")))
-    assert mixed.line() == "12  * 10.0.2.1  1.500 ms 10.0.9.1  2.250 ms !H"
-    assert Hop(4, (probe(0, None, 0),) * 3).line() == " 4  * * *"
+    assert hop_line(mixed) == "12  * 10.0.2.1  1.500 ms 10.0.9.1  2.250 ms !H"
+    assert hop_line(Hop(4, (probe(0, None, 0),) * 3)) == " 4  * * *"
     assert mixed.addresses == ["10.0.2.1", "10.0.9.1"]
 
 
@@ -321,8 +331,7 @@ def test_replay_of_recorded_captures():
 
     from netstudy.lab import routed
     from netstudy.pcap import read
-    from netstudy.ping import replay
-    from netstudy.traceroute import replay as replay_trace
+    from netstudy.icmp import replay, replay_trace
     captures = files("netstudy") / "data" / "captures"
     loopback = replay(read(captures / "loopback_ping.pcap"))
     assert (loopback.summary.transmitted, loopback.summary.received, loopback.mechanism) == (40, 40, "capture")
@@ -341,7 +350,7 @@ def test_replay_of_an_iputils_capture_agrees_with_tshark():
     from tshark import CAPTURES, load
 
     from netstudy.pcap import read
-    from netstudy.ping import replay
+    from netstudy.icmp import replay
     path = CAPTURES / "lo_ping4.pcap"
     result = replay(read(path))
     rows = load(path)
@@ -370,7 +379,7 @@ def test_reply_checksum_check_agrees_with_rfc1071(body):
        st.binary(min_size=4, max_size=4))
 def test_field_reader_reads_what_the_codec_reads(dscp, ecn, ttl, df, fragment_offset, src):
     """The hot path's FieldReader and IPv4.parse agree on every field, sub-byte ones included."""
-    from netstudy.icmp_engine.echo import FieldReader
+    from netstudy.wire.echo import FieldReader
     address = socket.inet_ntoa(src)
     data = bytes(IPv4(src=address, dst="10.0.0.1", ttl=ttl, dscp=dscp, ecn=ecn, df=df,
                       fragment_offset=fragment_offset) / b"data")
