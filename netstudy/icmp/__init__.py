@@ -3,8 +3,8 @@
 
 - ``core.py``: sans-I/O bookkeeping: ping's :class:`Probe` records in a :class:`ProbeLog`, iputils'
   statistics (:func:`summarize`, :class:`PingSummary`), :class:`PingResult`; traceroute's
-  :class:`TraceProbe` records in a :class:`ProbeTable`, :class:`Hop`, :class:`TracerouteResult`; each
-  record's lifecycle as a state table (:data:`PROBE_TABLE`, :data:`TRACE_TABLE`).
+  :class:`TraceProbe` records in a :class:`ProbeTable`, :class:`Hop`, :class:`TracerouteResult`; a
+  traceroute probe's lifecycle as a state table (:class:`TraceState`, :data:`TRACE_TABLE`).
 - ``engine.py``: the sockets (``netstudy.net``) and the clock: :class:`Ping` / :func:`ping` /
   :func:`ping_async` / :func:`replay`, :class:`Traceroute` / :func:`traceroute` /
   :func:`traceroute_async` / :func:`replay_trace` (a run rebuilt from a recorded capture).
@@ -18,14 +18,12 @@ The echo request's bytes and what an arriving ICMP message means are ``netstudy.
 sockets are ``netstudy.net``'s.
 """
 from netstudy.icmp.core import (
-    PROBE_TABLE,
     TRACE_TABLE,
     Hop,
     PingResult,
     PingSummary,
     Probe,
     ProbeLog,
-    ProbeState,
     ProbeTable,
     TraceProbe,
     TracerouteResult,
@@ -54,8 +52,8 @@ from netstudy.icmp.output import (
     trace_lines,
 )
 
-__all__ = ["PROBE_TABLE", "TRACE_TABLE", "Hop", "PingResult", "PingSummary", "Probe", "ProbeLog", "ProbeState",
-           "ProbeTable", "TraceProbe", "TracerouteResult", "TraceState", "summarize", "Ping", "Traceroute", "ping",
-           "ping_async", "replay", "replay_trace", "traceroute", "traceroute_async", "hop_plot", "rtt_histogram",
-           "rtt_plot", "format_time", "header_line", "hop_line", "ping_lines", "probe_line", "statistics_lines",
-           "trace_header_line", "trace_lines"]
+__all__ = ["TRACE_TABLE", "Hop", "PingResult", "PingSummary", "Probe", "ProbeLog", "ProbeTable", "TraceProbe",
+           "TracerouteResult", "TraceState", "summarize", "Ping", "Traceroute", "ping", "ping_async", "replay",
+           "replay_trace", "traceroute", "traceroute_async", "hop_plot", "rtt_histogram", "rtt_plot", "format_time",
+           "header_line", "hop_line", "ping_lines", "probe_line", "statistics_lines", "trace_header_line",
+           "trace_lines"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from netstudy.icmp.core import Hop, PingResult, PingSummary, Probe, ProbeState, TracerouteResult
+from netstudy.icmp.core import Hop, PingResult, PingSummary, Probe, TracerouteResult
 
 
 # -- ping (iputils) ----------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ def ping_lines(result: PingResult, quiet: bool = False, address_name: str | None
     statistics."""
     out = [header_line(result.host, result.address, result.size, result.version, address_name=address_name)]
     if not quiet:
-        answers = sorted((r for r in result.records if r.state is not ProbeState.IN_FLIGHT),
+        answers = sorted((r for r in result.records if r.received_ns is not None or r.error is not None),
                          key=lambda r: r.received_ns or r.sent_ns)
         out += [probe_line(r, result.timed) for r in answers]
     return out + statistics_lines(result.host, result.summary, result.timed)
