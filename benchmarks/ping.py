@@ -24,8 +24,9 @@ import subprocess
 import sys
 import time
 
-from netstudy.icmp_engine import EchoTemplate, IcmpSocket
-from netstudy.ping import Ping
+from netstudy.icmp import Ping
+from netstudy.net import IcmpSocket
+from netstudy.wire.echo import EchoTemplate
 
 TARGET = 0.5
 
@@ -80,7 +81,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("benchmarks/ping.py needs root: flood ping (interval 0) is root-only, for iputils and for us")
         return 2
-    runners = {"netstudy.ping": ours, "iputils ping -f": iputils, "bare Python loop": bare_loop}
+    runners = {"netstudy.icmp": ours, "iputils ping -f": iputils, "bare Python loop": bare_loop}
     best: dict[str, tuple[float, float, str]] = {}
     for _ in range(args.rounds):
         for name, run in runners.items():
@@ -92,8 +93,8 @@ def main() -> int:
     for name, (seconds, cpu, note) in best.items():
         print(f"  {name:<18} {args.count / seconds:>9,.0f} probes/s {seconds * 1e6 / args.count:6.1f} µs/probe"
               f"   {cpu * 1e6 / args.count:6.1f} µs/probe   ({note})")
-    ratio = best["iputils ping -f"][0] / best["netstudy.ping"][0]
-    cpu_ratio = best["iputils ping -f"][1] / best["netstudy.ping"][1]
+    ratio = best["iputils ping -f"][0] / best["netstudy.icmp"][0]
+    cpu_ratio = best["iputils ping -f"][1] / best["netstudy.icmp"][1]
     ceiling = best["iputils ping -f"][0] / best["bare Python loop"][0]
     print(f"netstudy / iputils = {ratio:.2f}x in probes per second (target >= {TARGET}x: "
           f"{'ok' if ratio >= TARGET else 'MISSED'}), {cpu_ratio:.2f}x in probes per CPU second; "

@@ -14,7 +14,7 @@ import time
 import pytest
 from conftest import need_raw, need_root, need_user_namespaces, tool
 
-from netstudy.ping import ping, summarize
+from netstudy.icmp import ping, summarize
 
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
 pytestmark = pytest.mark.live
@@ -55,10 +55,10 @@ def test_flood_records_every_probe_among_another_pingers_replies(monkeypatch):
     """Interval 0 while iputils pings loopback too: our raw socket sees its replies as well. The reply
     each probe expects is taken on sight; the others are decoded in full and left out, as ever."""
     need_raw()
-    import netstudy.ping
+    from netstudy.icmp import engine
     decoded = []
-    full = netstudy.ping.read_ipv4_datagram
-    monkeypatch.setattr(netstudy.ping, "read_ipv4_datagram", lambda *a: decoded.append(1) or full(*a))
+    full = engine.read_ipv4_datagram
+    monkeypatch.setattr(engine, "read_ipv4_datagram", lambda *a: decoded.append(1) or full(*a))
     other = subprocess.Popen([tool("ping"), "-q", "-i", "0.001", "-c", "1000", "127.0.0.1"], stdout=subprocess.PIPE,
                              text=True)
     try:
@@ -165,8 +165,7 @@ def test_ctrl_c_prints_the_summary():
 def test_async_pings_run_side_by_side():
     import asyncio
 
-    from netstudy.ping import ping_async
-    from netstudy.traceroute import traceroute_async
+    from netstudy.icmp import ping_async, traceroute_async
     need_raw()
 
     async def both():
@@ -192,7 +191,7 @@ def test_deadline_stops_sending():
 # -- without root ------------------------------------------------------------------------------------
 UNPRIVILEGED_PING = """
 import json, sys
-from netstudy.ping import ping
+from netstudy.icmp import ping
 out = []
 for host in ("127.0.0.1", "::1"):
     r = ping(host, count=3, interval=0.01)
@@ -234,7 +233,7 @@ def test_interval_floor_for_users_is_iputils():
 def test_without_either_privilege_the_error_says_both_ways_out():
     unshare = tool("unshare")
     need_user_namespaces()
-    code = ("from netstudy.ping import ping\n"
+    code = ("from netstudy.icmp import ping\n"
             "try:\n    ping('127.0.0.1', count=1)\n"
             "except PermissionError as e:\n    print(type(e).__name__ + ': ' + str(e))\n")
     proc = subprocess.run([unshare, "--user", "--map-user=65534", "--map-group=65534", sys.executable, "-c", code],

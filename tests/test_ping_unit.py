@@ -11,7 +11,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netstudy.icmp_engine.echo import (
+from netstudy.icmp import (
+    Hop,
+    Probe,
+    ProbeLog,
+    TraceProbe,
+    format_time,
+    header_line,
+    hop_line,
+    probe_line,
+    statistics_lines,
+    summarize,
+)
+from netstudy.wire import UDP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable, IPv4, internet_checksum
+from netstudy.wire.checksum import ones_complement_sum, verify
+from netstudy.wire.echo import (
     SOCK_EXTENDED_ERR,
     EchoReply,
     EchoTemplate,
@@ -24,10 +38,6 @@ from netstudy.icmp_engine.echo import (
     read_message,
     update_checksum,
 )
-from netstudy.ping import Probe, ProbeLog, format_time, header_line, probe_line, statistics_lines, summarize
-from netstudy.traceroute import Hop, TraceProbe
-from netstudy.wire import UDP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable, IPv4, internet_checksum
-from netstudy.wire.checksum import ones_complement_sum, verify
 from netstudy.wire.icmpv6 import ICMPv6Echo, ICMPv6TimeExceeded
 from netstudy.wire.ipv6 import IPv6
 
@@ -107,7 +117,7 @@ def test_read_echo_reply():
 def test_raw_ipv4_datagrams_read_from_the_socket_buffer():
     """``read_ipv4_datagram(buffer, t, n)`` reads a reused buffer (stale bytes after ``n``) and says what
     the full codec says of the same bytes: replies with and without IP options, corrupted, and errors."""
-    from netstudy.icmp_engine.echo import read_ipv4_datagram
+    from netstudy.wire.echo import read_ipv4_datagram
     from netstudy.wire.ipv4 import IPV4_OPTIONS
     reply = _reply(seq=7)
     with_options = bytes(IPv4(src="10.0.3.10", dst="10.0.1.2", ttl=61, options=[IPV4_OPTIONS.make("RA", 0)])
@@ -302,11 +312,49 @@ def test_traceroute_lines_like_traceroute_n():
         return TraceProbe(2, q, 0, 0, None if source is None else 1, None if source is None else int(ms * 1e6),
                           source, mark=mark)
     hop = Hop(2, (probe(0, "10.0.2.1", 0.069), probe(1, "10.0.2.1", 0.018), probe(2, "10.0.2.1", 0.014)))
-    assert hop.line() == " 2  10.0.2.1  0.069 ms  0.018 ms  0.014 ms"
+    assert hop_line(hop) == " 2  10.0.2.1  0.069 ms  0.018 ms  0.014 ms"
     mixed = Hop(12, (probe(0, None, 0), probe(1, "10.0.2.1", 1.5), probe(2, "10.0.9.1", 2.25, "!H")))
-    assert mixed.line() == "12  * 10.0.2.1  1.500 ms 10.0.9.1  2.250 ms !H"
-    assert Hop(4, (probe(0, None, 0),) * 3).line() == " 4  * * *"
+    assert hop_line(mixed) == "12  * 10.0.2.1  1.500 ms 10.0.9.1  2.250 ms !H"
+    assert hop_line(Hop(4, (probe(0, None, 0),) * 3)) == " 4  * * *"
     assert mixed.addresses == ["10.0.2.1", "10.0.9.1"]
+
+
+def test_probe_table_moves_probes_through_its_state_table():
+    """A traceroute probe is not sent, in flight, answered or given up, and moves only through
+    TRACE_TABLE: an answer after the wait is ignored (and counted), a second answer too; the trace ends
+    at the TTL of the first answer that ends it."""
+    from netstudy.icmp import TRACE_TABLE, ProbeTable, TraceState
+    probes = [TraceProbe(ttl, q, ttl * 10 + q) for ttl in (1, 2, 3) for q in range(2)]
+    table = ProbeTable(probes, "icmp", 4, "10.0.3.10", identifier=7, wait_ns=1000)
+    assert {p.state for p in probes} == {TraceState.NOT_SENT} and table.last_ttl == 3
+    for i, probe in enumerate(probes[:4]):
+        table.sent(probe, i * 100)
+    assert table.in_flight() == probes[:4]
+
+    def exceeded(key, at, router="10.0.1.1"):
+        return ProbeError(4, 11, 0, router, 64, at, "10.0.3.10", identifier=7, sequence=key)
+    assert table.receive(exceeded(10, 150)) is probes[0] and probes[0].rtt_ns == 150
+    assert table.receive(exceeded(10, 160)) is None                       # answered already
+    assert table.receive(exceeded(99, 160)) is None                       # not one of ours
+    assert table.expire(1200) == [probes[1], probes[2]]                  # sent at 100 and 200: waited >= 1000 ns
+    assert table.receive(exceeded(11, 1210)) is None and table.late == 1  # given up: too late
+    reply = EchoReply(7, 21, "10.0.3.10", 62, 64, 1250)
+    assert table.receive(reply) is probes[3] and probes[3].final and table.last_ttl == 2
+    assert [p.state for p in probes] == [TraceState.ANSWERED, TraceState.GIVEN_UP, TraceState.GIVEN_UP,
+                                         TraceState.ANSWERED, TraceState.NOT_SENT, TraceState.NOT_SENT]
+    assert [hop.ttl for hop in table.hops()] == [1, 2] and table.in_flight() == []
+    assert ("NOT_SENT", "send", "IN_FLIGHT") in TRACE_TABLE.rows()
+
+
+def test_bad_options_are_input_errors():
+    """What a user can get wrong is an InputError (a ValueError), raised before any socket is opened."""
+    from netstudy.errors import InputError
+    from netstudy.icmp import Ping, Traceroute
+    for make in (lambda: Ping("127.0.0.1", count=0), lambda: Ping("127.0.0.1", interval=-1),
+                 lambda: Traceroute("127.0.0.1", method="tcp"), lambda: Traceroute("127.0.0.1", first_ttl=40),
+                 lambda: EchoTemplate(1, 70_000)):
+        with pytest.raises(InputError):
+            make()
 
 
 def test_mdev_formula_is_the_population_deviation():
@@ -319,10 +367,9 @@ def test_mdev_formula_is_the_population_deviation():
 def test_replay_of_recorded_captures():
     from importlib.resources import files
 
+    from netstudy.icmp import replay, replay_trace
     from netstudy.lab import routed
     from netstudy.pcap import read
-    from netstudy.ping import replay
-    from netstudy.traceroute import replay as replay_trace
     captures = files("netstudy") / "data" / "captures"
     loopback = replay(read(captures / "loopback_ping.pcap"))
     assert (loopback.summary.transmitted, loopback.summary.received, loopback.mechanism) == (40, 40, "capture")
@@ -340,8 +387,8 @@ def test_replay_of_recorded_captures():
 def test_replay_of_an_iputils_capture_agrees_with_tshark():
     from tshark import CAPTURES, load
 
+    from netstudy.icmp import replay
     from netstudy.pcap import read
-    from netstudy.ping import replay
     path = CAPTURES / "lo_ping4.pcap"
     result = replay(read(path))
     rows = load(path)
@@ -370,7 +417,7 @@ def test_reply_checksum_check_agrees_with_rfc1071(body):
        st.binary(min_size=4, max_size=4))
 def test_field_reader_reads_what_the_codec_reads(dscp, ecn, ttl, df, fragment_offset, src):
     """The hot path's FieldReader and IPv4.parse agree on every field, sub-byte ones included."""
-    from netstudy.icmp_engine.echo import FieldReader
+    from netstudy.wire.echo import FieldReader
     address = socket.inet_ntoa(src)
     data = bytes(IPv4(src=address, dst="10.0.0.1", ttl=ttl, dscp=dscp, ecn=ecn, df=df,
                       fragment_offset=fragment_offset) / b"data")

@@ -34,7 +34,7 @@ def target(lab, version: int) -> str:
 
 
 def trace(host: str, method: str):
-    from netstudy.traceroute import traceroute
+    from netstudy.icmp import traceroute
     return traceroute(host, method=method, wait=2.0)
 
 
@@ -86,7 +86,7 @@ def test_ping_errors_print_as_iputils_prints_them(lab, args, unprivileged):
 
 
 def ping_records(host: str, ttl: int | None):
-    from netstudy.ping import ping
+    from netstudy.icmp import ping
     result = ping(host, count=2, interval=0.05, ttl=ttl, timeout=2)
     return result.mechanism, [(p.source, p.ttl, p.icmp_type, p.error) for p in result.records], \
         [p.quoted for p in result.records]
@@ -139,7 +139,7 @@ def test_duplicate_replies_are_counted_like_iputils(lab, unprivileged):
 
 
 def ping_dup_records(host: str):
-    from netstudy.ping import ping
+    from netstudy.icmp import ping
     result = ping(host, count=3, interval=0.1, timeout=2)
     return result.mechanism, [(p.seq, p.duplicate, p.rtt_ns, p.ttl) for p in result.records]
 
@@ -186,7 +186,7 @@ def test_late_and_out_of_order_replies(lab):
 
 
 def late_records(host: str):
-    from netstudy.ping import ping
+    from netstudy.icmp import ping
     result = ping(host, count=2, interval=0.05, timeout=0.2, deadline=3)
     s = result.summary
     arrival = [p.seq for p in sorted(result.records, key=lambda p: p.received_ns)]

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from netstudy.commands.ping import one_line_errors, stop_quietly_on_closed_pipe
-from netstudy.traceroute import BASE_PORT, Traceroute, header_line
+from netstudy.commands.common import add_family_flags, add_mechanism_flag, one_line_errors, stop_quietly_on_closed_pipe
+from netstudy.icmp import Traceroute, hop_line, trace_header_line
+from netstudy.icmp.engine import BASE_PORT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,11 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-p", dest="port", type=int, default=BASE_PORT, help=f"first UDP port (default {BASE_PORT})")
     p.add_argument("-s", dest="source", metavar="ADDRESS", help="source address (or interface name)")
     p.add_argument("-n", dest="numeric", action="store_true", help="numeric output (always: accepted for habit)")
-    family = p.add_mutually_exclusive_group()
-    family.add_argument("-4", dest="version", action="store_const", const=4, help="IPv4 only")
-    family.add_argument("-6", dest="version", action="store_const", const=6, help="IPv6 only")
-    p.add_argument("--mechanism", choices=("auto", "raw", "datagram"), default="auto",
-                   help="raw socket, or the unprivileged one (ICMP socket / UDP error queue)")
+    add_family_flags(p)
+    add_mechanism_flag(p, "raw socket, or the unprivileged one (ICMP socket / UDP error queue)")
     one_line_errors(p, "traceroute")
     p.set_defaults(func=run, method="icmp")
 
@@ -45,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
                         packet_size=args.packet_size, source=args.source, version=args.version,
                         mechanism=args.mechanism)
     with tracer:
-        print(header_line(args.host, tracer.address, tracer.max_hops, tracer.packet_size), flush=True)
+        print(trace_header_line(args.host, tracer.address, tracer.max_hops, tracer.packet_size), flush=True)
         try:
             for hop in tracer.run():
-                print(hop.line(), flush=True)
+                print(hop_line(hop), flush=True)
         except KeyboardInterrupt:
             return 130
     return 0

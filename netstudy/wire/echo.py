@@ -1,4 +1,5 @@
-"""ICMP echo as bytes, with no socket in sight (sans-I/O): requests out, events in.
+"""ICMP echo as bytes, with no socket in sight (sans-I/O): requests out, events in. Ping and traceroute
+(``netstudy.icmp``) are built on it, and so can any other program that sends echo requests.
 
 Out: :class:`EchoTemplate` builds one echo request with ``netstudy.wire`` (RFC 792 p.14, RFC 4443
 §4.1), then, per probe, patches the sequence number and the send timestamp in place and updates the
@@ -17,9 +18,11 @@ import re
 import socket
 import struct
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from netstudy.errors import DecodeError
+from netstudy.errors import DecodeError, InputError
 from netstudy.wire.checksum import fold, ones_complement_sum
 from netstudy.wire.fields import Header
 from netstudy.wire.icmp import ECHO_REPLY, ICMP, ICMPEcho, ICMPTimeExceeded, ICMPUnreachable
@@ -80,7 +83,7 @@ class EchoTemplate:
     def __init__(self, identifier: int, size: int = 56, version: int = 4) -> None:
         largest = 65507 if version == 4 else 65527     # IPv4: 65535 - 20 - 8; IPv6's length excludes its header
         if not 0 <= size <= largest:
-            raise ValueError(f"payload size {size} is out of range: 0 <= size <= {largest}")
+            raise InputError(f"payload size {size} is out of range: 0 <= size <= {largest}")
         self.version, self.identifier, self.size = version, identifier, size
         self.timestamped = size >= TIMESTAMP_BYTES
         header = (ICMPEcho if version == 4 else ICMPv6Echo)(identifier=identifier, sequence=0)
@@ -180,17 +183,18 @@ class FieldReader:
                 kept.append(f"{skip}x" if skip else code)
             codes, picks = kept, []
         self.format = "!" + "".join(codes)
+        self.read: Callable[..., tuple[Any, ...]]
         unpack_from = struct.Struct(self.format).unpack_from
         self.size = struct.calcsize(self.format)
         if not picks:
             self.read = unpack_from
         else:
-            def read(data: bytes, offset: int = 0) -> tuple:
+            def read(data: bytes | bytearray, offset: int = 0) -> tuple:
                 words = unpack_from(data, offset)
                 return tuple(words[w] if cut is None else (words[w] >> cut[0]) & cut[1] for w, cut in picks)
             self.read = read
 
-    def __call__(self, data: bytes, offset: int = 0) -> tuple:
+    def __call__(self, data: bytes | bytearray, offset: int = 0) -> tuple:
         """The fields, in the order named (``self.read`` is the same, to bind once in a hot loop)."""
         return self.read(data, offset)
 
@@ -283,7 +287,7 @@ def _strerror(errno: int) -> str:
     return os.strerror(errno).lower() if errno else "unknown"
 
 
-def _verifies(data: bytes, start: int = 0, end: int | None = None) -> bool:
+def _verifies(data: bytes | bytearray, start: int = 0, end: int | None = None) -> bool:
     """RFC 1071 §1: a message with its checksum in sums to all ones. Read as one big number it is then a
     non-zero multiple of 0xFFFF (2**16 ≡ 1 modulo 0xFFFF, see checksum.py; an odd length is padded with
     a zero byte, which multiplies the number by 256, prime to 0xFFFF): one big-integer remainder."""
@@ -295,7 +299,8 @@ _ERRORS4 = (ICMPUnreachable, ICMPTimeExceeded)
 _ERRORS6 = (ICMPv6Unreachable, ICMPv6TimeExceeded, ICMPv6PacketTooBig, ICMPv6ParameterProblem)
 
 
-def read_ipv4_datagram(data: bytes | bytearray, received_ns: int, end: int | None = None) -> EchoReply | ProbeError | None:
+def read_ipv4_datagram(data: bytes | bytearray, received_ns: int,
+                       end: int | None = None) -> EchoReply | ProbeError | None:
     """What a raw IPv4 socket read into ``data[:end]``: the IP header (its TTL and source read with
     :class:`FieldReader`), then the ICMP message, checksum checked (the kernel hands raw sockets
     unchecked messages). The common case, an echo reply after an IP header without options, is read
@@ -333,8 +338,8 @@ def read_message(data: bytes, offset: int, version: int, source: str, ttl: int |
         return None
     if isinstance(message, _ERRORS4 if version == 4 else _ERRORS6):
         mtu = getattr(message, "next_hop_mtu", None) or getattr(message, "mtu", None)
-        return quoted_probe_error(message.payload, version, message.type, message.code, source, ttl,
-                                  received_ns, mtu)
+        kind, code = data[offset], data[offset + 1]          # an ICMP message starts with its type and code
+        return quoted_probe_error(message.payload, version, kind, code, source, ttl, received_ns, mtu)
     return None
 
 
@@ -347,9 +352,10 @@ def quoted_probe_error(quoted: bytes, version: int, icmp_type: int | None, code:
     packet = decode_ip(quoted)
     if not packet.layers or packet.layers[0].NAME not in ("IPv4", "IPv6"):
         return None
-    destination = packet.layers[0].dst
-    echo = packet.get(ICMPEcho) or packet.get(ICMPv6Echo)
-    udp = packet.get(UDP)
+    ip: Any = packet.layers[0]              # header fields come from the field tables: typed as Any
+    destination = ip.dst
+    echo: Any = packet.get(ICMPEcho) or packet.get(ICMPv6Echo)
+    udp: Any = packet.get(UDP)
     return ProbeError(version, icmp_type, code, source, ttl, received_ns, destination,
                       identifier=echo.identifier if echo is not None else None,
                       sequence=echo.sequence if echo is not None else None,
@@ -406,7 +412,7 @@ def read_error_queue(data: bytes, extended_error: bytes, address: tuple, ttl: in
         return ProbeError(version, kind, code, source, ttl, received_ns, address[0], dport=address[1],
                           mtu=mtu or None, errno=errno, quoted=bytes(data))
     try:
-        echo = (ICMPEcho if version == 4 else ICMPv6Echo).parse(data)
+        echo: Any = (ICMPEcho if version == 4 else ICMPv6Echo).parse(data)
     except DecodeError:
         return None
     return ProbeError(version, kind, code, source, ttl, received_ns, address[0], identifier=echo.identifier,

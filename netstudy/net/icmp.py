@@ -1,4 +1,6 @@
-"""The sockets under ping and traceroute, chosen by what this process may do.
+"""ICMP sockets for any engine that sends echo requests or reads ICMP errors (ping and traceroute in
+``netstudy.icmp``), chosen by what this process may do. Bytes are built and read by
+``netstudy.wire.echo``; this module only opens, configures, sends and receives.
 
 1. A raw ICMP socket (raw(7)): needs root or CAP_NET_RAW. For IPv4 every read starts with the IP
    header (so the TTL is right there); it sees every ICMP message the host receives, so a filter
@@ -14,6 +16,7 @@ Every socket is non-blocking; the engines wait on them with ``selectors``.
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import random
@@ -23,8 +26,8 @@ import time
 from collections.abc import Callable
 
 from netstudy.capabilities import ping_group_range
-from netstudy.errors import NetstudyError, PrivilegeError
-from netstudy.icmp_engine.echo import (
+from netstudy.errors import InputError, PrivilegeError
+from netstudy.wire.echo import (
     IP_RECVERR,
     IPV6_RECVERR,
     EchoReply,
@@ -47,19 +50,21 @@ Event = EchoReply | ProbeError
 
 
 def resolve(host: str, version: int | None = None) -> tuple[int, str]:
-    """``(4 or 6, address)`` for a host name or address literal; NetstudyError naming the host if unknown."""
+    """``(4 or 6, address)`` for a host name or address literal; :class:`InputError` naming the host if
+    it is unknown, or not of the ``version`` asked for."""
     try:
         address = ipaddress.ip_address(host.split("%")[0])
-        if version is not None and address.version != version:
-            raise NetstudyError(f"{host}: Address family for hostname not supported (asked for IPv{version})")
-        return address.version, (host if "%" in host else str(address))
     except ValueError:
         pass
+    else:
+        if version is not None and address.version != version:
+            raise InputError(f"{host}: Address family for hostname not supported (asked for IPv{version})")
+        return address.version, (host if "%" in host else str(address))
     family = {4: socket.AF_INET, 6: socket.AF_INET6}.get(version, socket.AF_UNSPEC)  # type: ignore[arg-type]
     try:
         infos = socket.getaddrinfo(host, None, family, socket.SOCK_DGRAM)
     except socket.gaierror as exc:
-        raise NetstudyError(f"{host}: {exc.strerror}") from None
+        raise InputError(f"{host}: {exc.strerror}") from None
     info = infos[0]          # the resolver's first choice (RFC 6724 order, /etc/gai.conf), as iputils' ping takes
     return (4 if info[0] == socket.AF_INET else 6), str(info[4][0])
 
@@ -112,7 +117,7 @@ def _bind(sock: socket.socket, version: int, source: str | None) -> None:
 def set_ttl(sock: socket.socket, version: int, ttl: int) -> None:
     """The TTL (IPv4) or hop limit (IPv6) of what this socket sends next (ip(7), ipv6(7))."""
     if not 1 <= ttl <= 255:
-        raise ValueError(f"ttl {ttl} is out of range: 1 <= ttl <= 255")
+        raise InputError(f"ttl {ttl} is out of range: 1 <= ttl <= 255")
     if version == 4:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
     else:
@@ -142,7 +147,7 @@ class IcmpSocket:
 
     def __init__(self, version: int = 4, mechanism: str = "auto", source: str | None = None) -> None:
         if mechanism not in ("auto", "raw", "datagram"):
-            raise ValueError(f"mechanism must be auto, raw or datagram, not {mechanism!r}")
+            raise InputError(f"mechanism must be auto, raw or datagram, not {mechanism!r}")
         self.version = version
         family, proto = _family(version)
         sock = None
@@ -212,7 +217,7 @@ class IcmpSocket:
         """Send one ICMP message (the kernel adds the IP header)."""
         send_reporting_once(self.sock, message, (address, 0), self.mechanism != "raw")
 
-    def sender(self, address: str) -> Callable[[bytes | bytearray], None]:
+    def sender(self, address: str) -> Callable[[bytes | bytearray], object]:
         """:meth:`send` to ``address``, bound once for a hot loop: on a raw socket, which reports no
         errors at send time (no IP_RECVERR), that is the socket's own ``sendto``."""
         destination = (address, 0)
@@ -275,7 +280,7 @@ class UdpProbeSocket:
 
     def __init__(self, version: int = 4, mechanism: str = "auto", source: str | None = None) -> None:
         if mechanism not in ("auto", "raw", "recverr"):
-            raise ValueError(f"mechanism must be auto, raw or recverr, not {mechanism!r}")
+            raise InputError(f"mechanism must be auto, raw or recverr, not {mechanism!r}")
         self.version = version
         self.sock = socket.socket(socket.AF_INET if version == 4 else socket.AF_INET6, socket.SOCK_DGRAM)
         self.icmp: IcmpSocket | None = None
@@ -332,10 +337,8 @@ class UdpProbeSocket:
             try:
                 data, ancdata, _, address = self.sock.recvmsg(65536, ANCILLARY_BYTES, socket.MSG_ERRQUEUE)
             except BlockingIOError:
-                try:                     # a pending socket error, or a stray datagram: consume it
+                with contextlib.suppress(OSError):      # a pending socket error, or a stray datagram: consume it
                     self.sock.recv(65536)
-                except OSError:
-                    pass
                 return None
             now = time.perf_counter_ns()
             ttl, error = read_ancillary(ancdata)

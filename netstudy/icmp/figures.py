@@ -1,8 +1,10 @@
-"""Figures for ping and traceroute: RTT over time, the RTT histogram, and RTT per hop."""
+"""Ping's and traceroute's figures, on ``netstudy.show``'s primitives: RTT over time, the RTT histogram,
+and RTT per hop."""
 from __future__ import annotations
 
 from typing import Any
 
+from netstudy.icmp.core import PingResult, PingSummary, TracerouteResult
 from netstudy.show.diagram import plot_figure
 
 __all__ = ["rtt_plot", "rtt_histogram", "hop_plot"]
@@ -10,9 +12,9 @@ __all__ = ["rtt_plot", "rtt_histogram", "hop_plot"]
 _STAT_STYLE = {"min": ("#59a14f", ":"), "avg": ("#e15759", "-"), "max": ("#f28e2b", ":")}
 
 
-def _mark_statistics(ax: Any, summary: Any, vertical: bool) -> None:
+def _mark_statistics(ax: Any, summary: PingSummary, vertical: bool) -> None:
     """Lines at min, avg and max, and a band for avg ± mdev (iputils' four numbers)."""
-    if summary.avg_ms is None:
+    if summary.avg_ms is None or summary.mdev_ms is None:
         return
     low, high = summary.avg_ms - summary.mdev_ms, summary.avg_ms + summary.mdev_ms
     band = ax.axvspan if vertical else ax.axhspan
@@ -24,7 +26,7 @@ def _mark_statistics(ax: Any, summary: Any, vertical: bool) -> None:
         line(value, color=color, linestyle=style, linewidth=1.2, label=f"{name} {value:.3f} ms")
 
 
-def rtt_plot(result: Any, title: str | None = None) -> Any:
+def rtt_plot(result: PingResult, title: str | None = None) -> Any:
     """RTT of every reply against when its probe was sent, with min/avg/max and avg ± mdev marked;
     probes that got no reply are ticks along the bottom (red: an ICMP error, grey: silence)."""
     frame = result.to_frame()
@@ -52,7 +54,7 @@ def rtt_plot(result: Any, title: str | None = None) -> Any:
     return fig
 
 
-def rtt_histogram(result: Any, bins: int = 30, title: str | None = None) -> Any:
+def rtt_histogram(result: PingResult, bins: int = 30, title: str | None = None) -> Any:
     """How the RTTs spread: a histogram with min, avg, max and the avg ± mdev band marked."""
     fig, ax = plot_figure(8.0, 3.4)
     rtts = result.rtts_ms
@@ -66,32 +68,34 @@ def rtt_histogram(result: Any, bins: int = 30, title: str | None = None) -> Any:
     return fig
 
 
-def hop_plot(trace: Any, title: str | None = None) -> Any:
+def hop_plot(trace: TracerouteResult, title: str | None = None) -> Any:
     """Traceroute: the RTT of every probe at every hop, each hop labelled with who answered (the
     destination in red); a probe nobody answered is an x on the axis."""
     fig, ax = plot_figure(8.0, 3.4)
+    means: list[tuple[int, float]] = []         # (ttl, mean RTT of the hop's answered probes)
+    every: list[float] = []
     for hop in trace.hops:
-        answered = [p for p in hop.probes if p.rtt_ns is not None]
-        reached = any(p.source == trace.address for p in answered)
+        answered = [(p, ms) for p in hop.probes if (ms := p.rtt_ms) is not None]
+        rtts = [ms for _, ms in answered]
+        reached = any(p.source == trace.address for p, _ in answered)
         color = "#e15759" if reached else "#4e79a7"
-        ax.scatter([hop.ttl] * len(answered), [p.rtt_ms for p in answered], color=color, s=24, zorder=3)
-        silent = len(hop.probes) - len(answered)
+        ax.scatter([hop.ttl] * len(rtts), rtts, color=color, s=24, zorder=3)
+        silent = len(hop.probes) - len(rtts)
         if silent:
             ax.scatter([hop.ttl] * silent, [0] * silent, marker="x", color="#7f7f7f", zorder=3)
         label = ", ".join(hop.addresses) or "*"
-        top = max((p.rtt_ms for p in answered), default=0.0)
+        top = max(rtts, default=0.0)
         ax.annotate(label, (hop.ttl, top), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8,
                     color=color)
-    means = [(hop.ttl, sum(p.rtt_ms for p in hop.probes if p.rtt_ns is not None) /
-              max(1, sum(1 for p in hop.probes if p.rtt_ns is not None))) for hop in trace.hops]
+        means.append((hop.ttl, sum(rtts) / max(1, len(rtts))))
+        every += rtts
     ax.plot([t for t, _ in means], [m for _, m in means], color="#bab0ac", linewidth=1, zorder=1,
             label="mean RTT per hop")
     ttls = [hop.ttl for hop in trace.hops]
     if ttls:
         ax.set_xticks(ttls)
         ax.set_xlim(min(ttls) - 0.5, max(ttls) + 0.5)
-    ax.set_ylim(bottom=0, top=max([m for _, m in means] + [p.rtt_ms for h in trace.hops for p in h.probes
-                                                          if p.rtt_ns is not None] + [0.001]) * 1.35)
+    ax.set_ylim(bottom=0, top=max([m for _, m in means] + every + [0.001]) * 1.35)
     ax.set_xlabel("hop (TTL of the probe)")
     ax.set_ylabel("round-trip time (ms)")
     ax.set_title(title or f"traceroute {trace.host}: {len(trace.hops)} hops, {trace.method} probes "

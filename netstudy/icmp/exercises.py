@@ -1,4 +1,5 @@
-"""Checks for the exercises of notebooks/02_ping.ipynb: each says what is right, or what to look at."""
+"""Checks for the exercises of notebooks/02_ping.ipynb (ping and traceroute): each says what is right, or
+what to look at."""
 from __future__ import annotations
 
 import math
@@ -67,7 +68,7 @@ def check_ping_statistics(fn: Callable[[list[float]], tuple[float, float, float,
             return f"✗ your function raised {type(exc).__name__}: {exc} for RTTs {rtts[:3]}..."
         if len(got) != 4:
             return f"✗ return four numbers (min, avg, max, mdev), not {len(got)}"
-        for name, mine, right in zip(("min", "avg", "max", "mdev"), got, expected):
+        for name, mine, right in zip(("min", "avg", "max", "mdev"), got, expected, strict=True):
             if math.isclose(mine, right, rel_tol=1e-9, abs_tol=1e-12):
                 continue
             hint = ""

@@ -1,0 +1,11 @@
+"""Sockets shared by engines: what opens, configures and reads them, and nothing about what the bytes mean
+(that is ``netstudy.wire``'s job).
+
+- :mod:`netstudy.net.icmp`: ICMP echo sockets, raw when this process may open one, else the kernel's
+  unprivileged ICMP datagram socket (icmp(7)), else a :class:`~netstudy.errors.PrivilegeError` naming
+  both ways out (:func:`privilege_message`); UDP probe sockets whose ICMP errors come back through the
+  kernel's error queue (``IP_RECVERR``, ip(7)); :func:`resolve` a host name to ``(version, address)``.
+"""
+from netstudy.net.icmp import IcmpSocket, UdpProbeSocket, privilege_message, resolve, set_ttl
+
+__all__ = ["IcmpSocket", "UdpProbeSocket", "privilege_message", "resolve", "set_ttl"]
