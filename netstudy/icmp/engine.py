@@ -40,7 +40,7 @@ from netstudy.icmp.core import (
     canonical,
     summarize,
 )
-from netstudy.net import IcmpSocket, UdpProbeSocket, resolve
+from netstudy.net import IcmpSocket, UdpProbeSocket, check_ttl, resolve
 from netstudy.wire import ICMP, UDP, ICMPEcho, decode
 from netstudy.wire.echo import (
     IPV4_PLAIN_LENGTH,
@@ -84,6 +84,8 @@ class Ping:
             raise InputError(f"cannot flood; minimal interval allowed for user is {MIN_USER_INTERVAL * 1000:g}ms")
         if timeout <= 0 or (deadline is not None and deadline <= 0):
             raise InputError(f"bad linger time or deadline: timeout {timeout}, deadline {deadline} (need > 0)")
+        if ttl is not None:
+            check_ttl(ttl)          # every argument is checked before a socket is asked for, as iputils does
         self.host, self.count, self.interval = host, count, interval
         self.timeout, self.deadline, self.source = timeout, deadline, source
         self.version, self.address = resolve(host, version)

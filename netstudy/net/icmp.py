@@ -114,10 +114,16 @@ def _bind(sock: socket.socket, version: int, source: str | None) -> None:
         raise OSError(exc.errno, f"cannot bind to source address {source}: {exc.strerror}") from None
 
 
-def set_ttl(sock: socket.socket, version: int, ttl: int) -> None:
-    """The TTL (IPv4) or hop limit (IPv6) of what this socket sends next (ip(7), ipv6(7))."""
+def check_ttl(ttl: int) -> int:
+    """``ttl`` if it is a TTL / hop limit a packet can carry (1-255), else :class:`InputError`."""
     if not 1 <= ttl <= 255:
         raise InputError(f"ttl {ttl} is out of range: 1 <= ttl <= 255")
+    return ttl
+
+
+def set_ttl(sock: socket.socket, version: int, ttl: int) -> None:
+    """The TTL (IPv4) or hop limit (IPv6) of what this socket sends next (ip(7), ipv6(7))."""
+    check_ttl(ttl)
     if version == 4:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
     else:
