@@ -6,6 +6,7 @@ import contextlib
 from dataclasses import dataclass
 
 from netstudy import __version__
+from netstudy.commands.common import one_line_errors, stop_quietly_on_closed_pipe
 from netstudy.dns import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SERVER, SERVE_PORT, DnsServer, query
 from netstudy.dns.output import dig_text, short_text
 from netstudy.errors import InputError
@@ -29,13 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dns", help="DNS: query a server like dig, or run an authoritative server")
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
+    one_line_errors(p, "dns")
 
     q = verbs.add_parser("query", help="ask a DNS server one question, print the reply like dig",
                          epilog=QUERY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     q.add_argument("words", nargs=argparse.REMAINDER, metavar="ARG", help="NAME [TYPE] [@SERVER] [+option ...]")
     q.add_argument("-p", "--port", type=int, default=DEFAULT_PORT, help=f"server port (default {DEFAULT_PORT})")
     q.add_argument("-x", dest="reverse", metavar="ADDR", help="reverse lookup: PTR for this address")
-    q.set_defaults(func=run_query)
+    one_line_errors(q, "dns query")
+    q.set_defaults(func=stop_quietly_on_closed_pipe(run_query))
 
     s = verbs.add_parser("serve", help="serve RFC 1035 zone files on UDP and TCP until Ctrl-C")
     s.add_argument("zonefiles", nargs="+", metavar="ZONEFILE",
@@ -44,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--port", type=int, default=SERVE_PORT, help=f"UDP and TCP port (default {SERVE_PORT})")
     s.add_argument("--delay", type=float, default=0.0, metavar="S",
                    help="hold every reply S seconds (without blocking the server), for experiments")
+    one_line_errors(s, "dns serve")
     s.set_defaults(func=run_serve)
 
 
