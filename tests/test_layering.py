@@ -255,3 +255,17 @@ def test_the_cycle_finder_finds_a_loop_inside_a_function(tmp_path):
                             "wire/decode.py": "from netstudy.wire.icmp import ICMP\n",
                             "wire/ip.py": "from netstudy.wire.icmp import ICMP\n"})
     assert import_cycles(root) == [["netstudy.wire.decode", "netstudy.wire.icmp"]]
+
+
+LONGEST = 600      # lines; a longer module says why in its docstring, in a paragraph starting LONG_REASON
+LONG_REASON = "Why this file is long:"
+
+
+def test_no_module_is_longer_than_600_lines_unless_its_docstring_says_why():
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        lines = path.read_text().count("\n")
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        if lines > LONGEST and LONG_REASON not in doc:
+            long.append(f"{path.relative_to(PACKAGE.parent)}: {lines} lines")
+    assert not long, f"split these, or say why in the docstring ('{LONG_REASON} ...'):\n" + "\n".join(long)
