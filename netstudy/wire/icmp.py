@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from netstudy.wire.checksum import internet_checksum, verify
+from netstudy.wire.decode import Packet, decode_ip
 from netstudy.wire.fields import LOCATE, Field, Header, Span
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, register
 
@@ -112,9 +113,8 @@ class _ICMPError(ICMP):
     """An ICMP error: it quotes the IP header and the first 8 bytes (or more) of the datagram it is about."""
 
     @property
-    def quoted(self):
+    def quoted(self) -> Packet:
         """The quoted datagram, decoded (IP header, then as much of the transport header as is there)."""
-        from netstudy.wire.decode import decode_ip
         return decode_ip(self.payload)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
+from netstudy.wire.decode import Packet, decode_ip
 from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.icmp import TypedMessage
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, register
@@ -94,9 +95,8 @@ class _ICMPv6Error(ICMPv6):
     """An ICMPv6 error quotes as much of the offending packet as fits in 1280 bytes (RFC 4443 §2.4)."""
 
     @property
-    def quoted(self):
+    def quoted(self) -> Packet:
         """The quoted packet, decoded (IPv6 header, then as much of what followed as is there)."""
-        from netstudy.wire.decode import decode_ip
         return decode_ip(self.payload)
 
 
