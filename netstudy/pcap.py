@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, BinaryIO, Union
 
-from netstudy.errors import DecodeError
+from netstudy.errors import BuildError, DecodeError, InputError
 
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
@@ -442,9 +442,9 @@ class PcapWriter:
     def __init__(self, target: PathOrFile, linktype: int = LinkType.ETHERNET, snaplen: int = DEFAULT_SNAPLEN,
                  nanosecond: bool = False) -> None:
         if not 0 <= linktype <= 0x03FFFFFF:
-            raise ValueError(f"link type {linktype} is out of range")
+            raise InputError(f"link type {linktype} is out of range")
         if not 0 < snaplen <= 0xFFFFFFFF:
-            raise ValueError(f"snaplen {snaplen} must be between 1 and 2**32-1")
+            raise InputError(f"snaplen {snaplen} must be between 1 and 2**32-1")
         if isinstance(target, (str, os.PathLike)):
             self._file: BinaryIO = open(target, "wb")
             self._owns = True
@@ -464,9 +464,9 @@ class PcapWriter:
             timestamp_ns = time.time_ns()
         length = len(data) if length is None else length
         if length < len(data):
-            raise ValueError(f"length {length} is smaller than the {len(data)} bytes given")
+            raise BuildError(f"length {length} is smaller than the {len(data)} bytes given")
         if timestamp_ns < 0 or timestamp_ns >= (1 << 32) * 1_000_000_000:
-            raise ValueError(f"timestamp {timestamp_ns} ns does not fit a pcap record (0 to 2**32 s)")
+            raise BuildError(f"timestamp {timestamp_ns} ns does not fit a pcap record (0 to 2**32 s)")
         data = data[:self.snaplen]
         sec, ns = divmod(timestamp_ns, 1_000_000_000)
         sub = ns if self.nanosecond else ns // 1000
@@ -491,7 +491,7 @@ def write(target: PathOrFile, records: Iterable[Record], linktype: int | None = 
           snaplen: int = DEFAULT_SNAPLEN, nanosecond: bool = False) -> int:
     """Write records to a classic pcap file; returns how many. Link type defaults to the first record's.
 
-    Classic pcap has one link type per file, so records of another link type raise ValueError.
+    Classic pcap has one link type per file, so records of another link type raise BuildError.
     """
     iterator = iter(records)
     first = next(iterator, None)
@@ -502,7 +502,7 @@ def write(target: PathOrFile, records: Iterable[Record], linktype: int | None = 
             return 0
         for rec in itertools.chain([first], iterator):
             if rec.linktype != linktype:
-                raise ValueError(f"record {writer.count + 1} has link type {rec.linktype}, the file has {linktype}")
+                raise BuildError(f"record {writer.count + 1} has link type {rec.linktype}, the file has {linktype}")
             writer.write(rec.data, rec.timestamp_ns, rec.length)
         return writer.count
 

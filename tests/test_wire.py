@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netstudy.errors import BuildError, DecodeError
+from netstudy.errors import BuildError, DecodeError, InputError
 from netstudy.wire import (
     ARP,
     ICMP,
@@ -275,7 +275,7 @@ def test_capture_link_types(linktype, prefix):
 
 
 def test_decode_refuses_unknown_linktype():
-    with pytest.raises(ValueError, match="link type 9999"):
+    with pytest.raises(InputError, match="link type 9999"):
         decode(b"", 9999)
 
 

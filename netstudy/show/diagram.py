@@ -14,6 +14,7 @@ import functools
 import io
 from typing import Any
 
+from netstudy.errors import InputError
 from netstudy.show.colors import PADDING_COLOR, PAYLOAD_COLOR, layer_color, text_color
 from netstudy.show.layout import (
     BADGES,
@@ -184,7 +185,7 @@ def header_diagram(obj: Header | Packet | Any, layer: int | str | type[Header] |
             chosen = _pick(packet, layer)
             layouts = [lay for lay in packet_layouts(packet, stacked=False) if lay.header is chosen]
         if not layouts:
-            raise ValueError(f"nothing decoded to draw: {packet.summary()}")
+            raise InputError(f"nothing decoded to draw: {packet.summary()}")
     height = sum(lay.height for lay in layouts) + GAP * (len(layouts) - 1)
     fig, ax = figure_in_points(WIDTH, height)
     for lay in layouts:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, TypeVar
 
-from netstudy.errors import DecodeError
+from netstudy.errors import DecodeError, InputError
 from netstudy.wire.arp import ARP
 from netstudy.wire.ethernet import Ethernet
 from netstudy.wire.fields import LOCATE, Header, Span, _new, compile_function
@@ -406,7 +406,7 @@ def decode(frame: bytes | bytearray | memoryview, linktype: int = 1, first: type
         try:
             cls = LINKTYPES[linktype] or _ip_class(frame, 0)
         except KeyError:
-            raise ValueError(f"link type {linktype} is not one netstudy decodes; known: {sorted(LINKTYPES)}") from None
+            raise InputError(f"link type {linktype} is not one netstudy decodes; known: {sorted(LINKTYPES)}") from None
     spans: list[Span] = []
     off, end, error = 0, len(frame), None
     locate = LOCATE
