@@ -75,6 +75,11 @@ class ICMP(TypedMessage):
     NAME = "ICMP"
     LAYER = "transport"
     PROTOCOL = "ICMP"
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    type: int
+    code: int
+    checksum: int
+    rest: int
     FIELDS = _COMMON + (Field("rest", 32, "depends on the type (RFC 792)", "hex"),)
     BY_TYPE = {}
 
@@ -99,6 +104,9 @@ class ICMPEcho(ICMP):
     NAME = "ICMP echo"
     TYPE = ECHO_REQUEST
     ALSO_TYPES = (ECHO_REPLY,)
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    identifier: int
+    sequence: int
     FIELDS = _COMMON + (
         Field("identifier", 16, "matches replies to requests, often the process id (RFC 792 p.14)"),
         Field("sequence", 16, "counts the requests, echoed back in the reply (RFC 792 p.14)"),
@@ -123,6 +131,9 @@ class ICMPUnreachable(_ICMPError):
 
     NAME = "ICMP unreachable"
     TYPE = UNREACHABLE
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    unused: int
+    next_hop_mtu: int
     FIELDS = _COMMON + (
         Field("unused", 16, "zero (RFC 792 p.4)"),
         Field("next_hop_mtu", 16, "MTU of the next hop when code = 4, fragmentation needed (RFC 1191 §4)"),
@@ -163,6 +174,8 @@ class ICMPTimeExceeded(_ICMPError):
 
     NAME = "ICMP time exceeded"
     TYPE = TIME_EXCEEDED
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    unused: int
     FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 792 p.6)"),)
 
     def summary(self) -> str:

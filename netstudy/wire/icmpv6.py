@@ -50,6 +50,11 @@ class ICMPv6(TypedMessage):
     NAME = "ICMPv6"
     LAYER = "transport"
     PROTOCOL = "ICMPv6"
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    type: int
+    code: int
+    checksum: int
+    rest: int
     FIELDS = _COMMON + (Field("rest", 32, "depends on the type (RFC 4443 §2.1)", "hex"),)
     BY_TYPE = {}
 
@@ -81,6 +86,9 @@ class ICMPv6Echo(ICMPv6):
     NAME = "ICMPv6 echo"
     TYPE = ECHO_REQUEST
     ALSO_TYPES = (ECHO_REPLY,)
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    identifier: int
+    sequence: int
     FIELDS = _COMMON + (
         Field("identifier", 16, "matches replies to requests (RFC 4443 §4.1)"),
         Field("sequence", 16, "counts the requests, echoed in the reply (RFC 4443 §4.1)"),
@@ -105,6 +113,8 @@ class ICMPv6Unreachable(_ICMPv6Error):
 
     NAME = "ICMPv6 unreachable"
     TYPE = UNREACHABLE
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    unused: int
     FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 4443 §3.1)", "hex"),)
 
     def summary(self) -> str:
@@ -133,6 +143,8 @@ class ICMPv6PacketTooBig(_ICMPv6Error):
 
     NAME = "ICMPv6 packet too big"
     TYPE = PACKET_TOO_BIG
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    mtu: int
     FIELDS = _COMMON + (Field("mtu", 32, "MTU of the next-hop link (RFC 4443 §3.2)"),)
 
     def summary(self) -> str:
@@ -144,6 +156,8 @@ class ICMPv6TimeExceeded(_ICMPv6Error):
 
     NAME = "ICMPv6 time exceeded"
     TYPE = TIME_EXCEEDED
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    unused: int
     FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 4443 §3.3)", "hex"),)
 
     def summary(self) -> str:
@@ -164,6 +178,8 @@ class ICMPv6ParameterProblem(_ICMPv6Error):
 
     NAME = "ICMPv6 parameter problem"
     TYPE = PARAMETER_PROBLEM
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    pointer: int
     FIELDS = _COMMON + (Field("pointer", 32, "offset of the error in the quoted packet (RFC 4443 §3.4)"),)
 
 
@@ -202,6 +218,8 @@ class ICMPv6RouterSolicitation(_NDP):
 
     NAME = "ICMPv6 router solicitation"
     TYPE = ROUTER_SOLICITATION
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    reserved: int
     FIELDS = _COMMON + (Field("reserved", 32, "zero (RFC 4861 §4.1)", "hex"),)
 
 
@@ -210,6 +228,14 @@ class ICMPv6RouterAdvertisement(_NDP):
 
     NAME = "ICMPv6 router advertisement"
     TYPE = ROUTER_ADVERTISEMENT
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    cur_hop_limit: int
+    managed: bool
+    other: bool
+    reserved: int
+    router_lifetime: int
+    reachable_time: int
+    retrans_timer: int
     FIELDS = _COMMON + (
         Field("cur_hop_limit", 8, "hop limit hosts should use, 0 = unspecified (RFC 4861 §4.2)"),
         Field("managed", 1, "addresses come from DHCPv6 (RFC 4861 §4.2)", "flag"),
@@ -226,6 +252,9 @@ class ICMPv6NeighborSolicitation(_NDP):
 
     NAME = "ICMPv6 neighbor solicitation"
     TYPE = NEIGHBOR_SOLICITATION
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    reserved: int
+    target: str
     FIELDS = _COMMON + (
         Field("reserved", 32, "zero (RFC 4861 §4.3)", "hex"),
         Field("target", 128, "the address being asked about (RFC 4861 §4.3)", "ipv6", "::"),
@@ -240,6 +269,12 @@ class ICMPv6NeighborAdvertisement(_NDP):
 
     NAME = "ICMPv6 neighbor advertisement"
     TYPE = NEIGHBOR_ADVERTISEMENT
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    router: bool
+    solicited: bool
+    override: bool
+    reserved: int
+    target: str
     FIELDS = _COMMON + (
         Field("router", 1, "the sender is a router (RFC 4861 §4.4)", "flag"),
         Field("solicited", 1, "an answer to a solicitation (RFC 4861 §4.4)", "flag"),

@@ -45,6 +45,25 @@ class TCP(Header):
     NAME = "TCP"
     LAYER = "transport"
     ROW = (("sport", "sport"), ("dport", "dport"), ("tcp_flags", "flags"))
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    sport: int
+    dport: int
+    seq: int
+    ack: int
+    data_offset: int
+    reserved: int
+    ae: bool
+    cwr: bool
+    ece: bool
+    urg: bool
+    ack_flag: bool
+    psh: bool
+    rst: bool
+    syn: bool
+    fin: bool
+    window: int
+    checksum: int
+    urgent_pointer: int
     FIELDS = (
         Field("sport", 16, "source port (RFC 9293 §3.1)"),
         Field("dport", 16, "destination port (RFC 9293 §3.1)"),

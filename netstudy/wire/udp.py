@@ -18,6 +18,11 @@ class UDP(Header):
     NAME = "UDP"
     LAYER = "transport"
     ROW = (("sport", "sport"), ("dport", "dport"))
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    sport: int
+    dport: int
+    length: int
+    checksum: int
     FIELDS = (
         Field("sport", 16, "source port, where replies go (RFC 768)"),
         Field("dport", 16, "destination port (RFC 768)"),
