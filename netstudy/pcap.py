@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO, TypeGuard, Union, cast
 
 from netstudy.errors import BuildError, DecodeError, InputError
 
@@ -125,7 +125,7 @@ class CaptureReader:
 
     def __init__(self, source: PathOrFile) -> None:
         if isinstance(source, (str, os.PathLike)):
-            self._file: BinaryIO = open(source, "rb")
+            self._file: BinaryIO = open(source, "rb")  # noqa: SIM115  (the reader owns it: close() closes it)
             self._owns = True
         else:
             self._file, self._owns = source, False
@@ -383,6 +383,11 @@ def read(source: PathOrFile) -> Iterator[Record]:
         yield from reader
 
 
+def _is_capture_file(source: PathOrFile | Iterable[Record]) -> TypeGuard[PathOrFile]:
+    """True for a path or a binary file object (what :class:`CaptureReader` opens), False for records."""
+    return isinstance(source, (str, os.PathLike)) or hasattr(source, "read")
+
+
 def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
     """A pandas DataFrame, one row per packet: time (UTC), lengths, interface, and what
     `netstudy.wire.decode` finds in it (MACs, VLAN, IPs, protocol, ports, TCP flags, ICMP type/code,
@@ -392,10 +397,13 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
 
     from netstudy.wire.decode import ROW_COLUMNS, decode
 
-    is_file = isinstance(source, (str, os.PathLike)) or hasattr(source, "read")
-    reader = CaptureReader(source) if is_file else None
-    records = reader.tuples() if reader is not None else (
-        (r.timestamp_ns, r.caplen, r.length, r.linktype, r.data, r.interface, r.comment) for r in source)
+    reader: CaptureReader | None = None
+    if _is_capture_file(source):
+        reader = CaptureReader(source)
+        records = reader.tuples()
+    else:                                     # the records themselves (TypeGuard narrows one way only)
+        records = ((r.timestamp_ns, r.caplen, r.length, r.linktype, r.data, r.interface, r.comment)
+                   for r in cast("Iterable[Record]", source))
     rows = []          # per packet: what decoding finds (ROW_COLUMNS order), then what the file says
     # Decoding makes many short-lived objects and no reference cycles, so the cycle collector's passes
     # over the growing table are wasted work: pause it (not the reference counting) while reading.
@@ -414,12 +422,12 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
     width, count = len(ROW_COLUMNS), len(rows)
     # the rows transposed (zip, in C) into one array per column: fromiter takes each value as it is,
     # where np.array would first look into every value to find the table's shape
-    table = ([np.fromiter(column, dtype=object, count=count) for column in zip(*rows)]
+    table = ([np.fromiter(column, dtype=object, count=count) for column in zip(*rows, strict=True)]
              or [np.empty(0, dtype=object)] * (width + 4))                     # no rows: no columns to zip
     timestamps, lengths, caplens, interfaces = (column.astype(np.int64) for column in table[width:])
     columns = {"time": pd.to_datetime(timestamps, unit="ns", utc=True), "length": lengths, "caplen": caplens,
                "truncated": caplens < lengths, "interface": interfaces}
-    for name, values in zip(ROW_COLUMNS, table):
+    for name, values in zip(ROW_COLUMNS, table, strict=False):    # the file's 4 columns after them: above
         if name in _INTEGER_COLUMNS:        # absent = <NA>: None -> NaN -> pandas' nullable integers
             columns[name] = pd.array(values.astype(np.float64), dtype="Int64")
         elif name == "malformed":
@@ -446,7 +454,7 @@ class PcapWriter:
         if not 0 < snaplen <= 0xFFFFFFFF:
             raise InputError(f"snaplen {snaplen} must be between 1 and 2**32-1")
         if isinstance(target, (str, os.PathLike)):
-            self._file: BinaryIO = open(target, "wb")
+            self._file: BinaryIO = open(target, "wb")  # noqa: SIM115  (the writer owns it: close() closes it)
             self._owns = True
         else:
             self._file, self._owns = target, False

@@ -41,7 +41,7 @@ def _first_of(layer: str, packet: Packet) -> Header | None:
     for span in packet.spans:
         if layer == span[0].LAYER:
             return packet._layer(index)
-        index += 1
+        index += 1  # noqa: SIM113  (a counter costs less than enumerate's tuples, on every packet's path)
     return None
 
 
@@ -86,6 +86,14 @@ class Packet:
     # the DecodeError that stopped the walk or None; _rest_start/_rest_end, the bytes no layer claimed;
     # _stopped_at, the class that was next (or that failed); _made, the header objects made so far by
     # layer index (None until one is asked for).
+    data: bytes
+    linktype: int
+    spans: list[Span]
+    error: DecodeError | None
+    _rest_start: int
+    _rest_end: int
+    _stopped_at: type[Header] | None
+    _made: dict[int, Header] | None
 
     def _layer(self, index: int) -> Header:
         """The header object of layer ``index``, made the first time."""
@@ -151,7 +159,7 @@ class Packet:
     def checksums(self) -> dict[str, str]:
         """The status of every checksum in the packet: ``good``, ``bad``, ``offloaded``, ``unverified``, ``none``."""
         status: dict[str, str] = {}
-        ip = None
+        ip: Header | None = None
         fragmented = False
         for layer in self.layers:
             if isinstance(layer, IPv4):
@@ -194,7 +202,7 @@ class Packet:
     def row(self) -> dict[str, Any]:
         """The packet as one row of a table (see ``netstudy.pcap.to_frame``): each layer fills the
         columns its ``ROW`` names; ``protocol`` is the top layer's."""
-        return dict(zip(ROW_COLUMNS, self.row_values()))
+        return dict(zip(ROW_COLUMNS, self.row_values(), strict=True))
 
     def row_values(self) -> list[Any]:
         """:meth:`row` as a list in the order of ``ROW_COLUMNS`` (what ``to_frame`` collects), written by
@@ -383,7 +391,7 @@ def _line_source(kinds: tuple[type[Header], ...], read: Callable[[int, str], str
     return lines + ["else:", f"    {otherwise}"]
 
 
-def _ip_class(data: bytes, offset: int) -> type[Header] | None:
+def _ip_class(data: bytes, offset: int) -> type[Header]:
     if offset < len(data) and data[offset] >> 4 == 6:
         return IPv6
     return IPv4
@@ -400,6 +408,7 @@ def decode(frame: bytes | bytearray | memoryview, linktype: int = 1, first: type
     """
     if frame.__class__ is not bytes:
         frame = bytes(frame)
+    cls: type[Header] | None
     if first is not None:
         cls, linktype = first, -1
     else:

@@ -7,8 +7,12 @@ from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segme
 from netstudy.wire.decode import Packet, decode_ip
 from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.icmp import TypedMessage
+from netstudy.wire.ipv4 import IPv4
+from netstudy.wire.ipv6 import IPv6
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, register
 from netstudy.wire.options import Option, OptionSpec, OptionTable
+from netstudy.wire.tcp import TCP
+from netstudy.wire.udp import UDP
 
 PROTOCOL = 58
 UNREACHABLE, PACKET_TOO_BIG, TIME_EXCEEDED, PARAMETER_PROBLEM = 1, 2, 3, 4
@@ -29,7 +33,7 @@ NDP_OPTIONS = OptionTable("NDP options", [
     OptionSpec(5, "mtu", "2xI", "the link MTU (RFC 4861 §4.6.4)"),
 ], unknown_name="ndp-opt-{kind}", singles=(), end=None, length_unit=8)
 
-_COMMON = (
+_COMMON: tuple[Field, ...] = (
     Field("type", 8, "message type: 128 echo request, 129 reply, 1 unreachable, 3 time exceeded, "
                      "135/136 neighbour solicitation/advertisement (RFC 4443 §2.1)", names=TYPES),
     Field("code", 8, "subtype of the type (RFC 4443 §2.1)"),
@@ -70,7 +74,9 @@ class ICMPv6(TypedMessage):
         """``good``, ``bad``, ``offloaded`` or ``unverified`` (the checksum covers the pseudo-header too)."""
         message = self._buf[self._off:self._end]
         complete = getattr(under, "captured_whole", False)
-        pseudo = under.pseudo_header(PROTOCOL, len(message)) if complete else b""
+        pseudo = b""
+        if complete and under is not None and hasattr(under, "pseudo_header"):
+            pseudo = under.pseudo_header(PROTOCOL, len(message))
         return segment_status(message, pseudo, self.raw("checksum"), complete)
 
     def summary(self) -> str:
@@ -120,17 +126,16 @@ class ICMPv6Unreachable(_ICMPv6Error):
     def summary(self) -> str:
         """tcpdump's line, which names the quoted packet's destination (and port, for code 4)."""
         what = UNREACHABLE_CODES.get(self.code, f"code {self.code}")
-        try:
-            quoted = self.quoted
-            ip, transport = quoted.layers[0], (quoted.layers[-1] if len(quoted.layers) > 1 else None)
-            if self.code == 4 and hasattr(transport, "dport"):
+        layers = self.quoted.layers
+        ip = layers[0] if layers else None
+        if isinstance(ip, (IPv4, IPv6)):            # (nothing quoted: the code alone)
+            transport = layers[-1] if len(layers) > 1 else None
+            if self.code == 4 and isinstance(transport, (TCP, UDP)):
                 what = f"unreachable port, {ip.dst} {transport.NAME.lower()} port {transport.dport}"
             elif self.code in _TCPDUMP_UNREACHABLE:
                 what = _TCPDUMP_UNREACHABLE[self.code].format(dst=ip.dst, src=ip.src)
             else:                       # codes tcpdump does not know (RFC 4443 §3.1: 5, 6), a port not quoted
                 what = f"{what} {ip.dst}"
-        except (ValueError, IndexError, AttributeError):
-            pass
         return f"ICMP6, destination unreachable, {what}, length {self._end - self._off}"
 
 

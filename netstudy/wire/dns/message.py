@@ -354,7 +354,7 @@ def _parse(data: bytes, allow_trailing: bool, spans: list[NameSpan] | None) -> M
         pos += 4
         msg.question.append(_question(name, qtype, qclass))
         if spans is not None:
-            spans.append(NameSpan("question", "qname", start, name, tuple(pieces)))
+            spans.append(NameSpan("question", "qname", start, name, tuple(pieces or ())))
     for section, count in (("answer", an), ("authority", ns), ("additional", ar)):
         records = getattr(msg, section)
         for _ in range(count):

@@ -309,10 +309,10 @@ class SRV(RData):
 
     @classmethod
     def read(cls, data: bytes, off: int, end: int) -> RData:
-        numbers = _u(data, off, end, "!HHH", "rdata")
+        priority, weight, port = _u(data, off, end, "!HHH", "rdata")
         name, after = _read_name(data, off + 6, end, "rdata")
         _done(after, end)
-        return cls(*numbers, name)
+        return cls(priority, weight, port, name)
 
     def to_text(self) -> str:
         return f"{self.priority} {self.weight} {self.port} {self.target}"
