@@ -17,9 +17,9 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO, TypeGuard, Union, cast
 
-from netstudy.errors import DecodeError
+from netstudy.errors import BuildError, DecodeError, InputError
 
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
@@ -125,7 +125,7 @@ class CaptureReader:
 
     def __init__(self, source: PathOrFile) -> None:
         if isinstance(source, (str, os.PathLike)):
-            self._file: BinaryIO = open(source, "rb")
+            self._file: BinaryIO = open(source, "rb")  # noqa: SIM115  (the reader owns it: close() closes it)
             self._owns = True
         else:
             self._file, self._owns = source, False
@@ -383,6 +383,11 @@ def read(source: PathOrFile) -> Iterator[Record]:
         yield from reader
 
 
+def _is_capture_file(source: PathOrFile | Iterable[Record]) -> TypeGuard[PathOrFile]:
+    """True for a path or a binary file object (what :class:`CaptureReader` opens), False for records."""
+    return isinstance(source, (str, os.PathLike)) or hasattr(source, "read")
+
+
 def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
     """A pandas DataFrame, one row per packet: time (UTC), lengths, interface, and what
     `netstudy.wire.decode` finds in it (MACs, VLAN, IPs, protocol, ports, TCP flags, ICMP type/code,
@@ -392,10 +397,13 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
 
     from netstudy.wire.decode import ROW_COLUMNS, decode
 
-    is_file = isinstance(source, (str, os.PathLike)) or hasattr(source, "read")
-    reader = CaptureReader(source) if is_file else None
-    records = reader.tuples() if reader is not None else (
-        (r.timestamp_ns, r.caplen, r.length, r.linktype, r.data, r.interface, r.comment) for r in source)
+    reader: CaptureReader | None = None
+    if _is_capture_file(source):
+        reader = CaptureReader(source)
+        records = reader.tuples()
+    else:                                     # the records themselves (TypeGuard narrows one way only)
+        records = ((r.timestamp_ns, r.caplen, r.length, r.linktype, r.data, r.interface, r.comment)
+                   for r in cast("Iterable[Record]", source))
     rows = []          # per packet: what decoding finds (ROW_COLUMNS order), then what the file says
     # Decoding makes many short-lived objects and no reference cycles, so the cycle collector's passes
     # over the growing table are wasted work: pause it (not the reference counting) while reading.
@@ -414,12 +422,12 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
     width, count = len(ROW_COLUMNS), len(rows)
     # the rows transposed (zip, in C) into one array per column: fromiter takes each value as it is,
     # where np.array would first look into every value to find the table's shape
-    table = ([np.fromiter(column, dtype=object, count=count) for column in zip(*rows)]
+    table = ([np.fromiter(column, dtype=object, count=count) for column in zip(*rows, strict=True)]
              or [np.empty(0, dtype=object)] * (width + 4))                     # no rows: no columns to zip
     timestamps, lengths, caplens, interfaces = (column.astype(np.int64) for column in table[width:])
     columns = {"time": pd.to_datetime(timestamps, unit="ns", utc=True), "length": lengths, "caplen": caplens,
                "truncated": caplens < lengths, "interface": interfaces}
-    for name, values in zip(ROW_COLUMNS, table):
+    for name, values in zip(ROW_COLUMNS, table, strict=False):    # the file's 4 columns after them: above
         if name in _INTEGER_COLUMNS:        # absent = <NA>: None -> NaN -> pandas' nullable integers
             columns[name] = pd.array(values.astype(np.float64), dtype="Int64")
         elif name == "malformed":
@@ -442,11 +450,11 @@ class PcapWriter:
     def __init__(self, target: PathOrFile, linktype: int = LinkType.ETHERNET, snaplen: int = DEFAULT_SNAPLEN,
                  nanosecond: bool = False) -> None:
         if not 0 <= linktype <= 0x03FFFFFF:
-            raise ValueError(f"link type {linktype} is out of range")
+            raise InputError(f"link type {linktype} is out of range")
         if not 0 < snaplen <= 0xFFFFFFFF:
-            raise ValueError(f"snaplen {snaplen} must be between 1 and 2**32-1")
+            raise InputError(f"snaplen {snaplen} must be between 1 and 2**32-1")
         if isinstance(target, (str, os.PathLike)):
-            self._file: BinaryIO = open(target, "wb")
+            self._file: BinaryIO = open(target, "wb")  # noqa: SIM115  (the writer owns it: close() closes it)
             self._owns = True
         else:
             self._file, self._owns = target, False
@@ -464,9 +472,9 @@ class PcapWriter:
             timestamp_ns = time.time_ns()
         length = len(data) if length is None else length
         if length < len(data):
-            raise ValueError(f"length {length} is smaller than the {len(data)} bytes given")
+            raise BuildError(f"length {length} is smaller than the {len(data)} bytes given")
         if timestamp_ns < 0 or timestamp_ns >= (1 << 32) * 1_000_000_000:
-            raise ValueError(f"timestamp {timestamp_ns} ns does not fit a pcap record (0 to 2**32 s)")
+            raise BuildError(f"timestamp {timestamp_ns} ns does not fit a pcap record (0 to 2**32 s)")
         data = data[:self.snaplen]
         sec, ns = divmod(timestamp_ns, 1_000_000_000)
         sub = ns if self.nanosecond else ns // 1000
@@ -491,7 +499,7 @@ def write(target: PathOrFile, records: Iterable[Record], linktype: int | None = 
           snaplen: int = DEFAULT_SNAPLEN, nanosecond: bool = False) -> int:
     """Write records to a classic pcap file; returns how many. Link type defaults to the first record's.
 
-    Classic pcap has one link type per file, so records of another link type raise ValueError.
+    Classic pcap has one link type per file, so records of another link type raise BuildError.
     """
     iterator = iter(records)
     first = next(iterator, None)
@@ -502,7 +510,7 @@ def write(target: PathOrFile, records: Iterable[Record], linktype: int | None = 
             return 0
         for rec in itertools.chain([first], iterator):
             if rec.linktype != linktype:
-                raise ValueError(f"record {writer.count + 1} has link type {rec.linktype}, the file has {linktype}")
+                raise BuildError(f"record {writer.count + 1} has link type {rec.linktype}, the file has {linktype}")
             writer.write(rec.data, rec.timestamp_ns, rec.length)
         return writer.count
 

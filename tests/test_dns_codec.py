@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netstudy.errors import DecodeError
+from netstudy.errors import DecodeError, InputError
 from netstudy.wire import UDP, IPv4, decode
 from netstudy.wire.dns import (
     AAAA,
@@ -122,7 +122,7 @@ def test_names_keep_case_compare_without_it_and_escape_like_dig():
     ("a..b", "empty label"),
 ])
 def test_name_rules_are_enforced_with_a_clear_message(bad, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         Name(bad)
 
 
@@ -195,7 +195,7 @@ def test_unknown_types_print_in_rfc3597_form():
     assert rr.to_text().endswith("IN\tTYPE65280 \\# 4 0a000001")    # past the tab stop: one space, as dig
     assert Unknown(999, b"").to_text() == "\\# 0"
     assert type_code("TYPE65280") == 65280 and type_code("caa") == 257
-    with pytest.raises(ValueError, match="not a DNS type"):
+    with pytest.raises(InputError, match="not a DNS type"):
         type_code("BOGUS")
 
 

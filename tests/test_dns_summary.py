@@ -1,5 +1,5 @@
 """DNS.summary_at skims the common messages from the bytes: it must write exactly the line the full
-parse writes (``_tcpdump_line`` of ``Message.parse(..., allow_trailing=True)``, or ``[|domain]``)."""
+parse writes (``Message.summary`` of ``Message.parse(..., allow_trailing=True)``, or ``[|domain]``)."""
 from __future__ import annotations
 
 import random
@@ -26,11 +26,9 @@ from netstudy.wire.dns import (
     Message,
     Question,
     Record,
-    _skim_line,
-    _tcpdump_flags,
-    _tcpdump_line,
     make_opt,
 )
+from netstudy.wire.dns.summary import _skim_line, _tcpdump_flags
 
 CAPTURES = Path(__file__).parent / "data" / "captures"
 
@@ -42,7 +40,7 @@ def general(data: bytes, off: int, end: int) -> str:
     except DecodeError:
         h = DNS.parse(data, off, end)
         return f"{_tcpdump_flags(h.id, h.qr, h.opcode, h.rcode, h.aa, h.ra, h.tc, h.ad, h.rd, h.cd)} [|domain]"
-    return f"{_tcpdump_line(msg)} ({end - off})"
+    return f"{msg.summary()} ({end - off})"
 
 
 def capture_messages() -> list[bytes]:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tshark import CAPTURES, captures, load, run_fields
 
 from netstudy import pcap
-from netstudy.errors import DecodeError
+from netstudy.errors import BuildError, DecodeError
 from netstudy.pcap import LinkType, PcapWriter
 
 FIXTURES = captures()
@@ -350,9 +350,9 @@ def test_writer_snaplen_timestamps_and_checks(tmp_path: Path) -> None:
     with PcapWriter(path, LinkType.RAW, snaplen=20, nanosecond=True) as writer:
         writer.write(bytes(range(40)), timestamp_ns=1_700_000_000_123_456_789)
         writer.write(b"\x45" + bytes(19), timestamp_ns=5, length=1500)
-        with pytest.raises(ValueError, match="smaller than"):
+        with pytest.raises(BuildError, match="smaller than"):
             writer.write(b"abc", length=2)
-        with pytest.raises(ValueError, match="does not fit"):
+        with pytest.raises(BuildError, match="does not fit"):
             writer.write(b"abc", timestamp_ns=-1)
     first, second = pcap.read(path)
     assert (first.timestamp_ns, first.caplen, first.length) == (1_700_000_000_123_456_789, 20, 40)
@@ -363,7 +363,7 @@ def test_writer_snaplen_timestamps_and_checks(tmp_path: Path) -> None:
     pcap.write(micro, [first])
     assert next(pcap.read(io.BytesIO(micro.getvalue()))).timestamp_ns == 1_700_000_000_123_456_000
     mixed = [first, pcap.Record(0, 1, 1, LinkType.ETHERNET, b"x")]
-    with pytest.raises(ValueError, match="link type 1"):
+    with pytest.raises(BuildError, match="link type 1"):
         pcap.write(io.BytesIO(), mixed)
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netstudy.errors import BuildError, DecodeError
+from netstudy.errors import BuildError, DecodeError, InputError
 from netstudy.wire import (
     ARP,
     ICMP,
@@ -229,6 +229,9 @@ def test_icmp_errors_quote_the_original_datagram():
     unreachable = bytes(IPv4(src="10.0.0.9", dst="10.0.0.2") / ICMPUnreachable(code=3) / original[:28])
     assert decode(unreachable, 101).summary() == \
         "IP 10.0.0.9 > 10.0.0.2: ICMP 10.0.0.9 udp port 33434 unreachable, length 36"
+    v6 = bytes(IPv6(src="fd00::1", dst="fd00::2") / UDP(sport=1, dport=2))    # not what ICMPv4 quotes
+    odd = bytes(IPv4(src="10.0.0.9", dst="10.0.0.2") / ICMPUnreachable(code=1) / v6)
+    assert decode(odd, 101).summary() == "IP 10.0.0.9 > 10.0.0.2: ICMP host unreachable, length 56"
 
 
 def test_icmp_type_dispatch():
@@ -275,7 +278,7 @@ def test_capture_link_types(linktype, prefix):
 
 
 def test_decode_refuses_unknown_linktype():
-    with pytest.raises(ValueError, match="link type 9999"):
+    with pytest.raises(InputError, match="link type 9999"):
         decode(b"", 9999)
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 from typing import Any
 
+from netstudy.errors import InputError
 from netstudy.show.colors import PADDING_COLOR, PAYLOAD_COLOR, layer_color, text_color
 from netstudy.show.layout import (
     BADGES,
@@ -184,7 +186,7 @@ def header_diagram(obj: Header | Packet | Any, layer: int | str | type[Header] |
             chosen = _pick(packet, layer)
             layouts = [lay for lay in packet_layouts(packet, stacked=False) if lay.header is chosen]
         if not layouts:
-            raise ValueError(f"nothing decoded to draw: {packet.summary()}")
+            raise InputError(f"nothing decoded to draw: {packet.summary()}")
     height = sum(lay.height for lay in layouts) + GAP * (len(layouts) - 1)
     fig, ax = figure_in_points(WIDTH, height)
     for lay in layouts:
@@ -216,11 +218,11 @@ def encapsulation(packet: Packet) -> list[tuple[str, int, int, int]]:
 def _scale(breaks: list[int], width: float) -> tuple[dict[int, float], bool]:
     """x of each byte boundary: proportional, with tiny segments widened (and the rest shrunk)."""
     total = breaks[-1] - breaks[0] or 1
-    shares = [max((b - a) / total, MIN_SHARE) for a, b in zip(breaks, breaks[1:])]
-    widened = any((b - a) / total < MIN_SHARE for a, b in zip(breaks, breaks[1:]))
+    shares = [max((b - a) / total, MIN_SHARE) for a, b in itertools.pairwise(breaks)]
+    widened = any((b - a) / total < MIN_SHARE for a, b in itertools.pairwise(breaks))
     norm = sum(shares)
     xs, x = {breaks[0]: 0.0}, 0.0
-    for b, s in zip(breaks[1:], shares):
+    for b, s in zip(breaks[1:], shares, strict=True):
         x += s / norm * width
         xs[b] = x
     return xs, widened

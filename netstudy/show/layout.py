@@ -235,7 +235,7 @@ def checksum_status(header: Header, under: Header | None = None) -> str | None:
         if is_built(header) and not all(header.is_set(f.name) for f in header.FIELDS):
             return "auto"                     # bytes() would fill the other auto fields: leave them be
         return "good" if header.checksum_ok() else "bad"
-    if is_built(header):
+    if is_built(header) or not hasattr(header, "checksum_status"):
         return "unverified"                   # no payload and no IP header: nothing to sum over
     try:
         return header.checksum_status(under)
@@ -297,7 +297,7 @@ def _place(lines: tuple[tuple[str, str], ...], size: float, vertical: bool) -> t
     heights = [_line_height(_sizes(role, size)) for _, role in lines]
     total = sum(heights)
     out, pos = [], -total / 2
-    for (text, role), h in zip(lines, heights):
+    for (text, role), h in zip(lines, heights, strict=True):
         off = pos + h / 2
         out.append(Line(text, _sizes(role, size), role, off if vertical else 0.0, 0.0 if vertical else off))
         pos += h

@@ -13,6 +13,16 @@ class ARP(Header):
     NAME = "ARP"
     LAYER = "network"          # it serves the network layer (IPv4 addresses), carried straight in Ethernet
     ROW = (("src", "sender_ip"), ("dst", "target_ip"))
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    hardware_type: int
+    protocol_type: int
+    hardware_size: int
+    protocol_size: int
+    opcode: int
+    sender_mac: str
+    sender_ip: str
+    target_mac: str
+    target_ip: str
     FIELDS = (
         Field("hardware_type", 16, "link type of the hardware addresses, 1 = Ethernet (RFC 826)", default=1),
         Field("protocol_type", 16, "EtherType of the protocol addresses, 0x0800 = IPv4 (RFC 826)", "hex",

@@ -13,6 +13,8 @@ from __future__ import annotations
 import socket
 import struct
 
+from netstudy.errors import BuildError
+
 __all__ = ["ones_complement_sum", "internet_checksum", "internet_checksum_loop", "pseudo_header",
            "pseudo_header_ipv4", "pseudo_header_ipv6", "verify", "fold", "segment_status"]
 
@@ -61,6 +63,8 @@ def pseudo_header(src: str | bytes, dst: str | bytes, protocol: int, length: int
     if isinstance(src, str):
         family = socket.AF_INET6 if ":" in src else socket.AF_INET
         src, dst = socket.inet_pton(family, src), socket.inet_pton(family, str(dst))
+    if isinstance(dst, str):
+        raise BuildError(f"pseudo-header: destination {dst!r} is text but the source is bytes; give both alike")
     if len(src) == 16:
         return pseudo_header_ipv6(src, dst, protocol, length)
     return pseudo_header_ipv4(src, dst, protocol, length)

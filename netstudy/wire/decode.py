@@ -4,6 +4,11 @@
 the next one (EtherType, IP protocol, port) until nothing more is known. A layer that is cut short or
 inconsistent stops the stack there: the layers before it stay, and the packet is marked malformed with
 the error naming layer, field and byte offset, as tshark marks ``[Malformed Packet]``.
+
+The headers a frame may hold are found through the tables of ``netstudy.wire.numbers``, which each header
+module fills as it is imported (``netstudy/wire/__init__.py`` imports them all, before any of its modules
+is used); so this module imports only the headers it names, and the ICMP errors, which decode the
+datagram they quote with :func:`decode_ip`, can import it.
 """
 from __future__ import annotations
 
@@ -11,8 +16,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, TypeVar
 
-from netstudy.errors import DecodeError
-from netstudy.wire import dns, icmp, icmpv6  # noqa: F401  (imported so that they register for decoding)
+from netstudy.errors import DecodeError, InputError
 from netstudy.wire.arp import ARP
 from netstudy.wire.ethernet import Ethernet
 from netstudy.wire.fields import LOCATE, Header, Span, _new, compile_function
@@ -37,7 +41,7 @@ def _first_of(layer: str, packet: Packet) -> Header | None:
     for span in packet.spans:
         if layer == span[0].LAYER:
             return packet._layer(index)
-        index += 1
+        index += 1  # noqa: SIM113  (a counter costs less than enumerate's tuples, on every packet's path)
     return None
 
 
@@ -82,6 +86,14 @@ class Packet:
     # the DecodeError that stopped the walk or None; _rest_start/_rest_end, the bytes no layer claimed;
     # _stopped_at, the class that was next (or that failed); _made, the header objects made so far by
     # layer index (None until one is asked for).
+    data: bytes
+    linktype: int
+    spans: list[Span]
+    error: DecodeError | None
+    _rest_start: int
+    _rest_end: int
+    _stopped_at: type[Header] | None
+    _made: dict[int, Header] | None
 
     def _layer(self, index: int) -> Header:
         """The header object of layer ``index``, made the first time."""
@@ -147,7 +159,7 @@ class Packet:
     def checksums(self) -> dict[str, str]:
         """The status of every checksum in the packet: ``good``, ``bad``, ``offloaded``, ``unverified``, ``none``."""
         status: dict[str, str] = {}
-        ip = None
+        ip: Header | None = None
         fragmented = False
         for layer in self.layers:
             if isinstance(layer, IPv4):
@@ -165,7 +177,14 @@ class Packet:
     # -- text --
     def summary(self) -> str:
         """One line in the manner of tcpdump: ``IP 127.0.0.1.53 > 127.0.0.1.40000: UDP, length 45``."""
-        return _summary(self)
+        node = _SUMMARY_WRITERS         # the writer compiled for this stack of layers (see _compile_summary)
+        try:
+            for span in self.spans:
+                node = node[span[0]]
+            write = node[None]
+        except KeyError:
+            write = _compile_summary(tuple(span[0] for span in self.spans))
+        return write(self, self.data, self.spans)
 
     def __repr__(self) -> str:
         return f"<Packet {len(self.data)} bytes: {self.summary()}>"
@@ -183,7 +202,7 @@ class Packet:
     def row(self) -> dict[str, Any]:
         """The packet as one row of a table (see ``netstudy.pcap.to_frame``): each layer fills the
         columns its ``ROW`` names; ``protocol`` is the top layer's."""
-        return dict(zip(ROW_COLUMNS, self.row_values()))
+        return dict(zip(ROW_COLUMNS, self.row_values(), strict=True))
 
     def row_values(self) -> list[Any]:
         """:meth:`row` as a list in the order of ``ROW_COLUMNS`` (what ``to_frame`` collects), written by
@@ -204,41 +223,44 @@ _SRC, _DST, _SPORT, _DPORT = (ROW_COLUMNS.index(c) for c in ("src", "dst", "spor
 
 # the row writers, in a trie keyed by the layers' classes one at a time, the writer under the key None
 _ROW_WRITERS: dict[Any, Any] = {}
+Writer = Callable[["Packet", bytes, list[Span]], Any]
 
 
-def _compile_row(kinds: tuple[type[Header], ...]) -> Callable[[Packet, bytes, list], list[Any]]:
+def _compile_row(kinds: tuple[type[Header], ...]) -> Writer:
     """The function that writes the row of a packet whose layers are ``kinds``: each layer fills the
     columns its ``ROW`` names (a later layer's value wins: a tunnel's inner addresses), read straight
     from the bytes where the field table says how (``Header.read_source``), from the header object
     otherwise; the protocol is the top layer's that names one. The summary line is written in place
-    for a well-formed packet none of whose headers was made (and perhaps changed) in Python, by
-    ``_summary`` otherwise. Compiled once per stack shape, so a table of a capture runs one flat
-    function per packet."""
+    from the row's values while no header object was made (and perhaps changed) in Python, by the
+    packet's summary writer (:func:`_compile_summary`) otherwise. Compiled once per stack shape, so a
+    table of a capture runs one flat function per packet."""
     lines: list[str] = []
-    names: dict[str, Any] = {"_summary": _summary}
+    names: dict[str, Any] = {"summary": _summary_writer(kinds)}
     values = dict.fromkeys(ROW_COLUMNS, "None")
     values["length"] = "len(data)"
     protocol = None
     for i, cls in enumerate(kinds):
         lines.append(f"    _, o{i}, e{i}, _, _, _ = spans[{i}]")
         for column, attribute in cls.ROW:
-            lines.append(f"    {column}{i} = {cls.read_source(attribute, 'data', f'o{i}') or f'packet._layer({i}).{attribute}'}")
+            source = cls.read_source(attribute, "data", f"o{i}") or f"packet._layer({i}).{attribute}"
+            lines.append(f"    {column}{i} = {source}")
             values[column] = f"{column}{i}"
         if cls.PROTOCOL is None or cls.PROTOCOL:
             protocol = cls.PROTOCOL or cls.NAME
-        names[f"summary_at{i}"] = cls.summary_at
     values["protocol"] = repr(protocol)
     values["malformed"] = "packet.error is not None"
     values["summary"] = "None"
     lines.append(f"    row = [{', '.join(values[c] for c in ROW_COLUMNS)}]")
-    line = _summary_source(kinds)
-    if line is None:
-        lines.append("    row[-1] = _summary(packet, row)")
-    else:
-        lines += ["    if packet.error is None and packet._made is None:",
-                  f"        row[-1] = {line}",
-                  "    else:",
-                  "        row[-1] = _summary(packet, row)"]
+
+    def read(i: int, attribute: str) -> str:           # the row's value, or as the summary writer reads it
+        for column, name in kinds[i].ROW:
+            if name == attribute:
+                return f"{column}{i}"
+        return _read_in_place(kinds, i, attribute)
+
+    lines.append("    if packet._made is None:")
+    lines += _indent(_summary_lines(kinds, read, _line_in_place, "row[-1] = ", names), 2)
+    lines += ["    else:", "        row[-1] = summary(packet, data, spans)"]
     write = compile_function("row", "def row(packet, data, spans):\n" + "\n".join(lines) + "\n    return row\n",
                              names)
     node = _ROW_WRITERS
@@ -248,31 +270,128 @@ def _compile_row(kinds: tuple[type[Header], ...]) -> Callable[[Packet, bytes, li
     return write
 
 
-def _summary_source(kinds: tuple[type[Header], ...]) -> str | None:
-    """Python source writing what :func:`_summary` writes for a well-formed packet of layers ``kinds``,
-    from the row's locals (None where the shape needs ``_summary`` itself)."""
+# ----------------------------------------------------------------------------------------------------
+# the one-line summary, in the manner of tcpdump: written by one function per stack shape, compiled
+# from the description below (which a row writer inlines)
+
+# the summary writers, in a trie like the row writers'
+_SUMMARY_WRITERS: dict[Any, Any] = {}
+
+
+def _summary_writer(kinds: tuple[type[Header], ...]) -> Writer:
+    """The summary writer of packets whose layers are ``kinds`` (compiled the first time)."""
+    node = _SUMMARY_WRITERS
+    try:
+        for cls in kinds:
+            node = node[cls]
+        write: Writer = node[None]
+    except KeyError:
+        write = _compile_summary(kinds)
+    return write
+
+
+def _compile_summary(kinds: tuple[type[Header], ...]) -> Writer:
+    """The function writing the summary line of a packet whose layers are ``kinds``: read straight from
+    the bytes while no header object was made, from the header objects (which may have been changed)
+    once one was."""
+    names: dict[str, Any] = {}
+    lines = [f"    _, o{i}, e{i}, _, _, _ = spans[{i}]" for i in range(len(kinds))]
+    lines.append("    if packet._made is None:")
+    lines += _indent(_summary_lines(kinds, partial(_read_in_place, kinds), _line_in_place, "return ", names), 2)
+    lines.append("    else:")
+    lines += _indent(_summary_lines(kinds, _read_from_object, _line_from_object, "return ", names), 2)
+    write = compile_function("summary", "def summary(packet, data, spans):\n" + "\n".join(lines) + "\n", names)
+    node = _SUMMARY_WRITERS
+    for cls in kinds:
+        node = node.setdefault(cls, {})
+    node[None] = write
+    return write
+
+
+def _read_in_place(kinds: tuple[type[Header], ...], i: int, attribute: str) -> str:
+    """Source reading ``attribute`` of layer ``i`` from the bytes, or from its header object if the
+    field table does not say how."""
+    return kinds[i].read_source(attribute, "data", f"o{i}") or _read_from_object(i, attribute)
+
+
+def _read_from_object(i: int, attribute: str) -> str:
+    return f"packet._layer({i}).{attribute}"
+
+
+def _line_in_place(i: int) -> str:
+    """Source for layer ``i``'s own line, read from the bytes (``Header.summary_at``)."""
+    return f"summary_at{i}(data, o{i}, e{i})"
+
+
+def _line_from_object(i: int) -> str:
+    """Source for layer ``i``'s own line, from its header object if one was made (it may have been changed)."""
+    return f"(packet._made[{i}].summary() if {i} in packet._made else summary_at{i}(data, o{i}, e{i}))"
+
+
+def _indent(lines: list[str], levels: int) -> list[str]:
+    return ["    " * levels + line for line in lines]
+
+
+def _summary_lines(kinds: tuple[type[Header], ...], read: Callable[[int, str], str], line: Callable[[int], str],
+                   out: str, names: dict[str, Any]) -> list[str]:
+    """Python source that writes tcpdump's line for a packet of layers ``kinds`` (``out`` it: ``return ``,
+    ``row[-1] = ``), given the sources reading a layer's field (``read(i, "src")``) and its own line
+    (``line(i)``): the one place where the line is written. Names the source uses are added to ``names``.
+
+    The line: the first network header's family and addresses, with the ports of a TCP or UDP header,
+    then what tcpdump writes for the extension headers between (``HBH ``), then the line of the top
+    layer (of the transport layer, when it has no ports); a packet with no network header is its top
+    layer's line, an ARP packet the ARP header's. A malformed packet's line ends with the layer and
+    reason of its error (``[|tcp: ...]``), and one stopped in its TCP or UDP header gives the ports
+    that were there."""
+    for i, cls in enumerate(kinds):
+        names[f"summary_at{i}"] = cls.summary_at
+        if hasattr(cls, "mark_at"):
+            names[f"mark_at{i}"] = cls.mark_at
+    names["_WITH_PORTS"] = _WITH_PORTS
+    whole = _line_source(kinds, read, line, out, "")
+    cut = _line_source(kinds, read, line, out, "{tail}")
+    return (["if packet.error is None:"] + _indent(whole, 1)
+            + ["else:", "    tail = f' [|{packet.error.layer.lower()}: {packet.error.reason}]'"] + _indent(cut, 1))
+
+
+def _line_source(kinds: tuple[type[Header], ...], read: Callable[[int, str], str], line: Callable[[int], str],
+                 out: str, tail: str) -> list[str]:
+    """:func:`_summary_lines` for a well-formed packet (``tail`` empty) or a malformed one (``{tail}``)."""
     layers = [cls.LAYER for cls in kinds]
     transport = layers.index("transport") if "transport" in layers else len(kinds)
     net = layers.index("network") if "network" in layers[:transport] else -1
     if net < 0:
-        last = len(kinds) - 1
-        return f"summary_at{last}(data, o{last}, e{last})" if kinds else "f'{len(data)} bytes undecoded'"
-    if any(hasattr(cls, "mark_at") for cls in kinds[net + 1:transport]):
-        return None                             # IPv6 extension headers: _summary writes their marks
-    if kinds[net] is ARP or transport == len(kinds):
-        return f"summary_at{net}(data, o{net}, e{net})"
-    columns = {column for column, _ in kinds[net].ROW}
-    if not {"src", "dst"} <= columns:
-        return None
+        top = f"{{{line(len(kinds) - 1)}}}" if kinds else "{len(data)} bytes undecoded"
+        return [f"{out}f'{top}{tail}'"]
+    if kinds[net] is ARP:
+        return [f"{out}f'{{{line(net)}}}{tail}'"]
     family = "IP" if kinds[net] is IPv4 else "IP6"
-    if kinds[transport] not in _WITH_PORTS:
-        return f"f'{family} {{src{net}}} > {{dst{net}}}: {{summary_at{transport}(data, o{transport}, e{transport})}}'"
-    last = len(kinds) - 1
-    return (f"f'{family} {{src{net}}}.{{sport{transport}}} > {{dst{net}}}.{{dport{transport}}}: "
-            f"{{summary_at{last}(data, o{last}, e{last})}}'")
+    src, dst = read(net, "src"), read(net, "dst")
+    marks = "".join(f"{{mark_at{i}(data, o{i}, e{i})}}" for i in range(net + 1, transport)
+                    if hasattr(kinds[i], "mark_at"))    # IPv6 extension headers, as tcpdump marks them: "HBH "
+    if transport < len(kinds):
+        if kinds[transport] in _WITH_PORTS:
+            sport, dport, last = read(transport, "sport"), read(transport, "dport"), len(kinds) - 1
+            return [f"{out}f'{family} {{{src}}}.{{{sport}}} > {{{dst}}}.{{{dport}}}: {marks}{{{line(last)}}}{tail}'"]
+        return [f"{out}f'{family} {{{src}}} > {{{dst}}}: {marks}{{{line(transport)}}}{tail}'"]
+    lines, cases = [], []
+    if tail:                                     # stopped in its TCP or UDP header: the ports, if there
+        cases.append(("packet._stopped_at in _WITH_PORTS and len(packet.remainder) >= 4",
+                      f"{out}f'{family} {{{src}}}.{{int.from_bytes(packet.remainder[:2], \"big\")}} > "
+                      f"{{{dst}}}.{{int.from_bytes(packet.remainder[2:4], \"big\")}}:{tail}'"))
+    if marks:                                    # a later IPv6 fragment: "frag (1448|1448)" says it all
+        lines.append(f"marks = f'{marks}'")
+        cases.append(("marks", f"{out}f'{family} {{{src}}} > {{{dst}}}: {{marks.rstrip()}}{tail}'"))
+    otherwise = f"{out}f'{{{line(net)}}}{tail}'"
+    if not cases:
+        return lines + [otherwise]
+    for k, (condition, statement) in enumerate(cases):
+        lines += [f"{'elif' if k else 'if'} {condition}:", f"    {statement}"]
+    return lines + ["else:", f"    {otherwise}"]
 
 
-def _ip_class(data: bytes, offset: int) -> type[Header] | None:
+def _ip_class(data: bytes, offset: int) -> type[Header]:
     if offset < len(data) and data[offset] >> 4 == 6:
         return IPv6
     return IPv4
@@ -289,13 +408,14 @@ def decode(frame: bytes | bytearray | memoryview, linktype: int = 1, first: type
     """
     if frame.__class__ is not bytes:
         frame = bytes(frame)
+    cls: type[Header] | None
     if first is not None:
         cls, linktype = first, -1
     else:
         try:
             cls = LINKTYPES[linktype] or _ip_class(frame, 0)
         except KeyError:
-            raise ValueError(f"link type {linktype} is not one netstudy decodes; known: {sorted(LINKTYPES)}") from None
+            raise InputError(f"link type {linktype} is not one netstudy decodes; known: {sorted(LINKTYPES)}") from None
     spans: list[Span] = []
     off, end, error = 0, len(frame), None
     locate = LOCATE
@@ -329,61 +449,3 @@ def decode_ip(data: bytes | bytearray | memoryview) -> Packet:
 
 
 _WITH_PORTS = (TCP, UDP)
-
-
-def _summary(p: Packet, row: list[Any] | None = None) -> str:
-    """The tcpdump-style line; given the packet's ``row``, its addresses and ports are taken from there
-    (they are the network and transport headers' when the packet has one network header with addresses)."""
-    spans = p.spans
-    net = transport = -1
-    index = 0
-    for kind, *_ in spans:                     # the first network header, and the transport header
-        where = kind.LAYER
-        if where == "transport":
-            transport = index
-            break                              # what follows is application data
-        if where == "network":
-            if net < 0:
-                net = index
-            elif kind.ROW:                     # a second IP header (a tunnel): the row holds the inner one's
-                row = None
-        index += 1
-    tail = "" if p.error is None else f" [|{p.error.layer.lower()}: {p.error.reason}]"
-    if net < 0:
-        if spans:
-            return p._layer(len(spans) - 1).summary() + tail
-        return f"{len(p.data)} bytes undecoded{tail}"
-    kind = spans[net][0]
-    if kind is ARP:
-        return p._layer(net).summary() + tail
-    family = "IP" if kind is IPv4 else "IP6"
-    if row is None:
-        ip = p._layer(net)
-        src, dst = ip.src, ip.dst
-    else:
-        src, dst = row[_SRC], row[_DST]
-    marks = ""                                 # IPv6 extension headers, as tcpdump marks them: "HBH "
-    for kind, off, end, *_ in spans[net + 1:transport if transport >= 0 else len(spans)]:
-        if hasattr(kind, "mark_at"):
-            marks += kind.mark_at(p.data, off, end)
-    if transport >= 0:
-        if spans[transport][0] not in _WITH_PORTS:
-            return f"{family} {src} > {dst}: {marks}{p._layer(transport).summary()}{tail}"
-        if row is None:
-            layer = p._layer(transport)
-            sport, dport = layer.sport, layer.dport
-        else:
-            sport, dport = row[_SPORT], row[_DPORT]
-        made = p._made                      # a header already made (and perhaps changed) speaks for itself
-        if made is not None and len(spans) - 1 in made:
-            line = made[len(spans) - 1].summary()
-        else:
-            kind, off, end, _, _, _ = spans[-1]
-            line = kind.summary_at(p.data, off, end)
-        return f"{family} {src}.{sport} > {dst}.{dport}: {marks}{line}{tail}"
-    if p.error is not None and p._stopped_at in _WITH_PORTS and len(p.remainder) >= 4:
-        sport, dport = int.from_bytes(p.remainder[:2], "big"), int.from_bytes(p.remainder[2:4], "big")
-        return f"{family} {src}.{sport} > {dst}.{dport}:{tail}"
-    if marks:                                  # a later IPv6 fragment: "frag (1448|1448)" says it all
-        return f"{family} {src} > {dst}: {marks.rstrip()}{tail}"
-    return p._layer(net).summary() + tail

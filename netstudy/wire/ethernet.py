@@ -13,6 +13,10 @@ class Ethernet(Header):
     NAME = "Ethernet"
     LAYER = "link"
     ROW = (("src_mac", "src"), ("dst_mac", "dst"))
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    dst: str
+    src: str
+    ethertype: int
     FIELDS = (
         Field("dst", 48, "destination MAC address (IEEE 802.3 §3.2.4)", "mac", "00:00:00:00:00:00"),
         Field("src", 48, "source MAC address (IEEE 802.3 §3.2.5)", "mac", "00:00:00:00:00:00"),
@@ -41,6 +45,11 @@ class VLAN(Header):
     LAYER = "link"
     ROW = (("vlan", "vid"),)
     PROTOCOL = ""
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    pcp: int
+    dei: bool
+    vid: int
+    ethertype: int
     FIELDS = (
         Field("pcp", 3, "priority code point, 0 (best effort) to 7 (IEEE 802.1Q §6.9.3)"),
         Field("dei", 1, "drop eligible indicator (IEEE 802.1Q §6.9.3)", "flag"),

@@ -20,7 +20,7 @@ import struct
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from netstudy.errors import BuildError, DecodeError
 
@@ -209,14 +209,22 @@ def compile_function(name: str, source: str, names: Mapping[str, Any] = {}) -> C
     return function
 
 
-def reads_bytes(source: str, **names: Any) -> Callable[[Callable], Callable]:
+# what Header.read_source knows of a property's getter: the source reading it from the bytes (marked
+# with reads_bytes), or the field and slot it was made from (a getter made from the table)
+_BYTE_SOURCE: dict[Callable[..., Any], str] = {}
+_FIELD_SLOT: dict[Callable[..., Any], tuple[Field, _Slot]] = {}
+
+G = TypeVar("G", bound=Callable[..., Any])
+
+
+def reads_bytes(source: str, **names: Any) -> Callable[[G], G]:
     """Mark a computed property's getter with the Python source that reads its value straight from the
     bytes (``{data}``, ``{off}`` as in :meth:`Header.read_source`), using ``names``: tables of packets
     are then filled without making the header."""
     READ_NAMES.update(names)
 
-    def mark(getter: Callable) -> Callable:
-        getter.byte_source = source
+    def mark(getter: G) -> G:
+        _BYTE_SOURCE[getter] = source
         return getter
 
     return mark
@@ -225,7 +233,7 @@ def reads_bytes(source: str, **names: Any) -> Callable[[Callable], Callable]:
 def _accessor(f: Field, slot: _Slot) -> property:
     """A property reading and writing one field straight from the header's unpacked tuple."""
     get = compile_function("get", f"def get(self):\n    return {_read_source(f, slot, f'self._v[{slot.index}]')}\n")
-    get.field_slot = (f, slot)          # marks a getter made from the table (Header.read_source)
+    _FIELD_SLOT[get] = (f, slot)        # marks a getter made from the table (Header.read_source)
 
     def set_(self: Header, value: Any) -> None:
         self._set(f.name, value)
@@ -245,6 +253,7 @@ where its payload starts and ends. The last three are where the next layer's spa
 # method looked up on a different class at each step would be bound anew each time
 LOCATE: dict[type[Header], Callable[[bytes, int, int], Span]] = {}
 _new = object.__new__         # a header from bytes is made without __init__ (which builds from values)
+H = TypeVar("H", bound="Header")
 
 class _Built:
     """What a header made (or changed) in Python carries besides its words: fields left for ``build``
@@ -283,6 +292,11 @@ class Header:
     LAYER: ClassVar[str] = "application"
 
     __slots__ = ("_v", "_buf", "_off", "_end", "_build")
+    _v: tuple[Any, ...]             # the words of the fixed part, as struct unpacks them
+    _buf: bytes
+    _off: int
+    _end: int
+    _build: _Built | None
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -334,19 +348,19 @@ class Header:
         return tuple(words)
 
     @classmethod
-    def parse(cls, data: bytes | bytearray | memoryview, offset: int = 0, end: int | None = None) -> Header:
+    def parse(cls: type[H], data: bytes | bytearray | memoryview, offset: int = 0, end: int | None = None) -> H:
         """Parse this header at ``offset`` of ``data``; raises DecodeError (layer, field, offset) if it does not fit."""
         if not isinstance(data, bytes):
             data = bytes(data)
         return cls._parse(data, offset, len(data) if end is None else end)
 
     @classmethod
-    def _parse(cls, data: bytes, offset: int, end: int) -> Header:
+    def _parse(cls: type[H], data: bytes, offset: int, end: int) -> H:
         kind = cls._locate(data, offset, end)[0]        # checks it, and picks the class for typed messages
-        return kind._make(data, offset, end)
+        return kind._make(data, offset, end)            # type: ignore[return-value]  # a subclass of cls
 
     @classmethod
-    def _make(cls, data: bytes, offset: int, end: int) -> Header:
+    def _make(cls: type[H], data: bytes, offset: int, end: int) -> H:
         """The header object for bytes ``_locate`` has already checked: one ``struct`` call, no copies."""
         h = _new(cls)
         h._v = cls._STRUCT.unpack_from(data, offset)
@@ -446,7 +460,7 @@ class Header:
             return bytes(options) if isinstance(options, (bytes, bytearray)) else self._pack_options(options)
         return self._buf[self._off + self.MIN_LENGTH:self.layout()[1]]
 
-    def _pack_options(self, options: list) -> bytes:
+    def _pack_options(self, options: Any) -> bytes:
         """Option objects as this header's options area (headers with options override this)."""
         raise BuildError(f"{self.NAME} has no options")
 
@@ -459,10 +473,11 @@ class Header:
         start, end = self.MIN_LENGTH * 8, (self.MIN_LENGTH + len(raw)) * 8
         whole = FieldView("options", start, end - start, raw, raw.hex(), raw, f"{len(raw)} bytes of options",
                           f"{len(raw)}s")
-        if not hasattr(type(self), "options"):
+        listed = getattr(type(self), "options", None)     # the property of headers with an options list
+        if listed is None:
             return [whole]
         try:
-            options = self.options
+            options = listed.fget(self)
         except DecodeError as exc:
             return [FieldView("options", start, end - start, raw, f"malformed: {exc.reason}", raw,
                               "options that do not parse", f"{len(raw)}s")]
@@ -538,9 +553,12 @@ class Header:
         ``off`` (``_ipv4_text(data[off + 12:off + 16])``), or None when ``name`` is not a field read as
         the table says (a property computed otherwise). Tables of many packets are compiled from it."""
         getter = getattr(getattr(cls, name, None), "fget", None)
-        if hasattr(getter, "byte_source"):          # a computed property that says how (see reads_bytes)
-            return getter.byte_source.format(data=data, off=off)
-        field_slot = getattr(getter, "field_slot", None)
+        if getter is None:                          # not a property
+            return None
+        source = _BYTE_SOURCE.get(getter)
+        if source is not None:                      # a computed property that says how (see reads_bytes)
+            return source.format(data=data, off=off)
+        field_slot = _FIELD_SLOT.get(getter)
         if field_slot is None:
             return None
         f, slot = field_slot
@@ -568,7 +586,7 @@ class Header:
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and bytes(self) == bytes(other)  # type: ignore[arg-type]
+        return type(other) is type(self) and bytes(self) == bytes(other)
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -9,8 +9,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from netstudy.wire.checksum import internet_checksum, verify
+from netstudy.wire.decode import Packet, decode_ip
 from netstudy.wire.fields import LOCATE, Field, Header, Span
+from netstudy.wire.ipv4 import IPv4
+from netstudy.wire.ipv6 import IPv6
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, register
+from netstudy.wire.tcp import TCP
+from netstudy.wire.udp import UDP
 
 TYPES = {0: "echo reply", 3: "destination unreachable", 4: "source quench", 5: "redirect", 8: "echo request",
          9: "router advertisement", 10: "router solicitation", 11: "time exceeded", 12: "parameter problem",
@@ -23,7 +28,7 @@ TIME_EXCEEDED_CODES = {0: "time to live exceeded in transit", 1: "fragment reass
 
 ECHO_REPLY, UNREACHABLE, ECHO_REQUEST, TIME_EXCEEDED = 0, 3, 8, 11
 
-_COMMON = (
+_COMMON: tuple[Field, ...] = (
     Field("type", 8, "message type: 8 echo request, 0 echo reply, 3 unreachable, 11 time exceeded (RFC 792)",
           names=TYPES),
     Field("code", 8, "subtype, e.g. 3 = port unreachable when type is 3 (RFC 792)"),
@@ -74,6 +79,11 @@ class ICMP(TypedMessage):
     NAME = "ICMP"
     LAYER = "transport"
     PROTOCOL = "ICMP"
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    type: int
+    code: int
+    checksum: int
+    rest: int
     FIELDS = _COMMON + (Field("rest", 32, "depends on the type (RFC 792)", "hex"),)
     BY_TYPE = {}
 
@@ -98,6 +108,9 @@ class ICMPEcho(ICMP):
     NAME = "ICMP echo"
     TYPE = ECHO_REQUEST
     ALSO_TYPES = (ECHO_REPLY,)
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    identifier: int
+    sequence: int
     FIELDS = _COMMON + (
         Field("identifier", 16, "matches replies to requests, often the process id (RFC 792 p.14)"),
         Field("sequence", 16, "counts the requests, echoed back in the reply (RFC 792 p.14)"),
@@ -112,9 +125,8 @@ class _ICMPError(ICMP):
     """An ICMP error: it quotes the IP header and the first 8 bytes (or more) of the datagram it is about."""
 
     @property
-    def quoted(self):
+    def quoted(self) -> Packet:
         """The quoted datagram, decoded (IP header, then as much of the transport header as is there)."""
-        from netstudy.wire.decode import decode_ip
         return decode_ip(self.payload)
 
 
@@ -123,6 +135,9 @@ class ICMPUnreachable(_ICMPError):
 
     NAME = "ICMP unreachable"
     TYPE = UNREACHABLE
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    unused: int
+    next_hop_mtu: int
     FIELDS = _COMMON + (
         Field("unused", 16, "zero (RFC 792 p.4)"),
         Field("next_hop_mtu", 16, "MTU of the next hop when code = 4, fragmentation needed (RFC 1191 §4)"),
@@ -132,18 +147,16 @@ class ICMPUnreachable(_ICMPError):
         """tcpdump's line, which names the quoted datagram's destination: ``ICMP net 10.0.0.9 unreachable``,
         ``ICMP 10.0.0.9 udp port 33434 unreachable``, ``ICMP 10.0.0.9 unreachable - need to frag (mtu 1400)``."""
         what = UNREACHABLE_CODES.get(self.code, f"code {self.code}")
-        try:
-            quoted = self.quoted
-            ip = quoted.layers[0]
-            transport = quoted.layers[1] if len(quoted.layers) > 1 else None
-            if self.code == 3 and transport is not None and hasattr(transport, "dport"):
+        layers = self.quoted.layers
+        ip = layers[0] if layers else None
+        if isinstance(ip, (IPv4, IPv6)):            # (nothing quoted: the code alone)
+            transport = layers[1] if len(layers) > 1 else None
+            if self.code == 3 and isinstance(transport, (TCP, UDP)):
                 what = f"{ip.dst} {transport.NAME.lower()} port {transport.dport} unreachable"
-            elif self.code in _TCPDUMP_UNREACHABLE:
+            elif self.code in _TCPDUMP_UNREACHABLE and isinstance(ip, IPv4):   # (IPv6 has no protocol field)
                 what = _TCPDUMP_UNREACHABLE[self.code].format(dst=ip.dst, protocol=ip.protocol)
                 if self.code == 4 and self.next_hop_mtu:
                     what += f" (mtu {self.next_hop_mtu})"
-        except (ValueError, IndexError):
-            pass
         return f"ICMP {what}, length {self._end - self._off}"
 
 
@@ -163,6 +176,8 @@ class ICMPTimeExceeded(_ICMPError):
 
     NAME = "ICMP time exceeded"
     TYPE = TIME_EXCEEDED
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    unused: int
     FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 792 p.6)"),)
 
     def summary(self) -> str:

@@ -4,10 +4,15 @@ from __future__ import annotations
 import socket
 
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
+from netstudy.wire.decode import Packet, decode_ip
 from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.icmp import TypedMessage
+from netstudy.wire.ipv4 import IPv4
+from netstudy.wire.ipv6 import IPv6
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, register
 from netstudy.wire.options import Option, OptionSpec, OptionTable
+from netstudy.wire.tcp import TCP
+from netstudy.wire.udp import UDP
 
 PROTOCOL = 58
 UNREACHABLE, PACKET_TOO_BIG, TIME_EXCEEDED, PARAMETER_PROBLEM = 1, 2, 3, 4
@@ -28,7 +33,7 @@ NDP_OPTIONS = OptionTable("NDP options", [
     OptionSpec(5, "mtu", "2xI", "the link MTU (RFC 4861 §4.6.4)"),
 ], unknown_name="ndp-opt-{kind}", singles=(), end=None, length_unit=8)
 
-_COMMON = (
+_COMMON: tuple[Field, ...] = (
     Field("type", 8, "message type: 128 echo request, 129 reply, 1 unreachable, 3 time exceeded, "
                      "135/136 neighbour solicitation/advertisement (RFC 4443 §2.1)", names=TYPES),
     Field("code", 8, "subtype of the type (RFC 4443 §2.1)"),
@@ -49,6 +54,11 @@ class ICMPv6(TypedMessage):
     NAME = "ICMPv6"
     LAYER = "transport"
     PROTOCOL = "ICMPv6"
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    type: int
+    code: int
+    checksum: int
+    rest: int
     FIELDS = _COMMON + (Field("rest", 32, "depends on the type (RFC 4443 §2.1)", "hex"),)
     BY_TYPE = {}
 
@@ -64,7 +74,9 @@ class ICMPv6(TypedMessage):
         """``good``, ``bad``, ``offloaded`` or ``unverified`` (the checksum covers the pseudo-header too)."""
         message = self._buf[self._off:self._end]
         complete = getattr(under, "captured_whole", False)
-        pseudo = under.pseudo_header(PROTOCOL, len(message)) if complete else b""
+        pseudo = b""
+        if complete and under is not None and hasattr(under, "pseudo_header"):
+            pseudo = under.pseudo_header(PROTOCOL, len(message))
         return segment_status(message, pseudo, self.raw("checksum"), complete)
 
     def summary(self) -> str:
@@ -80,6 +92,9 @@ class ICMPv6Echo(ICMPv6):
     NAME = "ICMPv6 echo"
     TYPE = ECHO_REQUEST
     ALSO_TYPES = (ECHO_REPLY,)
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    identifier: int
+    sequence: int
     FIELDS = _COMMON + (
         Field("identifier", 16, "matches replies to requests (RFC 4443 §4.1)"),
         Field("sequence", 16, "counts the requests, echoed in the reply (RFC 4443 §4.1)"),
@@ -94,9 +109,8 @@ class _ICMPv6Error(ICMPv6):
     """An ICMPv6 error quotes as much of the offending packet as fits in 1280 bytes (RFC 4443 §2.4)."""
 
     @property
-    def quoted(self):
+    def quoted(self) -> Packet:
         """The quoted packet, decoded (IPv6 header, then as much of what followed as is there)."""
-        from netstudy.wire.decode import decode_ip
         return decode_ip(self.payload)
 
 
@@ -105,22 +119,23 @@ class ICMPv6Unreachable(_ICMPv6Error):
 
     NAME = "ICMPv6 unreachable"
     TYPE = UNREACHABLE
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    unused: int
     FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 4443 §3.1)", "hex"),)
 
     def summary(self) -> str:
         """tcpdump's line, which names the quoted packet's destination (and port, for code 4)."""
         what = UNREACHABLE_CODES.get(self.code, f"code {self.code}")
-        try:
-            quoted = self.quoted
-            ip, transport = quoted.layers[0], (quoted.layers[-1] if len(quoted.layers) > 1 else None)
-            if self.code == 4 and hasattr(transport, "dport"):
+        layers = self.quoted.layers
+        ip = layers[0] if layers else None
+        if isinstance(ip, (IPv4, IPv6)):            # (nothing quoted: the code alone)
+            transport = layers[-1] if len(layers) > 1 else None
+            if self.code == 4 and isinstance(transport, (TCP, UDP)):
                 what = f"unreachable port, {ip.dst} {transport.NAME.lower()} port {transport.dport}"
             elif self.code in _TCPDUMP_UNREACHABLE:
                 what = _TCPDUMP_UNREACHABLE[self.code].format(dst=ip.dst, src=ip.src)
             else:                       # codes tcpdump does not know (RFC 4443 §3.1: 5, 6), a port not quoted
                 what = f"{what} {ip.dst}"
-        except (ValueError, IndexError, AttributeError):
-            pass
         return f"ICMP6, destination unreachable, {what}, length {self._end - self._off}"
 
 
@@ -133,6 +148,8 @@ class ICMPv6PacketTooBig(_ICMPv6Error):
 
     NAME = "ICMPv6 packet too big"
     TYPE = PACKET_TOO_BIG
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    mtu: int
     FIELDS = _COMMON + (Field("mtu", 32, "MTU of the next-hop link (RFC 4443 §3.2)"),)
 
     def summary(self) -> str:
@@ -144,6 +161,8 @@ class ICMPv6TimeExceeded(_ICMPv6Error):
 
     NAME = "ICMPv6 time exceeded"
     TYPE = TIME_EXCEEDED
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    unused: int
     FIELDS = _COMMON + (Field("unused", 32, "zero (RFC 4443 §3.3)", "hex"),)
 
     def summary(self) -> str:
@@ -164,6 +183,8 @@ class ICMPv6ParameterProblem(_ICMPv6Error):
 
     NAME = "ICMPv6 parameter problem"
     TYPE = PARAMETER_PROBLEM
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    pointer: int
     FIELDS = _COMMON + (Field("pointer", 32, "offset of the error in the quoted packet (RFC 4443 §3.4)"),)
 
 
@@ -202,6 +223,8 @@ class ICMPv6RouterSolicitation(_NDP):
 
     NAME = "ICMPv6 router solicitation"
     TYPE = ROUTER_SOLICITATION
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    reserved: int
     FIELDS = _COMMON + (Field("reserved", 32, "zero (RFC 4861 §4.1)", "hex"),)
 
 
@@ -210,6 +233,14 @@ class ICMPv6RouterAdvertisement(_NDP):
 
     NAME = "ICMPv6 router advertisement"
     TYPE = ROUTER_ADVERTISEMENT
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    cur_hop_limit: int
+    managed: bool
+    other: bool
+    reserved: int
+    router_lifetime: int
+    reachable_time: int
+    retrans_timer: int
     FIELDS = _COMMON + (
         Field("cur_hop_limit", 8, "hop limit hosts should use, 0 = unspecified (RFC 4861 §4.2)"),
         Field("managed", 1, "addresses come from DHCPv6 (RFC 4861 §4.2)", "flag"),
@@ -226,6 +257,9 @@ class ICMPv6NeighborSolicitation(_NDP):
 
     NAME = "ICMPv6 neighbor solicitation"
     TYPE = NEIGHBOR_SOLICITATION
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    reserved: int
+    target: str
     FIELDS = _COMMON + (
         Field("reserved", 32, "zero (RFC 4861 §4.3)", "hex"),
         Field("target", 128, "the address being asked about (RFC 4861 §4.3)", "ipv6", "::"),
@@ -240,6 +274,12 @@ class ICMPv6NeighborAdvertisement(_NDP):
 
     NAME = "ICMPv6 neighbor advertisement"
     TYPE = NEIGHBOR_ADVERTISEMENT
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    router: bool
+    solicited: bool
+    override: bool
+    reserved: int
+    target: str
     FIELDS = _COMMON + (
         Field("router", 1, "the sender is a router (RFC 4861 §4.4)", "flag"),
         Field("solicited", 1, "an answer to a solicitation (RFC 4861 §4.4)", "flag"),

@@ -29,6 +29,22 @@ class IPv4(Header):
     NAME = "IPv4"
     LAYER = "network"
     ROW = (("src", "src"), ("dst", "dst"), ("ttl", "ttl"))
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    version: int
+    ihl: int
+    dscp: int
+    ecn: int
+    total_length: int
+    identification: int
+    reserved: bool
+    df: bool
+    mf: bool
+    fragment_offset: int
+    ttl: int
+    protocol: int
+    checksum: int
+    src: str
+    dst: str
     FIELDS = (
         Field("version", 4, "IP version, always 4 (RFC 791 §3.1)", default=4),
         Field("ihl", 4, "header length in 32-bit words, 5 without options (RFC 791 §3.1)", default=None,

@@ -32,6 +32,15 @@ class IPv6(Header):
     NAME = "IPv6"
     LAYER = "network"
     ROW = (("src", "src"), ("dst", "dst"), ("ttl", "hop_limit"))
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    version: int
+    traffic_class: int
+    flow_label: int
+    payload_length: int
+    next_header: int
+    hop_limit: int
+    src: str
+    dst: str
     FIELDS = (
         Field("version", 4, "IP version, always 6 (RFC 8200 §3)", default=6),
         Field("traffic_class", 8, "DSCP and ECN, as IPv4's TOS byte (RFC 8200 §7)"),
@@ -132,6 +141,9 @@ class IPv6HopByHop(_OptionsExtension):
     """Hop-by-Hop Options: examined by every router on the path (RFC 8200 §4.3)."""
 
     NAME = "IPv6 hop-by-hop"
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    next_header: int
+    hdr_ext_len: int
     FIELDS = (_next_header_field("RFC 8200 §4.3"),
               Field("hdr_ext_len", 8, "length in 8-byte units, not counting the first 8 (RFC 8200 §4.3)",
                     default=None, auto=True))
@@ -145,6 +157,9 @@ class IPv6DestOptions(_OptionsExtension):
     """Destination Options: examined only by the destination (RFC 8200 §4.6)."""
 
     NAME = "IPv6 destination options"
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    next_header: int
+    hdr_ext_len: int
     FIELDS = IPv6HopByHop.FIELDS
 
     @classmethod
@@ -156,6 +171,12 @@ class IPv6Routing(_Extension):
     """Routing header: addresses to visit on the way (RFC 8200 §4.4); type-specific data kept raw."""
 
     NAME = "IPv6 routing"
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    next_header: int
+    hdr_ext_len: int
+    routing_type: int
+    segments_left: int
+    reserved: int
     FIELDS = (_next_header_field("RFC 8200 §4.4"),
               Field("hdr_ext_len", 8, "length in 8-byte units, not counting the first 8 (RFC 8200 §4.4)",
                     default=None, auto=True),
@@ -173,6 +194,13 @@ class IPv6Fragment(Header):
     NAME = "IPv6 fragment"
     PROTOCOL = ""
     LAYER = "network"
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    next_header: int
+    reserved: int
+    fragment_offset: int
+    res: int
+    m: bool
+    identification: int
     FIELDS = (_next_header_field("RFC 8200 §4.5"),
               Field("reserved", 8, "zero (RFC 8200 §4.5)"),
               Field("fragment_offset", 13, "where this fragment goes, in 8-byte units (RFC 8200 §4.5)"),

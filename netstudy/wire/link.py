@@ -17,6 +17,8 @@ class Null(Header):
 
     NAME = "Loopback"
     LAYER = "link"
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    family: int
     FIELDS = (Field("family", 32, "address family: 2 IPv4; 24, 28 or 30 IPv6 (LINKTYPE_NULL)"),)
 
     @property
@@ -38,6 +40,12 @@ class SLL(Header):
 
     NAME = "Linux cooked"
     LAYER = "link"
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    packet_type: int
+    arphrd_type: int
+    address_length: int
+    address: bytes
+    protocol: int
     FIELDS = (
         Field("packet_type", 16, "0 to us, 1 broadcast, 2 multicast, 3 to another host, 4 sent by us",
               names=PACKET_TYPES),
@@ -59,6 +67,14 @@ class SLL2(Header):
 
     NAME = "Linux cooked v2"
     LAYER = "link"
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    protocol: int
+    reserved: int
+    interface_index: int
+    arphrd_type: int
+    packet_type: int
+    address_length: int
+    address: bytes
     FIELDS = (
         Field("protocol", 16, "EtherType of the payload", "hex", 0x0800, names=ETHERTYPE_NAMES),
         Field("reserved", 16, "must be zero"),

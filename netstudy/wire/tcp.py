@@ -45,6 +45,25 @@ class TCP(Header):
     NAME = "TCP"
     LAYER = "transport"
     ROW = (("sport", "sport"), ("dport", "dport"), ("tcp_flags", "flags"))
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    sport: int
+    dport: int
+    seq: int
+    ack: int
+    data_offset: int
+    reserved: int
+    ae: bool
+    cwr: bool
+    ece: bool
+    urg: bool
+    ack_flag: bool
+    psh: bool
+    rst: bool
+    syn: bool
+    fin: bool
+    window: int
+    checksum: int
+    urgent_pointer: int
     FIELDS = (
         Field("sport", 16, "source port (RFC 9293 §3.1)"),
         Field("dport", 16, "destination port (RFC 9293 §3.1)"),
@@ -140,7 +159,9 @@ class TCP(Header):
         """``good``, ``bad``, ``offloaded`` (left for the NIC) or ``unverified`` (segment not all here)."""
         segment = self._buf[self._off:self._end]
         complete = getattr(under, "captured_whole", False)
-        pseudo = under.pseudo_header(PROTOCOL, len(segment)) if complete else b""
+        pseudo = b""
+        if complete and under is not None and hasattr(under, "pseudo_header"):
+            pseudo = under.pseudo_header(PROTOCOL, len(segment))
         return segment_status(segment, pseudo, self._v[7], complete)
 
     @classmethod
@@ -171,8 +192,10 @@ def _line(v: tuple, buf: bytes, opt_start: int, opt_end: int, length: int) -> st
                 return f"Flags [{flags}], ack {v[3]}, win {v[6]}, options [nop,nop,TS val {val} ecr {ecr}], length 0"
     if length:                         # data, or SYN/FIN/RST: the sequence matters
         seq = f", seq {v[2]}:{(v[2] + length) & 0xFFFFFFFF}"
+    elif bits & 0x7:
+        seq = f", seq {v[2]}"
     else:
-        seq = f", seq {v[2]}" if bits & 0x7 else ""
+        seq = ""
     ack = f", ack {v[3]}" if bits & 0x10 else ""
     options = _options_text(buf, opt_start, opt_end) if opt_end > opt_start else ""
     return f"Flags [{flags}]{seq}{ack}, win {v[6]}{options}, length {length}"

@@ -18,6 +18,11 @@ class UDP(Header):
     NAME = "UDP"
     LAYER = "transport"
     ROW = (("sport", "sport"), ("dport", "dport"))
+    # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
+    sport: int
+    dport: int
+    length: int
+    checksum: int
     FIELDS = (
         Field("sport", 16, "source port, where replies go (RFC 768)"),
         Field("dport", 16, "destination port (RFC 768)"),
@@ -53,7 +58,9 @@ class UDP(Header):
             return "none"
         segment = self._buf[self._off:self.layout()[2]]
         complete = getattr(under, "captured_whole", False) and len(segment) == self._v[2]
-        pseudo = under.pseudo_header(PROTOCOL, self._v[2]) if complete else b""
+        pseudo = b""
+        if complete and under is not None and hasattr(under, "pseudo_header"):
+            pseudo = under.pseudo_header(PROTOCOL, self._v[2])
         return segment_status(segment, pseudo, self._v[3], complete)
 
     @classmethod

@@ -1,0 +1,185 @@
+"""tcpdump's one line for a DNS message (``1234+ A? example.com. (29)``, ``1234*- 1/0/0 A 1.2.3.4 (45)``):
+its parts, and the line skimmed straight from the bytes for the common messages (:func:`_skim_line`),
+which a table of a whole capture writes without parsing them (``Message.summary`` writes it from a
+parsed message; the two agree: tests/test_dns_summary.py).
+"""
+from __future__ import annotations
+
+import functools
+import socket
+
+from netstudy.wire.dns.codes import _HEADER, _Q, _RR, MAX_LABEL, MAX_NAME, TYPES, _name_or_number
+from netstudy.wire.dns.rdata import AAAA, CNAME, MX, NS, OPT, PTR, A, RData
+from netstudy.wire.dns.text import _show_labels
+
+
+def _tcpdump_flags(id_: int, qr: int, opcode: int, rcode: int, aa: int, ra: int, tc: int, ad: int,
+                   rd: int, cd: int) -> str:
+    """tcpdump's start of a DNS line: the ID, then its marks for opcode, rcode and flags (``1234*-``);
+    a flag is any int, read as true or false (a bool, or its bit still in place in the flags word)."""
+    return f"{id_}{_tcpdump_marks(qr, opcode, rcode, aa, ra, tc, ad, rd, cd)}"
+
+
+def _tcpdump_marks(qr: int, opcode: int, rcode: int, aa: int, ra: int, tc: int, ad: int, rd: int,
+                   cd: int) -> str:
+    op = _TCPDUMP_OPCODES[opcode]
+    if qr:
+        rc = "" if rcode == 0 else " " + {1: "FormErr", 2: "ServFail", 3: "NXDomain", 4: "NotImp",
+                                          5: "Refused"}.get(rcode, f"Resp{rcode}")
+        return f"{op}{rc}{'*' if aa else ''}{'' if ra else '-'}{'|' if tc else ''}{'$' if ad else ''}"
+    return f"{op}{'+' if rd else ''}{'%' if cd else ''}"
+
+
+# how tcpdump marks each opcode after the ID (its ns_ops table, older names included: RFC 1035 §4.1.1)
+_TCPDUMP_OPCODES = ("", " inv_q", " stat", " op3", " notify", " update", " op6", " op7", " op8", " updateA",
+                    " updateD", " updateDA", " updateM", " updateMA", " zoneInit", " zoneRef")
+_TCPDUMP_CLASSES = {1: "", 3: " CHAOS", 4: " HS", 255: " ANY"}     # IN goes unsaid
+
+
+def _tcpdump_type(code: int) -> str:
+    """A type as tcpdump names it in a question: ``A``, ``Type65280`` for one without a mnemonic."""
+    return _name_or_number(TYPES, "Type", code)
+
+
+def _tcpdump_class(code: int) -> str:
+    """A class as tcpdump writes it before a '?' or a record's type: nothing for IN, `` CHAOS``..."""
+    text = _TCPDUMP_CLASSES.get(code)
+    return f" (Class {code})" if text is None else text
+
+
+def _tcpdump_question(qtype: int, qclass: int, name: object) -> str:
+    """A question as tcpdump writes it: ``A? example.com.``, ``TXT CHAOS? version.bind.``."""
+    return f"{_tcpdump_type(qtype)}{_tcpdump_class(qclass)}? {name}"
+
+
+def _tcpdump_rdata(rdata: RData) -> str:
+    """Record data as tcpdump writes it in the line: as dig does, but an MX exchange before its
+    preference (``MX mail.example.com. 10``)."""
+    if isinstance(rdata, MX):
+        return f"{rdata.exchange} {rdata.preference}"
+    return rdata.to_text()
+
+
+def _tcpdump_sections(flags: str, qr: int, questions: int, question: str, answers: list[str], ns: int,
+                      ar: int) -> str:
+    """tcpdump's line from its parts: a response lists its answers (each `` TYPE rdata``) after the
+    section counts, a query shows its ``question`` text (``A? example.com.``, each question's when there
+    are several; unused in a response) after any non-empty counts."""
+    text = flags if questions == 1 else f"{flags} [{questions}q]"
+    if qr:
+        return f"{text} {len(answers)}/{ns}/{ar}" + ",".join(answers)
+    if answers or ns or ar:
+        for count, letter in ((len(answers), "a"), (ns, "n"), (ar, "au")):
+            if count:
+                text += f" [{count}{letter}]"
+    return f"{text} {question}" if questions else text
+
+
+def _skim_line(data: bytes, off: int, end: int) -> str | None:
+    """tcpdump's line (without the length) for the message at ``data[off:end]`` when it is a common one,
+    read straight from the bytes; None for any other, which the full parse then handles.
+
+    RFC 1035 §4.1: the header, one question, then the records. Taken here: one question, no authority
+    records, answers of class IN and type A, AAAA, NS, CNAME, PTR or MX, at most one additional record (the OPT
+    pseudo-record, owned by the root: RFC 6891 §6.1.1), every name labels in place or a bare pointer
+    to a name read before (:func:`_skim_name`), every record whole. ``_parse`` accepts such a message
+    (its count checks too: each record read here took at least 11 bytes) and writes the same line.
+    """
+    if end - off < 17:
+        return None
+    ident, flags, qd, an, ns, ar = _HEADER.unpack_from(data, off)
+    if qd != 1 or ns or ar > 1:
+        return None
+    known: dict[int, str] = {}
+    qname, pos = _skim_name(data, off, off + 12, end, known)
+    if qname is None or pos + 4 > end:
+        return None
+    qtype, qclass = _Q.unpack_from(data, pos)
+    pos += 4
+    answers = []
+    for i in range(an + ar):
+        owner, pos = _skim_name(data, off, pos, end, known)
+        if owner is None or pos + 10 > end:
+            return None
+        rtype, rclass, _, size = _RR.unpack_from(data, pos)
+        pos += 10
+        stop = pos + size
+        if stop > end:
+            return None
+        if i == an:                                     # the additional record
+            if rtype != OPT.TYPE or owner != "." or not _opt_options_fit(data, pos, stop):
+                return None
+        elif rclass != 1:                               # an answer not of class IN: tcpdump names its class
+            return None
+        elif rtype == A.TYPE and size == 4:
+            answers.append(f" A {_DECIMAL[data[pos]]}.{_DECIMAL[data[pos + 1]]}.{_DECIMAL[data[pos + 2]]}."
+                           f"{_DECIMAL[data[pos + 3]]}")
+        elif rtype == AAAA.TYPE and size == 16:
+            answers.append(f" AAAA {socket.inet_ntop(socket.AF_INET6, data[pos:stop])}")
+        elif rtype in _SKIM_NAME_AT:
+            skip = _SKIM_NAME_AT[rtype]
+            target, after = _skim_name(data, off, pos + skip, stop, known)
+            if target is None or after != stop:
+                return None
+            preference = f" {data[pos] << 8 | data[pos + 1]}" if skip else ""      # MX: after the name
+            answers.append(f" {TYPES[rtype]} {target}{preference}")
+        else:
+            return None
+        pos = stop
+    question = "" if flags & 0x8000 else _tcpdump_question(qtype, qclass, qname)
+    return _tcpdump_sections(f"{ident}{_flag_marks(flags)}", flags >> 15, 1, question, answers, 0, ar)
+
+
+def _skim_name(data: bytes, off: int, pos: int, limit: int, known: dict[int, str]) -> tuple[str | None, int]:
+    """The text of the name at ``pos`` (in the message at ``off``) and where it ends, when it is labels in
+    place ending with the root before ``limit`` (then noted in ``known`` by its message offset) or one
+    pointer to a name in ``known`` (so to an earlier one); the text is None for anything else."""
+    if pos >= limit:
+        return None, 0
+    first = data[pos]
+    if first >= 0xC0:
+        text = known.get((first & 0x3F) << 8 | data[pos + 1]) if pos + 2 <= limit else None
+        return text, pos + 2
+    root = data.find(0, pos, limit)
+    text = _labels_text(data[pos:root + 1]) if root >= 0 else None
+    if text is not None:
+        known[pos - off] = text
+    return text, root + 1
+
+
+@functools.lru_cache(maxsize=1024)
+def _labels_text(wire: bytes) -> str | None:
+    """The text of a name written as labels ending with the root byte (``wire``'s last); None if ``wire``
+    is not exactly that (a label type 01 or 10, a label running past the end, over 255 bytes). Cached:
+    a capture names the same hosts again and again."""
+    labels = []
+    pos, last = 0, len(wire) - 1
+    while pos < last:
+        length = wire[pos]
+        if not 0 < length <= MAX_LABEL:
+            return None
+        labels.append(wire[pos + 1:pos + 1 + length])
+        pos += 1 + length
+    return _show_labels(labels) if pos == last and len(wire) <= MAX_NAME else None
+
+
+@functools.cache
+def _flag_marks(word: int) -> str:
+    """tcpdump's flags after the ID for a header's 16-bit flags ``word`` (cached: a capture has few)."""
+    return _tcpdump_marks(word >> 15, word >> 11 & 0xF, word & 0xF, word & 0x400, word & 0x80, word & 0x200,
+                          word & 0x20, word & 0x100, word & 0x10)
+
+
+def _opt_options_fit(data: bytes, pos: int, stop: int) -> bool:
+    """True if the EDNS options (code, length, value) fill the OPT record data exactly (RFC 6891 §6.1.2)."""
+    while pos + 4 <= stop:
+        pos += 4 + (data[pos + 2] << 8 | data[pos + 3])
+    return pos == stop
+
+
+_DECIMAL = [str(b) for b in range(256)]     # an IPv4 address's bytes as dotted-quad text writes them
+
+
+
+# where the one name in these types' record data starts: after MX's 2-byte preference (see _skim_line)
+_SKIM_NAME_AT = {NS.TYPE: 0, CNAME.TYPE: 0, PTR.TYPE: 0, MX.TYPE: 2}
