@@ -12,6 +12,10 @@ one-line meaning that cites the RFC. From that table alone :class:`Header` deriv
 
 Parsing is cheap on purpose (one ``struct.unpack_from`` per header, no copies): the header keeps the
 buffer and its offsets, and reads payload and options only when asked.
+
+Why this file is long: :class:`Header` and the small compiler that writes its ``struct`` format and its
+per-field accessors from ``FIELDS`` (``_compile``, ``_read_source``, ``_accessor``) are one mechanism,
+run by ``Header.__init_subclass__``; split, each half would only make sense read beside the other.
 """
 from __future__ import annotations
 
