@@ -11,8 +11,8 @@ import pytest
 from conftest import free_port
 
 from netstudy.chat import ChatClient, ChatServer, ThreadedChatServer
-from netstudy.chat.client import nick_colour, render
-from netstudy.chat.protocol import ServerLine
+from netstudy.chat.core import ServerLine
+from netstudy.chat.output import nick_colour, render
 
 pytestmark = pytest.mark.live
 

@@ -119,7 +119,7 @@ def test_routed_routes_and_expected_traceroute_hops():
     (lambda: load_topology("mesh"), "neither a built-in topology"),
 ])
 def test_descriptions_are_checked_with_a_clear_message(build, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(LabError, match=message.replace("(", r"\(").replace(")", r"\)")):
         build()
 
 
@@ -147,7 +147,7 @@ def test_draw_topology_labels_every_host_and_router():
     pytest.importorskip("matplotlib")
     import matplotlib
     matplotlib.use("Agg")
-    from netstudy.show.topology import draw_topology
+    from netstudy.lab import draw_topology
     for topo in (routed(3), firewalled(), lan(hosts=12, silent=1), load_topology(OFFICE)):
         fig = draw_topology(topo)
         texts = "\n".join(t.get_text() for t in fig.axes[0].texts)

@@ -1,7 +1,36 @@
-"""A TCP chat room: the sans-I/O protocol, a threaded and an event-loop server, clients, a load generator."""
-from netstudy.chat.client import ChatClient, run_terminal
-from netstudy.chat.protocol import ChatRoom, LineFramer, ServerLine, encode_line, parse_server_line
-from netstudy.chat.server import ChatServer, ThreadedChatServer
+"""A TCP chat room: the sans-I/O room, a threaded and an event-loop server, clients, a load generator.
 
-__all__ = ["ChatClient", "ChatRoom", "ChatServer", "LineFramer", "ServerLine", "ThreadedChatServer",
-           "encode_line", "parse_server_line", "run_terminal"]
+``core.py``      the room, sans-I/O: ``LineFramer`` (bytes in, lines out), ``ChatRoom`` (``connect`` /
+                 ``receive(conn, data, now_ns)`` / ``disconnect`` / ``expire(now_ns)`` in, ``Send`` /
+                 ``Broadcast`` / ``Close`` / ``Log`` out), a member's ``State`` and its table ``MEMBER``,
+                 ``parse_server_line`` (what a client reads)
+``engine/``      ``server.py``: ``ThreadedChatServer``, ``ChatServer``; ``client.py``: ``ChatClient``,
+                 ``run_terminal``
+``output.py``    what the terminal client prints: ``render``, ``nick_colour``
+``figures.py``   ``trace_conversation`` and its ``sequence_diagram``; ``load_figure``
+``load.py``      a load generator: many clients on one selectors loop, in a second process
+                 (``python -m netstudy.chat.load``)
+``seed.py``      the course's original chat room, buggy on purpose (notebook 06's first lesson)
+``exercises.py`` notebook 06's checks; ``solutions.py`` their reference answers
+"""
+from netstudy.chat.core import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MEMBER,
+    Broadcast,
+    ChatRoom,
+    Close,
+    LineFramer,
+    Log,
+    Member,
+    Send,
+    ServerLine,
+    State,
+    encode_line,
+    parse_server_line,
+)
+from netstudy.chat.engine import ChatClient, ChatServer, ThreadedChatServer, run_terminal
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "MEMBER", "Broadcast", "ChatClient", "ChatRoom", "ChatServer", "Close",
+           "LineFramer", "Log", "Member", "Send", "ServerLine", "State", "ThreadedChatServer", "encode_line",
+           "parse_server_line", "run_terminal"]

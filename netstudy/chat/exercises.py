@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import time
 
-from netstudy.chat.protocol import Broadcast, ChatRoom, Send
+from netstudy.chat.core import Broadcast, ChatRoom, Send
 
 
 def _lines(actions: list, conn: object) -> list[str]:

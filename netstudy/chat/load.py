@@ -26,7 +26,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-from netstudy.chat.server import DEFAULT_HOST, raise_fd_limit
+from netstudy.chat.core import DEFAULT_HOST
+from netstudy.chat.engine.server import raise_fd_limit
 
 _WELCOME = re.compile(rb"\*\*\* welcome \S+ \((\d+) online\)")
 

@@ -12,10 +12,11 @@ It is here so notebook 06 can run it, watch it fail, and fix it. Its bugs, on pu
    while another deletes a departed client, and Python raises ``RuntimeError: dictionary changed size
    during iteration`` in the innocent sender's thread, which then drops *that* sender.
 
-``netstudy.chat.server.ThreadedChatServer`` is the same design with all four fixed.
+``netstudy.chat.engine.ThreadedChatServer`` is the same design with all four fixed.
 """
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -41,6 +42,7 @@ class SeedServer:
         return self
 
     def accept_loop(self) -> None:
+        assert self.sock is not None, "start() first"
         while True:
             try:
                 client, _ = self.sock.accept()
@@ -86,10 +88,8 @@ class SeedServer:
         if self.sock is not None:
             self.sock.close()
         for client in list(self.clients):
-            try:
+            with contextlib.suppress(OSError):
                 client.close()
-            except OSError:
-                pass
 
     def __enter__(self) -> SeedServer:
         return self.start()

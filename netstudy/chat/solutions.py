@@ -1,9 +1,10 @@
 """Solutions to notebook 06's exercises (try them yourself first)."""
 from __future__ import annotations
 
+import contextlib
 import threading
 
-from netstudy.chat.protocol import Broadcast, ChatRoom, Member, Send, encode_line
+from netstudy.chat.core import Broadcast, ChatRoom, Member, Send, encode_line
 from netstudy.chat.seed import SeedServer
 
 
@@ -43,7 +44,5 @@ class LockedSeedServer(SeedServer):
         with self.lock:
             recipients = list(self.clients)
         for client in recipients:
-            try:
+            with contextlib.suppress(OSError):
                 client.send(message)
-            except OSError:
-                pass

@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 
-from netstudy.chat.server import DEFAULT_HOST, DEFAULT_PORT, ChatServer, ThreadedChatServer
+from netstudy.chat import DEFAULT_HOST, DEFAULT_PORT, ChatServer, ThreadedChatServer
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,5 +46,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_join(args: argparse.Namespace) -> int:
-    from netstudy.chat.client import run_terminal
-    return run_terminal(args.nick, args.host, args.port, colour=False if args.no_colour else None)
+    from netstudy.chat.engine import run_terminal
+    from netstudy.chat.output import render
+    colour = not args.no_colour and sys.stdout.isatty()
+    return run_terminal(args.nick, args.host, args.port, render=lambda line: render(line, colour))

@@ -62,7 +62,7 @@ def _topology(args: argparse.Namespace) -> Topology:
     try:
         return load_topology(args.topology, **params)
     except TypeError:
-        raise ValueError(f"{args.topology} does not take {', '.join('--' + k for k in params)}") from None
+        raise LabError(f"{args.topology} does not take {', '.join('--' + k for k in params)}") from None
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -124,7 +124,7 @@ def run_status(args: argparse.Namespace) -> int:
 def run_exec(args: argparse.Namespace) -> int:
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
-        raise ValueError("give a command after --, e.g. netstudy lab exec scanner -- ping -c1 10.0.0.10")
+        raise LabError("give a command after --, e.g. netstudy lab exec scanner -- ping -c1 10.0.0.10")
     running = [r for r in records() if r.alive and (not args.lab or r.id.startswith(args.lab))]
     running = [r for r in running if r.detached] or running     # labs from `lab up` first
     if len(running) != 1:
@@ -133,7 +133,7 @@ def run_exec(args: argparse.Namespace) -> int:
                        else "no lab is up: start one with netstudy lab up lan")
     path = netns_path(running[0].id, args.host)
     if not path.exists():
-        raise ValueError(f"lab {running[0].id} has no host {args.host!r}")
+        raise LabError(f"lab {running[0].id} has no host {args.host!r}")
     argv = enter_command(path, cmd, unprivileged=args.unprivileged)
     os.execv(argv[0], argv)
     return 0   # not reached: the command replaced this process
@@ -149,7 +149,7 @@ def run_down(args: argparse.Namespace) -> int:
 
 
 def run_draw(args: argparse.Namespace) -> int:
-    from netstudy.show.topology import draw_topology
+    from netstudy.lab.figures import draw_topology
     draw_topology(_topology(args)).savefig(args.output, dpi=120)
     print(f"wrote {args.output}")
     return 0

@@ -45,7 +45,7 @@ The API (``host`` is a host, router or switch name)
     ``lab.hosts``, ``lab.addresses``, ``lab.absent``, ``lab.vantage``, ``lab.topology``, ``lab.plan``
     ``cleanup()`` removes leftovers of crashed runs (every new lab calls it first).
     ``print(lab.plan)`` shows every ``ip``/``sysctl``/``nft`` command that built the lab; ``print(lab)``
-    the hosts, namespaces and addresses; ``netstudy.show.draw_topology(lab)`` draws it.
+    the hosts, namespaces and addresses; ``netstudy.lab.draw_topology(lab)`` draws it.
 
 Unprivileged programs
     ``unprivileged=True`` runs the program (or ``fn``) in a fresh user namespace: no raw, AF_PACKET
@@ -72,9 +72,23 @@ Without root
 Not available here
     Link delay/loss (``Nic(delay_ms=..., loss_pct=...)``) needs netem, which this project's kernel
     lacks: asking for it raises LabError saying so. There are no 802.1Q VLAN interfaces either.
+
+The files
+    ``topology.py``  the lab as data: ``Topology``, ``Switch``, ``Host``, ``Nic``, ``Rule``, ``Service``,
+                     the built-ins and ``load_topology`` (nothing touches the system)
+    ``plan.py``      ``build_plan``: the ``ip``/``sysctl``/``nft`` commands that build a topology
+    ``system.py``    namespaces, commands and records on this machine; ``LabError``
+    ``runtime.py``   ``Lab``: build, use and tear down; ``cleanup``, ``describe``
+    ``services.py``  the echo servers a topology's hosts run
+    ``figures.py``   ``draw_topology``: the topology as a matplotlib figure
+
+Errors
+    ``LabError`` (an ``InputError``) for everything a user can cause: a topology that does not hold
+    together, a malformed TOML file, a host the lab does not have, a command that failed.
 """
 from __future__ import annotations
 
+from netstudy.lab.figures import draw_topology
 from netstudy.lab.plan import Plan, build_plan
 from netstudy.lab.runtime import Lab, cleanup, describe
 from netstudy.lab.system import LabError, LabRecord, records
@@ -97,4 +111,4 @@ from netstudy.lab.topology import (
 
 __all__ = ["Lab", "LabError", "LabRecord", "Plan", "Topology", "Switch", "Host", "Nic", "Rule", "Service",
            "Interface", "Addresses", "Route", "TOPOLOGIES", "lan", "routed", "firewalled", "load_topology",
-           "build_plan", "cleanup", "describe", "records"]
+           "build_plan", "cleanup", "describe", "draw_topology", "records"]

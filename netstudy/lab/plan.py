@@ -13,8 +13,9 @@ from netstudy.lab.topology import Topology
 
 # Every namespace: no ICMP rate limits (a UDP scan meets one "port unreachable" per closed port, a
 # traceroute one "time exceeded" per probe; an empty ratemask also exempts every type from the
-# global icmp_msgs_per_sec budget, whose first tokens arrive only 20 ms after the namespace is born), no reverse-path filter, no duplicate address detection
-# (IPv6 addresses usable at once, RFC 4862 5.4), and unprivileged ping stays as the kernel ships it.
+# global icmp_msgs_per_sec budget, whose first tokens arrive only 20 ms after the namespace is born),
+# no reverse-path filter, no duplicate address detection (IPv6 addresses usable at once, RFC 4862
+# 5.4), and unprivileged ping stays as the kernel ships it.
 SYSCTL_EVERY = (
     ("net.ipv4.icmp_ratelimit", "0"), ("net.ipv4.icmp_ratemask", "0"),
     ("net.ipv4.icmp_msgs_per_sec", "100000"), ("net.ipv4.icmp_msgs_burst", "100000"),
@@ -54,13 +55,16 @@ class Plan:
 
     def steps(self) -> list[tuple[list[str], str | None]]:
         """One command per step ``(argv, stdin)``: what a naive build runs one process at a time."""
-        steps: list[tuple[list[str], str | None]] = [(["ip", "netns", "add", self.ns(n)], None) for n in self.namespaces]
+        steps: list[tuple[list[str], str | None]] = [(["ip", "netns", "add", self.ns(n)], None)
+                                                      for n in self.namespaces]
         steps += [(["ip", "netns", "exec", self.ns(n), "sysctl", "-qw", f"{k}={v}"], None)
                   for n, pairs in self.sysctls.items() for k, v in pairs]
         steps += [(["ip", *shlex.split(line)], None) for line in self.links]
-        steps += [(["ip", "-n", self.ns(n), *shlex.split(line)], None) for n, lines in self.configure.items() for line in lines]
+        steps += [(["ip", "-n", self.ns(n), *shlex.split(line)], None)
+                  for n, lines in self.configure.items() for line in lines]
         steps += [(["ip", "netns", "exec", self.ns(n), "nft", "-f", "-"], rules) for n, rules in self.firewall.items()]
-        steps += [(["tc", "-n", self.ns(n), *shlex.split(line)], None) for n, lines in self.qdiscs.items() for line in lines]
+        steps += [(["tc", "-n", self.ns(n), *shlex.split(line)], None)
+                  for n, lines in self.qdiscs.items() for line in lines]
         return steps
 
     def __str__(self) -> str:
@@ -88,7 +92,7 @@ def build_plan(topology: Topology, lab_id: str) -> Plan:
     for host in topology.hosts:
         sysctls[host.name] = [*SYSCTL_EVERY, *(SYSCTL_ROUTER if host.router else ())]
         lines = ["link set lo up"]
-        for iface, nic in zip(topology.interfaces(host.name), host.nics):
+        for iface, nic in zip(topology.interfaces(host.name), host.nics, strict=True):
             # the veth pair is born with its ends already in the switch and the host: the switch end,
             # a bridge port, is named after the host (`bridge link` reads like a port map) and gets
             # ifindex 100+ so it never equals its peer's (an equal pair makes the kernel announce the

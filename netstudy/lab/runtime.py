@@ -73,7 +73,7 @@ def describe(topology: Topology, lab_id: str) -> str:
             rows.append((host.name + (" (router)" if host.router else ""), netns_name(lab_id, host.name),
                          iface.name, str(iface.ipv4), str(iface.ipv6), iface.mac))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     switches = ", ".join(f"{s.name} {s.subnet} {s.subnet6}" for s in topology.switches)
     absent = f"; absent: {', '.join(topology.absent)}" if topology.absent else ""
     return f"lab {lab_id} ({topology.name}): switches {switches}{absent}\n" + "\n".join(lines)
@@ -89,7 +89,7 @@ def enter_command(netns: Path, argv: Sequence[str], *, unprivileged: bool = Fals
     datagram sockets). ``user=UID`` switches the real uid and gid instead (nsenter -S/-G).
     """
     if not argv:
-        raise ValueError("an empty command: give the program and its arguments, e.g. ['ping', '-c1', '10.0.0.10']")
+        raise LabError("an empty command: give the program and its arguments, e.g. ['ping', '-c1', '10.0.0.10']")
     program = shutil.which(argv[0]) or shutil.which(argv[0], path="/usr/sbin:/sbin") or argv[0]
     cmd = [tool("nsenter"), f"--net={netns}"]
     if user is not None:
@@ -116,7 +116,8 @@ def _call_child(conn: Any, path: str, unprivileged: bool, fn: Callable[..., Any]
     try:
         conn.send(answer)
     except Exception as exc:  # the value or the exception does not pickle: say so in a LabError
-        what = f"{type(answer[1]).__name__}: {answer[1]}" if answer[0] == "error" else f"its result cannot be pickled ({exc})"
+        what = (f"{type(answer[1]).__name__}: {answer[1]}" if answer[0] == "error"
+                else f"its result cannot be pickled ({exc})")
         conn.send(("error", LabError(f"{getattr(fn, '__name__', fn)} in the lab: {what}"), answer[2]))
     finally:
         conn.close()
@@ -283,21 +284,24 @@ class Lab:
 
     def _check_node(self, node: str) -> None:
         if node not in self.topology.nodes:
-            raise ValueError(f"lab {self.id} has no host or switch {node!r} (it has: {', '.join(self.topology.nodes)})")
+            raise LabError(f"lab {self.id} has no host or switch {node!r} (it has: {', '.join(self.topology.nodes)})")
 
     def __repr__(self) -> str:
-        return f"Lab(id={self.id!r}, topology={self.topology.name!r}, nodes={len(self.topology.nodes)}, state={self._state!r})"
+        return (f"Lab(id={self.id!r}, topology={self.topology.name!r}, nodes={len(self.topology.nodes)}, "
+                f"state={self._state!r})")
 
     def __str__(self) -> str:
         return describe(self.topology, self.id)
 
     # -- running things inside -------------------------------------------------------------------
-    def command(self, host: str, argv: Sequence[str], *, unprivileged: bool = False, user: int | None = None) -> list[str]:
+    def command(self, host: str, argv: Sequence[str], *, unprivileged: bool = False,
+                user: int | None = None) -> list[str]:
         """The argv that runs ``argv`` inside ``host`` (see :func:`enter_command`)."""
         return enter_command(self.netns_path(host), argv, unprivileged=unprivileged, user=user)
 
     def run(self, host: str, argv: Sequence[str], *, timeout: float = 30.0, check: bool = False,
-            input: str | None = None, unprivileged: bool = False, user: int | None = None) -> subprocess.CompletedProcess:
+            input: str | None = None, unprivileged: bool = False,
+            user: int | None = None) -> subprocess.CompletedProcess:
         """Run a program inside ``host`` and wait: a CompletedProcess with text stdout/stderr.
         ``check=True`` raises LabError (with the command and its stderr) on a non-zero exit."""
         self._check_running()
@@ -338,7 +342,8 @@ class Lab:
             status, value, child_traceback = receiver.recv()
         except EOFError:
             child.join(5)
-            raise LabError(f"{name} in {host}: the child process died (exit code {child.exitcode}) without answering") from None
+            raise LabError(f"{name} in {host}: the child process died (exit code {child.exitcode}) "
+                           "without answering") from None
         finally:
             receiver.close()
             if child.is_alive():
@@ -397,4 +402,5 @@ class Lab:
 
     def _check_running(self) -> None:
         if self._state not in ("running", "building"):
-            raise LabError(f"lab {self.id} is {self._state}: use it inside `with Lab(...) as lab:` (or after lab.start())")
+            raise LabError(f"lab {self.id} is {self._state}: use it inside `with Lab(...) as lab:` "
+                           "(or after lab.start())")

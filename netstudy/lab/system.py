@@ -3,6 +3,7 @@ records under /run/netstudy that say which process owns which lab (so leftovers 
 can be told apart from a lab that another process is still using)."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netstudy.errors import NetstudyError, PrivilegeError
+from netstudy.errors import InputError, PrivilegeError
 
 PREFIX = "netstudy-"
 NETNS_DIR = Path("/run/netns")        # where `ip netns` keeps its bind mounts (iproute2's NETNS_RUN_DIR)
@@ -32,8 +33,10 @@ NLMSG_ERROR, NLMSG_DONE, IFLA_IFNAME, IFLA_OPERSTATE, IF_OPER_UP = 2, 3, 3, 16, 
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-class LabError(NetstudyError):
-    """A command that built or ran the lab failed: ``command`` is what ran, ``stderr`` what it said."""
+class LabError(InputError):
+    """What the lab cannot do as asked: a topology that does not hold together (a bad subnet, a name used
+    twice, a malformed TOML file), a host it does not have, or a command that built or ran it and failed
+    (then ``command`` is what ran, ``stderr`` what it said)."""
 
     def __init__(self, message: str, command: str = "", stderr: str = "") -> None:
         self.command, self.stderr = command, stderr
@@ -87,7 +90,8 @@ def wait(started: list[tuple[subprocess.Popen, list[str]]]) -> None:
     for proc, lines in started:
         stderr = proc.stderr.read() if proc.stderr else ""
         if proc.wait():
-            failures.append(_failure([str(a) for a in proc.args], lines, stderr))
+            args = proc.args if isinstance(proc.args, list) else [proc.args]    # start() gives a list
+            failures.append(_failure([str(a) for a in args], lines, stderr))
     if failures:
         raise failures[0]
 
@@ -182,12 +186,15 @@ def wait_until_up(expected: dict[str, list[str]], path_of: Callable[[str], Path]
     (which also enable a bridge port) from a deferred work item, up to a second after `link set up`."""
     deadline = time.monotonic() + timeout
     pending = dict(expected)
+
+    def still_down(node: str) -> None:
+        states = operstates()
+        pending[node] = [i for i in pending[node] if states.get(i) != IF_OPER_UP]
+
     while pending:
-        def still_down(node: str) -> None:
-            states = operstates()
-            pending[node] = [i for i in pending[node] if states.get(i) != IF_OPER_UP]
         in_each(list(pending), path_of, still_down)
-        pending = {node: names for node, names in pending.items() if names}
+        for node in [node for node, names in pending.items() if not names]:
+            del pending[node]
         if pending and time.monotonic() > deadline:
             late = ", ".join(f"{node}:{name}" for node, names in pending.items() for name in names)
             raise LabError(f"interfaces still down {timeout:g} s after the build: {late}", "ip link set up")
@@ -267,7 +274,8 @@ def records() -> list[LabRecord]:
     for path in sorted(RUN_DIR.glob("*.json")) if RUN_DIR.is_dir() else ():
         try:
             data = json.loads(path.read_text())
-            found[data["id"]] = LabRecord(data["id"], data["pid"], data["start_time"], data["detached"], data["topology"])
+            found[data["id"]] = LabRecord(data["id"], data["pid"], data["start_time"], data["detached"],
+                                          data["topology"])
         except (OSError, ValueError, KeyError):
             continue          # being written or removed right now; the next look will see it
     for lab_id in {name[len(PREFIX):].split("-", 1)[0] for name in lab_namespaces()}:
@@ -319,10 +327,9 @@ def remove(lab_id: str, grace: float = 0.0) -> list[str]:
         if time.monotonic() > deadline:
             raise LabError(f"could not remove {', '.join(names)}", "ip netns del")
         kill_processes_in([NETNS_DIR / n for n in names])
-        try:
+        # -force went on past a namespace another cleaner removed first: look again
+        with contextlib.suppress(LabError):
             run(["ip", "-force", "-batch", "-"], batch=[f"netns del {n}" for n in names])
-        except LabError:
-            pass   # -force went on past a namespace another cleaner removed first; look again
         removed += names
     (RUN_DIR / f"{lab_id}.json").unlink(missing_ok=True)
     return removed

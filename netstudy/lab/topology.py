@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from netstudy.lab.system import LabError
 
 ULA_PREFIX = ipaddress.IPv6Network("fd00:6e73::/48")
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}$")   # a Linux interface name has at most 15 characters
@@ -38,7 +41,7 @@ ACTIONS = {
 
 def _check_name(kind: str, name: str) -> None:
     if not NAME_RE.match(name):
-        raise ValueError(f"{kind} name {name!r} must be 1-15 characters of a-z, 0-9 and '-', "
+        raise LabError(f"{kind} name {name!r} must be 1-15 characters of a-z, 0-9 and '-', "
                          "starting with a letter (it becomes a Linux interface name)")
 
 
@@ -60,13 +63,16 @@ class Switch:
         try:
             net = ipaddress.IPv4Network(self.subnet)
         except ValueError as exc:
-            raise ValueError(f"switch {self.name}: subnet {self.subnet!r}: {exc}") from None
+            raise LabError(f"switch {self.name}: subnet {self.subnet!r}: {exc}") from None
         if net.prefixlen > 30:
-            raise ValueError(f"switch {self.name}: subnet {self.subnet} has no room for hosts")
-        six = ipaddress.IPv6Network(self.subnet6) if self.subnet6 else \
-            ipaddress.IPv6Network((int(ULA_PREFIX.network_address) | _hex_digits((int(net.network_address) >> 8) & 0xFF) << 64, 64))
+            raise LabError(f"switch {self.name}: subnet {self.subnet} has no room for hosts")
+        if self.subnet6:
+            six = ipaddress.IPv6Network(self.subnet6)
+        else:
+            subnet_digits = _hex_digits((int(net.network_address) >> 8) & 0xFF)
+            six = ipaddress.IPv6Network((int(ULA_PREFIX.network_address) | subnet_digits << 64, 64))
         if six.prefixlen != 64:
-            raise ValueError(f"switch {self.name}: subnet6 {self.subnet6} must be a /64 (RFC 4291 2.5.1)")
+            raise LabError(f"switch {self.name}: subnet6 {self.subnet6} must be a /64 (RFC 4291 2.5.1)")
         object.__setattr__(self, "subnet", str(net))
         object.__setattr__(self, "subnet6", str(six))
 
@@ -100,7 +106,7 @@ class Nic:
     def __post_init__(self) -> None:
         object.__setattr__(self, "ip", str(ipaddress.IPv4Address(self.ip)))
         if self.delay_ms < 0 or not 0 <= self.loss_pct <= 100:
-            raise ValueError(f"nic {self.ip}: delay_ms must be >= 0 and loss_pct within 0..100")
+            raise LabError(f"nic {self.ip}: delay_ms must be >= 0 and loss_pct within 0..100")
 
 
 @dataclass(frozen=True)
@@ -114,12 +120,12 @@ class Rule:
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
-            raise ValueError(f"firewall action {self.action!r} is not one of {', '.join(ACTIONS)}")
+            raise LabError(f"firewall action {self.action!r} is not one of {', '.join(ACTIONS)}")
         if self.proto == "icmp":
             if self.port is not None:
-                raise ValueError("an icmp rule takes no port (it matches echo requests)")
+                raise LabError("an icmp rule takes no port (it matches echo requests)")
         elif self.proto not in PROTOCOLS or self.port is None or not 0 < self.port < 65536:
-            raise ValueError(f"firewall rule {self.proto}/{self.port}: proto must be tcp, udp or icmp, "
+            raise LabError(f"firewall rule {self.proto}/{self.port}: proto must be tcp, udp or icmp, "
                              "and tcp/udp need a port in 1..65535")
 
     def nft(self) -> str:
@@ -143,7 +149,7 @@ class Service:
 
     def __post_init__(self) -> None:
         if self.proto not in PROTOCOLS or not 0 < self.port < 65536:
-            raise ValueError(f"service {self.proto}/{self.port}: proto must be tcp or udp, port 1..65535")
+            raise LabError(f"service {self.proto}/{self.port}: proto must be tcp or udp, port 1..65535")
         if isinstance(self.banner, str):
             object.__setattr__(self, "banner", self.banner.encode())
 
@@ -167,7 +173,7 @@ class Host:
         object.__setattr__(self, "firewall", tuple(self.firewall))
         object.__setattr__(self, "services", tuple(self.services))
         if not self.nics:
-            raise ValueError(f"host {self.name} has no interface: give it a Nic(switch, ip)")
+            raise LabError(f"host {self.name} has no interface: give it a Nic(switch, ip)")
 
     def port_state(self, proto: str, port: int) -> str:
         """What a probe of ``proto``/``port`` meets: ``open`` (a service), ``drop``, ``reject``,
@@ -247,15 +253,16 @@ class Topology:
         object.__setattr__(self, "hosts", tuple(self.hosts))
         object.__setattr__(self, "absent", tuple(str(ipaddress.ip_address(a)) for a in self.absent))
         by_name: dict[str, Any] = {}
-        for node in (*self.switches, *self.hosts):
+        nodes: list[Switch | Host] = [*self.switches, *self.hosts]
+        for node in nodes:
             if node.name in by_name:
-                raise ValueError(f"topology {self.name}: the name {node.name!r} is used twice")
+                raise LabError(f"topology {self.name}: the name {node.name!r} is used twice")
             by_name[node.name] = node
         object.__setattr__(self, "_by_name", by_name)
         prefixes: dict[str, str] = {}
         for sw in self.switches:
             if sw.subnet6 in prefixes:
-                raise ValueError(f"switches {prefixes[sw.subnet6]} and {sw.name} would share the IPv6 "
+                raise LabError(f"switches {prefixes[sw.subnet6]} and {sw.name} would share the IPv6 "
                                  f"prefix {sw.subnet6}: give one of them an explicit subnet6")
             prefixes[sw.subnet6] = sw.name
         used: dict[str, str] = {}
@@ -265,29 +272,29 @@ class Topology:
                 sw = self.switch(nic.switch)
                 addr = ipaddress.IPv4Address(nic.ip)
                 if addr not in sw.network or addr in (sw.network.network_address, sw.network.broadcast_address):
-                    raise ValueError(f"host {host.name}: {nic.ip} is not a host address of {sw.name} ({sw.subnet})")
+                    raise LabError(f"host {host.name}: {nic.ip} is not a host address of {sw.name} ({sw.subnet})")
                 if nic.switch in switches_seen:
-                    raise ValueError(f"host {host.name} is plugged into {nic.switch} twice")
+                    raise LabError(f"host {host.name} is plugged into {nic.switch} twice")
                 if nic.ip in used or nic.ip in self.absent:
-                    raise ValueError(f"host {host.name}: {nic.ip} is already "
+                    raise LabError(f"host {host.name}: {nic.ip} is already "
                                      f"{'taken by ' + used[nic.ip] if nic.ip in used else 'listed as absent'}")
                 switches_seen.add(nic.switch)
                 used[nic.ip] = host.name
         if self.vantage not in by_name or not isinstance(by_name[self.vantage], Host):
-            raise ValueError(f"topology {self.name}: the vantage host {self.vantage!r} is not one of its hosts")
+            raise LabError(f"topology {self.name}: the vantage host {self.vantage!r} is not one of its hosts")
 
     # -- lookups ---------------------------------------------------------------------------------
     def switch(self, name: str) -> Switch:
         node = self._by_name.get(name)
         if not isinstance(node, Switch):
-            raise ValueError(f"topology {self.name} has no switch {name!r} "
+            raise LabError(f"topology {self.name} has no switch {name!r} "
                              f"(switches: {', '.join(s.name for s in self.switches)})")
         return node
 
     def host(self, name: str) -> Host:
         node = self._by_name.get(name)
         if not isinstance(node, Host):
-            raise ValueError(f"topology {self.name} has no host {name!r} "
+            raise LabError(f"topology {self.name} has no host {name!r} "
                              f"(hosts: {', '.join(h.name for h in self.hosts)})")
         return node
 
@@ -348,7 +355,7 @@ class Topology:
         default route through the first router on its first switch, as DHCP would give it, and
         224.0.0.0/4 on ``eth0`` so multicast works without naming an interface (RFC 1112 6.1)."""
         routes = []
-        for switch, (router, nic) in self._first_hops(host).items():
+        for switch, (_router, nic) in self._first_hops(host).items():
             sw, via = self.switch(switch), self.switch(nic.switch)
             gateway = ipaddress.IPv4Address(nic.ip)
             routes += [Route(sw.subnet, str(gateway)), Route(sw.subnet6, str(via.ipv6_for(gateway)))]
@@ -366,7 +373,8 @@ class Topology:
         """The addresses a traceroute from ``src`` to ``dst`` should print: each router's address on
         the subnet the probe arrives from (routers set icmp_errors_use_inbound_ifaddr), then ``dst``."""
         target = self.host(dst).nics
-        path, current = [], self.host(src)
+        path: list[str] = []
+        current = self.host(src)
         for _ in range(len(self.hosts) + 1):
             if {n.switch for n in current.nics} & {n.switch for n in target}:
                 shared = next(n for n in target if n.switch in {c.switch for c in current.nics})
@@ -374,10 +382,10 @@ class Topology:
             first = self._first_hops(current.name)
             toward = next((first[n.switch] for n in target if n.switch in first), None)
             if toward is None:
-                raise ValueError(f"topology {self.name}: no route from {src} to {dst}")
+                raise LabError(f"topology {self.name}: no route from {src} to {dst}")
             current, nic = toward
             path.append(self._address(nic, version))
-        raise ValueError(f"topology {self.name}: routing loop between {src} and {dst}")
+        raise LabError(f"topology {self.name}: routing loop between {src} and {dst}")
 
     def _address(self, nic: Nic, version: int) -> str:
         v4 = ipaddress.IPv4Address(nic.ip)
@@ -401,7 +409,7 @@ class Topology:
             item = dict(item)
             unknown = set(item) - {"name", "nics", "switch", "ip", "router", "firewall", "services"}
             if unknown:
-                raise ValueError(f"host {item.get('name')}: unknown keys {sorted(unknown)}")
+                raise LabError(f"host {item.get('name')}: unknown keys {sorted(unknown)}")
             nics = item.pop("nics", None) or [{"switch": item.pop("switch", None), "ip": item.pop("ip", None)}]
             item.pop("switch", None), item.pop("ip", None)
             return Host(item.pop("name"), tuple(Nic(**n) for n in nics),
@@ -416,25 +424,25 @@ class Topology:
                        absent=tuple(data.get("absent", ())),
                        vantage=data.get("vantage", "scanner"))
         except TypeError as exc:          # a missing or misspelt key in one of the entries
-            raise ValueError(f"topology {data.get('name', 'custom')}: {exc}") from None
+            raise LabError(f"topology {data.get('name', 'custom')}: {exc}") from None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Topology:
         """Read a TOML topology file (``[[switches]]``, ``[[hosts]]``, ``[[routers]]`` tables)."""
-        try:
+        if sys.version_info >= (3, 11):
             import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            try:
-                import tomli as tomllib  # type: ignore[no-redef]
+        else:
+            try:   # the backport, if installed (mypy checks as 3.10 and tomli is not installed here)
+                import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
             except ModuleNotFoundError:
-                raise ValueError(f"{path}: TOML topology files need Python >= 3.11 (tomllib) or the "
+                raise LabError(f"{path}: TOML topology files need Python >= 3.11 (tomllib) or the "
                                  "tomli package; the built-in topologies lan, routed and firewalled "
                                  "work by name on any Python") from None
         text = Path(path).read_text()
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: {exc}") from None
+            raise LabError(f"{path}: {exc}") from None
         data.setdefault("name", Path(path).stem)
         return cls.from_dict(data)
 
@@ -448,8 +456,10 @@ def lan(hosts: int = 5, *, silent: int = 0) -> Topology:
     fourth address left empty (.12, .16, ...: listed in ``absent``). The last ``silent`` hosts drop
     ICMP echo requests (they still answer ARP: the network-scanner lesson)."""
     if not 1 <= hosts <= 180 or not 0 <= silent <= hosts:
-        raise ValueError(f"lan: hosts must be 1..180 (got {hosts}) and silent 0..hosts (got {silent})")
-    addresses, absent, slot = [], [], 10
+        raise LabError(f"lan: hosts must be 1..180 (got {hosts}) and silent 0..hosts (got {silent})")
+    addresses: list[str] = []
+    absent: list[str] = []
+    slot = 10
     while len(addresses) < hosts:
         (absent if (slot - 10) % 4 == 2 else addresses).append(f"10.0.0.{slot}")
         slot += 1
@@ -465,7 +475,7 @@ def routed(subnets: int = 3) -> Topology:
     10.0.K.1 on sK and 10.0.K+1.2 on sK+1. ``scanner`` is 10.0.1.2 and ``target`` 10.0.N.10, so a
     traceroute from scanner prints 10.0.1.1, 10.0.2.1, ..., 10.0.N.10 (``Topology.hops``)."""
     if not 2 <= subnets <= 8:
-        raise ValueError(f"routed: subnets must be 2..8 (got {subnets})")
+        raise LabError(f"routed: subnets must be 2..8 (got {subnets})")
     switches = tuple(Switch(f"s{k}", f"10.0.{k}.0/24") for k in range(1, subnets + 1))
     routers = tuple(Host(f"r{k}", (Nic(f"s{k}", f"10.0.{k}.1"), Nic(f"s{k + 1}", f"10.0.{k + 1}.2")),
                          router=True) for k in range(1, subnets))
@@ -500,7 +510,7 @@ def firewalled() -> Topology:
     ))
 
 
-TOPOLOGIES = {"lan": lan, "routed": routed, "firewalled": firewalled}
+TOPOLOGIES: dict[str, Callable[..., Topology]] = {"lan": lan, "routed": routed, "firewalled": firewalled}
 
 
 def load_topology(spec: str | Path | Topology | dict[str, Any], **params: int) -> Topology:
@@ -514,4 +524,4 @@ def load_topology(spec: str | Path | Topology | dict[str, Any], **params: int) -
         return TOPOLOGIES[str(spec)](**params)
     if str(spec).endswith(".toml"):
         return Topology.from_toml(spec)
-    raise ValueError(f"{spec!r} is neither a built-in topology ({', '.join(TOPOLOGIES)}) nor a .toml file")
+    raise LabError(f"{spec!r} is neither a built-in topology ({', '.join(TOPOLOGIES)}) nor a .toml file")

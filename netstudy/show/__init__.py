@@ -8,7 +8,6 @@ from netstudy.show.diagram import header_diagram, layers_diagram
 from netstudy.show.hexdump import byte_map, hexdump, hexdump_text
 from netstudy.show.html import header_svg, to_html
 from netstudy.show.tables import checksum_figure, checksum_steps, describe
-from netstudy.show.topology import draw_topology
 
 __all__ = ["header_diagram", "layers_diagram", "hexdump", "hexdump_text", "byte_map", "to_html", "header_svg",
-           "describe", "checksum_steps", "checksum_figure", "field_color", "layer_color", "draw_topology"]
+           "describe", "checksum_steps", "checksum_figure", "field_color", "layer_color"]

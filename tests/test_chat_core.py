@@ -1,12 +1,13 @@
-"""The chat protocol without sockets: the framer, nicknames, the room's answers, server-line parsing."""
+"""The chat core without sockets: the framer, nicknames, the room's answers and states, server-line parsing."""
 from __future__ import annotations
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netstudy.chat.protocol import (
+from netstudy.chat.core import (
     MAX_LINE,
+    MEMBER,
     Broadcast,
     ChatRoom,
     Close,
@@ -17,6 +18,7 @@ from netstudy.chat.protocol import (
     Log,
     Send,
     ServerLine,
+    State,
     encode_line,
     nick_problem,
     parse_server_line,
@@ -165,11 +167,35 @@ def test_disconnect_and_idle_expiry(room):
         Broadcast(b"*** carol left (2 online): connection reset by peer\n"),
         Log("carol left (2 online): connection reset by peer")]
     room.idle_timeout = 10.0
-    room.receive(1, b"still here\n", now=5.0)
-    actions = room.expire(now=12.0)             # bob last spoke at 0.0
+    room.receive(1, b"still here\n", now_ns=5_000_000_000)
+    actions = room.expire(now_ns=12_000_000_000)     # bob last spoke at 0 ns
+    assert actions == [Send(2, b"ERR idle-timeout nothing received for 10 s\n"),
+                       Broadcast(b"*** bob left (1 online): idle timeout\n"), Log("bob left (1 online): idle timeout"),
+                       Close(2, "idle timeout")]      # alice spoke 7 s ago: she stays
     assert Send(2, b"ERR idle-timeout nothing received for 10 s\n") in actions
     assert Close(2, "idle timeout") in actions
     assert room.nicks() == ["alice"]
+
+
+def test_a_member_moves_through_the_state_table(room):
+    assert MEMBER.initial is State.CONNECTED
+    room.connect(4)
+    m = room.member(4)
+    assert m is not None and m.state is State.CONNECTED and not room.is_joined(4)
+    room.receive(4, b"/nick dave\n")
+    assert m.state is State.JOINED and room.is_joined(4) and m.nick == "dave"
+    room.receive(4, b"/nick Dave\n")
+    assert m.state is State.JOINED                     # a rename stays joined
+    room.receive(4, b"/quit\n")
+    assert m.state is State.CLOSED and room.member(4) is None
+    alice = room.member(1)
+    room.connect(5)
+    quiet = room.member(5)
+    room.disconnect(5)
+    assert quiet is not None and quiet.state is State.CLOSED
+    room.shutdown()
+    assert alice is not None and alice.state is State.CLOSED      # the server stopping closes everyone
+    assert ("CONNECTED", "nick", "JOINED") in MEMBER.rows()
 
 
 def test_shutdown_tells_every_connection_even_unjoined(room):

@@ -1,23 +1,60 @@
-"""Figures for the chat room: a sequence diagram of a conversation, and servers under load."""
+"""Figures for the chat room: a sequence diagram of a conversation, and servers under load.
+
+``trace_conversation`` plays a scripted conversation through a ``ChatRoom`` (no sockets) and records
+every line that would cross the wire, in order: the material for ``sequence_diagram``, exactly what
+the servers would send.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from netstudy.chat.core import Broadcast, ChatRoom, Send, encode_line
 from netstudy.show.diagram import plot_figure
 
-__all__ = ["sequence_diagram", "load_figure"]
+__all__ = ["Hop", "trace_conversation", "sequence_diagram", "load_figure"]
+
+SERVER = "server"
 
 _SERVER_COLOUR = "#4e79a7"
 _CLIENT_COLOURS = ("#e15759", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2")
 _SERVER_COLOURS = {"threaded": "#e15759", "eventloop": "#4e79a7"}
 
 
-def sequence_diagram(hops: list, title: str = "Who sends which line to whom") -> Any:
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One line on the wire: ``step`` groups a client's line with the server's answers to it."""
+    step: int
+    src: str
+    dst: str
+    text: str
+
+
+def trace_conversation(script: list[tuple[str, str]], room: ChatRoom[str] | None = None) -> list[Hop]:
+    """``script`` is (client, line) pairs; a client's first appearance connects it. Returns every hop."""
+    room = room if room is not None else ChatRoom()
+    hops: list[Hop] = []
+    connected: list[str] = []
+    for step, (client, line) in enumerate(script):
+        if client not in connected:
+            connected.append(client)
+            room.connect(client)                    # the greeting is left out of the picture
+        hops.append(Hop(step, client, SERVER, line))
+        for action in room.receive(client, encode_line(line)):
+            if isinstance(action, Send):
+                hops.append(Hop(step, SERVER, action.to, action.line.decode().rstrip("\n")))
+            elif isinstance(action, Broadcast):
+                text = action.line.decode().rstrip("\n")
+                hops += [Hop(step, SERVER, c, text) for c in room.joined_conns() if c != action.exclude]
+    return hops
+
+
+def sequence_diagram(hops: list[Hop], title: str = "Who sends which line to whom") -> Any:
     """Lifelines for the clients and the server; each line on the wire is an arrow labelled with its text.
     A client's line and the server's answers to it share a row band, so a broadcast fans out visibly."""
-    clients = list(dict.fromkeys(h.src if h.dst == "server" else h.dst for h in hops))
+    clients = list(dict.fromkeys(h.src if h.dst == SERVER else h.dst for h in hops))
     half = (len(clients) + 1) // 2
-    columns = clients[:half] + ["server"] + clients[half:]
+    columns = clients[:half] + [SERVER] + clients[half:]
     x = {name: i for i, name in enumerate(columns)}
     steps = sorted({h.step for h in hops})
     rows: list[tuple[float, Any]] = []
@@ -32,11 +69,11 @@ def sequence_diagram(hops: list, title: str = "Who sends which line to whom") ->
         y += 0.35
     fig, ax = plot_figure(1.9 * len(columns) + 1.5, 0.42 * y + 1.2)
     for name, i in x.items():
-        colour = _SERVER_COLOUR if name == "server" else _CLIENT_COLOURS[clients.index(name) % len(_CLIENT_COLOURS)]
+        colour = _SERVER_COLOUR if name == SERVER else _CLIENT_COLOURS[clients.index(name) % len(_CLIENT_COLOURS)]
         ax.plot([i, i], [-0.4, y], color=colour, linewidth=1.2, alpha=0.6, zorder=1)
         ax.text(i, -0.6, name, ha="center", va="bottom", fontsize=10, fontweight="bold", color=colour)
     for row_y, h in rows:
-        to_server = h.dst == "server"
+        to_server = h.dst == SERVER
         colour = _CLIENT_COLOURS[clients.index(h.src) % len(_CLIENT_COLOURS)] if to_server else _SERVER_COLOUR
         ax.annotate("", xy=(x[h.dst], row_y), xytext=(x[h.src], row_y),
                     arrowprops=dict(arrowstyle="-|>", color=colour, linewidth=1.4 if to_server else 1.0,

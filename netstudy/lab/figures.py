@@ -6,11 +6,11 @@ import ipaddress
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+from netstudy.lab.topology import Host, Topology, load_topology
+from netstudy.show.diagram import plot_figure
 
-    from netstudy.lab import Host, Lab, Topology
+if TYPE_CHECKING:
+    from netstudy.lab.runtime import Lab
 
 HOST_W, HOST_H = 1.75, 0.95         # a host's box, in data units (about an inch each)
 COL_W, ROW_H = 2.0, 1.55            # the grid hosts sit on below their switch
@@ -48,24 +48,22 @@ def _ports(host: Host) -> str:
                      for state, protos in groups.items())
 
 
-def _box(ax: Axes, cx: float, cy: float, w: float, h: float, face: str, edge: str, lw: float = 1.0) -> None:
+def _box(ax: Any, cx: float, cy: float, w: float, h: float, face: str, edge: str, lw: float = 1.0) -> None:
     from matplotlib.patches import FancyBboxPatch
     ax.add_patch(FancyBboxPatch((cx - w / 2, cy - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.12",
                                 facecolor=face, edgecolor=edge, linewidth=lw, zorder=2))
 
 
-def draw_topology(topology_or_lab: Topology | Lab | str, *, ipv6: bool = True) -> Figure:
+def draw_topology(topology_or_lab: Topology | Lab | str, *, ipv6: bool = True) -> Any:
     """Draw a Topology, a Lab's topology, or a built-in one by name; returns the matplotlib Figure.
 
     Switches are blue bars (a Linux bridge each) with their IPv4 and IPv6 subnets; routers orange
     circles with the address of each interface on its link; hosts boxes with their addresses, the
     vantage host (``scanner``) in yellow, a host with firewall rules framed in red with its open and
     filtered ports beneath. ``ipv6=False`` leaves out the ULA addresses for a lighter picture.
+    Returns a matplotlib ``Figure``.
     """
     from matplotlib.patches import Circle
-
-    from netstudy.lab import load_topology
-    from netstudy.show.diagram import plot_figure
 
     lab: Any = topology_or_lab if hasattr(topology_or_lab, "topology") else None
     topology: Topology = lab.topology if lab is not None else load_topology(topology_or_lab)  # type: ignore[arg-type]
@@ -121,7 +119,8 @@ def draw_topology(topology_or_lab: Topology | Lab | str, *, ipv6: bool = True) -
                 bottom = min(bottom, hy - HOST_H / 2 - 0.25 - 0.2 * (ports.count("\n") + 1))
 
     # routers: in the gap between two neighbouring switches, else above the switches they join
-    top, used_slots = SWITCH_H / 2 + 0.5, {}
+    top = SWITCH_H / 2 + 0.5
+    used_slots: dict[tuple[str, ...], int] = {}
     for router in topology.routers:
         names = sorted((nic.switch for nic in router.nics), key=order.index)
         between = len(names) == 2 and order.index(names[1]) - order.index(names[0]) == 1
@@ -138,7 +137,8 @@ def draw_topology(topology_or_lab: Topology | Lab | str, *, ipv6: bool = True) -
             ax.plot([rx, ex], [ry, ey], color=COLORS["router"], lw=2, zorder=1)
             six = topology.switch(nic.switch).ipv6_for(ipaddress.IPv4Address(nic.ip))
             upright = abs(ex - rx) < 0.5             # a vertical link: label beside it, not on it
-            ax.text(rx + 0.56 * (ex - rx) + (0.12 if upright else 0.0), ry + 0.56 * (ey - ry) + (0.0 if upright else 0.1),
+            ax.text(rx + 0.56 * (ex - rx) + (0.12 if upright else 0.0),
+                    ry + 0.56 * (ey - ry) + (0.0 if upright else 0.1),
                     nic.ip + (f"\n{six}" if ipv6 else ""), ha="left" if upright else "center",
                     va="center" if upright else "bottom", fontsize=6.8, color=COLORS["router_text"], zorder=3,
                     linespacing=1.2)

@@ -1,22 +1,32 @@
 """Chat clients: ``ChatClient`` for programs, notebooks and tests; ``run_terminal`` for people.
 
 Both have the seed's shape, a receiving thread beside the sending side, but frame the byte stream
-with ``LineFramer`` instead of trusting one ``recv()`` to be one message.
+with ``LineFramer`` instead of trusting one ``recv()`` to be one message. What the terminal shows of
+each server line is the caller's ``render`` (``netstudy chat join`` passes ``chat.output.render``).
 """
 from __future__ import annotations
 
+import builtins
+import contextlib
 import os
 import queue
 import selectors
 import socket
 import sys
 import threading
-import zlib
 from collections.abc import Callable
 from typing import TextIO
 
-from netstudy.chat.protocol import MAX_LINE, Line, LineFramer, ServerLine, encode_line, parse_server_line
-from netstudy.chat.server import DEFAULT_HOST, DEFAULT_PORT
+from netstudy.chat.core import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MAX_LINE,
+    Line,
+    LineFramer,
+    ServerLine,
+    encode_line,
+    parse_server_line,
+)
 from netstudy.errors import NetstudyError
 
 
@@ -94,10 +104,11 @@ class ChatClient:
         self.send_line(f"/nick {nick}")
         self.nick = nick
 
+    # below this method, ``list`` in an annotation would name it: the builtin is ``builtins.list`` there
     def list(self) -> list[str]:
         """Ask who is online and wait for the answer (other lines that arrive meanwhile stay queued)."""
         self.send_line("/list")
-        skipped: list[ServerLine | None] = []
+        skipped: builtins.list[ServerLine | None] = []
         try:
             while True:
                 ev = self.recv()
@@ -109,10 +120,8 @@ class ChatClient:
 
     def quit(self, reason: str = "") -> None:
         """Say goodbye and wait (up to ``timeout``) for the server to close the connection."""
-        try:
+        with contextlib.suppress(OSError):
             self.send_line(f"/quit {reason}".rstrip())
-        except OSError:
-            pass
         self.closed.wait(self.timeout)
         self.close()
 
@@ -129,36 +138,35 @@ class ChatClient:
             raise ConnectionError(f"{self.nick}: the server closed the connection")
         return ev
 
-    def recv_until(self, predicate: Callable[[ServerLine], bool], timeout: float | None = None) -> list[ServerLine]:
+    def recv_until(self, predicate: Callable[[ServerLine], bool],
+                   timeout: float | None = None) -> builtins.list[ServerLine]:
         """Lines up to and including the first that satisfies ``predicate``."""
-        got: list[ServerLine] = []
+        got: builtins.list[ServerLine] = []
         while True:
             got.append(self.recv(timeout))
             if predicate(got[-1]):
                 return got
 
-    def drain(self, quiet: float = 0.2) -> list[ServerLine]:
+    def drain(self, quiet: float = 0.2) -> builtins.list[ServerLine]:
         """Everything that arrives until the server has been quiet for ``quiet`` seconds."""
-        got: list[ServerLine] = []
+        got: builtins.list[ServerLine] = []
         try:
             while True:
                 got.append(self.recv(quiet))
         except (TimeoutError, ConnectionError):
             return got
 
-    def _unget(self, lines: list[ServerLine | None]) -> None:
+    def _unget(self, lines: builtins.list[ServerLine | None]) -> None:
         if lines:
-            rest: list[ServerLine | None] = []
+            rest: builtins.list[ServerLine | None] = []
             while not self.inbox.empty():
                 rest.append(self.inbox.get_nowait())
             for ev in lines + rest:
                 self.inbox.put(ev)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.sock.close()
         self._reader.join(self.timeout)
 
@@ -173,44 +181,21 @@ class ChatClient:
 
 
 # ------------------------------------------------------------------------------------------ terminal
-_COLOURS = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)
-
-
-def nick_colour(nick: str) -> int:
-    """The ANSI colour of a nickname: always the same for the same name (CRC-32 of it)."""
-    return _COLOURS[zlib.crc32(nick.lower().encode()) % len(_COLOURS)]
-
-
-def render(ev: ServerLine, colour: bool) -> str:
-    """One server line as the terminal shows it, with coloured names when ``colour``."""
-    def paint(text: str, code: int | str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if colour else text
-
-    if ev.kind == "message":
-        return f"{paint('<' + ev.sender + '>', nick_colour(ev.sender))} {ev.text}"
-    if ev.kind == "private":
-        return f"{paint('*' + ev.sender + '*', f'1;{nick_colour(ev.sender)}')} {ev.text}"
-    if ev.kind == "action":
-        return paint(f"* {ev.sender} {ev.text}", nick_colour(ev.sender))
-    if ev.kind == "error":
-        return paint(f"error: {ev.code} {ev.text}", "1;31")
-    return paint(f"*** {ev.text}", 2)
-
-
 def run_terminal(nick: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout, colour: bool | None = None) -> int:
+                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
+                 render: Callable[[ServerLine], str] = str) -> int:
     """The interactive client: a receiving thread prints, this thread reads your lines and sends them.
 
-    Ends on ``/quit``, end of input, Ctrl-C (sending ``/quit`` for you) or when the server closes.
+    Each server line is printed as ``render(line)`` (by default its wire text). Ends on ``/quit``, end
+    of input, Ctrl-C (sending ``/quit`` for you) or when the server closes.
     """
-    colour = stdout.isatty() if colour is None else colour
     lock = threading.Lock()
 
     def show(ev: ServerLine) -> None:
         if ev.kind == "notice" and ev.text.endswith("pick a nickname with /nick NAME"):
             return                  # the greeting is for nc users; we pick the name for you
         with lock:
-            print(render(ev, colour), file=stdout, flush=True)
+            print(render(ev), file=stdout, flush=True)
 
     show(ServerLine("notice", f"joining {host}:{port} as {nick}: /help lists the commands, /quit leaves"))
     sel = selectors.DefaultSelector()
@@ -221,10 +206,8 @@ def run_terminal(nick: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
 
         def wake_when_closed() -> None:
             client.closed.wait()
-            try:
+            with contextlib.suppress(OSError):      # we are already on our way out
                 wake_w.send(b"x")
-            except OSError:         # we are already on our way out
-                pass
 
         threading.Thread(target=wake_when_closed, daemon=True).start()
         sel.register(stdin.fileno(), selectors.EVENT_READ, "stdin")

@@ -12,6 +12,7 @@ a ``with`` block; the loop runs on a worker thread, so they work inside a Jupyte
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import logging
 import resource
@@ -20,14 +21,13 @@ import socket
 import struct
 import threading
 import time
+from typing import Any, Generic, TypeVar
 
-from netstudy.chat.protocol import Action, Broadcast, ChatRoom, Close, Log, Send
+from netstudy.chat.core import DEFAULT_HOST, NS_PER_S, Action, Broadcast, C, ChatRoom, Close, Send, State
 
 log = logging.getLogger("netstudy.chat")
 log.addHandler(logging.NullHandler())     # a library logs; the application (the CLI) decides where to
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 5555            # the CLI's; the classes default to 0 (the kernel picks a free port)
 IOV_MAX = 1024                 # most buffers one sendmsg() takes (writev(2))
 
 
@@ -44,12 +44,15 @@ def _reason(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
 
 
-class _Server:
+_S = TypeVar("_S", bound="_Server[Any]")
+
+
+class _Server(Generic[C]):
     """What both servers share: the listening socket, the room, the worker thread, start/stop/with."""
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, room: ChatRoom | None = None,
+    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, room: ChatRoom[C] | None = None,
                  backlog: int = 4096) -> None:
-        self.room = room if room is not None else ChatRoom()
+        self.room: ChatRoom[C] = room if room is not None else ChatRoom()
         self._bind = (host, port)
         self._backlog = backlog
         self._listener: socket.socket | None = None
@@ -62,9 +65,10 @@ class _Server:
         """(host, port) actually bound."""
         if self._listener is None:
             raise RuntimeError("the server is not started")
-        return self._listener.getsockname()[:2]
+        host, port = self._listener.getsockname()[:2]
+        return host, port
 
-    def start(self) -> _Server:
+    def start(self: _S) -> _S:
         raise_fd_limit(16384)
         family = socket.AF_INET6 if ":" in self._bind[0] else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
@@ -81,7 +85,7 @@ class _Server:
         log.info("%s listening on %s:%d", type(self).__name__, *self.address)
         return self
 
-    def __enter__(self) -> _Server:
+    def __enter__(self: _S) -> _S:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -106,6 +110,11 @@ class _Server:
         state = f"{self.address[0]}:{self.address[1]}" if self._listener else "stopped"
         return f"<{type(self).__name__} {state}, {self.room.online} online>"
 
+    def _nick(self, conn: C) -> str:
+        """A connection's nickname for the operator's eyes, "?" before it has joined."""
+        m = self.room.member(conn)
+        return m.nick if m is not None and m.state is State.JOINED else "?"
+
 
 # ------------------------------------------------------------------------------------ thread per client
 class _ThreadedConn:
@@ -118,10 +127,10 @@ class _ThreadedConn:
 
 
 # What one batch of actions means for each connection: its lines in order; None = shut it down after.
-_Todo = dict[_ThreadedConn, list]
+_Todo = dict[_ThreadedConn, list[bytes | None]]
 
 
-class ThreadedChatServer(_Server):
+class ThreadedChatServer(_Server[_ThreadedConn]):
     """One thread per client, like the seed, but correct.
 
     The room is shared by every thread, so every call into it holds ``self._lock``; the lock is not
@@ -130,7 +139,7 @@ class ThreadedChatServer(_Server):
     disconnects a silent one.
     """
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, room: ChatRoom | None = None, *,
+    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, room: ChatRoom[_ThreadedConn] | None = None, *,
                  send_timeout: float = 5.0, idle_timeout: float | None = 600.0) -> None:
         super().__init__(host, port, room)
         self.send_timeout, self.idle_timeout = send_timeout, idle_timeout
@@ -157,7 +166,7 @@ class ThreadedChatServer(_Server):
                     break
                 self.accepted += 1
                 self._conns.add(conn)
-                todo = self._resolve(self.room.connect(conn, conn.peer, time.monotonic()))
+                todo = self._resolve(self.room.connect(conn, conn.peer, time.monotonic_ns()))
             thread = threading.Thread(target=self._handle, args=(conn, todo), name=f"client {conn.peer}",
                                       daemon=True)
             self._handlers = [t for t in self._handlers if t.is_alive()] + [thread]
@@ -170,7 +179,7 @@ class ThreadedChatServer(_Server):
             self._deliver(todo)
             while data := conn.sock.recv(65536):
                 with self._lock:
-                    todo = self._resolve(self.room.receive(conn, data, time.monotonic()))
+                    todo = self._resolve(self.room.receive(conn, data, time.monotonic_ns()))
                 self._deliver(todo)
         except BlockingIOError:          # SO_RCVTIMEO expired
             reason = "idle timeout"
@@ -189,17 +198,17 @@ class ThreadedChatServer(_Server):
             conn.sock.close()
         self._deliver(todo)
 
-    def _resolve(self, actions: list[Action]) -> _Todo:
+    def _resolve(self, actions: list[Action[_ThreadedConn]]) -> _Todo:
         """Group the actions' lines per connection (called with the lock held: it reads membership)."""
         todo: _Todo = {}
         for a in actions:
-            if type(a) is Send:
+            if isinstance(a, Send):
                 todo.setdefault(a.to, []).append(a.line)
-            elif type(a) is Broadcast:
+            elif isinstance(a, Broadcast):
                 for c in self.room.joined_conns():
                     if c is not a.exclude:
                         todo.setdefault(c, []).append(a.line)
-            elif type(a) is Close:
+            elif isinstance(a, Close):
                 todo.setdefault(a.conn, []).append(None)
             else:
                 log.info(a.message)
@@ -252,10 +261,8 @@ def _timeval(seconds: float) -> bytes:
 
 
 def _quiet_shutdown(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 # ------------------------------------------------------------------------------------------ event loop
@@ -265,14 +272,14 @@ class _Conn:
 
     def __init__(self, sock: socket.socket, peer: str) -> None:
         self.sock, self.peer = sock, peer
-        self.out: collections.deque[memoryview | bytes] = collections.deque()
+        self.out: collections.deque[memoryview | bytes | bytearray] = collections.deque()
         self.queued = 0                    # bytes waiting in ``out``
         self.closing: str | None = None    # reason, once the room asked to close it
         self.writing = False               # registered for EVENT_WRITE
         self.dirty = False                 # has new data to try sending this round
 
 
-class ChatServer(_Server):
+class ChatServer(_Server[_Conn]):
     """One event loop (``selectors``, epoll on Linux) serving every client from one thread.
 
     Per round: wait for ready sockets, read each once, feed the room; broadcast lines are collected in
@@ -284,7 +291,7 @@ class ChatServer(_Server):
     net.ipv4.tcp_wmem's maximum, 4 MiB here), so a non-reader holds that much before the queue starts.
     """
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, room: ChatRoom | None = None, *,
+    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, room: ChatRoom[_Conn] | None = None, *,
                  max_queue: int = 1 << 20, idle_timeout: float | None = 600.0, sndbuf: int | None = None,
                  shutdown_grace: float = 1.0) -> None:
         super().__init__(host, port, room)
@@ -308,24 +315,24 @@ class ChatServer(_Server):
         self._wake_r.setblocking(False)
         self._sel.register(self._listener, selectors.EVENT_READ, None)
         self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-        next_expiry = time.monotonic() + 1.0
+        next_expiry = time.monotonic_ns() + NS_PER_S
         while not self._stopping:
             ready = self._sel.select(timeout=1.0)
-            now = time.monotonic()
+            now_ns = time.monotonic_ns()
             for key, mask in ready:
                 c = key.data
                 if c is None:
-                    self._accept(now)
+                    self._accept(now_ns)
                 elif c == "wake":
                     self._wake_r.recv(4096)
                 elif c.sock.fileno() >= 0:       # not dropped earlier in this round
                     if mask & selectors.EVENT_READ and not c.closing:
-                        self._read(c, now)
+                        self._read(c, now_ns)
                     if mask & selectors.EVENT_WRITE and c.sock.fileno() >= 0:
                         self._write(c)
-            if now >= next_expiry:
-                self._apply(self.room.expire(now))
-                next_expiry = now + 1.0
+            if now_ns >= next_expiry:
+                self._apply(self.room.expire(now_ns))
+                next_expiry = now_ns + NS_PER_S
             self._end_round()
         self._shutdown()
 
@@ -343,7 +350,7 @@ class ChatServer(_Server):
             if c.sock.fileno() >= 0 and not c.writing:
                 self._write(c)
 
-    def _accept(self, now: float) -> None:
+    def _accept(self, now_ns: int) -> None:
         assert self._listener is not None
         for _ in range(512):
             try:
@@ -361,9 +368,9 @@ class ChatServer(_Server):
             self._conns.add(c)
             self.accepted += 1
             self._sel.register(sock, selectors.EVENT_READ, c)
-            self._apply(self.room.connect(c, c.peer, now))
+            self._apply(self.room.connect(c, c.peer, now_ns))
 
-    def _read(self, c: _Conn, now: float) -> None:
+    def _read(self, c: _Conn, now_ns: int) -> None:
         try:
             data = c.sock.recv(65536)
         except BlockingIOError:
@@ -376,22 +383,21 @@ class ChatServer(_Server):
             return
         if not self.room.is_joined(c):
             self._flush_batch()          # a newcomer must not receive lines sent before it joined
-        self._apply(self.room.receive(c, data, now))
+        self._apply(self.room.receive(c, data, now_ns))
 
-    def _apply(self, actions: list[Action]) -> None:
+    def _apply(self, actions: list[Action[_Conn]]) -> None:
         for a in actions:
-            kind = type(a)
-            if kind is Broadcast:
+            if isinstance(a, Broadcast):
                 self._batch.append(a.line)
                 self._batch_from.append(a.exclude)
-            elif kind is Send:
+            elif isinstance(a, Send):
                 self._flush_batch()      # keeps each sender's lines in order for every recipient
                 self._enqueue(a.to, a.line, len(a.line))
-            elif kind is Close:
+            elif isinstance(a, Close):
                 self._flush_batch()
                 a.conn.closing = a.reason
                 self._enqueue(a.conn, b"", 0)
-            elif kind is Log:
+            else:
                 log.info(a.message)
 
     def _flush_batch(self, send_now: bool = False) -> None:
@@ -418,12 +424,12 @@ class ChatServer(_Server):
                     ranges.append((pos, end))
             pos = end
         for c in self.room.joined_conns():
-            ranges = own.get(c)
-            if ranges is None:
+            cuts = own.get(c)
+            if cuts is None:
                 pieces, total = [blob], size
             else:
                 pieces, start = [], 0
-                for a, b in ranges:
+                for a, b in cuts:
                     if a > start:
                         pieces.append(blob[start:a])
                     start = b
@@ -509,7 +515,7 @@ class ChatServer(_Server):
         self._conns.discard(c)
         self.disconnects[reason] += 1
         if reason.startswith("send queue"):
-            log.warning("disconnecting %s (%s): %s", c.peer, getattr(self.room.member(c), "nick", None), reason)
+            log.warning("disconnecting %s (%s): %s", c.peer, self._nick(c), reason)
         self._apply(self.room.disconnect(c, reason))
         self._sel.unregister(c.sock)
         c.sock.close()
@@ -522,7 +528,7 @@ class ChatServer(_Server):
         for key in list(self._sel.get_map().values()):
             c = key.data
             whose = ("listening socket" if c is None else "wake-up socketpair" if c == "wake" else
-                     f"client {getattr(self.room.member(c), 'nick', None) or '?'} ({c.peer})")
+                     f"client {self._nick(c)} ({c.peer})")
             events = "+".join(n for n, bit in (("read", selectors.EVENT_READ), ("write", selectors.EVENT_WRITE))
                               if key.events & bit)
             rows.append((key.fd, whose, events))
@@ -534,10 +540,8 @@ class ChatServer(_Server):
         if self._listener is None or self._thread is None:
             return
         self._stopping = True
-        try:
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
-        except OSError:
-            pass
         self._thread.join(self.shutdown_grace + 10)
         self._listener = None
         log.info("ChatServer stopped")

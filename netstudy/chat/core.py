@@ -1,4 +1,4 @@
-"""The chat protocol, sans-I/O: a line framer and the chat room as a state machine (bytes in, actions out).
+"""The chat room's core, sans-I/O: a line framer and the chat room as a state machine (bytes in, actions out).
 
 Wire format: UTF-8 text, one message per ``\\n``-terminated line (a ``\\r`` before it is dropped, so
 ``telnet``'s CRLF works too), so ``nc`` is a valid client. Commands follow IRC's spirit (RFC 2812 §3):
@@ -12,22 +12,30 @@ Server lines, one per ``\\n``:
     *alice* psst               a private message *** alice joined (3 online)   a notice
     ERR nick-in-use alice      an error: a code, then a detail
 
-Nothing here touches a socket or a clock: servers feed ``ChatRoom`` what arrived (with the time) and
-carry out the ``Send`` / ``Broadcast`` / ``Close`` actions it returns, so every server shares it.
+Nothing here touches a socket or a clock: servers feed ``ChatRoom`` what arrived (with the time, as
+``now_ns``: integer nanoseconds of ``time.monotonic_ns()``) and carry out the ``Send`` / ``Broadcast`` /
+``Close`` actions it returns, so every server shares it. A member's lifecycle is the table ``MEMBER``:
+``CONNECTED`` (no nickname yet) -> ``JOINED`` -> ``CLOSED``.
 """
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Generic, TypeVar
+
+from netstudy.states import StateTable
 
 MAX_LINE = 4096          # bytes in one line, newline excluded
 MAX_NICK = 16
 # RFC 2812 §2.3.1: nickname = ( letter / special ) *( letter / digit / special / "-" ), longer here than its 9.
 NICK_RE = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*\Z")
 
-ConnId = Hashable
+C = TypeVar("C", bound=Hashable)      # what a server uses to name a connection (its own object, an int...)
+NS_PER_S = 1_000_000_000
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5555            # the CLI's; the servers default to 0 (the kernel picks a free port)
 
 
 # ---------------------------------------------------------------------------------------------- framing
@@ -49,7 +57,7 @@ class InvalidUtf8:
     offset: int
 
 
-FrameEvent = Union[Line, LineTooLong, InvalidUtf8]
+FrameEvent = Line | LineTooLong | InvalidUtf8
 
 
 class LineFramer:
@@ -125,23 +133,23 @@ def nick_key(name: str) -> str:
 
 # ------------------------------------------------------------------------------------ server's answers
 @dataclass(frozen=True, slots=True)
-class Send:
+class Send(Generic[C]):
     """Send ``line`` (encoded, with its newline) to one connection."""
-    to: ConnId
+    to: C
     line: bytes
 
 
 @dataclass(frozen=True, slots=True)
-class Broadcast:
+class Broadcast(Generic[C]):
     """Send ``line`` to every joined member except ``exclude``: one encoding for all recipients."""
     line: bytes
-    exclude: ConnId | None = None
+    exclude: C | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class Close:
+class Close(Generic[C]):
     """Close the connection once what is queued for it is sent; the room has already forgotten it."""
-    conn: ConnId
+    conn: C
     reason: str
 
 
@@ -151,31 +159,64 @@ class Log:
     message: str
 
 
-Action = Union[Send, Broadcast, Close, Log]
+Action = Send[C] | Broadcast[C] | Close[C] | Log
+
+
+class State(enum.Enum):
+    """Where a member is in its life in the room."""
+    CONNECTED = "connected"      # a connection without a nickname: it may only pick one (or ask for help, quit)
+    JOINED = "joined"            # in the room under a nickname: hears and is heard
+    CLOSED = "closed"            # gone (quit, connection closed, idle, server stopping): the room forgot it
+
+
+# Reading a member of an Enum class costs ~70 ns (EnumType's attribute lookup), the hot path's
+# comparisons use these names instead (one global lookup each).
+_CONNECTED, _JOINED, _CLOSED = State.CONNECTED, State.JOINED, State.CLOSED
+
+# (state, event) -> next state. Events: "nick" (a valid, free nickname: a join, then a rename), "quit"
+# (/quit), "close" (the connection ended: EOF, error, slow reader, server stopping), "idle" (silent
+# longer than idle_timeout).
+MEMBER: StateTable[State] = StateTable(State.CONNECTED, {
+    (State.CONNECTED, "nick"): State.JOINED,
+    (State.JOINED, "nick"): State.JOINED,
+    (State.CONNECTED, "quit"): State.CLOSED,
+    (State.JOINED, "quit"): State.CLOSED,
+    (State.CONNECTED, "close"): State.CLOSED,
+    (State.JOINED, "close"): State.CLOSED,
+    (State.CONNECTED, "idle"): State.CLOSED,
+    (State.JOINED, "idle"): State.CLOSED,
+})
 
 
 @dataclass(slots=True)
-class Member:
-    """What the room knows about one connection."""
-    conn: ConnId
+class Member(Generic[C]):
+    """What the room knows about one connection; ``nick`` is meaningful once ``state`` is JOINED."""
+    conn: C
     peer: str
     framer: LineFramer
-    last_seen: float
-    nick: str | None = None          # None until joined
+    last_seen_ns: int
+    nick: str = ""
+    state: State = MEMBER.initial
+
+    def move(self, event: str) -> State:
+        """Follow the table (ImpossibleTransition for a move it does not have: a bug in the room)."""
+        self.state = MEMBER.next(self.state, event)
+        return self.state
 
 
 @dataclass
-class ChatRoom:
+class ChatRoom(Generic[C]):
     """One chat room as a state machine: ``connect`` / ``receive`` / ``disconnect`` / ``expire`` in,
     lists of ``Send`` / ``Broadcast`` / ``Close`` out. A command ``/foo arg`` runs ``cmd_foo(member, arg)``,
-    so a subclass adds a command by adding a method.
+    so a subclass adds a command by adding a method. Times are ``now_ns`` (integer nanoseconds of a
+    monotonic clock); ``idle_timeout`` is in seconds.
     """
 
     name: str = "netstudy"
     max_line: int = MAX_LINE
     idle_timeout: float | None = None
-    _conns: dict = field(default_factory=dict, init=False, repr=False)     # ConnId -> Member
-    _by_nick: dict = field(default_factory=dict, init=False, repr=False)   # nick_key -> Member
+    _conns: dict[C, Member[C]] = field(default_factory=dict, init=False, repr=False)
+    _by_nick: dict[str, Member[C]] = field(default_factory=dict, init=False, repr=False)   # by nick_key
 
     # -- queries
     @property
@@ -185,89 +226,98 @@ class ChatRoom:
     def nicks(self) -> list[str]:
         return sorted((m.nick for m in self._by_nick.values()), key=nick_key)
 
-    def member(self, conn: ConnId) -> Member | None:
+    def member(self, conn: C) -> Member[C] | None:
         return self._conns.get(conn)
 
-    def is_joined(self, conn: ConnId) -> bool:
+    def is_joined(self, conn: C) -> bool:
         m = self._conns.get(conn)
-        return m is not None and m.nick is not None
+        return m is not None and m.state is _JOINED
 
-    def joined_conns(self) -> list[ConnId]:
+    def joined_conns(self) -> list[C]:
         return [m.conn for m in self._by_nick.values()]
 
     # -- events in
-    def connect(self, conn: ConnId, peer: str = "", now: float = 0.0) -> list[Action]:
-        self._conns[conn] = Member(conn, peer, LineFramer(self.max_line), now)
+    def connect(self, conn: C, peer: str = "", now_ns: int = 0) -> list[Action[C]]:
+        self._conns[conn] = Member(conn, peer, LineFramer(self.max_line), now_ns)
         return [Send(conn, encode_line(f"*** {self.name} chat: pick a nickname with /nick NAME"))]
 
-    def receive(self, conn: ConnId, data: bytes, now: float = 0.0) -> list[Action]:
+    def receive(self, conn: C, data: bytes, now_ns: int = 0) -> list[Action[C]]:
         m = self._conns.get(conn)
         if m is None:
             return []
-        m.last_seen = now
-        out: list[Action] = []
+        m.last_seen_ns = now_ns
+        out: list[Action[C]] = []
         for ev in m.framer.feed(data):
-            if type(ev) is Line:
+            if isinstance(ev, Line):
                 self._line(m, ev.text, out)
-            elif type(ev) is LineTooLong:
+            elif isinstance(ev, LineTooLong):
                 out.append(self._err(m, "line-too-long", f"max {self.max_line} bytes"))
             else:
                 out.append(self._err(m, "invalid-utf8", f"bad byte at offset {ev.offset}"))
-            if m.conn not in self._conns:      # /quit: ignore whatever followed it
+            if m.state is _CLOSED:      # /quit: ignore whatever followed it
                 break
         return out
 
-    def disconnect(self, conn: ConnId, reason: str = "connection closed") -> list[Action]:
+    def disconnect(self, conn: C, reason: str = "connection closed") -> list[Action[C]]:
         """The connection is gone (EOF, reset, error, slow reader): tell the others if it had joined."""
-        m = self._conns.pop(conn, None)
-        if m is None or m.nick is None:
+        m = self._conns.get(conn)
+        return [] if m is None else self._leave(m, "close", reason)
+
+    def expire(self, now_ns: int) -> list[Action[C]]:
+        """Close every connection silent for longer than ``idle_timeout`` seconds."""
+        if self.idle_timeout is None:
+            return []
+        limit_ns = int(self.idle_timeout * NS_PER_S)
+        out: list[Action[C]] = []
+        for m in [m for m in self._conns.values() if now_ns - m.last_seen_ns > limit_ns]:
+            out.append(self._err(m, "idle-timeout", f"nothing received for {self.idle_timeout:g} s"))
+            out += self._leave(m, "idle", "idle timeout")
+            out.append(Close(m.conn, "idle timeout"))
+        return out
+
+    def shutdown(self) -> list[Action[C]]:
+        """The server is stopping: tell every connection, forget them all."""
+        line = encode_line("*** server shutting down")
+        out: list[Action[C]] = []
+        for m in self._conns.values():
+            m.move("close")
+            out += [Send(m.conn, line), Close(m.conn, "server shutting down")]
+        self._conns.clear()
+        self._by_nick.clear()
+        return out
+
+    def _leave(self, m: Member[C], event: str, reason: str) -> list[Action[C]]:
+        """Move ``m`` to CLOSED on ``event`` and forget it; if it had joined, tell the others."""
+        joined = m.state is _JOINED
+        m.move(event)
+        del self._conns[m.conn]
+        if not joined:
             return []
         del self._by_nick[nick_key(m.nick)]
         note = f"{m.nick} left ({self.online} online): {reason}"
         return [Broadcast(encode_line("*** " + note)), Log(note)]
 
-    def expire(self, now: float) -> list[Action]:
-        """Close every connection silent for longer than ``idle_timeout`` seconds."""
-        if self.idle_timeout is None:
-            return []
-        out: list[Action] = []
-        for m in [m for m in self._conns.values() if now - m.last_seen > self.idle_timeout]:
-            out.append(self._err(m, "idle-timeout", f"nothing received for {self.idle_timeout:g} s"))
-            out += self.disconnect(m.conn, "idle timeout")
-            out.append(Close(m.conn, "idle timeout"))
-        return out
-
-    def shutdown(self) -> list[Action]:
-        """The server is stopping: tell every connection, forget them all."""
-        line = encode_line("*** server shutting down")
-        out: list[Action] = []
-        for conn in list(self._conns):
-            out += [Send(conn, line), Close(conn, "server shutting down")]
-        self._conns.clear()
-        self._by_nick.clear()
-        return out
-
     # -- one line from a member
-    def _line(self, m: Member, text: str, out: list[Action]) -> None:
+    def _line(self, m: Member[C], text: str, out: list[Action[C]]) -> None:
         if text.startswith("/") and not text.startswith("//"):
             name, _, arg = text[1:].partition(" ")
             handler = getattr(self, "cmd_" + name.lower(), None) if name.isalnum() else None
             if handler is None:
                 out.append(self._err(m, "unknown-command", f"/{name} (try /help)"))
-            elif m.nick is None and name.lower() not in ("nick", "join", "quit", "help"):
+            elif m.state is _CONNECTED and name.lower() not in ("nick", "join", "quit", "help"):
                 out.append(self._err(m, "not-joined", "pick a nickname first with /nick NAME"))
             else:
                 handler(m, arg.strip(), out)
-        elif m.nick is None:
+        elif m.state is _CONNECTED:
             self.cmd_nick(m, text.strip(), out)
         elif text:
             out.append(Broadcast(encode_line(f"<{m.nick}> {text.removeprefix('/')}"), m.conn))
 
-    def _err(self, m: Member, code: str, detail: str) -> Send:
+    def _err(self, m: Member[C], code: str, detail: str) -> Send[C]:
         return Send(m.conn, encode_line(f"ERR {code} {detail}"))
 
     # -- commands: cmd_NAME(member, argument, actions); the docstring is the /help text
-    def cmd_nick(self, m: Member, arg: str, out: list[Action]) -> None:
+    def cmd_nick(self, m: Member[C], arg: str, out: list[Action[C]]) -> None:
         """/nick NAME: join with this nickname, or change it"""
         problem = nick_problem(arg)
         if problem:
@@ -277,12 +327,13 @@ class ChatRoom:
         if holder is not None and holder is not m:
             out.append(self._err(m, "nick-in-use", arg))
             return
-        old = m.nick
-        if old is not None:
+        joining, old = m.state is _CONNECTED, m.nick
+        m.move("nick")
+        if not joining:
             del self._by_nick[nick_key(old)]
         self._by_nick[nick_key(arg)] = m
         m.nick = arg
-        if old is None:
+        if joining:
             out.append(Send(m.conn, encode_line(f"*** welcome {arg} ({self.online} online)")))
             out.append(Broadcast(encode_line(f"*** {arg} joined ({self.online} online)"), m.conn))
             out.append(Log(f"{arg} joined from {m.peer} ({self.online} online)"))
@@ -292,11 +343,11 @@ class ChatRoom:
 
     cmd_join = cmd_nick
 
-    def cmd_list(self, m: Member, arg: str, out: list[Action]) -> None:
+    def cmd_list(self, m: Member[C], arg: str, out: list[Action[C]]) -> None:
         """/list: who is online"""
         out.append(Send(m.conn, encode_line(f"*** {self.online} online: {', '.join(self.nicks())}")))
 
-    def cmd_msg(self, m: Member, arg: str, out: list[Action]) -> None:
+    def cmd_msg(self, m: Member[C], arg: str, out: list[Action[C]]) -> None:
         """/msg NAME text: a private message"""
         to, _, text = arg.partition(" ")
         target = self._by_nick.get(nick_key(to))
@@ -307,17 +358,17 @@ class ChatRoom:
         else:
             out.append(Send(target.conn, encode_line(f"*{m.nick}* {text}")))
 
-    def cmd_me(self, m: Member, arg: str, out: list[Action]) -> None:
+    def cmd_me(self, m: Member[C], arg: str, out: list[Action[C]]) -> None:
         """/me action: say what you do"""
         out.append(Broadcast(encode_line(f"* {m.nick} {arg}"), m.conn))
 
-    def cmd_quit(self, m: Member, arg: str, out: list[Action]) -> None:
+    def cmd_quit(self, m: Member[C], arg: str, out: list[Action[C]]) -> None:
         """/quit [reason]: leave"""
         out.append(Send(m.conn, encode_line("*** bye")))
-        out += self.disconnect(m.conn, f"quit: {arg}" if arg else "quit")
+        out += self._leave(m, "quit", f"quit: {arg}" if arg else "quit")
         out.append(Close(m.conn, "quit"))
 
-    def cmd_help(self, m: Member, arg: str, out: list[Action]) -> None:
+    def cmd_help(self, m: Member[C], arg: str, out: list[Action[C]]) -> None:
         """/help: this list"""
         usages = sorted(getattr(self, a).__doc__ for a in dir(self) if a.startswith("cmd_")
                         and a != "cmd_join" and getattr(self, a).__doc__)
