@@ -31,8 +31,8 @@ system-deps:
 
 # ruff (lint) and mypy (types), configured in pyproject.toml
 lint: setup
-	$(VENV)/bin/ruff check netstudy tests benchmarks scripts
-	$(VENV)/bin/mypy
+	@status=0; $(VENV)/bin/ruff check --output-format concise netstudy tests benchmarks scripts || status=1; \
+	$(VENV)/bin/mypy || status=1; exit $$status
 
 pytest: setup
 	$(PY) -m pytest tests/
