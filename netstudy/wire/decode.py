@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from netstudy.errors import DecodeError, InputError
-from netstudy.wire.arp import ARP
+from netstudy.wire.arp import ARP, ARPOther
 from netstudy.wire.ethernet import Ethernet
 from netstudy.wire.fields import LOCATE, Header, Span, _new, compile_function
 from netstudy.wire.ipv4 import IPv4
@@ -364,7 +364,7 @@ def _line_source(kinds: tuple[type[Header], ...], read: Callable[[int, str], str
     if net < 0:
         top = f"{{{line(len(kinds) - 1)}}}" if kinds else "{len(data)} bytes undecoded"
         return [f"{out}f'{top}{tail}'"]
-    if kinds[net] is ARP:
+    if kinds[net] in (ARP, ARPOther):
         return [f"{out}f'{{{line(net)}}}{tail}'"]
     family = "IP" if kinds[net] is IPv4 else "IP6"
     src, dst = read(net, "src"), read(net, "dst")
