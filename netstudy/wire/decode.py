@@ -363,6 +363,9 @@ def _line_source(kinds: tuple[type[Header], ...], read: Callable[[int, str], str
     net = layers.index("network") if "network" in layers[:transport] else -1
     if net < 0:
         top = f"{{{line(len(kinds) - 1)}}}" if kinds else "{len(data)} bytes undecoded"
+        if tail:        # cut in its network header: tcpdump writes no link header (without -e), the mark alone
+            return ["if packet._stopped_at is not None and packet._stopped_at.LAYER == 'network':",
+                    f"    {out}f'{tail}'", "else:", f"    {out}f'{top}{tail}'"]
         return [f"{out}f'{top}{tail}'"]
     if kinds[net] in (ARP, ARPOther):
         return [f"{out}f'{{{line(net)}}}{tail}'"]
