@@ -2,9 +2,23 @@
 built with netstudy.wire (or a few bytes taken from a capture), each with the line tcpdump writes."""
 from __future__ import annotations
 
+import socket
 import struct
 
-from netstudy.wire import ARP, TCP, Ethernet, IPv4, decode, tcp_option
+from netstudy.wire import (
+    ARP,
+    TCP,
+    UDP,
+    Ethernet,
+    ICMPv6Echo,
+    IPv4,
+    IPv6,
+    IPv6DestOptions,
+    IPv6HopByHop,
+    IPv6Routing,
+    decode,
+    tcp_option,
+)
 
 MAC1, MAC2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
 
@@ -80,3 +94,58 @@ def test_tcp_experimental_options_are_named_by_their_magic_number():
     accecn = bytes([254, 4, 0xAC, 0xC0, 1, 1, 0, 0])
     assert _tcp_line(flags=".", options=accecn) == \
         "IP 10.0.0.1.1 > 10.0.0.2.2: Flags [.], ack 7, win 65535, options [exp-acc0,nop,nop,eol], length 0"
+
+
+# -- IPv6 extension headers and tunnels -----------------------------------------------------------------
+
+def _routed(segments: list[str], left: int, final_checksum: bool, upper) -> bytes:
+    """IPv6 to the first segment, a type 0 routing header listing the rest, then ``upper``; its checksum
+    computed with the final destination in the pseudo-header (RFC 8200 §8.1) or with the IPv6 one."""
+    route = b"".join(socket.inet_pton(socket.AF_INET6, a) for a in segments[1:])
+    routing = IPv6Routing(routing_type=0, segments_left=left, options=route)
+    pseudo_dst = segments[-1] if final_checksum else segments[0]
+    raw = bytearray(bytes(IPv6(src="2001:db8::1", dst=pseudo_dst) / routing / upper))
+    raw[24:40] = socket.inet_pton(socket.AF_INET6, segments[0])      # on its way to the first segment
+    return bytes(Ethernet(src=MAC1, dst=MAC2, ethertype=0x86DD)) + bytes(raw)
+
+
+def test_checksum_after_a_routing_header_uses_the_final_destination():
+    hops = ["2001:db8::a", "2001:db8::b", "2001:db8::f"]
+    good = decode(_routed(hops, 2, True, UDP(sport=1, dport=2) / b"hi"))
+    assert good.checksums()["UDP"] == "good"
+    assert decode(_routed(hops, 2, False, UDP(sport=1, dport=2) / b"hi")).checksums()["UDP"] == "bad"
+    echo = decode(_routed(hops, 2, True, ICMPv6Echo(identifier=1, sequence=1)))
+    assert echo.checksums()["ICMPv6 echo"] == "good"
+
+
+def test_routing_header_is_marked_and_ports_come_after_the_extension_headers():
+    packet = decode(_routed(["2001:db8::a", "2001:db8::f"], 1, True, UDP(sport=5645, dport=5642)))
+    assert packet.summary() == ("IP6 2001:db8::1 > 2001:db8::a: RT6 (len=2, type=0 [Deprecated], segleft=1, "
+                                "[0]2001:db8::f) 5645 > 5642: UDP, length 0")
+    hbh = decode(bytes(Ethernet(src=MAC1, dst=MAC2) / IPv6(src="::1", dst="::2") / IPv6HopByHop()
+                       / TCP(sport=1, dport=2, flags="S")))
+    assert hbh.summary() == "IP6 ::1 > ::2: HBH 1 > 2: Flags [S], seq 0, win 65535, length 0"
+
+
+def test_a_repeated_or_misplaced_hop_by_hop_header_is_malformed():
+    twice = decode(bytes(IPv6(src="::1", dst="::2") / IPv6HopByHop() / IPv6HopByHop() / UDP(sport=1, dport=2)),
+                   101)
+    assert twice.error is not None and twice.error.layer == "IPv6 hop-by-hop"
+    assert "must come first" in twice.error.reason
+    after = decode(bytes(IPv6(src="::1", dst="::2") / IPv6DestOptions() / IPv6HopByHop() / UDP(sport=1, dport=2)),
+                   101)
+    assert after.error is not None and after.error.layer == "IPv6 hop-by-hop"
+    assert decode(bytes(IPv6(src="::1", dst="::2") / IPv6HopByHop() / UDP(sport=1, dport=2)), 101).error is None
+
+
+def test_tunnels_show_both_ip_headers_as_tcpdump_does():
+    inner = IPv4(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1, dport=80, flags="S")
+    ipip = decode(bytes(IPv4(src="192.0.2.1", dst="192.0.2.2") / inner), 101)
+    assert ipip.summary() == ("IP 192.0.2.1 > 192.0.2.2: IP 10.0.0.1.1 > 10.0.0.2.80: Flags [S], seq 0, "
+                              "win 65535, length 0")
+    six_in_four = decode(bytes(IPv4(src="192.0.2.1", dst="192.0.2.2") / IPv6(src="::1", dst="::2")
+                               / ICMPv6Echo(identifier=3, sequence=4)), 101)
+    assert six_in_four.summary() == "IP 192.0.2.1 > 192.0.2.2: IP6 ::1 > ::2: ICMP6, echo request, id 3, seq 4, length 8"
+    six_in_six = decode(bytes(IPv6(src="::a", dst="::b") / IPv6(src="::1", dst="::2") / UDP(sport=7, dport=9)), 101)
+    assert six_in_six.summary() == "IP6 ::a > ::b: IP6 ::1.7 > ::2.9: UDP, length 0"
+    assert six_in_six.transport.sport == 7 and six_in_six.row()["src"] == "::1"
