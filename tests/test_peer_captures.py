@@ -30,6 +30,7 @@ PEER = Path(__file__).parents[1].parent / "shared" / "peer-captures"
 CAPTURES = sorted((PEER / "tcpdump").glob("*.pcap*")) if (PEER / "tcpdump").is_dir() else []
 TARGET = 0.95
 
+OPEN = "open defect"           # a defect of issue 18 not fixed yet: counted as different, to be fixed
 NOT_DECODED = "not decoded"     # a protocol netstudy does not decode: the frame is left out of the share
 DIFFERS = "differs"             # a frame netstudy decodes, written otherwise on purpose: counted as different
 
@@ -64,6 +65,24 @@ BY_DESIGN: dict[str, tuple[str, str]] = {
                                                  "version writes it (accecn_handshake.out); tcpdump 4.99 omits it"),
     r"scps\[bad opt\]": (DIFFERS, "an SCPS option too short for its data: netstudy shows it raw, tcpdump stops at "
                                   "[bad opt] and writes no length"),
+    r"igmp v\d": (NOT_DECODED, "IGMP (RFC 3376): netstudy writes its protocol and length"),
+    r"TFTP|CDPv\d": (NOT_DECODED, "TFTP (RFC 1350), CDP"),
+    r"^dns_tcp\.pcap#": (NOT_DECODED, "DNS over TCP: netstudy does not decode it (as tests/test_wire_tshark.py)"),
+    r"^dns-zlip-": (DIFFERS, "an empty UDP payload to port 53: netstudy decodes no DNS header from 0 bytes, "
+                             "tcpdump writes 'domain [length 0 < 12] (invalid)'"),
+    r"bad-len 0|ICMP6, length 0 \(invalid\)": (DIFFERS, "a length field of 0 (segmentation offload, BIG TCP): "
+                                                         "netstudy reads the captured bytes, tcpdump stops"),
+    r"unknown ip \d|IP6 version error": (DIFFERS, "not IP at all (a wrong version): netstudy writes its malformed "
+                                                  "mark, tcpdump its own words"),
+    r"^(arp-too-long-tha|getname_2_read4_asan)\.pcap#": (
+        DIFFERS, "ARP's length: tcpdump counts the frame's length on the wire, which decode() is not given"),
+    # -- open defects of issue 18 (not by design): counted as different until fixed
+    r"truncated-ip6? - \d+ bytes missing!": (OPEN, "the IP length exceeds the frame: tcpdump's "
+                                                   "'truncated-ip - N bytes missing!' and its lengths from the header"),
+    r"^nbns-valgrind\.pcap#": (OPEN, "UDP length from the UDP header when the frame is cut"),
+    r"^dns_udp_2\.pcap#": (OPEN, "DNS counts and the records that fit, on a message cut by the snap length"),
+    r"^(extract_read2_asan|ip_printroute_asan)\.pcap#": (
+        OPEN, "a header cut by the snap length keeps the fixed fields that were captured (ICMP, IPv4 options)"),
     MARK: (DIFFERS, "a cut or malformed layer: netstudy's mark names the field and why ([|tcp: header of 28 "
                     "bytes runs past the 24 bytes left]) where tcpdump writes [|tcp]; the rest is tcpdump's"),
 }
@@ -155,7 +174,7 @@ def _compare() -> tuple[int, int, list[tuple[str, int, str, str, str]], list[str
                 unexplained.append((capture.name, number, mine, line, ""))
                 continue
             used[entry] += 1
-            if BY_DESIGN[entry][0] == DIFFERS:
+            if BY_DESIGN[entry][0] != NOT_DECODED:
                 compared += 1
     return compared, exact, unexplained, [p for p in BY_DESIGN if not used[p]], used
 
