@@ -39,6 +39,9 @@ DIFFERS = "differs"             # a frame netstudy decodes, written otherwise on
 # that matches a differing frame gives its kind and the reason.
 MARK = r"\[\|[\w ]+\]$"
 BY_DESIGN: dict[str, tuple[str, str]] = {
+    # -- the three of tests/test_wire_tshark.py's _differs_by_design (the malformed mark is MARK, below)
+    r": ip-proto-\d+$": (DIFFERS, "a later IPv4 fragment: netstudy writes it as tcpdump -v does "
+                                  "(UDP (frag ID:LEN@OFFSET)), tcpdump's plain line says ip-proto-N"),
     # -- application protocols netstudy does not decode (it writes "UDP, length N" or the TCP line alone)
     r": BGP|^bgp-": (NOT_DECODED, "BGP (RFC 4271)"),
     r"BOOTP/DHCP": (NOT_DECODED, "BOOTP/DHCP (RFC 2131)"),

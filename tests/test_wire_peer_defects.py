@@ -145,7 +145,8 @@ def test_tunnels_show_both_ip_headers_as_tcpdump_does():
                               "win 65535, length 0")
     six_in_four = decode(bytes(IPv4(src="192.0.2.1", dst="192.0.2.2") / IPv6(src="::1", dst="::2")
                                / ICMPv6Echo(identifier=3, sequence=4)), 101)
-    assert six_in_four.summary() == "IP 192.0.2.1 > 192.0.2.2: IP6 ::1 > ::2: ICMP6, echo request, id 3, seq 4, length 8"
+    assert six_in_four.summary() == \
+        "IP 192.0.2.1 > 192.0.2.2: IP6 ::1 > ::2: ICMP6, echo request, id 3, seq 4, length 8"
     six_in_six = decode(bytes(IPv6(src="::a", dst="::b") / IPv6(src="::1", dst="::2") / UDP(sport=7, dport=9)), 101)
     assert six_in_six.summary() == "IP6 ::a > ::b: IP6 ::1.7 > ::2.9: UDP, length 0"
     assert six_in_six.transport.sport == 7 and six_in_six.row()["src"] == "::1"

@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 
 from netstudy.errors import DecodeError, InputError
 from netstudy.wire.arp import ARP, ARPOther
+from netstudy.wire.checksum import pseudo_header_ipv6
 from netstudy.wire.ethernet import Ethernet
 from netstudy.wire.fields import LOCATE, Header, Span, _new, compile_function
 from netstudy.wire.ipv4 import IPv4
-from netstudy.wire.checksum import pseudo_header_ipv6
 from netstudy.wire.ipv6 import IPv6, IPv6Routing
 from netstudy.wire.link import SLL, SLL2, Null
 from netstudy.wire.tcp import TCP
