@@ -150,3 +150,31 @@ def test_tunnels_show_both_ip_headers_as_tcpdump_does():
     six_in_six = decode(bytes(IPv6(src="::a", dst="::b") / IPv6(src="::1", dst="::2") / UDP(sport=7, dport=9)), 101)
     assert six_in_six.summary() == "IP6 ::a > ::b: IP6 ::1.7 > ::2.9: UDP, length 0"
     assert six_in_six.transport.sport == 7 and six_in_six.row()["src"] == "::1"
+
+
+# -- DNS line and ICMPv6 wording --------------------------------------------------------------------
+
+def test_dns_rcodes_and_extended_rcodes_are_named_as_tcpdump_does():
+    from netstudy.wire.dns import DNS, Message, make_opt
+    header = bytes.fromhex("1234") + (0x8000 | 9).to_bytes(2, "big") + bytes(8)
+    assert DNS.summary_at(header, 0, 12) == "4660 NotAuth- [0q] 0/0/0 (12)"
+    badvers = Message(id=7, qr=True, ra=True, additional=[make_opt(extended_rcode=1)])
+    assert DNS.parse(badvers.to_wire()).summary() == "7 BadVers [0q] 0/0/1 (23)"
+
+
+def test_dns_summary_at_on_less_than_a_header_is_a_clean_decode_error():
+    import pytest
+
+    from netstudy.errors import DecodeError
+    from netstudy.wire.dns import DNS
+    for size in range(12):
+        with pytest.raises(DecodeError):
+            DNS.summary_at(bytes(size), 0, size)
+
+
+def test_icmpv6_unknown_types_and_parameter_problem_read_as_tcpdump():
+    from netstudy.wire import ICMPv6
+    unknown = decode(bytes(IPv6(src="::1", dst="::2") / ICMPv6(type=160, code=0)), 101)
+    assert unknown.summary() == "IP6 ::1 > ::2: ICMP6, unknown icmp6 type (160), length 8"
+    problem = decode(bytes(IPv6(src="::1", dst="::2") / ICMPv6(type=4, code=3, rest=48)), 101)
+    assert problem.summary() == "IP6 ::1 > ::2: ICMP6, parameter problem, incomplete header chain - octet 48, length 8"
