@@ -141,7 +141,8 @@ _COOKED_PREFIX = re.compile(r"^(?:\S+\s+)?(?:In|Out|M|B|P)\s+")
 
 
 def _differs_by_design(packet) -> str | None:
-    """Why netstudy's line for ``packet`` is meant to differ from tcpdump's plain line, or None."""
+    """Why netstudy's line for ``packet`` is meant to differ from tcpdump's plain line, or None (the same
+    three differences are in tests/test_peer_captures.py's BY_DESIGN table)."""
     if packet.error is not None:
         return "malformed: netstudy names the field and offset where tcpdump writes [|tcp]"
     ip, transport = packet.get(IPv4), packet.transport

@@ -17,11 +17,12 @@ from functools import partial
 from typing import Any, TypeVar
 
 from netstudy.errors import DecodeError, InputError
-from netstudy.wire.arp import ARP
+from netstudy.wire.arp import ARP, ARPOther
+from netstudy.wire.checksum import pseudo_header_ipv6
 from netstudy.wire.ethernet import Ethernet
 from netstudy.wire.fields import LOCATE, Header, Span, _new, compile_function
 from netstudy.wire.ipv4 import IPv4
-from netstudy.wire.ipv6 import IPv6
+from netstudy.wire.ipv6 import IPv6, IPv6Routing
 from netstudy.wire.link import SLL, SLL2, Null
 from netstudy.wire.tcp import TCP
 from netstudy.wire.udp import UDP
@@ -159,7 +160,7 @@ class Packet:
     def checksums(self) -> dict[str, str]:
         """The status of every checksum in the packet: ``good``, ``bad``, ``offloaded``, ``unverified``, ``none``."""
         status: dict[str, str] = {}
-        ip: Header | None = None
+        ip: Any = None                  # the IP header (or _FinalDestination) the transport's checksum covers
         fragmented = False
         for layer in self.layers:
             if isinstance(layer, IPv4):
@@ -170,6 +171,10 @@ class Packet:
                 ip = layer
             elif layer.NAME == "IPv6 fragment":
                 fragmented = True
+            elif isinstance(layer, IPv6Routing) and ip is not None:
+                final = layer.final_destination       # segments left: the pseudo-header's is the final one
+                if final is not None:
+                    ip = _FinalDestination(ip, final)
             elif hasattr(layer, "checksum_status"):
                 status[layer.NAME] = "unverified" if fragmented else layer.checksum_status(ip)
         return status
@@ -363,32 +368,50 @@ def _line_source(kinds: tuple[type[Header], ...], read: Callable[[int, str], str
     net = layers.index("network") if "network" in layers[:transport] else -1
     if net < 0:
         top = f"{{{line(len(kinds) - 1)}}}" if kinds else "{len(data)} bytes undecoded"
+        if tail:        # cut in its network header: tcpdump writes no link header (without -e), the mark alone
+            return ["if packet._stopped_at is not None and packet._stopped_at.LAYER == 'network':",
+                    f"    {out}f'{tail}'", "else:", f"    {out}f'{top}{tail}'"]
         return [f"{out}f'{top}{tail}'"]
-    if kinds[net] is ARP:
+    if kinds[net] in (ARP, ARPOther):
         return [f"{out}f'{{{line(net)}}}{tail}'"]
+    # a tunnel (IP in IP, IPv6 in IPv6, 6in4): each outer IP header's addresses and the marks of its
+    # extension headers, then the innermost one's line, as tcpdump writes them
+    ips = [i for i in range(net, transport) if kinds[i] in (IPv4, IPv6)]
+    outer = ""
+    for k, i in enumerate(ips[:-1]):
+        outer += (f"{'IP' if kinds[i] is IPv4 else 'IP6'} {{{read(i, 'src')}}} > {{{read(i, 'dst')}}}: "
+                  + _marks(kinds, i + 1, ips[k + 1]))
+    net = ips[-1]
     family = "IP" if kinds[net] is IPv4 else "IP6"
     src, dst = read(net, "src"), read(net, "dst")
-    marks = "".join(f"{{mark_at{i}(data, o{i}, e{i})}}" for i in range(net + 1, transport)
-                    if hasattr(kinds[i], "mark_at"))    # IPv6 extension headers, as tcpdump marks them: "HBH "
+    marks = _marks(kinds, net + 1, transport)    # IPv6 extension headers, as tcpdump marks them: "HBH "
     if transport < len(kinds):
         if kinds[transport] in _WITH_PORTS:
             sport, dport, last = read(transport, "sport"), read(transport, "dport"), len(kinds) - 1
-            return [f"{out}f'{family} {{{src}}}.{{{sport}}} > {{{dst}}}.{{{dport}}}: {marks}{{{line(last)}}}{tail}'"]
-        return [f"{out}f'{family} {{{src}}} > {{{dst}}}: {marks}{{{line(transport)}}}{tail}'"]
+            if transport > net + 1:              # after extension headers: the ports after their marks
+                return [f"{out}f'{outer}{family} {{{src}}} > {{{dst}}}: {marks}{{{sport}}} > {{{dport}}}: "
+                        f"{{{line(last)}}}{tail}'"]
+            return [f"{out}f'{outer}{family} {{{src}}}.{{{sport}}} > {{{dst}}}.{{{dport}}}: {{{line(last)}}}{tail}'"]
+        return [f"{out}f'{outer}{family} {{{src}}} > {{{dst}}}: {marks}{{{line(transport)}}}{tail}'"]
     lines, cases = [], []
     if tail:                                     # stopped in its TCP or UDP header: the ports, if there
         cases.append(("packet._stopped_at in _WITH_PORTS and len(packet.remainder) >= 4",
-                      f"{out}f'{family} {{{src}}}.{{int.from_bytes(packet.remainder[:2], \"big\")}} > "
+                      f"{out}f'{outer}{family} {{{src}}}.{{int.from_bytes(packet.remainder[:2], \"big\")}} > "
                       f"{{{dst}}}.{{int.from_bytes(packet.remainder[2:4], \"big\")}}:{tail}'"))
     if marks:                                    # a later IPv6 fragment: "frag (1448|1448)" says it all
         lines.append(f"marks = f'{marks}'")
-        cases.append(("marks", f"{out}f'{family} {{{src}}} > {{{dst}}}: {{marks.rstrip()}}{tail}'"))
-    otherwise = f"{out}f'{{{line(net)}}}{tail}'"
+        cases.append(("marks", f"{out}f'{outer}{family} {{{src}}} > {{{dst}}}: {{marks.rstrip()}}{tail}'"))
+    otherwise = f"{out}f'{outer}{{{line(net)}}}{tail}'"
     if not cases:
         return lines + [otherwise]
     for k, (condition, statement) in enumerate(cases):
         lines += [f"{'elif' if k else 'if'} {condition}:", f"    {statement}"]
     return lines + ["else:", f"    {otherwise}"]
+
+
+def _marks(kinds: tuple[type[Header], ...], start: int, stop: int) -> str:
+    """Source writing the marks of the extension headers ``kinds[start:stop]`` (``HBH ``, ``RT6 (...) ``)."""
+    return "".join(f"{{mark_at{i}(data, o{i}, e{i})}}" for i in range(start, stop) if hasattr(kinds[i], "mark_at"))
 
 
 def _ip_class(data: bytes, offset: int) -> type[Header]:
@@ -439,6 +462,18 @@ def decode(frame: bytes | bytearray | memoryview, linktype: int = 1, first: type
 
 
 _new_packet = object.__new__
+
+
+class _FinalDestination:
+    """An IPv6 header as an upper-layer checksum sees it when a routing header still has segments to
+    visit: the pseudo-header carries the final destination, not the next hop (RFC 8200 §8.1)."""
+
+    def __init__(self, ip: Header, final: bytes) -> None:
+        self.captured_whole = getattr(ip, "captured_whole", False)
+        self._src, self._final = ip._v[-2], final
+
+    def pseudo_header(self, protocol: int, length: int) -> bytes:
+        return pseudo_header_ipv6(self._src, self._final, protocol, length)
 
 
 def decode_ip(data: bytes | bytearray | memoryview) -> Packet:

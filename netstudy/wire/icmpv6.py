@@ -80,10 +80,28 @@ class ICMPv6(TypedMessage):
         return segment_status(message, pseudo, self.raw("checksum"), complete)
 
     def summary(self) -> str:
-        detail = ""
-        if self.type == 143 and self._end - self._off >= 8:      # MLDv2 report: its count (RFC 3810 §5.2)
-            detail = f", {int.from_bytes(self._buf[self._off + 6:self._off + 8], 'big')} group record(s)"
-        return f"ICMP6, {TYPES.get(self.type, f'type-#{self.type}')}{detail}, length {self._end - self._off}"
+        detail, buf, off, size = "", self._buf, self._off, self._end - self._off
+        name = TYPES.get(self.type) or f"unknown icmp6 type ({self.type})"
+        if self.type == 143 and size >= 8:      # MLDv2 report: its count (RFC 3810 §5.2)
+            detail = f", {int.from_bytes(buf[off + 6:off + 8], 'big')} group record(s)"
+        elif self.type == 130 and size >= 24:   # MLD query: v2 from 28 bytes (RFC 3810 §5.1.12), v1 (RFC 2710 §3)
+            group = socket.inet_ntop(socket.AF_INET6, buf[off + 8:off + 24])
+            if size >= 28:
+                sources = int.from_bytes(buf[off + 26:off + 28], "big")
+                count = "" if not sources else (f", {sources} source(s)" if sources <= (size - 28) // 16
+                                                else " [invalid number of sources]")
+                name += f" v2 [gaddr {group}{count}]"
+            else:
+                name += f" max resp delay: {int.from_bytes(buf[off + 4:off + 6], 'big')} addr: {group}"
+        elif self.type == 4 and size >= 8:      # parameter problem: what, and where (RFC 4443 §3.4)
+            pointer = int.from_bytes(buf[off + 4:off + 8], "big")
+            what = _PARAMETER_PROBLEMS.get(self.code)
+            detail = f", {what} - octet {pointer}" if what else f", code-#{self.code}"
+        return f"ICMP6, {name}{detail}, length {size}"
+
+
+# parameter problem codes as tcpdump words them (RFC 4443 §3.4, RFC 7112 §6)
+_PARAMETER_PROBLEMS = {0: "erroneous", 1: "next header", 2: "option", 3: "incomplete header chain"}
 
 
 class ICMPv6Echo(ICMPv6):

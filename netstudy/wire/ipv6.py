@@ -1,6 +1,7 @@
 """IPv6 (RFC 8200): the fixed 40-byte header and the extension headers chained after it."""
 from __future__ import annotations
 
+import socket
 import struct
 
 from netstudy.wire.checksum import pseudo_header_ipv6
@@ -61,7 +62,8 @@ class IPv6(Header):
         if first >> 4 != 6:
             raise cls._fail("version", off, f"version is {first >> 4}, not 6")
         stop = end if length == 0 or off + 40 + length > end else off + 40 + length   # 0: a jumbogram, or offload
-        return cls, off, end, IP_PROTOCOL_NEXT[next_header], off + 40, stop
+        # hop-by-hop options only here, first (RFC 8200 §4.1): the table's entry for 0 marks it misplaced
+        return cls, off, end, IP_PROTOCOL_NEXT[next_header] if next_header else IPv6HopByHop, off + 40, stop
 
     @property
     def captured_whole(self) -> bool:
@@ -187,6 +189,69 @@ class IPv6Routing(_Extension):
     def _pack_options(self, data: bytes) -> bytes:
         return bytes(data) + b"\x00" * (-(8 + len(data)) % 8)
 
+    @property
+    def addresses(self) -> list[str]:
+        """The addresses the header lists: types 0 and 2 the route in order, type 4 (segment routing,
+        RFC 8754 §2) its segment list, whose first entry is the final destination; [] for other types."""
+        return [_ipv6_text(a) for a in _addresses(self._buf, self._off, self._off + self.header_length)]
+
+    @property
+    def final_destination(self) -> bytes | None:
+        """The packed address the packet is finally for, when segments are left to visit (and so the
+        IPv6 destination is only the next hop): what the upper-layer checksum's pseudo-header uses
+        (RFC 8200 §8.1); None when the destination field already holds it."""
+        if not self._v[3]:
+            return None
+        listed = _addresses(self._buf, self._off, self._off + self.header_length)
+        if not listed:
+            return None
+        return listed[0] if self._v[2] == 4 else listed[-1]
+
+    @classmethod
+    def mark_at(cls, data: bytes, off: int, end: int) -> str:
+        """tcpdump's text: ``RT6 (len=2, type=0 [Deprecated], segleft=1, [0]2200::210:2:0:0:4) ``."""
+        length, kind, left = data[off + 1], data[off + 2], data[off + 3]
+        text = f"RT6 (len={length}, type={kind}{' [Deprecated]' if kind == 0 else ''}, segleft={left}"
+        listed = _addresses(data, off, off + 8 * (length + 1))
+        if kind in (0, 2):
+            reserved = int.from_bytes(data[off + 4:off + 8], "big")
+            if reserved:
+                text += f", rsv=0x{reserved:x}"
+        elif kind == 4:
+            text += f", last-entry={data[off + 4]}"
+            if data[off + 5]:
+                text += f", flags=0x{data[off + 5]:x}"
+            text += f", tag={int.from_bytes(data[off + 6:off + 8], 'big'):x}"
+            listed = listed[:data[off + 4] + 1]
+        else:
+            return text + " (unknown type)) "
+        return text + "".join(f", [{i}]{_ipv6_text(a)}" for i, a in enumerate(listed)) + ") "
+
+
+def _addresses(data: bytes, off: int, stop: int) -> list[bytes]:
+    """The 16-byte addresses of the routing header at ``data[off:stop]`` (types 0, 2 and 4 list them
+    after its first 8 bytes)."""
+    if data[off + 2] not in (0, 2, 4):
+        return []
+    return [data[at:at + 16] for at in range(off + 8, stop - 15, 16)]
+
+
+def _ipv6_text(packed: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6, packed)
+
+
+class IPv6Misplaced(_Extension):
+    """A Hop-by-Hop header anywhere but right after the IPv6 header (a second one, or after another
+    extension header): malformed, as RFC 8200 §4.1 allows it only first."""
+
+    NAME = "IPv6 hop-by-hop"
+    FIELDS = IPv6HopByHop.FIELDS
+
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
+        raise cls._fail("next_header", off, "a hop-by-hop header must come first, right after the IPv6 header "
+                                             "(RFC 8200 §4.1)")
+
 
 class IPv6Fragment(Header):
     """Fragment header: offset, more-fragments flag and identification (RFC 8200 §4.5)."""
@@ -231,3 +296,4 @@ class IPv6Fragment(Header):
 register(ETHERTYPE_NEXT, 0x86DD, IPv6)
 for _number, _cls in ((0, IPv6HopByHop), (43, IPv6Routing), (44, IPv6Fragment), (60, IPv6DestOptions), (41, IPv6)):
     register(IP_PROTOCOL_NEXT, _number, _cls)
+IP_PROTOCOL_NEXT[0] = IPv6Misplaced    # after an extension header; IPv6._locate picks IPv6HopByHop itself

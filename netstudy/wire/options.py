@@ -26,6 +26,7 @@ class OptionSpec:
     fmt: str | None
     meaning: str
     text: str = ""          # how tcpdump writes it, e.g. "TS val {0} ecr {1}"
+    show: Callable[[bytes], str] | None = None     # or a function of the data bytes writing it so
 
 
 class Option(NamedTuple):
@@ -178,6 +179,8 @@ def _texter(spec: OptionSpec, read: Callable[[bytes], Any]) -> Callable[[bytes],
     """A function writing an option of this kind from its data bytes, as tcpdump does: ``mss 1460``,
     ``TS val 1 ecr 0``, ``sack 1 {5:9}``; data that does not read as the table says is shown in hex."""
     name, template = spec.name, spec.text
+    if spec.show is not None:
+        return spec.show
 
     def raw(data: bytes) -> str:
         return f"{name} 0x{data.hex()}" if data else name

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import struct
 
+from netstudy.errors import DecodeError
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
 from netstudy.wire.fields import Field, Header, Span, reads_bytes
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, TCP_PORT_NEXT, register
@@ -20,9 +21,31 @@ TCP_OPTIONS = OptionTable("TCP", [
     OptionSpec(5, "sack", "*II", "selective acknowledgment blocks: left and right edges (RFC 2018 §3)"),
     OptionSpec(8, "TS", "II", "timestamps: value and echo reply (RFC 7323 §3)",
                "TS val {0} ecr {1}"),
+    OptionSpec(20, "scps", "BB", "SCPS capabilities (CCSDS 714.0-B-2)", "scps cap {0:02x} id {1}"),
     OptionSpec(30, "mptcp", None, "multipath TCP (RFC 8684 §3)"),
-    OptionSpec(34, "tfo", None, "TCP fast open cookie (RFC 7413 §4.1.1)"),
+    OptionSpec(34, "tfo", None, "TCP fast open cookie (RFC 7413 §4.1.1)",
+               show=lambda data: "tfo" + _fast_open_text(data)),
+    OptionSpec(254, "exp", None, "experimental, told apart by a 16-bit magic number (RFC 6994)",
+               show=lambda data: _experimental_text(data)),
 ], unknown_name="unknown-{kind}")
+
+
+def _fast_open_text(cookie: bytes) -> str:
+    """What tcpdump writes after a fast open option's name: a request, or the cookie (RFC 7413 §4.1.1)."""
+    if not cookie:
+        return " cookiereq"
+    if len(cookie) % 2 or not 4 <= len(cookie) <= 16:
+        return " invalid"
+    return f" cookie {cookie.hex()}"
+
+
+def _experimental_text(data: bytes) -> str:
+    """An experimental option as tcpdump writes it: ``exp-`` and its magic number (RFC 6994 §3), fast
+    open's (0xf989) as the fast open option it stands for."""
+    magic = int.from_bytes(data[:2], "big")
+    if magic == 0xF989:
+        return "exp-tfo" + _fast_open_text(data[2:])
+    return f"exp-{magic:04x}"
 
 # tcpdump's letters, lowest bit first: F S R P . U E W e
 FLAG_LETTERS = (("fin", "F"), ("syn", "S"), ("rst", "R"), ("psh", "P"), ("ack", "."), ("urg", "U"),
@@ -182,7 +205,7 @@ def _line(v: tuple, buf: bytes, opt_start: int, opt_end: int, length: int) -> st
     bytes of data: ``Flags [P.], seq 1:93, ack 1, win 502, options [nop,nop,TS val 1 ecr 2], length 92``."""
     bits = v[5]                        # words: 2 seq, 3 ack, 4 data offset/reserved/AE, 5 CWR..FIN, 6 window
     flags = FLAG_STRINGS[(v[4] & 1) << 8 | bits]
-    if opt_end - opt_start == 12 and bits & 0x10:
+    if opt_end - opt_start == 12 and bits & 0x30 == 0x10:
         kinds, val, ecr = _three_words(buf, opt_start)
         if kinds == _NOP_NOP_TS:       # most segments of an open connection: the line in one f-string
             if length:
@@ -197,8 +220,14 @@ def _line(v: tuple, buf: bytes, opt_start: int, opt_end: int, length: int) -> st
     else:
         seq = ""
     ack = f", ack {v[3]}" if bits & 0x10 else ""
-    options = _options_text(buf, opt_start, opt_end) if opt_end > opt_start else ""
-    return f"Flags [{flags}]{seq}{ack}, win {v[6]}{options}, length {length}"
+    urgent = f", urg {v[8]}" if bits & 0x20 else ""
+    if opt_end > opt_start:
+        options = _options_text(buf, opt_start, opt_end)
+        if options.endswith("[bad opt]]"):        # tcpdump stops there: no length
+            return f"Flags [{flags}]{seq}{ack}, win {v[6]}{urgent}{options}"
+    else:
+        options = ""
+    return f"Flags [{flags}]{seq}{ack}, win {v[6]}{urgent}{options}, length {length}"
 
 
 # nop, nop, timestamps: the options of nearly every segment of an open connection (RFC 7323 §3, App. A)
@@ -213,10 +242,26 @@ def _options_text(buf: bytes, start: int, end: int) -> str:
         if kinds == _NOP_NOP_TS:                                  # the usual case: no walk needed
             return f", options [nop,nop,TS val {val} ecr {ecr}]"
     try:
-        text = ",".join(TCP_OPTIONS.texts(buf, start, end, start, skip=0))   # EOL unwritten
-    except ValueError:
-        return ", options [bad opts]"
-    return f", options [{text}]" if text else ""
+        return f", options [{','.join(TCP_OPTIONS.texts(buf, start, end, start))}]"
+    except DecodeError:         # as tcpdump: the options before the one that does not fit, and its name
+        return f", options [{_until_bad(buf, start, end)}[bad opt]]"
+
+
+def _until_bad(buf: bytes, start: int, end: int) -> str:
+    """The options in ``buf[start:end]`` that fit, then the name of the first that does not (tcpdump's
+    text before its ``[bad opt]``)."""
+    texts, i = [], start
+    while i < end:
+        kind = buf[i]
+        size = 1 if kind in (0, 1) else (buf[i + 1] if i + 1 < end else 0)
+        if size < 1 or (kind not in (0, 1) and (size < 2 or i + size > end)):
+            texts.append(TCP_OPTIONS.option(kind).name)
+            break
+        texts.append(TCP_OPTIONS.texts(buf, i, i + size, 0)[0])
+        if kind == 0:
+            break
+        i += size
+    return ",".join(texts)
 
 
 _unpack = TCP._STRUCT.unpack_from

@@ -93,7 +93,9 @@ class DNS(Header):
     @classmethod
     def summary_at(cls, data: bytes, off: int, end: int) -> str:
         """:meth:`summary` of the message at ``data[off:end]``: the common ones skimmed from the bytes
-        (see :func:`_skim_line`), any other parsed whole."""
+        (see :func:`_skim_line`), any other parsed whole; DecodeError if there is not even a header."""
+        if end - off < 12:
+            raise cls._short(off, end)
         line = _skim_line(data, off, end)
         if line is None:
             return cls._make(data, off, end)._parsed_summary()
@@ -308,10 +310,10 @@ class Message:
 
     def summary(self) -> str:
         """tcpdump's one line for this message (without the length)."""
-        flags = _tcpdump_flags(self.id, self.qr, self.opcode, self.rcode, self.aa, self.ra, self.tc, self.ad,
+        flags = _tcpdump_flags(self.id, self.qr, self.opcode, self.full_rcode, self.aa, self.ra, self.tc, self.ad,
                                self.rd, self.cd)
         question = "" if self.qr else " ".join(_tcpdump_question(q.type, q.cls, q.name) for q in self.question)
-        answers = [f"{_tcpdump_class(r.cls)} {r.type_text} {_tcpdump_rdata(r.rdata)}" for r in self.answer]
+        answers = [f"{_tcpdump_class(r.cls)} {r.type_text}{_tcpdump_rdata(r.rdata)}" for r in self.answer]
         return _tcpdump_sections(flags, self.qr, len(self.question), question, answers, len(self.authority),
                                  len(self.additional))
 

@@ -9,7 +9,7 @@ import functools
 import socket
 
 from netstudy.wire.dns.codes import _HEADER, _Q, _RR, MAX_LABEL, MAX_NAME, TYPES, _name_or_number
-from netstudy.wire.dns.rdata import AAAA, CNAME, MX, NS, OPT, PTR, A, RData
+from netstudy.wire.dns.rdata import AAAA, CNAME, MX, NS, OPT, PTR, SRV, TXT, A, RData
 from netstudy.wire.dns.text import _show_labels
 
 
@@ -24,11 +24,17 @@ def _tcpdump_marks(qr: int, opcode: int, rcode: int, aa: int, ra: int, tc: int, 
                    cd: int) -> str:
     op = _TCPDUMP_OPCODES[opcode]
     if qr:
-        rc = "" if rcode == 0 else " " + {1: "FormErr", 2: "ServFail", 3: "NXDomain", 4: "NotImp",
-                                          5: "Refused"}.get(rcode, f"Resp{rcode}")
+        rc = "" if rcode == 0 else " " + _TCPDUMP_RCODES.get(rcode, f"Resp{rcode}")
         return f"{op}{rc}{'*' if aa else ''}{'' if ra else '-'}{'|' if tc else ''}{'$' if ad else ''}"
     return f"{op}{'+' if rd else ''}{'%' if cd else ''}"
 
+
+# how tcpdump names an rcode (RFC 1035 §4.1.1, RFC 2136 §2.2, RFC 6891 §9 and the extended ones an OPT
+# record's upper 8 bits make: BADVERS, RFC 7873's BADCOOKIE...)
+_TCPDUMP_RCODES = {1: "FormErr", 2: "ServFail", 3: "NXDomain", 4: "NotImp", 5: "Refused", 6: "YXDomain",
+                   7: "YXRRSet", 8: "NXRRSet", 9: "NotAuth", 10: "NotZone", 15: "NoChange", 16: "BadVers",
+                   17: "BadKey", 18: "BadTime", 19: "BadMode", 20: "BadName", 21: "BadAlg", 22: "BadTrunc",
+                   23: "BadCookie"}
 
 # how tcpdump marks each opcode after the ID (its ns_ops table, older names included: RFC 1035 §4.1.1)
 _TCPDUMP_OPCODES = ("", " inv_q", " stat", " op3", " notify", " update", " op6", " op7", " op8", " updateA",
@@ -53,11 +59,17 @@ def _tcpdump_question(qtype: int, qclass: int, name: object) -> str:
 
 
 def _tcpdump_rdata(rdata: RData) -> str:
-    """Record data as tcpdump writes it in the line: as dig does, but an MX exchange before its
-    preference (``MX mail.example.com. 10``)."""
+    """Record data as tcpdump writes it in the line, after a space (or nothing: the type alone, for the
+    types whose data it shows only with -v, SOA among them, and those it does not decode): addresses and
+    names as dig writes them, an MX exchange before its preference (``mail.example.com. 10``), an SRV
+    target, port, priority and weight (``:sip.example.com.:5060 10 60``), TXT strings quoted."""
     if isinstance(rdata, MX):
-        return f"{rdata.exchange} {rdata.preference}"
-    return rdata.to_text()
+        return f" {rdata.exchange} {rdata.preference}"
+    if isinstance(rdata, SRV):
+        return f" {rdata.target}:{rdata.port} {rdata.priority} {rdata.weight}"
+    if isinstance(rdata, (A, AAAA, NS, CNAME, PTR, TXT)):
+        return f" {rdata.to_text()}"
+    return ""
 
 
 def _tcpdump_sections(flags: str, qr: int, questions: int, question: str, answers: list[str], ns: int,
@@ -107,8 +119,8 @@ def _skim_line(data: bytes, off: int, end: int) -> str | None:
         if stop > end:
             return None
         if i == an:                                     # the additional record
-            if rtype != OPT.TYPE or owner != "." or not _opt_options_fit(data, pos, stop):
-                return None
+            if rtype != OPT.TYPE or owner != "." or not _opt_options_fit(data, pos, stop) or data[pos - 6]:
+                return None                             # (an extended rcode: the parse names it)
         elif rclass != 1:                               # an answer not of class IN: tcpdump names its class
             return None
         elif rtype == A.TYPE and size == 4:

@@ -1,0 +1,180 @@
+"""Reproducers for the defects that tcpdump's own test captures showed in netstudy.wire (issue 18): each
+built with netstudy.wire (or a few bytes taken from a capture), each with the line tcpdump writes."""
+from __future__ import annotations
+
+import socket
+import struct
+
+from netstudy.wire import (
+    ARP,
+    TCP,
+    UDP,
+    Ethernet,
+    ICMPv6Echo,
+    IPv4,
+    IPv6,
+    IPv6DestOptions,
+    IPv6HopByHop,
+    IPv6Routing,
+    decode,
+    tcp_option,
+)
+
+MAC1, MAC2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
+
+
+# -- ARP: types, sizes and opcodes checked and named as tcpdump does ------------------------------------
+
+def _arp(**fields) -> bytes:
+    return bytes(Ethernet(src=MAC1, dst="ff:ff:ff:ff:ff:ff") / ARP(sender_mac=MAC1, sender_ip="10.0.0.1",
+                                                                  target_ip="10.0.0.2", **fields))
+
+
+def test_arp_request_shows_a_target_mac_that_is_not_zero():
+    assert decode(_arp(target_mac=MAC2)).summary() == \
+        "ARP, Request who-has 10.0.0.2 (02:00:00:00:00:02) tell 10.0.0.1, length 28"
+    assert decode(_arp()).summary() == "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28"
+
+
+def test_arp_for_another_protocol_is_not_read_as_ipv4():
+    assert decode(_arp(protocol_type=0x86DD)).summary() == "ARP, Ethernet (len 6), IPv6 (len 4), length 28"
+    assert decode(_arp(hardware_type=0x1234, protocol_type=0x4321)).summary() == \
+        "ARP, Unknown Hardware (4660) (len 6), Unknown Protocol (0x4321) (len 4), length 28"
+
+
+def test_rarp_inarp_and_unknown_opcodes_are_named_as_tcpdump_does():
+    assert decode(_arp(opcode=3, target_mac=MAC2)).summary() == \
+        "ARP, Reverse Request who-is 02:00:00:00:00:02 tell 02:00:00:00:00:01, length 28"
+    assert decode(_arp(opcode=4, target_mac=MAC2)).summary() == \
+        "ARP, Reverse Reply 02:00:00:00:00:02 at 10.0.0.2, length 28"
+    assert decode(_arp(opcode=8)).summary() == \
+        "ARP, Inverse Request who-is 00:00:00:00:00:00 tell 02:00:00:00:00:01, length 28"
+    assert decode(_arp(opcode=9)).summary() == "ARP, Inverse Reply 02:00:00:00:00:01 at 10.0.0.1, length 28"
+    assert decode(_arp(opcode=77)).summary() == "ARP, Unknown (77) "
+
+
+def test_arp_of_other_address_sizes_decodes_and_a_cut_one_is_marked():
+    # 8-byte hardware addresses (IEEE 1394-like), IPv4 protocol addresses: 8 + 2 * (8 + 4) = 32 bytes
+    body = struct.pack("!HHBBH", 24, 0x0800, 8, 4, 1) + bytes(range(8)) + bytes([10, 0, 0, 1]) + bytes(8) \
+        + bytes([10, 0, 0, 2])
+    frame = bytes(Ethernet(src=MAC1, dst=MAC2, ethertype=0x0806)) + body
+    packet = decode(frame)
+    assert packet.error is None and packet.summary() == "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 32"
+    cut = decode(frame[:14 + 20])                      # addresses run past the frame: tcpdump writes " [|arp]"
+    assert cut.error is not None and cut.error.layer == "ARP"
+    assert cut.summary().startswith(" [|arp: ")
+
+
+# -- TCP: urg, eol, experimental options ----------------------------------------------------------------
+
+def _tcp_line(**fields) -> str:
+    return decode(bytes(Ethernet(src=MAC1, dst=MAC2) / IPv4(src="10.0.0.1", dst="10.0.0.2")
+                        / TCP(sport=1, dport=2, seq=5, ack=7, **fields))).summary()
+
+
+def test_tcp_urgent_pointer_is_shown_when_urg_is_set():
+    assert _tcp_line(flags="FSRP.UEW", urgent_pointer=0) == \
+        "IP 10.0.0.1.1 > 10.0.0.2.2: Flags [FSRP.UEW], seq 5, ack 7, win 65535, urg 0, length 0"
+    assert _tcp_line(flags=".U", urgent_pointer=9, options=[tcp_option("nop"), tcp_option("nop"),
+                                                            tcp_option("TS", 1, 2)]) == \
+        "IP 10.0.0.1.1 > 10.0.0.2.2: Flags [.U], ack 7, win 65535, urg 9, options [nop,nop,TS val 1 ecr 2], length 0"
+
+
+def test_tcp_end_of_options_is_listed():
+    assert _tcp_line(flags="S", options=[tcp_option("sackOK"), tcp_option("eol")]) == \
+        "IP 10.0.0.1.1 > 10.0.0.2.2: Flags [S], seq 5, win 65535, options [sackOK,eol], length 0"
+    assert _tcp_line(flags=".", options=b"\x00\x00\x00\x00") == \
+        "IP 10.0.0.1.1 > 10.0.0.2.2: Flags [.], ack 7, win 65535, options [eol], length 0"
+
+
+def test_tcp_experimental_options_are_named_by_their_magic_number():
+    fast_open = bytes([254, 4, 0xF9, 0x89])                       # a fast open cookie request (RFC 7413)
+    assert _tcp_line(flags="S", options=fast_open) == \
+        "IP 10.0.0.1.1 > 10.0.0.2.2: Flags [S], seq 5, win 65535, options [exp-tfo cookiereq], length 0"
+    accecn = bytes([254, 4, 0xAC, 0xC0, 1, 1, 0, 0])
+    assert _tcp_line(flags=".", options=accecn) == \
+        "IP 10.0.0.1.1 > 10.0.0.2.2: Flags [.], ack 7, win 65535, options [exp-acc0,nop,nop,eol], length 0"
+
+
+# -- IPv6 extension headers and tunnels -----------------------------------------------------------------
+
+def _routed(segments: list[str], left: int, final_checksum: bool, upper) -> bytes:
+    """IPv6 to the first segment, a type 0 routing header listing the rest, then ``upper``; its checksum
+    computed with the final destination in the pseudo-header (RFC 8200 §8.1) or with the IPv6 one."""
+    route = b"".join(socket.inet_pton(socket.AF_INET6, a) for a in segments[1:])
+    routing = IPv6Routing(routing_type=0, segments_left=left, options=route)
+    pseudo_dst = segments[-1] if final_checksum else segments[0]
+    raw = bytearray(bytes(IPv6(src="2001:db8::1", dst=pseudo_dst) / routing / upper))
+    raw[24:40] = socket.inet_pton(socket.AF_INET6, segments[0])      # on its way to the first segment
+    return bytes(Ethernet(src=MAC1, dst=MAC2, ethertype=0x86DD)) + bytes(raw)
+
+
+def test_checksum_after_a_routing_header_uses_the_final_destination():
+    hops = ["2001:db8::a", "2001:db8::b", "2001:db8::f"]
+    good = decode(_routed(hops, 2, True, UDP(sport=1, dport=2) / b"hi"))
+    assert good.checksums()["UDP"] == "good"
+    assert decode(_routed(hops, 2, False, UDP(sport=1, dport=2) / b"hi")).checksums()["UDP"] == "bad"
+    echo = decode(_routed(hops, 2, True, ICMPv6Echo(identifier=1, sequence=1)))
+    assert echo.checksums()["ICMPv6 echo"] == "good"
+
+
+def test_routing_header_is_marked_and_ports_come_after_the_extension_headers():
+    packet = decode(_routed(["2001:db8::a", "2001:db8::f"], 1, True, UDP(sport=5645, dport=5642)))
+    assert packet.summary() == ("IP6 2001:db8::1 > 2001:db8::a: RT6 (len=2, type=0 [Deprecated], segleft=1, "
+                                "[0]2001:db8::f) 5645 > 5642: UDP, length 0")
+    hbh = decode(bytes(Ethernet(src=MAC1, dst=MAC2) / IPv6(src="::1", dst="::2") / IPv6HopByHop()
+                       / TCP(sport=1, dport=2, flags="S")))
+    assert hbh.summary() == "IP6 ::1 > ::2: HBH 1 > 2: Flags [S], seq 0, win 65535, length 0"
+
+
+def test_a_repeated_or_misplaced_hop_by_hop_header_is_malformed():
+    twice = decode(bytes(IPv6(src="::1", dst="::2") / IPv6HopByHop() / IPv6HopByHop() / UDP(sport=1, dport=2)),
+                   101)
+    assert twice.error is not None and twice.error.layer == "IPv6 hop-by-hop"
+    assert "must come first" in twice.error.reason
+    after = decode(bytes(IPv6(src="::1", dst="::2") / IPv6DestOptions() / IPv6HopByHop() / UDP(sport=1, dport=2)),
+                   101)
+    assert after.error is not None and after.error.layer == "IPv6 hop-by-hop"
+    assert decode(bytes(IPv6(src="::1", dst="::2") / IPv6HopByHop() / UDP(sport=1, dport=2)), 101).error is None
+
+
+def test_tunnels_show_both_ip_headers_as_tcpdump_does():
+    inner = IPv4(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1, dport=80, flags="S")
+    ipip = decode(bytes(IPv4(src="192.0.2.1", dst="192.0.2.2") / inner), 101)
+    assert ipip.summary() == ("IP 192.0.2.1 > 192.0.2.2: IP 10.0.0.1.1 > 10.0.0.2.80: Flags [S], seq 0, "
+                              "win 65535, length 0")
+    six_in_four = decode(bytes(IPv4(src="192.0.2.1", dst="192.0.2.2") / IPv6(src="::1", dst="::2")
+                               / ICMPv6Echo(identifier=3, sequence=4)), 101)
+    assert six_in_four.summary() == \
+        "IP 192.0.2.1 > 192.0.2.2: IP6 ::1 > ::2: ICMP6, echo request, id 3, seq 4, length 8"
+    six_in_six = decode(bytes(IPv6(src="::a", dst="::b") / IPv6(src="::1", dst="::2") / UDP(sport=7, dport=9)), 101)
+    assert six_in_six.summary() == "IP6 ::a > ::b: IP6 ::1.7 > ::2.9: UDP, length 0"
+    assert six_in_six.transport.sport == 7 and six_in_six.row()["src"] == "::1"
+
+
+# -- DNS line and ICMPv6 wording --------------------------------------------------------------------
+
+def test_dns_rcodes_and_extended_rcodes_are_named_as_tcpdump_does():
+    from netstudy.wire.dns import DNS, Message, make_opt
+    header = bytes.fromhex("1234") + (0x8000 | 9).to_bytes(2, "big") + bytes(8)
+    assert DNS.summary_at(header, 0, 12) == "4660 NotAuth- [0q] 0/0/0 (12)"
+    badvers = Message(id=7, qr=True, ra=True, additional=[make_opt(extended_rcode=1)])
+    assert DNS.parse(badvers.to_wire()).summary() == "7 BadVers [0q] 0/0/1 (23)"
+
+
+def test_dns_summary_at_on_less_than_a_header_is_a_clean_decode_error():
+    import pytest
+
+    from netstudy.errors import DecodeError
+    from netstudy.wire.dns import DNS
+    for size in range(12):
+        with pytest.raises(DecodeError):
+            DNS.summary_at(bytes(size), 0, size)
+
+
+def test_icmpv6_unknown_types_and_parameter_problem_read_as_tcpdump():
+    from netstudy.wire import ICMPv6
+    unknown = decode(bytes(IPv6(src="::1", dst="::2") / ICMPv6(type=160, code=0)), 101)
+    assert unknown.summary() == "IP6 ::1 > ::2: ICMP6, unknown icmp6 type (160), length 8"
+    problem = decode(bytes(IPv6(src="::1", dst="::2") / ICMPv6(type=4, code=3, rest=48)), 101)
+    assert problem.summary() == "IP6 ::1 > ::2: ICMP6, parameter problem, incomplete header chain - octet 48, length 8"
