@@ -200,7 +200,7 @@ def frames(count: int, seed: int) -> Iterator[tuple[int, bytes]]:
     rng = random.Random(seed)
     b = Builder(rng)
     hosts = [Host(rng, i) for i in range(1, 200)]
-    kinds, weights = zip(*CONVERSATIONS)
+    kinds, weights = zip(*CONVERSATIONS, strict=True)
     active: list[Iterator[bytes]] = []
     now = START_NS
     produced = 0

@@ -58,7 +58,7 @@ def race(ours, theirs, arg, rounds: int) -> tuple[float, float, float, object, o
         ours_times.append(seconds)
         seconds, their_result = cpu(theirs, arg)
         their_times.append(seconds)
-    ratio = statistics.median(b / a for a, b in zip(ours_times, their_times))
+    ratio = statistics.median(b / a for a, b in zip(ours_times, their_times, strict=True))
     return min(ours_times), min(their_times), ratio, ours_result, their_result
 
 

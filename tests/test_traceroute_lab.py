@@ -76,7 +76,8 @@ def test_cli_prints_what_traceroute_n_prints(lab, flags):
 @pytest.mark.interop
 @pytest.mark.parametrize("unprivileged", [False, True], ids=["root", "unprivileged"])
 @pytest.mark.parametrize("args", [["-c", "2", "-i", "0.2", "-t", "1", "10.0.3.10"], ["-c", "1", "10.0.9.1"],
-                                  ["-6", "-c", "1", "-t", "1", "fd00:6e73:0:3::10"], ["-c", "2", "-i", "0.2", "10.0.3.10"]],
+                                  ["-6", "-c", "1", "-t", "1", "fd00:6e73:0:3::10"],
+                                  ["-c", "2", "-i", "0.2", "10.0.3.10"]],
                          ids=["ttl-exceeded", "net-unreachable", "hop-limit", "two-routers"])
 def test_ping_errors_print_as_iputils_prints_them(lab, args, unprivileged):
     theirs = lab.run("scanner", [tool("ping"), *args])

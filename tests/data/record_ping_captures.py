@@ -52,7 +52,7 @@ def main() -> None:
     with Lab("routed") as lab:
         for name, argv in LAB_RUNS.items():
             capture(lambda a: lab.popen("scanner", a, stderr=subprocess.PIPE, text=True), OUT / name, "eth0",
-                    lambda: lab.run("scanner", [*NETSTUDY, *argv], timeout=60))
+                    lambda argv=argv: lab.run("scanner", [*NETSTUDY, *argv], timeout=60))
     for path in sorted(OUT.glob("*.pcap")):
         print(f"{path.name}: {path.stat().st_size} bytes")
 
