@@ -379,7 +379,8 @@ class SweepTable:
 
     def finish(self, now_ns: int) -> list[Target]:
         """End the sweep at ``now_ns``: every address not settled yet is given up (``SILENT``), whatever
-        its attempts (an interrupted sweep; the end of a replayed capture). Returns them."""
+        its attempts (an interrupted sweep; the end of a replayed capture); addresses never probed stay
+        ``QUEUED`` and are not sent any more. Returns the ones given up."""
         given_up = []
         for target in self.targets:
             if target.state in (State.WAITING, State.QUEUED) and target.attempts:
@@ -388,6 +389,7 @@ class SweepTable:
                 self.timeline.append(Mark(now_ns, target.address, "give up", target.attempts - 1))
                 given_up.append(target)
         self._retries.clear()
+        self._fresh.clear()
         self._deadlines.clear()
         return given_up
 

@@ -406,11 +406,11 @@ def replay(records: Iterable[Any], method: str = "icmp", spec: str | None = None
     moments: list[tuple[int, int, str, int | None, Event | None]] = sorted(
         [(at, 0, address, sequence, None) for address, at, sequence in probes]
         + [(event.received_ns, 1, "", None, event) for event in answers], key=lambda m: (m[0], m[1]))
-    for at, _, address, sequence, answer in moments:
-        if answer is None:
+    for at, _, address, sequence, arrived in moments:
+        if arrived is None:
             table.sent(address, at, sequence)
         else:
-            table.receive(answer)
+            table.receive(arrived)
     first, last = moments[0][0], moments[-1][0]
     table.finish(last)
     result = table.result(spec or f"{addresses[0]} ... ({len(addresses)} addresses)", "capture", last - first)
