@@ -371,7 +371,13 @@ def replay(records: Iterable[Any], method: str = "icmp", spec: str | None = None
     answers: list[Event] = []
     identifier: int | None = None
     own: str | None = None
+    who_has: list[tuple[str, int]] = []                       # ICMP: the kernel's ARP requests, in case
     for record in records:
+        if method == "icmp" and len(record.data) >= 42 and record.data[12:14] == b"\x08\x06":
+            request = ARP.parse(record.data, 14)
+            if request.opcode == 1:
+                who_has.append((request.target_ip, record.timestamp_ns))
+            continue
         if method == "arp":
             if len(record.data) < 42 or record.data[12:14] != b"\x08\x06":
                 continue
@@ -399,6 +405,12 @@ def replay(records: Iterable[Any], method: str = "icmp", spec: str | None = None
                              end=ip.layout()[2])
         if event is not None:
             answers.append(event)
+    echoed = {address for address, _, _ in probes}
+    for address, at in who_has:          # an echo request to an empty address waits for ARP, never leaves
+        if address not in echoed:
+            echoed.add(address)
+            probes.append((address, at, None))
+    probes.sort(key=lambda p: p[1])
     if not probes:
         raise InputError(f"no {'echo requests' if method == 'icmp' else 'ARP requests'} in this capture")
     addresses = list(dict.fromkeys(address for address, _, _ in probes))

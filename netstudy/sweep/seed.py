@@ -3,6 +3,7 @@ command line, ``subprocess`` to run a ping program once for every address of the
 the other, then the same with a pool of processes.
 
     python -m netstudy.sweep.seed 10.0.0.0/28 --timeout 1 --workers 32
+    python -m netstudy.sweep.seed 10.0.0.10 10.0.0.11 10.0.0.12
 
 Each silent address costs a whole timeout, so a quiet /24 takes 254 timeouts in turn; the pool divides
 that by the number of workers, at the price of one process per address. The ping program is
@@ -53,12 +54,12 @@ def scan_pool(targets: list[str], timeout: float = 1.0, workers: int = 32, ping:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Find the live hosts of a network by pinging each address.")
-    parser.add_argument("network", help="a network in CIDR notation, e.g. 10.0.0.0/24, or one address")
+    parser.add_argument("networks", nargs="+", help="networks in CIDR notation, e.g. 10.0.0.0/24, or addresses")
     parser.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for each reply (default 1)")
     parser.add_argument("--workers", type=int, default=0, help="ping this many addresses at once (default: one by one)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    targets = addresses(args.network)
+    targets = [address for network in args.networks for address in addresses(network)]
     alive = scan_pool(targets, args.timeout, args.workers) if args.workers else scan(targets, args.timeout)
     for address in alive:
         print(f"{address} is up")
