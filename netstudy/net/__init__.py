@@ -5,7 +5,11 @@
   unprivileged ICMP datagram socket (icmp(7)), else a :class:`~netstudy.errors.PrivilegeError` naming
   both ways out (:func:`privilege_message`); UDP probe sockets whose ICMP errors come back through the
   kernel's error queue (``IP_RECVERR``, ip(7)); :func:`resolve` a host name to ``(version, address)``.
+- :mod:`netstudy.net.link`: this host's interfaces with their IPv4 networks and MACs (:func:`interfaces`,
+  :func:`interface_for`), and :class:`PacketSocket`, whole Ethernet frames on one interface (packet(7)).
 """
 from netstudy.net.icmp import IcmpSocket, UdpProbeSocket, check_ttl, privilege_message, resolve, set_ttl
+from netstudy.net.link import Interface, PacketSocket, interface_for, interfaces
 
-__all__ = ["IcmpSocket", "UdpProbeSocket", "check_ttl", "privilege_message", "resolve", "set_ttl"]
+__all__ = ["IcmpSocket", "UdpProbeSocket", "check_ttl", "privilege_message", "resolve", "set_ttl", "Interface",
+           "PacketSocket", "interface_for", "interfaces"]

@@ -1,0 +1,168 @@
+"""The sweep in the lab's `lan` (hosts, empty addresses, hosts that drop ICMP), judged by fping and nmap
+run in the same namespace, and by what the topology says; the CLI's one-line errors."""
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+from conftest import need_namespaces, need_root, need_user_namespaces, tool
+
+pytestmark = [pytest.mark.lab, pytest.mark.root]
+SUBNET = "10.0.0.0/24"
+NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
+HOSTS, SILENT = 40, 3
+
+
+@pytest.fixture(scope="module")
+def lab():
+    need_root("building the lab")
+    need_namespaces()
+    from netstudy.lab import Lab
+    with Lab("lan", hosts=HOSTS, silent=SILENT) as lab:
+        yield lab
+
+
+def _sweep(method: str, **options):
+    from netstudy.sweep import sweep
+    return sweep(SUBNET, method, **options)
+
+
+def _sweep_error(method: str, targets: str = SUBNET) -> str:
+    from netstudy.errors import NetstudyError
+    from netstudy.sweep import sweep
+    try:
+        sweep(targets, method)
+    except (NetstudyError, PermissionError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "no error"
+
+
+@pytest.fixture(scope="module")
+def icmp(lab):
+    return lab.call("scanner", _sweep, "icmp")
+
+
+@pytest.fixture(scope="module")
+def arp(lab):
+    return lab.call("scanner", _sweep, "arp")
+
+
+def expected(lab, with_silent: bool) -> set[str]:
+    """Who is up: the scanner itself (it answers its own probes) and every host, less those that drop ICMP."""
+    return {str(lab.addresses[name].ipv4) for name, host in lab.hosts.items()
+            if with_silent or host.answers_ping}
+
+
+def silent_hosts(lab) -> set[str]:
+    return expected(lab, True) - expected(lab, False)
+
+
+def fping_alive(lab) -> set[str]:
+    out = lab.run("scanner", [tool("fping"), "-a", "-q", "-g", SUBNET], timeout=60).stdout
+    return set(out.split())
+
+
+def nmap_alive(lab, *flags: str) -> set[str]:
+    out = lab.run("scanner", [tool("nmap"), "-sn", "-n", *flags, "-oG", "-", SUBNET], timeout=120).stdout
+    return set(re.findall(r"^Host: (\S+) .*Status: Up", out, re.MULTILINE))
+
+
+def test_the_lab_has_hosts_empty_addresses_and_icmp_silent_hosts(lab):
+    assert len(silent_hosts(lab)) == SILENT and lab.absent
+    assert len(expected(lab, True)) == HOSTS + 1
+
+
+def test_icmp_live_set_equals_fping_and_nmap_ping_scan(lab, icmp):
+    found = set(icmp.addresses())
+    assert found == expected(lab, with_silent=False)
+    assert found == fping_alive(lab)
+    assert found == nmap_alive(lab, "-PE", "--disable-arp-ping")     # ICMP echo only (else nmap ARPs the LAN)
+    assert icmp.mechanism == "raw" and icmp.scanned == 254
+
+
+def test_icmp_records_rtt_ttl_and_answer(lab, icmp):
+    for target in icmp.alive:
+        assert target.answer == "echo reply" and target.ttl == 64 and target.initial_ttl == 64
+        assert target.hops == 0 and 0 < target.rtt_ns < 500_000_000 and target.found_by == "icmp"
+    assert icmp.elapsed_s < 3.0                              # every probe in flight at once: about one timeout
+
+
+def test_absent_addresses_and_silent_hosts_are_not_alive(lab, icmp, arp):
+    for address in lab.absent:
+        assert icmp.get(address).state.value == "silent" and arp.get(address).state.value == "silent"
+        assert icmp.get(address).attempts == 2                  # the first attempt and one retry
+    for address in silent_hosts(lab):
+        assert icmp.get(address).state.value == "silent"
+
+
+def test_arp_finds_the_icmp_silent_hosts_and_equals_nmap_arp_scan(lab, arp):
+    found = set(arp.addresses())
+    assert found == expected(lab, with_silent=True)
+    assert silent_hosts(lab) <= found
+    assert found == nmap_alive(lab, "-PR")
+    for name in lab.hosts:
+        target = arp.get(str(lab.addresses[name].ipv4))
+        assert target.mac == lab.addresses[name].mac and target.vendor == "locally administered"
+    assert arp.mechanism == "packet"
+
+
+def test_tcp_connect_finds_hosts_that_drop_icmp(lab):
+    tcp = lab.call("scanner", _sweep, "tcp")
+    assert set(tcp.addresses()) == expected(lab, with_silent=True)
+    assert {t.answer for t in tcp.alive} <= {"rst", "syn-ack"} and tcp.mechanism == "connect"
+
+
+def test_all_methods_combined(lab):
+    result = lab.call("scanner", _sweep, "all")
+    assert set(result.addresses()) == expected(lab, with_silent=True)
+    for address in silent_hosts(lab):
+        assert result.get(address).found_by == "arp"
+
+
+def test_unprivileged_sweep_uses_the_icmp_datagram_socket(lab):
+    need_user_namespaces()
+    lab.open_ping_group_range("scanner")
+    try:
+        result = lab.call("scanner", _sweep, "icmp", unprivileged=True)
+    finally:
+        lab.sysctl("scanner", "net.ipv4.ping_group_range", "1 0")
+    assert result.mechanism == "datagram"
+    assert set(result.addresses()) == expected(lab, with_silent=False)
+
+
+def test_unprivileged_without_ping_group_range_says_what_to_do(lab):
+    need_user_namespaces()
+    message = lab.call("scanner", _sweep_error, "icmp", unprivileged=True)
+    assert message.startswith("PrivilegeError:") and "ping_group_range" in message and "CAP_NET_RAW" in message
+    message = lab.call("scanner", _sweep_error, "arp", unprivileged=True)
+    assert message.startswith("PrivilegeError:") and "--method icmp or tcp" in message
+
+
+def test_cli_prints_one_line_per_live_host_and_a_summary(lab):
+    out = lab.run("scanner", NETSTUDY + ["sweep", SUBNET, "--method", "arp"], timeout=60)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and out.stderr == ""
+    assert re.fullmatch(rf"{HOSTS + 1} hosts up of 254 scanned in \d+\.\d\d s", lines[-1])
+    assert re.fullmatch(r"10\.0\.0\.10 \(\d+\.\d+ ms\) 02:00:0a:00:00:0a \(locally administered\)",
+                        next(line for line in lines if line.startswith("10.0.0.10 ")))
+    assert {line.split()[0] for line in lines[:-1]} == expected(lab, with_silent=True)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["sweep", "10.0.0.0/8"], "holds 16777216 addresses; a sweep takes at most a /16"),
+    (["sweep", "10.0.9.0/24", "--method", "arp"], "is not on any local segment"),
+    (["sweep", SUBNET, "--rate", "0"], "rate 0 is out of range"),
+    (["sweep", SUBNET, "--method", "udp"], "invalid choice: 'udp'"),
+])
+def test_cli_errors_are_one_line(lab, argv, words):
+    out = lab.run("scanner", NETSTUDY + argv, timeout=30)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("netstudy sweep: ") and words in out.stderr
+
+
+def test_cli_without_privilege_says_what_to_do(lab):
+    need_user_namespaces()
+    out = lab.run("scanner", NETSTUDY + ["sweep", SUBNET, "--method", "arp"], unprivileged=True, timeout=30)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "needs root or CAP_NET_RAW" in out.stderr and "use --method icmp or tcp" in out.stderr
