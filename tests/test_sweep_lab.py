@@ -3,6 +3,7 @@ run in the same namespace, and by what the topology says; the CLI's one-line err
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 
 import pytest
@@ -166,3 +167,28 @@ def test_cli_without_privilege_says_what_to_do(lab):
     out = lab.run("scanner", NETSTUDY + ["sweep", SUBNET, "--method", "arp"], unprivileged=True, timeout=30)
     assert out.returncode == 2 and out.stderr.count("\n") == 1
     assert "needs root or CAP_NET_RAW" in out.stderr and "use --method icmp or tcp" in out.stderr
+
+
+def test_cli_names_the_live_hosts_through_a_dns_server(lab, tmp_path):
+    """--dns-server: the PTR names of the live hosts, asked of netstudy's own DNS server in the scanner's
+    namespace (127.0.0.1 there), printed after each host as nmap -sn does."""
+    named = sorted(expected(lab, with_silent=False) - {str(lab.addresses["scanner"].ipv4)})[:5]
+    zone = tmp_path / "0.0.10.in-addr.arpa.zone"
+    zone.write_text("$ORIGIN 0.0.10.in-addr.arpa.\n$TTL 60\n"
+                    "@ SOA ns.lab.test. hostmaster.lab.test. 1 60 60 60 60\n@ NS ns.lab.test.\n"
+                    + "".join(f"{a.split('.')[-1]} PTR host{a.split('.')[-1]}.lab.test.\n" for a in named))
+    server = lab.popen("scanner", NETSTUDY + ["dns", "serve", str(zone), "--host", "127.0.0.1", "--port", "5399"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None
+        assert "7 records" in server.stdout.readline() and "5399" in server.stdout.readline()   # listening
+        out = lab.run("scanner", NETSTUDY + ["sweep", SUBNET, "--dns-server", "127.0.0.1:5399"], timeout=60)
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert out.returncode == 0, out.stderr
+    lines = {line.split()[0]: line for line in out.stdout.splitlines()[:-1]}
+    assert set(lines) == expected(lab, with_silent=False)
+    for address in named:
+        assert lines[address].endswith(f" host{address.split('.')[-1]}.lab.test"), lines[address]
+    assert not any(line.endswith(".lab.test") for a, line in lines.items() if a not in named)

@@ -57,10 +57,7 @@ def _progress(total: int) -> Any:
     """A tqdm bar on stderr for a long sweep on a terminal; None otherwise (a pipe, a log, a notebook)."""
     if total < PROGRESS_FROM or not (sys.stderr.isatty() and sys.stdout.isatty()):
         return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
+    from tqdm import tqdm
     return tqdm(total=total, unit="addr", leave=False, file=sys.stderr)
 
 
