@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netstudy.dns.core import EDNS_PAYLOAD, Responder, Zone, ZoneError, parse_zone
+from netstudy.errors import check_number
 from netstudy.wire.dns import Name, tcp_frame, tcp_unframe
 
 __all__ = ["DnsServer", "ServerStats", "load_zone", "DEFAULT_HOST", "SERVE_PORT"]
 
 DEFAULT_HOST = "127.0.0.1"
+MAX_DELAY = 65535          # seconds: a reply held longer than dig's longest +timeout helps no one
 SERVE_PORT = 5353          # the CLI's (port 53 needs root); the class defaults to 0: the kernel picks
 
 
@@ -81,6 +83,8 @@ class DnsServer:
 
     def __init__(self, zones: Zone | str | Path | Iterable[Zone | str | Path], host: str = DEFAULT_HOST,
                  port: int = 0, delay: float = 0.0, tcp: bool = True, max_udp: int = EDNS_PAYLOAD) -> None:
+        check_number("port", port, 0, 65535, whole=True)
+        check_number("delay", delay, 0, MAX_DELAY)
         self.responder = Responder(_zones_from(zones), max_udp)
         self.host, self._want_port, self.delay, self.tcp = host, port, delay, tcp
         self.stats = ServerStats()
