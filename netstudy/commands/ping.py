@@ -19,6 +19,7 @@ from netstudy.commands.common import (
 )
 from netstudy.icmp import Ping, header_line, probe_line, statistics_lines
 from netstudy.icmp.engine import MAX_COUNT, MAX_DEADLINE, MAX_PAYLOAD, MAX_SECONDS
+from netstudy.net import bind_to_device
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +58,7 @@ def _source(source: str | None, version: int, target: str) -> tuple[str | None, 
     if source is None or is_address(source):
         return source, ""
     with socket.socket(socket.AF_INET if version == 4 else socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, source.encode())
+        bind_to_device(probe, source)
         probe.connect((target, 1025))
         return probe.getsockname()[0], source
 

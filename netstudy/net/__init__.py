@@ -6,6 +6,6 @@
   both ways out (:func:`privilege_message`); UDP probe sockets whose ICMP errors come back through the
   kernel's error queue (``IP_RECVERR``, ip(7)); :func:`resolve` a host name to ``(version, address)``.
 """
-from netstudy.net.icmp import IcmpSocket, UdpProbeSocket, check_ttl, privilege_message, resolve, set_ttl
+from netstudy.net.icmp import IcmpSocket, UdpProbeSocket, bind_to_device, check_ttl, privilege_message, resolve, set_ttl
 
-__all__ = ["IcmpSocket", "UdpProbeSocket", "check_ttl", "privilege_message", "resolve", "set_ttl"]
+__all__ = ["IcmpSocket", "UdpProbeSocket", "bind_to_device", "check_ttl", "privilege_message", "resolve", "set_ttl"]

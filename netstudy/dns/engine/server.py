@@ -36,9 +36,15 @@ def load_zone(path: str | Path, origin: Name | str | None = None) -> Zone:
     """Read a master file; the origin defaults to its ``$ORIGIN`` or the file name (``example.com.zone``)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise ZoneError(f"cannot read zone file {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ZoneError(f"{path}:{line}: not a text file (byte 0x{data[exc.start]:02x} at offset {exc.start} "
+                        f"is not UTF-8); a zone file is RFC 1035 master-file text") from None
     if origin is None and not re.search(r"^\$ORIGIN", text, re.M | re.I):
         origin = path.name.removesuffix(".zone") + "."
     return parse_zone(text, origin, str(path))
