@@ -1,7 +1,7 @@
 """What several commands share: the parser (negative numbers are values), the numeric option types
 (:class:`Number`: every numeric option is checked here, before anything runs), one-line argparse errors,
 a quiet stop on a closed pipe, the ``-4/-6`` and ``--mechanism`` options, and reverse lookups for
-printing names."""
+printing names, and how a long-running command is stopped (SIGINT and SIGTERM alike)."""
 from __future__ import annotations
 
 import argparse
@@ -9,9 +9,11 @@ import contextlib
 import functools
 import ipaddress
 import os
+import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
 from netstudy.errors import InputError, check_number
@@ -116,6 +118,27 @@ def stop_quietly_on_closed_pipe(run: Callable[[argparse.Namespace], int]) -> Cal
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the exit flush is silent
             return 141
     return wrapper
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM both raise KeyboardInterrupt, so a long-running command
+    (``dns serve``) ends the same way for Ctrl-C, ``kill`` and a service manager: statistics printed.
+    This also undoes an inherited ignore: a shell script's ``cmd &`` starts ``cmd`` with SIGINT ignored,
+    and Python then leaves it ignored. The old handlers are put back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield                          # only the main thread may set handlers (the CLI always is)
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
 
 
 def add_family_flags(parser: argparse.ArgumentParser) -> None:

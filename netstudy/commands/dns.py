@@ -6,7 +6,14 @@ import contextlib
 from dataclasses import dataclass
 
 from netstudy import __version__
-from netstudy.commands.common import Number, one_line_errors, port, seconds, stop_quietly_on_closed_pipe
+from netstudy.commands.common import (
+    Number,
+    one_line_errors,
+    port,
+    seconds,
+    stop_quietly_on_closed_pipe,
+    stopped_by_signals,
+)
 from netstudy.dns import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -189,10 +196,10 @@ def _echo(args: argparse.Namespace) -> list[str]:
 def run_serve(args: argparse.Namespace) -> int:
     server = DnsServer(args.zonefiles, host=args.host, port=args.port, delay=args.delay)
     server.bind()
-    for zone in server.responder.zones.values():
-        print(f"zone {zone.origin}: {len(zone)} records")
-    print(f"serving on {args.host} port {server.port} (UDP and TCP); Ctrl-C to stop", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt), stopped_by_signals():    # Ctrl-C, kill: the statistics
+        for zone in server.responder.zones.values():
+            print(f"zone {zone.origin}: {len(zone)} records")
+        print(f"serving on {args.host} port {server.port} (UDP and TCP); Ctrl-C to stop", flush=True)
         server.serve_forever()
     st = server.stats
     print(f"\n{st.udp_queries} UDP and {st.tcp_queries} TCP queries, {st.replies} replies, {st.dropped} dropped")

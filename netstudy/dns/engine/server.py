@@ -244,35 +244,37 @@ class DnsServer:
         delay = self.delay
         stats = self.stats
         answered = 0
-        for _ in range(self.UDP_BATCH):
-            try:
-                data, addr = recvfrom(65535)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:              # e.g. ECONNREFUSED reported for an earlier send: keep serving
-                continue
-            stats.udp_queries += 1
-            tail = cache.get(data[2:])          # receive() looks here too; inlined for the hot path
-            reply = data[:2] + tail if tail is not None else receive(data)
-            if reply is None:
-                stats.dropped += 1
-                continue
-            answered += 1
-            if delay:
-                if len(pending) < self.MAX_PENDING:
-                    heapq.heappush(pending, (time.monotonic() + delay, next(seq), reply, addr))
-                else:
+        try:                             # counted even when a signal (Ctrl-C, kill) stops the batch
+            for _ in range(self.UDP_BATCH):
+                try:
+                    data, addr = recvfrom(65535)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:              # e.g. ECONNREFUSED reported for an earlier send: keep serving
+                    continue
+                stats.udp_queries += 1
+                tail = cache.get(data[2:])          # receive() looks here too; inlined for the hot path
+                reply = data[:2] + tail if tail is not None else receive(data)
+                if reply is None:
                     stats.dropped += 1
+                    continue
+                answered += 1
+                if delay:
+                    if len(pending) < self.MAX_PENDING:
+                        heapq.heappush(pending, (time.monotonic() + delay, next(seq), reply, addr))
+                    else:
+                        stats.dropped += 1
+                        answered -= 1
+                    continue
+                try:
+                    sendto(reply, addr)
+                except BlockingIOError:
+                    stats.dropped += 1       # the send buffer is full: UDP may drop, the client retries
                     answered -= 1
-                continue
-            try:
-                sendto(reply, addr)
-            except BlockingIOError:
-                stats.dropped += 1       # the send buffer is full: UDP may drop, the client retries
-                answered -= 1
-            except OSError:
-                answered -= 1
-        stats.replies += answered
+                except OSError:
+                    answered -= 1
+        finally:
+            stats.replies += answered
 
     def _sendto(self, udp: socket.socket, reply: bytes, addr: tuple) -> None:
         try:
