@@ -148,6 +148,7 @@ class Ping:
         start = self._start_ns = perf()
         stop_at = start + int(self.deadline * 1e9) if self.deadline is not None else None
         next_send, linger_until, sending = start, None, True
+        lingered = False
         record: Probe | None
         try:
             while True:
@@ -199,11 +200,18 @@ class Ping:
                     wake = stop_at
                 now = perf()
                 if wake is not None and now >= wake and not sending:
+                    lingered = True
                     break                          # the wait for stragglers is over
                 select(max(wake - now, 0) / 1e9 if wake is not None else None)
         finally:
-            self._end_ns = perf()
+            # iputils' "time" ends at the last thing that happened (a send or an answer), not at the end
+            # of a wait for answers that never came (-c 3 -W 1, no reply: 2 s, not 3)
+            self._end_ns = self._last_event_ns() if lingered else perf()
             selector.close()
+
+    def _last_event_ns(self) -> int:
+        return max([p.sent_ns for p in self.log.probes]
+                   + [r.received_ns for r in self.log.records if r.received_ns is not None])
 
     def _linger_until(self) -> int:
         """iputils' schedule_exit: after the last probe, wait 2 x the slowest RTT (at least the
