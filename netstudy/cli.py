@@ -6,6 +6,7 @@ import importlib
 import sys
 
 from netstudy import __version__
+from netstudy.commands.common import Parser
 from netstudy.errors import NetstudyError
 
 # Each entry is a module under netstudy.commands with `register(subparsers)`; the subcommand it adds
@@ -14,7 +15,7 @@ COMMANDS = ["capabilities", "chat", "lab", "dns", "ping", "traceroute", "sweep"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="netstudy", description="The TCP/IP stack, byte by byte.")
+    parser = Parser(prog="netstudy", description="The TCP/IP stack, byte by byte.")
     parser.add_argument("--version", action="version", version=f"netstudy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

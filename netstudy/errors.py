@@ -1,6 +1,8 @@
 """The errors netstudy raises: one small hierarchy, each saying exactly what went wrong."""
 from __future__ import annotations
 
+import math
+
 
 class NetstudyError(Exception):
     """Base of every error netstudy raises on purpose."""
@@ -25,3 +27,21 @@ class InputError(NetstudyError, ValueError):
 
 class PrivilegeError(NetstudyError, PermissionError):
     """An operation this process may not do; the message says what is missing and what is used instead."""
+
+
+def check_number(what: str, value: object, low: float, high: float, *, whole: bool = False,
+                 above: bool = False, given: str | None = None) -> None:
+    """InputError unless ``value`` is a finite number from ``low`` to ``high`` (strictly above ``low``
+    when ``above``), and a whole number when ``whole``. ``given`` is the text the value was read from,
+    for the message. The one range check behind every numeric option: an engine's arguments and the
+    CLI's options say the same thing."""
+    number = isinstance(value, int) if whole else isinstance(value, (int, float)) and math.isfinite(value)
+    if number and not isinstance(value, bool):
+        assert isinstance(value, (int, float))
+        if (low < value if above else low <= value) and value <= high:
+            return
+    kind = "a whole number" if whole else "a number"
+    lo, hi = (str(int(x)) if float(x).is_integer() else f"{x:g}" for x in (low, high))
+    bounds = f"above {lo}, up to {hi}" if above else f"from {lo} to {hi}"
+    shown = repr(given) if given is not None else repr(value)
+    raise InputError(f"{what} must be {kind} {bounds}, not {shown}")

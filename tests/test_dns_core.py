@@ -113,7 +113,12 @@ def test_moves_outside_the_table_are_bugs_not_packets(responder):
 def test_servers_and_tries_are_checked_at_the_boundary():
     with pytest.raises(InputError, match="'dns.example.com' is not an IP address"):
         Exchange("www.netstudy.test", server=("dns.example.com", 53))
-    with pytest.raises(InputError, match="port 0 is not in 1..65535"):
+    with pytest.raises(InputError, match="port must be a whole number from 1 to 65535, not 0"):
         Exchange("www.netstudy.test", server=("127.0.0.1", 0))
-    with pytest.raises(InputError, match="tries must be at least 1"):
+    with pytest.raises(InputError, match="tries must be a whole number from 1 to 10, not 0"):
         Exchange("www.netstudy.test", tries=0)
+    with pytest.raises(InputError, match="tries must be a whole number from 1 to 10, not 1000"):
+        Exchange("www.netstudy.test", tries=1000)           # the back-off would send a burst
+    for timeout in (0, -1, float("nan"), float("inf"), 1e300):
+        with pytest.raises(InputError, match="timeout must be a number above 0, up to 65535"):
+            Exchange("www.netstudy.test", timeout=timeout)

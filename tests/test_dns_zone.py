@@ -89,3 +89,20 @@ def test_example_zone_has_every_type_a_chain_and_a_delegation():
     assert len(z.get("many.netstudy.test", 1)) == 40
     reverse = load_zone(ZONES / "127.in-addr.arpa.zone")
     assert reverse.get("80.0.0.127.in-addr.arpa", 12)[0].rdata.target == "www.netstudy.test."
+
+
+@pytest.mark.parametrize("records,line,other", [
+    ("www A 192.0.2.1\nwww CNAME elsewhere\n", 5, "A at line 4"),          # CNAME after data
+    ("www CNAME elsewhere\nwww MX 10 mail\n", 5, "CNAME at line 4"),       # data after a CNAME
+    ("www CNAME elsewhere\n@ A 192.0.2.9\nwww TXT \"x\"\n", 6, "CNAME at line 4")])
+def test_a_cname_beside_other_data_is_refused_with_file_and_line(records, line, other):
+    """RFC 1034 §3.6.2: "If a CNAME RR is present at a node, no other data should be present"."""
+    text = "$ORIGIN a.test.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n" + records
+    with pytest.raises(ZoneError, match=rf"^x\.zone:{line}: a CNAME cannot share its name with other data "
+                                        rf"\(RFC 1034 §3\.6\.2\): {other}$"):
+        parse_zone(text, source="x.zone")
+
+
+def test_a_cname_alone_and_other_names_beside_it_are_fine():
+    zone = parse_zone("$ORIGIN a.test.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\nwww CNAME host\nhost A 192.0.2.1\n")
+    assert len(zone) == 3

@@ -138,8 +138,14 @@ def test_unknown_host_is_one_line():
     assert ours.stderr.splitlines() == ["netstudy ping: no-such-host.invalid: " + theirs.stderr.split(": ", 2)[2].strip()]
 
 
-@pytest.mark.parametrize("args,words", [(["-c", "x"], "invalid int value: 'x'"), (["-s", "70000"], "out of range"),
-                                         (["-c", "0"], "bad number of packets"), (["-t", "0"], "ttl 0 is out of range")])
+@pytest.mark.parametrize("args,words", [
+    (["-c", "x"], "argument -c: count must be a whole number from 1 to 9223372036854775807, not 'x'"),
+    (["-s", "70000"], "argument -s: size must be a whole number from 0 to 65527, not '70000'"),
+    (["-c", "0"], "argument -c: count must be a whole number"),
+    (["-t", "0"], "ttl must be a whole number from 1 to 255"),
+    (["-c", "-1"], "argument -c: count must be a whole number"),      # a number, not "expected one argument"
+    (["-c", "-inf"], "argument -c: count must be"), (["-W", "nan"], "argument -W: timeout must be a number above 0"),
+    (["-i", "inf"], "argument -i: interval must be a number from 0 to 2147483, not 'inf'")])
 def test_bad_arguments_are_one_line(args, words):
     ours = netstudy("ping", *args, "127.0.0.1")
     assert ours.returncode == 2 and ours.stdout == ""

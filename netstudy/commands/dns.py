@@ -6,8 +6,25 @@ import contextlib
 from dataclasses import dataclass
 
 from netstudy import __version__
-from netstudy.commands.common import one_line_errors, stop_quietly_on_closed_pipe
-from netstudy.dns import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SERVER, SERVE_PORT, DnsServer, query
+from netstudy.commands.common import (
+    Number,
+    one_line_errors,
+    port,
+    seconds,
+    stop_quietly_on_closed_pipe,
+    stopped_by_signals,
+)
+from netstudy.dns import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_SERVER,
+    MAX_DELAY,
+    MAX_TIMEOUT,
+    MAX_TRIES,
+    SERVE_PORT,
+    DnsServer,
+    query,
+)
 from netstudy.dns.output import dig_text, short_text
 from netstudy.errors import InputError
 from netstudy.wire.dns import Name, reverse_name, type_code
@@ -21,9 +38,19 @@ QUERY_HELP = f"""dig-style arguments, in any order:
   +noedns         no OPT record: the server keeps UDP answers to 512 bytes
   +norecurse      clear the RD bit
   +short          print only the answers' data
-  +timeout=S      seconds for all tries together (default 3)
-  +tries=N        UDP tries before giving up (default 3)
+  +timeout=S      seconds for all tries together (default 3; 0 is taken as 1, as dig does)
+  +tries=N        UDP tries before giving up (default 3, at most {MAX_TRIES}; 0 is taken as 1)
+  +retry=N        the same as +tries=N+1
 example: netstudy dns query www.netstudy.test AAAA @127.0.0.1 -p 5353"""
+
+QUERY_PORT = port("port")
+# the dig-style words with a number, checked as the options are (commands/common.py's Number)
+PLUS_NUMBERS = {
+    "bufsize": Number("+bufsize", 512, 65535, whole=True),
+    "timeout": seconds("+timeout", MAX_TIMEOUT, above=False),
+    "tries": Number("+tries", 0, MAX_TRIES, whole=True),
+    "retry": Number("+retry", 0, MAX_TRIES - 1, whole=True),
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = verbs.add_parser("query", help="ask a DNS server one question, print the reply like dig",
                          epilog=QUERY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     q.add_argument("words", nargs=argparse.REMAINDER, metavar="ARG", help="NAME [TYPE] [@SERVER] [+option ...]")
-    q.add_argument("-p", "--port", type=int, default=DEFAULT_PORT, help=f"server port (default {DEFAULT_PORT})")
+    q.add_argument("-p", "--port", type=QUERY_PORT, default=DEFAULT_PORT, help=f"server port (default {DEFAULT_PORT})")
     q.add_argument("-x", dest="reverse", metavar="ADDR", help="reverse lookup: PTR for this address")
     one_line_errors(q, "dns query")
     q.set_defaults(func=stop_quietly_on_closed_pipe(run_query))
@@ -44,8 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("zonefiles", nargs="+", metavar="ZONEFILE",
                    help="master file(s), e.g. netstudy/data/zones/netstudy.test.zone")
     s.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
-    s.add_argument("--port", type=int, default=SERVE_PORT, help=f"UDP and TCP port (default {SERVE_PORT})")
-    s.add_argument("--delay", type=float, default=0.0, metavar="S",
+    s.add_argument("--port", type=port("port", low=0), default=SERVE_PORT,
+                   help=f"UDP and TCP port (default {SERVE_PORT}; 0: any free port)")
+    s.add_argument("--delay", type=seconds("delay", MAX_DELAY, above=False), default=0.0, metavar="S",
                    help="hold every reply S seconds (without blocking the server), for experiments")
     one_line_errors(s, "dns serve")
     s.set_defaults(func=run_serve)
@@ -78,46 +106,48 @@ def _options(args: argparse.Namespace) -> _Query:
                 raise InputError(f"{word} needs a value")
             if word == "-p":
                 try:
-                    args.port = int(value)
-                except ValueError:
-                    raise InputError(f"-p {value}: the port must be a number") from None
+                    args.port = QUERY_PORT.parse(value)
+                except InputError as exc:
+                    raise InputError(f"argument -p: {exc}") from None
             else:
                 args.reverse = value
         elif word.startswith("@"):
             opts.server = word[1:]
         elif word.startswith("+"):
             key, _, value = word[1:].partition("=")
-            try:
-                if key in ("tcp", "vc"):
-                    opts.tcp = True
-                elif key in ("notcp", "novc"):
-                    opts.tcp = False
-                elif key == "bufsize":
-                    opts.edns = int(value)
-                elif key == "noedns":
-                    opts.edns = None
-                elif key == "edns":
-                    opts.edns = opts.edns or 1232
-                elif key in ("norecurse", "norec"):
-                    opts.rd = False
-                elif key in ("recurse", "rec"):
-                    opts.rd = True
-                elif key == "short":
-                    opts.short = True
+            if key in PLUS_NUMBERS:
+                number = PLUS_NUMBERS[key].parse(value)
+                if key == "bufsize":
+                    opts.edns = int(number)
                 elif key == "timeout":
-                    opts.timeout = float(value)
-                elif key in ("tries", "retry"):
-                    opts.tries = int(value) + (key == "retry")
+                    opts.timeout = float(number) or 1.0          # dig: "less than 1 is set to 1"
                 else:
-                    raise ValueError
-            except ValueError:
-                raise InputError(f"unknown or malformed option {word!r} (see netstudy dns query --help)") from None
+                    opts.tries = max(int(number) + (key == "retry"), 1)
+            elif key in ("tcp", "vc"):
+                opts.tcp = True
+            elif key in ("notcp", "novc"):
+                opts.tcp = False
+            elif key == "noedns":
+                opts.edns = None
+            elif key == "edns":
+                opts.edns = opts.edns or 1232
+            elif key in ("norecurse", "norec"):
+                opts.rd = False
+            elif key in ("recurse", "rec"):
+                opts.rd = True
+            elif key == "short":
+                opts.short = True
+            else:
+                raise InputError(f"unknown or malformed option {word!r} (see netstudy dns query --help)")
         else:
             plain.append(word)
     if args.reverse:
         if plain:
             raise InputError(f"-x {args.reverse} asks for its PTR record; drop {' '.join(plain)!r}")
-        opts.name, opts.qtype = reverse_name(args.reverse), "PTR"
+        try:
+            opts.name, opts.qtype = reverse_name(args.reverse), "PTR"
+        except ValueError as exc:       # (a plain ValueError from wire's codecs)
+            raise InputError(str(exc)) from None
     else:
         if not plain:
             raise InputError("no name to look up (usage: netstudy dns query NAME [TYPE] [@SERVER])")
@@ -128,9 +158,10 @@ def _options(args: argparse.Namespace) -> _Query:
         opts.name = plain[0]
         if len(plain) == 2:
             opts.qtype = plain[1]
-    type_code(opts.qtype)           # a bad type is one clear line before any packet is sent
-    if opts.edns is not None and not 512 <= opts.edns <= 65535:
-        raise InputError(f"+bufsize={opts.edns}: must be 512..65535")
+    try:
+        type_code(opts.qtype)       # a bad type is one clear line before any packet is sent
+    except ValueError as exc:       # (wire's codecs raise a plain ValueError for it)
+        raise InputError(str(exc)) from None
     return opts
 
 
@@ -165,10 +196,10 @@ def _echo(args: argparse.Namespace) -> list[str]:
 def run_serve(args: argparse.Namespace) -> int:
     server = DnsServer(args.zonefiles, host=args.host, port=args.port, delay=args.delay)
     server.bind()
-    for zone in server.responder.zones.values():
-        print(f"zone {zone.origin}: {len(zone)} records")
-    print(f"serving on {args.host} port {server.port} (UDP and TCP); Ctrl-C to stop", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt), stopped_by_signals():    # Ctrl-C, kill: the statistics
+        for zone in server.responder.zones.values():
+            print(f"zone {zone.origin}: {len(zone)} records")
+        print(f"serving on {args.host} port {server.port} (UDP and TCP); Ctrl-C to stop", flush=True)
         server.serve_forever()
     st = server.stats
     print(f"\n{st.udp_queries} UDP and {st.tcp_queries} TCP queries, {st.replies} replies, {st.dropped} dropped")

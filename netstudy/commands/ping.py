@@ -6,14 +6,20 @@ import socket
 import sys
 
 from netstudy.commands.common import (
+    Number,
     add_family_flags,
     add_mechanism_flag,
+    count,
     is_address,
     one_line_errors,
     reverse,
+    seconds,
     stop_quietly_on_closed_pipe,
+    ttl,
 )
 from netstudy.icmp import Ping, header_line, probe_line, statistics_lines
+from netstudy.icmp.engine import MAX_COUNT, MAX_DEADLINE, MAX_PAYLOAD, MAX_SECONDS
+from netstudy.net import bind_to_device
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,14 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "ping does. Uses a raw socket when privileged, else the kernel's "
                                    "unprivileged ICMP socket (net.ipv4.ping_group_range).")
     p.add_argument("host", help="host name or address")
-    p.add_argument("-c", dest="count", type=int, metavar="COUNT", help="stop after COUNT probes")
-    p.add_argument("-i", dest="interval", type=float, default=None, metavar="SECONDS",
+    p.add_argument("-c", dest="count", type=count("count", high=MAX_COUNT), metavar="COUNT",
+                   help="stop after COUNT probes")
+    p.add_argument("-i", dest="interval", type=seconds("interval", MAX_SECONDS, above=False), default=None,
+                   metavar="SECONDS",
                    help="seconds between probes (default 1; under 0.002 only for root)")
-    p.add_argument("-s", dest="size", type=int, default=56, metavar="BYTES", help="payload bytes (default 56)")
-    p.add_argument("-t", dest="ttl", type=int, metavar="TTL", help="IP time to live / IPv6 hop limit")
-    p.add_argument("-W", dest="timeout", type=float, default=10.0, metavar="SECONDS",
+    p.add_argument("-s", dest="size", type=Number("size", 0, MAX_PAYLOAD[6], whole=True), default=56,
+                   metavar="BYTES", help="payload bytes (default 56)")
+    p.add_argument("-t", dest="ttl", type=ttl("ttl"), metavar="TTL", help="IP time to live / IPv6 hop limit")
+    p.add_argument("-W", dest="timeout", type=seconds("timeout", MAX_SECONDS), default=10.0, metavar="SECONDS",
                    help="time to wait for a reply (default 10)")
-    p.add_argument("-w", dest="deadline", type=float, metavar="SECONDS", help="stop after SECONDS in all")
+    p.add_argument("-w", dest="deadline", type=seconds("deadline", MAX_DEADLINE), metavar="SECONDS",
+                   help="stop after SECONDS in all")
     p.add_argument("-I", dest="source", metavar="ADDRESS|IFACE", help="source address or interface")
     p.add_argument("-q", dest="quiet", action="store_true", help="print only the summary")
     p.add_argument("-f", dest="flood", action="store_true",
@@ -48,7 +58,7 @@ def _source(source: str | None, version: int, target: str) -> tuple[str | None, 
     if source is None or is_address(source):
         return source, ""
     with socket.socket(socket.AF_INET if version == 4 else socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, source.encode())
+        bind_to_device(probe, source)
         probe.connect((target, 1025))
         return probe.getsockname()[0], source
 

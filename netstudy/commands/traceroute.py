@@ -3,9 +3,19 @@ from __future__ import annotations
 
 import argparse
 
-from netstudy.commands.common import add_family_flags, add_mechanism_flag, one_line_errors, stop_quietly_on_closed_pipe
+from netstudy.commands.common import (
+    Number,
+    add_family_flags,
+    add_mechanism_flag,
+    count,
+    one_line_errors,
+    port,
+    seconds,
+    stop_quietly_on_closed_pipe,
+    ttl,
+)
 from netstudy.icmp import Traceroute, hop_line, trace_header_line
-from netstudy.icmp.engine import BASE_PORT
+from netstudy.icmp.engine import BASE_PORT, MAX_PACKET, MAX_QUERIES, MAX_SECONDS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,20 +24,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "ports) and print who answers each, like traceroute -n. ICMP probes need a "
                                    "raw socket or net.ipv4.ping_group_range; UDP probes work unprivileged.")
     p.add_argument("host", help="host name or address")
-    p.add_argument("packet_size", nargs="?", type=int, help="bytes per probe, IP header included (60; IPv6 80)")
+    p.add_argument("packet_size", nargs="?", type=Number("packet length", 0, MAX_PACKET, whole=True),
+                   help="bytes per probe, IP header included (60; IPv6 80)")
     method = p.add_mutually_exclusive_group()
     method.add_argument("-I", "--icmp", dest="method", action="store_const", const="icmp",
                         help="ICMP echo probes (the default)")
     method.add_argument("-U", "--udp", dest="method", action="store_const", const="udp",
                         help=f"UDP probes to ports {BASE_PORT} and up")
-    p.add_argument("-m", dest="max_hops", type=int, default=30, metavar="MAX_TTL", help="max hops (default 30)")
-    p.add_argument("-f", dest="first_ttl", type=int, default=1, metavar="FIRST_TTL", help="start at this TTL")
-    p.add_argument("-q", dest="queries", type=int, default=3, metavar="NQUERIES", help="probes per hop (default 3)")
-    p.add_argument("-w", dest="wait", type=float, default=5.0, metavar="SECONDS",
+    p.add_argument("-m", dest="max_hops", type=ttl("max hops"), default=30, metavar="MAX_TTL",
+                   help="max hops (default 30)")
+    p.add_argument("-f", dest="first_ttl", type=ttl("first ttl"), default=1, metavar="FIRST_TTL",
+                   help="start at this TTL")
+    p.add_argument("-q", dest="queries", type=count("probes per hop", high=MAX_QUERIES), default=3, metavar="NQUERIES",
+                   help="probes per hop (default 3)")
+    p.add_argument("-w", dest="wait", type=seconds("wait", MAX_SECONDS), default=5.0, metavar="SECONDS",
                    help="give a probe up after this long (default 5)")
-    p.add_argument("-N", dest="parallel", type=int, default=16, metavar="SQUERIES",
+    p.add_argument("-N", dest="parallel", type=count("probes in flight", high=255 * MAX_QUERIES), default=16,
+                   metavar="SQUERIES",
                    help="probes in flight at once (default 16)")
-    p.add_argument("-p", dest="port", type=int, default=BASE_PORT, help=f"first UDP port (default {BASE_PORT})")
+    p.add_argument("-p", dest="port", type=port("port"), default=BASE_PORT,
+                   help=f"first UDP port (default {BASE_PORT})")
     p.add_argument("-s", dest="source", metavar="ADDRESS", help="source address (or interface name)")
     p.add_argument("-n", dest="numeric", action="store_true", help="numeric output (always: accepted for habit)")
     add_family_flags(p)

@@ -22,6 +22,8 @@ from netstudy.dns.core import (
     DEFAULT_PORT,
     DEFAULT_SERVER,
     EDNS_PAYLOAD,
+    MAX_TIMEOUT,
+    MAX_TRIES,
     TABLE,
     DnsTimeout,
     Exchange,
@@ -37,6 +39,7 @@ from netstudy.dns.core import (
 )
 from netstudy.dns.engine import (
     DEFAULT_HOST,
+    MAX_DELAY,
     SERVE_PORT,
     DnsServer,
     ServerStats,
@@ -52,7 +55,8 @@ from netstudy.dns.engine import (
 from netstudy.dns.figures import compression_figure, driver_comparison, lookup_histogram
 from netstudy.dns.output import dig_text, lookup_text, short_text
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_SERVER", "EDNS_PAYLOAD", "SERVE_PORT", "TABLE",
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_SERVER", "EDNS_PAYLOAD", "MAX_DELAY", "MAX_TIMEOUT", "MAX_TRIES",
+           "SERVE_PORT", "TABLE",
            "DnsServer", "DnsTimeout", "Exchange", "Lookup", "ResolveError", "Responder", "ServerStats", "State",
            "Zone", "ZoneError", "compression_figure", "dig_text", "driver_comparison", "load_zone",
            "lookup_histogram", "lookup_text", "make_query", "parse_zone", "query", "query_async", "query_many",

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from netstudy.errors import InputError, PrivilegeError
+from netstudy.errors import InputError, PrivilegeError, check_number
 from netstudy.icmp.core import (
     SETTLED,
     Hop,
@@ -58,6 +58,11 @@ FLOOD_RESEND_NS = 10_000_000   # interval 0: the next probe when the reply is ba
 MAX_PAYLOAD = {4: 65507, 6: 65527}   # 65535 minus the ICMP header (8), and IPv4's (20): IPv6's length excludes its own
 BASE_PORT = 33434              # traceroute's first UDP port (RFC 1393 §2 lists 33434 as its base too)
 IP_HEADER = {4: 20, 6: 40}
+MAX_SECONDS = 2147483          # iputils' longest -i and -W (INT_MAX milliseconds); traceroute's -w too
+MAX_COUNT = 2**63 - 1          # iputils' -c: 1 <= value <= LONG_MAX
+MAX_DEADLINE = 2147483647      # iputils' -w: 0 <= value <= INT_MAX seconds
+MAX_QUERIES = 10               # traceroute: "no more than 10 probes per hop"
+MAX_PACKET = 65000             # traceroute's largest packetlen
 
 
 # -- ping ------------------------------------------------------------------------------------------------
@@ -76,14 +81,15 @@ class Ping:
     def __init__(self, host: str, *, count: int | None = None, interval: float = 1.0, size: int = 56,
                  ttl: int | None = None, timeout: float = 10.0, deadline: float | None = None,
                  source: str | None = None, version: int | None = None, mechanism: str = "auto") -> None:
-        if count is not None and count < 1:
-            raise InputError(f"bad number of packets to transmit: {count} (needs 1 or more)")
-        if interval < 0:
-            raise InputError(f"bad timing interval: {interval} (needs 0 or more)")
+        if count is not None:
+            check_number("count", count, 1, MAX_COUNT, whole=True)
+        check_number("interval", interval, 0, MAX_SECONDS)
         if interval < MIN_USER_INTERVAL and os.geteuid() != 0:
             raise InputError(f"cannot flood; minimal interval allowed for user is {MIN_USER_INTERVAL * 1000:g}ms")
-        if timeout <= 0 or (deadline is not None and deadline <= 0):
-            raise InputError(f"bad linger time or deadline: timeout {timeout}, deadline {deadline} (need > 0)")
+        check_number("timeout", timeout, 0, MAX_SECONDS, above=True)
+        if deadline is not None:
+            check_number("deadline", deadline, 0, MAX_DEADLINE, above=True)
+        check_number("size", size, 0, MAX_PAYLOAD[6], whole=True)
         if ttl is not None:
             check_ttl(ttl)          # every argument is checked before a socket is asked for, as iputils does
         self.host, self.count, self.interval = host, count, interval
@@ -142,6 +148,7 @@ class Ping:
         start = self._start_ns = perf()
         stop_at = start + int(self.deadline * 1e9) if self.deadline is not None else None
         next_send, linger_until, sending = start, None, True
+        lingered = False
         record: Probe | None
         try:
             while True:
@@ -193,11 +200,18 @@ class Ping:
                     wake = stop_at
                 now = perf()
                 if wake is not None and now >= wake and not sending:
+                    lingered = True
                     break                          # the wait for stragglers is over
                 select(max(wake - now, 0) / 1e9 if wake is not None else None)
         finally:
-            self._end_ns = perf()
+            # iputils' "time" ends at the last thing that happened (a send or an answer), not at the end
+            # of a wait for answers that never came (-c 3 -W 1, no reply: 2 s, not 3)
+            self._end_ns = self._last_event_ns() if lingered else perf()
             selector.close()
+
+    def _last_event_ns(self) -> int:
+        return max([p.sent_ns for p in self.log.probes]
+                   + [r.received_ns for r in self.log.records if r.received_ns is not None])
 
     def _linger_until(self) -> int:
         """iputils' schedule_exit: after the last probe, wait 2 x the slowest RTT (at least the
@@ -294,17 +308,23 @@ class Traceroute:
                  mechanism: str = "auto") -> None:
         if method not in ("icmp", "udp"):
             raise InputError(f"method must be icmp or udp, not {method!r}")
-        if not 1 <= first_ttl <= max_hops <= 255:
-            raise InputError(f"need 1 <= first_ttl ({first_ttl}) <= max_hops ({max_hops}) <= 255")
-        if not 1 <= queries <= 10 or parallel < 1 or wait <= 0:
-            raise InputError(f"need 1 <= queries ({queries}) <= 10, parallel ({parallel}) >= 1, wait ({wait}) > 0")
+        check_number("max_hops", max_hops, 1, 255, whole=True)
+        check_number("first_ttl", first_ttl, 1, 255, whole=True)
+        if first_ttl > max_hops:
+            raise InputError(f"first_ttl ({first_ttl}) is beyond max_hops ({max_hops})")
+        check_number("queries", queries, 1, MAX_QUERIES, whole=True)
+        check_number("parallel", parallel, 1, 255 * MAX_QUERIES, whole=True)
+        check_number("wait", wait, 0, MAX_SECONDS, above=True)
+        check_number("port", port, 1, 65535, whole=True)
+        if packet_size is not None:
+            check_number("packet_size", packet_size, 0, MAX_PACKET, whole=True)
         self.host, self.method, self.max_hops, self.first_ttl = host, method, max_hops, first_ttl
         self.queries, self.wait, self.parallel = queries, wait, parallel
         self.version, self.address = resolve(host, version)
         overhead = IP_HEADER[self.version] + 8
         self.packet_size = overhead + 32 if packet_size is None else packet_size
-        if not overhead <= self.packet_size <= 65000:
-            raise InputError(f"packet size {self.packet_size} is out of range: {overhead} <= size <= 65000")
+        if not overhead <= self.packet_size <= MAX_PACKET:
+            raise InputError(f"packet size {self.packet_size} is out of range: {overhead} <= size <= {MAX_PACKET}")
         payload = self.packet_size - overhead
         total = (max_hops - first_ttl + 1) * queries
         if method == "udp" and not 1 <= port <= 65535 - total:

@@ -8,8 +8,8 @@
 - :mod:`netstudy.net.link`: this host's interfaces with their IPv4 networks and MACs (:func:`interfaces`,
   :func:`interface_for`), and :class:`PacketSocket`, whole Ethernet frames on one interface (packet(7)).
 """
-from netstudy.net.icmp import IcmpSocket, UdpProbeSocket, check_ttl, privilege_message, resolve, set_ttl
+from netstudy.net.icmp import IcmpSocket, UdpProbeSocket, bind_to_device, check_ttl, privilege_message, resolve, set_ttl
 from netstudy.net.link import Interface, PacketSocket, interface_for, interfaces
 
-__all__ = ["IcmpSocket", "UdpProbeSocket", "check_ttl", "privilege_message", "resolve", "set_ttl", "Interface",
-           "PacketSocket", "interface_for", "interfaces"]
+__all__ = ["IcmpSocket", "UdpProbeSocket", "bind_to_device", "check_ttl", "privilege_message", "resolve", "set_ttl",
+           "Interface", "PacketSocket", "interface_for", "interfaces"]

@@ -79,13 +79,33 @@ def privilege_message(what: str, raw_only: bool = False) -> str:
         return f"{what} needs a raw socket: run as root or give the interpreter CAP_NET_RAW (setcap cap_net_raw+ep)"
     low, high = ping_group_range()
     groups = sorted({os.getegid(), *os.getgroups()})
-    seen = f"'{low} {high}'"
+    named = ", ".join(map(str, groups))
     if _in_user_namespace():
-        seen += " as this user namespace sees it"
+        # The kernel checks the range against the ids outside the namespace, and shows it inside with
+        # every id the namespace does not map as 65534: '1 0' (nobody) can read '65534 65534' there.
+        outside = sorted({g for g in map(_outside_gid, groups) if g is not None})
+        setting = "net.ipv4.ping_group_range"
+        named += (f" of this user namespace ({', '.join(map(str, outside)) or 'not mapped'} outside it, where the "
+                  f"range is set and checked; in here it reads '{low} {high}', as ids the namespace does not "
+                  f"map show as 65534)")
+    else:
+        setting = f"net.ipv4.ping_group_range ('{low} {high}')"
     return (f"{what} needs a raw ICMP socket (root or CAP_NET_RAW) or an unprivileged ICMP socket, which "
-            f"net.ipv4.ping_group_range ({seen}) does not allow for group(s) "
-            f"{', '.join(map(str, groups))}: run as root, give the interpreter CAP_NET_RAW, or, as root, "
-            f"sysctl -w net.ipv4.ping_group_range='0 2147483647'")
+            f"{setting} does not allow for group(s) {named}: run as root, give the interpreter CAP_NET_RAW, "
+            f"or, as root, sysctl -w net.ipv4.ping_group_range='0 2147483647'")
+
+
+def _outside_gid(gid: int) -> int | None:
+    """The id outside this user namespace of group ``gid`` inside it (``/proc/self/gid_map``), or None."""
+    try:
+        with open("/proc/self/gid_map") as f:
+            for line in f:
+                inside, outside, count = map(int, line.split())
+                if inside <= gid < inside + count:
+                    return outside + gid - inside
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _in_user_namespace() -> bool:
@@ -97,6 +117,17 @@ def _in_user_namespace() -> bool:
         return False
 
 
+def bind_to_device(sock: socket.socket, interface: str) -> None:
+    """Send only through ``interface`` (SO_BINDTODEVICE, socket(7)); an OSError naming it if that fails
+    (iputils: ``SO_BINDTODEVICE eth9: No such device``), not a bare ``[Errno 19] No such device``."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+    except OSError as exc:
+        named = type(exc)(f"interface {interface}: {exc.strerror or exc} (SO_BINDTODEVICE)")
+        named.errno = exc.errno
+        raise named from None
+
+
 def _bind(sock: socket.socket, version: int, source: str | None) -> None:
     """Bind to a source address, or to an interface by name (SO_BINDTODEVICE); else to the wildcard."""
     if source is None:
@@ -105,7 +136,7 @@ def _bind(sock: socket.socket, version: int, source: str | None) -> None:
     try:
         ipaddress.ip_address(source.split("%")[0])
     except ValueError:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, source.encode())
+        bind_to_device(sock, source)
         sock.bind(("0.0.0.0", 0) if version == 4 else ("::", 0))
         return
     try:

@@ -9,6 +9,8 @@
 from netstudy.dns.core.exchange import (
     DEFAULT_PORT,
     DEFAULT_SERVER,
+    MAX_TIMEOUT,
+    MAX_TRIES,
     TABLE,
     DnsTimeout,
     Exchange,
@@ -21,5 +23,6 @@ from netstudy.dns.core.exchange import (
 from netstudy.dns.core.responder import EDNS_PAYLOAD, Responder
 from netstudy.dns.core.zone import Zone, ZoneError, parse_zone
 
-__all__ = ["DEFAULT_PORT", "DEFAULT_SERVER", "EDNS_PAYLOAD", "TABLE", "DnsTimeout", "Exchange", "Lookup",
-           "ResolveError", "Responder", "State", "Zone", "ZoneError", "make_query", "parse_zone", "to_frame"]
+__all__ = ["DEFAULT_PORT", "DEFAULT_SERVER", "EDNS_PAYLOAD", "MAX_TIMEOUT", "MAX_TRIES", "TABLE", "DnsTimeout",
+           "Exchange", "Lookup", "ResolveError", "Responder", "State", "Zone", "ZoneError", "make_query", "parse_zone",
+           "to_frame"]

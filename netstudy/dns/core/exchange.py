@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from netstudy.errors import DecodeError, InputError, NetstudyError
+from netstudy.errors import DecodeError, InputError, NetstudyError, check_number
 from netstudy.states import StateTable
 from netstudy.wire.dns import Message, Name, Question, make_opt, tcp_frame, type_code, type_name
 
@@ -35,6 +35,9 @@ __all__ = ["Exchange", "State", "TABLE", "Lookup", "DnsTimeout", "ResolveError",
 
 DEFAULT_SERVER = "127.0.0.1"
 DEFAULT_PORT = 53
+MAX_TIMEOUT = 65535       # dig's longest +timeout (MAXTIMEOUT in dighost.h)
+MAX_TRIES = 10            # the tries share the timeout (back-off: the first waits timeout / (2**tries - 1));
+                          # with 10 the first already waits 1/1023 of it: more would only send a burst
 ADDRESS_TYPES = (type_code("A"), type_code("AAAA"))
 
 
@@ -58,8 +61,7 @@ def _server(host: str, port: int) -> tuple[str, int]:
         ipaddress.ip_address(host)
     except ValueError:
         raise InputError(f"server {host!r} is not an IP address (give it as one, e.g. 127.0.0.1)") from None
-    if not 0 < port < 65536:
-        raise InputError(f"port {port} is not in 1..65535")
+    check_number("port", port, 1, 65535, whole=True)
     return host, port
 
 
@@ -187,8 +189,8 @@ class Exchange:
 
     def __post_init__(self) -> None:
         self.server = _server(*self.server)
-        if self.tries < 1:
-            raise InputError(f"tries must be at least 1 (got {self.tries})")
+        check_number("tries", self.tries, 1, MAX_TRIES, whole=True)
+        check_number("timeout", self.timeout, 0, MAX_TIMEOUT, above=True)
         self.query = make_query(self.name, self.qtype, self.rd, self.edns)
         self.wire = self.query.to_wire()
         self.history = [self.state]

@@ -12,12 +12,29 @@ import re
 from dataclasses import dataclass, field
 
 from netstudy.errors import InputError
-from netstudy.wire.dns import SOA, Name, Record, class_code, parse_ttl, rdata_from_text, type_code
+from netstudy.wire.dns import SOA, Name, Record, class_code, parse_ttl, rdata_from_text, type_code, type_name
 
 __all__ = ["Zone", "ZoneError", "parse_zone"]
 
 _TTL_RE = re.compile(r"^(\d+|(\d+[wdhmsWDHMS])+)$")
 _CLASSES = {"IN", "CH", "HS"}
+CNAME = type_code("CNAME")
+BESIDE_CNAME = {46, 47}         # RRSIG, NSEC: the only types a CNAME may share a name with
+                                # (RFC 2181 §10.1, RFC 4035 §2.5)
+
+
+def _check_cname(types: dict[int, int], rtype: int) -> None:
+    """RFC 1034 §3.6.2: a name with a CNAME has no other data. ``types``: what the name has, with the
+    line each first came on."""
+    others = {t: line for t, line in types.items() if t not in BESIDE_CNAME}
+    if rtype == CNAME and any(t != CNAME for t in others):
+        t, line = next((t, line) for t, line in others.items() if t != CNAME)
+    elif rtype not in BESIDE_CNAME and rtype != CNAME and CNAME in types:
+        t, line = CNAME, types[CNAME]
+    else:
+        return
+    raise InputError(f"a CNAME cannot share its name with other data (RFC 1034 §3.6.2): "
+                     f"{type_name(t)} at line {line}")
 NS_TYPE = type_code("NS")
 
 
@@ -138,6 +155,7 @@ def parse_zone(text: str, origin: Name | str | None = None, source: str = "<zone
     last_ttl: int | None = None
     owner: Name | None = None
     zone: Zone | None = Zone(current) if current is not None else None
+    types: dict[Name, dict[int, int]] = {}      # owner -> its types, with the line each first came on
     for lineno, blank, toks in _tokens(text, source):
         where = f"{source}:{lineno}"
         try:
@@ -181,6 +199,9 @@ def parse_zone(text: str, origin: Name | str | None = None, source: str = "<zone
             if ttl is None:
                 raise InputError("no TTL: give one on the record or a $TTL line first (RFC 2308 §4)")
             last_ttl = ttl
+            seen = types.setdefault(owner, {})
+            _check_cname(seen, rtype)
+            seen.setdefault(rtype, lineno)
             zone.add(Record(owner, rdata, ttl, rclass))
         except ZoneError:
             raise

@@ -8,7 +8,7 @@
   :class:`~netstudy.dns.core.Responder`, and :func:`load_zone` (a master file read from disk).
 """
 from netstudy.dns.engine.resolver import query, query_async, query_many, query_many_async, resolve, reverse, run
-from netstudy.dns.engine.server import DEFAULT_HOST, SERVE_PORT, DnsServer, ServerStats, load_zone
+from netstudy.dns.engine.server import DEFAULT_HOST, MAX_DELAY, SERVE_PORT, DnsServer, ServerStats, load_zone
 
-__all__ = ["DEFAULT_HOST", "SERVE_PORT", "DnsServer", "ServerStats", "load_zone", "query", "query_async",
+__all__ = ["DEFAULT_HOST", "MAX_DELAY", "SERVE_PORT", "DnsServer", "ServerStats", "load_zone", "query", "query_async",
            "query_many", "query_many_async", "resolve", "reverse", "run"]

@@ -83,6 +83,18 @@ def _udp_blocking(ex: Exchange) -> None:
     raise ex.timeout_error()
 
 
+def _naming_server(exc: OSError, ex: Exchange) -> OSError:
+    """A socket error that names the server, as dig does (``127.0.0.1#5399: connection refused``), not
+    ``[Errno 111] Connection refused``; the same class and errno. Errors already naming it pass as they are."""
+    where = f"{ex.server[0]}#{ex.server[1]}"
+    if exc.strerror is None and where in str(exc):
+        return exc
+    reason = (exc.strerror or str(exc)).lower()
+    named = type(exc)(f"{where}: {reason}")
+    named.errno = exc.errno
+    return named
+
+
 def _tcp_blocking(ex: Exchange) -> Lookup:
     frame = ex.send_tcp(time.perf_counter_ns())
     try:
@@ -99,6 +111,8 @@ def _tcp_blocking(ex: Exchange) -> Lookup:
     except TimeoutError:
         ex.expire(time.perf_counter_ns())
         raise ex.timeout_error() from None
+    except OSError as exc:
+        raise _naming_server(exc, ex) from None
     if ex.receive(data, None, time.perf_counter_ns()) is None:
         raise ConnectionError(f"{ex.server[0]}#{ex.server[1]} sent a TCP reply that does not match the query")
     return ex.lookup()
@@ -294,6 +308,8 @@ async def query_async(name: Name | str, qtype: int | str = "A", server: str = DE
     except asyncio.TimeoutError:
         ex.expire(time.perf_counter_ns())
         raise ex.timeout_error() from None
+    except OSError as exc:
+        raise _naming_server(exc, ex) from None
     if ex.receive(data, None, time.perf_counter_ns()) is None:
         raise ConnectionError(f"{ex.server[0]}#{ex.server[1]} sent a TCP reply that does not match the query")
     return ex.lookup()

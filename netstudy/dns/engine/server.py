@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netstudy.dns.core import EDNS_PAYLOAD, Responder, Zone, ZoneError, parse_zone
+from netstudy.errors import check_number
 from netstudy.wire.dns import Name, tcp_frame, tcp_unframe
 
 __all__ = ["DnsServer", "ServerStats", "load_zone", "DEFAULT_HOST", "SERVE_PORT"]
 
 DEFAULT_HOST = "127.0.0.1"
+MAX_DELAY = 65535          # seconds: a reply held longer than dig's longest +timeout helps no one
 SERVE_PORT = 5353          # the CLI's (port 53 needs root); the class defaults to 0: the kernel picks
 
 
@@ -34,9 +36,15 @@ def load_zone(path: str | Path, origin: Name | str | None = None) -> Zone:
     """Read a master file; the origin defaults to its ``$ORIGIN`` or the file name (``example.com.zone``)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise ZoneError(f"cannot read zone file {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ZoneError(f"{path}:{line}: not a text file (byte 0x{data[exc.start]:02x} at offset {exc.start} "
+                        f"is not UTF-8); a zone file is RFC 1035 master-file text") from None
     if origin is None and not re.search(r"^\$ORIGIN", text, re.M | re.I):
         origin = path.name.removesuffix(".zone") + "."
     return parse_zone(text, origin, str(path))
@@ -81,6 +89,8 @@ class DnsServer:
 
     def __init__(self, zones: Zone | str | Path | Iterable[Zone | str | Path], host: str = DEFAULT_HOST,
                  port: int = 0, delay: float = 0.0, tcp: bool = True, max_udp: int = EDNS_PAYLOAD) -> None:
+        check_number("port", port, 0, 65535, whole=True)
+        check_number("delay", delay, 0, MAX_DELAY)
         self.responder = Responder(_zones_from(zones), max_udp)
         self.host, self._want_port, self.delay, self.tcp = host, port, delay, tcp
         self.stats = ServerStats()
@@ -234,35 +244,37 @@ class DnsServer:
         delay = self.delay
         stats = self.stats
         answered = 0
-        for _ in range(self.UDP_BATCH):
-            try:
-                data, addr = recvfrom(65535)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:              # e.g. ECONNREFUSED reported for an earlier send: keep serving
-                continue
-            stats.udp_queries += 1
-            tail = cache.get(data[2:])          # receive() looks here too; inlined for the hot path
-            reply = data[:2] + tail if tail is not None else receive(data)
-            if reply is None:
-                stats.dropped += 1
-                continue
-            answered += 1
-            if delay:
-                if len(pending) < self.MAX_PENDING:
-                    heapq.heappush(pending, (time.monotonic() + delay, next(seq), reply, addr))
-                else:
+        try:                             # counted even when a signal (Ctrl-C, kill) stops the batch
+            for _ in range(self.UDP_BATCH):
+                try:
+                    data, addr = recvfrom(65535)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:              # e.g. ECONNREFUSED reported for an earlier send: keep serving
+                    continue
+                stats.udp_queries += 1
+                tail = cache.get(data[2:])          # receive() looks here too; inlined for the hot path
+                reply = data[:2] + tail if tail is not None else receive(data)
+                if reply is None:
                     stats.dropped += 1
+                    continue
+                answered += 1
+                if delay:
+                    if len(pending) < self.MAX_PENDING:
+                        heapq.heappush(pending, (time.monotonic() + delay, next(seq), reply, addr))
+                    else:
+                        stats.dropped += 1
+                        answered -= 1
+                    continue
+                try:
+                    sendto(reply, addr)
+                except BlockingIOError:
+                    stats.dropped += 1       # the send buffer is full: UDP may drop, the client retries
                     answered -= 1
-                continue
-            try:
-                sendto(reply, addr)
-            except BlockingIOError:
-                stats.dropped += 1       # the send buffer is full: UDP may drop, the client retries
-                answered -= 1
-            except OSError:
-                answered -= 1
-        stats.replies += answered
+                except OSError:
+                    answered -= 1
+        finally:
+            stats.replies += answered
 
     def _sendto(self, udp: socket.socket, reply: bytes, addr: tuple) -> None:
         try:
