@@ -153,7 +153,7 @@ def test_cli_prints_one_line_per_live_host_and_a_summary(lab):
 @pytest.mark.parametrize("argv, words", [
     (["sweep", "10.0.0.0/8"], "holds 16777216 addresses; a sweep takes at most a /16"),
     (["sweep", "10.0.9.0/24", "--method", "arp"], "is not on any local segment"),
-    (["sweep", SUBNET, "--rate", "0"], "rate 0 is out of range"),
+    (["sweep", SUBNET, "--rate", "0"], "rate must be a number above 0, up to 100000, not '0'"),
     (["sweep", SUBNET, "--method", "udp"], "invalid choice: 'udp'"),
 ])
 def test_cli_errors_are_one_line(lab, argv, words):

@@ -7,22 +7,31 @@ import sys
 import time
 from typing import Any
 
-from netstudy.commands.common import add_mechanism_flag, one_line_errors, stop_quietly_on_closed_pipe
+from netstudy.commands.common import (
+    Number,
+    add_mechanism_flag,
+    count,
+    one_line_errors,
+    port,
+    seconds,
+    stop_quietly_on_closed_pipe,
+)
 from netstudy.errors import InputError
 from netstudy.sweep import Sweep, SweepResult, host_line, summary_line, sweep
-from netstudy.sweep.engine import TCP_PORTS
+from netstudy.sweep.engine import MAX_BACKOFF, MAX_RATE, MAX_RETRIES, MAX_TIMEOUT, TCP_PORTS
 
 PROGRESS_FROM = 512            # a progress bar only for sweeps this long, and only on a terminal
 
 
 def _ports(text: str) -> list[int]:
+    """``80,443,22``: each a port to connect to (1-65535)."""
+    words = [word for word in text.split(",") if word]
+    if not words:
+        raise argparse.ArgumentTypeError(f"ports must be numbers separated by commas, not {text!r}")
     try:
-        ports = [int(p) for p in text.split(",") if p]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"ports must be numbers separated by commas, not {text!r}") from None
-    if not ports or not all(1 <= p <= 65535 for p in ports):
-        raise argparse.ArgumentTypeError(f"ports must be 1..65535, not {text!r}")
-    return ports
+        return [int(port("port").parse(word)) for word in words]
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,11 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="network(s) or address(es), e.g. 127.0.0.0/28; at most a /16")
     p.add_argument("--method", choices=("icmp", "arp", "tcp", "all"), default="icmp",
                    help="icmp echo (default), arp who-has (local segment), tcp connect, or all three")
-    p.add_argument("--rate", type=float, default=1000.0, metavar="N", help="probes a second (default 1000)")
-    p.add_argument("--timeout", type=float, default=0.5, metavar="S",
+    p.add_argument("--rate", type=Number("rate", 0, MAX_RATE, above=True), default=1000.0, metavar="N",
+                   help="probes a second (default 1000)")
+    p.add_argument("--timeout", type=seconds("timeout", MAX_TIMEOUT), default=0.5, metavar="S",
                    help="seconds the first attempt waits for an answer (default 0.5)")
-    p.add_argument("--retries", type=int, default=1, metavar="N", help="attempts after the first (default 1)")
-    p.add_argument("--backoff", type=float, default=1.5, metavar="F",
+    p.add_argument("--retries", type=count("retries", 0, MAX_RETRIES), default=1, metavar="N",
+                   help="attempts after the first (default 1)")
+    p.add_argument("--backoff", type=Number("backoff", 1, MAX_BACKOFF), default=1.5, metavar="F",
                    help="each retry waits F times longer than the one before (default 1.5, as fping)")
     p.add_argument("-p", "--ports", type=_ports, default=list(TCP_PORTS), metavar="P,P",
                    help=f"TCP ports to knock on (default {','.join(map(str, TCP_PORTS))})")

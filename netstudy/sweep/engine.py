@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from netstudy.errors import DecodeError, InputError, PrivilegeError
+from netstudy.errors import DecodeError, InputError, PrivilegeError, check_number
 from netstudy.net import IcmpSocket, Interface, PacketSocket, interface_for, interfaces
 from netstudy.net.link import ETH_P_ARP
 from netstudy.sweep.core import (
@@ -51,7 +51,10 @@ from netstudy.wire.echo import EchoReply, EchoTemplate, ProbeError, read_message
 from netstudy.wire.ethernet import BROADCAST
 
 TCP_PORTS = (80, 443, 22)          # what nmap -sn's TCP probes knock on (443, 80), and ssh
-MAX_RATE = 100_000
+MAX_RATE = 100_000             # probes a second
+MAX_TIMEOUT = 3600.0           # seconds the first attempt may wait
+MAX_RETRIES = 10               # attempts after the first (fping's -r has no cap; ten is plenty and bounded)
+MAX_BACKOFF = 10.0             # each retry waits at most ten times longer than the one before
 Event = EchoReply | ProbeError | Answer
 
 
@@ -248,8 +251,10 @@ class Sweep:
                  timeout: float = 0.5, retries: int = 1, backoff: float = 1.5, mechanism: str = "auto",
                  source: str | None = None, interface: str | None = None, ports: Sequence[int] = TCP_PORTS,
                  size: int = 56) -> None:
-        if not 0 < rate <= MAX_RATE:
-            raise InputError(f"rate {rate:g} is out of range: 0 < rate <= {MAX_RATE} probes a second")
+        check_number("rate", rate, 0, MAX_RATE, above=True)
+        check_number("timeout", timeout, 0, MAX_TIMEOUT, above=True)
+        check_number("retries", retries, 0, MAX_RETRIES, whole=True)
+        check_number("backoff", backoff, 1, MAX_BACKOFF)
         self.spec = targets if isinstance(targets, str) else ", ".join(targets)
         self.addresses = expand(targets)
         self.method, self.rate = method, rate
