@@ -166,7 +166,7 @@ def test_dnspython_messages_parse_to_the_same_records():
     ours = Message.parse(wire)
     assert sorted(r.rdata.to_text() for r in ours.answer) == ["10 mx1.example.test.", "20 mx2.example.test."]
     assert ours.authority[0].rdata == NS("ns.example.test")
-    assert [r.rdata.to_text() for r in ours.additional] == ["192.0.2.25", "\\# 3 abcdef", ""]
+    assert [r.rdata.to_text() for r in ours.additional] == ["192.0.2.25", "\\# 3 ABCDEF", ""]
     assert ours.opt is not None and ours.opt.payload_size == m.payload
     # the message used compression pointers, and the map shows where they point
     pointers = [p for span in compression_map(wire) for p in span.pieces if p.kind == "pointer"]
@@ -192,8 +192,10 @@ def test_compression_makes_the_message_shorter_and_points_back():
 
 def test_unknown_types_print_in_rfc3597_form():
     rr = Record("x.test", Unknown(65280, bytes.fromhex("0a000001")), 60)
-    assert rr.to_text().endswith("IN\tTYPE65280 \\# 4 0a000001")    # past the tab stop: one space, as dig
+    assert rr.to_text().endswith("IN\tTYPE65280 \\# 4 0A000001")    # past the tab stop: one space, as dig
     assert Unknown(999, b"").to_text() == "\\# 0"
+    assert Unknown(999, bytes(range(30))).to_text() == (      # dig: upper case, a space every 28 bytes
+        "\\# 30 " + bytes(range(28)).hex().upper() + " 1C1D")
     assert type_code("TYPE65280") == 65280 and type_code("caa") == 257
     with pytest.raises(InputError, match="not a DNS type"):
         type_code("BOGUS")

@@ -198,3 +198,22 @@ def test_cli_prints_what_dig_prints(server, words, capsys):
     theirs = _body(dig("@127.0.0.1", "-p", str(server.port), *words, "+norecurse", "+nocookie"))
     # dig writes RFC 3597 hex in upper case, the issue asks for lower case: compare without case
     assert [line.lower() for line in ours] == [line.lower() for line in theirs]
+
+
+def test_question_and_answer_lines_are_laid_out_as_dig_lays_them_out(tmp_path):
+    """Tabs and spaces exactly as dig writes them (BIND's indent()), for owner names of every length
+    from 4 to 47 characters across the tab stops, and unknown types' hex (upper case, split every 28
+    bytes): `netstudy dns query`'s lines and dig's, byte for byte."""
+    from netstudy.dns.output import dig_text
+    names = ["a" * n + ".t." for n in range(1, 45)]
+    unknown = {"unk": bytes.fromhex("0a0b0c0d"), "long": bytes(range(40)), "mid": b"\xab" * 31}
+    zone = tmp_path / "t.zone"
+    zone.write_text("$ORIGIN t.\n$TTL 60\n@ SOA ns.t. h.t. 1 60 60 60 60\n@ NS ns.t.\nns A 127.0.0.1\n"
+                    + "".join(f"{name} A 127.0.0.2\n" for name in names)
+                    + "".join(f"{k} TYPE65280 \\# {len(v)} {v.hex()}\n" for k, v in unknown.items()))
+    with DnsServer([load_zone(zone)], port=0) as srv:
+        for name, qtype in [(name, "A") for name in names] + [(f"{k}.t.", "TYPE65280") for k in unknown]:
+            theirs = dig("@127.0.0.1", "-p", str(srv.port), name, qtype, "+noall", "+question", "+answer")
+            ours = [line for line in dig_text(query(name, qtype, "127.0.0.1", srv.port), "").splitlines()
+                    if line.startswith((";a", ";u", ";l", ";m", "a", "u", "l", "m"))]
+            assert ours == theirs.splitlines(), name

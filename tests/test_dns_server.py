@@ -78,7 +78,7 @@ def test_every_record_type_in_the_zone(responder):
     assert texts(ask(responder, "netstudy.test", "CAA").answer) == ['0 issue "letsencrypt.org"']
     assert texts(ask(responder, "ptr.netstudy.test", "PTR").answer) == ["www.netstudy.test."]
     assert texts(ask(responder, "80.0.0.127.in-addr.arpa", "PTR").answer) == ["www.netstudy.test."]
-    assert texts(ask(responder, "private.netstudy.test", "TYPE65280").answer) == ["\\# 4 0a000001"]
+    assert texts(ask(responder, "private.netstudy.test", "TYPE65280").answer) == ["\\# 4 0A000001"]
     assert texts(ask(responder, "generic-a.netstudy.test", "A").answer) == ["127.0.0.99"]
     assert len(ask(responder, "netstudy.test", "ANY").answer) == 8
 

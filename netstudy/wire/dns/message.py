@@ -134,7 +134,8 @@ class Question:
 
     def to_text(self) -> str:
         """dig's question line: ``;example.com.\t\t\tIN\tA``."""
-        return _columns([";" + str(self.name), class_name(self.cls), type_name(self.type)], (32, 40))
+        # dig counts its columns from the name, after the ';' that marks the line as a comment
+        return ";" + _columns([str(self.name), class_name(self.cls), type_name(self.type)], (32, 40))
 
 
 @dataclass(frozen=True, slots=True)

@@ -413,7 +413,9 @@ class Unknown(RData):
         w.buf += self.data
 
     def to_text(self) -> str:
-        return f"\\# {len(self.data)}" + (f" {self.data.hex()}" if self.data else "")
+        # as dig writes it: upper-case hex, a space every 28 bytes (BIND's unknown_totext)
+        text = self.data.hex().upper()
+        return " ".join([f"\\# {len(self.data)}", *(text[i:i + 56] for i in range(0, len(text), 56))])
 
     @classmethod
     def parse_generic(cls, rtype: int, tokens: Sequence[str]) -> Unknown:

@@ -123,13 +123,20 @@ def parse_ttl(text: str) -> int:
 
 
 def _columns(parts: list[str], stops: tuple[int, ...]) -> str:
-    """Join the way dig lines up columns: tabs up to the next stop, one space if already past it."""
-    out = ""
+    """Join the way dig lines up columns, as BIND's ``indent()`` (lib/dns/masterdump.c) does: each part
+    is followed by tabs (8 wide) to the next stop and spaces for the rest, and a part that reaches the
+    stop is followed by one space (or the tab it then crosses). Columns count from the first part."""
+    out, column = [], 0
     for part, stop in zip(parts[:-1], stops, strict=True):
-        out += part
-        if len(out.expandtabs()) >= stop:
-            out += " "
-        while len(out.expandtabs()) < stop:
-            out += "\t"
-    return out + parts[-1]
+        out.append(part)
+        column += len(part)
+        to = max(stop, column + 1)
+        tabs = to // 8 - column // 8
+        if tabs > 0:
+            out.append("\t" * tabs)
+            column = to // 8 * 8
+        out.append(" " * (to - column))
+        column = to
+    out.append(parts[-1])
+    return "".join(out)
 
