@@ -132,11 +132,26 @@ def test_toml_file_and_dict_round_trip():
     assert Topology.from_dict(topo.to_dict()) == topo
 
 
+def test_a_toml_host_without_an_address_is_named(tmp_path):
+    path = tmp_path / "noip.toml"
+    path.write_text('[[switches]]\nname = "sw0"\nsubnet = "10.0.0.0/24"\n\n'
+                    '[[hosts]]\nname = "scanner"\nswitch = "sw0"\nip = "10.0.0.2"\n\n'
+                    '[[hosts]]\nname = "printer"\nswitch = "sw0"\n')
+    with pytest.raises(LabError, match=r"^host printer: no ip \(give it switch and ip"):
+        load_topology(path)
+    with pytest.raises(LabError, match="^host printer: nic on switch sw0: ip 'ten' is not an IPv4 address"):
+        Topology.from_dict({"switches": [{"name": "sw0", "subnet": "10.0.0.0/24"}],
+                            "hosts": [{"name": "printer", "switch": "sw0", "ip": "ten"}]})
+    for reserved in ("lo", "br0"):
+        with pytest.raises(LabError, match=f"host name '{reserved}' is taken by the switch's own"):
+            Host(reserved, (Nic("sw0", "10.0.0.2"),))
+
+
 def test_plan_creates_links_inside_namespaces_only():
     plan = build_plan(firewalled(), "abc123")
     text = str(plan)
     assert "ip netns add netstudy-abc123-scanner" in text
-    assert ("ip link add target index 101 netns netstudy-abc123-sw0 type veth peer name eth0 address "
+    assert ("ip link add name target index 101 netns netstudy-abc123-sw0 type veth peer name eth0 address "
             "02:00:0a:00:00:0a netns netstudy-abc123-target") in text
     assert all(" netns netstudy-abc123-" in line for line in plan.links)   # never the machine's namespace
     assert "tcp dport 113 reject with tcp reset" in plan.firewall["target"]
@@ -420,6 +435,33 @@ def test_netem_is_refused_clearly_where_the_kernel_lacks_it():
     assert left_behind(lab.id) == []
 
 
+# words `ip link`/`ip addr` read as keywords (or abbreviations of one: `a` is address, `m` mtu, ...)
+IP_KEYWORDS = ("a", "b", "d", "l", "m", "n", "t", "al", "br", "up", "dev", "mtu", "link", "name", "type",
+               "index", "alias", "group", "down", "address", "broadcast", "brd", "master", "nomaster", "netns",
+               "vrf", "state", "mode", "arp", "multicast", "allmulticast", "promisc", "dynamic", "carrier",
+               "txqueuelen", "qlen", "vf", "xdp", "noqueue", "protodown", "addrgenmode", "link-netns",
+               "numtxqueues", "help", "peer", "master-b")
+
+
+def test_hosts_named_like_ip_keywords_come_up_and_ping_each_other():
+    need_lab()
+    fping = tool("fping")
+    hosts = tuple(Host(name, (Nic("sw0", f"10.0.0.{10 + i}"),)) for i, name in enumerate(IP_KEYWORDS))
+    topo = Topology("keywords", (Switch("sw0", "10.0.0.0/24"),), hosts, vantage="dev")
+    with Lab(topo) as lab:
+        every = [lab.addresses[h].ipv4 for h in IP_KEYWORDS]
+        out = lab.run("dev", [fping, "-a", "-r1", "-t500", *every])
+        assert sorted(out.stdout.split()) == sorted(every), out.stderr
+        # each host pings the next one round the ring (not all pairs: the kernel's ARP table is shared
+        # by every namespace and holds 1024 entries, net.ipv4.neigh.default.gc_thresh3)
+        for name, peer in zip(IP_KEYWORDS, IP_KEYWORDS[1:] + IP_KEYWORDS[:1], strict=True):
+            out = lab.run(name, [fping, "-a", "-r1", "-t500", lab.addresses[peer].ipv4])
+            assert out.stdout.split() == [lab.addresses[peer].ipv4], (name, peer, out.stderr)
+        ports = lab.run("sw0", ["ip", "-o", "link", "show", "master", "br0"]).stdout
+        assert sorted(line.split(":")[1].strip().split("@")[0] for line in ports.splitlines()) == sorted(IP_KEYWORDS)
+    assert left_behind(lab.id) == []
+
+
 HOLDER = textwrap.dedent("""
     import sys, time
     from netstudy.lab import Lab
@@ -488,8 +530,8 @@ def test_works_inside_an_unprivileged_user_namespace():
               "with Lab('routed', subnets=2) as lab:\n"
               "    print(lab.run('scanner', ['traceroute', '-n', '-q1', '-w1', '10.0.2.10']).stdout)\n"
               "    print(lab.call('scanner', __import__('os').getuid))\n")
-    proc = subprocess.run([unshare, "--user", "--map-user=65534", "--map-group=65534",       # no privilege...
-                           unshare, "--user", "--map-root-user", "--net", "--mount", "sh", "-c",  # ...but its own userns
+    proc = subprocess.run([unshare, "--user", "--map-user=65534", "--map-group=65534",     # no privilege...
+                           unshare, "--user", "--map-root-user", "--net", "--mount", "sh", "-c",  # ...own userns
                            f"mount -t tmpfs netstudy /run && exec {sys.executable} -c \"$0\"", script],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
