@@ -128,3 +128,47 @@ def test_terminal_client_with_a_taken_nickname_is_one_readable_line():
                               capture_output=True, text=True, timeout=20)
     assert proc.returncode == 2
     assert proc.stderr == "netstudy chat: cannot join as 'ALICE': nick-in-use ALICE\n"
+
+
+def test_terminal_client_with_a_bad_nickname_says_so_once():
+    with ChatServer() as srv:
+        port = srv.address[1]
+        proc = subprocess.run(NETSTUDY + ["chat", "join", "1abc", "--port", str(port)],
+                              capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 2
+    assert proc.stderr == ("netstudy chat: cannot join as '1abc': bad-nick '1abc': must start with a letter "
+                           "or one of []\\`_^{|} and hold only those, digits and -\n")
+    assert proc.stdout == f"*** joining 127.0.0.1:{port} as 1abc: /help lists the commands, /quit leaves\n"
+
+
+ESCAPES = "\x1b[2J\x1b[31mred\x07\x1b]0;pwned\x07\rgotcha\x9b1m\u202eevil"
+
+
+def test_control_characters_are_shown_never_obeyed():
+    shown = ("\\x1b[2J\\x1b[31mred\\x07\\x1b]0;pwned\\x07\\rgotcha\\x9b1m\\u202eevil"
+             .replace("\\r", "\\x0d"))
+    assert render(ServerLine("message", ESCAPES, "mallory"), colour=False) == "<mallory> " + shown
+    painted = render(ServerLine("action", ESCAPES, "mallory"), colour=True)
+    assert painted == f"\x1b[{nick_colour('mallory')}m* mallory {shown}\x1b[0m"     # only our own colour
+    assert render(ServerLine("notice", "bell\x07"), colour=False) == "*** bell\\x07"
+    assert render(ServerLine("error", "x", code="e\x1b"), colour=False) == "error: e\\x1b x"
+    assert render(ServerLine("message", "tabs\tand ünïcödé 😀", "bob"), colour=False) == \
+        "<bob> tabs\\x09and ünïcödé 😀"
+
+
+def test_terminal_client_shows_a_peers_escape_sequences_escaped():
+    with ChatServer() as srv, ChatClient("mallory", port=srv.address[1]) as mallory:
+        proc = join(srv.address[1], "bob")
+        mallory.recv_until(lambda ev: ev.text.startswith("bob joined"))
+        mallory.say(ESCAPES)                        # the server passes the bytes through as they are
+        mallory.me("waves\x1b[5m")
+        mallory.msg("bob", "\x1bc")               # ESC c: reset the terminal
+        mallory.say("done")
+        proc.stdin.write("/quit\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and err == ""
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out and "\x9b" not in out
+    lines = out.splitlines()
+    assert lines[2:6] == ["<mallory> \\x1b[2J\\x1b[31mred\\x07\\x1b]0;pwned\\x07\\x0dgotcha\\x9b1m\\u202eevil",
+                          "* mallory waves\\x1b[5m", "*mallory* \\x1bc", "<mallory> done"]

@@ -105,6 +105,19 @@ def test_nc_is_a_client(server):
     assert lines[1:] == ["*** welcome netcat (2 online)", "<alice> hi nc, caf\u00e9", "*** bye"]
 
 
+def test_plain_text_before_nick_is_not_a_nickname(server):
+    with ChatClient("alice", port=port(server)) as alice, socket.create_connection(server.address) as s:
+        s.sendall(b"hello everyone\n")
+        got = b""
+        while got.count(b"\n") < 2:
+            got += s.recv(4096)
+        assert got.decode().splitlines() == ["*** netstudy chat: pick a nickname with /nick NAME",
+                                             "ERR not-joined pick a nickname first with /nick NAME"]
+        assert alice.list() == ["alice"] and alice.drain(0.2) == []      # nobody joined, nothing said
+        s.sendall(b"/nick late\n")
+        assert wait_for(alice, "late joined") == ["*** late joined (2 online)"]
+
+
 def test_oversized_line_and_invalid_utf8_are_refused_and_the_connection_lives_on(server):
     with ChatClient("alice", port=port(server)) as alice:
         s = raw_join(server, "rude")
@@ -192,16 +205,16 @@ def test_shutdown_tells_clients_and_closes_every_socket():
 
 @pytest.mark.parametrize("cls", SERVERS, ids=["threaded", "eventloop"])
 def test_idle_clients_are_disconnected(cls):
-    with cls(idle_timeout=0.5) as srv:
-        with ChatClient("talker", port=port(srv)) as talker, ChatClient("idler", port=port(srv)) as idler:
-            wait_for(talker, "idler joined")
-            deadline = time.monotonic() + 2.5
-            while time.monotonic() < deadline and not idler.closed.is_set():
-                talker.say("keep-alive")
-                time.sleep(0.1)
-            assert idler.closed.wait(3)
-            assert wait_for(talker, "idler left")[-1] == "*** idler left (1 online): idle timeout"
-            assert not talker.closed.is_set()
+    with cls(idle_timeout=0.5) as srv, ChatClient("talker", port=port(srv)) as talker, \
+            ChatClient("idler", port=port(srv)) as idler:
+        wait_for(talker, "idler joined")
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline and not idler.closed.is_set():
+            talker.say("keep-alive")
+            time.sleep(0.1)
+        assert idler.closed.wait(3)
+        assert wait_for(talker, "idler left")[-1] == "*** idler left (1 online): idle timeout"
+        assert not talker.closed.is_set()
 
 
 def test_threads_and_sockets_each_server_uses():

@@ -190,10 +190,15 @@ def run_terminal(nick: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
     of input, Ctrl-C (sending ``/quit`` for you) or when the server closes.
     """
     lock = threading.Lock()
+    joined = threading.Event()
 
     def show(ev: ServerLine) -> None:
         if ev.kind == "notice" and ev.text.endswith("pick a nickname with /nick NAME"):
             return                  # the greeting is for nc users; we pick the name for you
+        if ev.kind == "error" and not joined.is_set():
+            return                  # refused while joining: ChatClient raises it, the CLI prints it once
+        if ev.kind == "notice" and ev.text.startswith("welcome "):
+            joined.set()
         with lock:
             print(render(ev), file=stdout, flush=True)
 
