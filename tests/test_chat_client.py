@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import free_port
+from conftest import free_port, into_gone_head
 
 from netstudy.chat import ChatClient, ChatServer, ThreadedChatServer
 from netstudy.chat.core import ServerLine
@@ -172,3 +172,27 @@ def test_terminal_client_shows_a_peers_escape_sequences_escaped():
     lines = out.splitlines()
     assert lines[2:6] == ["<mallory> \\x1b[2J\\x1b[31mred\\x07\\x1b]0;pwned\\x07\\x0dgotcha\\x9b1m\\u202eevil",
                           "* mallory waves\\x1b[5m", "*mallory* \\x1bc", "<mallory> done"]
+
+
+@pytest.mark.parametrize("lines", [0, 1, 2], ids=["gone-head", "head-1", "head-2"])
+def test_terminal_client_into_a_closed_pipe_stops_quietly(lines):
+    """`netstudy chat join bob | head -N`: once head is gone, the client ends with no message (141)."""
+    with ChatServer() as srv, ChatClient("alice", port=srv.address[1]) as alice:
+        argv = NETSTUDY + ["chat", "join", "bob", "--port", str(srv.address[1])]
+        if not lines:   # its first line ("*** joining ...") already meets the closed pipe: it stops there
+            proc = into_gone_head(argv, stdin=subprocess.PIPE)
+            _, err = proc.communicate(timeout=10)
+            assert (proc.returncode, err) == (141, "")
+            assert alice.drain(0.3) == []
+            return
+        head = subprocess.Popen(["head", f"-{lines}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=head.stdin, stderr=subprocess.PIPE, text=True)
+        head.stdin.close()
+        alice.recv_until(lambda ev: ev.text.startswith("bob joined"))
+        alice.say("are you there?")     # head -1 may have gone before the welcome line or only after it
+        alice.say("still there?")
+        assert len(head.stdout.read().decode().splitlines()) == lines
+        head.wait(timeout=10)
+        _, err = proc.communicate(timeout=10)
+        assert (proc.returncode, err) == (141, "")
+        assert str(alice.recv_until(lambda ev: "bob left" in ev.text)[-1]).startswith("*** bob left (1 online)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
+import shlex
 import signal
 import socket
 import struct
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import need_namespaces, need_user_namespaces, tool
+from conftest import into_gone_head, need_namespaces, need_user_namespaces, tool
 
 from netstudy.errors import PrivilegeError
 from netstudy.lab import (
@@ -500,9 +501,34 @@ def test_sigkill_mid_build_leaves_leftovers_that_the_next_lab_removes(lan_lab):
     assert (lan_lab.id, f"left alone: pid {os.getpid()} is using it") in cleanup()
 
 
+CLI = [sys.executable, "-m", "netstudy.cli", "lab"]
+
+
+def test_cli_dry_run_into_head_stops_quietly():
+    """`netstudy lab up --dry-run lan --hosts 180 | head -1`: 200 kB of plan, one line read, no message."""
+    shell = f"{shlex.join(CLI)} up --dry-run lan --hosts 180 | head -1; echo \"${{PIPESTATUS[0]}}\" >&2"
+    proc = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "ip netns add netstudy-ID-sw0\n"
+    assert proc.stderr == "141\n"              # as a program killed by SIGPIPE, and nothing else on stderr
+    for verb in (["up", "--dry-run", "lan"], ["status"], ["down", "--lab", "nosuchid"]):
+        gone = into_gone_head([*CLI, *verb])
+        assert (gone.wait(timeout=30), gone.stderr.read()) == (141, ""), verb
+
+
+def test_cli_up_into_a_gone_head_stops_quietly_and_the_lab_stays_up():
+    need_lab()
+    before = {r.id for r in records()}
+    gone = into_gone_head([*CLI, "up", "lan", "--hosts", "1"])
+    assert (gone.wait(timeout=30), gone.stderr.read()) == (141, "")
+    new = [r for r in records() if r.id not in before]
+    assert len(new) == 1 and new[0].alive and new[0].detached      # built, held: only the printing failed
+    down = subprocess.run([*CLI, "down", "--lab", new[0].id], capture_output=True, text=True, timeout=30)
+    assert down.stdout == f"lab {new[0].id}: stopped\n" and left_behind(new[0].id) == []
+
+
 def test_cli_up_exec_status_down():
     need_lab()
-    cli = [sys.executable, "-m", "netstudy.cli", "lab"]
+    cli = CLI
     up = subprocess.run([*cli, "up", "lan", "--hosts", "2"], capture_output=True, text=True, timeout=30)
     assert up.returncode == 0, up.stderr
     lab_id = up.stdout.split()[1]
@@ -516,6 +542,12 @@ def test_cli_up_exec_status_down():
         assert absent.returncode == 1
         status = subprocess.run([*cli, "status"], capture_output=True, text=True, timeout=30).stdout
         assert f"lab {lab_id}: up, held by pid" in status
+        status_into_head = subprocess.run(["bash", "-c", f"{shlex.join(cli)} status | head -1; "
+                                           "echo \"${PIPESTATUS[0]}\" >&2"], capture_output=True, text=True)
+        assert status_into_head.stdout == status.splitlines()[0] + "\n"
+        assert status_into_head.stderr in ("0\n", "141\n")    # 0 when head read everything before leaving
+        gone = into_gone_head([*cli, "status"])
+        assert (gone.wait(timeout=30), gone.stderr.read()) == (141, "")
     finally:
         down = subprocess.run([*cli, "down", "--lab", lab_id], capture_output=True, text=True, timeout=30)
     assert down.stdout.strip() == f"lab {lab_id}: stopped"

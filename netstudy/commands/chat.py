@@ -7,6 +7,7 @@ import signal
 import sys
 
 from netstudy.chat import DEFAULT_HOST, DEFAULT_PORT, ChatServer, ThreadedChatServer
+from netstudy.commands.common import stop_quietly_on_closed_pipe
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     join.add_argument("--host", default=DEFAULT_HOST, help=f"server address (default {DEFAULT_HOST})")
     join.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
     join.add_argument("--no-colour", action="store_true", help="plain text even on a terminal")
-    join.set_defaults(func=run_join)
+    join.set_defaults(func=stop_quietly_on_closed_pipe(run_join))
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 
+from netstudy.commands.common import stop_quietly_on_closed_pipe
 from netstudy.errors import NetstudyError
 from netstudy.lab import Lab, LabError, Topology, build_plan, cleanup, describe, load_topology, records
 from netstudy.lab.runtime import enter_command
@@ -34,10 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     up = verbs.add_parser("up", help="build a lab and keep it until `netstudy lab down`")
     topology_args(up)
     up.add_argument("--dry-run", action="store_true", help="print the commands that would build it, build nothing")
-    up.set_defaults(func=run_up)
+    up.set_defaults(func=stop_quietly_on_closed_pipe(run_up))
 
     status = verbs.add_parser("status", help="list labs: owner, state, hosts and addresses")
-    status.set_defaults(func=run_status)
+    status.set_defaults(func=stop_quietly_on_closed_pipe(run_status))
 
     exe = verbs.add_parser("exec", help="run a command inside a lab host: netstudy lab exec HOST -- CMD ...")
     exe.add_argument("--lab", default="", metavar="ID", help="which lab, when several run")
@@ -49,12 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     down = verbs.add_parser("down", help="stop labs started by `up` and remove leftovers of crashed runs")
     down.add_argument("--lab", default="", metavar="ID", help="only this lab")
-    down.set_defaults(func=run_down)
+    down.set_defaults(func=stop_quietly_on_closed_pipe(run_down))
 
     draw = verbs.add_parser("draw", help="draw a topology to an image file (matplotlib)")
     topology_args(draw)
     draw.add_argument("-o", "--output", required=True, metavar="FILE", help="PNG, SVG or PDF file to write")
-    draw.set_defaults(func=run_draw)
+    draw.set_defaults(func=stop_quietly_on_closed_pipe(run_draw))
 
 
 def _topology(args: argparse.Namespace) -> Topology:
