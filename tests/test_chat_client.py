@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import free_port, into_gone_head
@@ -79,11 +80,23 @@ def test_terminal_client_ctrl_c_says_goodbye():
             "*** dave left (1 online): quit: interrupted"
 
 
+SIGNALS = {                 # how it is stopped -> (what it inherits, the signal, its exit status)
+    "ctrl-c": ("", signal.SIGINT, 130),
+    "ctrl-c-ignored-by-its-script": ('trap "" INT; ', signal.SIGINT, 130),   # as `cmd &` in a script
+    "sigterm": ("", signal.SIGTERM, 143),
+}
+
+
+@pytest.mark.parametrize("how", SIGNALS)
 @pytest.mark.parametrize("flags, name", [([], "ChatServer"), (["--threaded"], "ThreadedChatServer")])
-def test_serve_cli_runs_until_ctrl_c_and_logs_joins(flags, name):
+def test_serve_cli_runs_until_a_signal_and_logs_joins_and_statistics(flags, name, how):
     port = free_port()
-    proc = subprocess.Popen(NETSTUDY + ["chat", "serve", "--port", str(port), *flags], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    script, signum, status = SIGNALS[how]
+    argv = [*NETSTUDY, "chat", "serve", "--port", str(port), *flags]
+    if script:          # exec: the shell's ignored SIGINT is what the server inherits
+        assert subprocess.run(["bash", "-c", script + "trap -p INT"], capture_output=True, text=True).stdout
+        argv = ["bash", "-c", script + 'exec "$@"', "bash", *argv]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -93,15 +106,19 @@ def test_serve_cli_runs_until_ctrl_c_and_logs_joins(flags, name):
             except OSError:
                 assert time.monotonic() < deadline, "the server never started listening"
                 time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
+        if script:
+            sig_ign = int(Path(f"/proc/{proc.pid}/status").read_text().split("SigIgn:")[1].split()[0], 16)
+            assert not sig_ign >> (signal.SIGINT - 1) & 1      # it undid the ignore it inherited
+        proc.send_signal(signum)
         assert [str(ev) for ev in client.drain(2)] == ["*** server shutting down"]
         _, err = proc.communicate(timeout=10)
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130
+    assert proc.returncode == status
     assert f"{name} listening on 127.0.0.1:{port}" in err
     assert "erin joined from 127.0.0.1:" in err and "(1 online)" in err
+    assert err.splitlines()[-1].endswith(f" {name} stopped: 1 connection accepted; ended: server shutting down 1")
     assert "Traceback" not in err
 
 

@@ -526,6 +526,43 @@ def test_cli_up_into_a_gone_head_stops_quietly_and_the_lab_stays_up():
     assert down.stdout == f"lab {new[0].id}: stopped\n" and left_behind(new[0].id) == []
 
 
+def orphans(before: set[str]) -> list[str]:
+    """Labs that appeared since ``before`` and that no running process owns: leftovers."""
+    return [f"{r.id} (pid {r.pid}, {len(lab_namespaces(r.id))} namespaces)" for r in records()
+            if r.id not in before and not r.alive]
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.parametrize("when", ["holder-started", "mid-build"])
+def test_cli_up_interrupted_leaves_no_lab(when):
+    """Ctrl-C on `netstudy lab up` (once its holder runs, or once the lab's first namespace exists):
+    exit status 130, and no namespace, veth or record left behind."""
+    need_lab()
+    before = {r.id for r in records()}
+    proc = subprocess.Popen([*CLI, "up", "lan", "--hosts", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    building: list[str] = []
+    deadline = time.monotonic() + 20
+    if when == "mid-build":
+        while not building and time.monotonic() < deadline:
+            building = [r.id for r in records() if r.id not in before and lab_namespaces(r.id)]
+            time.sleep(0.002)
+        assert building, "the lab never started building"
+    else:                               # the CLI's imports are done: it has started the holder
+        while not children(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert children(proc.pid), "no holder was started"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (130, "")
+    assert "held by pid" not in out
+    assert orphans(before) == [] and all(left_behind(i) == [] for i in building)
+
+
 def test_cli_up_exec_status_down():
     need_lab()
     cli = CLI

@@ -16,7 +16,7 @@ from netstudy.commands.common import stop_quietly_on_closed_pipe
 from netstudy.errors import NetstudyError
 from netstudy.lab import Lab, LabError, Topology, build_plan, cleanup, describe, load_topology, records
 from netstudy.lab.runtime import enter_command
-from netstudy.lab.system import netns_path
+from netstudy.lab.system import netns_path, remove
 from netstudy.lab.topology import TOPOLOGIES
 
 
@@ -75,25 +75,48 @@ def run_up(args: argparse.Namespace) -> int:
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, start_new_session=True)
     assert holder.stdin and holder.stdout and holder.stderr
-    holder.stdin.write(json.dumps(topology.to_dict()))
-    holder.stdin.close()
-    ready = holder.stdout.readline().split()
-    if ready[:1] != ["ready"]:
-        error = holder.stderr.read().strip().splitlines()
-        holder.wait()
-        raise LabError(error[-1] if error else f"the lab holder exited with {holder.returncode}")
-    print(describe(topology, ready[1]))
-    far = [h.name for h in topology.hosts if not h.router and h.name != topology.vantage][-1:] or [topology.vantage]
-    print(f"held by pid {holder.pid}; try: netstudy lab exec {topology.vantage} -- ping -c1 "
-          f"{topology.addresses(far[0]).ipv4}; remove with: netstudy lab down")
+    lab_id = ""
+    try:
+        holder.stdin.write(json.dumps(topology.to_dict()))
+        holder.stdin.close()
+        building = holder.stdout.readline().split()          # "building ID", then "ready ID"
+        lab_id = building[1] if building[:1] == ["building"] else ""
+        ready = holder.stdout.readline().split() if lab_id else building
+        if ready[:1] != ["ready"]:
+            error = holder.stderr.read().strip().splitlines()
+            holder.wait()
+            raise LabError(error[-1] if error else f"the lab holder exited with {holder.returncode}")
+        print(describe(topology, ready[1]))
+        far = [h.name for h in topology.hosts if not h.router and h.name != topology.vantage][-1:] or [topology.vantage]
+        print(f"held by pid {holder.pid}; try: netstudy lab exec {topology.vantage} -- ping -c1 "
+              f"{topology.addresses(far[0]).ipv4}; remove with: netstudy lab down")
+    except KeyboardInterrupt:   # Ctrl-C before `up` is done (exit 130): no lab. The holder, in its own
+        _abandon(holder, lab_id)    # session, did not get the terminal's SIGINT: stop it and remove the lab
+        raise
     return 0
 
 
+def _abandon(holder: subprocess.Popen, lab_id: str) -> None:
+    """`lab up` was interrupted before it was done: stop the holder (its SIGTERM handler tears the
+    lab down), then remove whatever an `ip -batch` it had started still added (and the record)."""
+    holder.terminate()
+    try:
+        holder.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        holder.kill()
+        holder.wait()
+    if lab_id:
+        remove(lab_id, grace=0.2)
+
+
 def hold() -> None:
-    """The holder process: build the lab from the topology on stdin, say "ready ID", wait for SIGTERM."""
+    """The holder process: build the lab from the topology on stdin, saying "building ID" before and
+    "ready ID" after, then wait for SIGTERM."""
     topology = Topology.from_dict(json.loads(sys.stdin.read()))
     try:
-        lab = Lab(topology, detached=True).start()
+        lab = Lab(topology, detached=True)
+        print("building", lab.id, flush=True)
+        lab.start()
     except (NetstudyError, OSError, ValueError) as exc:
         print(exc, file=sys.stderr)
         sys.exit(2)

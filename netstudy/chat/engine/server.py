@@ -85,6 +85,13 @@ class _Server(Generic[C]):
         log.info("%s listening on %s:%d", type(self).__name__, *self.address)
         return self
 
+    def statistics(self) -> str:
+        """One line for the operator: connections accepted so far and why they ended, most common
+        reason first (``5 connections accepted; ended: quit 3, idle timeout 1``)."""
+        reasons = ", ".join(f"{reason} {count}" for reason, count in self.disconnects.most_common())
+        accepted = f"{self.accepted} connection{'s' * (self.accepted != 1)} accepted"
+        return f"{accepted}; ended: {reasons}" if reasons else accepted
+
     def __enter__(self: _S) -> _S:
         return self.start()
 
@@ -253,7 +260,7 @@ class ThreadedChatServer(_Server[_ThreadedConn]):
             if thread is not None:
                 thread.join(5)
         self._listener = None
-        log.info("ThreadedChatServer stopped")
+        log.info("ThreadedChatServer stopped: %s", self.statistics())
 
 
 def _timeval(seconds: float) -> bytes:
@@ -544,7 +551,7 @@ class ChatServer(_Server[_Conn]):
             self._wake_w.send(b"x")
         self._thread.join(self.shutdown_grace + 10)
         self._listener = None
-        log.info("ChatServer stopped")
+        log.info("ChatServer stopped: %s", self.statistics())
 
     def _shutdown(self) -> None:
         assert self._listener is not None
