@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -13,7 +15,7 @@ from conftest import tool
 
 from netstudy.chat import ChatClient, ChatServer, ThreadedChatServer
 from netstudy.chat.core import MAX_LINE
-from netstudy.errors import NetstudyError
+from netstudy.errors import InputError, NetstudyError
 
 pytestmark = pytest.mark.live
 
@@ -228,3 +230,31 @@ def test_threads_and_sockets_each_server_uses():
         assert sorted(whose.split(" (")[0] for _, whose, _ in rows[2:]) == ["client alice", "client bob"]
         assert {events for _, _, events in rows} == {"read"}
         assert not [t for t in threading.enumerate() if t.name.startswith("client 127.0.0.1:")]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"idle_timeout": -1}, "idle_timeout -1: give a number of seconds above 0 (None: never)"),
+    ({"idle_timeout": 0}, "idle_timeout 0: give a number of seconds above 0"),
+    ({"idle_timeout": float("nan")}, "idle_timeout nan: give"),
+    ({"idle_timeout": float("inf")}, "idle_timeout inf: give"),
+    ({"port": 65536}, "port 65536: a TCP port is a whole number within 0..65535"),
+    ({"port": -1}, "port -1: a TCP port"),
+    ({"port": "5555"}, "port '5555': a TCP port"),
+])
+@pytest.mark.parametrize("cls", SERVERS, ids=["threaded", "eventloop"])
+def test_a_server_refuses_nonsense_settings_with_an_input_error(cls, kwargs, message):
+    with pytest.raises(InputError, match="^" + re.escape(message)):
+        cls(**kwargs)
+    assert cls(idle_timeout=None, port=0)._bind == ("127.0.0.1", 0)       # None: no idle timeout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["serve", "--idle-timeout", "-1"], "netstudy chat: idle_timeout -1.0: give a number of seconds above 0"),
+    (["serve", "--idle-timeout", "0"], "netstudy chat: idle_timeout 0.0: give a number of seconds above 0"),
+    (["serve", "--port", "65536"], "netstudy chat: port 65536: a TCP port is a whole number within 0..65535"),
+    (["join", "bob", "--port", "65536"], "netstudy chat: port 65536: a TCP port to connect to is"),
+])
+def test_cli_nonsense_settings_are_one_line(argv, message):
+    proc = subprocess.run([sys.executable, "-m", "netstudy.cli", "chat", *argv], capture_output=True, text=True,
+                          timeout=20)
+    assert proc.returncode == 2 and proc.stderr.startswith(message) and proc.stderr.count("\n") == 1

@@ -15,6 +15,7 @@ import collections
 import contextlib
 import itertools
 import logging
+import math
 import resource
 import selectors
 import socket
@@ -24,6 +25,7 @@ import time
 from typing import Any, Generic, TypeVar
 
 from netstudy.chat.core import DEFAULT_HOST, NS_PER_S, Action, Broadcast, C, ChatRoom, Close, Send, State
+from netstudy.errors import InputError
 
 log = logging.getLogger("netstudy.chat")
 log.addHandler(logging.NullHandler())     # a library logs; the application (the CLI) decides where to
@@ -40,6 +42,18 @@ def raise_fd_limit(wanted: int) -> int:
     return soft
 
 
+def seconds(name: str, value: float | None, *, none: str = "") -> float | None:
+    """``value`` if it is a finite number of seconds above zero (or None where ``none`` says what None
+    means); InputError otherwise: 0, a negative number, NaN or infinity would disconnect every client at
+    once, or never arm the timer."""
+    if value is None and none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise InputError(f"{name} {value!r}: give a number of seconds above 0"
+                         + (f" ({none})" if none else ""))
+    return float(value)
+
+
 def _reason(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
 
@@ -52,6 +66,8 @@ class _Server(Generic[C]):
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = 0, room: ChatRoom[C] | None = None,
                  backlog: int = 4096) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise InputError(f"port {port!r}: a TCP port is a whole number within 0..65535 (0: any free port)")
         self.room: ChatRoom[C] = room if room is not None else ChatRoom()
         self._bind = (host, port)
         self._backlog = backlog
@@ -149,7 +165,8 @@ class ThreadedChatServer(_Server[_ThreadedConn]):
     def __init__(self, host: str = DEFAULT_HOST, port: int = 0, room: ChatRoom[_ThreadedConn] | None = None, *,
                  send_timeout: float = 5.0, idle_timeout: float | None = 600.0) -> None:
         super().__init__(host, port, room)
-        self.send_timeout, self.idle_timeout = send_timeout, idle_timeout
+        self.send_timeout = seconds("send_timeout", send_timeout)
+        self.idle_timeout = seconds("idle_timeout", idle_timeout, none="None: never")
         self._lock = threading.Lock()
         self._conns: set[_ThreadedConn] = set()
         self._handlers: list[threading.Thread] = []
@@ -302,7 +319,7 @@ class ChatServer(_Server[_Conn]):
                  max_queue: int = 1 << 20, idle_timeout: float | None = 600.0, sndbuf: int | None = None,
                  shutdown_grace: float = 1.0) -> None:
         super().__init__(host, port, room)
-        self.room.idle_timeout = idle_timeout
+        self.room.idle_timeout = seconds("idle_timeout", idle_timeout, none="None: never")
         self.max_queue = max_queue
         self.sndbuf = sndbuf
         self.shutdown_grace = shutdown_grace
