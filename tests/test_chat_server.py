@@ -233,7 +233,7 @@ def test_threads_and_sockets_each_server_uses():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"idle_timeout": -1}, "idle_timeout -1: give a number of seconds above 0 (None: never)"),
+    ({"idle_timeout": -1}, "idle_timeout -1: give a number of seconds above 0"),
     ({"idle_timeout": 0}, "idle_timeout 0: give a number of seconds above 0"),
     ({"idle_timeout": float("nan")}, "idle_timeout nan: give"),
     ({"idle_timeout": float("inf")}, "idle_timeout inf: give"),
@@ -245,6 +245,8 @@ def test_threads_and_sockets_each_server_uses():
 def test_a_server_refuses_nonsense_settings_with_an_input_error(cls, kwargs, message):
     with pytest.raises(InputError, match="^" + re.escape(message)):
         cls(**kwargs)
+    with pytest.raises(InputError, match="^send_timeout 0: give a number of seconds above 0"):
+        ThreadedChatServer(send_timeout=0)         # the event loop has none: it queues instead
     assert cls(idle_timeout=None, port=0)._bind == ("127.0.0.1", 0)       # None: no idle timeout
 
 

@@ -42,15 +42,11 @@ def raise_fd_limit(wanted: int) -> int:
     return soft
 
 
-def seconds(name: str, value: float | None, *, none: str = "") -> float | None:
-    """``value`` if it is a finite number of seconds above zero (or None where ``none`` says what None
-    means); InputError otherwise: 0, a negative number, NaN or infinity would disconnect every client at
-    once, or never arm the timer."""
-    if value is None and none:
-        return None
+def seconds(name: str, value: float) -> float:
+    """``value`` if it is a finite number of seconds above zero; InputError otherwise: 0, a negative
+    number, NaN or infinity would disconnect every client at once, or never arm the timer."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise InputError(f"{name} {value!r}: give a number of seconds above 0"
-                         + (f" ({none})" if none else ""))
+        raise InputError(f"{name} {value!r}: give a number of seconds above 0")
     return float(value)
 
 
@@ -166,7 +162,7 @@ class ThreadedChatServer(_Server[_ThreadedConn]):
                  send_timeout: float = 5.0, idle_timeout: float | None = 600.0) -> None:
         super().__init__(host, port, room)
         self.send_timeout = seconds("send_timeout", send_timeout)
-        self.idle_timeout = seconds("idle_timeout", idle_timeout, none="None: never")
+        self.idle_timeout = None if idle_timeout is None else seconds("idle_timeout", idle_timeout)
         self._lock = threading.Lock()
         self._conns: set[_ThreadedConn] = set()
         self._handlers: list[threading.Thread] = []
@@ -319,7 +315,7 @@ class ChatServer(_Server[_Conn]):
                  max_queue: int = 1 << 20, idle_timeout: float | None = 600.0, sndbuf: int | None = None,
                  shutdown_grace: float = 1.0) -> None:
         super().__init__(host, port, room)
-        self.room.idle_timeout = seconds("idle_timeout", idle_timeout, none="None: never")
+        self.room.idle_timeout = None if idle_timeout is None else seconds("idle_timeout", idle_timeout)
         self.max_queue = max_queue
         self.sndbuf = sndbuf
         self.shutdown_grace = shutdown_grace
