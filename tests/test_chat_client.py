@@ -181,10 +181,15 @@ def test_terminal_client_shows_a_peers_escape_sequences_escaped():
         mallory.me("waves\x1b[5m")
         mallory.msg("bob", "\x1bc")               # ESC c: reset the terminal
         mallory.say("done")
+        seen = []
+        while not seen or seen[-1] != "<mallory> done\n":
+            seen.append(proc.stdout.readline())
+            assert seen[-1], "the client ended early"
         proc.stdin.write("/quit\n")
         proc.stdin.flush()
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0 and err == ""
+    out = "".join(seen) + out
     assert "\x1b" not in out and "\x07" not in out and "\r" not in out and "\x9b" not in out
     lines = out.splitlines()
     assert lines[2:6] == ["<mallory> \\x1b[2J\\x1b[31mred\\x07\\x1b]0;pwned\\x07\\x0dgotcha\\x9b1m\\u202eevil",
