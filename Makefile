@@ -8,8 +8,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: notebooks test setup system-deps lint pytest nbval bench clean
 
+# JupyterLab refuses to start as root unless told --allow-root: as root (a container, a cloud VM) it is
+# passed, for anyone else the command is unchanged
+JUPYTER_ROOT = $(shell [ "$$(id -u)" = 0 ] && echo "--allow-root")
+
 notebooks: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(JUPYTER_ROOT) notebooks/
 
 # every part runs even when one fails, so one run shows everything that is wrong
 test: setup system-deps

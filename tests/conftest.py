@@ -65,3 +65,18 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no loopback port free for both UDP and TCP")
+
+
+def into_gone_head(argv: list[str], **popen_kwargs) -> subprocess.Popen:
+    """Start ``argv`` with its stdout a real pipe to a `head -1` that has already printed its line and
+    exited: the first thing ``argv`` writes meets a closed pipe (EPIPE), whatever its timing.
+    Returns the running process (stderr is a text pipe)."""
+    read_end, write_end = os.pipe()
+    head = subprocess.Popen(["head", "-1"], stdin=read_end, stdout=subprocess.DEVNULL)
+    os.close(read_end)
+    os.write(write_end, b"the line head prints\n")
+    head.wait(timeout=10)
+    try:
+        return subprocess.Popen(argv, stdout=write_end, stderr=subprocess.PIPE, text=True, **popen_kwargs)
+    finally:
+        os.close(write_end)

@@ -121,7 +121,10 @@ def test_join_sequence():
     greeting = r.connect(1, "127.0.0.1:4000")
     assert greeting == [Send(1, b"*** netstudy chat: pick a nickname with /nick NAME\n")]
     assert r.receive(1, b"/list\n") == [Send(1, b"ERR not-joined pick a nickname first with /nick NAME\n")]
-    assert r.receive(1, b"alice\n") == [Send(1, b"*** welcome alice (1 online)\n"),
+    # a plain line is not a nickname (nor said to anyone): the newcomer is told how to pick one
+    assert r.receive(1, b"alice\n") == [Send(1, b"ERR not-joined pick a nickname first with /nick NAME\n")]
+    assert r.member(1).state is State.CONNECTED and r.online == 0
+    assert r.receive(1, b"/nick alice\n") == [Send(1, b"*** welcome alice (1 online)\n"),
                                         Broadcast(b"*** alice joined (1 online)\n", 1),
                                         Log("alice joined from 127.0.0.1:4000 (1 online)")]
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -13,7 +15,7 @@ from conftest import tool
 
 from netstudy.chat import ChatClient, ChatServer, ThreadedChatServer
 from netstudy.chat.core import MAX_LINE
-from netstudy.errors import NetstudyError
+from netstudy.errors import InputError, NetstudyError
 
 pytestmark = pytest.mark.live
 
@@ -105,6 +107,19 @@ def test_nc_is_a_client(server):
     assert lines[1:] == ["*** welcome netcat (2 online)", "<alice> hi nc, caf\u00e9", "*** bye"]
 
 
+def test_plain_text_before_nick_is_not_a_nickname(server):
+    with ChatClient("alice", port=port(server)) as alice, socket.create_connection(server.address) as s:
+        s.sendall(b"hello everyone\n")
+        got = b""
+        while got.count(b"\n") < 2:
+            got += s.recv(4096)
+        assert got.decode().splitlines() == ["*** netstudy chat: pick a nickname with /nick NAME",
+                                             "ERR not-joined pick a nickname first with /nick NAME"]
+        assert alice.list() == ["alice"] and alice.drain(0.2) == []      # nobody joined, nothing said
+        s.sendall(b"/nick late\n")
+        assert wait_for(alice, "late joined") == ["*** late joined (2 online)"]
+
+
 def test_oversized_line_and_invalid_utf8_are_refused_and_the_connection_lives_on(server):
     with ChatClient("alice", port=port(server)) as alice:
         s = raw_join(server, "rude")
@@ -192,16 +207,16 @@ def test_shutdown_tells_clients_and_closes_every_socket():
 
 @pytest.mark.parametrize("cls", SERVERS, ids=["threaded", "eventloop"])
 def test_idle_clients_are_disconnected(cls):
-    with cls(idle_timeout=0.5) as srv:
-        with ChatClient("talker", port=port(srv)) as talker, ChatClient("idler", port=port(srv)) as idler:
-            wait_for(talker, "idler joined")
-            deadline = time.monotonic() + 2.5
-            while time.monotonic() < deadline and not idler.closed.is_set():
-                talker.say("keep-alive")
-                time.sleep(0.1)
-            assert idler.closed.wait(3)
-            assert wait_for(talker, "idler left")[-1] == "*** idler left (1 online): idle timeout"
-            assert not talker.closed.is_set()
+    with cls(idle_timeout=0.5) as srv, ChatClient("talker", port=port(srv)) as talker, \
+            ChatClient("idler", port=port(srv)) as idler:
+        wait_for(talker, "idler joined")
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline and not idler.closed.is_set():
+            talker.say("keep-alive")
+            time.sleep(0.1)
+        assert idler.closed.wait(3)
+        assert wait_for(talker, "idler left")[-1] == "*** idler left (1 online): idle timeout"
+        assert not talker.closed.is_set()
 
 
 def test_threads_and_sockets_each_server_uses():
@@ -215,3 +230,33 @@ def test_threads_and_sockets_each_server_uses():
         assert sorted(whose.split(" (")[0] for _, whose, _ in rows[2:]) == ["client alice", "client bob"]
         assert {events for _, _, events in rows} == {"read"}
         assert not [t for t in threading.enumerate() if t.name.startswith("client 127.0.0.1:")]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"idle_timeout": -1}, "idle_timeout -1: give a number of seconds above 0"),
+    ({"idle_timeout": 0}, "idle_timeout 0: give a number of seconds above 0"),
+    ({"idle_timeout": float("nan")}, "idle_timeout nan: give"),
+    ({"idle_timeout": float("inf")}, "idle_timeout inf: give"),
+    ({"port": 65536}, "port 65536: a TCP port is a whole number within 0..65535"),
+    ({"port": -1}, "port -1: a TCP port"),
+    ({"port": "5555"}, "port '5555': a TCP port"),
+])
+@pytest.mark.parametrize("cls", SERVERS, ids=["threaded", "eventloop"])
+def test_a_server_refuses_nonsense_settings_with_an_input_error(cls, kwargs, message):
+    with pytest.raises(InputError, match="^" + re.escape(message)):
+        cls(**kwargs)
+    with pytest.raises(InputError, match="^send_timeout 0: give a number of seconds above 0"):
+        ThreadedChatServer(send_timeout=0)         # the event loop has none: it queues instead
+    assert cls(idle_timeout=None, port=0)._bind == ("127.0.0.1", 0)       # None: no idle timeout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["serve", "--idle-timeout", "-1"], "netstudy chat: idle_timeout -1.0: give a number of seconds above 0"),
+    (["serve", "--idle-timeout", "0"], "netstudy chat: idle_timeout 0.0: give a number of seconds above 0"),
+    (["serve", "--port", "65536"], "netstudy chat: port 65536: a TCP port is a whole number within 0..65535"),
+    (["join", "bob", "--port", "65536"], "netstudy chat: port 65536: a TCP port to connect to is"),
+])
+def test_cli_nonsense_settings_are_one_line(argv, message):
+    proc = subprocess.run([sys.executable, "-m", "netstudy.cli", "chat", *argv], capture_output=True, text=True,
+                          timeout=20)
+    assert proc.returncode == 2 and proc.stderr.startswith(message) and proc.stderr.count("\n") == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
+import shlex
 import signal
 import socket
 import struct
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import need_namespaces, need_user_namespaces, tool
+from conftest import into_gone_head, need_namespaces, need_user_namespaces, tool
 
 from netstudy.errors import PrivilegeError
 from netstudy.lab import (
@@ -132,11 +133,26 @@ def test_toml_file_and_dict_round_trip():
     assert Topology.from_dict(topo.to_dict()) == topo
 
 
+def test_a_toml_host_without_an_address_is_named(tmp_path):
+    path = tmp_path / "noip.toml"
+    path.write_text('[[switches]]\nname = "sw0"\nsubnet = "10.0.0.0/24"\n\n'
+                    '[[hosts]]\nname = "scanner"\nswitch = "sw0"\nip = "10.0.0.2"\n\n'
+                    '[[hosts]]\nname = "printer"\nswitch = "sw0"\n')
+    with pytest.raises(LabError, match=r"^host printer: no ip \(give it switch and ip"):
+        load_topology(path)
+    with pytest.raises(LabError, match="^host printer: nic on switch sw0: ip 'ten' is not an IPv4 address"):
+        Topology.from_dict({"switches": [{"name": "sw0", "subnet": "10.0.0.0/24"}],
+                            "hosts": [{"name": "printer", "switch": "sw0", "ip": "ten"}]})
+    for reserved in ("lo", "br0"):
+        with pytest.raises(LabError, match=f"host name '{reserved}' is taken by the switch's own"):
+            Host(reserved, (Nic("sw0", "10.0.0.2"),))
+
+
 def test_plan_creates_links_inside_namespaces_only():
     plan = build_plan(firewalled(), "abc123")
     text = str(plan)
     assert "ip netns add netstudy-abc123-scanner" in text
-    assert ("ip link add target index 101 netns netstudy-abc123-sw0 type veth peer name eth0 address "
+    assert ("ip link add name target index 101 netns netstudy-abc123-sw0 type veth peer name eth0 address "
             "02:00:0a:00:00:0a netns netstudy-abc123-target") in text
     assert all(" netns netstudy-abc123-" in line for line in plan.links)   # never the machine's namespace
     assert "tcp dport 113 reject with tcp reset" in plan.firewall["target"]
@@ -420,6 +436,33 @@ def test_netem_is_refused_clearly_where_the_kernel_lacks_it():
     assert left_behind(lab.id) == []
 
 
+# words `ip link`/`ip addr` read as keywords (or abbreviations of one: `a` is address, `m` mtu, ...)
+IP_KEYWORDS = ("a", "b", "d", "l", "m", "n", "t", "al", "br", "up", "dev", "mtu", "link", "name", "type",
+               "index", "alias", "group", "down", "address", "broadcast", "brd", "master", "nomaster", "netns",
+               "vrf", "state", "mode", "arp", "multicast", "allmulticast", "promisc", "dynamic", "carrier",
+               "txqueuelen", "qlen", "vf", "xdp", "noqueue", "protodown", "addrgenmode", "link-netns",
+               "numtxqueues", "help", "peer", "master-b")
+
+
+def test_hosts_named_like_ip_keywords_come_up_and_ping_each_other():
+    need_lab()
+    fping = tool("fping")
+    hosts = tuple(Host(name, (Nic("sw0", f"10.0.0.{10 + i}"),)) for i, name in enumerate(IP_KEYWORDS))
+    topo = Topology("keywords", (Switch("sw0", "10.0.0.0/24"),), hosts, vantage="dev")
+    with Lab(topo) as lab:
+        every = [lab.addresses[h].ipv4 for h in IP_KEYWORDS]
+        out = lab.run("dev", [fping, "-a", "-r1", "-t500", *every])
+        assert sorted(out.stdout.split()) == sorted(every), out.stderr
+        # each host pings the next one round the ring (not all pairs: the kernel's ARP table is shared
+        # by every namespace and holds 1024 entries, net.ipv4.neigh.default.gc_thresh3)
+        for name, peer in zip(IP_KEYWORDS, IP_KEYWORDS[1:] + IP_KEYWORDS[:1], strict=True):
+            out = lab.run(name, [fping, "-a", "-r1", "-t500", lab.addresses[peer].ipv4])
+            assert out.stdout.split() == [lab.addresses[peer].ipv4], (name, peer, out.stderr)
+        ports = lab.run("sw0", ["ip", "-o", "link", "show", "master", "br0"]).stdout
+        assert sorted(line.split(":")[1].strip().split("@")[0] for line in ports.splitlines()) == sorted(IP_KEYWORDS)
+    assert left_behind(lab.id) == []
+
+
 HOLDER = textwrap.dedent("""
     import sys, time
     from netstudy.lab import Lab
@@ -458,9 +501,71 @@ def test_sigkill_mid_build_leaves_leftovers_that_the_next_lab_removes(lan_lab):
     assert (lan_lab.id, f"left alone: pid {os.getpid()} is using it") in cleanup()
 
 
+CLI = [sys.executable, "-m", "netstudy.cli", "lab"]
+
+
+def test_cli_dry_run_into_head_stops_quietly():
+    """`netstudy lab up --dry-run lan --hosts 180 | head -1`: 200 kB of plan, one line read, no message."""
+    shell = f"{shlex.join(CLI)} up --dry-run lan --hosts 180 | head -1; echo \"${{PIPESTATUS[0]}}\" >&2"
+    proc = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "ip netns add netstudy-ID-sw0\n"
+    assert proc.stderr == "141\n"              # as a program killed by SIGPIPE, and nothing else on stderr
+    for verb in (["up", "--dry-run", "lan"], ["status"], ["down", "--lab", "nosuchid"]):
+        gone = into_gone_head([*CLI, *verb])
+        assert (gone.wait(timeout=30), gone.stderr.read()) == (141, ""), verb
+
+
+def test_cli_up_into_a_gone_head_stops_quietly_and_the_lab_stays_up():
+    need_lab()
+    before = {r.id for r in records()}
+    gone = into_gone_head([*CLI, "up", "lan", "--hosts", "1"])
+    assert (gone.wait(timeout=30), gone.stderr.read()) == (141, "")
+    new = [r for r in records() if r.id not in before]
+    assert len(new) == 1 and new[0].alive and new[0].detached      # built, held: only the printing failed
+    down = subprocess.run([*CLI, "down", "--lab", new[0].id], capture_output=True, text=True, timeout=30)
+    assert down.stdout == f"lab {new[0].id}: stopped\n" and left_behind(new[0].id) == []
+
+
+def orphans(before: set[str]) -> list[str]:
+    """Labs that appeared since ``before`` and that no running process owns: leftovers."""
+    return [f"{r.id} (pid {r.pid}, {len(lab_namespaces(r.id))} namespaces)" for r in records()
+            if r.id not in before and not r.alive]
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.parametrize("when", ["holder-started", "mid-build"])
+def test_cli_up_interrupted_leaves_no_lab(when):
+    """Ctrl-C on `netstudy lab up` (once its holder runs, or once the lab's first namespace exists):
+    exit status 130, and no namespace, veth or record left behind."""
+    need_lab()
+    before = {r.id for r in records()}
+    proc = subprocess.Popen([*CLI, "up", "lan", "--hosts", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    building: list[str] = []
+    deadline = time.monotonic() + 20
+    if when == "mid-build":
+        while not building and time.monotonic() < deadline:
+            building = [r.id for r in records() if r.id not in before and lab_namespaces(r.id)]
+            time.sleep(0.002)
+        assert building, "the lab never started building"
+    else:                               # the CLI's imports are done: it has started the holder
+        while not children(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert children(proc.pid), "no holder was started"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (130, "")
+    assert "held by pid" not in out
+    assert orphans(before) == [] and all(left_behind(i) == [] for i in building)
+
+
 def test_cli_up_exec_status_down():
     need_lab()
-    cli = [sys.executable, "-m", "netstudy.cli", "lab"]
+    cli = CLI
     up = subprocess.run([*cli, "up", "lan", "--hosts", "2"], capture_output=True, text=True, timeout=30)
     assert up.returncode == 0, up.stderr
     lab_id = up.stdout.split()[1]
@@ -474,6 +579,12 @@ def test_cli_up_exec_status_down():
         assert absent.returncode == 1
         status = subprocess.run([*cli, "status"], capture_output=True, text=True, timeout=30).stdout
         assert f"lab {lab_id}: up, held by pid" in status
+        status_into_head = subprocess.run(["bash", "-c", f"{shlex.join(cli)} status | head -1; "
+                                           "echo \"${PIPESTATUS[0]}\" >&2"], capture_output=True, text=True)
+        assert status_into_head.stdout == status.splitlines()[0] + "\n"
+        assert status_into_head.stderr in ("0\n", "141\n")    # 0 when head read everything before leaving
+        gone = into_gone_head([*cli, "status"])
+        assert (gone.wait(timeout=30), gone.stderr.read()) == (141, "")
     finally:
         down = subprocess.run([*cli, "down", "--lab", lab_id], capture_output=True, text=True, timeout=30)
     assert down.stdout.strip() == f"lab {lab_id}: stopped"
@@ -488,8 +599,8 @@ def test_works_inside_an_unprivileged_user_namespace():
               "with Lab('routed', subnets=2) as lab:\n"
               "    print(lab.run('scanner', ['traceroute', '-n', '-q1', '-w1', '10.0.2.10']).stdout)\n"
               "    print(lab.call('scanner', __import__('os').getuid))\n")
-    proc = subprocess.run([unshare, "--user", "--map-user=65534", "--map-group=65534",       # no privilege...
-                           unshare, "--user", "--map-root-user", "--net", "--mount", "sh", "-c",  # ...but its own userns
+    proc = subprocess.run([unshare, "--user", "--map-user=65534", "--map-group=65534",     # no privilege...
+                           unshare, "--user", "--map-root-user", "--net", "--mount", "sh", "-c",  # ...own userns
                            f"mount -t tmpfs netstudy /run && exec {sys.executable} -c \"$0\"", script],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -5,7 +5,8 @@ Wire format: UTF-8 text, one message per ``\\n``-terminated line (a ``\\r`` befo
 
     /nick NAME   /join NAME   /list   /msg NAME text   /me action   /quit [reason]   /help
 
-Any other line is said to everyone. The first plain line a newcomer sends is taken as its nickname.
+Any other line is said to everyone. A newcomer must first pick a nickname with ``/nick``: a plain line
+before that is answered ``ERR not-joined`` (it is neither said nor taken as a name).
 Server lines, one per ``\\n``:
 
     <alice> hello              a message         * alice waves          an action (/me)
@@ -309,7 +310,7 @@ class ChatRoom(Generic[C]):
             else:
                 handler(m, arg.strip(), out)
         elif m.state is _CONNECTED:
-            self.cmd_nick(m, text.strip(), out)
+            out.append(self._err(m, "not-joined", "pick a nickname first with /nick NAME"))
         elif text:
             out.append(Broadcast(encode_line(f"<{m.nick}> {text.removeprefix('/')}"), m.conn))
 

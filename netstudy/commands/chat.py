@@ -7,6 +7,7 @@ import signal
 import sys
 
 from netstudy.chat import DEFAULT_HOST, DEFAULT_PORT, ChatServer, ThreadedChatServer
+from netstudy.commands.common import stop_quietly_on_closed_pipe
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,18 +29,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     join.add_argument("--host", default=DEFAULT_HOST, help=f"server address (default {DEFAULT_HOST})")
     join.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
     join.add_argument("--no-colour", action="store_true", help="plain text even on a terminal")
-    join.set_defaults(func=run_join)
+    join.set_defaults(func=stop_quietly_on_closed_pipe(run_join))
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt         # exit status 130, as for a Ctrl-C
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # 143, as a program killed by SIGTERM; `finally` still stops the server
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C or SIGTERM; either way the clients are told and every socket is closed."""
+    """Serve until Ctrl-C or SIGTERM; either way the clients are told, every socket is closed and the
+    last log line gives the statistics."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    signal.signal(signal.SIGINT, _interrupt)       # even if started in the background (SIGINT ignored)
-    signal.signal(signal.SIGTERM, _interrupt)
+    # set, not inherited: a shell starts `chat serve &` with SIGINT ignored, and a Ctrl-C must still stop it
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _terminate)
     cls = ThreadedChatServer if args.threaded else ChatServer
     cls(args.host, args.port, idle_timeout=args.idle_timeout).serve_forever()
     return 0

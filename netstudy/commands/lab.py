@@ -12,10 +12,11 @@ import signal
 import subprocess
 import sys
 
+from netstudy.commands.common import stop_quietly_on_closed_pipe
 from netstudy.errors import NetstudyError
 from netstudy.lab import Lab, LabError, Topology, build_plan, cleanup, describe, load_topology, records
 from netstudy.lab.runtime import enter_command
-from netstudy.lab.system import netns_path
+from netstudy.lab.system import netns_path, remove
 from netstudy.lab.topology import TOPOLOGIES
 
 
@@ -34,10 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     up = verbs.add_parser("up", help="build a lab and keep it until `netstudy lab down`")
     topology_args(up)
     up.add_argument("--dry-run", action="store_true", help="print the commands that would build it, build nothing")
-    up.set_defaults(func=run_up)
+    up.set_defaults(func=stop_quietly_on_closed_pipe(run_up))
 
     status = verbs.add_parser("status", help="list labs: owner, state, hosts and addresses")
-    status.set_defaults(func=run_status)
+    status.set_defaults(func=stop_quietly_on_closed_pipe(run_status))
 
     exe = verbs.add_parser("exec", help="run a command inside a lab host: netstudy lab exec HOST -- CMD ...")
     exe.add_argument("--lab", default="", metavar="ID", help="which lab, when several run")
@@ -49,12 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     down = verbs.add_parser("down", help="stop labs started by `up` and remove leftovers of crashed runs")
     down.add_argument("--lab", default="", metavar="ID", help="only this lab")
-    down.set_defaults(func=run_down)
+    down.set_defaults(func=stop_quietly_on_closed_pipe(run_down))
 
     draw = verbs.add_parser("draw", help="draw a topology to an image file (matplotlib)")
     topology_args(draw)
     draw.add_argument("-o", "--output", required=True, metavar="FILE", help="PNG, SVG or PDF file to write")
-    draw.set_defaults(func=run_draw)
+    draw.set_defaults(func=stop_quietly_on_closed_pipe(run_draw))
 
 
 def _topology(args: argparse.Namespace) -> Topology:
@@ -74,25 +75,48 @@ def run_up(args: argparse.Namespace) -> int:
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, start_new_session=True)
     assert holder.stdin and holder.stdout and holder.stderr
-    holder.stdin.write(json.dumps(topology.to_dict()))
-    holder.stdin.close()
-    ready = holder.stdout.readline().split()
-    if ready[:1] != ["ready"]:
-        error = holder.stderr.read().strip().splitlines()
-        holder.wait()
-        raise LabError(error[-1] if error else f"the lab holder exited with {holder.returncode}")
-    print(describe(topology, ready[1]))
-    far = [h.name for h in topology.hosts if not h.router and h.name != topology.vantage][-1:] or [topology.vantage]
-    print(f"held by pid {holder.pid}; try: netstudy lab exec {topology.vantage} -- ping -c1 "
-          f"{topology.addresses(far[0]).ipv4}; remove with: netstudy lab down")
+    lab_id = ""
+    try:
+        holder.stdin.write(json.dumps(topology.to_dict()))
+        holder.stdin.close()
+        building = holder.stdout.readline().split()          # "building ID", then "ready ID"
+        lab_id = building[1] if building[:1] == ["building"] else ""
+        ready = holder.stdout.readline().split() if lab_id else building
+        if ready[:1] != ["ready"]:
+            error = holder.stderr.read().strip().splitlines()
+            holder.wait()
+            raise LabError(error[-1] if error else f"the lab holder exited with {holder.returncode}")
+        print(describe(topology, ready[1]))
+        far = [h.name for h in topology.hosts if not h.router and h.name != topology.vantage][-1:] or [topology.vantage]
+        print(f"held by pid {holder.pid}; try: netstudy lab exec {topology.vantage} -- ping -c1 "
+              f"{topology.addresses(far[0]).ipv4}; remove with: netstudy lab down")
+    except KeyboardInterrupt:   # Ctrl-C before `up` is done (exit 130): no lab. The holder, in its own
+        _abandon(holder, lab_id)    # session, did not get the terminal's SIGINT: stop it and remove the lab
+        raise
     return 0
 
 
+def _abandon(holder: subprocess.Popen, lab_id: str) -> None:
+    """`lab up` was interrupted before it was done: stop the holder (its SIGTERM handler tears the
+    lab down), then remove whatever an `ip -batch` it had started still added (and the record)."""
+    holder.terminate()
+    try:
+        holder.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        holder.kill()
+        holder.wait()
+    if lab_id:
+        remove(lab_id, grace=0.2)
+
+
 def hold() -> None:
-    """The holder process: build the lab from the topology on stdin, say "ready ID", wait for SIGTERM."""
+    """The holder process: build the lab from the topology on stdin, saying "building ID" before and
+    "ready ID" after, then wait for SIGTERM."""
     topology = Topology.from_dict(json.loads(sys.stdin.read()))
     try:
-        lab = Lab(topology, detached=True).start()
+        lab = Lab(topology, detached=True)
+        print("building", lab.id, flush=True)
+        lab.start()
     except (NetstudyError, OSError, ValueError) as exc:
         print(exc, file=sys.stderr)
         sys.exit(2)

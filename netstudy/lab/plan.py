@@ -85,26 +85,26 @@ def build_plan(topology: Topology, lab_id: str) -> Plan:
     port_index = {sw.name: 100 for sw in topology.switches}
     for sw in topology.switches:
         sysctls[sw.name] = [*SYSCTL_EVERY, *SYSCTL_SWITCH]
-        links.append(f"link add {BRIDGE} netns {name(sw.name)} {BRIDGE_OPTIONS}")
-        configure[sw.name] = ["link set lo up", f"link set {BRIDGE} up"]
+        links.append(f"link add name {BRIDGE} netns {name(sw.name)} {BRIDGE_OPTIONS}")
+        configure[sw.name] = ["link set dev lo up", f"link set dev {BRIDGE} up"]
         for host, _ in topology.members(sw.name):
-            configure[sw.name] += [f"link set {host.name} master {BRIDGE}", f"link set {host.name} up"]
+            configure[sw.name] += [f"link set dev {host.name} master {BRIDGE}", f"link set dev {host.name} up"]
     for host in topology.hosts:
         sysctls[host.name] = [*SYSCTL_EVERY, *(SYSCTL_ROUTER if host.router else ())]
-        lines = ["link set lo up"]
+        lines = ["link set dev lo up"]
         for iface, nic in zip(topology.interfaces(host.name), host.nics, strict=True):
             # the veth pair is born with its ends already in the switch and the host: the switch end,
             # a bridge port, is named after the host (`bridge link` reads like a port map) and gets
             # ifindex 100+ so it never equals its peer's (an equal pair makes the kernel announce the
             # carrier up to a second late: linkwatch_urgent_event in net/core/link_watch.c)
-            links.append(f"link add {host.name} index {port_index[iface.switch]} netns {name(iface.switch)} "
+            links.append(f"link add name {host.name} index {port_index[iface.switch]} netns {name(iface.switch)} "
                          f"type veth peer name {iface.name} address {iface.mac} netns {name(host.name)}")
             port_index[iface.switch] += 1
             up.setdefault(iface.switch, []).append(host.name)
             up.setdefault(host.name, []).append(iface.name)
             lines += [f"addr add {iface.ipv4} dev {iface.name}",
                       f"addr add {iface.ipv6} dev {iface.name} nodad",
-                      f"link set {iface.name} up"]
+                      f"link set dev {iface.name} up"]
             if nic.delay_ms or nic.loss_pct:
                 qdiscs.setdefault(host.name, []).append(
                     f"qdisc add dev {iface.name} root netem delay {nic.delay_ms:g}ms loss {nic.loss_pct:g}%")

@@ -39,10 +39,17 @@ ACTIONS = {
 }
 
 
+# names a switch's namespace already has: its loopback and its bridge (a host's port there bears its name)
+RESERVED_NAMES = ("lo", "br0")
+
+
 def _check_name(kind: str, name: str) -> None:
-    if not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.match(name):
         raise LabError(f"{kind} name {name!r} must be 1-15 characters of a-z, 0-9 and '-', "
                          "starting with a letter (it becomes a Linux interface name)")
+    if name in RESERVED_NAMES:
+        raise LabError(f"{kind} name {name!r} is taken by the switch's own {'loopback' if name == 'lo' else 'bridge'} "
+                       f"interface: choose another (reserved: {', '.join(RESERVED_NAMES)})")
 
 
 def _hex_digits(number: int) -> int:
@@ -104,7 +111,12 @@ class Nic:
     loss_pct: float = 0.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ip", str(ipaddress.IPv4Address(self.ip)))
+        if self.ip is None:
+            raise LabError(f"a nic on switch {self.switch} has no ip: give it an IPv4 address")
+        try:
+            object.__setattr__(self, "ip", str(ipaddress.IPv4Address(self.ip)))
+        except ValueError as exc:
+            raise LabError(f"nic on switch {self.switch}: ip {self.ip!r} is not an IPv4 address ({exc})") from None
         if self.delay_ms < 0 or not 0 <= self.loss_pct <= 100:
             raise LabError(f"nic {self.ip}: delay_ms must be >= 0 and loss_pct within 0..100")
 
@@ -410,12 +422,23 @@ class Topology:
             unknown = set(item) - {"name", "nics", "switch", "ip", "router", "firewall", "services"}
             if unknown:
                 raise LabError(f"host {item.get('name')}: unknown keys {sorted(unknown)}")
+            name = item.get("name")
+            if "name" not in item:
+                raise LabError(f"a {'router' if router else 'host'} without a name: give every entry name = \"...\"")
             nics = item.pop("nics", None) or [{"switch": item.pop("switch", None), "ip": item.pop("ip", None)}]
             item.pop("switch", None), item.pop("ip", None)
-            return Host(item.pop("name"), tuple(Nic(**n) for n in nics),
-                        router=item.pop("router", router),
-                        firewall=tuple(Rule(**r) for r in item.pop("firewall", ())),
-                        services=tuple(Service(**s) for s in item.pop("services", ())))
+            for nic in nics:
+                missing = [key for key in ("switch", "ip") if nic.get(key) is None]
+                if missing:
+                    raise LabError(f"host {name}: no {' and no '.join(missing)} (give it switch and ip, "
+                                   "or nics = [{switch, ip}, ...])")
+            try:
+                return Host(item.pop("name"), tuple(Nic(**n) for n in nics),
+                            router=item.pop("router", router),
+                            firewall=tuple(Rule(**r) for r in item.pop("firewall", ())),
+                            services=tuple(Service(**s) for s in item.pop("services", ())))
+            except LabError as exc:
+                raise LabError(f"host {name}: {exc}" if not str(exc).startswith(f"host {name}") else str(exc)) from None
         try:
             return cls(name=data.get("name", "custom"),
                        switches=tuple(Switch(**s) for s in data.get("switches", ())),

@@ -27,11 +27,13 @@ from netstudy.chat.core import (
     encode_line,
     parse_server_line,
 )
-from netstudy.errors import NetstudyError
+from netstudy.errors import InputError, NetstudyError
 
 
 def connect(host: str, port: int, timeout: float = 5.0) -> socket.socket:
     """A TCP connection, or an OSError that names the address and hints at the server."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port <= 65535:
+        raise InputError(f"port {port!r}: a TCP port to connect to is a whole number within 1..65535")
     try:
         return socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
@@ -187,15 +189,27 @@ def run_terminal(nick: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
     """The interactive client: a receiving thread prints, this thread reads your lines and sends them.
 
     Each server line is printed as ``render(line)`` (by default its wire text). Ends on ``/quit``, end
-    of input, Ctrl-C (sending ``/quit`` for you) or when the server closes.
+    of input, Ctrl-C (sending ``/quit`` for you) or when the server closes. When whatever reads
+    ``stdout`` goes away (``| head -1``) the receiving thread's BrokenPipeError ends the client and is
+    raised here, in the calling thread, for the caller to end quietly as a Unix tool does.
     """
     lock = threading.Lock()
+    joined = threading.Event()
+    closed_pipe: list[BrokenPipeError] = []       # from the receiving thread
 
     def show(ev: ServerLine) -> None:
         if ev.kind == "notice" and ev.text.endswith("pick a nickname with /nick NAME"):
             return                  # the greeting is for nc users; we pick the name for you
+        if ev.kind == "error" and not joined.is_set():
+            return                  # refused while joining: ChatClient raises it, the CLI prints it once
+        if ev.kind == "notice" and ev.text.startswith("welcome "):
+            joined.set()
         with lock:
-            print(render(ev), file=stdout, flush=True)
+            try:
+                print(render(ev), file=stdout, flush=True)
+            except BrokenPipeError as exc:
+                closed_pipe.append(exc)     # ChatClient's reader stops on it (an OSError)
+                raise
 
     show(ServerLine("notice", f"joining {host}:{port} as {nick}: /help lists the commands, /quit leaves"))
     sel = selectors.DefaultSelector()
@@ -229,6 +243,8 @@ def run_terminal(nick: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
                         client.quit(reason)
                         return 0
                     client.send_line(ev.text)
+        if closed_pipe:
+            raise closed_pipe[0]
         show(ServerLine("notice", "connection closed by the server"))
         return 0
     except KeyboardInterrupt:       # Ctrl-C, at any moment: say goodbye if we got as far as joining
@@ -236,6 +252,8 @@ def run_terminal(nick: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
             client.quit("interrupted")
         return 0
     except OSError as exc:
+        if closed_pipe:             # our stdout's reader is gone (the socket's are other OSErrors)
+            raise closed_pipe[0] from None
         if client is None:          # could not connect: the CLI prints it as one line
             raise
         show(ServerLine("notice", f"connection lost: {exc.strerror or exc}"))    # gone while we sent

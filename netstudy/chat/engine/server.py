@@ -15,6 +15,7 @@ import collections
 import contextlib
 import itertools
 import logging
+import math
 import resource
 import selectors
 import socket
@@ -24,6 +25,7 @@ import time
 from typing import Any, Generic, TypeVar
 
 from netstudy.chat.core import DEFAULT_HOST, NS_PER_S, Action, Broadcast, C, ChatRoom, Close, Send, State
+from netstudy.errors import InputError
 
 log = logging.getLogger("netstudy.chat")
 log.addHandler(logging.NullHandler())     # a library logs; the application (the CLI) decides where to
@@ -40,6 +42,14 @@ def raise_fd_limit(wanted: int) -> int:
     return soft
 
 
+def seconds(name: str, value: float) -> float:
+    """``value`` if it is a finite number of seconds above zero; InputError otherwise: 0, a negative
+    number, NaN or infinity would disconnect every client at once, or never arm the timer."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise InputError(f"{name} {value!r}: give a number of seconds above 0")
+    return float(value)
+
+
 def _reason(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
 
@@ -52,6 +62,8 @@ class _Server(Generic[C]):
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = 0, room: ChatRoom[C] | None = None,
                  backlog: int = 4096) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise InputError(f"port {port!r}: a TCP port is a whole number within 0..65535 (0: any free port)")
         self.room: ChatRoom[C] = room if room is not None else ChatRoom()
         self._bind = (host, port)
         self._backlog = backlog
@@ -84,6 +96,13 @@ class _Server(Generic[C]):
         self._thread.start()
         log.info("%s listening on %s:%d", type(self).__name__, *self.address)
         return self
+
+    def statistics(self) -> str:
+        """One line for the operator: connections accepted so far and why they ended, most common
+        reason first (``5 connections accepted; ended: quit 3, idle timeout 1``)."""
+        reasons = ", ".join(f"{reason} {count}" for reason, count in self.disconnects.most_common())
+        accepted = f"{self.accepted} connection{'s' * (self.accepted != 1)} accepted"
+        return f"{accepted}; ended: {reasons}" if reasons else accepted
 
     def __enter__(self: _S) -> _S:
         return self.start()
@@ -142,7 +161,8 @@ class ThreadedChatServer(_Server[_ThreadedConn]):
     def __init__(self, host: str = DEFAULT_HOST, port: int = 0, room: ChatRoom[_ThreadedConn] | None = None, *,
                  send_timeout: float = 5.0, idle_timeout: float | None = 600.0) -> None:
         super().__init__(host, port, room)
-        self.send_timeout, self.idle_timeout = send_timeout, idle_timeout
+        self.send_timeout = seconds("send_timeout", send_timeout)
+        self.idle_timeout = None if idle_timeout is None else seconds("idle_timeout", idle_timeout)
         self._lock = threading.Lock()
         self._conns: set[_ThreadedConn] = set()
         self._handlers: list[threading.Thread] = []
@@ -253,7 +273,7 @@ class ThreadedChatServer(_Server[_ThreadedConn]):
             if thread is not None:
                 thread.join(5)
         self._listener = None
-        log.info("ThreadedChatServer stopped")
+        log.info("ThreadedChatServer stopped: %s", self.statistics())
 
 
 def _timeval(seconds: float) -> bytes:
@@ -295,7 +315,7 @@ class ChatServer(_Server[_Conn]):
                  max_queue: int = 1 << 20, idle_timeout: float | None = 600.0, sndbuf: int | None = None,
                  shutdown_grace: float = 1.0) -> None:
         super().__init__(host, port, room)
-        self.room.idle_timeout = idle_timeout
+        self.room.idle_timeout = None if idle_timeout is None else seconds("idle_timeout", idle_timeout)
         self.max_queue = max_queue
         self.sndbuf = sndbuf
         self.shutdown_grace = shutdown_grace
@@ -544,7 +564,7 @@ class ChatServer(_Server[_Conn]):
             self._wake_w.send(b"x")
         self._thread.join(self.shutdown_grace + 10)
         self._listener = None
-        log.info("ChatServer stopped")
+        log.info("ChatServer stopped: %s", self.statistics())
 
     def _shutdown(self) -> None:
         assert self._listener is not None
