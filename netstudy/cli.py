@@ -25,8 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:                                            # a Ctrl-C while the commands are imported: no traceback
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        return 130
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

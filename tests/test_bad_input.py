@@ -23,9 +23,6 @@ ZONE = Path(__file__).resolve().parents[1] / "netstudy" / "data" / "zones" / "ne
 BAD = ["-1", "0", "nan", "inf", "1e300", "99999999999", "abc", "65536"]
 NEVER_VALID = {"-1", "nan", "inf", "1e300", "abc"}      # no option may accept these
 PLACEHOLDER = {"host": "127.0.0.1", "zonefiles": str(ZONE), "nick": "alice", "topology": "lan"}
-LATER = pytest.mark.xfail(strict=True, reason="chat/lab: handled in issue 20 part 2")
-
-
 def _numeric(action: argparse.Action) -> bool:
     return action.type in (int, float) or isinstance(action.type, Number)
 
@@ -50,12 +47,11 @@ def _argv(path: tuple[str, ...], parser: argparse.ArgumentParser, action: argpar
 
 def _cases():
     found = list(_options(build_parser()))
-    assert {path[0] for path, _, _ in found} >= {"ping", "traceroute", "dns"}
+    assert {path[0] for path, _, _ in found} >= {"ping", "traceroute", "dns", "sweep", "chat", "lab"}
     for path, parser, action in found:
         name = " ".join(path) + " " + (action.option_strings[0] if action.option_strings else action.dest)
         for value in BAD:
-            marks = [LATER] if path[0] in ("chat", "lab") else []
-            yield pytest.param(path, parser, action, value, id=f"{name} {value}", marks=marks)
+            yield pytest.param(path, parser, action, value, id=f"{name} {value}")
 
 
 @pytest.fixture

@@ -7,28 +7,33 @@ import signal
 import sys
 
 from netstudy.chat import DEFAULT_HOST, DEFAULT_PORT, ChatServer, ThreadedChatServer
-from netstudy.commands.common import stop_quietly_on_closed_pipe
+from netstudy.chat.engine.server import MAX_TIMEOUT
+from netstudy.commands.common import one_line_errors, port, seconds, stop_quietly_on_closed_pipe
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chat", help="a TCP chat room: run a server or join one")
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
+    one_line_errors(p, "chat")
 
     serve = verbs.add_parser("serve", help="run a chat server until Ctrl-C (nc and telnet are clients too)")
     serve.add_argument("--threaded", action="store_true",
                        help="one thread per client (the lesson's first server) instead of the event loop")
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
-    serve.add_argument("--idle-timeout", type=float, default=600.0, metavar="S",
+    serve.add_argument("--port", type=port("port", low=0), default=DEFAULT_PORT,
+                       help=f"TCP port (default {DEFAULT_PORT}; 0: the kernel picks one)")
+    serve.add_argument("--idle-timeout", type=seconds("idle timeout", MAX_TIMEOUT), default=600.0, metavar="S",
                        help="disconnect clients silent for S seconds (default 600)")
+    one_line_errors(serve, "chat serve")
     serve.set_defaults(func=run_serve)
 
     join = verbs.add_parser("join", help="join a chat server as NICK")
     join.add_argument("nick", metavar="NICK")
     join.add_argument("--host", default=DEFAULT_HOST, help=f"server address (default {DEFAULT_HOST})")
-    join.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    join.add_argument("--port", type=port(), default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
     join.add_argument("--no-colour", action="store_true", help="plain text even on a terminal")
+    one_line_errors(join, "chat join")
     join.set_defaults(func=stop_quietly_on_closed_pipe(run_join))
 
 

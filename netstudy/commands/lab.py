@@ -12,25 +12,30 @@ import signal
 import subprocess
 import sys
 
-from netstudy.commands.common import stop_quietly_on_closed_pipe
+from netstudy.commands.common import count, one_line_errors, stop_quietly_on_closed_pipe
 from netstudy.errors import NetstudyError
 from netstudy.lab import Lab, LabError, Topology, build_plan, cleanup, describe, load_topology, records
 from netstudy.lab.runtime import enter_command
 from netstudy.lab.system import netns_path, remove
-from netstudy.lab.topology import TOPOLOGIES
+from netstudy.lab.topology import MAX_LAN_HOSTS, MAX_SUBNETS, MIN_SUBNETS, TOPOLOGIES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lab", help="a virtual LAN of network namespaces: up, status, exec, down, draw")
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
+    one_line_errors(p, "lab")
 
     def topology_args(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("topology", metavar="TOPOLOGY",
                             help=f"a built-in topology ({', '.join(TOPOLOGIES)}) or a .toml file")
-        parser.add_argument("--hosts", type=int, help="lan: number of live hosts (default 5)")
-        parser.add_argument("--silent", type=int, help="lan: how many of them drop ICMP echo (default 0)")
-        parser.add_argument("--subnets", type=int, help="routed: subnets in the chain (default 3)")
+        parser.add_argument("--hosts", type=count("hosts", 1, MAX_LAN_HOSTS),
+                            help=f"lan: number of live hosts (default 5, at most {MAX_LAN_HOSTS})")
+        parser.add_argument("--silent", type=count("silent hosts", 0, MAX_LAN_HOSTS),
+                            help="lan: how many of them drop ICMP echo (default 0)")
+        parser.add_argument("--subnets", type=count("subnets", MIN_SUBNETS, MAX_SUBNETS),
+                            help=f"routed: subnets in the chain (default 3, {MIN_SUBNETS} to {MAX_SUBNETS})")
+        one_line_errors(parser, f"lab {parser.prog.split()[-1]}")
 
     up = verbs.add_parser("up", help="build a lab and keep it until `netstudy lab down`")
     topology_args(up)

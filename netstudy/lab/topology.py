@@ -474,12 +474,16 @@ class Topology:
 
 
 # -- ready-made topologies ---------------------------------------------------------------------------
+MAX_LAN_HOSTS = 180         # lan: .10 upwards with every fourth address left empty stays inside the /24
+MIN_SUBNETS, MAX_SUBNETS = 2, 8
+
+
 def lan(hosts: int = 5, *, silent: int = 0) -> Topology:
     """One switch ``sw0`` on 10.0.0.0/24: ``scanner`` at .2 and ``h1``..``hN`` from .10 upwards, every
     fourth address left empty (.12, .16, ...: listed in ``absent``). The last ``silent`` hosts drop
     ICMP echo requests (they still answer ARP: the network-scanner lesson)."""
-    if not 1 <= hosts <= 180 or not 0 <= silent <= hosts:
-        raise LabError(f"lan: hosts must be 1..180 (got {hosts}) and silent 0..hosts (got {silent})")
+    if not 1 <= hosts <= MAX_LAN_HOSTS or not 0 <= silent <= hosts:
+        raise LabError(f"lan: hosts must be 1..{MAX_LAN_HOSTS} (got {hosts}) and silent 0..hosts (got {silent})")
     addresses: list[str] = []
     absent: list[str] = []
     slot = 10
@@ -497,8 +501,8 @@ def routed(subnets: int = 3) -> Topology:
     """A chain of subnets ``s1``..``sN`` (10.0.K.0/24) joined by routers ``r1``..``rN-1``: ``rK`` is
     10.0.K.1 on sK and 10.0.K+1.2 on sK+1. ``scanner`` is 10.0.1.2 and ``target`` 10.0.N.10, so a
     traceroute from scanner prints 10.0.1.1, 10.0.2.1, ..., 10.0.N.10 (``Topology.hops``)."""
-    if not 2 <= subnets <= 8:
-        raise LabError(f"routed: subnets must be 2..8 (got {subnets})")
+    if not MIN_SUBNETS <= subnets <= MAX_SUBNETS:
+        raise LabError(f"routed: subnets must be {MIN_SUBNETS}..{MAX_SUBNETS} (got {subnets})")
     switches = tuple(Switch(f"s{k}", f"10.0.{k}.0/24") for k in range(1, subnets + 1))
     routers = tuple(Host(f"r{k}", (Nic(f"s{k}", f"10.0.{k}.1"), Nic(f"s{k + 1}", f"10.0.{k + 1}.2")),
                          router=True) for k in range(1, subnets))

@@ -15,7 +15,6 @@ import collections
 import contextlib
 import itertools
 import logging
-import math
 import resource
 import selectors
 import socket
@@ -25,7 +24,7 @@ import time
 from typing import Any, Generic, TypeVar
 
 from netstudy.chat.core import DEFAULT_HOST, NS_PER_S, Action, Broadcast, C, ChatRoom, Close, Send, State
-from netstudy.errors import InputError
+from netstudy.errors import InputError, check_number
 
 log = logging.getLogger("netstudy.chat")
 log.addHandler(logging.NullHandler())     # a library logs; the application (the CLI) decides where to
@@ -42,11 +41,13 @@ def raise_fd_limit(wanted: int) -> int:
     return soft
 
 
+MAX_TIMEOUT = 2_147_483.0      # seconds; what a socket timeout (SO_RCVTIMEO, SO_SNDTIMEO) holds in ms as an int
+
+
 def seconds(name: str, value: float) -> float:
     """``value`` if it is a finite number of seconds above zero; InputError otherwise: 0, a negative
     number, NaN or infinity would disconnect every client at once, or never arm the timer."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise InputError(f"{name} {value!r}: give a number of seconds above 0")
+    check_number(name, value, 0, MAX_TIMEOUT, above=True)
     return float(value)
 
 
