@@ -152,6 +152,22 @@ def test_tunnels_show_both_ip_headers_as_tcpdump_does():
     assert six_in_six.transport.sport == 7 and six_in_six.row()["src"] == "::1"
 
 
+def test_a_tunnel_gives_each_ipv4_header_its_own_checksum_verdict():
+    inner = IPv4(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / b"hi"
+    raw = bytearray(bytes(IPv4(src="192.0.2.1", dst="192.0.2.2") / inner))
+    assert decode(bytes(raw), 101).checksums() == {"IPv4": "good", "IPv4 (inner)": "good", "UDP": "good"}
+    raw[20 + 10] ^= 0xFF                                  # the inner header's checksum broken, the outer's kept
+    assert decode(bytes(raw), 101).checksums() == {"IPv4": "good", "IPv4 (inner)": "bad", "UDP": "good"}
+    raw[20 + 10] ^= 0xFF
+    raw[10] ^= 0xFF                                       # and the other way round
+    assert decode(bytes(raw), 101).checksums() == {"IPv4": "bad", "IPv4 (inner)": "good", "UDP": "good"}
+    deeper = decode(bytes(IPv4(src="192.0.2.1", dst="192.0.2.2") / IPv4(src="192.0.2.3", dst="192.0.2.4") / inner),
+                    101)
+    assert list(deeper.checksums()) == ["IPv4", "IPv4 (inner)", "IPv4 (inner 2)", "UDP"]
+    four_in_six = decode(bytes(IPv6(src="::1", dst="::2") / inner), 101)   # after an IPv6 header: inner too
+    assert four_in_six.checksums() == {"IPv4 (inner)": "good", "UDP": "good"}
+
+
 # -- DNS line and ICMPv6 wording --------------------------------------------------------------------
 
 def test_dns_rcodes_and_extended_rcodes_are_named_as_tcpdump_does():

@@ -164,7 +164,8 @@ class Packet:
         fragmented = False
         for layer in self.layers:
             if isinstance(layer, IPv4):
-                status[layer.NAME] = "good" if layer.checksum_ok() else "bad"
+                # a tunnel's inner header has its own verdict, named as the line names it: after the outer
+                status["IPv4" if ip is None else _inner_name(status)] = "good" if layer.checksum_ok() else "bad"
                 ip = layer
                 fragmented = layer.is_fragment
             elif isinstance(layer, IPv6):
@@ -462,6 +463,13 @@ def decode(frame: bytes | bytearray | memoryview, linktype: int = 1, first: type
 
 
 _new_packet = object.__new__
+
+
+def _inner_name(status: dict[str, str]) -> str:
+    """The key of a tunnel's inner IPv4 header in ``checksums()``: ``IPv4 (inner)``, then ``IPv4 (inner 2)``
+    for a tunnel in a tunnel; the outermost IP header's is ``IPv4``, as the summary line writes it first."""
+    depth = sum(name.startswith("IPv4 (inner") for name in status)
+    return f"IPv4 (inner{f' {depth + 1}' if depth else ''})"
 
 
 class _FinalDestination:
