@@ -65,6 +65,19 @@ def test_arp_of_other_address_sizes_decodes_and_a_cut_one_is_marked():
     assert cut.summary().startswith(" [|arp: ")
 
 
+def test_arp_length_is_the_captured_bytes_by_design():
+    """tcpdump writes an ARP packet's length from the frame's length on the wire (the capture record's),
+    which ``decode()`` is not given: netstudy writes the bytes after the link header (the two frames of
+    tcpdump's arp-too-long-tha.pcap and getname_2_read4_asan.pcap, whose lines tcpdump ends 'length 262126'
+    and 'length 65556')."""
+    too_long_tha = bytes.fromhex("30303030303030303030303088a830300806303008000e040001" + "30" * 38)
+    assert decode(too_long_tha).summary() == ("ARP, Request who-has 48.48.48.48 (30:30:30:30:30:30:30:30:30:30:30:"
+                                              "30:30:30) tell 48.48.48.48, length 46")
+    getname = bytes.fromhex("000cff7f9677c0c1c0a000648035ff008b0100000004")
+    assert decode(getname).summary() == \
+        "ARP, Unknown Hardware (65280) (len 0), Unknown Protocol (0x8b01) (len 0), length 8"
+
+
 # -- TCP: urg, eol, experimental options ----------------------------------------------------------------
 
 def _tcp_line(**fields) -> str:
@@ -94,6 +107,19 @@ def test_tcp_experimental_options_are_named_by_their_magic_number():
     accecn = bytes([254, 4, 0xAC, 0xC0, 1, 1, 0, 0])
     assert _tcp_line(flags=".", options=accecn) == \
         "IP 10.0.0.1.1 > 10.0.0.2.2: Flags [.], ack 7, win 65535, options [exp-acc0,nop,nop,eol], length 0"
+
+
+def test_an_scps_option_too_short_for_its_data_is_shown_by_name_by_design():
+    """An SCPS option of length 2 (no capability byte nor id, CCSDS 714.0-B-2 wants 4): tcpdump stops at
+    '[bad opt]' and writes no length (scps_invalid.pcap); netstudy names the option, as it names any option
+    without data, and goes on."""
+    frame = bytes.fromhex("450000347b8600006e069551b6b5cae653fd6653ce0ef914dff3506700000000800220001bb30000"
+                          "020405ac0103030201011402" "0000000035250e570000000090f60e00")
+    packet = decode(frame, 228)
+    assert packet.error is None
+    assert packet.summary() == ("IP 182.181.202.230.52750 > 83.253.102.83.63764: Flags [S], seq 3757264999, "
+                                "win 8192, options [mss 1452,nop,wscale 2,nop,nop,scps], length 0")
+    assert [o.name for o in packet.transport.options] == ["mss", "nop", "wscale", "nop", "nop", "scps"]
 
 
 # -- IPv6 extension headers and tunnels -----------------------------------------------------------------
