@@ -65,17 +65,19 @@ def test_arp_of_other_address_sizes_decodes_and_a_cut_one_is_marked():
     assert cut.summary().startswith(" [|arp: ")
 
 
-def test_arp_length_is_the_captured_bytes_by_design():
-    """tcpdump writes an ARP packet's length from the frame's length on the wire (the capture record's),
-    which ``decode()`` is not given: netstudy writes the bytes after the link header (the two frames of
-    tcpdump's arp-too-long-tha.pcap and getname_2_read4_asan.pcap, whose lines tcpdump ends 'length 262126'
-    and 'length 65556')."""
+def test_arp_length_counts_the_frame_on_the_wire():
+    """tcpdump writes an ARP packet's length to the end of the frame on the wire (the capture record's
+    length): netstudy too when ``decode()`` is given it, the bytes there are otherwise (the two frames of
+    tcpdump's arp-too-long-tha.pcap and getname_2_read4_asan.pcap)."""
     too_long_tha = bytes.fromhex("30303030303030303030303088a830300806303008000e040001" + "30" * 38)
-    assert decode(too_long_tha).summary() == ("ARP, Request who-has 48.48.48.48 (30:30:30:30:30:30:30:30:30:30:30:"
-                                              "30:30:30) tell 48.48.48.48, length 46")
+    line = "ARP, Request who-has 48.48.48.48 (30:30:30:30:30:30:30:30:30:30:30:30:30:30) tell 48.48.48.48, length {}"
+    assert decode(too_long_tha).summary() == line.format(46)
+    assert decode(too_long_tha, wire_length=262144).summary() == line.format(262126)
+    assert decode(too_long_tha, wire_length=60).row()["summary"] == line.format(46)
     getname = bytes.fromhex("000cff7f9677c0c1c0a000648035ff008b0100000004")
-    assert decode(getname).summary() == \
-        "ARP, Unknown Hardware (65280) (len 0), Unknown Protocol (0x8b01) (len 0), length 8"
+    line = "ARP, Unknown Hardware (65280) (len 0), Unknown Protocol (0x8b01) (len 0), length {}"
+    assert decode(getname).summary() == line.format(8)
+    assert decode(getname, wire_length=65570).summary() == line.format(65556)
 
 
 # -- TCP: urg, eol, experimental options ----------------------------------------------------------------
@@ -192,6 +194,41 @@ def test_a_tunnel_gives_each_ipv4_header_its_own_checksum_verdict():
     assert list(deeper.checksums()) == ["IPv4", "IPv4 (inner)", "IPv4 (inner 2)", "UDP"]
     four_in_six = decode(bytes(IPv6(src="::1", dst="::2") / inner), 101)   # after an IPv6 header: inner too
     assert four_in_six.checksums() == {"IPv4 (inner)": "good", "UDP": "good"}
+
+
+# -- lengths from the headers' length fields ------------------------------------------------------------
+
+def test_lengths_come_from_the_headers_when_the_capture_cut_the_frame():
+    udp = bytes(Ethernet(src=MAC1, dst=MAC2) / IPv4(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=137, dport=137)
+                / bytes(50))
+    cut = decode(udp[:14 + 20 + 8 + 10], wire_length=len(udp))          # snap length: no truncated-ip mark
+    assert cut.summary() == "IP 10.0.0.1.137 > 10.0.0.2.137: UDP, length 50"
+    assert type(cut.network) is IPv4 and cut.error is None
+    tcp = bytes(Ethernet(src=MAC1, dst=MAC2) / IPv4(src="10.0.0.1", dst="10.0.0.2")
+                / TCP(sport=1, dport=2, seq=5, ack=7, flags="P.") / bytes(100))
+    assert decode(tcp[:14 + 40 + 6], wire_length=len(tcp)).summary() == \
+        "IP 10.0.0.1.1 > 10.0.0.2.2: Flags [P.], seq 5:105, ack 7, win 65535, length 100"
+
+
+def test_truncated_ip_when_the_length_field_runs_past_the_frame_on_the_wire():
+    tcp = bytes(Ethernet(src=MAC1, dst=MAC2) / IPv4(src="10.0.0.1", dst="10.0.0.2")
+                / TCP(sport=1, dport=2, seq=5, ack=7, flags="P.") / bytes(100))
+    short = tcp[:14 + 40 + 6]
+    assert decode(short, wire_length=len(short)).summary() == ("IP truncated-ip - 94 bytes missing! 10.0.0.1.1 > "
+                                                               "10.0.0.2.2: Flags [P.], seq 5:105, ack 7, win 65535, "
+                                                               "length 100")
+    assert decode(short, wire_length=len(short)).row()["summary"].startswith("IP truncated-ip - 94 bytes missing! ")
+    v6 = bytes(Ethernet(src=MAC1, dst=MAC2) / IPv6(src="::1", dst="::2") / UDP(sport=1, dport=9) / bytes(4))
+    assert decode(v6[:-1], wire_length=len(v6) - 1).summary() == \
+        "IP6 truncated-ip6 - 1 bytes missing!::1.1 > ::2.9: UDP, length 4"
+    assert decode(v6[:-1]).summary() == "IP6 ::1.1 > ::2.9: UDP, length 4"    # the wire's length not known
+
+
+def test_the_first_fragment_of_a_udp_datagram_reads_the_datagrams_length():
+    datagram = bytes(UDP(sport=1, dport=2, checksum=0) / bytes(100))
+    first = bytes(Ethernet(src=MAC1, dst=MAC2) / IPv4(src="10.0.0.1", dst="10.0.0.2", mf=True, protocol=17)
+                  / datagram[:24])
+    assert decode(first).summary() == "IP 10.0.0.1.1 > 10.0.0.2.2: UDP, length 100"
 
 
 # -- DNS line and ICMPv6 wording --------------------------------------------------------------------
