@@ -231,6 +231,64 @@ def test_the_first_fragment_of_a_udp_datagram_reads_the_datagrams_length():
     assert decode(first).summary() == "IP 10.0.0.1.1 > 10.0.0.2.2: UDP, length 100"
 
 
+# -- a header cut by the snap length keeps its fixed fields -----------------------------------------------
+
+_SYN_OPTIONS = [tcp_option("mss", 1460), tcp_option("sackOK"), tcp_option("TS", 11, 0), tcp_option("nop"),
+                tcp_option("wscale", 7)]
+
+
+def _syn(sport: int = 40000) -> bytes:
+    return bytes(Ethernet(src=MAC1, dst=MAC2) / IPv4(src="10.0.0.1", dst="10.0.0.2", identification=77, ttl=61)
+                 / TCP(sport=sport, dport=80, seq=1000, ack=0, flags="S", window=64240, options=_SYN_OPTIONS))
+
+
+def test_tcp_options_cut_by_the_snap_length_keep_the_fixed_header():
+    frame = _syn()                                        # 14 + 20 + 40: the options run past 60 bytes
+    packet = decode(frame[:60], wire_length=len(frame))
+    tcp = packet.transport
+    assert (tcp.sport, tcp.dport, tcp.seq, tcp.ack, tcp.flags, tcp.window) == (40000, 80, 1000, 0, "S", 64240)
+    assert tcp.header_length == 40 and [o.name for o in tcp.options] == ["mss", "sackOK"]
+    error = packet.error
+    assert (error.layer, error.field, error.offset) == ("TCP", "data_offset", 14 + 20 + 12)
+    assert packet.summary() == ("IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 64240, "
+                                "options [mss 1460,sackOK [|tcp: header of 40 bytes runs past the 26 bytes left]")
+    assert packet.row()["sport"] == 40000 and packet.row()["tcp_flags"] == "S" and packet.row()["malformed"]
+    assert packet.checksums()["TCP"] == "unverified"
+    assert "TCP, 40 bytes" in packet.describe()
+
+
+def test_fixed_fields_of_frames_cut_at_60_bytes_agree_with_tshark(tmp_path):
+    import shutil
+    import subprocess
+
+    import pytest
+
+    from netstudy import pcap
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed")
+    frames = [_syn(40000 + i) for i in range(3)]
+    path = tmp_path / "cut60.pcap"
+    with pcap.PcapWriter(path, snaplen=60) as writer:
+        for frame in frames:
+            writer.write(frame)
+    fields = ["ip.src", "ip.dst", "ip.ttl", "ip.id", "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw",
+              "tcp.flags", "tcp.window_size_value", "tcp.hdr_len"]
+    run = subprocess.run(["tshark", "-r", str(path), "-T", "fields", *[a for f in fields for a in ("-e", f)]],
+                         capture_output=True, text=True, check=True)
+    rows = [line.split("\t") for line in run.stdout.splitlines()]
+    records = list(pcap.read(path))
+    assert len(rows) == len(records) == 3
+    for record, theirs in zip(records, rows, strict=True):
+        assert record.caplen == 60 and record.length == 74
+        packet = decode(record.data, record.linktype, wire_length=record.length)
+        ip, tcp = packet.network, packet.transport
+        ours = [ip.src, ip.dst, ip.ttl, ip.identification, tcp.sport, tcp.dport, tcp.seq, tcp.ack, tcp.flag_bits,
+                tcp.window, tcp.header_length]
+        assert [str(v) for v in ours[:2]] == theirs[:2]
+        assert ours[2:] == [int(v, 0) for v in theirs[2:]]
+        assert packet.error is not None and packet.error.layer == "TCP"
+
+
 # -- DNS line and ICMPv6 wording --------------------------------------------------------------------
 
 def test_dns_rcodes_and_extended_rcodes_are_named_as_tcpdump_does():

@@ -20,7 +20,7 @@ from netstudy.errors import DecodeError, InputError
 from netstudy.wire.arp import ARP, ARPOther
 from netstudy.wire.checksum import pseudo_header_ipv6
 from netstudy.wire.ethernet import Ethernet
-from netstudy.wire.fields import LOCATE, Header, Span, _new, compile_function
+from netstudy.wire.fields import LOCATE, CutHeader, Header, Span, _new, compile_function
 from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.ipv6 import IPv6, IPv6Routing
 from netstudy.wire.link import SLL, SLL2, Null
@@ -359,7 +359,7 @@ def _summary_lines(kinds: tuple[type[Header], ...], read: Callable[[int, str], s
             names[f"mark_at{i}"] = cls.mark_at
         if hasattr(cls, "CUT_MARK"):           # an IP datagram longer than the bytes there are (rare)
             names[f"cut_mark{i}"] = partial(_cut_mark, cls)
-            names[f"declared_end{i}"] = cls.declared_end
+            names[f"declared_end{i}"] = getattr(cls, "declared_end")  # noqa: B009  (IPv4Cut's, IPv6Cut's)
             names["_lengthen"] = _lengthen
     names["_WITH_PORTS"] = _WITH_PORTS
     names["_on_the_wire"] = _on_the_wire
@@ -510,6 +510,9 @@ def decode(frame: bytes | bytearray | memoryview, linktype: int = 1, first: type
             _, _, _, cls, off, end = span
     except DecodeError as exc:
         error = exc
+        if exc.__class__ is CutHeader:  # its fixed part captured: kept as the last layer, marked malformed
+            spans.append(exc.span)
+            off = end
     packet = _new_packet(Packet)      # every slot set here: no __init__ call on this per-packet path
     packet.data = frame
     packet.linktype = linktype
