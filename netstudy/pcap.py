@@ -411,7 +411,7 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
     gc.disable()
     try:
         for timestamp_ns, caplen, length, linktype, data, interface, _ in records:
-            row = decode(data, linktype).row_values()
+            row = decode(data, linktype, None, length).row_values()
             row += timestamp_ns, length, caplen, interface
             rows.append(row)
     finally:

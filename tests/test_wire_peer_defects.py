@@ -65,6 +65,21 @@ def test_arp_of_other_address_sizes_decodes_and_a_cut_one_is_marked():
     assert cut.summary().startswith(" [|arp: ")
 
 
+def test_arp_length_counts_the_frame_on_the_wire():
+    """tcpdump writes an ARP packet's length to the end of the frame on the wire (the capture record's
+    length): netstudy too when ``decode()`` is given it, the bytes there are otherwise (the two frames of
+    tcpdump's arp-too-long-tha.pcap and getname_2_read4_asan.pcap)."""
+    too_long_tha = bytes.fromhex("30303030303030303030303088a830300806303008000e040001" + "30" * 38)
+    line = "ARP, Request who-has 48.48.48.48 (30:30:30:30:30:30:30:30:30:30:30:30:30:30) tell 48.48.48.48, length {}"
+    assert decode(too_long_tha).summary() == line.format(46)
+    assert decode(too_long_tha, wire_length=262144).summary() == line.format(262126)
+    assert decode(too_long_tha, wire_length=60).row()["summary"] == line.format(46)
+    getname = bytes.fromhex("000cff7f9677c0c1c0a000648035ff008b0100000004")
+    line = "ARP, Unknown Hardware (65280) (len 0), Unknown Protocol (0x8b01) (len 0), length {}"
+    assert decode(getname).summary() == line.format(8)
+    assert decode(getname, wire_length=65570).summary() == line.format(65556)
+
+
 # -- TCP: urg, eol, experimental options ----------------------------------------------------------------
 
 def _tcp_line(**fields) -> str:
@@ -94,6 +109,19 @@ def test_tcp_experimental_options_are_named_by_their_magic_number():
     accecn = bytes([254, 4, 0xAC, 0xC0, 1, 1, 0, 0])
     assert _tcp_line(flags=".", options=accecn) == \
         "IP 10.0.0.1.1 > 10.0.0.2.2: Flags [.], ack 7, win 65535, options [exp-acc0,nop,nop,eol], length 0"
+
+
+def test_an_scps_option_too_short_for_its_data_is_shown_by_name_by_design():
+    """An SCPS option of length 2 (no capability byte nor id, CCSDS 714.0-B-2 wants 4): tcpdump stops at
+    '[bad opt]' and writes no length (scps_invalid.pcap); netstudy names the option, as it names any option
+    without data, and goes on."""
+    frame = bytes.fromhex("450000347b8600006e069551b6b5cae653fd6653ce0ef914dff3506700000000800220001bb30000"
+                          "020405ac0103030201011402" "0000000035250e570000000090f60e00")
+    packet = decode(frame, 228)
+    assert packet.error is None
+    assert packet.summary() == ("IP 182.181.202.230.52750 > 83.253.102.83.63764: Flags [S], seq 3757264999, "
+                                "win 8192, options [mss 1452,nop,wscale 2,nop,nop,scps], length 0")
+    assert [o.name for o in packet.transport.options] == ["mss", "nop", "wscale", "nop", "nop", "scps"]
 
 
 # -- IPv6 extension headers and tunnels -----------------------------------------------------------------
@@ -150,6 +178,115 @@ def test_tunnels_show_both_ip_headers_as_tcpdump_does():
     six_in_six = decode(bytes(IPv6(src="::a", dst="::b") / IPv6(src="::1", dst="::2") / UDP(sport=7, dport=9)), 101)
     assert six_in_six.summary() == "IP6 ::a > ::b: IP6 ::1.7 > ::2.9: UDP, length 0"
     assert six_in_six.transport.sport == 7 and six_in_six.row()["src"] == "::1"
+
+
+def test_a_tunnel_gives_each_ipv4_header_its_own_checksum_verdict():
+    inner = IPv4(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / b"hi"
+    raw = bytearray(bytes(IPv4(src="192.0.2.1", dst="192.0.2.2") / inner))
+    assert decode(bytes(raw), 101).checksums() == {"IPv4": "good", "IPv4 (inner)": "good", "UDP": "good"}
+    raw[20 + 10] ^= 0xFF                                  # the inner header's checksum broken, the outer's kept
+    assert decode(bytes(raw), 101).checksums() == {"IPv4": "good", "IPv4 (inner)": "bad", "UDP": "good"}
+    raw[20 + 10] ^= 0xFF
+    raw[10] ^= 0xFF                                       # and the other way round
+    assert decode(bytes(raw), 101).checksums() == {"IPv4": "bad", "IPv4 (inner)": "good", "UDP": "good"}
+    deeper = decode(bytes(IPv4(src="192.0.2.1", dst="192.0.2.2") / IPv4(src="192.0.2.3", dst="192.0.2.4") / inner),
+                    101)
+    assert list(deeper.checksums()) == ["IPv4", "IPv4 (inner)", "IPv4 (inner 2)", "UDP"]
+    four_in_six = decode(bytes(IPv6(src="::1", dst="::2") / inner), 101)   # after an IPv6 header: inner too
+    assert four_in_six.checksums() == {"IPv4 (inner)": "good", "UDP": "good"}
+
+
+# -- lengths from the headers' length fields ------------------------------------------------------------
+
+def test_lengths_come_from_the_headers_when_the_capture_cut_the_frame():
+    udp = bytes(Ethernet(src=MAC1, dst=MAC2) / IPv4(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=137, dport=137)
+                / bytes(50))
+    cut = decode(udp[:14 + 20 + 8 + 10], wire_length=len(udp))          # snap length: no truncated-ip mark
+    assert cut.summary() == "IP 10.0.0.1.137 > 10.0.0.2.137: UDP, length 50"
+    assert type(cut.network) is IPv4 and cut.error is None
+    tcp = bytes(Ethernet(src=MAC1, dst=MAC2) / IPv4(src="10.0.0.1", dst="10.0.0.2")
+                / TCP(sport=1, dport=2, seq=5, ack=7, flags="P.") / bytes(100))
+    assert decode(tcp[:14 + 40 + 6], wire_length=len(tcp)).summary() == \
+        "IP 10.0.0.1.1 > 10.0.0.2.2: Flags [P.], seq 5:105, ack 7, win 65535, length 100"
+
+
+def test_truncated_ip_when_the_length_field_runs_past_the_frame_on_the_wire():
+    tcp = bytes(Ethernet(src=MAC1, dst=MAC2) / IPv4(src="10.0.0.1", dst="10.0.0.2")
+                / TCP(sport=1, dport=2, seq=5, ack=7, flags="P.") / bytes(100))
+    short = tcp[:14 + 40 + 6]
+    assert decode(short, wire_length=len(short)).summary() == ("IP truncated-ip - 94 bytes missing! 10.0.0.1.1 > "
+                                                               "10.0.0.2.2: Flags [P.], seq 5:105, ack 7, win 65535, "
+                                                               "length 100")
+    assert decode(short, wire_length=len(short)).row()["summary"].startswith("IP truncated-ip - 94 bytes missing! ")
+    v6 = bytes(Ethernet(src=MAC1, dst=MAC2) / IPv6(src="::1", dst="::2") / UDP(sport=1, dport=9) / bytes(4))
+    assert decode(v6[:-1], wire_length=len(v6) - 1).summary() == \
+        "IP6 truncated-ip6 - 1 bytes missing!::1.1 > ::2.9: UDP, length 4"
+    assert decode(v6[:-1]).summary() == "IP6 ::1.1 > ::2.9: UDP, length 4"    # the wire's length not known
+
+
+def test_the_first_fragment_of_a_udp_datagram_reads_the_datagrams_length():
+    datagram = bytes(UDP(sport=1, dport=2, checksum=0) / bytes(100))
+    first = bytes(Ethernet(src=MAC1, dst=MAC2) / IPv4(src="10.0.0.1", dst="10.0.0.2", mf=True, protocol=17)
+                  / datagram[:24])
+    assert decode(first).summary() == "IP 10.0.0.1.1 > 10.0.0.2.2: UDP, length 100"
+
+
+# -- a header cut by the snap length keeps its fixed fields -----------------------------------------------
+
+_SYN_OPTIONS = [tcp_option("mss", 1460), tcp_option("sackOK"), tcp_option("TS", 11, 0), tcp_option("nop"),
+                tcp_option("wscale", 7)]
+
+
+def _syn(sport: int = 40000) -> bytes:
+    return bytes(Ethernet(src=MAC1, dst=MAC2) / IPv4(src="10.0.0.1", dst="10.0.0.2", identification=77, ttl=61)
+                 / TCP(sport=sport, dport=80, seq=1000, ack=0, flags="S", window=64240, options=_SYN_OPTIONS))
+
+
+def test_tcp_options_cut_by_the_snap_length_keep_the_fixed_header():
+    frame = _syn()                                        # 14 + 20 + 40: the options run past 60 bytes
+    packet = decode(frame[:60], wire_length=len(frame))
+    tcp = packet.transport
+    assert (tcp.sport, tcp.dport, tcp.seq, tcp.ack, tcp.flags, tcp.window) == (40000, 80, 1000, 0, "S", 64240)
+    assert tcp.header_length == 40 and [o.name for o in tcp.options] == ["mss", "sackOK"]
+    error = packet.error
+    assert (error.layer, error.field, error.offset) == ("TCP", "data_offset", 14 + 20 + 12)
+    assert packet.summary() == ("IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 1000, win 64240, "
+                                "options [mss 1460,sackOK [|tcp: header of 40 bytes runs past the 26 bytes left]")
+    assert packet.row()["sport"] == 40000 and packet.row()["tcp_flags"] == "S" and packet.row()["malformed"]
+    assert packet.checksums()["TCP"] == "unverified"
+    assert "TCP, 40 bytes" in packet.describe()
+
+
+def test_fixed_fields_of_frames_cut_at_60_bytes_agree_with_tshark(tmp_path):
+    import shutil
+    import subprocess
+
+    import pytest
+
+    from netstudy import pcap
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed")
+    frames = [_syn(40000 + i) for i in range(3)]
+    path = tmp_path / "cut60.pcap"
+    with pcap.PcapWriter(path, snaplen=60) as writer:
+        for frame in frames:
+            writer.write(frame)
+    fields = ["ip.src", "ip.dst", "ip.ttl", "ip.id", "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw",
+              "tcp.flags", "tcp.window_size_value", "tcp.hdr_len"]
+    run = subprocess.run(["tshark", "-r", str(path), "-T", "fields", *[a for f in fields for a in ("-e", f)]],
+                         capture_output=True, text=True, check=True)
+    rows = [line.split("\t") for line in run.stdout.splitlines()]
+    records = list(pcap.read(path))
+    assert len(rows) == len(records) == 3
+    for record, theirs in zip(records, rows, strict=True):
+        assert record.caplen == 60 and record.length == 74
+        packet = decode(record.data, record.linktype, wire_length=record.length)
+        ip, tcp = packet.network, packet.transport
+        ours = [ip.src, ip.dst, ip.ttl, ip.identification, tcp.sport, tcp.dport, tcp.seq, tcp.ack, tcp.flag_bits,
+                tcp.window, tcp.header_length]
+        assert [str(v) for v in ours[:2]] == theirs[:2]
+        assert ours[2:] == [int(v, 0) for v in theirs[2:]]
+        assert packet.error is not None and packet.error.layer == "TCP"
 
 
 # -- DNS line and ICMPv6 wording --------------------------------------------------------------------

@@ -20,7 +20,7 @@ from netstudy.errors import DecodeError, InputError
 from netstudy.wire.arp import ARP, ARPOther
 from netstudy.wire.checksum import pseudo_header_ipv6
 from netstudy.wire.ethernet import Ethernet
-from netstudy.wire.fields import LOCATE, Header, Span, _new, compile_function
+from netstudy.wire.fields import LOCATE, CutHeader, Header, Span, _new, compile_function
 from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.ipv6 import IPv6, IPv6Routing
 from netstudy.wire.link import SLL, SLL2, Null
@@ -80,15 +80,18 @@ class Packet:
     headers.
     """
 
-    __slots__ = ("data", "linktype", "spans", "error", "_rest_start", "_rest_end", "_stopped_at", "_made")
+    __slots__ = ("data", "linktype", "wire_length", "spans", "error", "_rest_start", "_rest_end", "_stopped_at",
+                 "_made")
 
-    # made by decode() alone, which sets every slot: data and linktype as given; spans, one ``Span``
+    # made by decode() alone, which sets every slot: data, linktype and wire_length (the frame's length on
+    # the wire, None when it is the bytes there are) as given; spans, one ``Span``
     # per layer (header class, offset, end, then what follows: see netstudy.wire.fields.Span); error,
     # the DecodeError that stopped the walk or None; _rest_start/_rest_end, the bytes no layer claimed;
     # _stopped_at, the class that was next (or that failed); _made, the header objects made so far by
     # layer index (None until one is asked for).
     data: bytes
     linktype: int
+    wire_length: int | None
     spans: list[Span]
     error: DecodeError | None
     _rest_start: int
@@ -164,7 +167,8 @@ class Packet:
         fragmented = False
         for layer in self.layers:
             if isinstance(layer, IPv4):
-                status[layer.NAME] = "good" if layer.checksum_ok() else "bad"
+                # a tunnel's inner header has its own verdict, named as the line names it: after the outer
+                status["IPv4" if ip is None else _inner_name(status)] = "good" if layer.checksum_ok() else "bad"
                 ip = layer
                 fragmented = layer.is_fragment
             elif isinstance(layer, IPv6):
@@ -353,7 +357,12 @@ def _summary_lines(kinds: tuple[type[Header], ...], read: Callable[[int, str], s
         names[f"summary_at{i}"] = cls.summary_at
         if hasattr(cls, "mark_at"):
             names[f"mark_at{i}"] = cls.mark_at
+        if hasattr(cls, "CUT_MARK"):           # an IP datagram longer than the bytes there are (rare)
+            names[f"cut_mark{i}"] = partial(_cut_mark, cls)
+            names[f"declared_end{i}"] = getattr(cls, "declared_end")  # noqa: B009  (IPv4Cut's, IPv6Cut's)
+            names["_lengthen"] = _lengthen
     names["_WITH_PORTS"] = _WITH_PORTS
+    names["_on_the_wire"] = _on_the_wire
     whole = _line_source(kinds, read, line, out, "")
     cut = _line_source(kinds, read, line, out, "{tail}")
     return (["if packet.error is None:"] + _indent(whole, 1)
@@ -372,41 +381,90 @@ def _line_source(kinds: tuple[type[Header], ...], read: Callable[[int, str], str
             return ["if packet._stopped_at is not None and packet._stopped_at.LAYER == 'network':",
                     f"    {out}f'{tail}'", "else:", f"    {out}f'{top}{tail}'"]
         return [f"{out}f'{top}{tail}'"]
-    if kinds[net] in (ARP, ARPOther):
-        return [f"{out}f'{{{line(net)}}}{tail}'"]
+    if kinds[net] in (ARP, ARPOther):          # its length, as tcpdump's, from the frame's on the wire
+        return [f"{out}f'{{_on_the_wire(packet, {line(net)})}}{tail}'"]
     # a tunnel (IP in IP, IPv6 in IPv6, 6in4): each outer IP header's addresses and the marks of its
     # extension headers, then the innermost one's line, as tcpdump writes them
-    ips = [i for i in range(net, transport) if kinds[i] in (IPv4, IPv6)]
+    ips = [i for i in range(net, transport) if issubclass(kinds[i], (IPv4, IPv6))]
     outer = ""
     for k, i in enumerate(ips[:-1]):
-        outer += (f"{'IP' if kinds[i] is IPv4 else 'IP6'} {{{read(i, 'src')}}} > {{{read(i, 'dst')}}}: "
+        outer += (f"{_family(kinds, i)}{{{read(i, 'src')}}} > {{{read(i, 'dst')}}}: "
                   + _marks(kinds, i + 1, ips[k + 1]))
     net = ips[-1]
-    family = "IP" if kinds[net] is IPv4 else "IP6"
+    family = _family(kinds, net)
     src, dst = read(net, "src"), read(net, "dst")
+    if hasattr(kinds[net], "CUT_MARK") and transport < len(kinds):
+        # longer than the bytes there are: the transport's length as the IP header gives it (a UDP
+        # header's line reads its own length field; a TCP line is read from the bytes, as far as the
+        # datagram's end, which it reads no further than its options)
+        captured = line
+        extra = f"declared_end{net}(data, o{net}) - e{net}"
+
+        def line(i: int) -> str:
+            if i != transport or issubclass(kinds[i], UDP):
+                return captured(i)
+            if issubclass(kinds[i], TCP):         # its sequence range too: read to where the datagram ends
+                return f"summary_at{i}(data, o{i}, declared_end{net}(data, o{net}))"
+            return f"_lengthen({captured(i)}, {extra})"
     marks = _marks(kinds, net + 1, transport)    # IPv6 extension headers, as tcpdump marks them: "HBH "
     if transport < len(kinds):
         if kinds[transport] in _WITH_PORTS:
             sport, dport, last = read(transport, "sport"), read(transport, "dport"), len(kinds) - 1
             if transport > net + 1:              # after extension headers: the ports after their marks
-                return [f"{out}f'{outer}{family} {{{src}}} > {{{dst}}}: {marks}{{{sport}}} > {{{dport}}}: "
+                return [f"{out}f'{outer}{family}{{{src}}} > {{{dst}}}: {marks}{{{sport}}} > {{{dport}}}: "
                         f"{{{line(last)}}}{tail}'"]
-            return [f"{out}f'{outer}{family} {{{src}}}.{{{sport}}} > {{{dst}}}.{{{dport}}}: {{{line(last)}}}{tail}'"]
-        return [f"{out}f'{outer}{family} {{{src}}} > {{{dst}}}: {marks}{{{line(transport)}}}{tail}'"]
+            return [f"{out}f'{outer}{family}{{{src}}}.{{{sport}}} > {{{dst}}}.{{{dport}}}: {{{line(last)}}}{tail}'"]
+        return [f"{out}f'{outer}{family}{{{src}}} > {{{dst}}}: {marks}{{{line(transport)}}}{tail}'"]
     lines, cases = [], []
     if tail:                                     # stopped in its TCP or UDP header: the ports, if there
         cases.append(("packet._stopped_at in _WITH_PORTS and len(packet.remainder) >= 4",
-                      f"{out}f'{outer}{family} {{{src}}}.{{int.from_bytes(packet.remainder[:2], \"big\")}} > "
+                      f"{out}f'{outer}{family}{{{src}}}.{{int.from_bytes(packet.remainder[:2], \"big\")}} > "
                       f"{{{dst}}}.{{int.from_bytes(packet.remainder[2:4], \"big\")}}:{tail}'"))
     if marks:                                    # a later IPv6 fragment: "frag (1448|1448)" says it all
         lines.append(f"marks = f'{marks}'")
-        cases.append(("marks", f"{out}f'{outer}{family} {{{src}}} > {{{dst}}}: {{marks.rstrip()}}{tail}'"))
+        cases.append(("marks", f"{out}f'{outer}{family}{{{src}}} > {{{dst}}}: {{marks.rstrip()}}{tail}'"))
     otherwise = f"{out}f'{outer}{{{line(net)}}}{tail}'"
     if not cases:
         return lines + [otherwise]
     for k, (condition, statement) in enumerate(cases):
         lines += [f"{'elif' if k else 'if'} {condition}:", f"    {statement}"]
     return lines + ["else:", f"    {otherwise}"]
+
+
+def _family(kinds: tuple[type[Header], ...], i: int) -> str:
+    """Source writing the start of IP header ``i``'s part of the line: ``IP``, ``IP6``, and tcpdump's
+    ``truncated-ip - N bytes missing!`` after it when the datagram is longer than the frame."""
+    family = "IP" if issubclass(kinds[i], IPv4) else "IP6"
+    if hasattr(kinds[i], "CUT_MARK"):
+        return f"{family}{{cut_mark{i}(packet, data, o{i})}}"
+    return family + " "
+
+
+def _cut_mark(cls: Any, packet: Packet, data: bytes, off: int) -> str:
+    """`` truncated-ip - N bytes missing! `` when the frame on the wire was shorter than IP header ``cls``
+    at ``off`` says its datagram is (tcpdump's words); a space when the capture cut it (the snap length),
+    or when the packet's ``wire_length`` is not known."""
+    if packet.wire_length is None:              # not known: the bytes may be all the capture kept
+        return " "
+    missing = cls.declared_end(data, off) - packet.wire_length
+    return cls.CUT_MARK.format(missing) if missing > 0 else " "
+
+
+def _lengthen(text: str, extra: int) -> str:
+    """A line ending ``, length N`` (TCP, ICMP, ICMPv6) with ``extra`` bytes more: the length the IP header
+    gives, where the capture holds fewer bytes."""
+    head, sep, length = text.rpartition(", length ")
+    if sep and length.isdigit():
+        return f"{head}, length {int(length) + extra}"
+    return text
+
+
+def _on_the_wire(packet: Packet, text: str) -> str:
+    """A line ending ``, length N`` counted to the end of the frame (ARP's), with the bytes the capture
+    cut added back (the frame's ``wire_length``), as tcpdump counts them."""
+    if packet.wire_length is None or packet.wire_length <= len(packet.data):
+        return text
+    return _lengthen(text, packet.wire_length - len(packet.data))
 
 
 def _marks(kinds: tuple[type[Header], ...], start: int, stop: int) -> str:
@@ -420,11 +478,14 @@ def _ip_class(data: bytes, offset: int) -> type[Header]:
     return IPv4
 
 
-def decode(frame: bytes | bytearray | memoryview, linktype: int = 1, first: type[Header] | None = None) -> Packet:
+def decode(frame: bytes | bytearray | memoryview, linktype: int = 1, first: type[Header] | None = None,
+           wire_length: int | None = None) -> Packet:
     """Decode a captured frame whose link layer is ``linktype`` (1 Ethernet, 101 raw IP, 113/276 Linux
     cooked, 0 BSD loopback) into a :class:`Packet`; or, given ``first``, bytes that start with that
     header (``decode(data, first=UDP)``). Never raises for bad bytes: a malformed layer is recorded in
-    ``packet.error`` and stops the stack.
+    ``packet.error`` and stops the stack. ``wire_length`` is the frame's length on the wire (a capture
+    record's ``length``): an IP datagram longer than the frame on the wire reads ``truncated-ip - N bytes
+    missing!`` as tcpdump writes it (without it, the bytes may be all the capture kept: no such mark).
 
     Each header's ``_locate`` reads the few bytes that say how long it is and what follows, so the
     walk is a loop of small lookups; header objects are made later, when asked for.
@@ -449,9 +510,13 @@ def decode(frame: bytes | bytearray | memoryview, linktype: int = 1, first: type
             _, _, _, cls, off, end = span
     except DecodeError as exc:
         error = exc
+        if exc.__class__ is CutHeader:  # its fixed part captured: kept as the last layer, marked malformed
+            spans.append(exc.span)
+            off = end
     packet = _new_packet(Packet)      # every slot set here: no __init__ call on this per-packet path
     packet.data = frame
     packet.linktype = linktype
+    packet.wire_length = wire_length
     packet.spans = spans
     packet.error = error
     packet._rest_start = off
@@ -462,6 +527,13 @@ def decode(frame: bytes | bytearray | memoryview, linktype: int = 1, first: type
 
 
 _new_packet = object.__new__
+
+
+def _inner_name(status: dict[str, str]) -> str:
+    """The key of a tunnel's inner IPv4 header in ``checksums()``: ``IPv4 (inner)``, then ``IPv4 (inner 2)``
+    for a tunnel in a tunnel; the outermost IP header's is ``IPv4``, as the summary line writes it first."""
+    depth = sum(name.startswith("IPv4 (inner") for name in status)
+    return f"IPv4 (inner{f' {depth + 1}' if depth else ''})"
 
 
 class _FinalDestination:

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, TypeVar
 
 from netstudy.errors import BuildError, DecodeError
 
-__all__ = ["Field", "FieldView", "Header", "Span", "Stack", "reads_bytes"]
+__all__ = ["CutHeader", "Field", "FieldView", "Header", "Span", "Stack", "reads_bytes"]
 
 # how values of each kind are stored in the struct tuple (raw) and shown to people
 _BYTES_KINDS = {"ipv4", "ipv6", "mac", "bytes"}
@@ -259,6 +259,17 @@ LOCATE: dict[type[Header], Callable[[bytes, int, int], Span]] = {}
 _new = object.__new__         # a header from bytes is made without __init__ (which builds from values)
 H = TypeVar("H", bound="Header")
 
+class CutHeader(DecodeError):
+    """A header whose fixed part was captured but whose variable part (options, extension data) runs past
+    the bytes there are, as a snap length cuts it: the error names the layer, field and offset like any
+    :class:`DecodeError`, and ``span`` is the header as far as it was captured (nothing follows it), which
+    ``decode`` keeps as the packet's last layer: its fixed fields stay readable, the packet is malformed."""
+
+    def __init__(self, layer: str, field: str, offset: int, reason: str, span: Span) -> None:
+        super().__init__(layer, field, offset, reason)
+        self.span = span
+
+
 class _Built:
     """What a header made (or changed) in Python carries besides its words: fields left for ``build``
     to fill, and extras such as an options list."""
@@ -435,7 +446,10 @@ class Header:
     def layout(self) -> tuple[type[Header] | None, int, int]:
         """(class of the next header or None, where this header's payload starts, where it ends) in the
         buffer, as ``_locate`` finds them."""
-        return self._locate(self._buf, self._off, self._end)[3:]
+        try:
+            return self._locate(self._buf, self._off, self._end)[3:]
+        except CutHeader as cut:            # captured in part: its options as far as they go, nothing after
+            return cut.span[3:]
 
     @property
     def header_length(self) -> int:

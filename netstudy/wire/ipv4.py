@@ -81,8 +81,9 @@ class IPv4(Header):
             stop = end              # 0: segmentation offload left it for the NIC to fill
         else:
             stop = off + total
-            if stop > end:          # more than captured: cut by the snap length
-                stop = end
+            if stop > end:          # more than captured (rare): cut by the snap length, or a length that lies
+                return (IPv4Cut, off, end, None if fragment & 0x1FFF else IP_PROTOCOL_NEXT[protocol], off + hlen,
+                        end)
         # a later fragment (offset > 0) carries the middle of a payload, not a header
         return cls, off, end, None if fragment & 0x1FFF else IP_PROTOCOL_NEXT[protocol], off + hlen, stop
 
@@ -145,6 +146,27 @@ class IPv4(Header):
                    f"{'+' if self.mf else ''})"
         name = IP_PROTOCOL_NAMES.get(self.protocol, f"ip-proto-{self.protocol}")
         return f"IP {self.src} > {self.dst}: {name}{frag}, length {len(self.payload)}"
+
+
+class IPv4Cut(IPv4):
+    """An IPv4 header whose total length runs past the bytes there are: the datagram was cut by the snap
+    length (the capture record says it was longer on the wire), or its length field lies. Decoded as any
+    IPv4 header (it is one: ``isinstance(h, IPv4)``); its own class tells the summary line to write the
+    lengths the headers give, as tcpdump does, and ``truncated-ip - N bytes missing!`` when the frame on
+    the wire was shorter than the length says."""
+
+    __slots__ = ()
+    CUT_MARK = " truncated-ip - {} bytes missing! "
+
+    @classmethod
+    def _make(cls, data: bytes, offset: int, end: int) -> IPv4:  # type: ignore[override]  # an IPv4, not a cls
+        """The header object: an IPv4 like any other (the class is the summary line's business alone)."""
+        return IPv4._make(data, offset, end)
+
+    @staticmethod
+    def declared_end(data: bytes, off: int) -> int:
+        """Where the datagram ends by its total length (past the bytes there are)."""
+        return off + (data[off + 2] << 8 | data[off + 3])
 
 
 def protocol_number(over: Header | None, nothing: int = 0) -> int:

@@ -61,7 +61,10 @@ class IPv6(Header):
         first, length, next_header = _skim(data, off)
         if first >> 4 != 6:
             raise cls._fail("version", off, f"version is {first >> 4}, not 6")
-        stop = end if length == 0 or off + 40 + length > end else off + 40 + length   # 0: a jumbogram, or offload
+        stop = off + 40 + length
+        if stop > end or not length:            # rare: more than captured (IPv6Cut), or 0 (a jumbogram, offload)
+            return (IPv6Cut if length else cls), off, end, \
+                IP_PROTOCOL_NEXT[next_header] if next_header else IPv6HopByHop, off + 40, end
         # hop-by-hop options only here, first (RFC 8200 §4.1): the table's entry for 0 marks it misplaced
         return cls, off, end, IP_PROTOCOL_NEXT[next_header] if next_header else IPv6HopByHop, off + 40, stop
 
@@ -84,6 +87,25 @@ class IPv6(Header):
     def summary(self) -> str:
         name = IP_PROTOCOL_NAMES.get(self.next_header, f"ip-proto-{self.next_header}")
         return f"IP6 {self.src} > {self.dst}: {name}, length {self.payload_length}"
+
+
+class IPv6Cut(IPv6):
+    """An IPv6 header whose payload length runs past the bytes there are (cut by the snap length, or a
+    length that lies): as :class:`netstudy.wire.ipv4.IPv4Cut`, an IPv6 header whose summary line writes
+    the lengths the headers give, and ``truncated-ip6 - N bytes missing!`` as tcpdump does."""
+
+    __slots__ = ()
+    CUT_MARK = " truncated-ip6 - {} bytes missing!"
+
+    @classmethod
+    def _make(cls, data: bytes, offset: int, end: int) -> IPv6:  # type: ignore[override]  # an IPv6, not a cls
+        """The header object: an IPv6 like any other (the class is the summary line's business alone)."""
+        return IPv6._make(data, offset, end)
+
+    @staticmethod
+    def declared_end(data: bytes, off: int) -> int:
+        """Where the datagram ends by its payload length (past the bytes there are)."""
+        return off + 40 + (data[off + 4] << 8 | data[off + 5])
 
 
 class _Extension(Header):

@@ -113,10 +113,11 @@ class OptionTable:
                 raise BuildError(f"{self.layer} option {name}: {exc}") from None
         return self.option(spec.kind, data)
 
-    def walk(self, data: bytes, start: int, end: int, where: int) -> list[tuple[int, int, int]]:
+    def walk(self, data: bytes, start: int, end: int, where: int, cut: bool = False) -> list[tuple[int, int, int]]:
         """(kind, start, end of its data) for each option in ``data[start:end]``, in order, up to the end of
         list; ``where`` is the packet offset of ``data[start]``, for the DecodeError of an option that does
-        not fit. Parsing and the one-line text both walk the options this way."""
+        not fit (``cut``: the options area was cut by the snap length, and the walk stops there instead).
+        Parsing and the one-line text both walk the options this way."""
         singles, stop, unit, extra = self.singles, self.end, self.length_unit, self.header_bytes
         found = []
         i = start
@@ -129,19 +130,24 @@ class OptionTable:
                 i += 1
                 continue
             if i + 1 >= end:
+                if cut:
+                    break
                 raise DecodeError(self.layer, "options", where + i - start, f"option kind {kind} has no length byte")
             length = data[i + 1] * unit + extra
             if length < 2 or i + length > end:
+                if cut:
+                    break
                 raise DecodeError(self.layer, "options", where + i - start + 1,
                                   f"option kind {kind} length {length} does not fit in {end - i} bytes")
             found.append((kind, i + 2, i + length))
             i += length
         return found
 
-    def parse(self, data: bytes, offset: int) -> list[Option]:
-        """Options from ``data`` (which starts at byte ``offset`` of the packet, for error messages)."""
+    def parse(self, data: bytes, offset: int, cut: bool = False) -> list[Option]:
+        """Options from ``data`` (which starts at byte ``offset`` of the packet, for error messages); of an
+        area ``cut`` by the snap length, those captured whole."""
         option = self.option
-        return [option(kind, data[s:e]) for kind, s, e in self.walk(data, 0, len(data), offset)]
+        return [option(kind, data[s:e]) for kind, s, e in self.walk(data, 0, len(data), offset, cut)]
 
     def texts(self, data: bytes, start: int, end: int, where: int, skip: int | None = None) -> list[str]:
         """Each option in ``data[start:end]`` as tcpdump writes it (``str(option)``), straight from the

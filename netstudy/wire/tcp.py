@@ -5,7 +5,7 @@ import struct
 
 from netstudy.errors import DecodeError
 from netstudy.wire.checksum import internet_checksum, ones_complement_sum, segment_status
-from netstudy.wire.fields import Field, Header, Span, reads_bytes
+from netstudy.wire.fields import CutHeader, Field, Header, Span, reads_bytes
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, TCP_PORT_NEXT, register
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
@@ -127,8 +127,9 @@ class TCP(Header):
         hlen = (offset_byte >> 4) * 4
         if hlen < 20:
             raise cls._fail("data_offset", off, f"data offset {hlen // 4} words is less than the minimum 5")
-        if off + hlen > end:
-            raise cls._fail("data_offset", off, f"header of {hlen} bytes runs past the {end - off} bytes left")
+        if off + hlen > end:                    # options cut by the snap length: the fixed part kept
+            raise CutHeader(cls.NAME, "data_offset", off + 12, f"header of {hlen} bytes runs past the {end - off} "
+                            "bytes left", (cls, off, end, None, off + hlen, end))
         if end == off + hlen:                   # an application header only where there is a payload
             return cls, off, end, None, off + hlen, end
         return cls, off, end, TCP_PORT_NEXT[dport] or TCP_PORT_NEXT[sport], off + hlen, end
@@ -158,7 +159,10 @@ class TCP(Header):
     # -- options --
     @property
     def options(self) -> list[Option]:
-        return TCP_OPTIONS.parse(self.options_raw, self._off + 20)
+        """The options; of a header cut by the snap length, those captured whole."""
+        raw = self.options_raw
+        cut = self._build is None and 20 + len(raw) < self.header_length
+        return TCP_OPTIONS.parse(raw, self._off + 20, cut)
 
     def _pack_options(self, options: list[Option]) -> bytes:
         return TCP_OPTIONS.pack(options)
@@ -191,6 +195,8 @@ class TCP(Header):
     def summary_at(cls, data: bytes, off: int, end: int) -> str:
         v = _unpack(data, off)
         opt_end = off + (v[4] >> 4) * 4
+        if opt_end > len(data):             # rare: options cut by the snap length
+            return _cut_line(v, data, off + 20, opt_end, end)
         return _line(v, data, off + 20, opt_end, end - opt_end)
 
     def summary(self) -> str:
@@ -228,6 +234,30 @@ def _line(v: tuple, buf: bytes, opt_start: int, opt_end: int, length: int) -> st
     else:
         options = ""
     return f"Flags [{flags}]{seq}{ack}, win {v[6]}{urgent}{options}, length {length}"
+
+
+def _cut_line(v: tuple, data: bytes, opt_start: int, opt_end: int, end: int) -> str:
+    """tcpdump's text for a header whose options run past the captured bytes: the fixed fields, then the
+    options that were captured whole and the list left open, as tcpdump leaves it before its ``[|tcp]``
+    (the packet's malformed mark follows); the length, when the IP header gives the datagram's end."""
+    bits = v[5]
+    length = end - opt_end if end > len(data) else 0
+    seq = f", seq {v[2]}:{(v[2] + length) & 0xFFFFFFFF}" if length else (f", seq {v[2]}" if bits & 0x7 else "")
+    ack = f", ack {v[3]}" if bits & 0x10 else ""
+    urgent = f", urg {v[8]}" if bits & 0x20 else ""
+    texts, i, stop = [], opt_start, len(data)
+    while i < stop:
+        kind = data[i]
+        size = 1 if kind in (0, 1) else (data[i + 1] if i + 1 < stop else 0)
+        if size < 1 or i + size > stop or (kind not in (0, 1) and size < 2):
+            break
+        texts.append(TCP_OPTIONS.texts(data, i, i + size, 0)[0])
+        if kind == 0:                       # the end of the list was captured: the list closes
+            texts.append("]")
+            break
+        i += size
+    options = ",".join(texts).replace(",]", "]")
+    return f"Flags [{FLAG_STRINGS[(v[4] & 1) << 8 | bits]}]{seq}{ack}, win {v[6]}{urgent}, options [{options}"
 
 
 # nop, nop, timestamps: the options of nearly every segment of an open connection (RFC 7323 §3, App. A)

@@ -65,8 +65,12 @@ class UDP(Header):
 
     @classmethod
     def summary_at(cls, data: bytes, off: int, end: int) -> str:
+        """``UDP, length N``: N from the header's length field, as tcpdump writes it, whether the bytes are
+        all here or not (the first fragment of a datagram, a frame cut by the snap length); from the bytes
+        there are when the field is 0 (a jumbogram, segmentation offload)."""
         start, stop = cls._locate(data, off, end)[4:]
-        return f"UDP, length {stop - start}"
+        length = data[off + 4] << 8 | data[off + 5]
+        return f"UDP, length {length - 8 if length else stop - start}"
 
     def summary(self) -> str:
         if not self._buf:                  # built, not parsed: no payload here
