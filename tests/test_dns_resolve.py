@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import threading
 import time
@@ -105,7 +106,7 @@ def test_retries_back_off_then_time_out():
         elapsed = time.monotonic() - start
     sends = [t - start for t, _, _ in srv.received]
     assert len(sends) == 3 and 0.65 <= elapsed < 1.2
-    gaps = [b - a for a, b in zip(sends, sends[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(sends)]
     assert gaps[1] > 1.6 * gaps[0]                    # each wait doubles: 0.1, 0.2, 0.4 s
     assert len({data for _, data, _ in srv.received}) == 1   # the same query (same ID) each time
 

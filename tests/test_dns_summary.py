@@ -237,4 +237,5 @@ def test_lines_agree_with_tcpdump(tmp_path):
                     / BUILT[name][0].to_wire()) for name in cases]
     theirs = tcpdump_lines(frames, tmp_path / "dns.pcap")
     ours = [decode(frame).summary() for frame in frames]
-    assert [(c, o) for c, o, t in zip(cases, ours, theirs) if o != t] == [(c, t) for c, o, t in zip(cases, ours, theirs) if o != t]
+    rows = list(zip(cases, ours, theirs, strict=True))
+    assert [(c, o) for c, o, t in rows if o != t] == [(c, t) for c, o, t in rows if o != t]

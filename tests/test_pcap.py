@@ -59,7 +59,7 @@ def test_reader_agrees_with_tshark(path: Path) -> None:
     rows = load(path)
     records = list(pcap.read(path))
     assert len(records) == len(rows) > 0
-    for rec, row in zip(records, rows):
+    for rec, row in zip(records, rows, strict=True):
         assert rec.timestamp_ns == epoch_ns(row["frame.time_epoch"]), row["frame.number"]
         assert (rec.length, rec.caplen) == (int(row["frame.len"]), int(row["frame.cap_len"]))
         assert rec.caplen == len(rec.data)
@@ -180,7 +180,7 @@ def test_hand_built_pcapng_as_tshark_reads_it(tmp_path: Path) -> None:
         assert reader.warnings == []
         assert [i.linktype for i in reader.interfaces] == [LinkType.RAW, LinkType.ETHERNET]
     assert len(ours) == len(theirs) == 6
-    for rec, (ts, length, caplen, iface, comment) in zip(ours, theirs):
+    for rec, (ts, length, caplen, iface, comment) in zip(ours, theirs, strict=True):
         assert (rec.timestamp_ns, rec.length, rec.caplen) == (epoch_ns(ts), int(length), int(caplen))
         assert (rec.interface, rec.comment or "") == (int(iface), comment)
     assert [r.timestamp_ns for r in ours] == [SECOND * 10**9 + 123456000, SECOND * 10**9 + 117737770, 0,
@@ -340,7 +340,7 @@ def test_pcapng_to_pcap_keeps_every_field(tmp_path: Path) -> None:
     expected = load(CAPTURES / "lo_mixed.pcapng")
     got = run_fields(out)
     assert len(got) == len(expected)
-    for a, b in zip(got, expected):
+    for a, b in zip(got, expected, strict=True):
         a.pop("frame.interface_id"), b.pop("frame.interface_id")
         assert a == b
 
@@ -430,7 +430,7 @@ def test_to_frame_agrees_with_tshark(path: Path) -> None:
     rows = load(path)
     assert len(frame) == len(rows)
     assert list(frame.columns[:5]) == ["time", "length", "caplen", "truncated", "interface"]
-    for (_, got), row in zip(frame.iterrows(), rows):
+    for (_, got), row in zip(frame.iterrows(), rows, strict=True):
         assert got["time"].value == epoch_ns(row["frame.time_epoch"])
         assert (got["length"], got["caplen"]) == (int(row["frame.len"]), int(row["frame.cap_len"]))
         assert got["interface"] == int(row["frame.interface_id"] or 0)

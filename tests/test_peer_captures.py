@@ -161,7 +161,7 @@ def _compare() -> tuple[int, int, list[tuple[str, int, str, str, str]], list[str
     unexplained, used = [], Counter()
     for capture in CAPTURES:
         theirs = tcpdump(capture, "-S")
-        for number, (packet, text) in enumerate(zip(ours(capture), theirs, strict=False), 1):
+        for number, (packet, text) in enumerate(zip(ours(capture), theirs, strict=True), 1):
             line, mine = text.split("\n", 1)[0], packet.summary()
             if mine == line:
                 compared += 1
@@ -228,7 +228,7 @@ def test_checksum_verdicts_agree_with_tcpdump():
     on every frame where both give a verdict."""
     agree, disagree = 0, []
     for capture in CAPTURES:
-        for number, (packet, text) in enumerate(zip(ours(capture), tcpdump(capture, "-v"), strict=False), 1):
+        for number, (packet, text) in enumerate(zip(ours(capture), tcpdump(capture, "-v"), strict=True), 1):
             mine = {_family(name): verdict for name, verdict in packet.checksums().items()}
             for name, theirs in _tcpdump_verdicts(text).items():
                 verdict = mine.get(name)

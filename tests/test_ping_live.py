@@ -135,7 +135,8 @@ def test_unknown_host_is_one_line():
     ours = netstudy("ping", "-c", "1", "no-such-host.invalid")
     theirs = subprocess.run([tool("ping"), "-c", "1", "no-such-host.invalid"], capture_output=True, text=True)
     assert ours.returncode == 2 and ours.stdout == ""
-    assert ours.stderr.splitlines() == ["netstudy ping: no-such-host.invalid: " + theirs.stderr.split(": ", 2)[2].strip()]
+    reason = theirs.stderr.split(": ", 2)[2].strip()
+    assert ours.stderr.splitlines() == ["netstudy ping: no-such-host.invalid: " + reason]
 
 
 @pytest.mark.parametrize("args,words", [
@@ -221,7 +222,7 @@ def in_open_namespace(argv: list[str]) -> subprocess.CompletedProcess:
 def test_unprivileged_icmp_socket_in_an_opened_namespace():
     proc = in_open_namespace([sys.executable, "-c", UNPRIVILEGED_PING])
     assert proc.returncode == 0, proc.stderr
-    for run, host in zip(json.loads(proc.stdout), ("127.0.0.1", "::1")):
+    for run, host in zip(json.loads(proc.stdout), ("127.0.0.1", "::1"), strict=True):
         assert run["mechanism"] == "datagram" and run["received"] == 3
         assert run["ttls"] == [64, 64, 64] and run["sources"] == [host] * 3      # TTL from IP_RECVTTL
 

@@ -375,7 +375,8 @@ def test_replay_of_recorded_captures():
     assert (loopback.summary.transmitted, loopback.summary.received, loopback.mechanism) == (40, 40, "capture")
     assert all(r.ttl == 64 and r.size == 64 and 0 < r.rtt_ns < 10**7 for r in loopback.records)
     exceeded = replay(read(captures / "lab_ttl_exceeded.pcap"))
-    assert [(r.source, r.icmp_type, r.error) for r in exceeded.records] == [("10.0.1.1", 11, "Time to live exceeded")] * 3
+    assert ([(r.source, r.icmp_type, r.error) for r in exceeded.records]
+            == [("10.0.1.1", 11, "Time to live exceeded")] * 3)
     unreachable = replay(read(captures / "lab_host_unreachable.pcap"))
     assert [r.error for r in unreachable.records] == ["Destination Host Unreachable"] * 3
     assert unreachable.summary.pipe == 3 and unreachable.summary.errors == 3
@@ -406,7 +407,8 @@ def test_replay_of_an_iputils_capture_agrees_with_tshark():
 def test_reply_checksum_check_agrees_with_rfc1071(body):
     """The reply path's shortcut (a remainder modulo 0xFFFF) says what netstudy.wire's verify says."""
     message = bytearray(b"\x00\x00" + body[2:])
-    good = bytes(message[:2]) + internet_checksum(bytes(message[:2]) + b"\x00\x00" + bytes(message[4:])).to_bytes(2, "big") + bytes(message[4:])
+    checksum = internet_checksum(bytes(message[:2]) + b"\x00\x00" + bytes(message[4:]))
+    good = bytes(message[:2]) + checksum.to_bytes(2, "big") + bytes(message[4:])
     for candidate in (good, bytes(message)):
         event = read_message(candidate, 0, 4, "127.0.0.1", 64, 0, verify_checksum=True)
         assert event.checksum_ok == verify(candidate)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import os
 import random
@@ -254,7 +255,7 @@ def test_neighbouring_fields_differ_in_colour():
         for layer in packet(name).layers:
             views = layer.fields()
             colors = [field_color(layer, v.name) for v in views if not v.name.startswith("option")]
-            assert all(a != b for a, b in zip(colors, colors[1:])), layer.NAME
+            assert all(a != b for a, b in itertools.pairwise(colors)), layer.NAME
 
 
 def test_colours_and_html_do_not_depend_on_the_interpreter_run():
@@ -429,7 +430,7 @@ def test_checksum_steps_agree_with_internet_checksum(close_figures):
 def test_mutated_and_cut_frames_still_render():
     """Whatever decode makes of damaged bytes (a malformed layer, odd lengths), the display draws it."""
     rng = random.Random(2)
-    for name, (data, linktype) in sorted(FRAMES.items()):
+    for _name, (data, linktype) in sorted(FRAMES.items()):
         for _ in range(25):
             damaged = bytearray(data[:rng.randrange(1, len(data) + 1)])
             for _ in range(rng.randrange(1, 4)):

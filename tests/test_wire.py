@@ -55,7 +55,7 @@ def test_checksum_rfc1071_example():
 
 @pytest.mark.parametrize("length", list(range(0, 70)) + [1499, 1500, 1501, 65535, 65536])
 def test_checksum_matches_textbook_loop_on_every_length(length):
-    for seed in range(5):
+    for _ in range(5):
         data = os.urandom(length)
         assert internet_checksum(data) == internet_checksum_loop(data)
 
@@ -323,7 +323,7 @@ def test_build_parse_round_trip(cls, fixed, data):
     header = cls(**values)
     raw = header.build(payload)
     parsed = cls.parse(raw)
-    for name, value in values.items():
+    for name in values:
         assert parsed.raw(name) == header.raw(name), name
     assert bytes(parsed) == raw[:parsed.header_length]
     assert parsed.payload == payload or cls in (ARP,)
@@ -424,7 +424,8 @@ def test_summary_from_bytes_equals_the_header_objects_summary():
     from pathlib import Path
 
     from netstudy import pcap
-    captures = sorted(p for p in (Path(__file__).parent / "data" / "captures").iterdir() if p.suffix in (".pcap", ".pcapng"))
+    captures = sorted(p for p in (Path(__file__).parent / "data" / "captures").iterdir()
+                      if p.suffix in (".pcap", ".pcapng"))
     checked = 0
     for path in captures:
         for rec in pcap.read(path):
@@ -458,7 +459,8 @@ def test_compiled_rows_equal_rows_from_header_objects():
     from pathlib import Path
 
     from netstudy import pcap
-    captures = sorted(p for p in (Path(__file__).parent / "data" / "captures").iterdir() if p.suffix in (".pcap", ".pcapng"))
+    captures = sorted(p for p in (Path(__file__).parent / "data" / "captures").iterdir()
+                      if p.suffix in (".pcap", ".pcapng"))
     shapes = set()
     for path in captures:
         for rec in pcap.read(path):

@@ -6,6 +6,7 @@ Packets that netstudy builds are also read by tshark live, which must find nothi
 """
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 
@@ -53,14 +54,14 @@ def expected_pairs(ours, theirs: dict[str, str]) -> list[tuple[str, object, obje
         if theirs.get(field, "") != "":
             pairs.append((field, value, convert(theirs[field])))
 
-    eth, vlan, arp, ip4, ip6 = ours.get(Ethernet), ours.get(VLAN), ours.get(ARP), ours.get(IPv4), ours.get(IPv6)
+    eth, arp, ip4, ip6 = ours.get(Ethernet), ours.get(ARP), ours.get(IPv4), ours.get(IPv6)
     if eth is not None:
         add("eth.src", eth.src, str)
         add("eth.dst", eth.dst, str)
         add("eth.type", eth.ethertype)
     # tshark's vlan.id is the first 802.1Q tag (0x8100); an 802.1ad tag (0x88a8) is ieee8021ad.id
     layers = ours.layers
-    for before, layer in zip(layers, layers[1:]):
+    for before, layer in itertools.pairwise(layers):
         if isinstance(layer, VLAN) and before.ethertype == 0x8100:
             add("vlan.id", layer.vid)
             break
@@ -126,7 +127,7 @@ def test_every_field_agrees_with_tshark(capture):
     records = list(pcap.read(capture))
     assert len(records) == len(rows), "frame count differs from tshark"
     compared = 0
-    for record, theirs in zip(records, rows):
+    for record, theirs in zip(records, rows, strict=True):
         ours = decode(record.data, record.linktype)
         assert ours.error is None or "Malformed" in theirs.get("_ws.expert.message", "") or record.truncated, \
             f"frame {theirs['frame.number']}: we say malformed ({ours.error}), tshark does not"
@@ -166,7 +167,7 @@ def test_summary_lines_agree_with_tcpdump():
         if len(theirs) != len(records):          # tcpdump reads the first section of a pcapng file only
             assert capture.suffix == ".pcapng", f"{capture.name}: tcpdump printed {len(theirs)} lines: {run.stderr}"
             continue
-        for number, (record, line) in enumerate(zip(records, theirs), 1):
+        for number, (record, line) in enumerate(zip(records, theirs, strict=True), 1):
             packet = decode(record.data, record.linktype)
             if _differs_by_design(packet):
                 continue
