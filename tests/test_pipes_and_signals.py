@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,67 @@ def test_dns_serve_ends_on_the_signal_with_its_statistics(signum, ignored):
     stats = STATS.match(out.splitlines()[-1])
     assert stats is not None, out
     assert stats.groups() == ("1", "0", "1", "0")
+
+
+def _running(argv: list[str], first_line: str, ignored: bool) -> subprocess.Popen:
+    """The CLI running ``argv`` until it has printed ``first_line`` (a prefix); SIGINT ignored as a
+    script's ``cmd &`` leaves it when ``ignored``."""
+    proc = subprocess.Popen(NETSTUDY + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignored else None)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith(first_line), (line, proc.stderr.read() if proc.stderr else "")
+    return proc
+
+
+def _stop(proc: subprocess.Popen, signum: int) -> tuple[str, str]:
+    try:
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return out, err
+
+
+SIGNALS = pytest.mark.parametrize("signum,ignored", [(signal.SIGINT, False), (signal.SIGTERM, False),
+                                                    (signal.SIGINT, True)],
+                                  ids=["SIGINT", "SIGTERM", "SIGINT inherited ignored"])
+
+
+@SIGNALS
+def test_ping_ends_on_the_signal_with_its_statistics(signum, ignored):
+    if not _can_ping():
+        pytest.skip("no raw or unprivileged ICMP socket here (root, or net.ipv4.ping_group_range)")
+    proc = _running(["ping", "-i", "0.2", "127.0.0.1"], "PING 127.0.0.1", ignored)
+    assert proc.stdout is not None and proc.stdout.readline().startswith("64 bytes from 127.0.0.1")
+    out, err = _stop(proc, signum)
+    lines = out.splitlines()
+    assert proc.returncode == 0 and err == ""
+    assert lines[-3] == "--- 127.0.0.1 ping statistics ---"
+    assert re.match(r"\d+ packets transmitted, \d+ received, 0% packet loss, time \d+ms$", lines[-2])
+
+
+@SIGNALS
+def test_traceroute_ends_on_the_signal_without_a_traceback(signum, ignored):
+    # a UDP socket listening on the probe's port: no port unreachable comes back, so the probe waits
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = str(listener.getsockname()[1])
+        proc = _running(["traceroute", "-U", "-p", port, "-w", "30", "-q", "1", "-m", "1", "127.0.0.1"],
+                        "traceroute to", ignored)
+        time.sleep(0.5)                 # the probe is out and waiting
+        out, err = _stop(proc, signum)
+    assert proc.returncode == 130 and err == "" and out == ""
+
+
+@SIGNALS
+def test_sweep_ends_on_the_signal_with_its_summary(signum, ignored):
+    if not _can_ping():
+        pytest.skip("no raw or unprivileged ICMP socket here (root, or net.ipv4.ping_group_range)")
+    # 127.0.0.0/8 answers from every address on loopback: a slow rate keeps the sweep running
+    proc = _running(["sweep", "127.0.0.0/24", "--rate", "20"], "127.0.0.", ignored)
+    out, err = _stop(proc, signum)
+    assert proc.returncode == 0 and err == ""
+    assert re.fullmatch(r"\d+ hosts? up of 254 scanned in \d+\.\d\d s", out.splitlines()[-1])

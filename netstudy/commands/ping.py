@@ -15,6 +15,7 @@ from netstudy.commands.common import (
     reverse,
     seconds,
     stop_quietly_on_closed_pipe,
+    stopped_by_signals,
     ttl,
 )
 from netstudy.icmp import Ping, header_line, probe_line, statistics_lines
@@ -81,17 +82,18 @@ def run(args: argparse.Namespace) -> int:
               flush=True)
         dots = 0
         try:
-            for probe in session.run():
-                if args.flood and not args.quiet:
-                    out.write("." * (session.transmitted - dots) + ("\b \b" if probe.error is None else "E"))
-                    dots = session.transmitted
-                    out.flush()
-                elif not args.quiet:
-                    if probe.error is not None and probe.source is None:
-                        print(f"netstudy ping: {probe.error}", file=sys.stderr)
-                        continue
-                    name = reverse(probe.source) if names and probe.source else None
-                    print(probe_line(probe, timed, name, args.verbose), flush=True)
+            with stopped_by_signals():      # kill (SIGTERM) ends it as Ctrl-C does: statistics printed
+                for probe in session.run():
+                    if args.flood and not args.quiet:
+                        out.write("." * (session.transmitted - dots) + ("\b \b" if probe.error is None else "E"))
+                        dots = session.transmitted
+                        out.flush()
+                    elif not args.quiet:
+                        if probe.error is not None and probe.source is None:
+                            print(f"netstudy ping: {probe.error}", file=sys.stderr)
+                            continue
+                        name = reverse(probe.source) if names and probe.source else None
+                        print(probe_line(probe, timed, name, args.verbose), flush=True)
         except KeyboardInterrupt:
             pass
         if args.flood and not args.quiet:

@@ -15,6 +15,7 @@ from netstudy.commands.common import (
     port,
     seconds,
     stop_quietly_on_closed_pipe,
+    stopped_by_signals,
 )
 from netstudy.errors import InputError
 from netstudy.sweep import Sweep, SweepResult, host_line, summary_line, sweep
@@ -107,13 +108,14 @@ def run(args: argparse.Namespace) -> int:
         with Sweep(args.targets, method=args.method, **options) as session:
             bar = _progress(len(session.addresses))
             try:
-                for target in session.run():
-                    if bar is not None:
-                        bar.update(1)
-                    if live and (target.alive or args.verbose):
+                with stopped_by_signals():  # kill (SIGTERM) ends it as Ctrl-C does: the summary printed
+                    for target in session.run():
                         if bar is not None:
-                            bar.clear()
-                        print(host_line(target), flush=True)
+                            bar.update(1)
+                        if live and (target.alive or args.verbose):
+                            if bar is not None:
+                                bar.clear()
+                            print(host_line(target), flush=True)
             except KeyboardInterrupt:
                 session.table.finish(time.perf_counter_ns())
             finally:

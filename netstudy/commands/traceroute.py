@@ -12,6 +12,7 @@ from netstudy.commands.common import (
     port,
     seconds,
     stop_quietly_on_closed_pipe,
+    stopped_by_signals,
     ttl,
 )
 from netstudy.icmp import Traceroute, hop_line, trace_header_line
@@ -61,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
     with tracer:
         print(trace_header_line(args.host, tracer.address, tracer.max_hops, tracer.packet_size), flush=True)
         try:
-            for hop in tracer.run():
-                print(hop_line(hop), flush=True)
+            with stopped_by_signals():      # kill (SIGTERM) ends it as Ctrl-C does
+                for hop in tracer.run():
+                    print(hop_line(hop), flush=True)
         except KeyboardInterrupt:
             return 130
     return 0
