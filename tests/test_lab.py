@@ -5,7 +5,9 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
+import re
 import shlex
+import shutil
 import signal
 import socket
 import struct
@@ -585,6 +587,18 @@ def test_cli_up_exec_status_down():
         assert status_into_head.stderr in ("0\n", "141\n")    # 0 when head read everything before leaving
         gone = into_gone_head([*cli, "status"])
         assert (gone.wait(timeout=30), gone.stderr.read()) == (141, "")
+        # another user may not stop it: one line saying who may, and the lab stays up
+        other = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        if shutil.which("setpriv") and subprocess.run([*other, *cli[:1], "-c", "pass"]).returncode == 0:
+            refused = subprocess.run([*other, *cli, "down", "--lab", lab_id], capture_output=True, text=True,
+                                     timeout=30)
+            assert refused.returncode == 2 and refused.stdout == ""
+            holder = re.search(rf"lab {lab_id}: up, held by pid (\d+)", status)
+            assert holder is not None
+            assert refused.stderr == (f"netstudy lab: lab {lab_id} is held by pid {holder[1]}, a process "
+                                      f"of another user: only root or that user can stop it (sudo netstudy lab "
+                                      f"down)\n")
+            assert f"lab {lab_id}: up" in subprocess.run([*cli, "status"], capture_output=True, text=True).stdout
     finally:
         down = subprocess.run([*cli, "down", "--lab", lab_id], capture_output=True, text=True, timeout=30)
     assert down.stdout.strip() == f"lab {lab_id}: stopped"

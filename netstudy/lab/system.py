@@ -341,6 +341,9 @@ def stop_owner(record: LabRecord, timeout: float = 10.0) -> None:
         os.kill(record.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
+    except PermissionError:
+        raise PrivilegeError(f"lab {record.id} is held by pid {record.pid}, a process of another user: only "
+                             f"root or that user can stop it (sudo netstudy lab down)") from None
     deadline = time.monotonic() + timeout
     while record.alive and time.monotonic() < deadline:
         time.sleep(0.05)
