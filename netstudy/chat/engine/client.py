@@ -27,13 +27,12 @@ from netstudy.chat.core import (
     encode_line,
     parse_server_line,
 )
-from netstudy.errors import InputError, NetstudyError
+from netstudy.errors import NetstudyError, check_number
 
 
 def connect(host: str, port: int, timeout: float = 5.0) -> socket.socket:
     """A TCP connection, or an OSError that names the address and hints at the server."""
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port <= 65535:
-        raise InputError(f"port {port!r}: a TCP port to connect to is a whole number within 1..65535")
+    check_number("port", port, 1, 65535, whole=True)
     try:
         return socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:

@@ -24,7 +24,7 @@ import time
 from typing import Any, Generic, TypeVar
 
 from netstudy.chat.core import DEFAULT_HOST, NS_PER_S, Action, Broadcast, C, ChatRoom, Close, Send, State
-from netstudy.errors import InputError, check_number
+from netstudy.errors import check_number
 
 log = logging.getLogger("netstudy.chat")
 log.addHandler(logging.NullHandler())     # a library logs; the application (the CLI) decides where to
@@ -63,8 +63,7 @@ class _Server(Generic[C]):
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = 0, room: ChatRoom[C] | None = None,
                  backlog: int = 4096) -> None:
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise InputError(f"port {port!r}: a TCP port is a whole number within 0..65535 (0: any free port)")
+        check_number("port", port, 0, 65535, whole=True)          # 0: the kernel picks a free one
         self.room: ChatRoom[C] = room if room is not None else ChatRoom()
         self._bind = (host, port)
         self._backlog = backlog
