@@ -12,7 +12,9 @@ SYN or UDP scan with nmap's port states and reasons (``netstudy portscan TARGET`
 - ``services.py``: service names and ``--top-ports`` from nmap's installed ``nmap-services``, read at
   run time (never shipped: Nmap Public Source License), else ``/etc/services`` and netstudy's own
   short list ``data/portscan/top-ports.txt``.
-- ``engine.py``: the sockets and the clock: :class:`PortScan` / :func:`portscan` /
+- ``drivers.py``: the sockets of each scan type (``Connect``, ``Syn``, ``UdpRaw``, ``UdpDatagram``) and
+  ``descriptor_budget`` (how many sockets ``RLIMIT_NOFILE`` allows at once).
+- ``engine.py``: the loop and the clock: :class:`PortScan` / :func:`portscan` /
   :func:`portscan_async` for ``connect`` (non-blocking, bounded by ``RLIMIT_NOFILE``, self-connects
   caught), ``syn`` (raw sockets, ``netstudy.net.RawIPv4Socket``) and ``udp`` (raw, or connected UDP
   sockets without privilege); :func:`grab_banners`.
