@@ -23,7 +23,7 @@ from netstudy.portscan import (
 from netstudy.portscan.output import not_shown_line, port_table, report_lines, seconds
 from netstudy.portscan.packets import read_icmp_answer, read_tcp_answer, read_udp_answer
 from netstudy.portscan.services import read_fallback, read_nmap_services, services
-from netstudy.wire import ICMPUnreachable, IPv4, TCP, UDP, decode_ip
+from netstudy.wire import TCP, UDP, ICMPUnreachable, IPv4, decode_ip
 from netstudy.wire.echo import read_ipv4_datagram
 
 MS = 1_000_000
