@@ -53,6 +53,7 @@ DEFAULT_PARALLEL = {"connect": 1024, "syn": 4096, "udp": 256}
 DEFAULT_RATE = {"connect": None, "syn": None, "udp": 500.0}        # probes a second; None: no pacing
 DEFAULT_RETRIES = {"connect": 1, "syn": 1, "udp": 2}
 MIN_UDP_RATE = 25.0
+NAME_ALL_UP_TO = 2000
 MAX_RATE = 1_000_000
 HTTP_PORTS = frozenset({80, 8000, 8008, 8080, 8088, 8888})
 
@@ -207,7 +208,8 @@ class PortScan:
             self.slowed.append(self.rate)
 
     def _settle(self, record: PortRecord) -> PortRecord:
-        record.service = self.services.name(record.port, record.protocol)
+        if record.state is not State.CLOSED:          # closed ports are named in result(), if few
+            record.service = self.services.name(record.port, record.protocol)
         return record
 
     def interrupt(self) -> None:
@@ -244,9 +246,11 @@ class PortScan:
         return notes
 
     def result(self) -> ScanResult:
-        """What the scan found so far."""
+        """What the scan found so far. Every record gets its service name, except closed ports in a scan
+        of more than NAME_ALL_UP_TO records (a full range: 65,000 names nobody reads)."""
+        few = len(self.table.records) <= NAME_ALL_UP_TO
         for record in self.table.records:
-            if not record.service:
+            if not record.service and (few or record.state is not State.CLOSED):
                 record.service = self.services.name(record.port, record.protocol)
         result = self.table.result(self.spec, self.mechanism, self.elapsed_ns)
         result.notes = self.notes()

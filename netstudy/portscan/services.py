@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -21,19 +20,58 @@ from netstudy.errors import InputError
 
 NMAP_SERVICES = Path("/usr/share/nmap/nmap-services")
 FALLBACK = "top-ports.txt"
+LOOKUPS_BEFORE_PARSING = 200     # one search of the text each; beyond this, parsing it all is cheaper
 
 
-@dataclass(frozen=True)
 class ServiceTable:
-    """``names[(protocol, port)]`` and, per protocol, the ports most often open first (``ranked``)."""
+    """Service names (``name(port, protocol)``) and, per protocol, the ports most often open first
+    (``top(count, protocol)``), from ``nmap-services`` text or netstudy's list. The text is read at once
+    but parsed only as far as asked: a name is looked up where the port's line is, the whole table
+    ranked only for ``top`` (a full scan's report names a handful of ports; parsing 27,000 lines would
+    cost more than the scan of some targets)."""
 
-    names: dict[tuple[str, int], str]
-    ranked: dict[str, tuple[int, ...]]
-    source: str                          # the file read, or "netstudy's fallback list"
+    def __init__(self, text: str, source: str, nmap_format: bool = True) -> None:
+        self.text, self.source, self.nmap_format = text, source, nmap_format
+        self._names: dict[tuple[str, int], str] = {}
+        self._ranked: dict[str, tuple[int, ...]] | None = None
+        self._all = False
+        self._lookups = 0
+
+    def _parse(self) -> None:
+        names: dict[tuple[str, int], str] = {}
+        weights: dict[str, list[tuple[float, int]]] = {"tcp": [], "udp": []}
+        pattern = _NMAP_LINE if self.nmap_format else _SERVICES_LINE
+        for found in pattern.findall(self.text):
+            name, number, protocol = found[:3]
+            port = int(number)
+            if (protocol, port) not in names:
+                names[(protocol, port)] = name
+                frequency = float(found[3] or 0) if self.nmap_format else -len(weights[protocol])
+                weights[protocol].append((frequency, port))
+        self._names, self._all = names, True
+        self._ranked = {proto: tuple(port for _, port in sorted(pairs, key=lambda p: (-p[0], p[1])))
+                        for proto, pairs in weights.items()}
 
     def name(self, port: int, protocol: str = "tcp") -> str:
         """The service usually on ``port`` (nmap's name), else the system's, else ``unknown`` (as nmap)."""
-        return self.names.get((protocol, port)) or system_names().get((protocol, port), "unknown")
+        key = (protocol, port)
+        name = self._names.get(key)
+        if name is None and not self._all:
+            self._lookups += 1
+            if self._lookups > LOOKUPS_BEFORE_PARSING:
+                self._parse()
+                name = self._names.get(key)
+            else:
+                found = re.search(rf"^([^#\s]\S*)[ \t]+{port}/{protocol}\b", self.text, re.MULTILINE)
+                name = self._names[key] = found.group(1) if found else ""
+        return name or system_names().get(key, "unknown")
+
+    @property
+    def ranked(self) -> dict[str, tuple[int, ...]]:
+        if self._ranked is None:
+            self._parse()
+        assert self._ranked is not None
+        return self._ranked
 
     def top(self, count: int, protocol: str = "tcp") -> tuple[int, ...]:
         """The ``count`` ports most often open for ``protocol``, most frequent first."""
@@ -64,30 +102,12 @@ def system_names(path: str = "/etc/services") -> dict[tuple[str, int], str]:
 
 def read_nmap_services(text: str, source: str) -> ServiceTable:
     """The table from ``nmap-services`` text: ``name port/proto frequency [# comment]`` a line."""
-    names: dict[tuple[str, int], str] = {}
-    weights: dict[str, list[tuple[float, int]]] = {"tcp": [], "udp": []}
-    for name, number, protocol, frequency in _NMAP_LINE.findall(text):
-        port = int(number)
-        names.setdefault((protocol, port), name)
-        weights[protocol].append((float(frequency or 0), port))
-    ranked = {proto: tuple(port for _, port in sorted(pairs, key=lambda p: (-p[0], p[1])))
-              for proto, pairs in weights.items()}
-    return ServiceTable(names, ranked, source)
+    return ServiceTable(text, source)
 
 
 def read_fallback(text: str, source: str) -> ServiceTable:
     """The table from netstudy's own list: ``name port/proto`` a line, most common first."""
-    names: dict[tuple[str, int], str] = {}
-    ranked: dict[str, list[int]] = {"tcp": [], "udp": []}
-    for line in text.splitlines():
-        fields = line.split("#", 1)[0].split()
-        if len(fields) < 2:
-            continue
-        number, _, protocol = fields[1].partition("/")
-        if protocol in ranked and number.isdigit() and int(number) not in ranked[protocol]:
-            names[(protocol, int(number))] = fields[0]
-            ranked[protocol].append(int(number))
-    return ServiceTable(names, {p: tuple(v) for p, v in ranked.items()}, source)
+    return ServiceTable(text, source, nmap_format=False)
 
 
 @functools.cache
