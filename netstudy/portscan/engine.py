@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from netstudy.errors import InputError, PrivilegeError
-from netstudy.net import resolve
+from netstudy.net import RawIPv4Socket, resolve
 from netstudy.portscan.core import (
     SCAN_FLAG,
     SCAN_PROTOCOL,
@@ -360,4 +360,29 @@ def _peer(sock: socket.socket) -> Any:
         return None
 
 
-__all__ = ["PortScan", "portscan", "portscan_async", "grab_banners", "descriptor_budget", "resolve_targets"]
+__all__ = ["PortScan", "portscan", "portscan_async", "grab_banners", "descriptor_budget", "resolve_targets", "capture"]
+
+
+# -- watching the wire ---------------------------------------------------------------------------------
+def capture(action: Any, ports: Iterable[int], protocol: int = 6) -> tuple[Any, list[tuple[int, bytes]]]:
+    """Run ``action()`` while a raw socket of ``protocol`` (6 TCP, 17 UDP, 1 ICMP) copies every datagram
+    this host receives; return its value and ``(perf_counter_ns, datagram)`` for those whose source or
+    destination port is in ``ports`` (for ICMP: every message). On loopback a host receives what it sends,
+    so both directions are there. Needs root or CAP_NET_RAW (:class:`PrivilegeError` otherwise)."""
+    wanted = set(ports)
+    kept: list[tuple[int, bytes]] = []
+    with RawIPv4Socket(protocol, "watching the wire", "the notebook reads a recorded capture instead") as raw:
+        value = action()
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline:
+            read = raw.read_into()
+            if read is None:
+                time.sleep(0.01)
+                continue
+            data = bytes(read[0][:read[1]])
+            header = (data[0] & 0xF) * 4
+            if protocol == 1 or (len(data) >= header + 4 and (int.from_bytes(data[header:header + 2], "big") in wanted
+                                                             or int.from_bytes(data[header + 2:header + 4], "big")
+                                                             in wanted)):
+                kept.append((read[2], data))
+    return value, kept
