@@ -20,7 +20,7 @@ from netstudy.errors import InputError
 
 NMAP_SERVICES = Path("/usr/share/nmap/nmap-services")
 FALLBACK = "top-ports.txt"
-LOOKUPS_BEFORE_PARSING = 200     # one search of the text each; beyond this, parsing it all is cheaper
+LOOKUPS_BEFORE_PARSING = 100     # one search of the text each; beyond this, parsing it all is cheaper
 
 
 class ServiceTable:
@@ -61,9 +61,11 @@ class ServiceTable:
             if self._lookups > LOOKUPS_BEFORE_PARSING:
                 self._parse()
                 name = self._names.get(key)
-            else:
-                found = re.search(rf"^([^#\s]\S*)[ \t]+{port}/{protocol}\b", self.text, re.MULTILINE)
-                name = self._names[key] = found.group(1) if found else ""
+            else:                         # the port's line, found by its "\t22/tcp\t" (a fast substring search)
+                needle = f"\t{port}/{protocol}\t" if self.nmap_format else f" {port}/{protocol}\n"
+                at = self.text.find(needle)
+                start = self.text.rfind("\n", 0, at) + 1
+                name = self._names[key] = self.text[start:at] if at > 0 and self.text[start] != "#" else ""
         return name or system_names().get(key, "unknown")
 
     @property
