@@ -1,0 +1,128 @@
+"""Raw IPv4 sockets for engines that write whole datagrams themselves (a port scanner's SYN and UDP
+probes, a network scanner's SYN ping) and read the answers of one protocol straight off the wire.
+
+- :class:`RawIPv4Socket`: ``send`` takes a complete IPv4 datagram, header included (``IPPROTO_RAW``
+  implies ``IP_HDRINCL``, raw(7)), built by ``netstudy.wire``; ``read_into`` hands back the next
+  datagram of ``protocol`` this host received (TCP, UDP, ...), IP header first, without blocking.
+  Both need root or CAP_NET_RAW; without it, :class:`~netstudy.errors.PrivilegeError` says what is
+  needed and what works instead.
+- :func:`source_address`: the address this host sends from towards a destination (the kernel's
+  route lookup, through a connected UDP socket: nothing is sent), which a TCP or UDP checksum's
+  pseudo-header needs.
+
+A raw socket of a protocol receives a copy of every datagram of that protocol the host receives,
+answers to other programs included (and, on loopback, our own probes): the caller matches.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import socket
+import struct
+import time
+
+from netstudy.errors import PrivilegeError
+
+RECEIVE_BUFFER = 16 << 20        # a burst of answers to a fast scan must not overflow the socket
+SO_ATTACH_FILTER = 26
+
+
+def port_filter(port: int) -> bytes:
+    """A classic BPF program (``struct sock_fprog``'s instructions) for a raw IPv4 socket that keeps only
+    datagrams whose TCP or UDP destination port is ``port``: the kernel drops the rest before they are
+    queued (a scan's own probes, on loopback, and everybody else's traffic). Offsets start at the IP
+    header; ``ldxb 4*([0]&0xf)`` loads its length, whatever its options."""
+    code = [
+        (0xB1, 0, 0, 0),              # ldxb 4*([0] & 0xf): X = IP header length
+        (0x48, 0, 0, 2),              # ldh [x + 2]: the destination port
+        (0x15, 0, 1, port),           # jeq #port, keep, drop
+        (0x06, 0, 0, 0x40000),        # keep: ret #262144 (the whole datagram)
+        (0x06, 0, 0, 0),              # drop: ret #0
+    ]
+    return b"".join(struct.pack("HBBI", *instruction) for instruction in code)
+
+
+def raw_privilege_message(what: str, instead: str = "") -> str:
+    """Why a raw socket could not be opened, and the ways out."""
+    text = f"{what} needs a raw socket: run as root or give the interpreter CAP_NET_RAW (setcap cap_net_raw+ep)"
+    return f"{text}; {instead}" if instead else text
+
+
+def source_address(destination: str) -> str:
+    """The local address the kernel would send from to reach ``destination`` (no packet leaves)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((destination, 9))
+        return str(probe.getsockname()[0])
+
+
+class RawIPv4Socket:
+    """Whole IPv4 datagrams out; the datagrams of ``protocol`` (6 TCP, 17 UDP, ...) this host receives, in.
+
+    ``what`` names the use in the :class:`PrivilegeError` raised without privilege, ``instead`` what
+    works without it (``"a connect scan (-sT) needs no privilege"``)."""
+
+    def __init__(self, protocol: int, what: str = "this", instead: str = "") -> None:
+        self.protocol = protocol
+        try:
+            self.out = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        except PermissionError:
+            raise PrivilegeError(raw_privilege_message(what, instead)) from None
+        try:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol)
+        except PermissionError:
+            self.out.close()
+            raise PrivilegeError(raw_privilege_message(what, instead)) from None
+        for sock, option in ((self.sock, socket.SO_RCVBUF), (self.out, socket.SO_SNDBUF)):
+            force = getattr(socket, "SO_RCVBUFFORCE" if option == socket.SO_RCVBUF else "SO_SNDBUFFORCE", 0)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, force, RECEIVE_BUFFER)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER)
+            sock.setblocking(False)
+        self._buffer = bytearray(65536)
+        self.view = memoryview(self._buffer)
+
+    def only_to_port(self, port: int) -> None:
+        """Receive only datagrams whose destination port is ``port`` (TCP or UDP): :func:`port_filter`."""
+        program = ctypes.create_string_buffer(port_filter(port))     # setsockopt copies it into the kernel
+        fprog = struct.pack("HL", len(program.raw) // 8, ctypes.addressof(program))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        while self.read_into() is not None:          # what was queued before the filter: not filtered, drop it
+            pass
+
+    def fileno(self) -> int:
+        """The receiving socket's descriptor (what a selector waits on)."""
+        return self.sock.fileno()
+
+    def send(self, datagram: bytes | bytearray, destination: str) -> bool:
+        """Send one datagram (IP header included); False when the socket's send buffer is full (try
+        again after a moment), an ``OSError`` naming the address for anything else."""
+        try:
+            self.out.sendto(datagram, (destination, 0))
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError as exc:
+            if exc.errno == 105:                     # ENOBUFS: the device queue is full, as good as EAGAIN
+                return False
+            raise OSError(exc.errno, f"sending to {destination}: {exc.strerror}") from None
+        return True
+
+    def read_into(self) -> tuple[memoryview, int, int] | None:
+        """``(buffer, length, perf_counter_ns)`` of the next datagram received (IP header first), or
+        None when none is waiting. The buffer is reused by the next read: copy what you keep."""
+        try:
+            n = self.sock.recv_into(self._buffer)
+        except (BlockingIOError, InterruptedError):
+            return None
+        return self.view, n, time.perf_counter_ns()
+
+    def close(self) -> None:
+        self.sock.close()
+        self.out.close()
+
+    def __enter__(self) -> RawIPv4Socket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

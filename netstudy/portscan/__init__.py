@@ -1,0 +1,53 @@
+"""The port scanner: which TCP and UDP ports of a host are open, closed or filtered, by a connect,
+SYN or UDP scan with nmap's port states and reasons (``netstudy portscan TARGET``, notebook 04).
+
+- ``core.py``: sans-I/O bookkeeping: port specs as nmap writes them (:func:`parse_ports`), targets
+  (:func:`expand_targets`), what an answer means (:func:`tcp_verdict`, :func:`icmp_verdict`,
+  :func:`connect_verdict`), a :class:`PortRecord` per (host, protocol, port) in a :class:`ScanTable`
+  (states :class:`State` moved through :data:`TCP_TABLE` / :data:`UDP_TABLE`), the
+  :class:`ScanResult` with ``to_frame()``, ``to_csv()``, ``to_json()``, :func:`combine`.
+- ``packets.py``: the SYN and UDP probes built with ``netstudy.wire`` (:class:`SynTemplate`,
+  :func:`udp_probe`, DNS and NTP payloads) and the answers read with it (:func:`read_tcp_answer`,
+  :func:`read_udp_answer`, :func:`read_icmp_answer`). No I/O.
+- ``services.py``: service names and ``--top-ports`` from nmap's installed ``nmap-services``, read at
+  run time (never shipped: Nmap Public Source License), else ``/etc/services`` and netstudy's own
+  short list ``data/portscan/top-ports.txt``.
+- ``drivers.py``: the sockets of each scan type (``Connect``, ``Syn``, ``UdpRaw``, ``UdpDatagram``) and
+  ``descriptor_budget`` (how many sockets ``RLIMIT_NOFILE`` allows at once).
+- ``engine.py``: the loop and the clock: :class:`PortScan` / :func:`portscan` /
+  :func:`portscan_async` for ``connect`` (non-blocking, bounded by ``RLIMIT_NOFILE``, self-connects
+  caught), ``syn`` (raw sockets, ``netstudy.net.RawIPv4Socket``) and ``udp`` (raw, or connected UDP
+  sockets without privilege); :func:`grab_banners`.
+- ``output.py``: nmap's report (:func:`report_lines`: ``PORT STATE SERVICE REASON``, ``Not shown: ...``).
+- ``figures.py``: :func:`port_map` (ports × scan types, coloured by state, reasons written in),
+  :func:`timeline` (probe sent → answer, per port), :func:`handshake` (a TCP exchange as a ladder).
+- ``seed.py``: the course's original scanner, one thread per port with ``connect()``: notebook 04's
+  first lesson (and its self-connect trap).
+- ``exercises.py`` / ``solutions.py``: notebook 04's checks and their reference answers.
+"""
+from netstudy.portscan.core import (
+    SCANS,
+    TCP_TABLE,
+    UDP_TABLE,
+    Answer,
+    PortRecord,
+    PortSpec,
+    Probe,
+    ScanResult,
+    ScanTable,
+    State,
+    combine,
+    connect_verdict,
+    expand_targets,
+    icmp_verdict,
+    parse_ports,
+    tcp_verdict,
+)
+from netstudy.portscan.engine import PortScan, grab_banners, portscan, portscan_async
+from netstudy.portscan.packets import SynTemplate, udp_payload, udp_probe
+from netstudy.portscan.services import ServiceTable, services
+
+__all__ = ["SCANS", "TCP_TABLE", "UDP_TABLE", "Answer", "PortRecord", "PortSpec", "Probe", "ScanResult", "ScanTable",
+           "State", "combine", "connect_verdict", "expand_targets", "icmp_verdict", "parse_ports", "tcp_verdict",
+           "PortScan", "grab_banners", "portscan", "portscan_async", "SynTemplate", "udp_payload", "udp_probe",
+           "ServiceTable", "services"]

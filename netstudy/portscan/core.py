@@ -1,0 +1,539 @@
+"""A port scan's bookkeeping with no socket and no clock (sans-I/O): which (host, protocol, port) were
+probed, how often, what answered and how nmap names it.
+
+Port states and reasons are nmap's (nmap.org/book/man-port-scanning-basics.html):
+
+- ``open``: something accepts connections (TCP SYN/ACK: reason ``syn-ack``; a UDP answer: ``udp-response``);
+- ``closed``: reachable, nobody listening (TCP RST: ``reset`` in a SYN scan, ``conn-refused`` for
+  ``connect()``; UDP: ICMP port unreachable, ``port-unreach``);
+- ``filtered``: a firewall keeps us from knowing (no answer after retries: ``no-response``; an ICMP
+  unreachable of code 0, 1, 2, 3 (TCP), 9, 10 or 13: ``net-unreach``, ``host-unreach``, ``proto-unreach``,
+  ``port-unreach``, ``net-prohibited``, ``host-prohibited``, ``admin-prohibited``);
+- ``open|filtered``: UDP only: silence, which an open port that ignores our probe and a firewall that
+  drops it both give.
+
+:class:`ScanTable` holds one :class:`PortRecord` per probe target and moves each through the scan's
+table (:data:`TCP_TABLE` or :data:`UDP_TABLE`, which differ only in what silence means):
+
+    QUEUED --send--> WAITING --open | closed | filtered--> OPEN | CLOSED | FILTERED
+                     WAITING --retry--> QUEUED            (no answer within this attempt's wait)
+                     WAITING --requeue--> QUEUED          (the probe did not count: self-connect, no free port)
+                     WAITING --silent--> FILTERED (TCP) or OPEN|FILTERED (UDP)
+
+The engine asks it what to send (``send(now_ns)`` -> :class:`Probe`), hands it :class:`Answer` events
+(``receive(answer, now_ns)``) and tells it the time (``expire(now_ns)``). :meth:`ScanTable.result` is
+the :class:`ScanResult`, with ``to_frame()``, ``to_csv()`` and ``to_json()``.
+"""
+from __future__ import annotations
+
+import csv
+import enum
+import errno as errnos
+import heapq
+import io
+import ipaddress
+import json
+from collections import Counter, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from netstudy.errors import InputError
+from netstudy.states import StateTable
+
+MAX_ADDRESSES = 65536            # a /16, as the network scanner: more is a typo
+SCANS = ("connect", "syn", "udp")
+SCAN_PROTOCOL = {"connect": "tcp", "syn": "tcp", "udp": "udp"}
+SCAN_FLAG = {"connect": "-sT", "syn": "-sS", "udp": "-sU"}
+
+
+# -- port specifications -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PortSpec:
+    """The TCP and UDP ports a spec names, each list in the spec's order without repeats."""
+
+    tcp: tuple[int, ...]
+    udp: tuple[int, ...]
+
+    def for_protocol(self, protocol: str) -> tuple[int, ...]:
+        return self.tcp if protocol == "tcp" else self.udp
+
+    def __len__(self) -> int:
+        return len(self.tcp) + len(self.udp)
+
+
+def _port(text: str, spec: str) -> int:
+    if not text.isdigit():
+        raise InputError(f"bad port spec {spec!r}: {text!r} is not a port number (nmap's forms: 22,80,443 "
+                         f"1-1024 - U:53,T:80)")
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise InputError(f"bad port spec {spec!r}: port {port} is out of range 1-65535")
+    return port
+
+
+def parse_ports(spec: str) -> PortSpec:
+    """The ports of an nmap port spec: ``22,80,443``; ranges ``1-1024``, ``-1024`` (from 1), ``60000-``
+    (to 65535), ``-`` (all 65,535); ``T:`` and ``U:`` prefixes, each holding until the next
+    (``U:53,123,T:22,80``). Ports without a prefix are both TCP and UDP (each scan takes its own).
+    :class:`InputError` for anything else."""
+    text = spec.strip().replace(" ", "")
+    if not text:
+        raise InputError("empty port spec: give ports like 22,80,443 or 1-1024 or - (all)")
+    tcp: dict[int, None] = {}
+    udp: dict[int, None] = {}
+    targets: tuple[dict[int, None], ...] = (tcp, udp)
+    for item in text.split(","):
+        if not item:
+            raise InputError(f"bad port spec {spec!r}: an empty item between commas")
+        prefix, colon, rest = item.partition(":")
+        if colon:
+            if prefix.upper() not in ("T", "U"):
+                raise InputError(f"bad port spec {spec!r}: {prefix}: is not a protocol (T: or U:)")
+            targets = (tcp,) if prefix.upper() == "T" else (udp,)
+            item = rest
+            if not item:
+                raise InputError(f"bad port spec {spec!r}: no port after {prefix}:")
+        if "-" in item:
+            low, _, high = item.partition("-")
+            first = _port(low, spec) if low else 1
+            last = _port(high, spec) if high else 65535
+            if first > last:
+                raise InputError(f"bad port spec {spec!r}: range {item} runs backwards")
+            ports: Iterable[int] = range(first, last + 1)
+        else:
+            ports = (_port(item, spec),)
+        for target in targets:
+            target.update(dict.fromkeys(ports))
+    return PortSpec(tuple(tcp), tuple(udp))
+
+
+def expand_targets(targets: str | Iterable[str]) -> list[str]:
+    """The targets of a scan, in order, each once: addresses and CIDRs expanded (a CIDR's hosts without
+    network and broadcast address, as nmap; at most a /16 in all), host names kept as given for the
+    engine to resolve. Items are separated by commas or spaces, or given as a list."""
+    items = [targets] if isinstance(targets, str) else list(targets)
+    words = [w for item in items for w in item.replace(",", " ").split()]
+    if not words:
+        raise InputError("no target: give a host, an address, a list or a CIDR (10.0.0.0/24)")
+    seen: dict[str, None] = {}
+    for word in words:
+        try:
+            network = ipaddress.ip_network(word, strict=False)
+        except ValueError:
+            if "/" in word:
+                raise InputError(f"{word!r} is not a network (like 10.0.0.0/24)") from None
+            seen[word] = None                     # a name: the engine resolves it
+            continue
+        if network.version != 4:
+            raise InputError(f"{word}: IPv6 is not supported by this scanner yet; give IPv4 targets")
+        if network.num_addresses > MAX_ADDRESSES:
+            raise InputError(f"{word} holds {network.num_addresses} addresses; a scan takes at most a /16 "
+                             f"({MAX_ADDRESSES})")
+        for address in (network.hosts() if network.prefixlen < 31 else iter(network)):
+            seen[str(address)] = None
+        if len(seen) > MAX_ADDRESSES:
+            raise InputError(f"{len(seen)} targets; a scan takes at most {MAX_ADDRESSES} (a /16)")
+    return list(seen)
+
+
+# -- verdicts: what an answer means, as nmap defines it -------------------------------------------------
+ICMP_REASONS = {0: "net-unreach", 1: "host-unreach", 2: "proto-unreach", 3: "port-unreach",
+                9: "net-prohibited", 10: "host-prohibited", 13: "admin-prohibited"}
+FILTERING_CODES = frozenset(ICMP_REASONS)
+
+
+def tcp_verdict(syn: bool, ack: bool, rst: bool) -> tuple[str, str] | None:
+    """A SYN scan's verdict on the flags of the segment that answered a SYN: SYN/ACK (or a bare SYN,
+    the split handshake) -> open, RST -> closed; None for anything else (not an answer)."""
+    if rst:
+        return "closed", "reset"
+    if syn:
+        return "open", "syn-ack" if ack else "syn"
+    return None
+
+
+def icmp_verdict(protocol: str, icmp_type: int | None, code: int) -> tuple[str, str] | None:
+    """The verdict on an ICMP destination unreachable (type 3) that quotes our probe: UDP port
+    unreachable -> closed; codes 0, 1, 2, 3, 9, 10, 13 -> filtered; None for anything else."""
+    if icmp_type != 3 or code not in FILTERING_CODES:
+        return None
+    if protocol == "udp" and code == 3:
+        return "closed", "port-unreach"
+    return "filtered", ICMP_REASONS[code]
+
+
+CONNECT_ERRORS = {errnos.ECONNREFUSED: ("closed", "conn-refused"),
+                  errnos.EHOSTUNREACH: ("filtered", "host-unreach"),
+                  errnos.ENETUNREACH: ("filtered", "net-unreach"),
+                  errnos.EACCES: ("filtered", "admin-prohibited"),
+                  errnos.EPERM: ("filtered", "admin-prohibited"),
+                  errnos.ENOPROTOOPT: ("filtered", "proto-unreach"),
+                  errnos.EHOSTDOWN: ("filtered", "host-unreach"),
+                  errnos.ENONET: ("filtered", "host-unreach")}
+RESOURCE_ERRORS = frozenset({errnos.EADDRNOTAVAIL, errnos.EAGAIN, errnos.ENOBUFS, errnos.EMFILE, errnos.ENFILE})
+
+
+def connect_verdict(code: int) -> tuple[str, str] | None:
+    """A connect scan's verdict on ``connect()``'s outcome (0 or an errno): connected -> open
+    (``syn-ack``), ECONNREFUSED -> closed (``conn-refused``), unreachable errors -> filtered;
+    ``("requeue", ...)`` for a shortage on our side (no free port, no descriptor): try again; None
+    while still in progress."""
+    if code == 0:
+        return "open", "syn-ack"
+    if code in (errnos.EINPROGRESS, errnos.EALREADY, errnos.ETIMEDOUT):
+        return None
+    if code in RESOURCE_ERRORS:
+        return "requeue", errnos.errorcode.get(code, str(code))
+    return CONNECT_ERRORS.get(code, ("filtered", errnos.errorcode.get(code, str(code)).lower()))
+
+
+# -- the table ------------------------------------------------------------------------------------------
+class State(enum.Enum):
+    """Where a port stands: waiting to be probed or answered, or one of nmap's states."""
+
+    QUEUED = "queued"
+    WAITING = "waiting"
+    OPEN = "open"
+    CLOSED = "closed"
+    FILTERED = "filtered"
+    OPEN_FILTERED = "open|filtered"
+
+
+def _table(silence: State) -> StateTable[State]:
+    moves: dict[tuple[State, str], State] = {(State.QUEUED, "send"): State.WAITING}
+    for waiting in (State.WAITING, State.QUEUED):        # QUEUED: the answer to an earlier attempt, or the end
+        moves[waiting, "open"] = State.OPEN
+        moves[waiting, "closed"] = State.CLOSED
+        moves[waiting, "filtered"] = State.FILTERED
+        moves[waiting, "silent"] = silence
+    moves[State.WAITING, "retry"] = State.QUEUED
+    moves[State.WAITING, "requeue"] = State.QUEUED
+    return StateTable(State.QUEUED, moves)
+
+
+TCP_TABLE = _table(State.FILTERED)               # connect and SYN scans: silence is filtered
+UDP_TABLE = _table(State.OPEN_FILTERED)          # UDP: silence may be an open port that ignores us
+SETTLED = frozenset({State.OPEN, State.CLOSED, State.FILTERED, State.OPEN_FILTERED})
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What the engine must send now: ``attempt`` (0 = first) at ``host``:``port``/``protocol``;
+    ``index`` identifies the record."""
+
+    host: str
+    port: int
+    protocol: str
+    attempt: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What an engine read about a probe: ``verdict`` (``open``, ``closed``, ``filtered``, or
+    ``requeue``: the probe did not count), nmap's ``reason``, when, and the answer's TTL if seen."""
+
+    host: str
+    port: int
+    protocol: str
+    verdict: str
+    reason: str
+    received_ns: int
+    ttl: int | None = None
+
+
+@dataclass(slots=True)
+class PortRecord:
+    """One (host, protocol, port) and what the scan learned. ``state`` moves through the table only."""
+
+    host: str
+    port: int
+    protocol: str
+    index: int
+    state: State = State.QUEUED
+    reason: str = ""
+    attempts: int = 0
+    sent_ns: list[int] = field(default_factory=list)      # every attempt's send time
+    received_ns: int | None = None
+    rtt_ns: int | None = None
+    ttl: int | None = None
+    service: str = ""
+    banner: str = ""
+    requeued: int = 0                                     # probes that did not count (self-connect, ...)
+    token: int = 0                                        # which send a deadline belongs to
+
+    @property
+    def rtt_ms(self) -> float | None:
+        return None if self.rtt_ns is None else self.rtt_ns / 1e6
+
+    @property
+    def label(self) -> str:
+        """``22/tcp``, as nmap writes a port."""
+        return f"{self.port}/{self.protocol}"
+
+
+COLUMNS = ("host", "port", "protocol", "state", "reason", "rtt_ms", "ttl", "service", "banner", "attempts",
+           "sent_ms", "answered_ms")
+
+
+@dataclass
+class ScanResult:
+    """A finished scan (or several of the same targets, :func:`combine`): one record per (host,
+    protocol, port); ``scans`` (``connect``, ``syn``, ``udp``) and ``mechanism`` say how it ran;
+    ``notes`` what the reader should know (ICMP rate limits, self-connects avoided)."""
+
+    spec: str
+    scans: tuple[str, ...]
+    mechanism: str
+    records: list[PortRecord]
+    elapsed_ns: int
+    notes: list[str] = field(default_factory=list)
+    self_connects: int = 0
+    late: int = 0
+    strays: int = 0
+    hosts: tuple[str, ...] = ()
+    started: str = ""                      # wall-clock start, for the report's first line
+    names: dict[str, str] = field(default_factory=dict)     # {address: the name it was given as}
+
+    @property
+    def elapsed_s(self) -> float:
+        return self.elapsed_ns / 1e9
+
+    @property
+    def probes(self) -> int:
+        return sum(r.attempts for r in self.records)
+
+    def ports(self, state: str | State = "open", protocol: str | None = None, host: str | None = None) -> list[int]:
+        """The ports in ``state`` (default open), sorted; optionally of one protocol or host."""
+        wanted = state.value if isinstance(state, State) else state
+        return sorted(r.port for r in self.records if r.state.value == wanted
+                      and (protocol is None or r.protocol == protocol) and (host is None or r.host == host))
+
+    def states(self, protocol: str | None = None, host: str | None = None) -> dict[int, str]:
+        """``{port: state}`` of one protocol (and host), for comparing with another scanner."""
+        return {r.port: r.state.value for r in self.records
+                if (protocol is None or r.protocol == protocol) and (host is None or r.host == host)}
+
+    def get(self, port: int, protocol: str = "tcp", host: str | None = None) -> PortRecord | None:
+        return next((r for r in self.records if r.port == port and r.protocol == protocol
+                     and (host is None or r.host == host)), None)
+
+    def counts(self) -> Counter[tuple[str, str, str, str]]:
+        """How many ports per (host, protocol, state, reason)."""
+        return Counter((r.host, r.protocol, r.state.value, r.reason) for r in self.records)
+
+    def rows(self) -> list[dict[str, Any]]:
+        start = min((r.sent_ns[0] for r in self.records if r.sent_ns), default=0)
+        return [{"host": r.host, "port": r.port, "protocol": r.protocol, "state": r.state.value,
+                 "reason": r.reason, "rtt_ms": r.rtt_ms, "ttl": r.ttl, "service": r.service, "banner": r.banner,
+                 "attempts": r.attempts,
+                 "sent_ms": (r.sent_ns[0] - start) / 1e6 if r.sent_ns else None,
+                 "answered_ms": (r.received_ns - start) / 1e6 if r.received_ns is not None and r.sent_ns else None}
+                for r in self.records]
+
+    def to_frame(self) -> Any:
+        """One row per (host, protocol, port): state, reason, rtt_ms, ttl, service, banner, attempts,
+        and when the first probe left and the answer came (ms from the scan's first probe)."""
+        import pandas as pd
+        frame = pd.DataFrame(self.rows(), columns=list(COLUMNS))
+        frame["ttl"] = frame["ttl"].astype("Int64")
+        return frame
+
+    def to_csv(self) -> str:
+        """The records as CSV text (the columns of :meth:`to_frame`)."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows())
+        return out.getvalue()
+
+    def to_json(self) -> str:
+        """The scan as JSON: how it ran, then one object per record (what :meth:`from_json` reads)."""
+        return json.dumps({"spec": self.spec, "scans": list(self.scans), "mechanism": self.mechanism,
+                           "elapsed_s": self.elapsed_s, "started": self.started, "hosts": list(self.hosts),
+                           "notes": self.notes, "self_connects": self.self_connects, "late": self.late,
+                           "strays": self.strays, "names": self.names, "ports": self.rows()}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> ScanResult:
+        """A result saved by :meth:`to_json` (a recorded scan; times kept relative to its first probe)."""
+        data = json.loads(text)
+        records = []
+        for i, row in enumerate(data["ports"]):
+            sent = [] if row["sent_ms"] is None else [int(row["sent_ms"] * 1e6)]
+            received = None if row["answered_ms"] is None else int(row["answered_ms"] * 1e6)
+            records.append(PortRecord(row["host"], row["port"], row["protocol"], i, State(row["state"]),
+                                      row["reason"], row["attempts"], sent, received,
+                                      None if row["rtt_ms"] is None else int(row["rtt_ms"] * 1e6), row["ttl"],
+                                      row["service"] or "", row["banner"] or ""))
+        return cls(data["spec"], tuple(data["scans"]), data["mechanism"], records, int(data["elapsed_s"] * 1e9),
+                   list(data["notes"]), data["self_connects"], data["late"], data["strays"],
+                   tuple(data["hosts"]), data.get("started", ""), dict(data.get("names", {})))
+
+    def timeline_frame(self) -> Any:
+        """Per record: when its first probe left and its answer came (ms from the first probe), the
+        state, and how many attempts it took: a scan's timeline."""
+        frame = self.to_frame()
+        return frame[["host", "port", "protocol", "state", "reason", "attempts", "sent_ms", "answered_ms"]]
+
+
+class ScanTable:
+    """The probes of one scan type (``connect``, ``syn`` or ``udp``) over ``hosts`` × ``ports``, and
+    the answers filed under them: no socket, no clock.
+
+    Each attempt waits ``timeout_ns`` × ``backoff`` ** attempt for its answer; ``retries`` more
+    attempts follow the first. Probes go out port by port across hosts (the first port of every
+    host, then the second...), so no host gets a burst."""
+
+    def __init__(self, hosts: Sequence[str], ports: Sequence[int], scan: str = "connect", *,
+                 timeout_ns: int = 1_000_000_000, retries: int = 1, backoff: float = 1.5) -> None:
+        if scan not in SCANS:
+            raise InputError(f"scan must be one of {', '.join(SCANS)}, not {scan!r}")
+        if timeout_ns <= 0 or retries < 0 or backoff < 1:
+            raise InputError(f"need timeout > 0 (got {timeout_ns / 1e9:g} s), retries >= 0 (got {retries}) "
+                             f"and backoff >= 1 (got {backoff:g})")
+        if not hosts or not ports:
+            raise InputError("nothing to scan: no " + ("host" if not hosts else "port"))
+        self.scan, self.protocol = scan, SCAN_PROTOCOL[scan]
+        self.table = UDP_TABLE if self.protocol == "udp" else TCP_TABLE
+        self.timeout_ns, self.retries, self.backoff = timeout_ns, retries, backoff
+        self.hosts = tuple(hosts)
+        self.records = [PortRecord(host, port, self.protocol, i * len(hosts) + j)
+                        for i, port in enumerate(ports) for j, host in enumerate(hosts)]
+        self.records.sort(key=lambda r: r.index)
+        self._by_key = {(r.host, r.port): r for r in self.records}
+        self._fresh: deque[PortRecord] = deque(self.records)
+        self._retries: deque[PortRecord] = deque()
+        self._deadlines: list[tuple[int, int, int]] = []            # (deadline, index, token)
+        self.settled = 0
+        self.late = self.strays = self.self_connects = 0
+        self.in_flight = 0
+
+    # -- sending --
+    def wait_ns(self, attempt: int) -> int:
+        return int(self.timeout_ns * self.backoff ** attempt)
+
+    @property
+    def has_due(self) -> bool:
+        return bool(self._retries or self._fresh)
+
+    def send(self, now_ns: int) -> Probe | None:
+        """The next probe (retries first), marked as sent at ``now_ns``; None when nothing is due."""
+        while self._retries or self._fresh:
+            record = self._retries.popleft() if self._retries else self._fresh.popleft()
+            if record.state is State.QUEUED:
+                return self.sent(record, now_ns)
+        return None
+
+    def sent(self, record: PortRecord, now_ns: int) -> Probe:
+        """Record an attempt at ``record`` leaving at ``now_ns``."""
+        record.state = self.table.next(record.state, "send")
+        attempt = record.attempts
+        record.attempts += 1
+        record.token += 1
+        record.sent_ns.append(now_ns)
+        self.in_flight += 1
+        heapq.heappush(self._deadlines, (now_ns + self.wait_ns(attempt), record.index, record.token))
+        return Probe(record.host, record.port, record.protocol, attempt, record.index)
+
+    # -- receiving --
+    def lookup(self, host: str, port: int) -> PortRecord | None:
+        return self._by_key.get((host, port))
+
+    def receive(self, answer: Answer, now_ns: int | None = None) -> PortRecord | None:
+        """File an answer; returns the record if it settled it (or requeued it), else None: not ours,
+        a duplicate, or after we gave up (counted in ``strays`` / ``late``)."""
+        record = self._by_key.get((answer.host, answer.port))
+        if record is None or record.protocol != answer.protocol or record.attempts == 0:
+            self.strays += 1
+            return None
+        if record.state in SETTLED:
+            if record.state is State.OPEN_FILTERED or record.reason == "no-response":
+                self.late += 1
+            return None
+        if answer.verdict == "requeue":
+            if record.state is State.WAITING:
+                record.state = self.table.next(record.state, "requeue")
+                record.attempts -= 1
+                record.sent_ns.pop()
+                record.requeued += 1
+                record.token += 1                        # its deadline no longer applies
+                self.in_flight -= 1
+                if answer.reason == "self-connect":
+                    self.self_connects += 1
+                self._retries.append(record)
+            return record
+        if record.state is State.WAITING:
+            self.in_flight -= 1
+        record.state = self.table.next(record.state, answer.verdict)
+        record.reason, record.received_ns, record.ttl = answer.reason, answer.received_ns, answer.ttl
+        record.rtt_ns = max(answer.received_ns - record.sent_ns[-1], 0)
+        self.settled += 1
+        return record
+
+    # -- time passing --
+    def expire(self, now_ns: int) -> list[PortRecord]:
+        """Attempts whose wait ran out: retried while retries remain, else settled as silent
+        (``no-response``: filtered for TCP, open|filtered for UDP). Returns the records settled or
+        queued for a retry (the engine closes what it held for them)."""
+        touched = []
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now_ns:
+            _, index, token = heapq.heappop(deadlines)
+            record = self.records[index]
+            if record.state is not State.WAITING or record.token != token:
+                continue
+            self.in_flight -= 1
+            if record.attempts <= self.retries:
+                record.state = self.table.next(record.state, "retry")
+                self._retries.append(record)
+            else:
+                record.state = self.table.next(record.state, "silent")
+                record.reason = "no-response"
+                self.settled += 1
+            touched.append(record)
+        return touched
+
+    def finish(self) -> list[PortRecord]:
+        """End the scan now: records probed but not settled become silent; never-probed ones stay QUEUED."""
+        given_up = []
+        for record in self.records:
+            if record.state in (State.WAITING, State.QUEUED) and record.attempts:
+                record.state = self.table.next(record.state, "silent")
+                record.reason = "no-response"
+                self.settled += 1
+                given_up.append(record)
+        self._retries.clear()
+        self._fresh.clear()
+        self._deadlines.clear()
+        self.in_flight = 0
+        return given_up
+
+    def next_deadline(self) -> int | None:
+        return self._deadlines[0][0] if self._deadlines else None
+
+    @property
+    def done(self) -> bool:
+        return self.settled == len(self.records)
+
+    def result(self, spec: str, mechanism: str, elapsed_ns: int) -> ScanResult:
+        return ScanResult(spec, (self.scan,), mechanism, list(self.records), elapsed_ns, [], self.self_connects,
+                          self.late, self.strays, self.hosts)
+
+
+def combine(results: Sequence[ScanResult]) -> ScanResult:
+    """One result from scans of the same targets by several scan types (``-sS -sU``): every record,
+    TCP before UDP; times add up."""
+    if not results:
+        raise InputError("nothing to combine")
+    if len(results) == 1:
+        return results[0]
+    first = results[0]
+    hosts = tuple(dict.fromkeys(h for r in results for h in r.hosts))
+    return ScanResult(first.spec, tuple(s for r in results for s in r.scans),
+                      "+".join(r.mechanism for r in results), [rec for r in results for rec in r.records],
+                      sum(r.elapsed_ns for r in results), [n for r in results for n in r.notes],
+                      sum(r.self_connects for r in results), sum(r.late for r in results),
+                      sum(r.strays for r in results), hosts, first.started,
+                      {k: v for r in results for k, v in r.names.items()})

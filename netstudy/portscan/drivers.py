@@ -1,0 +1,369 @@
+"""The sockets of each scan type, one class each, as ``netstudy.portscan.engine``'s loop drives them:
+``send(probe)``, ``poll(timeout)`` -> core :class:`~netstudy.portscan.core.Answer` events,
+``capacity()`` (how many more probes may be in flight), ``forget(record)`` (a record settled or timed
+out: release what was held for it), ``close()``.
+
+- :class:`Connect`: a non-blocking ``connect()`` per port (``-sT``); self-connects caught.
+- :class:`Syn`: SYNs on a raw socket; SYN/ACK and RST from a raw TCP socket, ICMP from a raw ICMP socket.
+- :class:`UdpRaw`: UDP datagrams on a raw socket; answers and ICMP from raw sockets.
+- :class:`UdpDatagram`: a connected UDP socket per port, no privilege: ``ECONNREFUSED`` and ``IP_RECVERR``.
+- :func:`descriptor_budget`: how many sockets ``RLIMIT_NOFILE`` allows at once.
+"""
+from __future__ import annotations
+
+import _socket
+import contextlib
+import errno
+import os
+import random
+import resource
+import selectors
+import socket
+import struct
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from netstudy.errors import InputError
+from netstudy.net import IcmpSocket, RawIPv4Socket, source_address
+from netstudy.portscan.core import Answer, PortRecord, Probe, connect_verdict, icmp_verdict
+from netstudy.portscan.packets import (
+    SynTemplate,
+    read_icmp_answer,
+    read_tcp_answer,
+    read_udp_answer,
+    udp_payload,
+    udp_probe,
+)
+from netstudy.wire.echo import IP_RECVERR, ProbeError, read_ancillary, read_error_queue
+
+FD_MARGIN = 64                       # descriptors kept back for everything else the process holds
+_LINGER_ZERO = struct.pack("ii", 1, 0)   # close() sends a RST, not a FIN: no TIME_WAIT for a knock
+_NONBLOCKING_STREAM = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
+
+
+def descriptor_budget(wanted: int) -> int:
+    """How many sockets a scan may hold open at once: ``wanted``, within ``RLIMIT_NOFILE``. The soft
+    limit is raised towards the hard one first if that helps (as nmap does); what is already open and
+    a margin are kept back."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        in_use = 32
+    need = wanted + in_use + FD_MARGIN
+    if soft != resource.RLIM_INFINITY and soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    budget = min(wanted, soft - in_use - FD_MARGIN)
+    if budget < 1:
+        raise InputError(f"no file descriptors left for sockets (RLIMIT_NOFILE {soft}, {in_use} in use): "
+                         f"raise it with ulimit -n")
+    return budget
+
+
+def is_local(address: str) -> bool:
+    """Whether ``address`` is this host's (loopback, or one of its interfaces)."""
+    if address.startswith("127."):
+        return True
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((address, 0))
+        return True
+    except OSError:
+        return False
+
+
+def _reserve_port(kind: int, avoid: set[int]) -> socket.socket:
+    """A socket bound to a free port of ``kind`` that is not in ``avoid`` (our probes' source port:
+    held so that no other program gets it while we scan)."""
+    for _ in range(50):
+        sock = socket.socket(socket.AF_INET, kind)
+        sock.bind(("0.0.0.0", 0))
+        if sock.getsockname()[1] not in avoid:
+            break
+        sock.close()
+    else:
+        sock = socket.socket(socket.AF_INET, kind)      # every port is scanned: any will do
+        sock.bind(("0.0.0.0", 0))
+    return sock
+
+
+# -- one class per scan type: open, send a probe, read what came back ---------------------------------
+class Connect:
+    """A non-blocking connect() per port."""
+
+    mechanism = "connect"
+
+    def __init__(self, parallel: int) -> None:
+        self.limit = descriptor_budget(parallel)
+        self.selector = selectors.DefaultSelector()
+        self.open: dict[int, Any] = {}
+        self.local: list[Answer] = []
+
+    def capacity(self) -> int:
+        return self.limit - len(self.open)
+
+    def send(self, probe: Probe) -> None:
+        sock = _socket.socket(socket.AF_INET, _NONBLOCKING_STREAM)     # the C type: no Python wrapper to build
+        code = sock.connect_ex((probe.host, probe.port))
+        if code == errno.EINPROGRESS:
+            # on loopback the RST has usually arrived before connect() returns: no need to wait for it
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or errno.EINPROGRESS
+        if code == errno.EINPROGRESS:
+            self.selector.register(sock, selectors.EVENT_WRITE, probe)
+            self.open[probe.index] = sock
+            return
+        answer = self._answer(sock, probe, code)
+        sock.close()
+        if answer is not None:
+            self.local.append(answer)
+
+    def _answer(self, sock: Any, probe: Probe, code: int) -> Answer | None:
+        now = time.perf_counter_ns()
+        if code == 0:
+            try:
+                if sock.getsockname() == sock.getpeername():        # connected to itself: nobody listens
+                    return Answer(probe.host, probe.port, "tcp", "requeue", "self-connect", now)
+            except OSError:
+                pass
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+        verdict = connect_verdict(code)
+        if verdict is None:
+            return None
+        return Answer(probe.host, probe.port, "tcp", verdict[0], verdict[1], now)
+
+    def poll(self, timeout: float) -> list[Answer]:
+        events, self.local = self.local, []
+        for key, _ in self.selector.select(0 if events else timeout):
+            probe: Probe = key.data
+            sock: Any = key.fileobj
+            answer = self._answer(sock, probe, sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+            if answer is not None:
+                self._close(probe.index)
+                events.append(answer)
+        return events
+
+    def _close(self, index: int) -> None:
+        sock = self.open.pop(index, None)
+        if sock is not None:
+            self.selector.unregister(sock)
+            sock.close()
+
+    def forget(self, record: PortRecord) -> None:
+        self._close(record.index)
+
+    def close(self) -> None:
+        for index in list(self.open):
+            self._close(index)
+        self.selector.close()
+
+
+class Syn:
+    """SYNs written on a raw socket; SYN/ACK, RST and ICMP unreachables read from raw sockets."""
+
+    mechanism = "raw"
+
+    def __init__(self, hosts: Sequence[str], ports: Sequence[int], parallel: int) -> None:
+        self.raw = RawIPv4Socket(6, "a SYN scan (-sS)", "a connect scan (-sT) works without it")
+        try:
+            self.icmp = IcmpSocket(4, "raw")
+        except BaseException:
+            self.raw.close()
+            raise
+        self.hold = _reserve_port(socket.SOCK_STREAM, set(ports))
+        self.sport = self.hold.getsockname()[1]
+        self.raw.only_to_port(self.sport)
+        self.isn = random.getrandbits(32)
+        self.ack = (self.isn + 1) & 0xFFFFFFFF
+        self.templates = {host: SynTemplate(source_address(host), host, self.sport, self.isn) for host in hosts}
+        self.limit, self.in_flight = parallel, 0
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.raw, selectors.EVENT_READ)
+        self.selector.register(self.icmp, selectors.EVENT_READ)
+        self.local: list[Answer] = []
+
+    def capacity(self) -> int:
+        return self.limit - self.in_flight
+
+    def send(self, probe: Probe) -> None:
+        if self.raw.send(self.templates[probe.host].probe(probe.port), probe.host):
+            self.in_flight += 1
+        else:                                   # the send buffer is full: this probe did not leave
+            self.local.append(Answer(probe.host, probe.port, "tcp", "requeue", "no buffer", time.perf_counter_ns()))
+
+    def poll(self, timeout: float) -> list[Answer]:
+        events, self.local = self.local, []
+        if not events and not self.selector.select(timeout):
+            return events
+        raw, sport, ack = self.raw, self.sport, self.ack
+        while (read := raw.read_into()) is not None:
+            answer = read_tcp_answer(read[0], read[1], sport, ack, read[2])
+            if answer is not None:
+                events.append(answer)
+        while (event := self.icmp.read()) is not None:
+            if isinstance(event, ProbeError) and (answer := read_icmp_answer(event, "tcp", sport)) is not None:
+                events.append(answer)
+        return events
+
+    def forget(self, record: PortRecord) -> None:
+        self.in_flight = max(self.in_flight - 1, 0)
+
+    def close(self) -> None:
+        self.selector.close()
+        self.raw.close()
+        self.icmp.close()
+        self.hold.close()
+
+
+class UdpRaw:
+    """UDP datagrams written on a raw socket; UDP answers and ICMP unreachables read from raw sockets."""
+
+    mechanism = "raw"
+
+    def __init__(self, hosts: Sequence[str], ports: Sequence[int], parallel: int) -> None:
+        what, instead = "a raw UDP scan (-sU --mechanism raw)", "-sU --mechanism datagram and -sT work without it"
+        self.raw = RawIPv4Socket(17, what, instead)
+        try:
+            self.icmp = IcmpSocket(4, "raw")
+        except BaseException:
+            self.raw.close()
+            raise
+        self.hold = _reserve_port(socket.SOCK_DGRAM, set(ports))     # answers land here, not in an ICMP error
+        self.hold.setblocking(False)
+        self.sport = self.hold.getsockname()[1]
+        self.raw.only_to_port(self.sport)
+        self.sources = {host: source_address(host) for host in hosts}
+        self.limit, self.in_flight = parallel, 0
+        self.selector = selectors.DefaultSelector()
+        for sock in (self.raw, self.icmp, self.hold):
+            self.selector.register(sock, selectors.EVENT_READ)
+        self.local: list[Answer] = []
+
+    def capacity(self) -> int:
+        return self.limit - self.in_flight
+
+    def send(self, probe: Probe) -> None:
+        datagram = udp_probe(self.sources[probe.host], probe.host, self.sport, probe.port)
+        if self.raw.send(datagram, probe.host):
+            self.in_flight += 1
+        else:
+            self.local.append(Answer(probe.host, probe.port, "udp", "requeue", "no buffer", time.perf_counter_ns()))
+
+    def poll(self, timeout: float) -> list[Answer]:
+        events, self.local = self.local, []
+        if not events and not self.selector.select(timeout):
+            return events
+        while (read := self.raw.read_into()) is not None:
+            answer = read_udp_answer(read[0], read[1], self.sport, read[2])
+            if answer is not None:
+                events.append(answer)
+        while (event := self.icmp.read()) is not None:
+            if isinstance(event, ProbeError) and (answer := read_icmp_answer(event, "udp", self.sport)) is not None:
+                events.append(answer)
+        with contextlib.suppress(OSError):
+            while self.hold.recv(65536) is not None:          # the answers' copies: read above, dropped here
+                pass
+        return events
+
+    def forget(self, record: PortRecord) -> None:
+        self.in_flight = max(self.in_flight - 1, 0)
+
+    def close(self) -> None:
+        self.selector.close()
+        self.raw.close()
+        self.icmp.close()
+        self.hold.close()
+
+
+class UdpDatagram:
+    """A connected UDP socket per port: an answer is data; an ICMP error is ``ECONNREFUSED`` (port
+    unreachable) or another errno, with its type and code in the error queue (``IP_RECVERR``)."""
+
+    mechanism = "datagram"
+
+    def __init__(self, parallel: int) -> None:
+        self.limit = descriptor_budget(parallel)
+        self.selector = selectors.DefaultSelector()
+        self.open: dict[int, socket.socket] = {}
+        self.local: list[Answer] = []
+
+    def capacity(self) -> int:
+        return self.limit - len(self.open)
+
+    def send(self, probe: Probe) -> None:
+        old = self.open.pop(probe.index, None)
+        if old is not None:
+            self.selector.unregister(old)
+            old.close()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
+        try:
+            sock.connect((probe.host, probe.port))
+            sock.send(udp_payload(probe.port))
+        except OSError as exc:
+            sock.close()
+            code = exc.errno or 0
+            verdict = ("closed", "port-unreach") if code == errno.ECONNREFUSED else connect_verdict(code)
+            if verdict is not None:
+                self.local.append(Answer(probe.host, probe.port, "udp", verdict[0], verdict[1],
+                                         time.perf_counter_ns()))
+            return
+        self.selector.register(sock, selectors.EVENT_READ, probe)
+        self.open[probe.index] = sock
+
+    def _read(self, sock: socket.socket, probe: Probe) -> Answer | None:
+        now = time.perf_counter_ns()
+        try:
+            data, ancdata, _, address = sock.recvmsg(512, 512, socket.MSG_ERRQUEUE)
+        except (BlockingIOError, InterruptedError):
+            pass
+        else:
+            _, error = read_ancillary(ancdata)
+            if error is not None:
+                event = read_error_queue(data, error, (probe.host, probe.port), None, 4, now, "udp")
+                if event is not None:
+                    verdict = icmp_verdict("udp", event.icmp_type, event.icmp_code)
+                    if verdict is not None:
+                        return Answer(probe.host, probe.port, "udp", verdict[0], verdict[1], now)
+                return None
+        try:
+            sock.recv(65536)
+        except ConnectionRefusedError:
+            return Answer(probe.host, probe.port, "udp", "closed", "port-unreach", now)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            verdict = connect_verdict(exc.errno or 0)
+            return None if verdict is None else Answer(probe.host, probe.port, "udp", verdict[0], verdict[1], now)
+        return Answer(probe.host, probe.port, "udp", "open", "udp-response", now)
+
+    def poll(self, timeout: float) -> list[Answer]:
+        events, self.local = self.local, []
+        for key, _ in self.selector.select(0 if events else timeout):
+            answer = self._read(key.fileobj, key.data)  # type: ignore[arg-type]  # always our sockets
+            if answer is not None:
+                events.append(answer)
+        return events
+
+    def forget(self, record: PortRecord) -> None:
+        sock = self.open.pop(record.index, None)
+        if sock is not None:
+            self.selector.unregister(sock)
+            sock.close()
+
+    def close(self) -> None:
+        for sock in self.open.values():
+            self.selector.unregister(sock)
+            sock.close()
+        self.open.clear()
+        self.selector.close()
+
+
+Driver = Connect | Syn | UdpRaw | UdpDatagram

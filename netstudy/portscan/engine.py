@@ -1,0 +1,388 @@
+"""The sockets and the clock around a port scan's bookkeeping (``netstudy.portscan.core.ScanTable``).
+
+One loop drives every scan type: it asks the table for the next probe (at ``rate`` probes a second when
+one is set, and never more in flight than the scan type allows), hands it to the scan's driver, files
+every answer, and tells the table the time so that silent ports are retried and finally settled.
+
+- ``connect`` (``-sT``, no privilege): a non-blocking ``connect()`` per port, waited on with
+  ``selectors``; at most ``parallel`` sockets open at once, fewer if ``RLIMIT_NOFILE`` says so. A
+  socket that connected to itself (source port = target port on this host: TCP simultaneous open,
+  RFC 9293 §3.5) is not an open port: it is closed and the probe sent again from another port.
+- ``syn`` (``-sS``, root or CAP_NET_RAW): SYN segments built by ``netstudy.wire`` and written on a raw
+  socket (``netstudy.net.RawIPv4Socket``), answers (SYN/ACK, RST) read from a raw TCP socket and ICMP
+  unreachables from a raw ICMP socket, matched by our source port and ISN.
+- ``udp`` (``-sU``): with a raw socket (``mechanism="raw"``), datagrams built by ``netstudy.wire``,
+  answers read from raw UDP and ICMP sockets; without privilege (``"datagram"``), a connected UDP
+  socket per port whose ICMP errors come back as ``ECONNREFUSED`` and through ``IP_RECVERR``.
+
+``portscan("127.0.0.1", "1-1024")`` is a plain synchronous call (fine inside Jupyter);
+``PortScan(...).run()`` yields each record as it settles (what the CLI's progress bar counts);
+``await portscan_async(...)`` runs it on a worker thread; :func:`grab_banners` reads what open TCP
+services say first.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import selectors
+import socket
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from netstudy.errors import InputError, PrivilegeError
+from netstudy.net import RawIPv4Socket, resolve
+from netstudy.portscan.core import (
+    SCAN_FLAG,
+    SCAN_PROTOCOL,
+    SETTLED,
+    PortRecord,
+    ScanResult,
+    ScanTable,
+    State,
+    combine,
+    expand_targets,
+    parse_ports,
+)
+from netstudy.portscan.drivers import Connect, Driver, Syn, UdpDatagram, UdpRaw, descriptor_budget, is_local
+from netstudy.portscan.services import services
+
+DEFAULT_PARALLEL = {"connect": 1024, "syn": 4096, "udp": 256}
+DEFAULT_RATE = {"connect": None, "syn": None, "udp": 500.0}        # probes a second; None: no pacing
+DEFAULT_RETRIES = {"connect": 1, "syn": 1, "udp": 2}
+MIN_UDP_RATE = 25.0
+NAME_ALL_UP_TO = 2000
+MAX_RATE = 1_000_000
+HTTP_PORTS = frozenset({80, 8000, 8008, 8080, 8088, 8888})
+
+
+def resolve_targets(targets: str | Iterable[str]) -> tuple[list[str], dict[str, str]]:
+    """The IPv4 addresses to scan, and the names they were given as (``{address: name}``).
+    :class:`InputError` for a name that does not resolve."""
+    addresses: dict[str, None] = {}
+    names: dict[str, str] = {}
+    for item in expand_targets(targets):
+        if any(c.isalpha() for c in item) or not item.replace(".", "").isdigit():
+            _, address = resolve(item, 4)
+            names[address] = item
+        else:
+            address = item
+        addresses[address] = None
+    return list(addresses), names
+
+
+# -- the loop ------------------------------------------------------------------------------------------
+class PortScan:
+    """One scan type over ``targets`` × ``ports``.
+
+    ``targets``: a host name, an address, a CIDR (at most a /16), or a list; ``ports``: an nmap port
+    spec (``"1-1024"``, ``"U:53,T:80"``), a list of numbers, or None with ``top_ports``; ``scan``:
+    ``connect``, ``syn`` or ``udp``; ``rate``: probes a second (None: as fast as ``parallel`` allows;
+    UDP: 500); ``timeout``: seconds the first attempt waits, each retry ``backoff`` times longer;
+    ``mechanism`` (UDP): ``auto`` (raw if privileged, else ``datagram``), ``raw`` or ``datagram``.
+    A value that cannot be used raises :class:`InputError`; a missing privilege :class:`PrivilegeError`
+    saying what is needed and what works instead."""
+
+    def __init__(self, targets: str | Iterable[str] = "127.0.0.1", ports: str | Sequence[int] | None = None, *,
+                 scan: str = "connect", top_ports: int | None = None, rate: float | None = None,
+                 timeout: float = 1.0, retries: int | None = None, backoff: float = 1.5,
+                 parallel: int | None = None, mechanism: str = "auto") -> None:
+        if scan not in SCAN_PROTOCOL:
+            raise InputError(f"scan must be connect, syn or udp, not {scan!r}")
+        protocol = SCAN_PROTOCOL[scan]
+        self.scan, self.protocol = scan, protocol
+        self.spec = targets if isinstance(targets, str) else " ".join(targets)
+        self.services = services()
+        self.port_list = self._ports(ports, top_ports)
+        if not self.port_list:
+            raise InputError(f"the port spec names no {protocol.upper()} port for a {SCAN_FLAG[scan]} scan")
+        self.rate = DEFAULT_RATE[scan] if rate is None else rate
+        if self.rate is not None and not 0 < self.rate <= MAX_RATE:
+            raise InputError(f"rate {self.rate:g} is out of range: 0 < rate <= {MAX_RATE} probes a second")
+        if mechanism not in ("auto", "raw", "datagram"):
+            raise InputError(f"mechanism must be auto, raw or datagram, not {mechanism!r}")
+        self.hosts, self.names = resolve_targets(targets)
+        self.table = ScanTable(self.hosts, self.port_list, scan, timeout_ns=int(timeout * 1e9),
+                               retries=DEFAULT_RETRIES[scan] if retries is None else retries, backoff=backoff)
+        wanted = parallel or DEFAULT_PARALLEL[scan]
+        if wanted < 1:
+            raise InputError(f"parallel must be at least 1, not {wanted}")
+        self.driver: Driver
+        if scan == "connect":
+            self.driver = Connect(wanted)
+        elif scan == "syn":
+            self.driver = Syn(self.hosts, self.port_list, wanted)
+        elif mechanism == "datagram":
+            self.driver = UdpDatagram(wanted)
+        else:
+            try:
+                self.driver = UdpRaw(self.hosts, self.port_list, wanted)
+            except PrivilegeError:
+                if mechanism == "raw":
+                    raise
+                self.driver = UdpDatagram(wanted)
+        self.mechanism = self.driver.mechanism
+        self.slowed: list[float] = []
+        self._start_ns = self._end_ns = 0
+        self.started = ""
+
+    def _ports(self, ports: str | Sequence[int] | None, top_ports: int | None) -> list[int]:
+        if top_ports is not None:
+            chosen = list(self.services.top(top_ports, self.protocol))
+            if ports is None:
+                return sorted(chosen)
+            allowed = set(self._ports(ports, None))
+            return sorted(p for p in chosen if p in allowed)
+        if ports is None:
+            ports = "1-1000"
+        if isinstance(ports, str):
+            return list(parse_ports(ports).for_protocol(self.protocol))
+        numbers = [int(p) for p in ports]
+        bad = [p for p in numbers if not 1 <= p <= 65535]
+        if bad:
+            raise InputError(f"port {bad[0]} is out of range 1-65535")
+        return list(dict.fromkeys(numbers))
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def __enter__(self) -> PortScan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self) -> Iterator[PortRecord]:
+        """Probe every port, yielding each record as it settles."""
+        perf, table, driver = time.perf_counter_ns, self.table, self.driver
+        self.started = time.strftime("%Y-%m-%d %H:%M %Z")
+        start = self._start_ns = perf()
+        next_send = start
+        late_answers = 0
+        try:
+            while not table.done:
+                now = perf()
+                for record in table.expire(now):
+                    driver.forget(record)
+                    if record.state in SETTLED:
+                        yield self._settle(record)
+                step = 0 if self.rate is None else int(1e9 / self.rate)
+                room = driver.capacity()
+                while room > 0 and table.has_due and now >= next_send:
+                    probe = table.send(now)
+                    if probe is None:
+                        break
+                    driver.send(probe)
+                    room -= 1
+                    if step:
+                        next_send = max(next_send + step, now - step)     # keep the pace, no burst to catch up
+                        now = perf()
+                if table.done:
+                    break
+                if table.has_due and driver.capacity() > 0:
+                    wakes = [next_send, table.next_deadline() or next_send]
+                else:
+                    wakes = [w for w in (table.next_deadline(),) if w is not None]
+                wait = max(min(wakes) - perf(), 0) / 1e9 if wakes else 0.05
+                for answer in driver.poll(min(wait, 0.2)):
+                    answered = table.receive(answer)
+                    if answered is None:
+                        continue
+                    record = answered
+                    driver.forget(record)
+                    if record.state in SETTLED:
+                        if self.protocol == "udp" and record.attempts > 1 and record.reason == "port-unreach":
+                            late_answers += 1
+                            self._slow_down(late_answers)
+                        yield self._settle(record)
+        finally:
+            self._end_ns = perf()
+
+    def _slow_down(self, late_answers: int) -> None:
+        """A UDP port answered only a retry: the target's ICMP rate limit ate the first answer, most
+        likely. Halve the pace (not below MIN_UDP_RATE), at most once per 10 such ports."""
+        if self.rate is not None and late_answers % 10 == 1 and self.rate > MIN_UDP_RATE:
+            self.rate = max(self.rate / 2, MIN_UDP_RATE)
+            self.slowed.append(self.rate)
+
+    def _settle(self, record: PortRecord) -> PortRecord:
+        if record.state is not State.CLOSED:          # closed ports are named in result(), if few
+            record.service = self.services.name(record.port, record.protocol)
+        return record
+
+    def interrupt(self) -> None:
+        """Stop now (Ctrl-C): ports probed but not answered become silent, the others are dropped."""
+        self.table.finish()
+
+    @property
+    def elapsed_ns(self) -> int:
+        return (self._end_ns or time.perf_counter_ns()) - self._start_ns if self._start_ns else 0
+
+    def notes(self) -> list[str]:
+        """What the reader of the result should know: self-connects avoided, UDP's limits."""
+        notes = []
+        if self.table.self_connects:
+            notes.append(f"{self.table.self_connects} connect(s) reached their own socket (source port = target "
+                         f"port, TCP simultaneous open) and were sent again from another port: not open ports")
+        if self.protocol == "udp":
+            retried = sum(1 for r in self.table.records if r.attempts > 1 and r.state is not State.OPEN_FILTERED)
+            silent = sum(1 for r in self.table.records if r.state is State.OPEN_FILTERED)
+            text = (f"UDP: {silent} port(s) stayed silent after {self.table.retries + 1} probes (open|filtered: an "
+                    f"open port that ignores the probe and a firewall that drops it look the same); "
+                    f"{retried} answered only a retry")
+            local = [h for h in self.hosts if is_local(h)]
+            limit = _icmp_limits()
+            if local and limit:
+                text += (f"; this host's kernel sends at most {limit[0]} ICMP errors a second (burst {limit[1]}; "
+                         f"net.ipv4.icmp_msgs_per_sec / icmp_msgs_burst)")
+            else:
+                text += ("; the target's kernel may rate-limit ICMP port unreachable (Linux: about 1 a second per "
+                         "source, net.ipv4.icmp_ratelimit), which turns closed ports silent")
+            pace = f"{self.slowed[-1]:g}/s (slowed down {len(self.slowed)} time(s))" if self.slowed else \
+                f"{self.rate:g}/s" if self.rate else "unpaced"
+            notes.append(f"{text}; probes paced at {pace}")
+        return notes
+
+    def result(self) -> ScanResult:
+        """What the scan found so far. Every record gets its service name, except closed ports in a scan
+        of more than NAME_ALL_UP_TO records (a full range: 65,000 names nobody reads)."""
+        few = len(self.table.records) <= NAME_ALL_UP_TO
+        for record in self.table.records:
+            if not record.service and (few or record.state is not State.CLOSED):
+                record.service = self.services.name(record.port, record.protocol)
+        result = self.table.result(self.spec, self.mechanism, self.elapsed_ns)
+        result.notes = self.notes()
+        result.started = self.started
+        result.names = dict(self.names)
+        return result
+
+
+def _icmp_limits() -> tuple[int, int] | None:
+    """This host's global ICMP error limit (``icmp_msgs_per_sec``, ``icmp_msgs_burst``), if readable."""
+    try:
+        values = [int(Path(f"/proc/sys/net/ipv4/{key}").read_text())
+                  for key in ("icmp_msgs_per_sec", "icmp_msgs_burst")]
+    except (OSError, ValueError):
+        return None
+    return values[0], values[1]
+
+
+def portscan(targets: str | Iterable[str] = "127.0.0.1", ports: str | Sequence[int] | None = None, *,
+             scans: str | Sequence[str] = "connect", banners: bool = False, banner_timeout: float = 2.0,
+             **options: Any) -> ScanResult:
+    """Scan ``ports`` of ``targets`` with each scan type in ``scans`` (``"connect"``, ``"syn"``,
+    ``"udp"``, or several: ``("syn", "udp")``) and return one :class:`ScanResult`; ``options`` go to
+    :class:`PortScan`. ``banners``: read what each open TCP service says first (:func:`grab_banners`)."""
+    kinds = [scans] if isinstance(scans, str) else list(scans)
+    results = []
+    for kind in kinds:
+        with PortScan(targets, ports, scan=kind, **options) as scan:
+            for _ in scan.run():
+                pass
+            results.append(scan.result())
+    result = combine(results)
+    if banners:
+        grab_banners(result.records, banner_timeout)
+    return result
+
+
+async def portscan_async(targets: str | Iterable[str] = "127.0.0.1", ports: str | Sequence[int] | None = None,
+                         **options: Any) -> ScanResult:
+    """:func:`portscan` to ``await``: the same loop on a worker thread."""
+    return await asyncio.to_thread(portscan, targets, ports, **options)
+
+
+# -- banners -----------------------------------------------------------------------------------------
+def grab_banners(records: Iterable[PortRecord], timeout: float = 2.0, size: int = 256) -> int:
+    """Connect to every open TCP port of ``records`` at once and keep the first line its service sends
+    (an SSH or SMTP greeting) in ``record.banner``; a web port (80, 8080, ...) that stays quiet is sent
+    ``HEAD / HTTP/1.0`` and its status line kept. Waits ``timeout`` seconds at most. Returns how many
+    banners were read."""
+    todo = [r for r in records if r.protocol == "tcp" and r.state is State.OPEN]
+    selector = selectors.DefaultSelector()
+    sockets: dict[int, tuple[socket.socket, PortRecord, str]] = {}     # phase: connect, read, head
+    for record in todo[:descriptor_budget(len(todo) or 1)]:
+        sock = socket.socket()
+        sock.setblocking(False)
+        if sock.connect_ex((record.host, record.port)) not in (0, errno.EINPROGRESS):
+            sock.close()
+            continue
+        selector.register(sock, selectors.EVENT_WRITE, record.index)
+        sockets[record.index] = (sock, record, "connect")
+    deadline = time.monotonic() + timeout
+    quiet_after = time.monotonic() + min(timeout / 2, 1.0)        # then ask the web ports
+    found = 0
+    try:
+        while sockets and (left := deadline - time.monotonic()) > 0:
+            ready = selector.select(min(left, max(quiet_after - time.monotonic(), 0.01)))
+            for key, _ in ready:
+                sock, record, phase = sockets[key.data]
+                if phase == "connect":
+                    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or sock.getsockname() == _peer(sock):
+                        selector.unregister(sock)
+                        sock.close()
+                        del sockets[key.data]
+                        continue
+                    selector.modify(sock, selectors.EVENT_READ, key.data)
+                    sockets[key.data] = (sock, record, "read")
+                    continue
+                with contextlib.suppress(OSError):
+                    data = sock.recv(size)
+                    text = data.decode("latin-1").strip().splitlines()
+                    if text:
+                        record.banner = text[0][:size]
+                        found += 1
+                selector.unregister(sock)
+                sock.close()
+                del sockets[key.data]
+            if time.monotonic() >= quiet_after:
+                for index, (sock, record, phase) in list(sockets.items()):
+                    if phase == "read" and (record.port in HTTP_PORTS or record.service.startswith("http")) \
+                            and record.port != 443:
+                        with contextlib.suppress(OSError):
+                            sock.send(b"HEAD / HTTP/1.0\r\n\r\n")
+                        sockets[index] = (sock, record, "head")
+                quiet_after = deadline
+    finally:
+        for sock, _, _ in sockets.values():
+            selector.unregister(sock)
+            sock.close()
+        selector.close()
+    return found
+
+
+def _peer(sock: socket.socket) -> Any:
+    try:
+        return sock.getpeername()
+    except OSError:
+        return None
+
+
+__all__ = ["PortScan", "portscan", "portscan_async", "grab_banners", "descriptor_budget", "resolve_targets", "capture"]
+
+
+# -- watching the wire ---------------------------------------------------------------------------------
+def capture(action: Any, ports: Iterable[int], protocol: int = 6) -> tuple[Any, list[tuple[int, bytes]]]:
+    """Run ``action()`` while a raw socket of ``protocol`` (6 TCP, 17 UDP, 1 ICMP) copies every datagram
+    this host receives; return its value and ``(perf_counter_ns, datagram)`` for those whose source or
+    destination port is in ``ports`` (for ICMP: every message). On loopback a host receives what it sends,
+    so both directions are there. Needs root or CAP_NET_RAW (:class:`PrivilegeError` otherwise)."""
+    wanted = set(ports)
+    kept: list[tuple[int, bytes]] = []
+    with RawIPv4Socket(protocol, "watching the wire", "the notebook reads a recorded capture instead") as raw:
+        value = action()
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline:
+            read = raw.read_into()
+            if read is None:
+                time.sleep(0.01)
+                continue
+            data = bytes(read[0][:read[1]])
+            header = (data[0] & 0xF) * 4
+            if protocol == 1 or (len(data) >= header + 4 and (int.from_bytes(data[header:header + 2], "big") in wanted
+                                                             or int.from_bytes(data[header + 2:header + 4], "big")
+                                                             in wanted)):
+                kept.append((read[2], data))
+    return value, kept
