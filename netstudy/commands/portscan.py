@@ -8,9 +8,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from netstudy.commands.common import add_mechanism_flag, one_line_errors, stop_quietly_on_closed_pipe
+from netstudy.commands.common import (
+    Number,
+    add_mechanism_flag,
+    count,
+    one_line_errors,
+    seconds,
+    stop_quietly_on_closed_pipe,
+    stopped_by_signals,
+)
 from netstudy.errors import InputError
 from netstudy.portscan import PortScan, combine, grab_banners
+from netstudy.portscan.engine import MAX_PARALLEL, MAX_RATE, MAX_RETRIES, MAX_TIMEOUT
 from netstudy.portscan.output import report_lines
 
 PROGRESS_FROM = 1000            # a progress bar only for scans this long, and only on a terminal
@@ -27,12 +36,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-sT", dest="scans", action="append_const", const="connect", help="TCP connect scan (default)")
     p.add_argument("-sS", dest="scans", action="append_const", const="syn", help="TCP SYN scan (raw socket)")
     p.add_argument("-sU", dest="scans", action="append_const", const="udp", help="UDP scan")
-    p.add_argument("--top-ports", type=int, metavar="N", help="the N ports most often open (nmap-services)")
-    p.add_argument("--rate", type=float, metavar="N", help="probes a second (default: unpaced TCP, 500 UDP)")
-    p.add_argument("--timeout", type=float, default=1.0, metavar="S",
+    p.add_argument("--top-ports", type=count("top ports", 1, 65535), metavar="N",
+                   help="the N ports most often open (nmap-services)")
+    p.add_argument("--rate", type=Number("rate", 0, MAX_RATE, above=True), metavar="N",
+                   help="probes a second (default: unpaced TCP, 500 UDP)")
+    p.add_argument("--timeout", type=seconds("timeout", MAX_TIMEOUT), default=1.0, metavar="S",
                    help="seconds the first attempt waits for an answer (default 1)")
-    p.add_argument("--retries", type=int, metavar="N", help="attempts after the first (default: 1 TCP, 2 UDP)")
-    p.add_argument("--parallel", type=int, metavar="N", help="probes in flight at once (default 1024 connect)")
+    p.add_argument("--retries", type=count("retries", 0, MAX_RETRIES), metavar="N",
+                   help="attempts after the first (default: 1 TCP, 2 UDP)")
+    p.add_argument("--parallel", type=count("parallel", 1, MAX_PARALLEL), metavar="N",
+                   help="probes in flight at once (default 1024 connect)")
     p.add_argument("--banners", action="store_true", help="read what open TCP services say first")
     p.add_argument("-oN", dest="normal", metavar="FILE", help="also write the report to FILE")
     p.add_argument("-oJ", dest="json", metavar="FILE", help="write the results as JSON to FILE")
@@ -64,9 +77,10 @@ def run(args: argparse.Namespace) -> int:
                       mechanism=args.mechanism) as scan:
             bar = _progress(len(scan.table.records))
             try:
-                for _ in scan.run():
-                    if bar is not None:
-                        bar.update(1)
+                with stopped_by_signals():  # kill (SIGTERM) ends it as Ctrl-C does: the report printed
+                    for _ in scan.run():
+                        if bar is not None:
+                            bar.update(1)
             except KeyboardInterrupt:
                 scan.interrupt()
             finally:

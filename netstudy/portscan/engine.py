@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from netstudy.errors import InputError, PrivilegeError
+from netstudy.errors import InputError, PrivilegeError, check_number
 from netstudy.net import RawIPv4Socket, resolve
 from netstudy.portscan.core import (
     SCAN_FLAG,
@@ -54,7 +54,10 @@ DEFAULT_RATE = {"connect": None, "syn": None, "udp": 500.0}        # probes a se
 DEFAULT_RETRIES = {"connect": 1, "syn": 1, "udp": 2}
 MIN_UDP_RATE = 25.0
 NAME_ALL_UP_TO = 2000
-MAX_RATE = 1_000_000
+MAX_RATE = 1_000_000           # probes a second
+MAX_TIMEOUT = 3600.0           # seconds a probe may wait
+MAX_RETRIES = 10               # attempts after the first (nmap's --max-retries default)
+MAX_PARALLEL = 65536           # probes in flight
 HTTP_PORTS = frozenset({80, 8000, 8008, 8080, 8088, 8888})
 
 
@@ -99,8 +102,13 @@ class PortScan:
         if not self.port_list:
             raise InputError(f"the port spec names no {protocol.upper()} port for a {SCAN_FLAG[scan]} scan")
         self.rate = DEFAULT_RATE[scan] if rate is None else rate
-        if self.rate is not None and not 0 < self.rate <= MAX_RATE:
-            raise InputError(f"rate {self.rate:g} is out of range: 0 < rate <= {MAX_RATE} probes a second")
+        if self.rate is not None:
+            check_number("rate", self.rate, 0, MAX_RATE, above=True)
+        check_number("timeout", timeout, 0, MAX_TIMEOUT, above=True)
+        if retries is not None:
+            check_number("retries", retries, 0, MAX_RETRIES, whole=True)
+        if parallel is not None:
+            check_number("parallel", parallel, 1, MAX_PARALLEL, whole=True)
         if mechanism not in ("auto", "raw", "datagram"):
             raise InputError(f"mechanism must be auto, raw or datagram, not {mechanism!r}")
         self.hosts, self.names = resolve_targets(targets)
