@@ -213,7 +213,7 @@ def test_unprivileged_udp_scan_falls_back_to_connected_sockets():
     (["127.0.0.1", "-p", "http"], "not a port number"),
     (["no-such-host.invalid"], "no-such-host.invalid"),
     (["127.0.0.1", "-sT", "-sS"], "choose one"),
-    (["127.0.0.1", "--top-ports", "0"], "at least 1"),
+    (["127.0.0.1", "--top-ports", "0"], "top ports must be a whole number from 1 to 65535"),
 ])
 def test_cli_errors_are_one_line_with_status_2(argv, words):
     out = subprocess.run(NETSTUDY + ["portscan", *argv], capture_output=True, text=True, timeout=60)
