@@ -91,6 +91,7 @@ def capture_session(pause: float = 0.05) -> tuple[list[Record], list[str]]:
         try:
             alice.connect(server.address)
             alice.settimeout(5)
+            time.sleep(pause)                       # the server's greeting arrives before alice speaks
             for data in SCRIPT:
                 alice.sendall(data)
                 time.sleep(pause)
