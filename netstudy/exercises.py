@@ -1,7 +1,11 @@
-"""Checks for the exercises of notebooks/00_start_here.ipynb: each says what is right, or what to look at."""
+"""Checks for the exercises of notebooks/00_start_here.ipynb: each says what is right, or what to look at
+without giving the answer away; and :func:`reveal`, which every notebook's solution cells use to show a
+reference answer from a program's ``solutions.py`` without binding the student's name."""
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from typing import Any
 
 from netstudy.wire.checksum import internet_checksum
 
@@ -37,7 +41,23 @@ def check_checksum(fn: Callable[[bytes], int]) -> str:
 
 
 def check_answer(name: str, answer: object, expected: object, hint: str = "") -> str:
-    """Compare one answer read off a diagram or a table with the value the package decoded."""
+    """Compare one answer read off a diagram or a table with the value the package decoded. A wrong answer's
+    message repeats what the student said and the hint, never the expected value."""
     if answer == expected:
         return f"✓ {name} is {expected!r}"
-    return f"✗ {name}: you said {answer!r}, the packet says {expected!r}" + (f" — {hint}" if hint else "")
+    if answer is None:
+        return f"✗ {name}: no answer yet" + (f" — {hint}" if hint else "")
+    return f"✗ {name}: {answer!r} is not what the packet says" + (f" — {hint}" if hint else "")
+
+
+def reveal(solution: object, check: Callable[[Any], str] | None = None, helpers: tuple[object, ...] = ()) -> None:
+    """Print a reference answer's source (from a program's ``solutions.py``), after the helpers it calls,
+    and, given the exercise's check, the check's verdict on it. Nothing is bound in the caller's namespace,
+    so a solution cell that calls this leaves the student's own function or class in place ("Run All"
+    shows the student's verdict above and the reference's here)."""
+    for shown in (*helpers, solution):
+        print(f"# {getattr(shown, '__module__', '?')}.{getattr(shown, '__qualname__', shown)!s}")
+        print(inspect.getsource(shown).rstrip())      # type: ignore[arg-type]  # a function or class
+        print()
+    if check is not None:
+        print(check(solution))

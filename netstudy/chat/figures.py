@@ -12,7 +12,7 @@ from typing import Any
 from netstudy.chat.core import Broadcast, ChatRoom, Send, encode_line
 from netstudy.show.diagram import plot_figure
 
-__all__ = ["Hop", "trace_conversation", "sequence_diagram", "load_figure"]
+__all__ = ["Hop", "trace_conversation", "sequence_diagram", "load_figure", "time_sequence_plot"]
 
 SERVER = "server"
 
@@ -79,13 +79,19 @@ def sequence_diagram(hops: list[Hop], title: str = "Who sends which line to whom
                     arrowprops=dict(arrowstyle="-|>", color=colour, linewidth=1.4 if to_server else 1.0,
                                     linestyle="-" if to_server else "--"))
         label = h.text if len(h.text) <= 34 else h.text[:33] + "…"
-        ax.text((x[h.src] + x[h.dst]) / 2, row_y - 0.08, label, ha="center", va="bottom", fontsize=7.5,
-                family="monospace", color="#333333")
-    ax.set_xlim(-0.7, len(columns) - 0.3)
+        # on a white ground above the lifelines, so a lifeline never runs through another arrow's label
+        ax.text((x[h.src] + x[h.dst]) / 2, row_y - 0.1, label, ha="center", va="bottom", fontsize=7.5,
+                family="monospace", color="#333333", zorder=3,
+                bbox=dict(boxstyle="square,pad=0.1", facecolor="white", edgecolor="none"))
+    ax.set_xlim(-1.0, len(columns) - 0.3)
     ax.set_ylim(y, -1.2)
     ax.set_yticks([])
     ax.set_xticks([])
-    ax.set_ylabel("time (each client line, then the server's answers) →")
+    # time runs down the page: an arrow that points down, not a rotated "time →" pointing up
+    ax.annotate("", xy=(-0.85, y - 0.3), xytext=(-0.85, 0.0),
+                arrowprops=dict(arrowstyle="-|>", color="#555555", linewidth=1.0))
+    ax.text(-0.8, 0.0, "time", rotation=0, ha="left", va="bottom", fontsize=9, color="#555555")
+    ax.set_ylabel("time (each client line, then the server's answers), top to bottom")
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
     ax.set_title(title + "  (solid: client → server, dashed: server → client)", fontsize=10)
@@ -107,6 +113,16 @@ def load_figure(frame: Any, title: str = "Chat servers under a burst: every clie
         right.plot(rows["clients"], rows["p50_ms"], marker="o", color=colour, label=f"{server} p50")
         right.plot(rows["clients"], rows["p99_ms"], marker="^", linestyle="--", color=colour,
                    label=f"{server} p99")
+    if {"delivered", "expected"} <= set(frame.columns):
+        cut = frame[frame["delivered"] < frame["expected"]]
+        for _, row in cut.iterrows():           # a run stopped at its time limit: its latencies are partial
+            share = row["delivered"] / row["expected"]
+            for ax_, column in ((left, "lines_per_s"), (right, "p50_ms"), (right, "p99_ms")):
+                ax_.scatter([row["clients"]], [row[column]], s=90, marker="x", color="#d62728", zorder=4,
+                            label="cut off at the time limit" if (ax_ is left or column == "p50_ms")
+                            and row.name == cut.index[0] else None)
+            right.annotate(f"cut off: {share:.0%} delivered", (row["clients"], row["p99_ms"]),
+                           textcoords="offset points", xytext=(6, -12), fontsize=7.5, color="#d62728")
     if "run" in frame:
         for _, row in frame[frame["run"] != "live"].iterrows():
             for ax_, column in ((left, "lines_per_s"), (right, "p99_ms")):
@@ -124,5 +140,40 @@ def load_figure(frame: Any, title: str = "Chat servers under a burst: every clie
     right.set_ylabel("send → delivery latency (ms)")
     right.set_title("latency (lower is better)", fontsize=10)
     fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def time_sequence_plot(frame: Any, title: str = "One chat connection: the client's bytes and the server's ACKs") -> Any:
+    """A time–sequence plot (Stevens, TCP/IP Illustrated §15; Wireshark's "Stevens" graph) of one
+    connection from ``netstudy.chat.session.segments``: each client data segment is a vertical bar from
+    its sequence number to seq + length (relative to the ISN, in bytes), labelled with its payload; the
+    server's acknowledgements of the client's bytes are a step line; SYN and FIN are marked where they
+    consume their one sequence number."""
+    fig, ax = plot_figure(9.0, 4.2)
+    client = frame[frame["from"] == "client"]
+    server = frame[frame["from"] == "server"]
+    data = client[client["len"] > 0]
+    for _, row in data.iterrows():
+        ax.plot([row["time_ms"]] * 2, [row["seq"], row["seq"] + row["len"]], color="#e15759", linewidth=3,
+                solid_capstyle="butt")
+        text = bytes(row["payload"]).decode(errors="replace").replace("\n", "⏎")
+        ax.annotate(text, (row["time_ms"], row["seq"] + row["len"]), textcoords="offset points", xytext=(4, 2),
+                    fontsize=7.5, family="monospace", color="#e15759")
+    acks = server[server["flags"].str.contains(".", regex=False)]
+    ax.step(acks["time_ms"], acks["ack"], where="post", color="#4e79a7", linewidth=1.2,
+            label="server's ACK: the next client byte it expects")
+    for _, row in frame[frame["flags"].str.contains("S|F")].iterrows():
+        if row["from"] == "client":
+            ax.scatter([row["time_ms"]], [row["seq"]], marker="D", color="#333333", zorder=3, s=25)
+            ax.annotate(row["flags"], (row["time_ms"], row["seq"]), textcoords="offset points", xytext=(4, -10),
+                        fontsize=8, color="#333333")
+    ax.plot([], [], color="#e15759", linewidth=3, label="client data segment: seq … seq + len")
+    ax.scatter([], [], marker="D", color="#333333", s=25, label="client SYN / FIN (one sequence number each)")
+    ax.set_xlabel("time since the client's SYN (ms)")
+    ax.set_ylabel("client sequence number, relative (bytes)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig

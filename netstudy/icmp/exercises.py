@@ -85,16 +85,23 @@ def check_ping_statistics(fn: Callable[[list[float]], tuple[float, float, float,
     return f"✓ right on all {len(cases)} cases: min/avg/max/mdev as iputils prints them"
 
 
-def check_hops(initial_ttl: int, routers: int, reply_ttl: int = 62) -> str:
-    """A reply arrived with TTL ``reply_ttl``: with what TTL was it sent, and how many routers did it cross?"""
-    usual = [t for t in (64, 128, 255) if t >= reply_ttl]
-    start = usual[0]
-    if initial_ttl != start:
-        return (f"✗ systems start at 64 (Linux, macOS), 128 (Windows) or 255 (many routers); the smallest "
-                f"of those that is at least {reply_ttl} is the likely start, not {initial_ttl}")
-    if routers != start - reply_ttl:
-        return f"✗ every router takes one off the TTL (RFC 791 §3.2): {start} - {reply_ttl} routers, not {routers}"
-    return f"✓ sent with TTL {start}, {routers} routers on the way back: the lab's r2 and r1"
+def check_hops(fn: Callable[[int], tuple[int, int]]) -> str:
+    """Test ``fn(reply_ttl) -> (initial_ttl, routers)``: with what TTL was a reply most likely sent, and how
+    many routers did it cross? Tried on the lab target's TTL 62 and on replies from other systems."""
+    for reply_ttl in (62, 64, 117, 250, 1):
+        start = next(t for t in (64, 128, 255) if t >= reply_ttl)
+        try:
+            initial_ttl, routers = fn(reply_ttl)
+        except Exception as exc:  # the student's code may fail in any way; say how, kindly
+            return f"✗ your function raised {type(exc).__name__}: {exc} for a reply with TTL {reply_ttl}"
+        if initial_ttl != start:
+            return (f"✗ for a reply with TTL {reply_ttl} you said it started at {initial_ttl}: systems start at "
+                    f"64 (Linux, macOS), 128 (Windows) or 255 (many routers), and a TTL only goes down on "
+                    f"the way — which of those could have come down to {reply_ttl}, and which is nearest?")
+        if routers != start - reply_ttl:
+            return (f"✗ for a reply with TTL {reply_ttl} you counted {routers} routers: every router takes "
+                    f"exactly one off the TTL (RFC 791 §3.2)")
+    return "✓ right on all 5 replies: the lab target's 62 left Linux with 64 and crossed r2 and r1"
 
 
 __all__ = ["check_echo_request", "check_ping_statistics", "check_hops"]

@@ -2,6 +2,7 @@
 and RTT per hop."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from netstudy.icmp.core import PingResult, PingSummary, TracerouteResult
@@ -12,18 +13,24 @@ __all__ = ["rtt_plot", "rtt_histogram", "hop_plot"]
 _STAT_STYLE = {"min": ("#59a14f", ":"), "avg": ("#e15759", "-"), "max": ("#f28e2b", ":")}
 
 
+def _ms(value_ms: float) -> str:
+    """Milliseconds cut (not rounded) to the microsecond, as ping's summary line prints them, so the legend
+    and the printed ``rtt min/avg/max/mdev`` read the same numbers."""
+    return f"{math.floor(value_ms * 1000 + 1e-6) / 1000:.3f}"
+
+
 def _mark_statistics(ax: Any, summary: PingSummary, vertical: bool) -> None:
-    """Lines at min, avg and max, and a band for avg ± mdev (iputils' four numbers)."""
+    """Lines at min, avg and max, and a band for avg ± mdev (iputils' four numbers, as ping prints them)."""
     if summary.avg_ms is None or summary.mdev_ms is None:
         return
     low, high = summary.avg_ms - summary.mdev_ms, summary.avg_ms + summary.mdev_ms
     band = ax.axvspan if vertical else ax.axhspan
-    band(low, high, color="#e15759", alpha=0.12, label=f"avg ± mdev ({summary.mdev_ms:.3f} ms)")
+    band(low, high, color="#e15759", alpha=0.12, label=f"avg ± mdev ({_ms(summary.mdev_ms)} ms)")
     line = ax.axvline if vertical else ax.axhline
     for name in ("min", "avg", "max"):
         color, style = _STAT_STYLE[name]
         value = getattr(summary, f"{name}_ms")
-        line(value, color=color, linestyle=style, linewidth=1.2, label=f"{name} {value:.3f} ms")
+        line(value, color=color, linestyle=style, linewidth=1.2, label=f"{name} {_ms(value)} ms")
 
 
 def rtt_plot(result: PingResult, title: str | None = None) -> Any:

@@ -1,7 +1,9 @@
 """Colours that stay put: a field has the same colour in every bit diagram, hexdump and SVG.
 
 A header's fixed fields take consecutive colours of a light qualitative palette, in table order and
-starting at a place fixed by the header's name, so neighbouring fields always differ and ``IPv4.ttl``
+starting at a place fixed by the header's protocol (the first word of its name: every ICMP message's
+type, code and checksum share their colours, whether it is an echo or a time exceeded), so neighbouring
+fields always differ and ``IPv4.ttl``
 is the same colour today, tomorrow and in every figure. Fields that are not in the table (options,
 padding) take a colour from a stable hash of their name (CRC-32, not ``hash()``, which changes
 between runs). Layers (Ethernet, IPv4, TCP...) have stronger colours of their own, used for the
@@ -47,7 +49,7 @@ def field_color(header: Header | type[Header] | str, field: str) -> str:
     if cls is not None:
         for i, f in enumerate(cls.FIELDS):
             if f.name == field:
-                return FIELD_PALETTE[(_stable(name) + i) % len(FIELD_PALETTE)]
+                return FIELD_PALETTE[(_stable(name.split(" ")[0]) + i) % len(FIELD_PALETTE)]
     return FIELD_PALETTE[_stable(f"{name}.{field}") % len(FIELD_PALETTE)]
 
 

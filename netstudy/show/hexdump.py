@@ -6,11 +6,12 @@ matplotlib figure (``hexdump``), the HTML one (``html.hexdump_html``) and the pl
 """
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 from netstudy.show.colors import PADDING_COLOR, PAYLOAD_COLOR, field_color, layer_color
-from netstudy.show.layout import MONO, SANS, as_packet, display_name, fit_text, text_width
+from netstudy.show.layout import MONO, SANS, as_packet, display_name, text_width
 from netstudy.wire.decode import Packet
 
 __all__ = ["Slice", "byte_map", "hexdump", "hexdump_text"]
@@ -49,6 +50,8 @@ def byte_map(packet: Packet) -> list[tuple[Slice, ...]]:
                 bit += take
     rest_start = packet.layers[-1].offset + packet.layers[-1].header_length if packet.layers else 0
     rest_end = rest_start + len(packet.remainder)
+    if packet.layers and packet.layers[-1].NAME == "DNS" and packet.error is None:
+        _dns_sections(packet.data, packet.layers[-1].offset, rest_start, rest_end, cells)
     for i in range(n):
         if not cells[i]:
             if rest_start <= i < rest_end:
@@ -57,6 +60,32 @@ def byte_map(packet: Packet) -> list[tuple[Slice, ...]]:
             else:
                 cells[i].append(Slice("trailer", "trailer", "trailer", PADDING_COLOR, layer_color("payload"), 0, 8))
     return [tuple(c) for c in cells]
+
+
+def _dns_sections(data: bytes, base: int, start: int, end: int, cells: list[list[Slice]]) -> None:
+    """Claim a DNS message's bytes after its 12-byte header for the DNS layer (RFC 1035 §4.1): each name
+    as its section's name field (``qname``, ``answer name``), and the bytes after it up to the next name
+    as that section's fixed fields and data (``qtype, qclass``; ``answer type … rdata``)."""
+    from netstudy.wire.dns import compression_map  # only when a DNS message is shown
+    try:
+        spans = compression_map(data[base:end])
+    except Exception:  # a message the DNS codec cannot read stays payload, as before
+        return
+    lcolor = layer_color("DNS")
+    marks: list[tuple[int, int, str]] = []
+    for span in spans:
+        name_end = max(p.offset + p.length for p in span.pieces) if span.pieces else span.offset + 1
+        label = "qname" if span.role == "qname" else f"{span.section} {'name' if span.role == 'owner' else span.role}"
+        marks.append((span.offset, name_end, label))
+        rest = "qtype, qclass" if span.section == "question" else f"{span.section} type, class, TTL, rdata"
+        marks.append((name_end, -1, rest))
+    marks.sort()
+    for k, (first, last, label) in enumerate(marks):
+        if last < 0:                                   # up to the next mark, or the message's end
+            last = marks[k + 1][0] if k + 1 < len(marks) else end - base
+        for i in range(base + first, min(base + last, end)):
+            if start <= i and not cells[i]:
+                cells[i].append(Slice("DNS", label, label, field_color("DNS", label), lcolor, 0, 8))
 
 
 def hexdump_text(obj: Any, linktype: int = 1, layers: bool = True) -> str:
@@ -97,30 +126,43 @@ def _x_hex(i: int) -> float:
     return X_HEX + i * CELL + (8 if i >= 8 else 0)
 
 
-def _legend_entries(packet: Packet, cells: list[tuple[Slice, ...]]) -> list[tuple[str, str, list[tuple[str, str]]]]:
-    """(layer, layer colour, [(field, colour)]) in the order the bytes meet them, each field once."""
-    out: dict[str, tuple[str, dict[str, str]]] = {}
+Legend = list[tuple[str, str, list[tuple[str, tuple[str, ...]]]]]
+
+
+def _legend_entries(packet: Packet, cells: list[tuple[Slice, ...]]) -> Legend:
+    """(layer, layer colour, [(label, colours)]) in the order the bytes meet them, each field once. The
+    fields that share one byte (version and IHL, the flag bits) are one entry, its swatch split as the
+    byte is, so a legend of a TCP/IP frame has a score of entries, not thirty."""
+    out: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {}
+    shown: set[tuple[str, str]] = set()
     for slices in cells:
-        for s in slices:
-            entry = out.setdefault(s.layer, (s.layer_color, {}))
-            entry[1].setdefault(s.label, s.color)
+        layer_slices = [s for s in slices if (s.layer, s.label) not in shown]
+        if not layer_slices:
+            continue
+        entry = out.setdefault(slices[0].layer, (slices[0].layer_color, {}))
+        if len(slices) > 1:                      # one byte, several fields: one entry for all of them
+            entry[1].setdefault(" ".join(s.label for s in slices), tuple(s.color for s in slices))
+        else:
+            entry[1].setdefault(slices[0].label, (slices[0].color,))
+        shown.update((s.layer, s.label) for s in slices)
     return [(layer, lc, list(fields.items())) for layer, (lc, fields) in out.items()]
 
 
-def _legend_rows(entries: list[tuple[str, str, list[tuple[str, str]]]], width: float) -> list[list[tuple]]:
-    """Legend items placed in rows of ``width`` points: ('layer', name, colour, x) or ('field', ...)."""
+def _legend_rows(entries: Legend, width: float) -> list[list[tuple]]:
+    """Legend items placed in rows of ``width`` points: ('layer', name, colour, x, layer colour) or
+    ('field', name, colours, x, layer colour)."""
     rows: list[list[tuple]] = []
     for layer, lc, fields in entries:
-        row: list[tuple] = [("layer", layer, lc, 0.0)]
+        row: list[tuple] = [("layer", layer, lc, 0.0, lc)]
         x = text_width(layer, 8.5) * 1.15 + 22
-        for name, color in fields:
+        for name, colors in fields:
             if layer == name:                      # payload, trailer: the layer entry says it all
                 continue
             w = 12 + text_width(name, 8) + 10
             if x + w > width:
                 rows.append(row)
                 row, x = [], 30.0
-            row.append(("field", name, color, x))
+            row.append(("field", name, colors, x, lc))
             x += w
         rows.append(row)
     return rows
@@ -139,12 +181,15 @@ def hexdump(obj: Any, linktype: int = 1, max_bytes: int = 512, legend: bool = Tr
     shown = min(len(data), max_bytes)
     nrows = (shown + 15) // 16 + (1 if shown < len(data) else 0)
     width = X_ASC + 16 * CHAR + 14
-    title_h = 26.0
+    title_lines = textwrap.wrap(packet.summary(), max(20, int((width - 2 * X_OFF) / (0.64 * 9))),
+                                subsequent_indent="  ") or [""]
+    title_h = 13.0 * len(title_lines) + 13
     legend_rows = _legend_rows(_legend_entries(packet, cells[:shown]), width - 20) if legend else []
     height = title_h + nrows * ROW + 10 + len(legend_rows) * 15 + 6
     fig, ax = figure_in_points(width, height)
-    title = fit_text(packet.summary(), width - 2 * X_OFF, 9, mono=True)
-    ax.text(X_OFF, 13, title, fontsize=9, family=MONO, fontweight="bold", va="center", ha="left", color="#263238")
+    for k, line in enumerate(title_lines):            # the whole summary, wrapped: never cut off
+        ax.text(X_OFF, 13 + 13 * k, line, fontsize=9, family=MONO, fontweight="bold", va="center", ha="left",
+                color="#263238")
     for i in range(shown):
         row, col = divmod(i, 16)
         y = title_h + row * ROW
@@ -170,14 +215,16 @@ def hexdump(obj: Any, linktype: int = 1, max_bytes: int = 512, legend: bool = Tr
                 family=SANS, va="center", color="#78909c")
     y = title_h + nrows * ROW + 10
     for row_items in legend_rows:
-        for kind, name, color, x in row_items:
+        for kind, name, color, x, lc in row_items:
             if kind == "layer":
                 add_patch(ax, Rectangle((X_OFF + x, y + 1), 14, 11, facecolor=color, edgecolor="none"))
                 ax.text(X_OFF + x + 18, y + 6.5, name, fontsize=8.5, family=SANS, fontweight="bold", va="center",
                         color=color)
-            else:
-                add_patch(ax, Rectangle((X_OFF + x, y + 2), 10, 9, facecolor=color, edgecolor="#90a4ae",
-                                        linewidth=0.5))
+            else:                                   # drawn as a byte is: field colour(s), layer band under
+                for k, c in enumerate(color):
+                    add_patch(ax, Rectangle((X_OFF + x + 10 * k / len(color), y + 1), 10 / len(color), 8,
+                                            facecolor=c, edgecolor="none"))
+                add_patch(ax, Rectangle((X_OFF + x, y + 9.5), 10, 2.6, facecolor=lc, edgecolor="none"))
                 ax.text(X_OFF + x + 13, y + 6.5, name, fontsize=8, family=SANS, va="center", color="#37474f")
         y += 15
     return fig
