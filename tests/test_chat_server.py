@@ -12,7 +12,7 @@ import pytest
 from conftest import tool
 
 from netstudy.chat import ChatClient, ChatServer, ThreadedChatServer
-from netstudy.chat.core import MAX_LINE
+from netstudy.wire.lines import MAX_LINE
 from netstudy.errors import NetstudyError
 
 pytestmark = pytest.mark.live
