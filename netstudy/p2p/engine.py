@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from netstudy.errors import InputError
+from netstudy.errors import InputError, check_number
 from netstudy.p2p.core import (
     DEFAULT_HOST,
     DISCOVERY_GROUP,
@@ -95,10 +95,14 @@ class Peer:
                  peer_id: int | None = None) -> None:
         if broadcast and iface is None:
             raise InputError("broadcast discovery needs an interface (--iface): on loopback use multicast")
-        if not 0 <= port < 65536 or not 0 < discovery_port < 65536:
-            raise InputError(f"ports must be from 0 to 65535, not {port} and {discovery_port}")
-        if not 0.01 <= interval <= 60 or not interval < timeout <= 3600:
-            raise InputError(f"need 0.01 <= interval ({interval}) < timeout ({timeout}) <= 3600 seconds")
+        check_number("port", port, 0, 65535, whole=True)
+        check_number("discovery port", discovery_port, 1, 65535, whole=True)
+        check_number("interval", interval, 0, 60, above=True)
+        check_number("timeout", timeout, 0, 3600, above=True)
+        if links is not None:
+            check_number("links", links, 1, 64, whole=True)
+        if timeout <= interval:
+            raise InputError(f"the timeout ({timeout:g} s) must be longer than the interval ({interval:g} s)")
         self.iface, self.group, self.discovery_port, self.broadcast = iface, group, discovery_port, broadcast
         self.interval = interval
         self._bind_host = "0.0.0.0" if iface is not None and host == DEFAULT_HOST else host
@@ -422,3 +426,65 @@ class Peer:
             with contextlib.suppress(OSError):
                 conn.sock.send(conn.out)          # a last try: what is queued is best effort
         conn.sock.close()
+
+
+def run_terminal(peer: Peer, render: Any, peers_text: Any, help_text: str, stdin: Any = None,
+                 stdout: Any = None) -> int:
+    """The interactive peer: a thread prints what arrives (``render(kind, name, text, arrival)``), this
+    loop reads lines: ``/peers``, ``/msg NAME text``, ``/quit``, anything else said to everyone. Ends on
+    ``/quit``, end of input or Ctrl-C, always with a bye."""
+    import sys
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def show(text: str) -> None:
+        with lock:
+            print(text, file=stdout, flush=True)
+
+    def receiving() -> None:
+        while not done.is_set():
+            try:
+                rec = peer.inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if rec.arrival is not None and rec.arrival.via is None:
+                continue                    # what we said ourselves: the terminal already shows it
+            show(render(rec.kind, rec.name, rec.text, rec.arrival))
+
+    with peer:
+        show(f"*** {peer.name} on {peer.address[0]}:{peer.address[1]}, id {peer.peer_id:016x}; "
+             f"discovery {peer._dest[0]}:{peer.discovery_port} ({peer.iface or 'loopback'}). {help_text}")
+        thread = threading.Thread(target=receiving, name="p2p-terminal", daemon=True)
+        thread.start()
+        try:
+            for raw in stdin:
+                line = raw.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                command, _, rest = line.partition(" ")
+                try:
+                    if command == "/quit":
+                        break
+                    if command == "/peers":
+                        show(peers_text(peer.table()))
+                    elif command == "/msg":
+                        to, _, text = rest.strip().partition(" ")
+                        if not to or not text:
+                            show("*** usage: /msg NAME text")
+                        else:
+                            peer.whisper(to, text)
+                    elif command.startswith("/") and not command.startswith("//"):
+                        show(f"*** unknown command {command}; {help_text}")
+                    else:
+                        peer.say(line.removeprefix("/"))
+                except InputError as exc:
+                    show(f"*** {exc}")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            done.set()
+            thread.join(1)
+    show("*** bye")
+    return 0
