@@ -101,15 +101,15 @@ class Announcement(Header):
         Field("port", 16, "the TCP port the peer accepts links on"),
         Field("peer_id", 64, "random 64-bit id, chosen at start: names the peer, orders the ring", "hex"),
         Field("seq", 32, "heartbeat counter: +1 per announcement"),
-        Field("name", 128, "nickname, UTF-8, padded with NUL bytes to 16", "bytes"),
+        Field("name", 128, "nickname, UTF-8, padded with NUL bytes to 16", "bytes", bytes(16)),
     )
 
     @classmethod
     def _locate(cls, data: bytes, off: int, end: int) -> Span:
+        if end - off >= 4 and data[off:off + 4] != MAGIC:       # not ours: say so before its length
+            raise cls._fail("magic", off, f"{bytes(data[off:off + 4])!r} is not {MAGIC!r}")
         if end - off < cls.MIN_LENGTH:
             raise cls._short(off, end)
-        if data[off:off + 4] != MAGIC:
-            raise cls._fail("magic", off, f"{bytes(data[off:off + 4])!r} is not {MAGIC!r}")
         if data[off + 4] != VERSION:
             raise cls._fail("version", off, f"version {data[off + 4]} is not {VERSION}")
         return cls, off, end, None, off + cls.MIN_LENGTH, end
