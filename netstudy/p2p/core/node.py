@@ -1,177 +1,33 @@
-"""The peer-to-peer chat's core, sans-I/O: announcements, membership, links and gossip (bytes in, actions out).
-
-Discovery (UDP, one datagram per heartbeat, to a multicast group or a broadcast address): an
-``Announcement`` of 36 bytes, a fixed field table (like every ``netstudy.wire`` header)::
-
-    magic "NSP2" (4) | version 1 (1) | kind 1=hello 2=bye (1) | TCP port (2) | peer id (8) | seq (4) | name (16)
-
-in network byte order, ``struct`` format ``!4sBBHQI16s`` (the name UTF-8, NUL-padded). The sender's
-address is the datagram's source address.
-
-Links (TCP, one ``\\n``-terminated JSON object per line, framed by ``netstudy.wire.lines``): the first
-line each side sends is ``{"t": "hello", "id": "<16 hex>", "name": ..., "port": ...}``; then messages::
-
-    {"t": "msg", "id": "<origin hex>-<n>", "from": "<16 hex>", "name": ..., "to": null | "<16 hex>",
-     "lamport": L, "ttl": T, "hops": H, "text": ...}
-
-**Gossip**: a peer that receives a message whose id it has not seen delivers it (if it is public or
-addressed to this peer), then forwards it once to every other neighbour with ``ttl - 1`` and
-``hops + 1`` (not when ``ttl`` reaches 1); an id seen before is dropped (``seen`` is bounded: the last
-``SEEN`` ids). Lamport clocks (Lamport 1978): a peer ticks before it sends and takes
-``max(own, received) + 1`` on delivery, so a reply is always later than what it answers.
-
-**Links**: the peers, sorted by id, form a ring; each peer dials its next ``links`` peers (all of them
-when ``links`` is None) and closes a link it dialed when that peer is no longer one of them. Two links
-between the same pair: the one dialed by the smaller id is kept.
-
-**Membership**: a peer is ``ALIVE`` while it is heard (announcement or link line), ``SUSPECT`` after
-``suspect`` seconds of silence, ``GONE`` after ``timeout`` seconds or a bye (its links are closed); a
-heartbeat brings it back (table ``PEER``). A link is ``OPENING`` until its hello, then ``UP``
-(table ``LINK``).
-
-What is guaranteed, and what is not:
-
-* Within a set of peers whose links form a connected graph of diameter below the hop limit, a message
-  sent once the links are up reaches every one of them exactly once (duplicates are dropped by id).
-* A message sent while the network is split reaches only the sender's side: there is no store and
-  forward and no anti-entropy, so healing does not bring it to the other side. A message in flight on a
-  link that breaks or is pruned may be lost.
-* After a partition heals, the sides hear each other's heartbeats again, the peers declared ``GONE``
-  come back ``ALIVE`` (a join event) and the ring re-forms: within one heartbeat interval plus a TCP
-  connect once the link is back.
-* Lamport times order causally related messages; concurrent ones are ordered by (time, origin id),
-  the same order at every peer, not the order they were typed.
-* Nothing is authenticated: a peer can lie about its name (two peers with one name are shown as
-  ``name#abcd``). Malformed or hostile announcements and lines are logged and ignored, never raised.
-"""
+"""A peer as a state machine: membership, links, gossip, Lamport time (``PeerNode``), its records and
+actions. See ``netstudy.p2p.core`` for the protocol and its guarantees."""
 from __future__ import annotations
 
 import collections
 import enum
 import json
-import struct
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from netstudy.errors import DecodeError, InputError
+from netstudy.p2p.core.announce import (
+    BYE,
+    HOP_LIMIT,
+    MAX_LAMPORT_JUMP,
+    MAX_LINE,
+    MAX_PEERS,
+    MAX_TEXT,
+    NS_PER_S,
+    SEEN,
+    check_name,
+    decode_announcement,
+    encode_announcement,
+    name_problem,
+)
 from netstudy.states import StateTable
-from netstudy.wire.fields import Field, Header, Span
 from netstudy.wire.lines import InvalidUtf8, Line, LineFramer, LineTooLong, encode_line
-from netstudy.wire.numbers import UDP_PORT_NEXT, register
-
-NS_PER_S = 1_000_000_000
-DISCOVERY_GROUP = "239.255.42.99"     # administratively scoped (RFC 2365): never routed off the site
-DISCOVERY_PORT = 47100
-DEFAULT_HOST = "127.0.0.1"
-MAGIC = b"NSP2"
-VERSION = 1
-HELLO, BYE = 1, 2
-KINDS = {HELLO: "hello", BYE: "bye"}
-MAX_NAME = 16              # bytes of UTF-8
-MAX_TEXT = 2000            # characters in one message
-MAX_LINE = 8192            # bytes in one link line (a message's text, escaped as JSON, fits)
-HOP_LIMIT = 16
-SEEN = 4096                # message ids remembered for duplicate detection
-MAX_PEERS = 256            # members (not GONE) the table keeps; more announcements are ignored
-MAX_LAMPORT_JUMP = 1_000_000   # a Lamport time further ahead than this is hostile: refused
-ANNOUNCE_FORMAT = "!4sBBHQI16s"
-ANNOUNCE = struct.Struct(ANNOUNCE_FORMAT)
 
 L = TypeVar("L", bound=Hashable)      # what an engine uses to name a link (its own object, an int...)
-
-
-# ---------------------------------------------------------------------------------------- announcement
-class Announcement(Header):
-    """One discovery datagram's payload: who I am and where my TCP port is (36 bytes)."""
-
-    NAME = "P2P announcement"
-    LAYER = "application"
-    magic: bytes
-    version: int
-    kind: int
-    port: int
-    peer_id: int
-    seq: int
-    name: bytes
-    FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field("magic", 32, 'b"NSP2": this is a netstudy peer announcement', "bytes", MAGIC),
-        Field("version", 8, "format version, 1", default=VERSION),
-        Field("kind", 8, "1 = hello (a heartbeat), 2 = bye (leaving)", default=HELLO, names=KINDS),
-        Field("port", 16, "the TCP port the peer accepts links on"),
-        Field("peer_id", 64, "random 64-bit id, chosen at start: names the peer, orders the ring", "hex"),
-        Field("seq", 32, "heartbeat counter: +1 per announcement"),
-        Field("name", 128, "nickname, UTF-8, padded with NUL bytes to 16", "bytes", bytes(16)),
-    )
-
-    @classmethod
-    def _locate(cls, data: bytes, off: int, end: int) -> Span:
-        if end - off >= 4 and data[off:off + 4] != MAGIC:       # not ours: say so before its length
-            raise cls._fail("magic", off, f"{bytes(data[off:off + 4])!r} is not {MAGIC!r}")
-        if end - off < cls.MIN_LENGTH:
-            raise cls._short(off, end)
-        if data[off + 4] != VERSION:
-            raise cls._fail("version", off, f"version {data[off + 4]} is not {VERSION}")
-        return cls, off, end, None, off + cls.MIN_LENGTH, end
-
-
-register(UDP_PORT_NEXT, DISCOVERY_PORT, Announcement)
-
-
-def name_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a peer's name, or None: 1 to 16 bytes of UTF-8, printable, no space."""
-    if not name:
-        return "empty"
-    if len(name.encode("utf-8")) > MAX_NAME:
-        return f"longer than {MAX_NAME} bytes of UTF-8"
-    if not name.isprintable() or any(c.isspace() for c in name) or "#" in name:
-        return "must be printable, without spaces or '#'"
-    return None
-
-
-def check_name(name: str) -> str:
-    """``name``, or InputError saying why it cannot be a peer's name."""
-    problem = name_problem(name)
-    if problem:
-        raise InputError(f"peer name {name!r}: {problem}")
-    return name
-
-
-def encode_announcement(name: str, peer_id: int, port: int, seq: int = 0, kind: int = HELLO) -> bytes:
-    """The 36 bytes of an announcement (``ANNOUNCE_FORMAT``)."""
-    return ANNOUNCE.pack(MAGIC, VERSION, kind, port, peer_id, seq & 0xFFFFFFFF, name.encode("utf-8"))
-
-
-@dataclass(frozen=True, slots=True)
-class Heard:
-    """An announcement that decoded and makes sense."""
-    kind: int
-    name: str
-    peer_id: int
-    port: int
-    seq: int
-
-
-def decode_announcement(data: bytes) -> Heard:
-    """Read an announcement; DecodeError (field, offset) when it is not one or makes no sense."""
-    a = Announcement.parse(data)
-    if len(data) != ANNOUNCE.size:
-        raise DecodeError(Announcement.NAME, "length", 0, f"{len(data)} bytes, an announcement has {ANNOUNCE.size}")
-    if a.kind not in KINDS:
-        raise DecodeError(Announcement.NAME, "kind", 5, f"unknown kind {a.kind}")
-    if a.port == 0:
-        raise DecodeError(Announcement.NAME, "port", 6, "port 0")
-    if a.peer_id == 0:
-        raise DecodeError(Announcement.NAME, "peer_id", 8, "peer id 0")
-    raw = bytes(a.raw("name")).rstrip(b"\x00")
-    try:
-        name = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DecodeError(Announcement.NAME, "name", 20 + exc.start, "not UTF-8") from None
-    problem = name_problem(name)
-    if problem:
-        raise DecodeError(Announcement.NAME, "name", 20, f"name {name!r}: {problem}")
-    return Heard(a.kind, name, a.peer_id, a.port, a.seq)
 
 
 # -------------------------------------------------------------------------------------------- states
