@@ -114,6 +114,7 @@ def test_a_partition_and_its_healing_behave_as_documented(lab, swarm):
 def _hostile(group: str, port: int, tcp_port: int, target: str) -> int:
     import os
     import struct
+
     from netstudy.p2p.core import encode_announcement
     sent = 0
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

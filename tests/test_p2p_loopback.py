@@ -69,8 +69,7 @@ def test_two_terminal_peers(tmp_path):
     bob.stdin.write("/quit\n")
     bob.stdin.flush()
     time.sleep(0.5)
-    alice.stdin.close()
-    out_a, _ = alice.communicate(timeout=10)
+    out_a, _ = alice.communicate("", timeout=10)         # end of input: alice leaves too
     out_b, _ = bob.communicate(timeout=10)
     assert "<bob> evil \\x1b[2J\\x07 text" in out_a and "\x1b" not in out_a
     assert "*bob* secret" in out_a and "*** bob left (said bye)" in out_a

@@ -1,6 +1,7 @@
 """Peer-to-peer chat without a server: UDP discovery, TCP links between peers, gossip.
 
-``core/``        sans-I/O (``announce.py``, ``node.py``): the ``Announcement`` (a 36-byte field table) and its codec, ``PeerNode``
+``core/``        sans-I/O: ``announce.py``, the ``Announcement`` (a 36-byte field table) and its codec;
+                 ``node.py``, ``PeerNode``
                  (``receive_announcement`` / ``link_opened`` / ``receive(link, data, now_ns)`` /
                  ``link_closed`` / ``say`` / ``whisper`` / ``expire(now_ns)`` in; ``Dial`` / ``Send`` /
                  ``Close`` / ``Deliver`` / ``Event`` / ``Log`` out), the tables ``PEER`` and ``LINK``, and
