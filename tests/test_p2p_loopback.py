@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -54,23 +55,45 @@ def test_a_stopped_peer_leaves_and_a_crashed_one_times_out(peers):
     assert not any(r.text == "psst" for r in peers[4].records)
 
 
-def test_two_terminal_peers(tmp_path):
+def _lines(proc):
+    """Every stdout line of ``proc``, collected by a thread into a list."""
+    got: list[str] = []
+
+    def read():
+        for line in proc.stdout:
+            got.append(line)
+    threading.Thread(target=read, daemon=True).start()
+    return got
+
+
+def _until(pred, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not pred():
+        time.sleep(0.05)
+    return pred()
+
+
+def test_two_terminal_peers():
     dport = str(random.randrange(40000, 50000))
     cmd = [sys.executable, "-m", "netstudy.cli", "p2p"]
-    bob = subprocess.Popen(cmd + ["bob", "--discovery-port", dport, "--interval", "0.1"], stdin=subprocess.PIPE,
-                           stdout=subprocess.PIPE, text=True)
-    alice = subprocess.Popen(cmd + ["alice", "--discovery-port", dport, "--interval", "0.1"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    procs = {n: subprocess.Popen(cmd + [n, "--discovery-port", dport, "--interval", "0.1"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True) for n in ("alice", "bob")}
+    out = {n: _lines(p) for n, p in procs.items()}
+    alice, bob = procs["alice"], procs["bob"]
     assert alice.stdin and bob.stdin
+    assert _until(lambda: any("bob joined" in x for x in out["alice"]) and any("alice joined" in x for x in out["bob"]))
+    time.sleep(0.3)                                    # the link is up
     bob.stdin.write("evil \x1b[2J\x07 text\n/msg alice secret\n/msg nobody x\n/peers\n")
     bob.stdin.flush()
-    time.sleep(0.8)
+    assert _until(lambda: any("secret" in x for x in out["alice"]))
     bob.stdin.write("/quit\n")
     bob.stdin.flush()
-    time.sleep(0.5)
-    out_a, _ = alice.communicate("", timeout=10)         # end of input: alice leaves too
-    out_b, _ = bob.communicate(timeout=10)
+    bob.wait(10)
+    assert _until(lambda: any("bob left" in x for x in out["alice"]))
+    alice.stdin.close()                                # end of input: alice leaves too
+    alice.wait(10)
+    time.sleep(0.1)
+    out_a, out_b = "".join(out["alice"]), "".join(out["bob"])
     assert "<bob> evil \\x1b[2J\\x07 text" in out_a and "\x1b" not in out_a
     assert "*bob* secret" in out_a and "*** bob left (said bye)" in out_a
     assert "no peer called 'nobody'" in out_b and "alice " in out_b and "alive" in out_b
