@@ -14,8 +14,8 @@ import pytest
 from conftest import tool
 
 from netstudy.chat import ChatClient, ChatServer, ThreadedChatServer
-from netstudy.chat.core import MAX_LINE
 from netstudy.errors import InputError, NetstudyError
+from netstudy.wire.lines import MAX_LINE
 
 pytestmark = pytest.mark.live
 

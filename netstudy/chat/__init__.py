@@ -1,6 +1,6 @@
 """A TCP chat room: the sans-I/O room, a threaded and an event-loop server, clients, a load generator.
 
-``core.py``      the room, sans-I/O: ``LineFramer`` (bytes in, lines out), ``ChatRoom`` (``connect`` /
+``core.py``      the room, sans-I/O (its line framing is ``netstudy.wire.lines``): ``ChatRoom`` (``connect`` /
                  ``receive(conn, data, now_ns)`` / ``disconnect`` / ``expire(now_ns)`` in, ``Send`` /
                  ``Broadcast`` / ``Close`` / ``Log`` out), a member's ``State`` and its table ``MEMBER``,
                  ``parse_server_line`` (what a client reads)
@@ -20,17 +20,14 @@ from netstudy.chat.core import (
     Broadcast,
     ChatRoom,
     Close,
-    LineFramer,
     Log,
     Member,
     Send,
     ServerLine,
     State,
-    encode_line,
     parse_server_line,
 )
 from netstudy.chat.engine import ChatClient, ChatServer, ThreadedChatServer, run_terminal
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "MEMBER", "Broadcast", "ChatClient", "ChatRoom", "ChatServer", "Close",
-           "LineFramer", "Log", "Member", "Send", "ServerLine", "State", "ThreadedChatServer", "encode_line",
-           "parse_server_line", "run_terminal"]
+           "Log", "Member", "Send", "ServerLine", "State", "ThreadedChatServer", "parse_server_line", "run_terminal"]

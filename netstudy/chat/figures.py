@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netstudy.chat.core import Broadcast, ChatRoom, Send, encode_line
+from netstudy.chat.core import Broadcast, ChatRoom, Send
 from netstudy.show.diagram import plot_figure
+from netstudy.wire.lines import encode_line
 
 __all__ = ["Hop", "trace_conversation", "sequence_diagram", "load_figure", "time_sequence_plot"]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 import contextlib
 import threading
 
-from netstudy.chat.core import Broadcast, ChatRoom, Member, Send, encode_line
+from netstudy.chat.core import Broadcast, ChatRoom, Member, Send
 from netstudy.chat.seed import SeedServer
+from netstudy.wire.lines import encode_line
 
 
 class TopicRoom(ChatRoom):

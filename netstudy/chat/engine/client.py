@@ -17,17 +17,9 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from netstudy.chat.core import (
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    MAX_LINE,
-    Line,
-    LineFramer,
-    ServerLine,
-    encode_line,
-    parse_server_line,
-)
+from netstudy.chat.core import DEFAULT_HOST, DEFAULT_PORT, ServerLine, parse_server_line
 from netstudy.errors import NetstudyError, check_number
+from netstudy.wire.lines import MAX_LINE, Line, LineFramer, encode_line
 
 
 def connect(host: str, port: int, timeout: float = 5.0) -> socket.socket:

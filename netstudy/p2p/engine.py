@@ -1,0 +1,490 @@
+"""The peer's engine: a UDP discovery socket, TCP links, and one selectors loop on a worker thread.
+
+``Peer(name)`` binds to loopback by default: its TCP listener on 127.0.0.1, its discovery socket on
+the multicast group, joined on ``lo`` only, sending with TTL 0 and IP_MULTICAST_LOOP on, so several
+peers on one machine find each other and nothing leaves it. ``Peer(name, iface="eth0")`` joins the group
+on that interface (TTL 1: one link, never routed) and listens on every address; ``broadcast=True``
+sends to the interface's broadcast address instead (needs ``iface``). Use it as
+``with Peer("alice") as p:`` — it works in a notebook: the loop runs on a daemon thread, and every call
+into the core holds one lock.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import queue
+import random
+import selectors
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from netstudy.errors import InputError, check_number
+from netstudy.p2p.core import (
+    DEFAULT_HOST,
+    DISCOVERY_GROUP,
+    DISCOVERY_PORT,
+    Action,
+    Arrival,
+    Close,
+    Deliver,
+    Dial,
+    Event,
+    Log,
+    Member,
+    PeerNode,
+    Send,
+)
+
+log = logging.getLogger("netstudy.p2p")
+log.addHandler(logging.NullHandler())
+
+SIOCGIFADDR, SIOCGIFBRDADDR = 0x8915, 0x8919
+MAX_QUEUE = 1 << 20            # bytes queued for one link before it is dropped as too slow
+
+
+def iface_ipv4(iface: str, request: int = SIOCGIFADDR) -> str:
+    """The IPv4 address (or with SIOCGIFBRDADDR the broadcast address) of ``iface``; InputError if none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            raw = fcntl.ioctl(s.fileno(), request, struct.pack("256s", iface.encode()[:15]))
+        except OSError as exc:
+            raise InputError(f"interface {iface!r}: no IPv4 address ({exc.strerror})") from None
+    return socket.inet_ntoa(raw[20:24])
+
+
+def _mreqn(group: str, local: str, ifindex: int) -> bytes:
+    return struct.pack("4s4si", socket.inet_aton(group), socket.inet_aton(local), ifindex)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One thing that happened at this peer, for tables and figures: a delivery, a join, a leave."""
+    at_ns: int
+    kind: str          # "message", "join", "leave"
+    name: str
+    text: str
+    arrival: Arrival | None = None
+
+
+class _Conn:
+    __slots__ = ("sock", "out", "connecting", "dial", "writing")
+
+    def __init__(self, sock: socket.socket, dial: int | None, connecting: bool) -> None:
+        self.sock, self.dial, self.connecting = sock, dial, connecting
+        self.out = bytearray()
+        self.writing = connecting
+
+
+class Peer:
+    """One peer of the chat: discovery, links and gossip around a ``PeerNode``.
+
+    ``say(text)``, ``whisper(name, text)``, ``peers()``; what arrives lands in ``inbox`` (a queue of
+    ``Record``) and in ``records`` (everything, for a notebook). ``interval`` is the heartbeat period and
+    ``timeout`` the silence after which a peer is declared gone, both in seconds.
+    """
+
+    def __init__(self, name: str, *, host: str = DEFAULT_HOST, port: int = 0, iface: str | None = None,
+                 group: str = DISCOVERY_GROUP, discovery_port: int = DISCOVERY_PORT, broadcast: bool = False,
+                 interval: float = 0.5, timeout: float = 3.0, links: int | None = 2, history: int = 50,
+                 peer_id: int | None = None) -> None:
+        if broadcast and iface is None:
+            raise InputError("broadcast discovery needs an interface (--iface): on loopback use multicast")
+        check_number("port", port, 0, 65535, whole=True)
+        check_number("discovery port", discovery_port, 1, 65535, whole=True)
+        check_number("interval", interval, 0, 60, above=True)
+        check_number("timeout", timeout, 0, 3600, above=True)
+        if links is not None:
+            check_number("links", links, 1, 64, whole=True)
+        if timeout <= interval:
+            raise InputError(f"the timeout ({timeout:g} s) must be longer than the interval ({interval:g} s)")
+        self.iface, self.group, self.discovery_port, self.broadcast = iface, group, discovery_port, broadcast
+        self.interval = interval
+        self._bind_host = "0.0.0.0" if iface is not None and host == DEFAULT_HOST else host
+        self._port = port
+        pid = peer_id if peer_id is not None else random.SystemRandom().randrange(1, 1 << 64)
+        self.node: PeerNode[_Conn] = PeerNode(name, pid, port, links=links, suspect=min(3 * interval, timeout),
+                                              timeout=timeout, history=history)
+        self.inbox: queue.Queue[Record] = queue.Queue()
+        self.records: list[Record] = []
+        self.logs: list[str] = []
+        self._lock = threading.RLock()
+        self._sel = selectors.DefaultSelector()
+        self._conns: dict[socket.socket, _Conn] = {}
+        self._listener: socket.socket | None = None
+        self._udp: socket.socket | None = None
+        self._dest: tuple[str, int] = (group, discovery_port)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._next_announce = 0
+
+    # -- lifecycle
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def peer_id(self) -> int:
+        return self.node.peer_id
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._listener is None:
+            raise RuntimeError("the peer is not started")
+        host, port = self._listener.getsockname()[:2]
+        return host, port
+
+    def start(self) -> Peer:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((self._bind_host, self._port))
+        except OSError as exc:
+            listener.close()
+            raise type(exc)(f"cannot listen on {self._bind_host}:{self._port}: {exc.strerror}") from None
+        listener.listen(64)
+        listener.setblocking(False)
+        self._listener = listener
+        self.node.port = listener.getsockname()[1]
+        try:
+            self._udp = self._discovery_socket()
+        except OSError:
+            listener.close()
+            raise
+        self._sel.register(listener, selectors.EVENT_READ, "accept")
+        self._sel.register(self._udp, selectors.EVENT_READ, "udp")
+        self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._thread = threading.Thread(target=self._loop, name=f"p2p-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _discovery_socket(self) -> socket.socket:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if self.broadcast:
+                assert self.iface is not None
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.encode())
+                s.bind(("", self.discovery_port))
+                self._dest = (iface_ipv4(self.iface, SIOCGIFBRDADDR), self.discovery_port)
+            else:
+                ifname = self.iface or "lo"
+                try:
+                    index = socket.if_nametoindex(ifname)
+                except OSError:
+                    raise InputError(f"no interface named {ifname!r}") from None
+                local = DEFAULT_HOST if self.iface is None else iface_ipv4(self.iface)
+                s.bind((self.group, self.discovery_port))      # only datagrams sent to the group
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, _mreqn(self.group, local, index))
+                # ip_mreqn (ip(7)): this interface, and this address as the source of what we send
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _mreqn(self.group, local, index))
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 0 if self.iface is None else 1)
+            s.setblocking(False)
+        except OSError as exc:
+            s.close()
+            where = f"{self._dest[0] if self.broadcast else self.group}:{self.discovery_port}"
+            raise type(exc)(f"cannot open discovery on {where}: {exc.strerror or exc}") from None
+        return s
+
+    def __enter__(self) -> Peer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self, *, quiet: bool = False) -> None:
+        """Leave: a bye (unless ``quiet``, to play a crash), close every link, stop the thread."""
+        if self._thread is None:
+            return
+        with self._lock:
+            self._stopping = True
+            if not quiet and self._udp is not None:
+                with contextlib.suppress(OSError):
+                    self._udp.sendto(self.node.farewell(), self._dest)
+            self._do(self.node.shutdown())
+        self._wake()
+        self._thread.join(5)
+        self._thread = None
+        for sock in [*self._conns, self._listener, self._udp, self._wake_r, self._wake_w]:
+            if sock is not None:
+                sock.close()
+        self._conns.clear()
+        self._sel.close()
+
+    # -- what a user calls
+    def say(self, text: str) -> None:
+        with self._lock:
+            self._do(self.node.say(text, time.monotonic_ns()))
+        self._wake()
+
+    def whisper(self, name: str, text: str) -> None:
+        with self._lock:
+            self._do(self.node.whisper(name, text, time.monotonic_ns()))
+        self._wake()
+
+    def peers(self) -> list[Member]:
+        """The members not gone, as a copy."""
+        with self._lock:
+            return [Member(**{f: getattr(m, f) for f in Member.__slots__}) for m in self.node.alive()]
+
+    def table(self) -> list[dict[str, Any]]:
+        """Every member this peer knows (gone ones too): name, state, address, seconds since heard."""
+        now = time.monotonic_ns()
+        with self._lock:
+            return [{"peer": self.node.display_name(m.peer_id), "id": f"{m.peer_id:016x}", "state": m.state.value,
+                     "address": f"{m.host}:{m.port}", "heard_s_ago": round((now - m.last_heard_ns) / 1e9, 2),
+                     "heartbeats": m.heartbeats}
+                    for m in sorted(self.node.members.values(), key=lambda m: (m.name, m.peer_id))]
+
+    def neighbours(self) -> list[int]:
+        with self._lock:
+            return self.node.neighbours()
+
+    def messages(self) -> list[Arrival]:
+        with self._lock:
+            return self.node.messages()
+
+    def wait_for(self, condition: Any, timeout: float = 10.0) -> bool:
+        """Poll ``condition(peer)`` until true or ``timeout`` seconds: True if it came true."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                if condition(self):
+                    return True
+            time.sleep(0.02)
+        with self._lock:
+            return bool(condition(self))
+
+    def __repr__(self) -> str:
+        state = f"{self.address[0]}:{self.address[1]}" if self._listener and self._thread else "stopped"
+        return f"<Peer {self.name} {self.peer_id:016x} {state}, {len(self.node.alive())} peers>"
+
+    # -- the loop
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            now = time.monotonic_ns()
+            with self._lock:
+                if now >= self._next_announce:
+                    self._announce(now)
+                self._do(self.node.expire(now))
+                wait = max(0.0, min((self._next_announce - now) / 1e9, 0.1))
+            for key, mask in self._sel.select(wait):
+                with self._lock:
+                    if self._stopping:
+                        break
+                    self._ready(key, mask)
+
+    def _announce(self, now: int) -> None:
+        assert self._udp is not None
+        # jitter of +-10 %: peers started together do not announce in lock step
+        self._next_announce = now + int(self.interval * 1e9 * random.uniform(0.9, 1.1))
+        try:
+            self._udp.sendto(self.node.announce(now), self._dest)
+        except OSError as exc:        # the interface is down (a partition): keep going, say it once
+            self._log(f"announcement not sent: {exc.strerror or exc}")
+
+    def _ready(self, key: selectors.SelectorKey, mask: int) -> None:
+        now = time.monotonic_ns()
+        if key.data == "wake":
+            with contextlib.suppress(OSError):
+                self._wake_r.recv(4096)
+        elif key.data == "udp":
+            assert self._udp is not None
+            for _ in range(64):
+                try:
+                    data, addr = self._udp.recvfrom(2048)
+                except OSError:
+                    break
+                self._do(self.node.receive_announcement(data, addr[0], now))
+        elif key.data == "accept":
+            assert self._listener is not None
+            try:
+                sock, _addr = self._listener.accept()
+            except OSError:
+                return
+            self._adopt(sock, None, connecting=False)
+            self._do(self.node.link_opened(self._conns[sock], now))
+        else:
+            conn: _Conn = key.data
+            if conn.connecting:
+                err = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                assert conn.dial is not None
+                if err:
+                    self._drop(conn)
+                    self._do(self.node.dial_failed(conn.dial, os.strerror(err)))
+                    return
+                conn.connecting = False
+                self._do(self.node.link_opened(conn, now, dialed=conn.dial))
+                return
+            if mask & selectors.EVENT_READ:
+                try:
+                    data = conn.sock.recv(65536)
+                except BlockingIOError:
+                    data = None
+                except OSError as exc:
+                    self._lost(conn, (exc.strerror or str(exc)).lower(), now)
+                    return
+                if data == b"":
+                    self._lost(conn, "connection closed", now)
+                    return
+                if data:
+                    self._do(self.node.receive(conn, data, now))
+            if mask & selectors.EVENT_WRITE and conn.sock in self._conns:
+                self._flush(conn)
+
+    def _adopt(self, sock: socket.socket, dial: int | None, connecting: bool) -> _Conn:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = _Conn(sock, dial, connecting)
+        self._conns[sock] = conn
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if connecting else 0)
+        self._sel.register(sock, events, conn)
+        return conn
+
+    def _do(self, actions: list[Action[_Conn]]) -> None:
+        now = time.monotonic_ns()
+        for a in actions:
+            if isinstance(a, Send):
+                if a.link.sock in self._conns:
+                    a.link.out += a.data
+                    self._flush(a.link)
+            elif isinstance(a, Close):
+                self._drop(a.link)
+                self._do(self.node.link_closed(a.link, a.reason, now))
+            elif isinstance(a, Dial):
+                self._dial(a, now)
+            elif isinstance(a, Deliver):
+                msg = a.arrival.message
+                self._record(Record(a.arrival.at_ns, "message", self.node.display_name(msg.origin), msg.text,
+                                    a.arrival))
+            elif isinstance(a, Event):
+                self._record(Record(now, a.kind, a.name, a.reason))
+            elif isinstance(a, Log):
+                self._log(a.message)
+
+    def _record(self, rec: Record) -> None:
+        self.records.append(rec)
+        self.inbox.put(rec)
+
+    def _log(self, message: str) -> None:
+        self.logs.append(message)
+        del self.logs[:-1000]
+        log.info("%s: %s", self.name, message)
+
+    def _dial(self, a: Dial, now: int) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        err = sock.connect_ex((a.host, a.port))
+        if err not in (0, 115):           # 115: EINPROGRESS
+            sock.close()
+            self._do(self.node.dial_failed(a.peer_id, os.strerror(err)))
+            return
+        self._adopt(sock, a.peer_id, connecting=True)
+
+    def _flush(self, conn: _Conn) -> None:
+        if conn.connecting:
+            return
+        try:
+            while conn.out:
+                sent = conn.sock.send(conn.out)
+                del conn.out[:sent]
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            self._lost(conn, f"send failed: {(exc.strerror or str(exc)).lower()}", time.monotonic_ns())
+            return
+        if len(conn.out) > MAX_QUEUE:
+            self._lost(conn, "neighbour not reading", time.monotonic_ns())
+            return
+        want = bool(conn.out)
+        if want != conn.writing:
+            conn.writing = want
+            self._sel.modify(conn.sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0), conn)
+
+    def _lost(self, conn: _Conn, reason: str, now: int) -> None:
+        self._drop(conn)
+        self._do(self.node.link_closed(conn, reason, now))
+
+    def _drop(self, conn: _Conn) -> None:
+        if self._conns.pop(conn.sock, None) is None:
+            return
+        with contextlib.suppress(KeyError, ValueError):
+            self._sel.unregister(conn.sock)
+        if conn.out and not conn.connecting:
+            with contextlib.suppress(OSError):
+                conn.sock.send(conn.out)          # a last try: what is queued is best effort
+        conn.sock.close()
+
+
+def run_terminal(peer: Peer, render: Any, peers_text: Any, help_text: str, stdin: Any = None,
+                 stdout: Any = None) -> int:
+    """The interactive peer: a thread prints what arrives (``render(kind, name, text, arrival)``), this
+    loop reads lines: ``/peers``, ``/msg NAME text``, ``/quit``, anything else said to everyone. Ends on
+    ``/quit``, end of input or Ctrl-C, always with a bye."""
+    import sys
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def show(text: str) -> None:
+        with lock:
+            print(text, file=stdout, flush=True)
+
+    def receiving() -> None:
+        while not done.is_set():
+            try:
+                rec = peer.inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if rec.arrival is not None and rec.arrival.via is None:
+                continue                    # what we said ourselves: the terminal already shows it
+            show(render(rec.kind, rec.name, rec.text, rec.arrival))
+
+    with peer:
+        show(f"*** {peer.name} on {peer.address[0]}:{peer.address[1]}, id {peer.peer_id:016x}; "
+             f"discovery {peer._dest[0]}:{peer.discovery_port} ({peer.iface or 'loopback'}). {help_text}")
+        thread = threading.Thread(target=receiving, name="p2p-terminal", daemon=True)
+        thread.start()
+        try:
+            for raw in stdin:
+                line = raw.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                command, _, rest = line.partition(" ")
+                try:
+                    if command == "/quit":
+                        break
+                    if command == "/peers":
+                        show(peers_text(peer.table()))
+                    elif command == "/msg":
+                        to, _, text = rest.strip().partition(" ")
+                        if not to or not text:
+                            show("*** usage: /msg NAME text")
+                        else:
+                            peer.whisper(to, text)
+                    elif command.startswith("/") and not command.startswith("//"):
+                        show(f"*** unknown command {command}; {help_text}")
+                    else:
+                        peer.say(line.removeprefix("/"))
+                except InputError as exc:
+                    show(f"*** {exc}")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            done.set()
+            thread.join(1)
+    show("*** bye")
+    return 0

@@ -1,0 +1,150 @@
+"""Eight peers, each in its own namespace of the lab's `lan`, discovering each other by multicast on eth0:
+discovery within a bound, every message exactly once everywhere, a killed peer noticed within the
+timeout, a partition (the switch port down) and its healing as ``netstudy.p2p.core`` documents, hostile
+datagrams and lines ignored."""
+from __future__ import annotations
+
+import collections
+import socket
+import time
+
+import pytest
+from conftest import need_namespaces, need_root
+
+pytestmark = [pytest.mark.lab, pytest.mark.root]
+N = 8
+INTERVAL, TIMEOUT = 0.3, 1.5
+DISCOVERY_BOUND = 5.0         # s: a few heartbeats; measured ~0.3-1 s
+
+
+@pytest.fixture(scope="module")
+def lab():
+    need_root("building the lab")
+    need_namespaces()
+    from netstudy.lab import Lab
+    with Lab("lan", hosts=N) as lab:
+        yield lab
+
+
+@pytest.fixture
+def swarm(lab):
+    from netstudy.p2p.swarm import Swarm
+    hosts = [f"h{i}" for i in range(1, N + 1)]
+    with Swarm(lab.popen, hosts, interval=INTERVAL, timeout=TIMEOUT, links=2) as sw:
+        yield sw
+
+
+def counts(agent, prefix):
+    return collections.Counter(m["text"] for m in agent.messages() if m["text"].startswith(prefix))
+
+
+def everyone_once(sw, texts, agents=None, timeout=5.0):
+    """True when every agent (of ``agents``) delivered each text exactly once (after waiting for them)."""
+    agents = agents or sw.running()
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not all(set(counts(a, "")) >= set(texts) for a in agents):
+        time.sleep(0.05)
+    time.sleep(0.3)               # a duplicate would arrive now
+    return all(all(counts(a, "")[t] == 1 for t in texts) for a in agents)
+
+
+def test_every_peer_discovers_every_other_within_the_bound(swarm):
+    took = swarm.converged(DISCOVERY_BOUND)
+    assert took is not None, [a.state()["alive"] for a in swarm.agents]
+    assert swarm.linked(DISCOVERY_BOUND)
+
+
+def test_a_message_from_every_peer_reaches_every_other_exactly_once(swarm):
+    assert swarm.converged(DISCOVERY_BOUND) is not None and swarm.linked(DISCOVERY_BOUND)
+    time.sleep(2 * INTERVAL)                       # the ring's last links settle
+    texts = []
+    for a in swarm.agents:
+        texts.append(f"from-{a.name}")
+        a.send(say=texts[-1])
+    assert everyone_once(swarm, texts)
+    hops = [m["hops"] for a in swarm.agents for m in a.messages()]
+    assert max(hops) >= 2                           # gossip: some peers had no direct link to the origin
+
+
+def test_a_killed_peer_is_noticed_within_the_timeout(swarm):
+    assert swarm.converged(DISCOVERY_BOUND) is not None
+    victim = swarm["p5"]
+    marks = {a.name: len(a.events) for a in swarm.agents}
+    victim.send(crash=True)                         # os._exit: no bye, as kill -9
+    killed = time.monotonic_ns()
+    victim.proc.wait(5)
+    for a in swarm.running():
+        ev = a.wait(lambda e: e.get("ev") == "leave" and e["name"] == "p5", TIMEOUT + 2 * INTERVAL + 1,
+                    marks[a.name])
+        assert ev is not None, a.name
+        assert (ev["at_ns"] - killed) / 1e9 <= TIMEOUT + 2 * INTERVAL + 0.5
+    texts = ["after-the-crash"]
+    swarm["p1"].send(say=texts[0])
+    assert everyone_once(swarm, texts)              # the ring re-formed without p5
+
+
+def test_a_partition_and_its_healing_behave_as_documented(lab, swarm):
+    assert swarm.converged(DISCOVERY_BOUND) is not None and swarm.linked(DISCOVERY_BOUND)
+    cut = ["h1", "h2"]                              # their switch ports down: each alone
+    inside = [a for a in swarm.agents if a.host not in cut]
+    alone = [a for a in swarm.agents if a.host in cut]
+    for h in cut:
+        lab.run("sw0", ["ip", "link", "set", h, "down"], check=True)
+    try:
+        time.sleep(TIMEOUT + 3 * INTERVAL)
+        for a in inside:                            # the connected side declares the cut peers gone
+            assert sorted(a.state()["alive"]) == sorted(b.name for b in inside if b is not a)
+        for a in alone:
+            assert a.state()["alive"] == []
+        inside[0].send(say="during-the-partition")
+        assert everyone_once(swarm, ["during-the-partition"], inside)      # the connected side: exactly once
+    finally:
+        for h in cut:
+            lab.run("sw0", ["ip", "link", "set", h, "up"], check=True)
+    healed = swarm.converged(DISCOVERY_BOUND + TIMEOUT)
+    assert healed is not None
+    assert swarm.linked(DISCOVERY_BOUND)
+    time.sleep(2 * INTERVAL)
+    for a in alone:                                 # no store and forward: never delivered on the other side
+        assert counts(a, "during-the-partition")["during-the-partition"] == 0
+    swarm["p3"].send(say="after-healing")
+    assert everyone_once(swarm, ["after-healing"])
+
+
+def _hostile(group: str, port: int, tcp_port: int, target: str) -> int:
+    import os
+    import struct
+
+    from netstudy.p2p.core import encode_announcement
+    sent = 0
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+    bad = [b"", b"NSP2", os.urandom(36), b"GET / HTTP/1.0\r\n\r\n", b"NSP2" + os.urandom(32),
+           struct.pack("!4sBBHQI16s", b"NSP2", 1, 1, 0, 5, 1, b"zero-port"),
+           struct.pack("!4sBBHQI16s", b"NSP2", 1, 1, 9, 5, 1, b"\x1b[2Jx"),
+           encode_announcement("fake", 0xDEAD, 9) + b"extra"]
+    for _ in range(50):
+        for data in bad:
+            s.sendto(data, (group, port))
+            sent += 1
+    with socket.create_connection((target, tcp_port), timeout=3) as c:     # garbage on a link
+        c.sendall(b"\xff\xfe\n" + b"x" * 20000 + b"\nnot json\n" + b'{"t":"msg"}\n')
+        time.sleep(0.2)
+    return sent
+
+
+def test_hostile_packets_are_ignored_and_the_peers_keep_working(lab, swarm):
+    from netstudy.p2p.core import DISCOVERY_GROUP, DISCOVERY_PORT
+    assert swarm.converged(DISCOVERY_BOUND) is not None
+    target = swarm["p2"]
+    port = next(e["port"] for e in target.events if e.get("ev") == "ready")
+    sent = lab.call("scanner", _hostile, DISCOVERY_GROUP, DISCOVERY_PORT, port, str(lab.addresses["h2"].ipv4))
+    assert sent == 400
+    time.sleep(0.5)
+    assert all(a.proc.poll() is None for a in swarm.agents)
+    stats = [a.state()["stats"] for a in swarm.agents]
+    assert all(s.get("bad announcements", 0) >= 300 for s in stats), stats
+    assert swarm.converged(DISCOVERY_BOUND) is not None                 # nobody took "fake" or the junk in
+    assert all("fake" not in a.state()["alive"] for a in swarm.agents)
+    swarm["p4"].send(say="still-working")
+    assert everyone_once(swarm, ["still-working"])

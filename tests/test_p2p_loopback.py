@@ -1,0 +1,110 @@
+"""Five peers in one process on loopback (multicast on lo, TTL 0: no root, nothing leaves the machine),
+and the CLI: two terminal peers talking, control characters shown escaped, one-line errors."""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from netstudy.p2p import Peer
+
+NAMES = ["alice", "bob", "carol", "dave", "eve"]
+
+
+@pytest.fixture
+def peers():
+    dport = random.randrange(40000, 50000)
+    ps = [Peer(n, discovery_port=dport, interval=0.1, timeout=0.6, links=1).start() for n in NAMES]
+    yield ps
+    for p in ps:
+        p.stop()
+
+
+def test_loopback_peers_find_each_other_and_gossip_exactly_once(peers):
+    assert all(p.wait_for(lambda p: len(p.node.alive()) == 4, 5) for p in peers)
+    assert all(p.address[0] == "127.0.0.1" for p in peers)
+    assert all(p.wait_for(lambda p: len(p.node.neighbours()) == 2, 5) for p in peers)    # a ring
+    time.sleep(0.3)
+    for p in peers:
+        p.say(f"hi from {p.name}")
+    for p in peers:
+        assert p.wait_for(lambda p: len([r for r in p.records if r.kind == "message"]) == 5, 5)
+    time.sleep(0.2)
+    for p in peers:
+        texts = sorted(r.text for r in p.records if r.kind == "message")
+        assert texts == sorted(f"hi from {n}" for n in NAMES)
+    hops = [a.hops for p in peers for a in p.messages() if a.via is not None]
+    # 5 on a ring: 2 hops by the short way; the first copy to arrive is kept, it may have gone the long way
+    assert 2 <= max(hops) <= 4 and min(hops) == 1
+
+
+def test_a_stopped_peer_leaves_and_a_crashed_one_times_out(peers):
+    assert all(p.wait_for(lambda p: len(p.node.alive()) == 4, 5) for p in peers)
+    peers[1].stop()                                    # a bye: at once
+    assert peers[0].wait_for(lambda p: len(p.node.alive()) == 3, 0.5)
+    t0 = time.monotonic()
+    peers[2].stop(quiet=True)                          # no bye: the timeout
+    assert peers[0].wait_for(lambda p: len(p.node.alive()) == 2, 3)
+    assert time.monotonic() - t0 <= 0.6 + 0.3
+    peers[3].whisper("alice", "psst")
+    assert peers[0].wait_for(lambda p: any(r.text == "psst" for r in p.records), 3)
+    assert not any(r.text == "psst" for r in peers[4].records)
+
+
+def _lines(proc):
+    """Every stdout line of ``proc``, collected by a thread into a list."""
+    got: list[str] = []
+
+    def read():
+        for line in proc.stdout:
+            got.append(line)
+    threading.Thread(target=read, daemon=True).start()
+    return got
+
+
+def _until(pred, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not pred():
+        time.sleep(0.05)
+    return pred()
+
+
+def test_two_terminal_peers():
+    dport = str(random.randrange(40000, 50000))
+    cmd = [sys.executable, "-m", "netstudy.cli", "p2p"]
+    procs = {n: subprocess.Popen(cmd + [n, "--discovery-port", dport, "--interval", "0.1"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True) for n in ("alice", "bob")}
+    out = {n: _lines(p) for n, p in procs.items()}
+    alice, bob = procs["alice"], procs["bob"]
+    assert alice.stdin and bob.stdin
+    assert _until(lambda: any("bob joined" in x for x in out["alice"]) and any("alice joined" in x for x in out["bob"]))
+    time.sleep(0.3)                                    # the link is up
+    bob.stdin.write("evil \x1b[2J\x07 text\n/msg alice secret\n/msg nobody x\n/peers\n")
+    bob.stdin.flush()
+    assert _until(lambda: any("secret" in x for x in out["alice"]))
+    bob.stdin.write("/quit\n")
+    bob.stdin.flush()
+    bob.wait(10)
+    assert _until(lambda: any("bob left" in x for x in out["alice"]))
+    alice.stdin.close()                                # end of input: alice leaves too
+    alice.wait(10)
+    time.sleep(0.1)
+    out_a, out_b = "".join(out["alice"]), "".join(out["bob"])
+    assert "<bob> evil \\x1b[2J\\x07 text" in out_a and "\x1b" not in out_a
+    assert "*bob* secret" in out_a and "*** bob left (said bye)" in out_a
+    assert "no peer called 'nobody'" in out_b and "alice " in out_b and "alive" in out_b
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["bad name"], "peer name 'bad name'"), (["x", "--port", "70000"], "--port"),
+    (["x", "--broadcast"], "needs an interface"), (["x", "--iface", "nosuch0"], "no interface named"),
+    (["x", "--interval", "5", "--timeout", "2"], "must be longer than the interval"),
+])
+def test_cli_errors_are_one_line(argv, said):
+    proc = subprocess.run([sys.executable, "-m", "netstudy.cli", "p2p", *argv], capture_output=True, text=True,
+                          timeout=20, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2 and said in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
