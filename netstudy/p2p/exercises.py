@@ -14,13 +14,14 @@ def check_announcement(build: Callable[[str, int, int, int], bytes]) -> str:
         got = build(name, pid, port, seq)
         want = encode_announcement(name, pid, port, seq)
         if not isinstance(got, bytes):
-            return f"build({name!r}, ...) returned {type(got).__name__}, not bytes"
+            return f"not yet: build({name!r}, ...) returned {type(got).__name__}, not bytes"
         if len(got) != len(want):
-            return f"build({name!r}, ...) is {len(got)} bytes; an announcement has {len(want)} (4+1+1+2+8+4+16)"
+            return (f"not yet: build({name!r}, ...) is {len(got)} bytes; "
+                    f"an announcement has {len(want)} (4+1+1+2+8+4+16)")
         if got != want:
             first = next(i for i in range(len(want)) if got[i] != want[i])
             field = ["magic"] * 4 + ["version", "kind"] + ["port"] * 2 + ["peer id"] * 8 + ["seq"] * 4 + ["name"] * 16
-            return (f"build({name!r}, ...) differs first at byte {first} ({field[first]}): "
+            return (f"not yet: build({name!r}, ...) differs first at byte {first} ({field[first]}): "
                     "check the order, the sizes and network byte order (!)")
         decode_announcement(got)
     return "correct: your announcement is byte for byte the package's"
@@ -41,5 +42,5 @@ def check_multicast_mac(mac_of: Callable[[str], str]) -> str:
         if got != _mac(group):
             hint = ("the first three bytes are fixed" if not got.startswith("01:00:5e") else
                     "only the low 23 bits of the address are copied")
-            return f"mac_of({group!r}) gave {got!r}: {hint}"
+            return f"not yet: mac_of({group!r}) gave {got!r}: {hint}"
     return "correct: 23 bits of the group, so 32 groups share each MAC address"

@@ -23,7 +23,7 @@ def check_port_spec(expand: Callable[[str], list[int]]) -> str:
                     else "is the end of a range included?" if len(got) == len(want) - 1
                     else "split on commas, then on one dash")
             raise AssertionError(f"expand({spec!r}) gave {len(got)} port(s), expected {len(want)}: {hint}")
-    return "check_port_spec: all 6 specs expand as nmap expands them"
+    return "✓ check_port_spec: all 6 specs expand as nmap expands them"
 
 
 def check_syn_verdict(verdict: Callable[[str | None], str]) -> str:
@@ -38,4 +38,4 @@ def check_syn_verdict(verdict: Callable[[str | None], str]) -> str:
             what = "no answer at all" if flags is None else f"a segment with flags [{flags}]"
             raise AssertionError(f"verdict({flags!r}) = {got!r}: think about what {what} tells about the port "
                                  f"(nmap's words: open, closed, filtered)")
-    return "check_syn_verdict: all 5 answers judged as nmap judges them"
+    return "✓ check_syn_verdict: all 5 answers judged as nmap judges them"
