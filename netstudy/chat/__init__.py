@@ -10,6 +10,8 @@
 ``figures.py``   ``trace_conversation`` and its ``sequence_diagram``; ``load_figure``
 ``load.py``      a load generator: many clients on one selectors loop, in a second process
                  (``python -m netstudy.chat.load``)
+``session.py``   a short chat session captured on ``lo`` (or the recorded one) and its TCP segments, for
+                 notebook 06's dissection of TCP
 ``seed.py``      the course's original chat room, buggy on purpose (notebook 06's first lesson)
 ``exercises.py`` notebook 06's checks; ``solutions.py`` their reference answers
 """

@@ -14,7 +14,8 @@ The files (ARCHITECTURE.md's layout):
   :class:`DnsServer` (one selectors loop, UDP and TCP) and :func:`load_zone`.
 - ``output.py``: the dig-format text ``netstudy dns query`` prints.
 - ``figures.py``: :func:`compression_figure`, :func:`lookup_histogram`, :func:`driver_comparison`.
-- ``exercises.py``: the checks notebook 01's exercises call.
+- ``exercises.py``: the checks notebook 01's exercises call; ``solutions.py`` their reference answers,
+  shown on demand.
 - ``seed.py``: the course's original plain-text program (``ToyServer``, ``toy_lookup``), standard
   library only, the notebook's first socket program.
 """

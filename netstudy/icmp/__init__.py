@@ -12,7 +12,8 @@
   :func:`statistics_lines`, :func:`ping_lines`; :func:`trace_header_line`, :func:`hop_line`,
   :func:`trace_lines`).
 - ``figures.py``: :func:`rtt_plot`, :func:`rtt_histogram`, :func:`hop_plot`.
-- ``exercises.py``: the checks notebooks/02_ping.ipynb's exercises call.
+- ``exercises.py``: the checks notebooks/02_ping.ipynb's exercises call; ``solutions.py`` their
+  reference answers, shown on demand.
 
 The echo request's bytes and what an arriving ICMP message means are ``netstudy.wire.echo``'s; the
 sockets are ``netstudy.net``'s.
