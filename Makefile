@@ -41,15 +41,16 @@ lint: setup
 pytest: setup
 	$(PY) -m pytest tests/
 
-# As root the notebooks' stored outputs (recorded as root, live) are compared cell by cell. Without root
-# they take their fallbacks (recorded captures, the unprivileged ICMP socket), so their outputs differ by
-# design: nbval then runs them in lax mode, every cell executed and every assertion in the cells checked.
-NBVAL_MODE = $(shell [ "$$(id -u)" = 0 ] && echo "--nbval" || echo "--nbval-lax")
-
+# With root and network namespaces (how the stored outputs were recorded: live, the lab built) every cell's
+# output is compared with the stored one. Otherwise the notebooks take their fallbacks (recorded captures,
+# the unprivileged ICMP socket, a replayed lab), whose outputs differ by design: nbval then runs them in lax
+# mode, every cell executed and every assertion in the cells checked.
 nbval: setup
-	@[ "$$(id -u)" = 0 ] || echo "nbval: not root, so the notebooks run their unprivileged fallbacks and their" \
-	  "stored outputs (recorded as root) are not compared; the cells' own checks still run (sudo make test compares them)"
-	$(PY) -m pytest -p no:randomly $(NBVAL_MODE) --nbval-current-env --nbval-cell-timeout=120 \
+	@mode=$$($(PY) -c 'import netstudy; c = netstudy.capabilities(); print("--nbval" if c.root and c.namespaces else "--nbval-lax")'); \
+	[ "$$mode" = "--nbval" ] || echo "nbval: no root or no network namespaces here, so the notebooks take their" \
+	  "fallbacks and their stored outputs (recorded as root, live) are not compared; the cells' own checks still run"; \
+	echo "$(PY) -m pytest -p no:randomly $$mode ... notebooks/"; \
+	$(PY) -m pytest -p no:randomly $$mode --nbval-current-env --nbval-cell-timeout=120 \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
 
 bench: setup

@@ -113,7 +113,9 @@ def stop_quietly_on_closed_pipe(run: Callable[[argparse.Namespace], int]) -> Cal
     @functools.wraps(run)
     def wrapper(args: argparse.Namespace) -> int:
         try:
-            return run(args)
+            status = run(args)
+            sys.stdout.flush()      # what is still buffered goes now, while a closed pipe can be caught here
+            return status
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the exit flush is silent
             return 141
