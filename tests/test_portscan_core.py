@@ -12,7 +12,6 @@ from netstudy.portscan import (
     ScanResult,
     ScanTable,
     State,
-    SynTemplate,
     connect_verdict,
     expand_targets,
     icmp_verdict,
@@ -25,6 +24,7 @@ from netstudy.portscan.packets import read_icmp_answer, read_tcp_answer, read_ud
 from netstudy.portscan.services import read_fallback, read_nmap_services, services
 from netstudy.wire import TCP, UDP, ICMPUnreachable, IPv4, decode_ip
 from netstudy.wire.echo import read_ipv4_datagram
+from netstudy.wire.syn import SynTemplate
 
 MS = 1_000_000
 

@@ -127,8 +127,8 @@ def test_arp_and_tcp_answers_are_matched_by_address():
     assert target is not None and (target.mac, target.rtt_ns, target.found_by) == ("02:00:0a:00:00:0b", MS, "arp")
     tcp = SweepTable(["10.0.0.10"], "tcp")
     tcp.send(0)
-    found = tcp.receive(Answer("10.0.0.10", "rst", 300_000, port=80))
-    assert found is not None and found.alive and host_line(found) == "10.0.0.10 (0.300 ms) tcp/80 rst"
+    found = tcp.receive(Answer("10.0.0.10", "reset", 300_000, port=80, ttl=64))
+    assert found is not None and found.alive and host_line(found) == "10.0.0.10 (0.300 ms) (TTL 64) tcp/80 reset"
 
 
 def test_finish_gives_up_whatever_is_left():

@@ -2,9 +2,16 @@
 run in the same namespace, and by what the topology says; the CLI's one-line errors."""
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
+import pty
 import re
+import select
+import struct
 import subprocess
 import sys
+import termios
 
 import pytest
 from conftest import need_namespaces, need_root, need_user_namespaces, tool
@@ -29,11 +36,11 @@ def _sweep(method: str, **options):
     return sweep(SUBNET, method, **options)
 
 
-def _sweep_error(method: str, targets: str = SUBNET) -> str:
+def _sweep_error(method: str, targets: str = SUBNET, **options) -> str:
     from netstudy.errors import NetstudyError
     from netstudy.sweep import sweep
     try:
-        sweep(targets, method)
+        sweep(targets, method, **options)
     except (NetstudyError, PermissionError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return "no error"
@@ -108,10 +115,40 @@ def test_arp_finds_the_icmp_silent_hosts_and_equals_nmap_arp_scan(lab, arp):
     assert arp.mechanism == "packet"
 
 
+@pytest.fixture(scope="module")
+def syn(lab):
+    return lab.call("scanner", _sweep, "tcp", ports=[22, 80, 443])
+
+
+def test_tcp_syn_ping_finds_hosts_that_drop_icmp_and_equals_nmap_syn_ping(lab, syn):
+    """Root in the scanner: SYNs from a raw socket; a SYN-ACK or a RST from the address is an answer, as
+    for nmap -PS (ARP ping off, else nmap ARPs the LAN); the ICMP-silent hosts accept or reset TCP."""
+    found = set(syn.addresses())
+    assert syn.mechanism == "raw" and syn.scanned == 254
+    assert found == expected(lab, with_silent=True)
+    assert silent_hosts(lab) <= found
+    assert found == nmap_alive(lab, "-PS22,80,443", "--disable-arp-ping")
+    for target in syn.alive:
+        assert target.answer in {"syn-ack", "reset"} and target.port in (22, 80, 443) and target.found_by == "tcp"
+        assert target.ttl == 64 and 0 < target.rtt_ns < 500_000_000
+    for address in lab.absent:
+        assert syn.get(address).state.value == "silent"
+
+
 def test_tcp_connect_finds_hosts_that_drop_icmp(lab):
-    tcp = lab.call("scanner", _sweep, "tcp")
+    tcp = lab.call("scanner", _sweep, "tcp", mechanism="connect")
     assert set(tcp.addresses()) == expected(lab, with_silent=True)
-    assert {t.answer for t in tcp.alive} <= {"rst", "syn-ack"} and tcp.mechanism == "connect"
+    assert {t.answer for t in tcp.alive} <= {"reset", "syn-ack"} and tcp.mechanism == "connect"
+
+
+def test_unprivileged_tcp_sweep_falls_back_to_connect(lab, syn):
+    need_user_namespaces()
+    tcp = lab.call("scanner", _sweep, "tcp", ports=[22, 80, 443], unprivileged=True)
+    assert tcp.mechanism == "connect"
+    assert set(tcp.addresses()) == set(syn.addresses()) == expected(lab, with_silent=True)
+    assert {t.answer for t in tcp.alive} <= {"reset", "syn-ack"}
+    message = lab.call("scanner", _sweep_error, "tcp", mechanism="raw", unprivileged=True)
+    assert message.startswith("PrivilegeError:") and "CAP_NET_RAW" in message and "connect()" in message
 
 
 def test_all_methods_combined(lab):
@@ -192,3 +229,82 @@ def test_cli_names_the_live_hosts_through_a_dns_server(lab, tmp_path):
     for address in named:
         assert lines[address].endswith(f" host{address.split('.')[-1]}.lab.test"), lines[address]
     assert not any(line.endswith(".lab.test") for a, line in lines.items() if a not in named)
+
+
+def _connect_errors(addresses: list[str]) -> set[int]:
+    """What the kernel says to a UDP connect() towards each address (0: it has a route)."""
+    import socket
+    codes = set()
+    for address in addresses:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            codes.add(sock.connect_ex((address, 9)))
+    return codes
+
+
+def _terminal() -> tuple[int, int]:
+    """A pseudo-terminal 80 columns wide (a fresh one is 0 x 0, in which tqdm draws an empty bar)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    return master, slave
+
+
+def _read_ptys(proc: subprocess.Popen, masters: list[int], timeout: float = 60) -> list[bytes]:
+    """Everything written on each pseudo-terminal until the program ends and both are drained."""
+    out = {fd: b"" for fd in masters}
+    open_fds = list(masters)
+    while open_fds:
+        ready, _, _ = select.select(open_fds, [], [], timeout)
+        assert ready, "the sweep wrote nothing for a minute"
+        for fd in ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError as exc:           # EIO: the program closed its end
+                assert exc.errno == errno.EIO
+                chunk = b""
+            if chunk:
+                out[fd] += chunk
+            else:
+                open_fds.remove(fd)
+    proc.wait(30)
+    return [out[fd] for fd in masters]
+
+
+def test_cli_shows_a_progress_bar_on_a_terminal_and_none_into_a_pipe(lab):
+    """A sweep of at least PROGRESS_FROM addresses: a tqdm bar on stderr when stdout and stderr are
+    terminals, none into pipes. The lab's /24 is too short, so a /22: its 767 addresses outside the lab's
+    /24 have no route in the scanner's namespace (verified here), so each gets a local "network
+    unreachable" at once and the lab's hosts are the only ones probed on the wire."""
+    from netstudy.commands.sweep import PROGRESS_FROM
+    from netstudy.sweep import expand
+    wide = "10.0.0.0/22"
+    addresses = expand(wide)
+    outside = [a for a in addresses if not a.startswith("10.0.0.")]
+    assert len(addresses) >= PROGRESS_FROM and len(outside) == 767
+    assert lab.call("scanner", _connect_errors, outside) == {errno.ENETUNREACH}
+    argv = NETSTUDY + ["sweep", wide, "--timeout", "0.3"]
+    summary = rf"{len(expected(lab, with_silent=False))} hosts up of {len(addresses)} scanned in \d+\.\d\d s"
+
+    out_master, out_slave = _terminal()
+    err_master, err_slave = _terminal()
+    try:
+        proc = lab.popen("scanner", argv, stdin=subprocess.DEVNULL, stdout=out_slave, stderr=err_slave)
+    finally:
+        os.close(out_slave)
+        os.close(err_slave)
+    try:
+        stdout, stderr = _read_ptys(proc, [out_master, err_master])
+    finally:
+        os.close(out_master)
+        os.close(err_master)
+    assert proc.returncode == 0, stderr
+    bar = re.compile(rb"\d+%\|.*\| *\d+/" + str(len(addresses)).encode() + rb" \[")     # tqdm: 12%|█▏ | 123/1022 [
+    assert bar.search(stderr), stderr[-500:]
+    assert not bar.search(stdout)
+    lines = stdout.decode().splitlines()
+    assert re.fullmatch(summary, lines[-1])
+    assert {line.split()[0] for line in lines[:-1]} == expected(lab, with_silent=False)
+
+    piped = lab.run("scanner", argv, timeout=60)
+    assert piped.returncode == 0 and piped.stderr == ""
+    assert not bar.search(piped.stdout.encode())
+    assert re.fullmatch(summary, piped.stdout.splitlines()[-1])

@@ -41,11 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "hosts that answer, like fping -a -e -g or nmap -sn. ICMP echo uses a raw "
                                    "socket when privileged, else the unprivileged ICMP socket "
                                    "(net.ipv4.ping_group_range); ARP needs a packet socket (root) and a local "
-                                   "segment; TCP connects to a few ports and needs no privilege.")
+                                   "segment; TCP sends SYNs to a few ports from a raw socket when privileged "
+                                   "(like nmap -PS), else connects to them, which needs no privilege.")
     p.add_argument("targets", nargs="+", metavar="CIDR",
                    help="network(s) or address(es), e.g. 127.0.0.0/28; at most a /16")
     p.add_argument("--method", choices=("icmp", "arp", "tcp", "all"), default="icmp",
-                   help="icmp echo (default), arp who-has (local segment), tcp connect, or all three")
+                   help="icmp echo (default), arp who-has (local segment), tcp SYN or connect, or all three")
     p.add_argument("--rate", type=Number("rate", 0, MAX_RATE, above=True), default=1000.0, metavar="N",
                    help="probes a second (default 1000)")
     p.add_argument("--timeout", type=seconds("timeout", MAX_TIMEOUT), default=0.5, metavar="S",
@@ -60,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="also list silent and unreachable addresses")
     p.add_argument("--dns-server", metavar="ADDRESS[:PORT]",
                    help="name the live hosts by PTR lookups to this DNS server (netstudy's resolver)")
-    add_mechanism_flag(p, "ICMP socket to use (default: raw if privileged, else datagram)")
+    add_mechanism_flag(p, "socket to use: ICMP raw or datagram, TCP raw (SYNs) or connect (default: raw if "
+                          "privileged, else datagram or connect)", ("auto", "raw", "datagram", "connect"))
     one_line_errors(p, "sweep")
     p.set_defaults(func=run)
 
@@ -101,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         options["interface"] = args.interface
     if args.method in ("tcp", "all"):
         options["ports"] = args.ports
+    if args.method == "tcp":
+        options["mechanism"] = args.mechanism
     live = args.dns_server is None and args.method != "all"
     if args.method == "all":
         result = sweep(args.targets, "all", **options)

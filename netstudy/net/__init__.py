@@ -7,14 +7,14 @@
   kernel's error queue (``IP_RECVERR``, ip(7)); :func:`resolve` a host name to ``(version, address)``.
 - :mod:`netstudy.net.raw`: :class:`RawIPv4Socket`, whole IPv4 datagrams out (``IP_HDRINCL``) and one
   protocol's datagrams in (a SYN scan, a UDP scan, a SYN ping); :func:`source_address` for a checksum's
-  pseudo-header; :func:`raw_privilege_message`.
+  pseudo-header; :func:`reserve_port` for the probes' source port; :func:`raw_privilege_message`.
 - :mod:`netstudy.net.link`: this host's interfaces with their IPv4 networks and MACs (:func:`interfaces`,
   :func:`interface_for`), and :class:`PacketSocket`, whole Ethernet frames on one interface (packet(7)).
 """
 from netstudy.net.icmp import IcmpSocket, UdpProbeSocket, bind_to_device, check_ttl, privilege_message, resolve, set_ttl
 from netstudy.net.link import Interface, PacketSocket, interface_for, interfaces
-from netstudy.net.raw import RawIPv4Socket, raw_privilege_message, source_address
+from netstudy.net.raw import RawIPv4Socket, raw_privilege_message, reserve_port, source_address
 
 __all__ = ["IcmpSocket", "UdpProbeSocket", "bind_to_device", "check_ttl", "privilege_message", "resolve", "set_ttl",
            "Interface", "PacketSocket", "interface_for", "interfaces", "RawIPv4Socket", "raw_privilege_message",
-           "source_address"]
+           "reserve_port", "source_address"]

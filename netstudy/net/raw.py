@@ -6,6 +6,7 @@ probes, a network scanner's SYN ping) and read the answers of one protocol strai
   datagram of ``protocol`` this host received (TCP, UDP, ...), IP header first, without blocking.
   Both need root or CAP_NET_RAW; without it, :class:`~netstudy.errors.PrivilegeError` says what is
   needed and what works instead.
+- :func:`reserve_port`: a port held by a bound socket, for the raw probes' source port.
 - :func:`source_address`: the address this host sends from towards a destination (the kernel's
   route lookup, through a connected UDP socket: nothing is sent), which a TCP or UDP checksum's
   pseudo-header needs.
@@ -53,6 +54,21 @@ def source_address(destination: str) -> str:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.connect((destination, 9))
         return str(probe.getsockname()[0])
+
+
+def reserve_port(kind: int, avoid: set[int]) -> socket.socket:
+    """A socket bound to a free port of ``kind`` (``SOCK_STREAM``, ``SOCK_DGRAM``) that is not in ``avoid``:
+    the source port of probes written on a raw socket, held so that no other program gets it meanwhile."""
+    for _ in range(50):
+        sock = socket.socket(socket.AF_INET, kind)
+        sock.bind(("0.0.0.0", 0))
+        if sock.getsockname()[1] not in avoid:
+            break
+        sock.close()
+    else:
+        sock = socket.socket(socket.AF_INET, kind)      # every port is scanned: any will do
+        sock.bind(("0.0.0.0", 0))
+    return sock
 
 
 class RawIPv4Socket:

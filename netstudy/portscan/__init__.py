@@ -6,9 +6,9 @@ SYN or UDP scan with nmap's port states and reasons (``netstudy portscan TARGET`
   :func:`connect_verdict`), a :class:`PortRecord` per (host, protocol, port) in a :class:`ScanTable`
   (states :class:`State` moved through :data:`TCP_TABLE` / :data:`UDP_TABLE`), the
   :class:`ScanResult` with ``to_frame()``, ``to_csv()``, ``to_json()``, :func:`combine`.
-- ``packets.py``: the SYN and UDP probes built with ``netstudy.wire`` (:class:`SynTemplate`,
-  :func:`udp_probe`, DNS and NTP payloads) and the answers read with it (:func:`read_tcp_answer`,
-  :func:`read_udp_answer`, :func:`read_icmp_answer`). No I/O.
+- ``packets.py``: the UDP probes built with ``netstudy.wire`` (:func:`udp_probe`, DNS and NTP payloads)
+  and the answers read with it (:func:`read_tcp_answer`, :func:`read_udp_answer`,
+  :func:`read_icmp_answer`); the SYN itself is ``netstudy.wire.syn.SynTemplate``. No I/O.
 - ``services.py``: service names and ``--top-ports`` from nmap's installed ``nmap-services``, read at
   run time (never shipped: Nmap Public Source License), else ``/etc/services`` and netstudy's own
   short list ``data/portscan/top-ports.txt``.
@@ -44,10 +44,10 @@ from netstudy.portscan.core import (
     tcp_verdict,
 )
 from netstudy.portscan.engine import PortScan, grab_banners, portscan, portscan_async
-from netstudy.portscan.packets import SynTemplate, udp_payload, udp_probe
+from netstudy.portscan.packets import udp_payload, udp_probe
 from netstudy.portscan.services import ServiceTable, services
 
 __all__ = ["SCANS", "TCP_TABLE", "UDP_TABLE", "Answer", "PortRecord", "PortSpec", "Probe", "ScanResult", "ScanTable",
            "State", "combine", "connect_verdict", "expand_targets", "icmp_verdict", "parse_ports", "tcp_verdict",
-           "PortScan", "grab_banners", "portscan", "portscan_async", "SynTemplate", "udp_payload", "udp_probe",
+           "PortScan", "grab_banners", "portscan", "portscan_async", "udp_payload", "udp_probe",
            "ServiceTable", "services"]

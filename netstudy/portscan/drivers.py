@@ -25,10 +25,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from netstudy.errors import InputError
-from netstudy.net import IcmpSocket, RawIPv4Socket, source_address
+from netstudy.net import IcmpSocket, RawIPv4Socket, reserve_port, source_address
 from netstudy.portscan.core import Answer, PortRecord, Probe, connect_verdict, icmp_verdict
 from netstudy.portscan.packets import (
-    SynTemplate,
     read_icmp_answer,
     read_tcp_answer,
     read_udp_answer,
@@ -36,6 +35,7 @@ from netstudy.portscan.packets import (
     udp_probe,
 )
 from netstudy.wire.echo import IP_RECVERR, ProbeError, read_ancillary, read_error_queue
+from netstudy.wire.syn import SynTemplate
 
 FD_MARGIN = 64                       # descriptors kept back for everything else the process holds
 _LINGER_ZERO = struct.pack("ii", 1, 0)   # close() sends a RST, not a FIN: no TIME_WAIT for a knock
@@ -76,21 +76,6 @@ def is_local(address: str) -> bool:
         return True
     except OSError:
         return False
-
-
-def _reserve_port(kind: int, avoid: set[int]) -> socket.socket:
-    """A socket bound to a free port of ``kind`` that is not in ``avoid`` (our probes' source port:
-    held so that no other program gets it while we scan)."""
-    for _ in range(50):
-        sock = socket.socket(socket.AF_INET, kind)
-        sock.bind(("0.0.0.0", 0))
-        if sock.getsockname()[1] not in avoid:
-            break
-        sock.close()
-    else:
-        sock = socket.socket(socket.AF_INET, kind)      # every port is scanned: any will do
-        sock.bind(("0.0.0.0", 0))
-    return sock
 
 
 # -- one class per scan type: open, send a probe, read what came back ---------------------------------
@@ -176,7 +161,7 @@ class Syn:
         except BaseException:
             self.raw.close()
             raise
-        self.hold = _reserve_port(socket.SOCK_STREAM, set(ports))
+        self.hold = reserve_port(socket.SOCK_STREAM, set(ports))
         self.sport = self.hold.getsockname()[1]
         self.raw.only_to_port(self.sport)
         self.isn = random.getrandbits(32)
@@ -234,7 +219,7 @@ class UdpRaw:
         except BaseException:
             self.raw.close()
             raise
-        self.hold = _reserve_port(socket.SOCK_DGRAM, set(ports))     # answers land here, not in an ICMP error
+        self.hold = reserve_port(socket.SOCK_DGRAM, set(ports))     # answers land here, not in an ICMP error
         self.hold.setblocking(False)
         self.sport = self.hold.getsockname()[1]
         self.raw.only_to_port(self.sport)

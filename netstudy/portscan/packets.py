@@ -1,9 +1,8 @@
 """The bytes of a SYN scan and a UDP scan, with no socket (sans-I/O): probes built with
 ``netstudy.wire``, answers read with it.
 
-- :class:`SynTemplate`: one SYN segment (IPv4 + TCP with an MSS option, as nmap sends), built once by
-  ``netstudy.wire``; for each port only the destination port changes, and the TCP checksum is updated
-  from that one word (RFC 1624 eqn. 3) instead of summing the segment again.
+- The SYN itself and the reading of its answer are ``netstudy.wire.syn``'s (:class:`~netstudy.wire.syn.SynTemplate`,
+  :func:`~netstudy.wire.syn.read_syn_reply`), shared with the network scanner's SYN ping.
 - :func:`udp_probe`: a UDP datagram for a port, with a payload a service of that port answers (a DNS
   status request for 53, an NTP client request for 123, as nmap's ``nmap-payloads``), else empty.
 - :func:`read_tcp_answer`, :func:`read_udp_answer`, :func:`read_icmp_answer`: what a raw socket read,
@@ -12,81 +11,29 @@
 from __future__ import annotations
 
 import socket
-import struct
 from typing import Any
 
 from netstudy.errors import DecodeError
 from netstudy.portscan.core import Answer, icmp_verdict, tcp_verdict
-from netstudy.wire import TCP, UDP, IPv4, decode_ip, tcp_option
+from netstudy.wire import TCP, UDP, IPv4, decode_ip
 from netstudy.wire.dns.message import Message
-from netstudy.wire.echo import FieldReader, ProbeError, update_checksum
+from netstudy.wire.echo import FieldReader, ProbeError
+from netstudy.wire.syn import read_syn_reply
 
-TCP_CHECKSUM_OFFSET = 20 + 16         # an IPv4 header without options, then the TCP checksum's place
-TCP_DPORT_OFFSET = 20 + 2
-_WORD = struct.Struct("!H")
-# the fields an answer is matched on, in one unpack of an IPv4 header without options and the TCP header
-_TCP_ANSWER = FieldReader(IPv4, "ihl", "ttl", "src") + FieldReader(TCP, "sport", "dport", "ack", "syn", "rst",
-                                                                   "ack_flag")
 _UDP_ANSWER = FieldReader(IPv4, "ihl", "ttl", "src") + FieldReader(UDP, "sport", "dport")
 
 
-class SynTemplate:
-    """SYN segments from ``source``:``sport`` to ``destination``, ISN ``seq``; ``probe(port)`` returns the
-    datagram for one port (the same ``bytearray`` every time, patched in place)."""
-
-    __slots__ = ("source", "destination", "sport", "seq", "packet", "_port", "_checksum")
-
-    def __init__(self, source: str, destination: str, sport: int, seq: int, window: int = 1024,
-                 mss: int = 1460, ttl: int = 64) -> None:
-        self.source, self.destination, self.sport, self.seq = source, destination, sport, seq
-        stack = IPv4(src=source, dst=destination, ttl=ttl, identification=sport) / TCP(
-            sport=sport, dport=0, seq=seq, flags="S", window=window, options=[tcp_option("mss", mss)])
-        self.packet = bytearray(stack.build())
-        self._port = 0
-        self._checksum = _WORD.unpack_from(self.packet, TCP_CHECKSUM_OFFSET)[0]
-
-    def probe(self, port: int) -> bytearray:
-        """The SYN to ``port``: destination port written, checksum updated (RFC 1624)."""
-        packet = self.packet
-        _WORD.pack_into(packet, TCP_DPORT_OFFSET, port)
-        self._checksum = update_checksum(self._checksum, self._port, port)
-        self._port = port
-        _WORD.pack_into(packet, TCP_CHECKSUM_OFFSET, self._checksum)
-        return packet
-
-    def segment(self, port: int) -> Any:
-        """The probe to ``port`` decoded (``netstudy.wire``): for drawing and checking."""
-        return decode_ip(bytes(self.probe(port)))
-
-
 def read_tcp_answer(data: Any, length: int, sport: int, ack: int, received_ns: int) -> Answer | None:
-    """A SYN scan's answer in a raw TCP socket's datagram ``data[:length]``: a segment to our source
-    port ``sport`` that acknowledges our ISN (``ack`` = ISN + 1) with SYN/ACK or RST. None otherwise
-    (someone else's traffic; on loopback, our own SYNs)."""
-    if length < 40 or data[0] != 0x45:
-        if length < 40:
-            return None
-        try:
-            packet = decode_ip(bytes(data[:length]))
-        except DecodeError:
-            return None
-        ip: Any = packet.network
-        tcp: Any = packet.transport
-        if ip is None or not isinstance(tcp, TCP):
-            return None
-        fields = (5, ip.ttl, socket.inet_aton(ip.src), tcp.sport, tcp.dport, tcp.ack, tcp.syn, tcp.rst,
-                  tcp.ack_flag)
-    else:
-        if data[22] != sport >> 8 or data[23] != sport & 0xFF:          # not to our port: skip it cheaply
-            return None
-        fields = _TCP_ANSWER(data)
-    _, ttl, src, their_port, dport, acked, syn, rst, ack_flag = fields
-    if dport != sport or not ack_flag or acked != ack:
+    """A SYN scan's answer in a raw TCP socket's datagram ``data[:length]`` (``netstudy.wire.syn``'s
+    :func:`~netstudy.wire.syn.read_syn_reply`: to our source port ``sport``, acknowledging our ISN with
+    ``ack`` = ISN + 1), with nmap's verdict on its flags. None otherwise."""
+    reply = read_syn_reply(data, length, sport, ack)
+    if reply is None:
         return None
-    verdict = tcp_verdict(bool(syn), bool(ack_flag), bool(rst))
+    verdict = tcp_verdict(reply.syn, reply.ack, reply.rst)
     if verdict is None:
         return None
-    return Answer(socket.inet_ntoa(src), their_port, "tcp", verdict[0], verdict[1], received_ns, ttl)
+    return Answer(reply.source, reply.port, "tcp", verdict[0], verdict[1], received_ns, reply.ttl)
 
 
 def read_udp_answer(data: Any, length: int, sport: int, received_ns: int) -> Answer | None:

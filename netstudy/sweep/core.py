@@ -106,7 +106,7 @@ class Probe:
 @dataclass(frozen=True, slots=True)
 class Answer:
     """An answer that is not ICMP, as an engine read it: an ARP reply (``kind="arp reply"``, with the
-    sender's ``mac``), a TCP ``"syn-ack"`` or ``"rst"`` from ``port``, a TCP connect that failed with
+    sender's ``mac``), a TCP ``"syn-ack"`` or ``"reset"`` from ``port``, a TCP connect that failed with
     ``"unreachable"``, or ``"local"`` (the address is this host's own)."""
 
     address: str
@@ -141,7 +141,7 @@ class Target:
     received_ns: int | None = None
     rtt_ns: int | None = None                # from the attempt that was answered
     ttl: int | None = None                   # of the answer's IP header (ICMP); None for ARP and TCP connect
-    answer: str = ""                         # "echo reply", "arp reply", "syn-ack", "rst", an ICMP error's text
+    answer: str = ""                         # "echo reply", "arp reply", "syn-ack", "reset", an ICMP error's text
     source: str | None = None                # who answered (a router, for an unreachable)
     icmp_type: int | None = None
     icmp_code: int | None = None

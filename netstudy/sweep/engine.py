@@ -11,8 +11,11 @@ and finally given up. All probes are in flight together: a /24 takes about one t
 - ``arp``: who-has requests broadcast on the local segment from an ``AF_PACKET`` socket
   (``netstudy.net.PacketSocket``), built and read with ``netstudy.wire`` (Ethernet, ARP): finds hosts
   that drop ICMP; the replies give their MAC addresses (vendors: ``netstudy.sweep.vendors``).
-- ``tcp``: a non-blocking ``connect()`` to a few common ports (80, 443, 22): a SYN-ACK *or* a RST
-  proves the host is up; no privilege needed; crosses routers.
+- ``tcp``: a TCP ping to a few common ports (80, 443, 22), crossing routers: a SYN-ACK *or* a RST
+  proves the host is up. With privilege (root or CAP_NET_RAW) SYNs written on a raw socket
+  (``netstudy.net.RawIPv4Socket``), built and read by ``netstudy.wire.syn``, as ``nmap -PS`` does (the
+  kernel answers each SYN-ACK with its own RST: it knows no such connection); without it, a
+  non-blocking ``connect()`` per port. ``mechanism`` says which: ``raw`` or ``connect``.
 
 ``sweep("10.0.0.0/24")`` is a plain synchronous call (a ``selectors`` loop, fine inside Jupyter);
 ``Sweep(...).run()`` yields each address as it settles (what the CLI prints line by line);
@@ -26,6 +29,7 @@ import contextlib
 import errno
 import ipaddress
 import os
+import random
 import selectors
 import socket
 import struct
@@ -34,7 +38,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from netstudy.errors import DecodeError, InputError, PrivilegeError, check_number
-from netstudy.net import IcmpSocket, Interface, PacketSocket, interface_for, interfaces
+from netstudy.net import (
+    IcmpSocket,
+    Interface,
+    PacketSocket,
+    RawIPv4Socket,
+    interface_for,
+    interfaces,
+    reserve_port,
+    source_address,
+)
 from netstudy.net.link import ETH_P_ARP
 from netstudy.sweep.core import (
     Answer,
@@ -49,6 +62,7 @@ from netstudy.sweep.vendors import vendor
 from netstudy.wire import ARP, Ethernet, ICMPEcho, decode
 from netstudy.wire.echo import EchoReply, EchoTemplate, ProbeError, read_message
 from netstudy.wire.ethernet import BROADCAST
+from netstudy.wire.syn import SynTemplate, read_syn_reply
 
 TCP_PORTS = (80, 443, 22)          # what nmap -sn's TCP probes knock on (443, 80), and ssh
 MAX_RATE = 100_000             # probes a second
@@ -176,9 +190,7 @@ class _Tcp:
     _LINGER_ZERO = struct.pack("ii", 1, 0)     # close() sends a RST, not a FIN: we only wanted to knock
 
     def __init__(self, ports: Sequence[int]) -> None:
-        if not ports or not all(1 <= p <= 65535 for p in ports):
-            raise InputError(f"TCP ports must be 1..65535, got {list(ports)}")
-        self.ports = tuple(ports)
+        self.ports = _check_ports(ports)
         self.selector = selectors.DefaultSelector()
         self.open: dict[str, list[socket.socket]] = {}
         self.local: list[Event] = []
@@ -202,7 +214,7 @@ class _Tcp:
         if code == 0:
             return Answer(address, "syn-ack", now, port=port)
         if code == errno.ECONNREFUSED:
-            return Answer(address, "rst", now, port=port)
+            return Answer(address, "reset", now, port=port)
         return Answer(address, "unreachable", now, port=port, reason=f"connect: {os.strerror(code)}")
 
     def poll(self, timeout: float) -> list[Event]:
@@ -235,14 +247,88 @@ class _Tcp:
         self.selector.close()
 
 
+def _check_ports(ports: Sequence[int]) -> tuple[int, ...]:
+    if not ports or not all(1 <= p <= 65535 for p in ports):
+        raise InputError(f"TCP ports must be 1..65535, got {list(ports)}")
+    return tuple(ports)
+
+
+class _Syn:
+    """SYNs to each of ``ports`` written on a raw socket (``netstudy.wire.syn.SynTemplate``), all from one
+    held source port with one ISN; a SYN-ACK or a RST to that port acknowledging the ISN is an answer."""
+
+    mechanism = "raw"
+
+    def __init__(self, ports: Sequence[int]) -> None:
+        self.ports = _check_ports(ports)
+        self.raw = RawIPv4Socket(6, "a TCP SYN sweep", "without it, --method tcp uses connect() (no privilege)")
+        try:
+            self.hold = reserve_port(socket.SOCK_STREAM, set(self.ports))   # no other program gets our port
+            self.sport = self.hold.getsockname()[1]
+            self.raw.only_to_port(self.sport)
+        except BaseException:
+            self.raw.close()
+            raise
+        self.isn = random.getrandbits(32)
+        self.ack = (self.isn + 1) & 0xFFFFFFFF
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.raw, selectors.EVENT_READ)
+        self.local: list[Event] = []
+
+    def send(self, probe: Probe) -> None:
+        """A SYN to each port. One the kernel's buffer refused is not retried here: the address's wait
+        runs out and the table retries it, as a lost probe."""
+        try:
+            template = SynTemplate(source_address(probe.address), probe.address, self.sport, self.isn)
+            for port in self.ports:
+                self.raw.send(template.probe(port), probe.address)
+        except OSError as exc:                   # no route to it (ENETUNREACH): our own stack says so
+            reason = f"sendto: {os.strerror(exc.errno)}" if exc.errno else str(exc)
+            self.local.append(Answer(probe.address, "unreachable", time.perf_counter_ns(), reason=reason))
+
+    def poll(self, timeout: float) -> list[Event]:
+        events, self.local = self.local, []
+        if not events and not self.selector.select(timeout):
+            return events
+        while (read := self.raw.read_into()) is not None:
+            reply = read_syn_reply(read[0], read[1], self.sport, self.ack)
+            if reply is not None and (reply.rst or reply.syn):
+                events.append(Answer(reply.source, "reset" if reply.rst else "syn-ack", read[2], port=reply.port,
+                                     ttl=reply.ttl))
+        return events
+
+    def forget(self, target: Target) -> None:
+        pass
+
+    def close(self) -> None:
+        self.selector.close()
+        self.raw.close()
+        self.hold.close()
+
+
+def _tcp_driver(mechanism: str, ports: Sequence[int]) -> _Syn | _Tcp:
+    """SYNs from a raw socket (``raw``; ``auto`` when this process may open one), else ``connect()``."""
+    if mechanism not in ("auto", "raw", "connect"):
+        raise InputError(f"a TCP sweep's mechanism is auto, raw or connect, not {mechanism!r}")
+    if mechanism == "connect":
+        return _Tcp(ports)
+    try:
+        return _Syn(ports)
+    except PrivilegeError:
+        if mechanism == "raw":
+            raise
+        return _Tcp(ports)
+
+
 # -- the loop ------------------------------------------------------------------------------------------
 class Sweep:
     """One sweep of ``targets`` (a CIDR, an address, or a list of them; at most a /16).
 
-    ``method``: ``icmp`` (echo), ``arp`` (local segment only) or ``tcp`` (connect to ``ports``);
+    ``method``: ``icmp`` (echo), ``arp`` (local segment only) or ``tcp`` (SYN, or connect, to ``ports``);
     ``rate``: probes a second; ``timeout``: seconds the first attempt waits for an answer, each retry
     waiting ``backoff`` times longer than the one before; ``retries``: attempts after the first for an
-    address that stays silent; ``mechanism`` (ICMP): ``auto``, ``raw`` or ``datagram``; ``source``
+    address that stays silent; ``mechanism``: ICMP ``auto``, ``raw`` or ``datagram``; TCP ``auto`` (SYNs
+    on a raw socket when privileged, else connect), ``raw`` or ``connect``; ``source``
     (ICMP): address or interface to send from; ``interface`` (ARP): which segment. A value that cannot
     be used raises :class:`InputError`; a missing privilege :class:`PrivilegeError` saying what to do.
     """
@@ -258,7 +344,7 @@ class Sweep:
         self.spec = targets if isinstance(targets, str) else ", ".join(targets)
         self.addresses = expand(targets)
         self.method, self.rate = method, rate
-        self.driver: _Icmp | _Arp | _Tcp
+        self.driver: _Icmp | _Arp | _Syn | _Tcp
         identifier = 0
         self.table = SweepTable(self.addresses, method, timeout_ns=int(timeout * 1e9), retries=retries,
                                 backoff=backoff)          # checks method, timeout, retries, backoff first
@@ -268,7 +354,7 @@ class Sweep:
         elif method == "arp":
             self.driver = _Arp(self.addresses, interface)
         else:
-            self.driver = _Tcp(ports)
+            self.driver = _tcp_driver(mechanism, ports)
         self.table.identifier = identifier
         self.mechanism = self.driver.mechanism
         self._start_ns = self._end_ns = 0
