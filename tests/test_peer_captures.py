@@ -79,7 +79,6 @@ BY_DESIGN: dict[str, tuple[str, str]] = {
     # -- open defects of issue 18 (not by design): counted as different until fixed
     r"^ipv6_jumbogram_invalid_length\.pcap#": (OPEN, "a jumbogram's length from its hop-by-hop jumbo option "
                                                       "(RFC 2675): 'truncated-ip6 - N bytes missing!' after HBH"),
-    r"^dns_udp_2\.pcap#": (OPEN, "DNS counts and the records that fit, on a message cut by the snap length"),
     r"^extract_read2_asan\.pcap#": (
         OPEN, "an ICMP header cut inside its 8 fixed bytes: tcpdump still names its type (source quench)"),
     MARK: (DIFFERS, "a cut or malformed layer: netstudy's mark names the field and why ([|tcp: header of 28 "

@@ -315,3 +315,34 @@ def test_icmpv6_unknown_types_and_parameter_problem_read_as_tcpdump():
     assert unknown.summary() == "IP6 ::1 > ::2: ICMP6, unknown icmp6 type (160), length 8"
     problem = decode(bytes(IPv6(src="::1", dst="::2") / ICMPv6(type=4, code=3, rest=48)), 101)
     assert problem.summary() == "IP6 ::1 > ::2: ICMP6, parameter problem, incomplete header chain - octet 48, length 8"
+
+
+def test_dns_query_with_flags_a_query_should_not_set_gets_tcpdumps_mark():
+    from netstudy.wire.dns import DNS, Message, Question
+    # AA and the reserved Z bit in a query: tcpdump writes the whole flags word, [b2&3=0x...]
+    odd = Message(id=5, rd=True, aa=True, z=True, question=[Question("example.com.")]).to_wire()
+    assert DNS.summary_at(odd, 0, len(odd)) == "5+ [b2&3=0x540] A? example.com. (29)"
+    parsed = Message.parse(odd)
+    assert f"{parsed.summary()} ({len(odd)})" == DNS.summary_at(odd, 0, len(odd))
+    plain = Message(id=5, rd=True, question=[Question("example.com.")]).to_wire()
+    assert DNS.summary_at(plain, 0, len(plain)) == "5+ A? example.com. (29)"
+
+
+def test_dns_message_cut_by_the_snap_length_shows_the_counts_then_what_fits():
+    from netstudy.wire.dns import DNS, A, Message, Question, Record
+    reply = Message(id=22836, qr=True, aa=True, question=[Question("www.tcpdump.org.")],
+                    answer=[Record("www.tcpdump.org.", A("192.139.46.66")), Record("www.tcpdump.org.", A("1.2.3.4"))],
+                    authority=[Record("tcpdump.org.", A("5.6.7.8"))]).to_wire()
+    frame = bytes(IPv4(src="209.87.249.18", dst="192.168.1.11") / UDP(sport=53, dport=43966) / reply)
+    # the second answer cut inside its fixed fields: tcpdump stops the answers there and writes the length
+    # the UDP header gives (the message's, not the bytes captured)
+    cut = decode(frame[:28 + 53], 101, wire_length=len(frame))
+    assert cut.summary() == f"IP 209.87.249.18.53 > 192.168.1.11.43966: 22836*- 2/1/0 A 192.139.46.66, ({len(reply)})"
+    # cut right after the first answer: the answers left unread, tcpdump's mark
+    assert DNS.summary_at(reply[:49], 0, 49) == "22836*- 2/1/0 A 192.139.46.66 [|domain]"
+    # cut inside the first answer's data: its type, then tcpdump's mark
+    inside = DNS.summary_at(reply[:33 + 12], 0, 45)
+    assert inside == "22836*- 2/1/0 A [|domain]"
+    # counts no message could hold (hostile): the header's counts, then the mark where the walk stops
+    hostile = bytes.fromhex("0001 8000 0003 0000 0000 0000")
+    assert DNS.summary_at(hostile, 0, 12) == "1- [3q] [|domain]"

@@ -401,6 +401,9 @@ def _line_source(kinds: tuple[type[Header], ...], read: Callable[[int, str], str
         extra = f"declared_end{net}(data, o{net}) - e{net}"
 
         def line(i: int) -> str:
+            if i > transport and issubclass(kinds[transport], UDP):   # DNS: its "(N)" from UDP's length field
+                udp = f"(data[o{transport} + 4] << 8 | data[o{transport} + 5]) - 8 - (e{i} - o{i})"
+                return f'_lengthen({captured(i)}, {udp}, " (", ")")'
             if i != transport or issubclass(kinds[i], UDP):
                 return captured(i)
             if issubclass(kinds[i], TCP):         # its sequence range too: read to where the datagram ends
@@ -450,12 +453,14 @@ def _cut_mark(cls: Any, packet: Packet, data: bytes, off: int) -> str:
     return cls.CUT_MARK.format(missing) if missing > 0 else " "
 
 
-def _lengthen(text: str, extra: int) -> str:
-    """A line ending ``, length N`` (TCP, ICMP, ICMPv6) with ``extra`` bytes more: the length the IP header
-    gives, where the capture holds fewer bytes."""
-    head, sep, length = text.rpartition(", length ")
+def _lengthen(text: str, extra: int, before: str = ", length ", after: str = "") -> str:
+    """A line ending ``, length N`` (TCP, ICMP, ICMPv6), or ``before`` N ``after`` (DNS's `` (N)``), with
+    ``extra`` bytes more: the length the IP header gives, where the capture holds fewer bytes."""
+    head, sep, length = text.rpartition(before)
+    if after:
+        length, sep = (length[:-len(after)], sep) if length.endswith(after) else ("", "")
     if sep and length.isdigit():
-        return f"{head}, length {int(length) + extra}"
+        return f"{head}{before}{int(length) + extra}{after}"
     return text
 
 

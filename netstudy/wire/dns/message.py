@@ -36,6 +36,7 @@ from netstudy.wire.dns.summary import (
     _tcpdump_question,
     _tcpdump_rdata,
     _tcpdump_sections,
+    _tcpdump_walk,
 )
 from netstudy.wire.dns.text import _columns
 from netstudy.wire.fields import Field, Header
@@ -105,13 +106,16 @@ class DNS(Header):
         """The line from the whole parsed message, or the flags and ``[|domain]`` if it does not parse."""
         try:
             msg = self.message(allow_trailing=True)
-        except DecodeError:
-            return f"{self._summary_flags()} [|domain]"
+        except DecodeError:             # cut or hostile: the header's counts, then what fits, as tcpdump
+            if self._end - self._off < 12:              # a header built in Python: no message behind it
+                return f"{self._summary_flags()} [|domain]"
+            text, whole = _tcpdump_walk(self._buf, self._off, self._end)
+            return f"{text} ({self._end - self._off})" if whole else f"{text} [|domain]"
         return f"{msg.summary()} ({self._end - self._off})"
 
     def _summary_flags(self) -> str:
         return _tcpdump_flags(self.id, self.qr, self.opcode, self.rcode, self.aa, self.ra, self.tc,
-                              self.ad, self.rd, self.cd)
+                              self.ad, self.rd, self.cd, self.z)
 
 
 register(UDP_PORT_NEXT, PORT, DNS)
@@ -312,7 +316,7 @@ class Message:
     def summary(self) -> str:
         """tcpdump's one line for this message (without the length)."""
         flags = _tcpdump_flags(self.id, self.qr, self.opcode, self.full_rcode, self.aa, self.ra, self.tc, self.ad,
-                               self.rd, self.cd)
+                               self.rd, self.cd, self.z)
         question = "" if self.qr else " ".join(_tcpdump_question(q.type, q.cls, q.name) for q in self.question)
         answers = [f"{_tcpdump_class(r.cls)} {r.type_text}{_tcpdump_rdata(r.rdata)}" for r in self.answer]
         return _tcpdump_sections(flags, self.qr, len(self.question), question, answers, len(self.authority),

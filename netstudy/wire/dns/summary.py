@@ -8,25 +8,34 @@ from __future__ import annotations
 import functools
 import socket
 
+from netstudy.errors import DecodeError
 from netstudy.wire.dns.codes import _HEADER, _Q, _RR, MAX_LABEL, MAX_NAME, TYPES, _name_or_number
-from netstudy.wire.dns.rdata import AAAA, CNAME, MX, NS, OPT, PTR, SRV, TXT, A, RData
+from netstudy.wire.dns.name import _read_name
+from netstudy.wire.dns.rdata import AAAA, CNAME, MX, NS, OPT, PTR, RDATA_TYPES, SRV, TXT, A, RData
 from netstudy.wire.dns.text import _show_labels
 
 
 def _tcpdump_flags(id_: int, qr: int, opcode: int, rcode: int, aa: int, ra: int, tc: int, ad: int,
-                   rd: int, cd: int) -> str:
+                   rd: int, cd: int, z: int = 0) -> str:
     """tcpdump's start of a DNS line: the ID, then its marks for opcode, rcode and flags (``1234*-``);
     a flag is any int, read as true or false (a bool, or its bit still in place in the flags word)."""
-    return f"{id_}{_tcpdump_marks(qr, opcode, rcode, aa, ra, tc, ad, rd, cd)}"
+    return f"{id_}{_tcpdump_marks(qr, opcode, rcode, aa, ra, tc, ad, rd, cd, z)}"
 
 
 def _tcpdump_marks(qr: int, opcode: int, rcode: int, aa: int, ra: int, tc: int, ad: int, rd: int,
-                   cd: int) -> str:
+                   cd: int, z: int = 0) -> str:
+    """The marks after the ID. A query with bits a query should not set (AA, TC, RA, Z or an rcode) gets
+    tcpdump's ``[b2&3=0x...]``: the whole flags word in hex (its print-domain.c tests ``flags & 0x6cf``)."""
     op = _TCPDUMP_OPCODES[opcode]
     if qr:
         rc = "" if rcode == 0 else " " + _TCPDUMP_RCODES.get(rcode, f"Resp{rcode}")
         return f"{op}{rc}{'*' if aa else ''}{'' if ra else '-'}{'|' if tc else ''}{'$' if ad else ''}"
-    return f"{op}{'+' if rd else ''}{'%' if cd else ''}"
+    marks = f"{op}{'+' if rd else ''}{'%' if cd else ''}"
+    if aa or tc or ra or z or rcode & 0xF:
+        word = (opcode << 11 | bool(aa) << 10 | bool(tc) << 9 | bool(rd) << 8 | bool(ra) << 7 | bool(z) << 6
+                | bool(ad) << 5 | bool(cd) << 4 | rcode & 0xF)
+        marks += f" [b2&3=0x{word:x}]"
+    return marks
 
 
 # how tcpdump names an rcode (RFC 1035 §4.1.1, RFC 2136 §2.2, RFC 6891 §9 and the extended ones an OPT
@@ -179,7 +188,7 @@ def _labels_text(wire: bytes) -> str | None:
 def _flag_marks(word: int) -> str:
     """tcpdump's flags after the ID for a header's 16-bit flags ``word`` (cached: a capture has few)."""
     return _tcpdump_marks(word >> 15, word >> 11 & 0xF, word & 0xF, word & 0x400, word & 0x80, word & 0x200,
-                          word & 0x20, word & 0x100, word & 0x10)
+                          word & 0x20, word & 0x100, word & 0x10, word & 0x40)
 
 
 def _opt_options_fit(data: bytes, pos: int, stop: int) -> bool:
@@ -195,3 +204,150 @@ _DECIMAL = [str(b) for b in range(256)]     # an IPv4 address's bytes as dotted-
 
 # where the one name in these types' record data starts: after MX's 2-byte preference (see _skim_line)
 _SKIM_NAME_AT = {NS.TYPE: 0, CNAME.TYPE: 0, PTR.TYPE: 0, MX.TYPE: 2}
+
+
+# -- a message that does not parse whole (cut by the snap length, or hostile): tcpdump's walk -----------
+
+_TRUNCATED = " [|domain]"
+
+
+def _tcpdump_walk(data: bytes, off: int, end: int) -> tuple[str, bool]:
+    """tcpdump's line for the message at ``data[off:end]`` that ``Message.parse`` refuses (cut by the
+    snap length, counts no message could hold, a bad name), as its print-domain.c walks it: the header's
+    counts as they are, then the questions or answers that fit; True with it when the walk got to the
+    end (tcpdump then writes the length), False when it stopped (tcpdump then writes ``[|domain]``).
+    At least 12 bytes; read only on this rare path."""
+    msg = data[off:end]
+    end = len(msg)
+    ident, flags, qd, an, ns, ar = _HEADER.unpack_from(msg, 0)
+    qr, opcode = flags >> 15, flags >> 11 & 0xF
+    if not qr:
+        text = f"{ident}{_flag_marks(flags)}"
+        counts = ((qd, "q", qd != 0), (an, "a", an != 1)) if opcode == 1 else ((an, "a", an != 0), (qd, "q", qd != 1))
+        for count, letter, shown in (*counts, (ns, "n", ns != 0), (ar, "au", ar != 0)):
+            if shown:
+                text += f" [{count}{letter}]"
+        pos: int | None = 12
+        while qd and pos is not None and pos < end:
+            pos, question = _walk_question(msg, pos, end)
+            if question is None:
+                return text, False
+            text += " " + question
+            qd -= 1
+        return text, not qd
+    rcode = _walk_rcode(msg, end, flags & 0xF, qd, an + ns, ar)
+    text = f"{ident}{_tcpdump_marks(1, opcode, rcode, flags & 0x400, flags & 0x80, flags & 0x200, flags & 0x20, 0, 0)}"
+    if qd != 1:
+        text += f" [{qd}q]"
+    pos = 12
+    for i in range(qd):
+        if i:
+            text += ","
+        pos = _nskip(msg, pos, end)
+        if pos is None:
+            return text, False
+        pos += 4
+    text += f" {an}/{ns}/{ar}"
+    first = True
+    while an and (first or pos < end):
+        if not first:
+            text += ","
+        first = False
+        pos, answer, whole = _walk_record(msg, pos, end)
+        text += answer
+        if not whole:
+            return text, False
+        an -= 1
+    return text, not an
+
+
+def _nskip(msg: bytes, pos: int, end: int) -> int | None:
+    """Where the name at ``pos`` ends in place, as tcpdump's ns_nskip skips it (None: not captured, or a
+    label type it does not know); a pointer ends the name without being followed."""
+    if pos >= end:
+        return None
+    length = msg[pos]
+    pos += 1
+    while length:
+        kind = length & 0xC0
+        if kind == 0xC0:
+            return pos + 1
+        if kind == 0x40:            # an extended label (RFC 2673's bit labels, retired by RFC 6891 §5)
+            if length & 0x3F != 1 or pos >= end:
+                return None
+            pos += 1 + ((msg[pos] or 256) + 7) // 8
+        elif kind:
+            return None
+        else:
+            pos += length
+        if pos >= end:
+            return None
+        length = msg[pos]
+        pos += 1
+    return pos
+
+
+def _walk_rcode(msg: bytes, end: int, rcode: int, qd: int, an_ns: int, ar: int) -> int:
+    """The rcode with an OPT record's upper 8 bits (RFC 6891 §6.1.3) when the walk reaches one, as tcpdump
+    looks for it: skipping what it can, giving up (the header's rcode) where the bytes stop."""
+    pos: int | None = 12
+    for _ in range(qd):
+        pos = _nskip(msg, pos, end) if pos is not None else None
+        if pos is None or pos + 4 >= end:
+            return rcode
+        pos += 4
+    for _ in range(an_ns):
+        pos = _nskip(msg, pos, end) if pos is not None else None
+        if pos is None or pos + 10 > end:
+            return rcode
+        pos += 10 + (msg[pos + 8] << 8 | msg[pos + 9])
+        if pos >= end:
+            return rcode
+    for _ in range(ar):
+        pos = _nskip(msg, pos, end) if pos is not None else None
+        if pos is None or pos + 5 > end:
+            return rcode
+        if msg[pos] << 8 | msg[pos + 1] == OPT.TYPE:
+            return rcode | msg[pos + 4] << 4
+        if pos + 10 > end:
+            return rcode
+        pos += 10 + (msg[pos + 8] << 8 | msg[pos + 9])
+        if pos >= end:
+            return rcode
+    return rcode
+
+
+def _walk_question(msg: bytes, pos: int, end: int) -> tuple[int | None, str | None]:
+    """One question as tcpdump writes it, and where the next starts; None for the text if it stops."""
+    after = _nskip(msg, pos, end)
+    if after is None or after + 4 > end:
+        return None, None
+    qtype, qclass = _Q.unpack_from(msg, after)
+    try:
+        name, _ = _read_name(msg, pos, end, "qname")
+    except DecodeError:
+        return None, None
+    return after + 4, _tcpdump_question(qtype, qclass, name)
+
+
+def _walk_record(msg: bytes, pos: int, end: int) -> tuple[int, str, bool]:
+    """One record as tcpdump writes it in the line (`` A 192.0.2.1``), where the next starts, and False if
+    the walk stops there: a record whose owner or fixed fields are not captured ends the walk with
+    nothing written (tcpdump's ns_rprint returns the end of the capture), one whose data is cut or
+    malformed stops it after its type."""
+    after = _nskip(msg, pos, end)
+    if after is None or after + 10 > end:
+        return end, "", True
+    rtype, rclass, _, size = _RR.unpack_from(msg, after)
+    start = after + 10
+    text = ("" if rtype == OPT.TYPE else _tcpdump_class(rclass)) + f" {_tcpdump_type(rtype)}"
+    if start + size > end:
+        return end, text, False
+    cls = RDATA_TYPES.get(rtype)
+    if cls is None or cls is OPT:
+        return start + size, text, True
+    try:
+        rdata = cls.read(msg, start, start + size)
+    except DecodeError:
+        return end, text, False
+    return start + size, text + _tcpdump_rdata(rdata), True
