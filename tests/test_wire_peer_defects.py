@@ -346,3 +346,51 @@ def test_dns_message_cut_by_the_snap_length_shows_the_counts_then_what_fits():
     # counts no message could hold (hostile): the header's counts, then the mark where the walk stops
     hostile = bytes.fromhex("0001 8000 0003 0000 0000 0000")
     assert DNS.summary_at(hostile, 0, 12) == "1- [3q] [|domain]"
+
+
+# -- snap length: every header with a variable part keeps its captured fixed fields ---------------------
+
+def test_ipv4_options_cut_by_the_snap_length_keep_the_fixed_header():
+    frame = bytes(IPv4(src="10.0.0.1", dst="10.0.0.2", options=b"\x01" * 8 + b"\x00" * 4) / UDP(sport=1, dport=2))
+    packet = decode(frame[:24], 101, wire_length=len(frame))
+    ip = packet[IPv4]
+    assert (ip.src, ip.dst, ip.ttl, ip.protocol, ip.ihl) == ("10.0.0.1", "10.0.0.2", 64, 17, 8)
+    assert (packet.error.layer, packet.error.field, packet.error.offset) == ("IPv4", "ihl", 0)
+    assert packet.summary() == "IP 10.0.0.1 > 10.0.0.2: [|ipv4: header of 32 bytes runs past the 24 captured]"
+    assert packet.checksums() == {"IPv4": "unverified"}       # the header is not all here
+
+
+def test_ipv6_extension_headers_cut_by_the_snap_length_read_as_tcpdump():
+    # tcpdump 4.99 on these frames: RT6 (len=2, type=0 [Deprecated], segleft=1 [|rt6], then [|hbhopt] alone
+    routed = bytes(IPv6(src="::1", dst="::2") / IPv6Routing(routing_type=0, segments_left=1, options=bytes(20))
+                   / UDP(sport=1, dport=2))
+    packet = decode(routed[:50], 101, wire_length=len(routed))
+    rt = packet[IPv6Routing]
+    assert (rt.routing_type, rt.segments_left, rt.hdr_ext_len) == (0, 1, 2)
+    assert (packet.error.layer, packet.error.field, packet.error.offset) == ("IPv6 routing", "hdr_ext_len", 41)
+    assert packet.summary() == ("IP6 ::1 > ::2: RT6 (len=2, type=0 [Deprecated], segleft=1 [|ipv6 routing: "
+                                "extension of 24 bytes runs past the 10 bytes left]")
+    assert decode(routed[:41], 101).summary() == "IP6 ::1 > ::2: RT6 [|ipv6 routing: needs 8 bytes, only 1 left]"
+    hbh = bytes(IPv6(src="::1", dst="::2") / IPv6HopByHop(options=[]) / UDP(sport=1, dport=2))
+    packet = decode(hbh[:45], 101)
+    assert packet[IPv6HopByHop].next_header == 17
+    assert packet.summary() == "IP6 ::1 > ::2:  [|ipv6 hop-by-hop: extension of 8 bytes runs past the 5 bytes left]"
+
+
+def test_icmp_cut_inside_its_fixed_bytes_keeps_type_code_and_checksum():
+    from netstudy.wire.icmp import ICMP
+    from netstudy.wire.icmpv6 import ICMPv6
+    quench = bytes(IPv4(src="10.0.0.1", dst="10.0.0.2") / ICMP(type=4, code=0))
+    packet = decode(quench[:26], 101, wire_length=len(quench))
+    assert (packet[ICMP].type, packet[ICMP].code) == (4, 0)
+    assert (packet.error.layer, packet.error.field, packet.error.offset) == ("ICMP", "rest", 24)
+    assert packet.summary() == ("IP 10.0.0.1 > 10.0.0.2: ICMP source quench, length 8 "
+                                "[|icmp: needs 8 bytes, only 6 left]")
+    assert packet.checksums() == {"IPv4": "good", "ICMP": "unverified"}
+    # nothing of it captured: the addresses, then the mark (tcpdump: "IP 10.0.0.1 > 10.0.0.2:  [|icmp]")
+    assert decode(quench[:20], 101).summary() == "IP 10.0.0.1 > 10.0.0.2:  [|icmp: needs 8 bytes, only 0 left]"
+    assert decode(quench[:22], 101).summary() == "IP 10.0.0.1 > 10.0.0.2:  [|icmp: needs 8 bytes, only 2 left]"
+    echo = bytes(IPv6(src="::1", dst="::2") / ICMPv6(type=128, code=0))
+    packet = decode(echo[:46], 101, wire_length=len(echo))
+    assert (packet[ICMPv6].type, packet.error.field, packet.error.offset) == (128, "identifier", 44)
+    assert packet.summary().startswith("IP6 ::1 > ::2: ICMP6, echo request, length 8 [|icmpv6 echo: ")
