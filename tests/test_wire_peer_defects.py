@@ -336,8 +336,17 @@ def test_dns_message_cut_by_the_snap_length_shows_the_counts_then_what_fits():
     frame = bytes(IPv4(src="209.87.249.18", dst="192.168.1.11") / UDP(sport=53, dport=43966) / reply)
     # the second answer cut inside its fixed fields: tcpdump stops the answers there and writes the length
     # the UDP header gives (the message's, not the bytes captured)
+    # (tcpdump writes no mark there; netstudy's names the record cut, in packet.error and the line)
     cut = decode(frame[:28 + 53], 101, wire_length=len(frame))
-    assert cut.summary() == f"IP 209.87.249.18.53 > 192.168.1.11.43966: 22836*- 2/1/0 A 192.139.46.66, ({len(reply)})"
+    assert cut.summary() == (f"IP 209.87.249.18.53 > 192.168.1.11.43966: 22836*- 2/1/0 A 192.139.46.66, ({len(reply)})"
+                             " [|dns: answer 2 of 2 runs past the 53 bytes captured]")
+    assert (cut.error.layer, cut.error.field, cut.error.offset) == ("DNS", "answer", 28 + 49)
+    assert (cut[DNS].id, cut[DNS].ancount, cut[DNS].nscount) == (22836, 2, 1)     # the header kept
+    # cut in the question: the header's counts, then the mark (tcpdump: 22836*- 2/1/0 [|domain])
+    early = decode(frame[:28 + 30], 101, wire_length=len(frame))
+    assert early.summary().endswith(": 22836*- 2/1/0 [|dns: question 1 of 1 runs past the 30 bytes captured]")
+    assert (early.error.field, early.error.offset) == ("question", 28 + 12)
+    assert decode(frame, 101).error is None
     # cut right after the first answer: the answers left unread, tcpdump's mark
     assert DNS.summary_at(reply[:49], 0, 49) == "22836*- 2/1/0 A 192.139.46.66 [|domain]"
     # cut inside the first answer's data: its type, then tcpdump's mark
@@ -394,3 +403,27 @@ def test_icmp_cut_inside_its_fixed_bytes_keeps_type_code_and_checksum():
     packet = decode(echo[:46], 101, wire_length=len(echo))
     assert (packet[ICMPv6].type, packet.error.field, packet.error.offset) == (128, "identifier", 44)
     assert packet.summary().startswith("IP6 ::1 > ::2: ICMP6, echo request, length 8 [|icmpv6 echo: ")
+
+
+def test_cut_headers_compiled_rows_equal_rows_from_header_objects():
+    """The table's compiled row writer and the header objects agree on each kind of cut header."""
+    from test_wire import _row_from_header_objects
+
+    from netstudy.wire.dns import Message, Question
+    from netstudy.wire.icmp import ICMP
+    from netstudy.wire.icmpv6 import ICMPv6
+    query = Message(id=1, rd=True, question=[Question("example.com.")]).to_wire()
+    frames = [
+        (bytes(IPv4(src="10.0.0.1", dst="10.0.0.2", options=b"\x01" * 12) / UDP(sport=1, dport=2)), (24, 30)),
+        (bytes(IPv6(src="::1", dst="::2") / IPv6Routing(segments_left=1, options=bytes(20)) / UDP(sport=1, dport=2)),
+         (41, 44, 50)),
+        (bytes(IPv6(src="::1", dst="::2") / IPv6HopByHop(options=[]) / UDP(sport=1, dport=2)), (41, 45)),
+        (bytes(IPv4(src="10.0.0.1", dst="10.0.0.2") / ICMP(type=4, code=0)), (20, 22, 26)),
+        (bytes(IPv6(src="::1", dst="::2") / ICMPv6(type=128, code=0)), (40, 46)),
+        (bytes(IPv4(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=5353, dport=53) / query), (40, 45, 55)),
+    ]
+    for frame, cuts in frames:
+        for cut in cuts:
+            packet = decode(frame[:cut], 101, wire_length=len(frame))
+            assert packet.error is not None, (frame.hex(), cut)
+            assert packet.row() == _row_from_header_objects(packet), (frame.hex(), cut)

@@ -351,3 +351,22 @@ def _walk_record(msg: bytes, pos: int, end: int) -> tuple[int, str, bool]:
     except DecodeError:
         return end, text, False
     return start + size, text + _tcpdump_rdata(rdata), True
+
+
+def _cut_at(data: bytes, off: int, end: int) -> tuple[str, int, str] | None:
+    """Where the capture cuts the message at ``data[off:]`` (its datagram runs past ``end``): the section,
+    the byte offset of its first entry not captured whole, and why; None when every entry the header
+    counts was captured (the bytes cut were after them). Names are skipped as tcpdump skips them."""
+    _, _, qd, an, ns, ar = _HEADER.unpack_from(data, off)
+    pos: int | None = off + 12
+    for section, count, fixed in (("question", qd, 4), ("answer", an, 10), ("authority", ns, 10),
+                                  ("additional", ar, 10)):
+        for k in range(count):
+            start = pos
+            pos = _nskip(data, start, end) if start is not None else None
+            if start is None or pos is None or pos + fixed > end or (
+                    fixed == 10 and pos + 10 + (data[pos + 8] << 8 | data[pos + 9]) > end):
+                where = start if start is not None else end
+                return section, where, f"{section} {k + 1} of {count} runs past the {end - off} bytes captured"
+            pos += fixed + (0 if fixed == 4 else data[pos + 8] << 8 | data[pos + 9])
+    return None
