@@ -427,3 +427,13 @@ def test_cut_headers_compiled_rows_equal_rows_from_header_objects():
             packet = decode(frame[:cut], 101, wire_length=len(frame))
             assert packet.error is not None, (frame.hex(), cut)
             assert packet.row() == _row_from_header_objects(packet), (frame.hex(), cut)
+
+
+def test_dns_query_counts_in_tcpdumps_order():
+    from netstudy.wire.dns import DNS, A, Message, Question, Record
+    # a query carrying an answer and two questions: tcpdump writes [1a] before [2q]; an inverse query
+    # (opcode 1) is expected to carry one answer, so its questions come first and [0a] is written
+    two = Message(id=9, rd=True, question=[Question("a."), Question("b.")], answer=[Record("a.", A("1.2.3.4"))])
+    assert DNS.parse(two.to_wire()).summary() == f"9+ [1a] [2q] A? a. A? b. ({len(two.to_wire())})"
+    inverse = Message(id=9, opcode=1, question=[Question("a.")])
+    assert DNS.parse(inverse.to_wire()).summary() == "9 inv_q [1q] [0a] A? a. (19)"

@@ -352,7 +352,7 @@ class Message:
         question = "" if self.qr else " ".join(_tcpdump_question(q.type, q.cls, q.name) for q in self.question)
         answers = [f"{_tcpdump_class(r.cls)} {r.type_text}{_tcpdump_rdata(r.rdata)}" for r in self.answer]
         return _tcpdump_sections(flags, self.qr, len(self.question), question, answers, len(self.authority),
-                                 len(self.additional))
+                                 len(self.additional), self.opcode)
 
 
 def _write_record(w: _Writer, rr: Record) -> None:

@@ -82,18 +82,24 @@ def _tcpdump_rdata(rdata: RData) -> str:
 
 
 def _tcpdump_sections(flags: str, qr: int, questions: int, question: str, answers: list[str], ns: int,
-                      ar: int) -> str:
+                      ar: int, opcode: int = 0) -> str:
     """tcpdump's line from its parts: a response lists its answers (each `` TYPE rdata``) after the
     section counts, a query shows its ``question`` text (``A? example.com.``, each question's when there
-    are several; unused in a response) after any non-empty counts."""
-    text = flags if questions == 1 else f"{flags} [{questions}q]"
+    are several; unused in a response) after its unusual counts (:func:`_query_counts`)."""
     if qr:
+        text = flags if questions == 1 else f"{flags} [{questions}q]"
         return f"{text} {len(answers)}/{ns}/{ar}" + ",".join(answers)
-    if answers or ns or ar:
-        for count, letter in ((len(answers), "a"), (ns, "n"), (ar, "au")):
-            if count:
-                text += f" [{count}{letter}]"
+    text = flags + _query_counts(opcode, questions, len(answers), ns, ar)
     return f"{text} {question}" if questions else text
+
+
+def _query_counts(opcode: int, qd: int, an: int, ns: int, ar: int) -> str:
+    """The counts tcpdump writes after a query's flags, those not as a query has them: ``[1a]`` before
+    ``[2q]`` (an inverse query, opcode 1, is expected to carry one answer: ``[2q]`` first, then ``[0a]``),
+    then ``[1n]``, ``[1au]``."""
+    counts = ((qd, "q", qd != 0), (an, "a", an != 1)) if opcode == 1 else ((an, "a", an != 0), (qd, "q", qd != 1))
+    return "".join(f" [{count}{letter}]" for count, letter, shown in (*counts, (ns, "n", ns != 0),
+                                                                     (ar, "au", ar != 0)) if shown)
 
 
 def _skim_line(data: bytes, off: int, end: int) -> str | None:
@@ -148,7 +154,8 @@ def _skim_line(data: bytes, off: int, end: int) -> str | None:
             return None
         pos = stop
     question = "" if flags & 0x8000 else _tcpdump_question(qtype, qclass, qname)
-    return _tcpdump_sections(f"{ident}{_flag_marks(flags)}", flags >> 15, 1, question, answers, 0, ar)
+    return _tcpdump_sections(f"{ident}{_flag_marks(flags)}", flags >> 15, 1, question, answers, 0, ar,
+                             flags >> 11 & 0xF)
 
 
 def _skim_name(data: bytes, off: int, pos: int, limit: int, known: dict[int, str]) -> tuple[str | None, int]:
@@ -222,11 +229,7 @@ def _tcpdump_walk(data: bytes, off: int, end: int) -> tuple[str, bool]:
     ident, flags, qd, an, ns, ar = _HEADER.unpack_from(msg, 0)
     qr, opcode = flags >> 15, flags >> 11 & 0xF
     if not qr:
-        text = f"{ident}{_flag_marks(flags)}"
-        counts = ((qd, "q", qd != 0), (an, "a", an != 1)) if opcode == 1 else ((an, "a", an != 0), (qd, "q", qd != 1))
-        for count, letter, shown in (*counts, (ns, "n", ns != 0), (ar, "au", ar != 0)):
-            if shown:
-                text += f" [{count}{letter}]"
+        text = f"{ident}{_flag_marks(flags)}{_query_counts(opcode, qd, an, ns, ar)}"
         pos: int | None = 12
         while qd and pos is not None and pos < end:
             pos, question = _walk_question(msg, pos, end)
