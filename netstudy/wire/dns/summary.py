@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import socket
+import struct
 
 from netstudy.errors import DecodeError
 from netstudy.wire.dns.codes import _HEADER, _Q, _RR, MAX_LABEL, MAX_NAME, TYPES, _name_or_number
@@ -350,10 +351,33 @@ def _walk_record(msg: bytes, pos: int, end: int) -> tuple[int, str, bool]:
     if cls is None or cls is OPT:
         return start + size, text, True
     try:
-        rdata = cls.read(msg, start, start + size)
-    except DecodeError:
+        rdata = _walk_rdata(msg, start, start + size, end, cls)
+    except (DecodeError, IndexError):
         return end, text, False
     return start + size, text + _tcpdump_rdata(rdata), True
+
+
+def _walk_rdata(msg: bytes, start: int, stop: int, end: int, cls: type[RData]) -> RData:
+    """Record data as tcpdump reads it for its line: an address from the first 4 (16) bytes whatever the
+    rdlength says, a name read as far as the message goes (it may run past its record), any other type
+    within its rdlength; DecodeError or IndexError where the bytes are not there."""
+    if cls is A or cls is AAAA:
+        size = 4 if cls is A else 16
+        if start + size > end:
+            raise IndexError(start)
+        return cls(socket.inet_ntop(socket.AF_INET if cls is A else socket.AF_INET6, msg[start:start + size]))
+    if cls in (NS, CNAME, PTR, MX, SRV):
+        skip = 2 if cls is MX else 6 if cls is SRV else 0
+        if start + skip > end:
+            raise IndexError(start)
+        name, _ = _read_name(msg, start + skip, end, "rdata")
+        if cls is MX:
+            return MX(msg[start] << 8 | msg[start + 1], name)
+        if cls is SRV:
+            priority, weight, port = struct.unpack_from("!HHH", msg, start)
+            return SRV(priority, weight, port, name)
+        return (NS if cls is NS else CNAME if cls is CNAME else PTR)(name)
+    return cls.read(msg, start, stop)
 
 
 def _cut_at(data: bytes, off: int, end: int) -> tuple[str, int, str] | None:
