@@ -168,8 +168,7 @@ class Packet:
         for layer in self.layers:
             if isinstance(layer, IPv4):
                 # a tunnel's inner header has its own verdict, named as the line names it: after the outer
-                verdict = ("unverified" if 20 + len(layer.options_raw) < layer.ihl * 4    # options cut
-                           else "good" if layer.checksum_ok() else "bad")
+                verdict = "unverified" if layer.header_cut else "good" if layer.checksum_ok() else "bad"
                 status["IPv4" if ip is None else _inner_name(status)] = verdict
                 ip = layer
                 fragmented = layer.is_fragment

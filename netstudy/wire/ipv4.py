@@ -106,6 +106,11 @@ class IPv4(Header):
         return bool(self._v[4] & 0x3FFF)
 
     @property
+    def header_cut(self) -> bool:
+        """True when the capture cut this header in its options (its checksum then cannot be checked)."""
+        return self._build is None and self._off + self.ihl * 4 > self._end
+
+    @property
     def captured_whole(self) -> bool:
         """Is the whole datagram here: not cut short by the capture, not one fragment of several?"""
         total = self._v[2]
