@@ -91,8 +91,6 @@ BY_DESIGN: dict[str, tuple[str, str]] = {
         DIFFERS, "a header cut by the capture past what tcpdump reads (an ICMP source quench's 4 unused bytes, a "
                  "DNS answer its walk stops before): netstudy keeps the fixed fields and marks the cut in "
                  "packet.error and the line, tcpdump writes no mark"),
-    r"^arp-oobr\.pcap#1166 ": (OPEN, "an ARP frame tcpdump stops at [|arp] where netstudy reads it whole: not yet "
-                                       "explained"),
     MARK: (DIFFERS, "a cut or malformed layer: netstudy's mark names the field and why ([|tcp: header of 28 "
                     "bytes runs past the 24 bytes left]) where tcpdump writes [|tcp]; the rest is tcpdump's"),
 }

@@ -448,3 +448,13 @@ def test_dns_walk_reads_record_data_as_tcpdump_does():
     assert DNS.summary_at(a_of_5, 0, len(a_of_5)) == "43981*- [0q] 1/0/0 A 1.2.3.4 (28)"
     ns_escaping = head + b"\x00" + bytes.fromhex("0002 0001 00000000 0001") + b"\x03abc\x00"
     assert DNS.summary_at(ns_escaping, 0, len(ns_escaping)) == "43981*- [0q] 1/0/0 NS abc. (28)"
+
+
+def test_atm_arp_is_not_read_as_an_ethernet_arp():
+    """Hardware type 19 is ATM ARP (RFC 2225), whose fields after the types are laid out otherwise:
+    netstudy says it does not decode it (tcpdump's atmarp_print, on arp-oobr.pcap#1166: [|arp])."""
+    frame = bytes.fromhex("ffffffffffff001f29da2d7908060013080006040001001f29da2d79c0a80168000000000000c0a80101"
+                          + "00" * 18)
+    packet = decode(frame)
+    assert (packet.error.layer, packet.error.field, packet.error.offset) == ("ARP", "hardware_type", 14)
+    assert packet.summary() == " [|arp: hardware type 19 is ATM ARP (RFC 2225), whose layout netstudy does not decode]"
