@@ -90,7 +90,7 @@ def test_summary_reads_like_tcpdump():
     nx = q.reply(3)
     nx.ra = True
     assert DNS.parse(nx.to_wire()).summary().startswith("1234 NXDomain 0/0/0")
-    assert DNS.parse(q.to_wire()[:20]).summary() == "1234+ [|domain]"
+    assert DNS.parse(q.to_wire()[:20]).summary() == "1234+ [1au] [|domain]"    # cut: its counts, then the mark
 
 
 def test_decode_finds_dns_after_udp_port_53():

@@ -28,7 +28,7 @@ from netstudy.wire.dns import (
     Record,
     make_opt,
 )
-from netstudy.wire.dns.summary import _skim_line, _tcpdump_flags
+from netstudy.wire.dns.summary import _skim_line, _tcpdump_walk
 
 CAPTURES = Path(__file__).parent / "data" / "captures"
 
@@ -37,9 +37,9 @@ def general(data: bytes, off: int, end: int) -> str:
     """The line from the whole parsed message (the path the skim must agree with)."""
     try:
         msg = Message.parse(data[off:end], allow_trailing=True)
-    except DecodeError:
-        h = DNS.parse(data, off, end)
-        return f"{_tcpdump_flags(h.id, h.qr, h.opcode, h.rcode, h.aa, h.ra, h.tc, h.ad, h.rd, h.cd)} [|domain]"
+    except DecodeError:        # cut or hostile: tcpdump's walk, the header's counts and what fits
+        text, whole = _tcpdump_walk(data, off, end)
+        return f"{text} ({end - off})" if whole else f"{text} [|domain]"
     return f"{msg.summary()} ({end - off})"
 
 
@@ -138,12 +138,19 @@ def test_every_dns_message_in_the_fixture_captures():
 
 
 @pytest.mark.parametrize("case", [c for c in HOSTILE if len(HOSTILE[c][0]) >= 12])
-def test_hostile_messages_fall_back_to_domain_marker(case):
+def test_hostile_messages_read_as_tcpdump_walks_them(case):
+    """A message the parse refuses reads as tcpdump's walk: the header's counts as they are, what fits,
+    then ``[|domain]`` where the walk stops (or the length, where tcpdump's walk, which follows no
+    pointer and checks no record's data it does not print, gets to the end)."""
     wire = HOSTILE[case][0]
     line = DNS.summary_at(wire, 0, len(wire))
     assert line == general(wire, 0, len(wire))
-    if case != "trailing garbage":           # the line allows trailing bytes, as tcpdump does
-        assert line.endswith(" [|domain]")
+    assert line.endswith((" [|domain]", f" ({len(wire)})"))
+    an, ns, ar = (int.from_bytes(wire[i:i + 2], "big") for i in (6, 8, 10))
+    if wire[2] & 0x80:                       # a response: its counts always written
+        assert f" {an}/{ns}/{ar}" in line
+    elif an:
+        assert f" [{an}a]" in line
 
 
 def test_names_the_parse_refuses_are_not_skimmed():
@@ -165,7 +172,8 @@ def test_names_the_parse_refuses_are_not_skimmed():
     for name, wire in cases.items():
         assert _skim_line(wire, 0, len(wire)) is None, name
         assert DNS.summary_at(wire, 0, len(wire)) == general(wire, 0, len(wire)) == general(wire, 0, len(wire))
-        assert general(wire, 0, len(wire)).endswith("[|domain]"), name
+        with pytest.raises(DecodeError):       # refused by the parse: the line is tcpdump's walk's
+            Message.parse(wire, allow_trailing=True)
 
 
 SEEDS = [m.to_wire(c) for m, _, _ in BUILT.values() for c in (True, False)]

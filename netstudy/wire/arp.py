@@ -65,6 +65,9 @@ class ARP(Header):
     def _locate(cls, data: bytes, off: int, end: int) -> Span:
         if end - off < 8:
             raise cls._short(off, end)
+        if data[off + 1] == 19 and data[off] == 0:     # ATM ARP: other fields after the types (RFC 2225 §8.7)
+            raise cls._fail("hardware_type", off, "hardware type 19 is ATM ARP (RFC 2225), whose layout netstudy "
+                                                  "does not decode")
         sizes = data[off + 4] << 8 | data[off + 5]
         stop = off + 8 + 2 * ((sizes >> 8) + (sizes & 0xFF))
         if stop > end:

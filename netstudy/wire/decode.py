@@ -168,7 +168,8 @@ class Packet:
         for layer in self.layers:
             if isinstance(layer, IPv4):
                 # a tunnel's inner header has its own verdict, named as the line names it: after the outer
-                status["IPv4" if ip is None else _inner_name(status)] = "good" if layer.checksum_ok() else "bad"
+                verdict = "unverified" if layer.header_cut else "good" if layer.checksum_ok() else "bad"
+                status["IPv4" if ip is None else _inner_name(status)] = verdict
                 ip = layer
                 fragmented = layer.is_fragment
             elif isinstance(layer, IPv6):
@@ -357,11 +358,14 @@ def _summary_lines(kinds: tuple[type[Header], ...], read: Callable[[int, str], s
         names[f"summary_at{i}"] = cls.summary_at
         if hasattr(cls, "mark_at"):
             names[f"mark_at{i}"] = cls.mark_at
+        if hasattr(cls, "cut_mark_at"):        # an IPv6 extension header: its words when the capture cuts it
+            names[f"cut_mark_at{i}"] = cls.cut_mark_at
         if hasattr(cls, "CUT_MARK"):           # an IP datagram longer than the bytes there are (rare)
             names[f"cut_mark{i}"] = partial(_cut_mark, cls)
             names[f"declared_end{i}"] = getattr(cls, "declared_end")  # noqa: B009  (IPv4Cut's, IPv6Cut's)
             names["_lengthen"] = _lengthen
     names["_WITH_PORTS"] = _WITH_PORTS
+    names["_CutHeader"] = CutHeader
     names["_on_the_wire"] = _on_the_wire
     whole = _line_source(kinds, read, line, out, "")
     cut = _line_source(kinds, read, line, out, "{tail}")
@@ -401,6 +405,9 @@ def _line_source(kinds: tuple[type[Header], ...], read: Callable[[int, str], str
         extra = f"declared_end{net}(data, o{net}) - e{net}"
 
         def line(i: int) -> str:
+            if i > transport and issubclass(kinds[transport], UDP):   # DNS: its "(N)" from UDP's length field
+                udp = f"(data[o{transport} + 4] << 8 | data[o{transport} + 5]) - 8 - (e{i} - o{i})"
+                return f'_lengthen({captured(i)}, {udp}, " (", ")")'
             if i != transport or issubclass(kinds[i], UDP):
                 return captured(i)
             if issubclass(kinds[i], TCP):         # its sequence range too: read to where the datagram ends
@@ -420,6 +427,21 @@ def _line_source(kinds: tuple[type[Header], ...], read: Callable[[int, str], str
         cases.append(("packet._stopped_at in _WITH_PORTS and len(packet.remainder) >= 4",
                       f"{out}f'{outer}{family}{{{src}}}.{{int.from_bytes(packet.remainder[:2], \"big\")}} > "
                       f"{{{dst}}}.{{int.from_bytes(packet.remainder[2:4], \"big\")}}:{tail}'"))
+        # stopped before an ICMP message's type, code and checksum (the ICMP families have a CUT class
+        # for a message cut after them): the addresses, then the mark, as tcpdump writes them
+        cases.append(("hasattr(packet._stopped_at, 'CUT')", f"{out}f'{outer}{family}{{{src}}} > {{{dst}}}: {tail}'"))
+        last = len(kinds) - 1
+        if last == net:                          # its options cut by the capture: the addresses, the mark
+            cases.append(("packet.error.__class__ is _CutHeader",
+                          f"{out}f'{outer}{family}{{{src}}} > {{{dst}}}:{tail}'"))
+        elif hasattr(kinds[last], "cut_mark_at"):      # an extension header the capture cut
+            cases.append(("packet.error.__class__ is _CutHeader",
+                          f"{out}f'{outer}{family}{{{src}}} > {{{dst}}}: {_marks(kinds, net + 1, last)}"
+                          f"{{cut_mark_at{last}(data, o{last}, e{last})}}{tail}'"))
+        # stopped in an extension header's fixed part: its name as tcpdump writes it (RT6), then the mark
+        cases.append(("hasattr(packet._stopped_at, 'cut_mark_at')",
+                      f"{out}f'{outer}{family}{{{src}}} > {{{dst}}}: {marks}"
+                      f"{{packet._stopped_at.cut_mark_at(data, packet._rest_start, packet._rest_end)}}{tail}'"))
     if marks:                                    # a later IPv6 fragment: "frag (1448|1448)" says it all
         lines.append(f"marks = f'{marks}'")
         cases.append(("marks", f"{out}f'{outer}{family}{{{src}}} > {{{dst}}}: {{marks.rstrip()}}{tail}'"))
@@ -450,12 +472,14 @@ def _cut_mark(cls: Any, packet: Packet, data: bytes, off: int) -> str:
     return cls.CUT_MARK.format(missing) if missing > 0 else " "
 
 
-def _lengthen(text: str, extra: int) -> str:
-    """A line ending ``, length N`` (TCP, ICMP, ICMPv6) with ``extra`` bytes more: the length the IP header
-    gives, where the capture holds fewer bytes."""
-    head, sep, length = text.rpartition(", length ")
+def _lengthen(text: str, extra: int, before: str = ", length ", after: str = "") -> str:
+    """A line ending ``, length N`` (TCP, ICMP, ICMPv6), or ``before`` N ``after`` (DNS's `` (N)``), with
+    ``extra`` bytes more: the length the IP header gives, where the capture holds fewer bytes."""
+    head, sep, length = text.rpartition(before)
+    if after:
+        length, sep = (length[:-len(after)], sep) if length.endswith(after) else ("", "")
     if sep and length.isdigit():
-        return f"{head}, length {int(length) + extra}"
+        return f"{head}{before}{int(length) + extra}{after}"
     return text
 
 

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from netstudy.wire.checksum import internet_checksum, verify
 from netstudy.wire.decode import Packet, decode_ip
-from netstudy.wire.fields import LOCATE, Field, Header, Span
+from netstudy.wire.fields import LOCATE, CutHeader, Field, Header, Span
 from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.ipv6 import IPv6
 from netstudy.wire.numbers import IP_PROTOCOL_NEXT, register
@@ -44,6 +44,7 @@ class TypedMessage(Header):
     """
 
     BY_TYPE: ClassVar[dict[int, type[TypedMessage]]]
+    CUT: ClassVar[type[TypedMessage] | None] = None  # the family's message cut after its first 4 bytes
     ROW = (("icmp_type", "type"), ("icmp_code", "code"))
     TYPE: ClassVar[int | None] = None
     _PICKS_TYPE: ClassVar[bool]             # True for the family's base (it holds BY_TYPE)
@@ -69,6 +70,12 @@ class TypedMessage(Header):
             if kind is not None:
                 return LOCATE[kind](data, off, end)
         if end - off < cls.MIN_LENGTH:
+            cut = cls.CUT
+            if cut is not None and end - off >= cut.MIN_LENGTH and cls.MIN_LENGTH > cut.MIN_LENGTH:
+                # type, code and checksum captured, the rest cut by the snap length: the three kept
+                missing = cls.FIELDS[len(cut.FIELDS)].name
+                raise CutHeader(cls.NAME, missing, off + cut.MIN_LENGTH, f"needs {cls.MIN_LENGTH} bytes, only "
+                                f"{end - off} left", (cut, off, end, None, end, end))
             raise cls._short(off, end)
         return cls, off, end, None, off + cls.MIN_LENGTH, end
 
@@ -186,4 +193,17 @@ class ICMPTimeExceeded(_ICMPError):
         return f"ICMP {what}, length {self._end - self._off}"
 
 
+class ICMPCut(ICMP):
+    """An ICMP message cut by the snap length inside its 8 fixed bytes: the type, code and checksum that
+    were captured (``decode`` keeps it as the last layer, ``packet.error`` names the field cut). Its line
+    names the type, as tcpdump's does; its checksum cannot be checked."""
+
+    NAME = "ICMP"
+    FIELDS = _COMMON
+
+    def checksum_status(self, under: Header | None = None) -> str:
+        return "unverified"
+
+
+ICMP.CUT = ICMPCut
 register(IP_PROTOCOL_NEXT, 1, ICMP)

@@ -310,4 +310,17 @@ class ICMPv6NeighborAdvertisement(_NDP):
         return f"ICMP6, neighbor advertisement, tgt is {self.target}, length {self._end - self._off}"
 
 
+class ICMPv6Cut(ICMPv6):
+    """An ICMPv6 message cut by the snap length inside its 8 fixed bytes: the type, code and checksum that
+    were captured, kept as the last layer (``packet.error`` names the field cut); its checksum cannot be
+    checked."""
+
+    NAME = "ICMPv6"
+    FIELDS = _COMMON
+
+    def checksum_status(self, under: Header | None) -> str:
+        return "unverified"
+
+
+ICMPv6.CUT = ICMPv6Cut
 register(IP_PROTOCOL_NEXT, PROTOCOL, ICMPv6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import struct
 
 from netstudy.wire.checksum import internet_checksum, pseudo_header_ipv4, verify
-from netstudy.wire.fields import Field, Header, Span
+from netstudy.wire.fields import CutHeader, Field, Header, Span
 from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT, number_of, register
 from netstudy.wire.options import Option, OptionSpec, OptionTable
 
@@ -95,14 +95,20 @@ class IPv4(Header):
         hlen = (first & 0xF) * 4
         if hlen < 20:
             raise cls._fail("ihl", off, f"header length {first & 0xF} words is less than the minimum 5")
-        if off + hlen > end:
-            raise cls._fail("ihl", off, f"header of {hlen} bytes runs past the {end - off} captured")
+        if off + hlen > end:            # options cut by the snap length: the fixed 20 bytes kept, nothing after
+            raise CutHeader(cls.NAME, "ihl", off, f"header of {hlen} bytes runs past the {end - off} captured",
+                            (cls, off, end, None, end, end))
         return hlen
 
     @property
     def is_fragment(self) -> bool:
         """True for any piece of a fragmented datagram (MF set or a non-zero offset, RFC 791 §2.3)."""
         return bool(self._v[4] & 0x3FFF)
+
+    @property
+    def header_cut(self) -> bool:
+        """True when the capture cut this header in its options (its checksum then cannot be checked)."""
+        return self._build is None and self._off + self.ihl * 4 > self._end
 
     @property
     def captured_whole(self) -> bool:

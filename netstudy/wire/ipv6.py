@@ -5,7 +5,7 @@ import socket
 import struct
 
 from netstudy.wire.checksum import pseudo_header_ipv6
-from netstudy.wire.fields import Field, Header, Span
+from netstudy.wire.fields import CutHeader, Field, Header, Span
 from netstudy.wire.ipv4 import protocol_number
 from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NAMES, IP_PROTOCOL_NEXT, register
 from netstudy.wire.options import Option, OptionSpec, OptionTable
@@ -121,8 +121,9 @@ class _Extension(Header):
         if end - off < cls.MIN_LENGTH:
             raise cls._short(off, end)
         length = 8 * (data[off + 1] + 1)
-        if off + length > end:
-            raise cls._fail("hdr_ext_len", off, f"extension of {length} bytes runs past the {end - off} bytes left")
+        if off + length > end:          # cut by the snap length: its fixed fields kept, nothing after it
+            raise CutHeader(cls.NAME, "hdr_ext_len", off + 1, f"extension of {length} bytes runs past the "
+                            f"{end - off} bytes left", (cls, off, end, None, end, end))
         return cls, off, end, IP_PROTOCOL_NEXT[data[off]], off + length, end
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
@@ -137,6 +138,12 @@ class _Extension(Header):
     @classmethod
     def mark_at(cls, data: bytes, off: int, end: int) -> str:
         """What tcpdump writes for this header before the next one's text (``HBH ``); '' for none."""
+        return ""
+
+    @classmethod
+    def cut_mark_at(cls, data: bytes, off: int, end: int) -> str:
+        """What tcpdump writes of this header when the capture cuts it (at ``end``) before its mark:
+        nothing of the options headers (``[|hbhopt]`` alone), the routing header's fixed fields."""
         return ""
 
 
@@ -234,7 +241,7 @@ class IPv6Routing(_Extension):
         """tcpdump's text: ``RT6 (len=2, type=0 [Deprecated], segleft=1, [0]2200::210:2:0:0:4) ``."""
         length, kind, left = data[off + 1], data[off + 2], data[off + 3]
         text = f"RT6 (len={length}, type={kind}{' [Deprecated]' if kind == 0 else ''}, segleft={left}"
-        listed = _addresses(data, off, off + 8 * (length + 1))
+        listed = _addresses(data, off, min(off + 8 * (length + 1), end))     # (those captured, when cut)
         if kind in (0, 2):
             reserved = int.from_bytes(data[off + 4:off + 8], "big")
             if reserved:
@@ -248,6 +255,15 @@ class IPv6Routing(_Extension):
         else:
             return text + " (unknown type)) "
         return text + "".join(f", [{i}]{_ipv6_text(a)}" for i, a in enumerate(listed)) + ") "
+
+
+    @classmethod
+    def cut_mark_at(cls, data: bytes, off: int, end: int) -> str:
+        """tcpdump's ``RT6 (len=2, type=0, segleft=1`` left open before its mark, or ``RT6`` alone when
+        not even those were captured."""
+        if end - off < 4:
+            return "RT6"
+        return cls.mark_at(data, off, end).removesuffix(") ").removesuffix(" (unknown type)")
 
 
 def _addresses(data: bytes, off: int, stop: int) -> list[bytes]:

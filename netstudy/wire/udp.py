@@ -38,7 +38,14 @@ class UDP(Header):
         sport, dport, length = _skim(data, off)
         if length and length < 8:
             raise cls._fail("length", off, f"length {length} is less than the 8-byte header")
-        stop = end if length == 0 or off + length > end else off + length
+        stop = off + length
+        if stop > end or not length:            # rare: 0 (offload, a jumbogram), or cut by the snap length
+            if length:                          # cut: what follows is told (DNS's CUT names the cut)
+                above = UDP_PORT_NEXT[dport] or UDP_PORT_NEXT[sport]
+                if end == off + 8 or above is None:
+                    return cls, off, end, None, off + 8, end
+                return cls, off, end, getattr(above, "CUT", above), off + 8, end
+            stop = end
         if stop == off + 8:                     # an application header only where there is a payload
             return cls, off, end, None, stop, stop
         return cls, off, end, UDP_PORT_NEXT[dport] or UDP_PORT_NEXT[sport], off + 8, stop

@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from netstudy.errors import BuildError, DecodeError
 from netstudy.wire.dns.codes import (
@@ -30,15 +31,17 @@ from netstudy.wire.dns.codes import (
 from netstudy.wire.dns.name import ROOT, Name, NamePiece, NameSpan, _read_name, _Writer
 from netstudy.wire.dns.rdata import EDNS_OPTIONS, MX, OPT, RDATA_TYPES, SRV, RData, Unknown
 from netstudy.wire.dns.summary import (
+    _cut_at,
     _skim_line,
     _tcpdump_class,
     _tcpdump_flags,
     _tcpdump_question,
     _tcpdump_rdata,
     _tcpdump_sections,
+    _tcpdump_walk,
 )
 from netstudy.wire.dns.text import _columns
-from netstudy.wire.fields import Field, Header
+from netstudy.wire.fields import CutHeader, Field, Header, Span
 from netstudy.wire.numbers import UDP_PORT_NEXT, register
 
 
@@ -46,6 +49,7 @@ class DNS(Header):
     """The DNS message header (RFC 1035 §4.1.1; AD and CD from RFC 4035 §3.2): 12 bytes."""
 
     NAME = "DNS"
+    CUT: ClassVar[type[Header]]       # DNSCut (below): what UDP gives a datagram the capture cut
     # the fields as attributes (made from FIELDS when the class is created; declared for type checkers)
     id: int
     qr: bool
@@ -105,15 +109,47 @@ class DNS(Header):
         """The line from the whole parsed message, or the flags and ``[|domain]`` if it does not parse."""
         try:
             msg = self.message(allow_trailing=True)
-        except DecodeError:
-            return f"{self._summary_flags()} [|domain]"
+        except DecodeError:             # cut or hostile: the header's counts, then what fits, as tcpdump
+            if self._end - self._off < 12:              # a header built in Python: no message behind it
+                return f"{self._summary_flags()} [|domain]"
+            text, whole = _tcpdump_walk(self._buf, self._off, self._end)
+            return f"{text} ({self._end - self._off})" if whole else f"{text} [|domain]"
         return f"{msg.summary()} ({self._end - self._off})"
 
     def _summary_flags(self) -> str:
         return _tcpdump_flags(self.id, self.qr, self.opcode, self.rcode, self.aa, self.ra, self.tc,
-                              self.ad, self.rd, self.cd)
+                              self.ad, self.rd, self.cd, self.z)
 
 
+class DNSCut(DNS):
+    """A DNS message whose UDP datagram the capture cut (the snap length): its header decoded as any DNS
+    header (it is one: ``isinstance(h, DNS)``), and :class:`CutHeader` naming the first question or record
+    not captured whole, so ``decode`` keeps it as the last layer with ``packet.error`` saying where. UDP
+    picks this class only for a datagram longer than the bytes there are: nothing on the common path."""
+
+    __slots__ = ()
+
+    @classmethod
+    def _locate(cls, data: bytes, off: int, end: int) -> Span:
+        if end - off < 12:
+            raise cls._short(off, end)
+        cut = _cut_at(data, off, end)
+        if cut is None:
+            return cls, off, end, None, off + 12, end
+        section, where, reason = cut
+        raise CutHeader(LAYER, section, where, reason, (cls, off, end, None, end, end))
+
+    @classmethod
+    def summary_at(cls, data: bytes, off: int, end: int) -> str:
+        """tcpdump's line as far as the walk goes, without its ``[|domain]``: the packet's mark, which
+        names the section cut, follows it (every entry captured, the bytes cut after them: DNS's line)."""
+        if _cut_at(data, off, end) is None:
+            return DNS.summary_at(data, off, end)
+        text, whole = _tcpdump_walk(data, off, end)
+        return f"{text} ({end - off})" if whole else text
+
+
+DNS.CUT = DNSCut
 register(UDP_PORT_NEXT, PORT, DNS)
 
 
@@ -312,11 +348,11 @@ class Message:
     def summary(self) -> str:
         """tcpdump's one line for this message (without the length)."""
         flags = _tcpdump_flags(self.id, self.qr, self.opcode, self.full_rcode, self.aa, self.ra, self.tc, self.ad,
-                               self.rd, self.cd)
+                               self.rd, self.cd, self.z)
         question = "" if self.qr else " ".join(_tcpdump_question(q.type, q.cls, q.name) for q in self.question)
         answers = [f"{_tcpdump_class(r.cls)} {r.type_text}{_tcpdump_rdata(r.rdata)}" for r in self.answer]
         return _tcpdump_sections(flags, self.qr, len(self.question), question, answers, len(self.authority),
-                                 len(self.additional))
+                                 len(self.additional), self.opcode)
 
 
 def _write_record(w: _Writer, rr: Record) -> None:

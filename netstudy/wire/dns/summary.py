@@ -7,26 +7,36 @@ from __future__ import annotations
 
 import functools
 import socket
+import struct
 
+from netstudy.errors import DecodeError
 from netstudy.wire.dns.codes import _HEADER, _Q, _RR, MAX_LABEL, MAX_NAME, TYPES, _name_or_number
-from netstudy.wire.dns.rdata import AAAA, CNAME, MX, NS, OPT, PTR, SRV, TXT, A, RData
+from netstudy.wire.dns.name import _read_name
+from netstudy.wire.dns.rdata import AAAA, CNAME, MX, NS, OPT, PTR, RDATA_TYPES, SRV, TXT, A, RData
 from netstudy.wire.dns.text import _show_labels
 
 
 def _tcpdump_flags(id_: int, qr: int, opcode: int, rcode: int, aa: int, ra: int, tc: int, ad: int,
-                   rd: int, cd: int) -> str:
+                   rd: int, cd: int, z: int = 0) -> str:
     """tcpdump's start of a DNS line: the ID, then its marks for opcode, rcode and flags (``1234*-``);
     a flag is any int, read as true or false (a bool, or its bit still in place in the flags word)."""
-    return f"{id_}{_tcpdump_marks(qr, opcode, rcode, aa, ra, tc, ad, rd, cd)}"
+    return f"{id_}{_tcpdump_marks(qr, opcode, rcode, aa, ra, tc, ad, rd, cd, z)}"
 
 
 def _tcpdump_marks(qr: int, opcode: int, rcode: int, aa: int, ra: int, tc: int, ad: int, rd: int,
-                   cd: int) -> str:
+                   cd: int, z: int = 0) -> str:
+    """The marks after the ID. A query with bits a query should not set (AA, TC, RA, Z or an rcode) gets
+    tcpdump's ``[b2&3=0x...]``: the whole flags word in hex (its print-domain.c tests ``flags & 0x6cf``)."""
     op = _TCPDUMP_OPCODES[opcode]
     if qr:
         rc = "" if rcode == 0 else " " + _TCPDUMP_RCODES.get(rcode, f"Resp{rcode}")
         return f"{op}{rc}{'*' if aa else ''}{'' if ra else '-'}{'|' if tc else ''}{'$' if ad else ''}"
-    return f"{op}{'+' if rd else ''}{'%' if cd else ''}"
+    marks = f"{op}{'+' if rd else ''}{'%' if cd else ''}"
+    if aa or tc or ra or z or rcode & 0xF:
+        word = (opcode << 11 | bool(aa) << 10 | bool(tc) << 9 | bool(rd) << 8 | bool(ra) << 7 | bool(z) << 6
+                | bool(ad) << 5 | bool(cd) << 4 | rcode & 0xF)
+        marks += f" [b2&3=0x{word:x}]"
+    return marks
 
 
 # how tcpdump names an rcode (RFC 1035 §4.1.1, RFC 2136 §2.2, RFC 6891 §9 and the extended ones an OPT
@@ -73,18 +83,24 @@ def _tcpdump_rdata(rdata: RData) -> str:
 
 
 def _tcpdump_sections(flags: str, qr: int, questions: int, question: str, answers: list[str], ns: int,
-                      ar: int) -> str:
+                      ar: int, opcode: int = 0) -> str:
     """tcpdump's line from its parts: a response lists its answers (each `` TYPE rdata``) after the
     section counts, a query shows its ``question`` text (``A? example.com.``, each question's when there
-    are several; unused in a response) after any non-empty counts."""
-    text = flags if questions == 1 else f"{flags} [{questions}q]"
+    are several; unused in a response) after its unusual counts (:func:`_query_counts`)."""
     if qr:
+        text = flags if questions == 1 else f"{flags} [{questions}q]"
         return f"{text} {len(answers)}/{ns}/{ar}" + ",".join(answers)
-    if answers or ns or ar:
-        for count, letter in ((len(answers), "a"), (ns, "n"), (ar, "au")):
-            if count:
-                text += f" [{count}{letter}]"
+    text = flags + _query_counts(opcode, questions, len(answers), ns, ar)
     return f"{text} {question}" if questions else text
+
+
+def _query_counts(opcode: int, qd: int, an: int, ns: int, ar: int) -> str:
+    """The counts tcpdump writes after a query's flags, those not as a query has them: ``[1a]`` before
+    ``[2q]`` (an inverse query, opcode 1, is expected to carry one answer: ``[2q]`` first, then ``[0a]``),
+    then ``[1n]``, ``[1au]``."""
+    counts = ((qd, "q", qd != 0), (an, "a", an != 1)) if opcode == 1 else ((an, "a", an != 0), (qd, "q", qd != 1))
+    return "".join(f" [{count}{letter}]" for count, letter, shown in (*counts, (ns, "n", ns != 0),
+                                                                     (ar, "au", ar != 0)) if shown)
 
 
 def _skim_line(data: bytes, off: int, end: int) -> str | None:
@@ -139,7 +155,8 @@ def _skim_line(data: bytes, off: int, end: int) -> str | None:
             return None
         pos = stop
     question = "" if flags & 0x8000 else _tcpdump_question(qtype, qclass, qname)
-    return _tcpdump_sections(f"{ident}{_flag_marks(flags)}", flags >> 15, 1, question, answers, 0, ar)
+    return _tcpdump_sections(f"{ident}{_flag_marks(flags)}", flags >> 15, 1, question, answers, 0, ar,
+                             flags >> 11 & 0xF)
 
 
 def _skim_name(data: bytes, off: int, pos: int, limit: int, known: dict[int, str]) -> tuple[str | None, int]:
@@ -179,7 +196,7 @@ def _labels_text(wire: bytes) -> str | None:
 def _flag_marks(word: int) -> str:
     """tcpdump's flags after the ID for a header's 16-bit flags ``word`` (cached: a capture has few)."""
     return _tcpdump_marks(word >> 15, word >> 11 & 0xF, word & 0xF, word & 0x400, word & 0x80, word & 0x200,
-                          word & 0x20, word & 0x100, word & 0x10)
+                          word & 0x20, word & 0x100, word & 0x10, word & 0x40)
 
 
 def _opt_options_fit(data: bytes, pos: int, stop: int) -> bool:
@@ -195,3 +212,188 @@ _DECIMAL = [str(b) for b in range(256)]     # an IPv4 address's bytes as dotted-
 
 # where the one name in these types' record data starts: after MX's 2-byte preference (see _skim_line)
 _SKIM_NAME_AT = {NS.TYPE: 0, CNAME.TYPE: 0, PTR.TYPE: 0, MX.TYPE: 2}
+
+
+# -- a message that does not parse whole (cut by the snap length, or hostile): tcpdump's walk -----------
+
+_TRUNCATED = " [|domain]"
+
+
+def _tcpdump_walk(data: bytes, off: int, end: int) -> tuple[str, bool]:
+    """tcpdump's line for the message at ``data[off:end]`` that ``Message.parse`` refuses (cut by the
+    snap length, counts no message could hold, a bad name), as its print-domain.c walks it: the header's
+    counts as they are, then the questions or answers that fit; True with it when the walk got to the
+    end (tcpdump then writes the length), False when it stopped (tcpdump then writes ``[|domain]``).
+    At least 12 bytes; read only on this rare path."""
+    msg = data[off:end]
+    end = len(msg)
+    ident, flags, qd, an, ns, ar = _HEADER.unpack_from(msg, 0)
+    qr, opcode = flags >> 15, flags >> 11 & 0xF
+    if not qr:
+        text = f"{ident}{_flag_marks(flags)}{_query_counts(opcode, qd, an, ns, ar)}"
+        pos: int | None = 12
+        while qd and pos is not None and pos < end:
+            pos, question = _walk_question(msg, pos, end)
+            if question is None:
+                return text, False
+            text += " " + question
+            qd -= 1
+        return text, not qd
+    rcode = _walk_rcode(msg, end, flags & 0xF, qd, an + ns, ar)
+    text = f"{ident}{_tcpdump_marks(1, opcode, rcode, flags & 0x400, flags & 0x80, flags & 0x200, flags & 0x20, 0, 0)}"
+    if qd != 1:
+        text += f" [{qd}q]"
+    pos = 12
+    for i in range(qd):
+        if i:
+            text += ","
+        pos = _nskip(msg, pos, end)
+        if pos is None:
+            return text, False
+        pos += 4
+    text += f" {an}/{ns}/{ar}"
+    first = True
+    while an and (first or pos < end):
+        if not first:
+            text += ","
+        first = False
+        pos, answer, whole = _walk_record(msg, pos, end)
+        text += answer
+        if not whole:
+            return text, False
+        an -= 1
+    return text, not an
+
+
+def _nskip(msg: bytes, pos: int, end: int) -> int | None:
+    """Where the name at ``pos`` ends in place, as tcpdump's ns_nskip skips it (None: not captured, or a
+    label type it does not know); a pointer ends the name without being followed."""
+    if pos >= end:
+        return None
+    length = msg[pos]
+    pos += 1
+    while length:
+        kind = length & 0xC0
+        if kind == 0xC0:
+            return pos + 1
+        if kind == 0x40:            # an extended label (RFC 2673's bit labels, retired by RFC 6891 §5)
+            if length & 0x3F != 1 or pos >= end:
+                return None
+            pos += 1 + ((msg[pos] or 256) + 7) // 8
+        elif kind:
+            return None
+        else:
+            pos += length
+        if pos >= end:
+            return None
+        length = msg[pos]
+        pos += 1
+    return pos
+
+
+def _walk_rcode(msg: bytes, end: int, rcode: int, qd: int, an_ns: int, ar: int) -> int:
+    """The rcode with an OPT record's upper 8 bits (RFC 6891 §6.1.3) when the walk reaches one, as tcpdump
+    looks for it: skipping what it can, giving up (the header's rcode) where the bytes stop."""
+    pos: int | None = 12
+    for _ in range(qd):
+        pos = _nskip(msg, pos, end) if pos is not None else None
+        if pos is None or pos + 4 >= end:
+            return rcode
+        pos += 4
+    for _ in range(an_ns):
+        pos = _nskip(msg, pos, end) if pos is not None else None
+        if pos is None or pos + 10 > end:
+            return rcode
+        pos += 10 + (msg[pos + 8] << 8 | msg[pos + 9])
+        if pos >= end:
+            return rcode
+    for _ in range(ar):
+        pos = _nskip(msg, pos, end) if pos is not None else None
+        if pos is None or pos + 5 > end:
+            return rcode
+        if msg[pos] << 8 | msg[pos + 1] == OPT.TYPE:
+            return rcode | msg[pos + 4] << 4
+        if pos + 10 > end:
+            return rcode
+        pos += 10 + (msg[pos + 8] << 8 | msg[pos + 9])
+        if pos >= end:
+            return rcode
+    return rcode
+
+
+def _walk_question(msg: bytes, pos: int, end: int) -> tuple[int | None, str | None]:
+    """One question as tcpdump writes it, and where the next starts; None for the text if it stops."""
+    after = _nskip(msg, pos, end)
+    if after is None or after + 4 > end:
+        return None, None
+    qtype, qclass = _Q.unpack_from(msg, after)
+    try:
+        name, _ = _read_name(msg, pos, end, "qname")
+    except DecodeError:
+        return None, None
+    return after + 4, _tcpdump_question(qtype, qclass, name)
+
+
+def _walk_record(msg: bytes, pos: int, end: int) -> tuple[int, str, bool]:
+    """One record as tcpdump writes it in the line (`` A 192.0.2.1``), where the next starts, and False if
+    the walk stops there: a record whose owner or fixed fields are not captured ends the walk with
+    nothing written (tcpdump's ns_rprint returns the end of the capture), one whose data is cut or
+    malformed stops it after its type."""
+    after = _nskip(msg, pos, end)
+    if after is None or after + 10 > end:
+        return end, "", True
+    rtype, rclass, _, size = _RR.unpack_from(msg, after)
+    start = after + 10
+    text = ("" if rtype == OPT.TYPE else _tcpdump_class(rclass)) + f" {_tcpdump_type(rtype)}"
+    if start + size > end:
+        return end, text, False
+    cls = RDATA_TYPES.get(rtype)
+    if cls is None or cls is OPT:
+        return start + size, text, True
+    try:
+        rdata = _walk_rdata(msg, start, start + size, end, cls)
+    except (DecodeError, IndexError):
+        return end, text, False
+    return start + size, text + _tcpdump_rdata(rdata), True
+
+
+def _walk_rdata(msg: bytes, start: int, stop: int, end: int, cls: type[RData]) -> RData:
+    """Record data as tcpdump reads it for its line: an address from the first 4 (16) bytes whatever the
+    rdlength says, a name read as far as the message goes (it may run past its record), any other type
+    within its rdlength; DecodeError or IndexError where the bytes are not there."""
+    if cls is A or cls is AAAA:
+        size = 4 if cls is A else 16
+        if start + size > end:
+            raise IndexError(start)
+        return cls(socket.inet_ntop(socket.AF_INET if cls is A else socket.AF_INET6, msg[start:start + size]))
+    if cls in (NS, CNAME, PTR, MX, SRV):
+        skip = 2 if cls is MX else 6 if cls is SRV else 0
+        if start + skip > end:
+            raise IndexError(start)
+        name, _ = _read_name(msg, start + skip, end, "rdata")
+        if cls is MX:
+            return MX(msg[start] << 8 | msg[start + 1], name)
+        if cls is SRV:
+            priority, weight, port = struct.unpack_from("!HHH", msg, start)
+            return SRV(priority, weight, port, name)
+        return (NS if cls is NS else CNAME if cls is CNAME else PTR)(name)
+    return cls.read(msg, start, stop)
+
+
+def _cut_at(data: bytes, off: int, end: int) -> tuple[str, int, str] | None:
+    """Where the capture cuts the message at ``data[off:]`` (its datagram runs past ``end``): the section,
+    the byte offset of its first entry not captured whole, and why; None when every entry the header
+    counts was captured (the bytes cut were after them). Names are skipped as tcpdump skips them."""
+    _, _, qd, an, ns, ar = _HEADER.unpack_from(data, off)
+    pos: int | None = off + 12
+    for section, count, fixed in (("question", qd, 4), ("answer", an, 10), ("authority", ns, 10),
+                                  ("additional", ar, 10)):
+        for k in range(count):
+            start = pos
+            pos = _nskip(data, start, end) if start is not None else None
+            if start is None or pos is None or pos + fixed > end or (
+                    fixed == 10 and pos + 10 + (data[pos + 8] << 8 | data[pos + 9]) > end):
+                where = start if start is not None else end
+                return section, where, f"{section} {k + 1} of {count} runs past the {end - off} bytes captured"
+            pos += fixed + (0 if fixed == 4 else data[pos + 8] << 8 | data[pos + 9])
+    return None
