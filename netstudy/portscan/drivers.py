@@ -149,24 +149,29 @@ class Connect:
         self.selector.close()
 
 
-class Syn:
-    """SYNs written on a raw socket; SYN/ACK, RST and ICMP unreachables read from raw sockets."""
+class _RawScan:
+    """What the SYN and the raw UDP scans share: a raw socket of one protocol that writes our probes and
+    reads the answers to one held source port (no other program gets it), a raw ICMP socket for the
+    unreachables, at most ``parallel`` probes in flight, and answers our own stack gives queued in
+    ``local``."""
 
     mechanism = "raw"
+    protocol: str
 
-    def __init__(self, hosts: Sequence[str], ports: Sequence[int], parallel: int) -> None:
-        self.raw = RawIPv4Socket(6, "a SYN scan (-sS)", "a connect scan (-sT) works without it")
+    def _open(self, number: int, what: str, instead: str, kind: int, ports: Sequence[int], parallel: int) -> None:
+        self.raw = RawIPv4Socket(number, what, instead)
         try:
             self.icmp = IcmpSocket(4, "raw")
+            try:
+                self.hold = reserve_port(kind, set(ports))
+            except BaseException:
+                self.icmp.close()
+                raise
         except BaseException:
             self.raw.close()
             raise
-        self.hold = reserve_port(socket.SOCK_STREAM, set(ports))
         self.sport = self.hold.getsockname()[1]
         self.raw.only_to_port(self.sport)
-        self.isn = random.getrandbits(32)
-        self.ack = (self.isn + 1) & 0xFFFFFFFF
-        self.templates = {host: SynTemplate(source_address(host), host, self.sport, self.isn) for host in hosts}
         self.limit, self.in_flight = parallel, 0
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.raw, selectors.EVENT_READ)
@@ -175,6 +180,34 @@ class Syn:
 
     def capacity(self) -> int:
         return self.limit - self.in_flight
+
+    def _unreachables(self, events: list[Answer]) -> None:
+        """The ICMP errors that quote one of our probes, as answers."""
+        while (event := self.icmp.read()) is not None:
+            if isinstance(event, ProbeError) and (answer := read_icmp_answer(event, self.protocol, self.sport)):
+                events.append(answer)
+
+    def forget(self, record: PortRecord) -> None:
+        self.in_flight = max(self.in_flight - 1, 0)
+
+    def close(self) -> None:
+        self.selector.close()
+        self.raw.close()
+        self.icmp.close()
+        self.hold.close()
+
+
+class Syn(_RawScan):
+    """SYNs written on a raw socket; SYN/ACK, RST and ICMP unreachables read from raw sockets."""
+
+    protocol = "tcp"
+
+    def __init__(self, hosts: Sequence[str], ports: Sequence[int], parallel: int) -> None:
+        self._open(6, "a SYN scan (-sS)", "a connect scan (-sT) works without it", socket.SOCK_STREAM, ports,
+                   parallel)
+        self.isn = random.getrandbits(32)
+        self.ack = (self.isn + 1) & 0xFFFFFFFF
+        self.templates = {host: SynTemplate(source_address(host), host, self.sport, self.isn) for host in hosts}
 
     def send(self, probe: Probe) -> None:
         if self.raw.send(self.templates[probe.host].probe(probe.port), probe.host):
@@ -191,47 +224,21 @@ class Syn:
             answer = read_tcp_answer(read[0], read[1], sport, ack, read[2])
             if answer is not None:
                 events.append(answer)
-        while (event := self.icmp.read()) is not None:
-            if isinstance(event, ProbeError) and (answer := read_icmp_answer(event, "tcp", sport)) is not None:
-                events.append(answer)
+        self._unreachables(events)
         return events
 
-    def forget(self, record: PortRecord) -> None:
-        self.in_flight = max(self.in_flight - 1, 0)
 
-    def close(self) -> None:
-        self.selector.close()
-        self.raw.close()
-        self.icmp.close()
-        self.hold.close()
-
-
-class UdpRaw:
+class UdpRaw(_RawScan):
     """UDP datagrams written on a raw socket; UDP answers and ICMP unreachables read from raw sockets."""
 
-    mechanism = "raw"
+    protocol = "udp"
 
     def __init__(self, hosts: Sequence[str], ports: Sequence[int], parallel: int) -> None:
         what, instead = "a raw UDP scan (-sU --mechanism raw)", "-sU --mechanism datagram and -sT work without it"
-        self.raw = RawIPv4Socket(17, what, instead)
-        try:
-            self.icmp = IcmpSocket(4, "raw")
-        except BaseException:
-            self.raw.close()
-            raise
-        self.hold = reserve_port(socket.SOCK_DGRAM, set(ports))     # answers land here, not in an ICMP error
+        self._open(17, what, instead, socket.SOCK_DGRAM, ports, parallel)   # answers land in hold, not an error
         self.hold.setblocking(False)
-        self.sport = self.hold.getsockname()[1]
-        self.raw.only_to_port(self.sport)
+        self.selector.register(self.hold, selectors.EVENT_READ)
         self.sources = {host: source_address(host) for host in hosts}
-        self.limit, self.in_flight = parallel, 0
-        self.selector = selectors.DefaultSelector()
-        for sock in (self.raw, self.icmp, self.hold):
-            self.selector.register(sock, selectors.EVENT_READ)
-        self.local: list[Answer] = []
-
-    def capacity(self) -> int:
-        return self.limit - self.in_flight
 
     def send(self, probe: Probe) -> None:
         datagram = udp_probe(self.sources[probe.host], probe.host, self.sport, probe.port)
@@ -248,22 +255,11 @@ class UdpRaw:
             answer = read_udp_answer(read[0], read[1], self.sport, read[2])
             if answer is not None:
                 events.append(answer)
-        while (event := self.icmp.read()) is not None:
-            if isinstance(event, ProbeError) and (answer := read_icmp_answer(event, "udp", self.sport)) is not None:
-                events.append(answer)
+        self._unreachables(events)
         with contextlib.suppress(OSError):
             while self.hold.recv(65536) is not None:          # the answers' copies: read above, dropped here
                 pass
         return events
-
-    def forget(self, record: PortRecord) -> None:
-        self.in_flight = max(self.in_flight - 1, 0)
-
-    def close(self) -> None:
-        self.selector.close()
-        self.raw.close()
-        self.icmp.close()
-        self.hold.close()
 
 
 class UdpDatagram:

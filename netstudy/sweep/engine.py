@@ -73,16 +73,34 @@ Event = EchoReply | ProbeError | Answer
 
 
 # -- one class per method: open, send a probe, read what came back -------------------------------------
-class _Icmp:
+class _OneSocket:
+    """What the ICMP, ARP and SYN drivers share: one socket read through a selector, answers our own stack
+    gives (a send that failed) queued in ``local``, nothing to forget per address, and on ``close`` the
+    selector and every socket the driver owns closed."""
+
+    def _watch(self, readable: Any, *owned: Any) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(readable, selectors.EVENT_READ)
+        self.local: list[Event] = []
+        self._owned = (readable, *owned)
+
+    def forget(self, target: Target) -> None:
+        pass
+
+    def close(self) -> None:
+        self.selector.close()
+        for sock in self._owned:
+            sock.close()
+
+
+class _Icmp(_OneSocket):
     """Echo requests from one ICMP socket (raw or datagram)."""
 
     def __init__(self, mechanism: str, source: str | None, size: int) -> None:
         self.socket = IcmpSocket(4, mechanism, source)
         self.mechanism, self.identifier = self.socket.mechanism, self.socket.identifier
         self.template = EchoTemplate(self.identifier, size, 4)
-        self.selector = selectors.DefaultSelector()
-        self.selector.register(self.socket, selectors.EVENT_READ)
-        self.local: list[Event] = []
+        self._watch(self.socket)
 
     def send(self, probe: Probe) -> None:
         try:
@@ -97,13 +115,6 @@ class _Icmp:
             while (event := self.socket.read()) is not None:
                 events.append(event)
         return events
-
-    def forget(self, target: Target) -> None:
-        pass
-
-    def close(self) -> None:
-        self.selector.close()
-        self.socket.close()
 
 
 def arp_request(sender_mac: str, sender_ip: str, target_ip: str) -> bytes:
@@ -144,7 +155,7 @@ def local_segment(addresses: Sequence[str], interface: str | None = None) -> Int
     return found
 
 
-class _Arp:
+class _Arp(_OneSocket):
     """Who-has requests from an AF_PACKET socket on the segment that holds the addresses."""
 
     mechanism = "packet"
@@ -156,9 +167,7 @@ class _Arp:
         except PrivilegeError as exc:
             raise PrivilegeError(f"an ARP sweep: {exc}; without privilege, use --method icmp or tcp") from None
         self.mac, self.ip = self.interface.mac, self.interface.address
-        self.selector = selectors.DefaultSelector()
-        self.selector.register(self.socket, selectors.EVENT_READ)
-        self.local: list[Event] = []
+        self._watch(self.socket)
 
     def send(self, probe: Probe) -> None:
         if probe.address == self.ip:        # our own address: nobody else answers for it (nmap: "Host is up")
@@ -174,13 +183,6 @@ class _Arp:
                 if answer is not None:
                     events.append(answer)
         return events
-
-    def forget(self, target: Target) -> None:
-        pass
-
-    def close(self) -> None:
-        self.selector.close()
-        self.socket.close()
 
 
 class _Tcp:
@@ -253,7 +255,7 @@ def _check_ports(ports: Sequence[int]) -> tuple[int, ...]:
     return tuple(ports)
 
 
-class _Syn:
+class _Syn(_OneSocket):
     """SYNs to each of ``ports`` written on a raw socket (``netstudy.wire.syn.SynTemplate``), all from one
     held source port with one ISN; a SYN-ACK or a RST to that port acknowledging the ISN is an answer."""
 
@@ -271,9 +273,7 @@ class _Syn:
             raise
         self.isn = random.getrandbits(32)
         self.ack = (self.isn + 1) & 0xFFFFFFFF
-        self.selector = selectors.DefaultSelector()
-        self.selector.register(self.raw, selectors.EVENT_READ)
-        self.local: list[Event] = []
+        self._watch(self.raw, self.hold)
 
     def send(self, probe: Probe) -> None:
         """A SYN to each port. One the kernel's buffer refused is not retried here: the address's wait
@@ -296,14 +296,6 @@ class _Syn:
                 events.append(Answer(reply.source, "reset" if reply.rst else "syn-ack", read[2], port=reply.port,
                                      ttl=reply.ttl))
         return events
-
-    def forget(self, target: Target) -> None:
-        pass
-
-    def close(self) -> None:
-        self.selector.close()
-        self.raw.close()
-        self.hold.close()
 
 
 def _tcp_driver(mechanism: str, ports: Sequence[int]) -> _Syn | _Tcp:
