@@ -16,13 +16,14 @@ Every ``now_ns`` handed to the exchange is ``time.perf_counter_ns()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import selectors
 import socket
 import struct
 import threading
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Iterator
 from typing import Any, TypeVar
 
 from netstudy.dns.core import DEFAULT_PORT, DEFAULT_SERVER, Exchange, Lookup, ResolveError, State
@@ -95,27 +96,39 @@ def _naming_server(exc: OSError, ex: Exchange) -> OSError:
     return named
 
 
-def _tcp_blocking(ex: Exchange) -> Lookup:
-    frame = ex.send_tcp(time.perf_counter_ns())
+@contextlib.contextmanager
+def _tcp_errors(ex: Exchange) -> Iterator[None]:
+    """How a TCP exchange ends badly, for the blocking and the asyncio client alike: the wait ran out (the
+    exchange times out), or the socket failed (the error names the server)."""
     try:
-        with socket.create_connection(ex.server, timeout=ex.timeout) as sock:
-            sock.sendall(frame)
-            buf = bytearray()
-            while (data := _tcp_reply(buf)) is None:
-                sock.settimeout(max(0.001, (ex.deadline_ns - time.perf_counter_ns()) / 1e9))
-                chunk = sock.recv(65537)
-                if not chunk:
-                    raise ConnectionError(f"{ex.server[0]}#{ex.server[1]} closed the TCP connection "
-                                          f"before answering")
-                buf += chunk
-    except TimeoutError:
+        yield
+    except (TimeoutError, asyncio.TimeoutError):
         ex.expire(time.perf_counter_ns())
         raise ex.timeout_error() from None
     except OSError as exc:
         raise _naming_server(exc, ex) from None
+
+
+def _tcp_lookup(ex: Exchange, data: bytes) -> Lookup:
+    """The lookup a whole TCP reply completes, if it answers our question (``Exchange.receive``)."""
     if ex.receive(data, None, time.perf_counter_ns()) is None:
         raise ConnectionError(f"{ex.server[0]}#{ex.server[1]} sent a TCP reply that does not match the query")
     return ex.lookup()
+
+
+def _tcp_blocking(ex: Exchange) -> Lookup:
+    frame = ex.send_tcp(time.perf_counter_ns())
+    with _tcp_errors(ex), socket.create_connection(ex.server, timeout=ex.timeout) as sock:
+        sock.sendall(frame)
+        buf = bytearray()
+        while (data := _tcp_reply(buf)) is None:
+            sock.settimeout(max(0.001, (ex.deadline_ns - time.perf_counter_ns()) / 1e9))
+            chunk = sock.recv(65537)
+            if not chunk:
+                raise ConnectionError(f"{ex.server[0]}#{ex.server[1]} closed the TCP connection "
+                                      f"before answering")
+            buf += chunk
+    return _tcp_lookup(ex, data)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -297,7 +310,7 @@ async def query_async(name: Name | str, qtype: int | str = "A", server: str = DE
             transport.close()
         if ex.state is State.ANSWERED:
             return ex.lookup()
-    try:                                # asked for TCP, or the UDP reply was TRUNCATED
+    with _tcp_errors(ex):               # asked for TCP, or the UDP reply was TRUNCATED
         reader, writer = await asyncio.wait_for(asyncio.open_connection(*ex.server), ex.timeout)
         try:
             writer.write(ex.send_tcp(time.perf_counter_ns()))
@@ -305,14 +318,7 @@ async def query_async(name: Name | str, qtype: int | str = "A", server: str = DE
             data = await asyncio.wait_for(reader.readexactly(length), ex.timeout)
         finally:
             writer.close()
-    except asyncio.TimeoutError:
-        ex.expire(time.perf_counter_ns())
-        raise ex.timeout_error() from None
-    except OSError as exc:
-        raise _naming_server(exc, ex) from None
-    if ex.receive(data, None, time.perf_counter_ns()) is None:
-        raise ConnectionError(f"{ex.server[0]}#{ex.server[1]} sent a TCP reply that does not match the query")
-    return ex.lookup()
+    return _tcp_lookup(ex, data)
 
 
 async def query_many_async(questions: Iterable[Name | str | tuple[Name | str, int | str]],
