@@ -172,7 +172,8 @@ LINKS = {
     229: ("Raw IPv6", None, 0, False),
     276: ("Linux cooked v2", 0, 20, False),
 }
-_NULL_FAMILIES = {ETHERTYPE_IPV4: (2,), ETHERTYPE_IPV6: (10, 24, 28, 30)}   # AF_INET; AF_INET6 of Linux, BSDs, macOS
+# BSD loopback families (as libpcap reads files): AF_INET; AF_INET6 of NetBSD/OpenBSD, FreeBSD, macOS
+_NULL_FAMILIES = {ETHERTYPE_IPV4: (2,), ETHERTYPE_IPV6: (24, 28, 30)}
 
 
 class Lowering:
