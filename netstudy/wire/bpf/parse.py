@@ -402,6 +402,8 @@ class Parser:
             return Protocol(proto)
         if proto is None and direction is None and kind is None:
             raise self.error("expected a primitive (tcp, udp, ip, host, net, port, ...)")
+        if proto in ("tcp", "udp", "sctp", "icmp", "icmp6", "igmp") and direction is None and kind is None:
+            raise self.error(f"expected 'port', 'portrange', 'src', 'dst', 'and' or 'or' after '{proto}'")
         qualifiers = _Qualifiers(proto, direction, kind)
         before = self.tokens[self.pos - 1]
         token = self.take_value(f"expected {_WANTED[kind or 'host']} after '{before.text}'")
