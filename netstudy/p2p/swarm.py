@@ -75,11 +75,12 @@ class Agent:
 
 
 class Swarm:
-    """Peers ``p1``..``pN`` on ``hosts`` (one per host), started by ``popen``."""
+    """Peers ``p1``..``pN`` on ``hosts`` (one per host), started by ``popen``; ``family=6`` discovers by IPv6
+    link-local multicast, ``broadcast=True`` by IPv4 broadcast (both on ``iface``)."""
 
     def __init__(self, popen: Popen, hosts: Sequence[str], *, iface: str | None = "eth0", interval: float = 0.5,
                  timeout: float = 3.0, links: int = 2, discovery_port: int | None = None,
-                 names: Sequence[str] | None = None) -> None:
+                 names: Sequence[str] | None = None, family: int = 4, broadcast: bool = False) -> None:
         self.agents: list[Agent] = []
         env = dict(os.environ)
         for i, host in enumerate(hosts):
@@ -88,6 +89,10 @@ class Swarm:
                     "--timeout", str(timeout), "--links", str(links)]
             if iface:
                 argv += ["--iface", iface]
+            if family != 4:
+                argv += ["--family", str(family)]
+            if broadcast:
+                argv += ["--broadcast"]
             if discovery_port:
                 argv += ["--discovery-port", str(discovery_port)]
             proc = popen(host, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
