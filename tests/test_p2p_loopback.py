@@ -103,6 +103,10 @@ def test_two_terminal_peers():
     (["bad name"], "peer name 'bad name'"), (["x", "--port", "70000"], "--port"),
     (["x", "--broadcast"], "needs an interface"), (["x", "--iface", "nosuch0"], "no interface named"),
     (["x", "--interval", "5", "--timeout", "2"], "must be longer than the interval"),
+    (["x", "-6"], "Linux does not carry over lo"), (["x", "-6", "--iface", "lo"], "on loopback use IPv4"),
+    (["x", "-6", "--iface", "nosuch0"], "no interface named"),
+    (["x", "-6", "--broadcast", "--iface", "lo"], "no broadcast"),
+    (["x", "-4", "-6"], "not allowed with"),
 ])
 def test_cli_errors_are_one_line(argv, said):
     proc = subprocess.run([sys.executable, "-m", "netstudy.cli", "p2p", *argv], capture_output=True, text=True,

@@ -1,22 +1,21 @@
 """The peer's engine: a UDP discovery socket, TCP links, and one selectors loop on a worker thread.
 
-``Peer(name)`` binds to loopback by default: its TCP listener on 127.0.0.1, its discovery socket on
-the multicast group, joined on ``lo`` only, sending with TTL 0 and IP_MULTICAST_LOOP on, so several
-peers on one machine find each other and nothing leaves it. ``Peer(name, iface="eth0")`` joins the group
-on that interface (TTL 1: one link, never routed) and listens on every address; ``broadcast=True``
-sends to the interface's broadcast address instead (needs ``iface``). ``family=6`` (needs ``iface``)
-announces to the link-local group ``ff02::4e53:5032`` joined on that interface (IPV6_JOIN_GROUP with its
-index, IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS 1, IPV6_MULTICAST_LOOP on; ipv6(7)) and links to each
-announcer's link-local address with its scope (``fe80::…%eth0``). IPv6 has no loopback mode: Linux does
-not carry IPv6 multicast over ``lo`` (no multicast route there, even with ``ip link set lo multicast
-on``), so ``family=6`` without an interface is refused. Use it as
-``with Peer("alice") as p:`` — it works in a notebook: the loop runs on a daemon thread, and every call
-into the core holds one lock.
+``Peer(name)`` binds to loopback by default: its TCP listener on 127.0.0.1, its discovery socket on the
+multicast group, joined on ``lo`` only, sending with TTL 0 and IP_MULTICAST_LOOP on, so several peers on one
+machine find each other and nothing leaves it. ``Peer(name, iface="eth0")`` joins the group on that interface
+(TTL 1: one link, never routed) and listens on every address; ``broadcast=True`` sends to the interface's
+broadcast address instead (needs ``iface``), and so does a peer whose interface takes no multicast (``ip link
+set eth0 multicast off``: the fallback, said in a log line). ``family=6`` (needs ``iface``) announces to the
+link-local group ``ff02::4e53:5032`` joined on that interface (IPV6_JOIN_GROUP with its index,
+IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS 1, IPV6_MULTICAST_LOOP on; ipv6(7)) and links to each announcer's
+link-local address with its scope (``fe80::…%eth0``). IPv6 has no loopback mode: Linux does not carry IPv6
+multicast over ``lo`` (no multicast route there, even with ``ip link set lo multicast on``), so ``family=6``
+without an interface is refused. Use it as ``with Peer("alice") as p:`` — it works in a notebook: the loop
+runs on a daemon thread, and every call into the core holds one lock.
 """
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import queue
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netstudy.errors import InputError, check_number
+from netstudy.net.link import Interface, interfaces
 from netstudy.p2p.core import (
     DEFAULT_HOST,
     DISCOVERY_GROUP,
@@ -51,18 +51,20 @@ from netstudy.p2p.core import (
 log = logging.getLogger("netstudy.p2p")
 log.addHandler(logging.NullHandler())
 
-SIOCGIFADDR, SIOCGIFBRDADDR = 0x8915, 0x8919
 MAX_QUEUE = 1 << 20            # bytes queued for one link before it is dropped as too slow
 
 
-def iface_ipv4(iface: str, request: int = SIOCGIFADDR) -> str:
-    """The IPv4 address (or with SIOCGIFBRDADDR the broadcast address) of ``iface``; InputError if none."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            raw = fcntl.ioctl(s.fileno(), request, struct.pack("256s", iface.encode()[:15]))
-        except OSError as exc:
-            raise InputError(f"interface {iface!r}: no IPv4 address ({exc.strerror})") from None
-    return socket.inet_ntoa(raw[20:24])
+def iface_ipv4(iface: str) -> Interface:
+    """``iface`` with its IPv4 address, network and flags (``netstudy.net.link``); InputError if it does not
+    exist, is down or has no IPv4 address."""
+    named = [i for i in interfaces() if i.name == iface]
+    if named:
+        return named[0]
+    try:
+        socket.if_nametoindex(iface)
+    except OSError:
+        raise InputError(f"no interface named {iface!r}") from None
+    raise InputError(f"interface {iface!r} is down or has no IPv4 address")
 
 
 IFA_F_TENTATIVE = 0x40           # if_addr.h: still in duplicate address detection (RFC 4862 5.4)
@@ -215,33 +217,38 @@ class Peer:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if self.family == 6:
                 self._join6(s)
-            elif self.broadcast:
-                assert self.iface is not None
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.encode())
-                s.bind(("", self.discovery_port))
-                self._dest = (iface_ipv4(self.iface, SIOCGIFBRDADDR), self.discovery_port)
+            elif self.iface is None:                            # loopback: the group on lo, TTL 0
+                self._join4(s, DEFAULT_HOST, socket.if_nametoindex("lo"), ttl=0)
             else:
-                ifname = self.iface or "lo"
-                try:
-                    index = socket.if_nametoindex(ifname)
-                except OSError:
-                    raise InputError(f"no interface named {ifname!r}") from None
-                local = DEFAULT_HOST if self.iface is None else iface_ipv4(self.iface)
-                s.bind((self.group, self.discovery_port))      # only datagrams sent to the group
-                s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, _mreqn(self.group, local, index))
-                # ip_mreqn (ip(7)): this interface, and this address as the source of what we send
-                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _mreqn(self.group, local, index))
-                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
-                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 0 if self.iface is None else 1)
+                nic = iface_ipv4(self.iface)
+                if not nic.multicast and not self.broadcast:
+                    self._log(f"{nic.name} takes no multicast (IFF_MULTICAST off): announcing by broadcast instead")
+                    self.broadcast = True
+                if self.broadcast:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, nic.name.encode())
+                    s.bind(("", self.discovery_port))
+                    self._dest = (str(nic.network.broadcast_address), self.discovery_port)
+                else:
+                    self._join4(s, nic.address, nic.index, ttl=1)
             s.setblocking(False)
-        except (OSError, InputError) as exc:
+        except OSError as exc:
             s.close()
-            if isinstance(exc, InputError):
-                raise
             where = host_port(self._dest[0] if self.broadcast else self.group, self.discovery_port)
             raise type(exc)(f"cannot open discovery on {where}: {exc.strerror or exc}") from None
+        except InputError:
+            s.close()
+            raise
         return s
+
+    def _join4(self, s: socket.socket, local: str, index: int, ttl: int) -> None:
+        """The IPv4 discovery socket: the group joined on one interface (ip(7))."""
+        s.bind((self.group, self.discovery_port))      # only datagrams sent to the group
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, _mreqn(self.group, local, index))
+        # ip_mreqn (ip(7)): this interface, and this address as the source of what we send
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _mreqn(self.group, local, index))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
 
     def _join6(self, s: socket.socket) -> None:
         """The IPv6 discovery socket: the link-local group joined on the interface (ipv6(7))."""
@@ -460,9 +467,11 @@ class Peer:
         sock = socket.socket(self._af, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
-            err = sock.connect_ex((a.host, a.port))     # "fe80::1%eth0": getaddrinfo reads the scope
+            # "fe80::1%eth0": getaddrinfo turns the scope into the index a (host, port) tuple would lose
+            where = socket.getaddrinfo(a.host, a.port, self._af, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+            err = sock.connect_ex(where[0][4])
             why = os.strerror(err)
-        except OSError as exc:                          # socket.gaierror: a scope that names no interface
+        except OSError as exc:                          # socket.gaierror: not an address of this family
             err, why = -1, exc.strerror or str(exc)
         if err not in (0, 115):           # 115: EINPROGRESS
             sock.close()
