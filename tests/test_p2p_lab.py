@@ -100,10 +100,15 @@ def test_a_partition_and_its_healing_behave_as_documented(lab, swarm):
         inside[0].send(say="during-the-partition")
         assert everyone_once(swarm, ["during-the-partition"], inside)      # the connected side: exactly once
     finally:
+        marks = {a.name: len(a.events) for a in swarm.agents}
         for h in cut:
             lab.run("sw0", ["ip", "link", "set", h, "up"], check=True)
     healed = swarm.converged(DISCOVERY_BOUND + TIMEOUT)
     assert healed is not None
+    for a in swarm.agents:                          # the peers declared gone come back: a join event each
+        back = {e["name"] for e in a.events[marks[a.name]:] if e.get("ev") == "join"}
+        assert back == ({b.name for b in alone} if a in inside else {b.name for b in swarm.agents if b is not a}), \
+            (a.name, back)
     assert swarm.linked(DISCOVERY_BOUND)
     time.sleep(2 * INTERVAL)
     for a in alone:                                 # no store and forward: never delivered on the other side

@@ -180,14 +180,15 @@ def _connected(nodes: set[str], edges: set[tuple[str, str]]) -> bool:
 LAB_PEERS, LAB_INTERVAL, LAB_TIMEOUT = 5, 0.3, 1.5
 
 
-def capture_announcement(port: int) -> str:
-    """The first UDP frame to ``port`` seen on eth0, as hex (run inside a host's namespace: root)."""
+def capture_announcement(port: int, source: str) -> str:
+    """The first UDP frame from ``source`` to ``port`` seen on eth0, as hex (run inside a host's namespace:
+    root; the host's own announcement, so the same peer's on every run)."""
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
     s.bind(("eth0", 0))
     s.settimeout(5)
     while True:
         frame = s.recv(2048)
-        if frame[12:14] == b"\x08\x00" and frame[23] == 17:
+        if frame[12:14] == b"\x08\x00" and frame[23] == 17 and frame[26:30] == socket.inet_aton(source):
             ihl = (frame[14] & 0x0F) * 4
             if int.from_bytes(frame[14 + ihl + 2:14 + ihl + 4], "big") == port:
                 return frame.hex()
@@ -218,8 +219,11 @@ def lab_run(lab: Any, discovery_port: int = DISCOVERY_PORT) -> dict[str, Any]:
         for _ in range(15):
             time.sleep(0.1)
             run["forming"].append(_snapshot(sw, t0))
-        run["frame"] = lab.call("h1", capture_announcement, discovery_port)
-        time.sleep(1.0)
+        run["frame"] = lab.call("h1", capture_announcement, discovery_port, run["addresses"]["h1"])
+        end = time.monotonic() + 10                      # the ring closed: two neighbours each
+        while time.monotonic() < end and any(len(a.state()["neighbours"]) != 2 for a in sw.agents):
+            time.sleep(0.1)
+        time.sleep(0.5)
         run["ids"] = {a.name: a.id for a in sw.agents}
         sw["p1"].send(say="hello, everyone")
         time.sleep(1.0)
