@@ -5,8 +5,8 @@ loopback). Used by the lab tests, ``benchmarks/p2p.py`` and the recording of not
 
 :func:`lab_run` is notebook 07's lab experiment (run live there as root, recorded by
 ``tests/data/record_p2p.py`` otherwise): five peers p1..p5 on h1..h5 of the lab's ``lan`` (interval 0.3 s,
-timeout 1.5 s, one ring link each, ids in name order so the ring is p1 → p2 → … → p5 → p1 on every run): one
-announcement frame captured whole on h1's eth0; every peer's links sampled every 0.1 s while the ring forms;
+timeout 1.5 s, one ring link each, ids in name order so the ring is p1 → p2 → … → p5 → p1 on every run): every
+peer's links sampled every 0.1 s until the ring closes; one of h1's announcements captured whole on its eth0;
 one message from p1 with every peer's arrival; p3 killed (no bye) and the leave events it caused; h5's switch
 port down then up (a partition) with the membership every 0.25 s and a message sent during it.
 """
@@ -200,6 +200,10 @@ def _snapshot(sw: Swarm, t0: int) -> dict[str, Any]:
             "peers": {s["name"]: {"id": s["id"], "alive": s["alive"], "neighbours": s["neighbours"]} for s in states}}
 
 
+def _ring_closed(snapshot: dict[str, Any]) -> bool:
+    return all(len(p["neighbours"]) == 2 for p in snapshot["peers"].values())
+
+
 def _events(sw: Swarm, marks: dict[str, int], t0: int, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
     return [dict(e, peer=a.name, t_s=(e["at_ns"] - t0) / 1e9) for a in sw.agents
             for e in a.events[marks[a.name]:] if e.get("ev") in kinds]
@@ -215,14 +219,11 @@ def lab_run(lab: Any, discovery_port: int = DISCOVERY_PORT) -> dict[str, Any]:
     t0 = time.monotonic_ns()
     with Swarm(lab.popen, hosts, interval=LAB_INTERVAL, timeout=LAB_TIMEOUT, links=1, ids=ids,
                discovery_port=discovery_port) as sw:
-        run["forming"] = []
-        for _ in range(15):
+        run["forming"] = []                              # every 0.1 s until the ring closes: two neighbours each
+        while len(run["forming"]) < 8 or (len(run["forming"]) < 100 and not _ring_closed(run["forming"][-1])):
             time.sleep(0.1)
             run["forming"].append(_snapshot(sw, t0))
         run["frame"] = lab.call("h1", capture_announcement, discovery_port, run["addresses"]["h1"])
-        end = time.monotonic() + 10                      # the ring closed: two neighbours each
-        while time.monotonic() < end and any(len(a.state()["neighbours"]) != 2 for a in sw.agents):
-            time.sleep(0.1)
         time.sleep(0.5)
         run["ids"] = {a.name: a.id for a in sw.agents}
         sw["p1"].send(say="hello, everyone")
