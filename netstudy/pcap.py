@@ -459,6 +459,36 @@ def to_frame(source: PathOrFile | Iterable[Record]) -> Any:
 _INTEGER_COLUMNS = frozenset({"vlan", "sport", "dport", "icmp_type", "icmp_code", "ttl"})
 
 
+def tcp_segments(records: Iterable[Record]) -> Any:
+    """One TCP connection's segments as a pandas DataFrame, one row each: time (ms from the first), who sent
+    it (the first segment's sender is the ``client``), flags, sequence and acknowledgement numbers relative
+    to each side's initial sequence number (as Wireshark shows them, RFC 9293 3.4), payload length and bytes.
+    ``records`` hold one connection (e.g. what ``netstudy.net.capture.TcpPortCapture`` saw)."""
+    import pandas as pd
+
+    from netstudy.wire import TCP, decode
+
+    rows = []
+    isn: dict[int, int] = {}
+    client = t0 = None
+    for r in records:
+        packet = decode(r.data, r.linktype)
+        tcp = packet[TCP]
+        client = tcp.sport if client is None else client
+        t0 = r.timestamp_ns if t0 is None else t0
+        isn.setdefault(tcp.sport, tcp.seq)
+        rows.append({
+            "time_ms": (r.timestamp_ns - t0) / 1e6,
+            "from": "client" if tcp.sport == client else "server",
+            "flags": tcp.flags,
+            "seq": (tcp.seq - isn[tcp.sport]) % 2**32,
+            "ack": (tcp.ack - isn[tcp.dport]) % 2**32 if tcp.ack_flag and tcp.dport in isn else 0,
+            "len": len(packet.remainder),
+            "payload": packet.remainder,
+        })
+    return pd.DataFrame(rows, columns=["time_ms", "from", "flags", "seq", "ack", "len", "payload"])
+
+
 class PcapWriter:
     """Write a classic pcap file (draft-ietf-opsawg-pcap section 4) that tshark and Wireshark open cleanly.
 

@@ -1,7 +1,8 @@
 """Eight peers, each in its own namespace of the lab's `lan`, discovering each other by multicast on eth0:
 discovery within a bound, every message exactly once everywhere, a killed peer noticed within the
 timeout, a partition (the switch port down) and its healing as ``netstudy.p2p.core`` documents, hostile
-datagrams and lines ignored."""
+datagrams and lines ignored. Then five of them by IPv6 link-local multicast, and by broadcast (the
+fallback when the link takes no multicast, and forced by the option)."""
 from __future__ import annotations
 
 import collections
@@ -99,10 +100,15 @@ def test_a_partition_and_its_healing_behave_as_documented(lab, swarm):
         inside[0].send(say="during-the-partition")
         assert everyone_once(swarm, ["during-the-partition"], inside)      # the connected side: exactly once
     finally:
+        marks = {a.name: len(a.events) for a in swarm.agents}
         for h in cut:
             lab.run("sw0", ["ip", "link", "set", h, "up"], check=True)
     healed = swarm.converged(DISCOVERY_BOUND + TIMEOUT)
     assert healed is not None
+    for a in swarm.agents:                          # the peers declared gone come back: a join event each
+        back = {e["name"] for e in a.events[marks[a.name]:] if e.get("ev") == "join"}
+        assert back == ({b.name for b in alone} if a in inside else {b.name for b in swarm.agents if b is not a}), \
+            (a.name, back)
     assert swarm.linked(DISCOVERY_BOUND)
     time.sleep(2 * INTERVAL)
     for a in alone:                                 # no store and forward: never delivered on the other side
@@ -148,3 +154,55 @@ def test_hostile_packets_are_ignored_and_the_peers_keep_working(lab, swarm):
     assert all("fake" not in a.state()["alive"] for a in swarm.agents)
     swarm["p4"].send(say="still-working")
     assert everyone_once(swarm, ["still-working"])
+
+
+# ------------------------------------------------------------------ the other two ways to be discovered
+FIVE = [f"h{i}" for i in range(1, 6)]
+
+
+def _five_discover_and_gossip(sw):
+    assert sw.converged(DISCOVERY_BOUND) is not None, [a.state()["alive"] for a in sw.agents]
+    assert sw.linked(DISCOVERY_BOUND)
+    time.sleep(2 * INTERVAL)
+    texts = [f"from-{a.name}" for a in sw.agents]
+    for a, text in zip(sw.agents, texts, strict=True):
+        a.send(say=text)
+    assert everyone_once(sw, texts)
+
+
+def test_five_peers_discover_each_other_by_ipv6_link_local_multicast(lab):
+    """The lab sets accept_dad=0 (netstudy.lab.plan.SYSCTL_EVERY): link-local addresses are usable at once."""
+    from netstudy.p2p.core import DISCOVERY_GROUP6
+    from netstudy.p2p.swarm import Swarm
+    with Swarm(lab.popen, FIVE, interval=INTERVAL, timeout=TIMEOUT, links=2, family=6) as sw:
+        assert all(a.events[0]["discovery"] == f"[{DISCOVERY_GROUP6}%eth0]:47100" for a in sw.agents)
+        _five_discover_and_gossip(sw)
+        state = sw["p1"].state()
+        addresses = {row["peer"]: row["address"] for row in state["table"]}
+        for a in sw.agents[1:]:            # each known by its link-local address with its scope
+            link_local = lab.addresses[a.host].link_local          # "fe80::…%eth0"
+            assert addresses[a.name].startswith(f"[{link_local}]:"), (addresses, link_local)
+
+
+def test_without_multicast_on_the_link_the_peers_fall_back_to_broadcast(lab):
+    """``ip link set eth0 multicast off`` in h1..h5: no peer can use multicast, each announces to 10.0.0.255."""
+    from netstudy.p2p.swarm import Swarm
+    broadcast = lab.addresses["h1"].interfaces[0].ipv4.network.broadcast_address      # 10.0.0.255
+    for h in FIVE:
+        lab.run(h, ["ip", "link", "set", "eth0", "multicast", "off"], check=True)
+    try:
+        with Swarm(lab.popen, FIVE, interval=INTERVAL, timeout=TIMEOUT, links=2) as sw:
+            assert {a.events[0]["discovery"] for a in sw.agents} == {f"{broadcast}:47100"}
+            _five_discover_and_gossip(sw)
+            assert all(any("announcing by broadcast" in line for line in a.state()["logs"]) for a in sw.agents)
+    finally:
+        for h in FIVE:
+            lab.run(h, ["ip", "link", "set", "eth0", "multicast", "on"], check=True)
+
+
+def test_broadcast_forced_by_the_option(lab):
+    from netstudy.p2p.swarm import Swarm
+    with Swarm(lab.popen, FIVE, interval=INTERVAL, timeout=TIMEOUT, links=2, broadcast=True) as sw:
+        broadcast = lab.addresses["h1"].interfaces[0].ipv4.network.broadcast_address
+        assert {a.events[0]["discovery"] for a in sw.agents} == {f"{broadcast}:47100"}
+        _five_discover_and_gossip(sw)

@@ -55,6 +55,53 @@ def test_a_stopped_peer_leaves_and_a_crashed_one_times_out(peers):
     assert not any(r.text == "psst" for r in peers[4].records)
 
 
+def test_duplicate_names_are_told_apart_end_to_end():
+    """Two peers both called bob: the others show ``bob#<id>`` for each, refuse an ambiguous /msg, and a message
+    said to everyone reaches both bobs once."""
+    from netstudy.errors import InputError
+    dport = random.randrange(40000, 50000)
+    ps = [Peer(n, discovery_port=dport, interval=0.1, timeout=0.6, links=2, peer_id=i + 1).start()
+          for i, n in enumerate(["alice", "bob", "bob", "carol"])]
+    try:
+        alice = ps[0]
+        assert all(p.wait_for(lambda p: len(p.node.alive()) == 3, 5) for p in ps)
+        assert sorted(row["peer"] for row in alice.table()) == ["bob#0002", "bob#0003", "carol"]
+        with pytest.raises(InputError, match="2 peers"):
+            alice.whisper("bob", "which one?")
+        assert all(p.wait_for(lambda p: len(p.node.neighbours()) >= 2, 5) for p in ps)
+        alice.whisper("bob#0003", "only you")
+        alice.say("to everyone")
+        for p in ps[1:]:
+            assert p.wait_for(lambda p: any(r.text == "to everyone" for r in p.records), 5)
+        assert ps[2].wait_for(lambda p: any(r.text == "only you" for r in p.records), 5)
+        time.sleep(0.2)
+        assert [sum(r.text == "to everyone" for r in p.records) for p in ps] == [1, 1, 1, 1]
+        assert not any(r.text == "only you" for p in (ps[1], ps[3]) for r in p.records)
+    finally:
+        for p in ps:
+            p.stop()
+
+
+def test_a_peer_vanishing_mid_message_delivers_nothing_half_and_breaks_nothing(peers):
+    """A link that closes in the middle of a line: the half line is dropped with the link, never delivered,
+    and the peer goes on (what the others say still arrives)."""
+    import json
+    import socket
+    alice, bob = peers[0], peers[1]
+    assert all(p.wait_for(lambda p: len(p.node.neighbours()) == 2, 5) for p in peers)
+    hello = {"t": "hello", "id": "00000000000000ff", "name": "ghost", "port": 9}
+    msg = json.dumps({"t": "msg", "id": "00000000000000ff-1", "from": "00000000000000ff", "name": "ghost",
+                      "to": None, "lamport": 1, "ttl": 16, "hops": 0, "text": "half a line"})
+    with socket.create_connection(alice.address, timeout=3) as ghost:
+        ghost.sendall(json.dumps(hello).encode() + b"\n" + msg.encode()[:40])     # no newline: cut short
+        assert alice.wait_for(lambda p: any(k.peer_id == 0xFF for k in p.node._links.values()), 3)
+    assert alice.wait_for(lambda p: any("ghost" in line and "closed" in line for line in p.logs), 3), alice.logs
+    bob.say("still here")
+    assert alice.wait_for(lambda p: any(r.text == "still here" for r in p.records), 5)
+    time.sleep(0.2)
+    assert not any("half" in r.text for p in peers for r in p.records)
+
+
 def _lines(proc):
     """Every stdout line of ``proc``, collected by a thread into a list."""
     got: list[str] = []
@@ -103,6 +150,10 @@ def test_two_terminal_peers():
     (["bad name"], "peer name 'bad name'"), (["x", "--port", "70000"], "--port"),
     (["x", "--broadcast"], "needs an interface"), (["x", "--iface", "nosuch0"], "no interface named"),
     (["x", "--interval", "5", "--timeout", "2"], "must be longer than the interval"),
+    (["x", "-6"], "Linux does not carry over lo"), (["x", "-6", "--iface", "lo"], "on loopback use IPv4"),
+    (["x", "-6", "--iface", "nosuch0"], "no interface named"),
+    (["x", "-6", "--broadcast", "--iface", "lo"], "no broadcast"),
+    (["x", "-4", "-6"], "not allowed with"),
 ])
 def test_cli_errors_are_one_line(argv, said):
     proc = subprocess.run([sys.executable, "-m", "netstudy.cli", "p2p", *argv], capture_output=True, text=True,

@@ -3,22 +3,32 @@ from __future__ import annotations
 
 import argparse
 
-from netstudy.commands.common import count, one_line_errors, port, seconds, stop_quietly_on_closed_pipe
-from netstudy.p2p.core import DISCOVERY_GROUP, DISCOVERY_PORT, check_name
+from netstudy.commands.common import (
+    add_family_flags,
+    count,
+    one_line_errors,
+    port,
+    seconds,
+    stop_quietly_on_closed_pipe,
+)
+from netstudy.p2p.core import DISCOVERY_GROUP, DISCOVERY_GROUP6, DISCOVERY_PORT, check_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("p2p", help="a peer-to-peer chat: no server, peers find each other and gossip",
                        description="Join the serverless chat as NAME. Peers on this machine find each other on "
                                    "loopback (multicast on lo, nothing leaves the machine); --iface IFACE uses "
-                                   "a LAN interface instead. Type a line to say it to everyone; /peers, "
+                                   "a LAN interface instead; -6 with --iface discovers by IPv6 link-local multicast "
+                                   f"({DISCOVERY_GROUP6}) and links to link-local addresses. Type a line to "
+                                   "say it to everyone; /peers, "
                                    "/msg NAME text, /quit.")
     p.add_argument("name", metavar="NAME", help="your name: up to 16 bytes, no spaces")
     p.add_argument("--iface", metavar="IFACE",
                    help="discover and link on this interface (multicast TTL 1); default: loopback only")
     p.add_argument("--port", type=port("--port", low=0), default=0,
                    help="TCP port for links from other peers (default: any free port)")
-    p.add_argument("--group", default=DISCOVERY_GROUP, help=f"multicast group (default {DISCOVERY_GROUP})")
+    add_family_flags(p)
+    p.add_argument("--group", help=f"multicast group (default {DISCOVERY_GROUP}, with -6 {DISCOVERY_GROUP6})")
     p.add_argument("--discovery-port", type=port("--discovery-port"), default=DISCOVERY_PORT, metavar="N",
                    help=f"UDP port of the announcements (default {DISCOVERY_PORT})")
     p.add_argument("--broadcast", action="store_true",
@@ -38,5 +48,6 @@ def run(args: argparse.Namespace) -> int:
     from netstudy.p2p.output import HELP, peers_text, render
     check_name(args.name)
     peer = Peer(args.name, port=args.port, iface=args.iface, group=args.group, discovery_port=args.discovery_port,
-                broadcast=args.broadcast, interval=args.interval, timeout=args.timeout, links=args.links)
+                broadcast=args.broadcast, family=args.version or 4, interval=args.interval, timeout=args.timeout,
+                links=args.links)
     return run_terminal(peer, render, peers_text, HELP)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from netstudy.errors import InputError, PrivilegeError
 
 SIOCGIFFLAGS, SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFHWADDR = 0x8913, 0x8915, 0x891B, 0x8927
-IFF_UP, IFF_LOOPBACK = 0x1, 0x8
+IFF_UP, IFF_LOOPBACK, IFF_MULTICAST = 0x1, 0x8, 0x1000
 ARPHRD_ETHER = 1
 ETH_P_ALL, ETH_P_ARP = 0x0003, 0x0806
 _IFREQ = 40          # struct ifreq: a 16-byte name, then a union of at most 24 bytes
@@ -33,7 +33,8 @@ _IFREQ = 40          # struct ifreq: a 16-byte name, then a union of at most 24 
 @dataclass(frozen=True)
 class Interface:
     """One interface of this host with an IPv4 address: its name, index, MAC (empty when it has
-    none, e.g. ``lo``), address and network (``10.0.0.2`` in ``10.0.0.0/24``)."""
+    none, e.g. ``lo``), address and network (``10.0.0.2`` in ``10.0.0.0/24``), and whether it is the
+    loopback and takes multicast (``IFF_MULTICAST``: ``ip link set IFACE multicast off`` clears it)."""
 
     name: str
     index: int
@@ -41,6 +42,7 @@ class Interface:
     address: str
     network: ipaddress.IPv4Network
     loopback: bool = False
+    multicast: bool = False
 
     def __str__(self) -> str:
         return f"{self.name} {self.address}/{self.network.prefixlen}"
@@ -68,7 +70,8 @@ def interfaces() -> list[Interface]:
             family = struct.unpack_from("=H", hardware, 16)[0]
             mac = ":".join(f"{b:02x}" for b in hardware[18:24]) if family == ARPHRD_ETHER else ""
             network = ipaddress.IPv4Network(f"{address}/{netmask}", strict=False)
-            found.append(Interface(name, index, mac, address, network, bool(flags & IFF_LOOPBACK)))
+            found.append(Interface(name, index, mac, address, network, bool(flags & IFF_LOOPBACK),
+                                   bool(flags & IFF_MULTICAST)))
     return found
 
 

@@ -1,12 +1,12 @@
 """A peer driven by JSON lines, for the lab tests, the benchmark and the notebook's recordings.
 
-``python -m netstudy.p2p.agent NAME [--iface eth0] [--discovery-port N] [--interval S] [--timeout S]
-[--links K]`` prints one JSON object per line on stdout: ``{"ev": "ready", "id": ..., "port": ...}``,
-then every ``message`` (id, origin name, text, hops, via, Lamport time, ``at_ns`` of the monotonic clock,
-which every namespace of one machine shares), ``join`` and ``leave``. It reads commands on stdin:
-``{"say": TEXT}``, ``{"whisper": [NAME, TEXT]}``, ``{"burst": [N, PREFIX]}`` (N messages as fast as they
-go), ``{"state": true}`` (answers ``{"ev": "state", "alive": [...], "neighbours": [...], "stats": ...}``),
-``{"crash": true}`` (exit at once: no bye, as a killed process) and ``{"quit": true}``.
+``python -m netstudy.p2p.agent NAME [--iface eth0] [--family 4|6] [--broadcast] [--discovery-port N] [--interval
+S] [--timeout S] [--links K] [--id HEX]`` prints one JSON object per line on stdout: ``{"ev": "ready", "id":
+..., "port": ..., "discovery": ...}``, then every ``message`` (id, origin name, text, hops, via, Lamport time,
+``at_ns`` of the monotonic clock, which every namespace of one machine shares), ``join`` and ``leave``. It reads
+commands on stdin: ``{"say": TEXT}``, ``{"whisper": [NAME, TEXT]}``, ``{"burst": [N, PREFIX]}`` (N messages as
+fast as they go), ``{"state": true}`` (answers ``{"ev": "state", "alive": [...], "neighbours": [...], "stats":
+...}``), ``{"crash": true}`` (exit at once: no bye, as a killed process) and ``{"quit": true}``.
 """
 from __future__ import annotations
 
@@ -45,14 +45,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m netstudy.p2p.agent")
     ap.add_argument("name")
     ap.add_argument("--iface")
+    ap.add_argument("--family", type=int, choices=(4, 6), default=4)
+    ap.add_argument("--broadcast", action="store_true")
     ap.add_argument("--discovery-port", type=int, default=DISCOVERY_PORT)
     ap.add_argument("--interval", type=float, default=0.5)
     ap.add_argument("--timeout", type=float, default=3.0)
     ap.add_argument("--links", type=int, default=2)
+    ap.add_argument("--id", type=lambda text: int(text, 16), help="the peer id, 16 hex digits (default: random)")
     args = ap.parse_args(argv)
-    peer = Peer(args.name, iface=args.iface, discovery_port=args.discovery_port, interval=args.interval,
-                timeout=args.timeout, links=args.links).start()
-    emit({"ev": "ready", "name": peer.name, "id": f"{peer.peer_id:016x}", "port": peer.address[1]})
+    peer = Peer(args.name, iface=args.iface, family=args.family, broadcast=args.broadcast,
+                discovery_port=args.discovery_port, interval=args.interval,
+                timeout=args.timeout, links=args.links, peer_id=args.id).start()
+    emit({"ev": "ready", "name": peer.name, "id": f"{peer.peer_id:016x}", "port": peer.address[1],
+          "discovery": peer.discovery})
     done = threading.Event()
 
     def forward() -> None:

@@ -1,17 +1,21 @@
 """The peer's engine: a UDP discovery socket, TCP links, and one selectors loop on a worker thread.
 
-``Peer(name)`` binds to loopback by default: its TCP listener on 127.0.0.1, its discovery socket on
-the multicast group, joined on ``lo`` only, sending with TTL 0 and IP_MULTICAST_LOOP on, so several
-peers on one machine find each other and nothing leaves it. ``Peer(name, iface="eth0")`` joins the group
-on that interface (TTL 1: one link, never routed) and listens on every address; ``broadcast=True``
-sends to the interface's broadcast address instead (needs ``iface``). Use it as
-``with Peer("alice") as p:`` — it works in a notebook: the loop runs on a daemon thread, and every call
-into the core holds one lock.
+``Peer(name)`` binds to loopback by default: its TCP listener on 127.0.0.1, its discovery socket on the
+multicast group, joined on ``lo`` only, sending with TTL 0 and IP_MULTICAST_LOOP on, so several peers on one
+machine find each other and nothing leaves it. ``Peer(name, iface="eth0")`` joins the group on that interface
+(TTL 1: one link, never routed) and listens on every address; ``broadcast=True`` sends to the interface's
+broadcast address instead (needs ``iface``), and so does a peer whose interface takes no multicast (``ip link
+set eth0 multicast off``: the fallback, said in a log line). ``family=6`` (needs ``iface``) announces to the
+link-local group ``ff02::4e53:5032`` joined on that interface (IPV6_JOIN_GROUP with its index,
+IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS 1, IPV6_MULTICAST_LOOP on; ipv6(7)) and links to each announcer's
+link-local address with its scope (``fe80::…%eth0``). IPv6 has no loopback mode: Linux does not carry IPv6
+multicast over ``lo`` (no multicast route there, even with ``ip link set lo multicast on``), so ``family=6``
+without an interface is refused. Use it as ``with Peer("alice") as p:`` — it works in a notebook: the loop
+runs on a daemon thread, and every call into the core holds one lock.
 """
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import queue
@@ -25,9 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from netstudy.errors import InputError, check_number
+from netstudy.net.link import Interface, interfaces
 from netstudy.p2p.core import (
     DEFAULT_HOST,
     DISCOVERY_GROUP,
+    DISCOVERY_GROUP6,
     DISCOVERY_PORT,
     Action,
     Arrival,
@@ -39,23 +45,46 @@ from netstudy.p2p.core import (
     Member,
     PeerNode,
     Send,
+    host_port,
 )
 
 log = logging.getLogger("netstudy.p2p")
 log.addHandler(logging.NullHandler())
 
-SIOCGIFADDR, SIOCGIFBRDADDR = 0x8915, 0x8919
 MAX_QUEUE = 1 << 20            # bytes queued for one link before it is dropped as too slow
 
 
-def iface_ipv4(iface: str, request: int = SIOCGIFADDR) -> str:
-    """The IPv4 address (or with SIOCGIFBRDADDR the broadcast address) of ``iface``; InputError if none."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            raw = fcntl.ioctl(s.fileno(), request, struct.pack("256s", iface.encode()[:15]))
-        except OSError as exc:
-            raise InputError(f"interface {iface!r}: no IPv4 address ({exc.strerror})") from None
-    return socket.inet_ntoa(raw[20:24])
+def iface_ipv4(iface: str) -> Interface:
+    """``iface`` with its IPv4 address, network and flags (``netstudy.net.link``); InputError if it does not
+    exist, is down or has no IPv4 address."""
+    named = [i for i in interfaces() if i.name == iface]
+    if named:
+        return named[0]
+    try:
+        socket.if_nametoindex(iface)
+    except OSError:
+        raise InputError(f"no interface named {iface!r}") from None
+    raise InputError(f"interface {iface!r} is down or has no IPv4 address")
+
+
+IFA_F_TENTATIVE = 0x40           # if_addr.h: still in duplicate address detection (RFC 4862 5.4)
+
+
+def iface_link_local(iface: str) -> str:
+    """The IPv6 link-local address of ``iface`` (``fe80::…``, read from /proc/net/if_inet6, no privilege),
+    or InputError saying why IPv6 discovery cannot use it: no such address, or one still tentative."""
+    tentative = False
+    with contextlib.suppress(OSError), open("/proc/net/if_inet6") as f:
+        for line in f:
+            addr, _index, _plen, scope, flags, name = line.split()
+            if name == iface and int(scope, 16) == 0x20:          # IPV6_ADDR_LINKLOCAL
+                if int(flags, 16) & IFA_F_TENTATIVE:
+                    tentative = True
+                    continue
+                return socket.inet_ntop(socket.AF_INET6, bytes.fromhex(addr))
+    why = ("its link-local address is still tentative (duplicate address detection: wait a second, or set "
+           "net.ipv6.conf.IFACE.accept_dad=0)" if tentative else "no IPv6 link-local address (IPv6 disabled on it?)")
+    raise InputError(f"interface {iface!r}: {why}; IPv6 discovery needs one")
 
 
 def _mreqn(group: str, local: str, ifindex: int) -> bytes:
@@ -90,11 +119,18 @@ class Peer:
     """
 
     def __init__(self, name: str, *, host: str = DEFAULT_HOST, port: int = 0, iface: str | None = None,
-                 group: str = DISCOVERY_GROUP, discovery_port: int = DISCOVERY_PORT, broadcast: bool = False,
-                 interval: float = 0.5, timeout: float = 3.0, links: int | None = 2, history: int = 50,
-                 peer_id: int | None = None) -> None:
+                 group: str | None = None, discovery_port: int = DISCOVERY_PORT, broadcast: bool = False,
+                 family: int = 4, interval: float = 0.5, timeout: float = 3.0, links: int | None = 2,
+                 history: int = 50, peer_id: int | None = None) -> None:
+        if family not in (4, 6):
+            raise InputError(f"address family {family!r}: 4 or 6")
         if broadcast and iface is None:
             raise InputError("broadcast discovery needs an interface (--iface): on loopback use multicast")
+        if family == 6 and broadcast:
+            raise InputError("IPv6 has no broadcast (RFC 4291 2.7): IPv6 discovery is link-local multicast")
+        if family == 6 and iface in (None, "lo"):
+            raise InputError("IPv6 discovery needs an interface (--iface): it is link-local multicast, which Linux "
+                             "does not carry over lo; on loopback use IPv4 (the default)")
         check_number("port", port, 0, 65535, whole=True)
         check_number("discovery port", discovery_port, 1, 65535, whole=True)
         check_number("interval", interval, 0, 60, above=True)
@@ -103,9 +139,13 @@ class Peer:
             check_number("links", links, 1, 64, whole=True)
         if timeout <= interval:
             raise InputError(f"the timeout ({timeout:g} s) must be longer than the interval ({interval:g} s)")
-        self.iface, self.group, self.discovery_port, self.broadcast = iface, group, discovery_port, broadcast
+        self.family, self.iface, self.discovery_port, self.broadcast = family, iface, discovery_port, broadcast
+        self.group = group or (DISCOVERY_GROUP6 if family == 6 else DISCOVERY_GROUP)
         self.interval = interval
-        self._bind_host = "0.0.0.0" if iface is not None and host == DEFAULT_HOST else host
+        self._af = socket.AF_INET6 if family == 6 else socket.AF_INET
+        if iface is not None and host == DEFAULT_HOST:
+            host = "::" if family == 6 else "0.0.0.0"
+        self._bind_host = host
         self._port = port
         pid = peer_id if peer_id is not None else random.SystemRandom().randrange(1, 1 << 64)
         self.node: PeerNode[_Conn] = PeerNode(name, pid, port, links=links, suspect=min(3 * interval, timeout),
@@ -118,7 +158,7 @@ class Peer:
         self._conns: dict[socket.socket, _Conn] = {}
         self._listener: socket.socket | None = None
         self._udp: socket.socket | None = None
-        self._dest: tuple[str, int] = (group, discovery_port)
+        self._dest: tuple[Any, ...] = (self.group, discovery_port)
         self._wake_r, self._wake_w = socket.socketpair()
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -140,14 +180,21 @@ class Peer:
         host, port = self._listener.getsockname()[:2]
         return host, port
 
+    @property
+    def discovery(self) -> str:
+        """Where the announcements go: ``239.255.42.99:47100``, ``[ff02::4e53:5032%eth0]:47100``, a broadcast
+        address (known once started)."""
+        host = f"{self._dest[0]}%{self.iface}" if self.family == 6 else self._dest[0]
+        return host_port(host, self.discovery_port)
+
     def start(self) -> Peer:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener = socket.socket(self._af, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             listener.bind((self._bind_host, self._port))
         except OSError as exc:
             listener.close()
-            raise type(exc)(f"cannot listen on {self._bind_host}:{self._port}: {exc.strerror}") from None
+            raise type(exc)(f"cannot listen on {host_port(self._bind_host, self._port)}: {exc.strerror}") from None
         listener.listen(64)
         listener.setblocking(False)
         self._listener = listener
@@ -165,34 +212,67 @@ class Peer:
         return self
 
     def _discovery_socket(self) -> socket.socket:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(self._af, socket.SOCK_DGRAM)
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if self.broadcast:
-                assert self.iface is not None
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.iface.encode())
-                s.bind(("", self.discovery_port))
-                self._dest = (iface_ipv4(self.iface, SIOCGIFBRDADDR), self.discovery_port)
+            if self.family == 6:
+                self._join6(s)
+            elif self.iface is None:                            # loopback: the group on lo, TTL 0
+                self._join4(s, DEFAULT_HOST, socket.if_nametoindex("lo"), ttl=0)
             else:
-                ifname = self.iface or "lo"
-                try:
-                    index = socket.if_nametoindex(ifname)
-                except OSError:
-                    raise InputError(f"no interface named {ifname!r}") from None
-                local = DEFAULT_HOST if self.iface is None else iface_ipv4(self.iface)
-                s.bind((self.group, self.discovery_port))      # only datagrams sent to the group
-                s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, _mreqn(self.group, local, index))
-                # ip_mreqn (ip(7)): this interface, and this address as the source of what we send
-                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _mreqn(self.group, local, index))
-                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
-                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 0 if self.iface is None else 1)
+                nic = iface_ipv4(self.iface)
+                if not nic.multicast and not self.broadcast:
+                    self._log(f"{nic.name} takes no multicast (IFF_MULTICAST off): announcing by broadcast instead")
+                    self.broadcast = True
+                if self.broadcast:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, nic.name.encode())
+                    s.bind(("", self.discovery_port))
+                    self._dest = (str(nic.network.broadcast_address), self.discovery_port)
+                else:
+                    self._join4(s, nic.address, nic.index, ttl=1)
             s.setblocking(False)
         except OSError as exc:
             s.close()
-            where = f"{self._dest[0] if self.broadcast else self.group}:{self.discovery_port}"
+            where = host_port(self._dest[0] if self.broadcast else self.group, self.discovery_port)
             raise type(exc)(f"cannot open discovery on {where}: {exc.strerror or exc}") from None
+        except InputError:
+            s.close()
+            raise
         return s
+
+    def _join4(self, s: socket.socket, local: str, index: int, ttl: int) -> None:
+        """The IPv4 discovery socket: the group joined on one interface (ip(7))."""
+        s.bind((self.group, self.discovery_port))      # only datagrams sent to the group
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, _mreqn(self.group, local, index))
+        # ip_mreqn (ip(7)): this interface, and this address as the source of what we send
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _mreqn(self.group, local, index))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+
+    def _join6(self, s: socket.socket) -> None:
+        """The IPv6 discovery socket: the link-local group joined on the interface (ipv6(7))."""
+        assert self.iface is not None
+        try:
+            index = socket.if_nametoindex(self.iface)
+        except OSError:
+            raise InputError(f"no interface named {self.iface!r}") from None
+        iface_link_local(self.iface)                 # refuse early, saying why, when there is none
+        s.bind((self.group, self.discovery_port, 0, index))     # only datagrams to the group, on this link
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+                     socket.inet_pton(socket.AF_INET6, self.group) + struct.pack("@I", index))   # ipv6_mreq
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 1)
+        self._dest = (self.group, self.discovery_port, 0, index)
+
+    def _sender(self, addr: tuple[Any, ...]) -> str:
+        """A datagram's source as text: an IPv6 link-local address with its scope (``fe80::1%eth0``)."""
+        host = str(addr[0])
+        if self.family == 6 and len(addr) == 4 and addr[3] and "%" not in host:
+            with contextlib.suppress(OSError):
+                host = f"{host}%{socket.if_indextoname(addr[3])}"
+        return host
 
     def __enter__(self) -> Peer:
         return self.start()
@@ -240,7 +320,7 @@ class Peer:
         now = time.monotonic_ns()
         with self._lock:
             return [{"peer": self.node.display_name(m.peer_id), "id": f"{m.peer_id:016x}", "state": m.state.value,
-                     "address": f"{m.host}:{m.port}", "heard_s_ago": round((now - m.last_heard_ns) / 1e9, 2),
+                     "address": host_port(m.host, m.port), "heard_s_ago": round((now - m.last_heard_ns) / 1e9, 2),
                      "heartbeats": m.heartbeats}
                     for m in sorted(self.node.members.values(), key=lambda m: (m.name, m.peer_id))]
 
@@ -264,7 +344,7 @@ class Peer:
             return bool(condition(self))
 
     def __repr__(self) -> str:
-        state = f"{self.address[0]}:{self.address[1]}" if self._listener and self._thread else "stopped"
+        state = host_port(*self.address) if self._listener and self._thread else "stopped"
         return f"<Peer {self.name} {self.peer_id:016x} {state}, {len(self.node.alive())} peers>"
 
     # -- the loop
@@ -307,7 +387,7 @@ class Peer:
                     data, addr = self._udp.recvfrom(2048)
                 except OSError:
                     break
-                self._do(self.node.receive_announcement(data, addr[0], now))
+                self._do(self.node.receive_announcement(data, self._sender(addr), now))
         elif key.data == "accept":
             assert self._listener is not None
             try:
@@ -384,12 +464,18 @@ class Peer:
         log.info("%s: %s", self.name, message)
 
     def _dial(self, a: Dial, now: int) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(self._af, socket.SOCK_STREAM)
         sock.setblocking(False)
-        err = sock.connect_ex((a.host, a.port))
+        try:
+            # "fe80::1%eth0": getaddrinfo turns the scope into the index a (host, port) tuple would lose
+            where = socket.getaddrinfo(a.host, a.port, self._af, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+            err = sock.connect_ex(where[0][4])
+            why = os.strerror(err)
+        except OSError as exc:                          # socket.gaierror: not an address of this family
+            err, why = -1, exc.strerror or str(exc)
         if err not in (0, 115):           # 115: EINPROGRESS
             sock.close()
-            self._do(self.node.dial_failed(a.peer_id, os.strerror(err)))
+            self._do(self.node.dial_failed(a.peer_id, why))
             return
         self._adopt(sock, a.peer_id, connecting=True)
 
@@ -454,8 +540,8 @@ def run_terminal(peer: Peer, render: Any, peers_text: Any, help_text: str, stdin
             show(render(rec.kind, rec.name, rec.text, rec.arrival))
 
     with peer:
-        show(f"*** {peer.name} on {peer.address[0]}:{peer.address[1]}, id {peer.peer_id:016x}; "
-             f"discovery {peer._dest[0]}:{peer.discovery_port} ({peer.iface or 'loopback'}). {help_text}")
+        show(f"*** {peer.name} on {host_port(*peer.address)}, id {peer.peer_id:016x}; "
+             f"discovery {peer.discovery} ({peer.iface or 'loopback'}). {help_text}")
         thread = threading.Thread(target=receiving, name="p2p-terminal", daemon=True)
         thread.start()
         try:

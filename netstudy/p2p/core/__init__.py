@@ -1,7 +1,9 @@
 """The peer-to-peer chat's core, sans-I/O: announcements, membership, links and gossip (bytes in, actions
 out). ``announce.py``: the discovery datagram and its codec; ``node.py``: ``PeerNode``, the peer itself.
 
-Discovery (UDP, one datagram per heartbeat, to a multicast group or a broadcast address): an
+Discovery (UDP, one datagram per heartbeat, to a multicast group or a broadcast address; over IPv6 to
+the link-local group ``DISCOVERY_GROUP6`` ff02::4e53:5032 on one interface, the sender then known by its
+link-local address with its scope, ``fe80::…%eth0``, which is also where its TCP port is dialed): an
 ``Announcement`` of 36 bytes, a fixed field table (like every ``netstudy.wire`` header)::
 
     magic "NSP2" (4) | version 1 (1) | kind 1=hello 2=bye (1) | TCP port (2) | peer id (8) | seq (4) | name (16)
@@ -51,6 +53,7 @@ from netstudy.p2p.core.announce import (
     BYE,
     DEFAULT_HOST,
     DISCOVERY_GROUP,
+    DISCOVERY_GROUP6,
     DISCOVERY_PORT,
     HELLO,
     HOP_LIMIT,
@@ -65,6 +68,7 @@ from netstudy.p2p.core.announce import (
     check_name,
     decode_announcement,
     encode_announcement,
+    host_port,
     name_problem,
 )
 from netstudy.p2p.core.node import (
@@ -86,8 +90,8 @@ from netstudy.p2p.core.node import (
     Send,
 )
 
-__all__ = ["ANNOUNCE", "ANNOUNCE_FORMAT", "BYE", "DEFAULT_HOST", "DISCOVERY_GROUP", "DISCOVERY_PORT", "HELLO",
-           "HOP_LIMIT", "KINDS", "LINK", "MAGIC", "MAX_NAME", "MAX_TEXT", "NS_PER_S", "PEER", "VERSION", "Action",
-           "Announcement", "Arrival", "Close", "Deliver", "Dial", "Event", "Heard", "Link", "LinkState", "Log",
-           "Member", "Message", "PeerNode", "PeerState", "Send", "check_name", "decode_announcement",
-           "encode_announcement", "name_problem"]
+__all__ = ["ANNOUNCE", "ANNOUNCE_FORMAT", "BYE", "DEFAULT_HOST", "DISCOVERY_GROUP", "DISCOVERY_GROUP6",
+           "DISCOVERY_PORT", "HELLO", "HOP_LIMIT", "KINDS", "LINK", "MAGIC", "MAX_NAME", "MAX_TEXT", "NS_PER_S",
+           "PEER", "VERSION", "Action", "Announcement", "Arrival", "Close", "Deliver", "Dial", "Event", "Heard",
+           "Link", "LinkState", "Log", "Member", "Message", "PeerNode", "PeerState", "Send", "check_name",
+           "decode_announcement", "encode_announcement", "host_port", "name_problem"]

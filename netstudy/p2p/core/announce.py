@@ -12,6 +12,9 @@ from netstudy.wire.numbers import UDP_PORT_NEXT, register
 
 NS_PER_S = 1_000_000_000
 DISCOVERY_GROUP = "239.255.42.99"     # administratively scoped (RFC 2365): never routed off the site
+# IPv6: a link-local group (scope 2, RFC 4291 2.7: never forwarded by a router) whose group id spells
+# "NSP2" (4e 53 50 32), joined on one interface, announcements to port DISCOVERY_PORT as for IPv4
+DISCOVERY_GROUP6 = "ff02::4e53:5032"
 DISCOVERY_PORT = 47100
 DEFAULT_HOST = "127.0.0.1"
 MAGIC = b"NSP2"
@@ -63,6 +66,11 @@ class Announcement(Header):
 
 
 register(UDP_PORT_NEXT, DISCOVERY_PORT, Announcement)
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as text, an IPv6 address in brackets (RFC 3986 3.2.2): ``[fe80::1%eth0]:40000``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def name_problem(name: str) -> str | None:

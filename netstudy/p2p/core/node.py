@@ -22,6 +22,7 @@ from netstudy.p2p.core.announce import (
     check_name,
     decode_announcement,
     encode_announcement,
+    host_port,
     name_problem,
 )
 from netstudy.states import StateTable
@@ -495,7 +496,7 @@ class PeerNode(Generic[L]):
         m.move("heard")
 
     def _joined(self, m: Member, out: list[Action[L]]) -> None:
-        where = f"{m.host}:{m.port}" if m.host else f"port {m.port}"
+        where = host_port(m.host, m.port) if m.host else f"port {m.port}"
         out.append(Event("join", m.peer_id, self.display_name(m.peer_id)))
         out.append(Log(f"{self.display_name(m.peer_id)} joined from {where}"))
 
