@@ -8,7 +8,7 @@ followed into streams (:mod:`.tcp`), read with ``netstudy.pcap`` and decoded wit
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +18,10 @@ from netstudy.stats.reassembly.dnstcp import DnsMessage, dns_messages, is_dns
 from netstudy.stats.reassembly.follow import follow
 from netstudy.stats.reassembly.ipfrag import Datagram, Defragmenter, Drop
 from netstudy.stats.reassembly.tcp import Segment, StreamTable, TcpStream
+from netstudy.wire.dns import PORT
 from netstudy.wire.decode import Packet, decode, decode_ip
-from netstudy.wire.ipv4 import IPv4
-from netstudy.wire.ipv6 import IPv6, IPv6Fragment
+from netstudy.wire.ipv4 import IPv4, IPv4Cut
+from netstudy.wire.ipv6 import IPv6, IPv6Cut, IPv6Fragment
 from netstudy.wire.tcp import TCP
 
 _seq_ack = struct.Struct("!II").unpack_from
@@ -49,9 +50,9 @@ class Reassembly:
         """Stream ``index`` as ``tshark -q -z follow,tcp,MODE,N`` prints it (``raw`` or ``ascii``)."""
         return follow(self.stream(index), mode)
 
-    def dns(self) -> list[DnsMessage]:
-        """Every DNS message carried over TCP (streams to or from port 53), in frame order."""
-        return sorted((m for s in self.streams if is_dns(s) for m in dns_messages(s)), key=lambda m: m.frame)
+    def dns(self, ports: Collection[int] = (PORT,)) -> list[DnsMessage]:
+        """Every DNS message carried over TCP (streams to or from port 53, or ``ports``), in frame order."""
+        return sorted((m for s in self.streams if is_dns(s, ports) for m in dns_messages(s)), key=lambda m: m.frame)
 
     def to_frame(self) -> Any:
         """The streams as a DataFrame: index, endpoints, bytes each way, anomalies, state."""
@@ -88,8 +89,11 @@ def _records(source: pcap.PathOrFile | Iterable[pcap.Record]) -> Iterator[pcap.R
 
 def _defragmented(packet: Packet, defragmenter: Defragmenter, now: int, result: Reassembly) -> Packet | None:
     """The packet, or the whole datagram when it is the fragment that completes one; None for a
-    fragment that does not (yet)."""
+    fragment that does not (yet). A fragment the capture cut short is left as it is (Wireshark reassembles
+    only fragments captured whole)."""
     for kind, off, _, _, _, stop in packet.spans:
+        if kind in (IPv4Cut, IPv6Cut):
+            return packet
         if issubclass(kind, IPv4):
             data = packet.data
             if not (data[off + 6] << 8 | data[off + 7]) & 0x3FFF:
@@ -107,6 +111,13 @@ def _defragmented(packet: Packet, defragmenter: Defragmenter, now: int, result: 
     return packet
 
 
+def _is_fragment(spans: list, data: bytes) -> bool:
+    for kind, off, *_ in spans:
+        if issubclass(kind, IPv4) and (data[off + 6] << 8 | data[off + 7]) & 0x3FFF or kind is IPv6Fragment:
+            return True
+    return False
+
+
 def segment_of(packet: Packet, frame: int = 0) -> Segment | None:
     """The packet's TCP segment as the stream table takes it, or None (no TCP header)."""
     spans = packet.spans
@@ -117,7 +128,8 @@ def segment_of(packet: Packet, frame: int = 0) -> Segment | None:
     else:
         return None
     data = packet.data
-    cut = packet.error is not None and packet.error.layer == "TCP"     # options cut by the snap length
+    # options cut by the snap length, or a fragment of a datagram not put back together
+    cut = packet.error is not None and packet.error.layer == "TCP" or _is_fragment(spans[:index], data)
     ip_kind, ip_off = spans[index - 1][0], spans[index - 1][1]
     if issubclass(ip_kind, IPv4):
         total = data[ip_off + 2] << 8 | data[ip_off + 3]
@@ -135,5 +147,5 @@ def segment_of(packet: Packet, frame: int = 0) -> Segment | None:
     flags = (data[off + 12] & 1) << 8 | data[off + 13]
     sport, dport = data[off] << 8 | data[off + 1], data[off + 2] << 8 | data[off + 3]
     if cut:
-        return Segment(src, sport, dst, dport, seq, ack, flags, b"", 0, frame, header_cut=True)
+        return Segment(src, sport, dst, dport, seq, ack, flags, b"", 0, frame, incomplete=True)
     return Segment(src, sport, dst, dport, seq, ack, flags, data[body:stop], max(declared - body, 0), frame)

@@ -4,6 +4,7 @@ messages share a segment or one message spans several; a hole in the stream (a s
 missed) starts the cutting afresh, as the bytes after it cannot be placed."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from netstudy.errors import DecodeError
@@ -25,9 +26,9 @@ class DnsMessage:
     error: DecodeError | None = None
 
 
-def is_dns(stream: TcpStream) -> bool:
-    """Does the stream run to or from port 53?"""
-    return PORT in (stream.client[1], stream.server[1])
+def is_dns(stream: TcpStream, ports: Collection[int] = (PORT,)) -> bool:
+    """Does the stream run to or from port 53 (or one of ``ports``, as tshark's ``-d tcp.port==N,dns``)?"""
+    return stream.client[1] in ports or stream.server[1] in ports
 
 
 def dns_messages(stream: TcpStream) -> list[DnsMessage]:

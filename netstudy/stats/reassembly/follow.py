@@ -34,5 +34,8 @@ def follow(stream: TcpStream, mode: str = "ascii") -> str:
 
 
 def _node(end: tuple[str, int], followed: bool) -> str:
-    """``address:port``; tshark's ``:0`` when no segment of the stream could be followed (every header cut)."""
-    return f"{end[0]}:{end[1]}" if followed else ":0"
+    """``address:port`` (``[address]:port`` for IPv6); tshark's ``:0`` when no segment of the stream could
+    be followed (every header cut)."""
+    if not followed:
+        return ":0"
+    return f"[{end[0]}]:{end[1]}" if ":" in end[0] else f"{end[0]}:{end[1]}"

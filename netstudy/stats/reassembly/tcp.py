@@ -107,7 +107,8 @@ class Segment:
     payload: bytes = b""         # the bytes captured
     length: int = -1             # the payload's length on the wire (-1: len(payload))
     frame: int = 0               # its number in the capture (1 = first)
-    header_cut: bool = False     # the capture cut its options: counted in its stream, its bytes unknown
+    incomplete: bool = False     # its options cut by the capture, or in a fragment not reassembled:
+    #                              counted in its stream (and its state), its bytes not followed
 
     @property
     def wire_length(self) -> int:
@@ -252,7 +253,7 @@ class StreamTable:
         seq = (segment.seq - own.base) % MOD
         ack = (segment.ack - other.base) % MOD if flags & ACK else segment.ack
         stream.state = TABLE.next(stream.state, self._event(own, flags))
-        if segment.header_cut:                            # Wireshark: no follow tap for a cut header
+        if segment.incomplete:                            # Wireshark: no follow tap for these
             return stream
         stream.followed = True
         if other.waiting:                                 # the other side's holes this acknowledges
@@ -349,8 +350,13 @@ class StreamTable:
                 lowest = seq
             if seq_lt(seq, side.next):
                 end = (seq + len(data)) % MOD
-                if seq_lt(side.next, end):
-                    skip = (side.next - seq) % MOD
+                skip = (side.next - seq) % MOD if seq_lt(side.next, end) else len(data)
+                first = self._first_copy(side, seq, skip)
+                if first is not None and first != data[:skip]:
+                    stream.anomalies.append(Anomaly(seg_frame, direction, "overlap", seq, len(data),
+                                                    "waited past a hole; its bytes differ from the first copy, "
+                                                    "which was kept"))
+                if skip < len(data):
                     self._emit(stream, Chunk(direction, side.next, data[skip:], seg_frame, seg_ns))
                     side.next = end
                 del side.waiting[i]
