@@ -99,6 +99,12 @@ class Datagram:
         return self.key[0]
 
     @property
+    def payload(self) -> bytes:
+        """The payload put back together so far (all of it once complete): what tshark shows as
+        ``Reassembled IPv4 (N bytes)``."""
+        return b"".join(piece for _, piece in self.pieces)
+
+    @property
     def held(self) -> int:
         return sum(len(b) for _, b in self.pieces)
 
@@ -254,7 +260,7 @@ def _insert(pieces: list[tuple[int, bytes]], offset: int, payload: bytes) -> str
 
 def _whole(d: Datagram) -> bytes | None:
     """The datagram: the first fragment's header, fixed up, and the payload; None if too long."""
-    payload = b"".join(piece for _, piece in d.pieces)
+    payload = d.payload
     if d.version == 4:
         ihl = len(d.header)
         if ihl + len(payload) > MAX_DATAGRAM:
