@@ -162,11 +162,11 @@ def dns_pipelined() -> list[bytes]:
 
 def record_dns_tcp() -> None:
     """tcpdump on lo while dig +tcp asks netstudy's DNS server on port 5399 (one connection a query)."""
-    from netstudy.dns import DnsServer                # noqa: PLC0415  (only for the live recording)
+    from netstudy.dns import DnsServer  # noqa: PLC0415  (only for the live recording)
 
     path = OUT / "lo_dns_tcp.pcap"
     zone = Path(__file__).resolve().parents[2] / "netstudy" / "data" / "zones" / "netstudy.test.zone"
-    with DnsServer(zone, port=5399) as server:
+    with DnsServer(zone, port=5399):
         tcpdump = subprocess.Popen(["tcpdump", "-i", "lo", "-n", "--immediate-mode", "-U", "-w", str(path),
                                     "tcp port 5399"],
                                    stderr=subprocess.PIPE, text=True)

@@ -7,10 +7,11 @@ followed into streams (:mod:`.tcp`), read with ``netstudy.pcap`` and decoded wit
 """
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from netstudy import pcap
 from netstudy.errors import InputError
@@ -18,8 +19,8 @@ from netstudy.stats.reassembly.dnstcp import DnsMessage, dns_messages, is_dns
 from netstudy.stats.reassembly.follow import follow
 from netstudy.stats.reassembly.ipfrag import Datagram, Defragmenter, Drop
 from netstudy.stats.reassembly.tcp import Segment, StreamTable, TcpStream
-from netstudy.wire.dns import PORT
 from netstudy.wire.decode import Packet, decode, decode_ip
+from netstudy.wire.dns import PORT
 from netstudy.wire.ipv4 import IPv4, IPv4Cut
 from netstudy.wire.ipv6 import IPv6, IPv6Cut, IPv6Fragment
 from netstudy.wire.tcp import TCP
@@ -43,7 +44,7 @@ class Reassembly:
     def stream(self, index: int) -> TcpStream:
         """Stream ``index`` (tshark's ``tcp.stream``)."""
         if not 0 <= index < len(self.streams):
-            raise InputError(f"no TCP stream {index}: the capture has {len(self.streams)} (0 to {len(self.streams) - 1})")
+            raise InputError(f"no TCP stream {index}: the capture has {len(self.streams)}")
         return self.streams[index]
 
     def follow(self, index: int, mode: str = "ascii") -> str:
@@ -68,9 +69,8 @@ def reassemble(source: pcap.PathOrFile | Iterable[pcap.Record], defragment: bool
     for number, record in enumerate(_records(source), 1):
         now = record.timestamp_ns
         result.packets = number
-        packet: Packet | None = decode(record.data, record.linktype, None, record.length)
-        if defragment:
-            packet = _defragmented(packet, defragmenter, now, result)
+        decoded = decode(record.data, record.linktype, None, record.length)
+        packet = _defragmented(decoded, defragmenter, now, result) if defragment else decoded
         if packet is not None:
             segment = segment_of(packet, number)
             if segment is not None:
@@ -82,9 +82,10 @@ def reassemble(source: pcap.PathOrFile | Iterable[pcap.Record], defragment: bool
 
 
 def _records(source: pcap.PathOrFile | Iterable[pcap.Record]) -> Iterator[pcap.Record]:
-    if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__") or hasattr(source, "read"):
-        return pcap.read(source)                                   # type: ignore[arg-type]
-    return iter(source)                                            # type: ignore[arg-type]
+    """The records of a capture file (a path or a binary file object), or the Records given."""
+    if isinstance(source, (str, os.PathLike)) or hasattr(source, "read"):
+        return pcap.read(cast(pcap.PathOrFile, source))
+    return iter(source)
 
 
 def _defragmented(packet: Packet, defragmenter: Defragmenter, now: int, result: Reassembly) -> Packet | None:
@@ -138,11 +139,11 @@ def segment_of(packet: Packet, frame: int = 0) -> Segment | None:
         ip_off = next(s[1] for s in reversed(spans[:index]) if issubclass(s[0], IPv6))
         length = data[ip_off + 4] << 8 | data[ip_off + 5]
         declared = ip_off + 40 + length if length else stop
-    src, dst = packet.network.src, packet.network.dst        # type: ignore[union-attr]
+    src = dst = ""
     for kind_i, off_i, *_ in spans[:index]:                  # a tunnel: the innermost addresses
         if issubclass(kind_i, (IPv4, IPv6)):
             inner = kind_i._make(data, off_i, end)
-            src, dst = inner.src, inner.dst                    # type: ignore[attr-defined]
+            src, dst = inner.src, inner.dst
     seq, ack = _seq_ack(data, off + 4)
     flags = (data[off + 12] & 1) << 8 | data[off + 13]
     sport, dport = data[off] << 8 | data[off + 1], data[off + 2] << 8 | data[off + 3]

@@ -191,20 +191,24 @@ class Defragmenter:
             return None
         if not more:
             if end < d.length or (d.last_in and end != d.length):
-                return self._fail(d, record, now_ns, f"last fragment ends at {end}, bytes queued to {d.length}")
+                self._fail(d, record, now_ns, f"last fragment ends at {end}, bytes queued to {d.length}")
+                return None
             d.last_in, d.length = True, end
         else:
             end &= ~7
             payload = payload[:end - offset] if end >= offset else b""
             if end > d.length:
                 if d.last_in:
-                    return self._fail(d, record, now_ns, f"fragment ends at {end}, past the last one's {d.length}")
+                    self._fail(d, record, now_ns, f"fragment ends at {end}, past the last one's {d.length}")
+                    return None
                 d.length = end
         if end <= offset:
-            return self._fail(d, record, now_ns, "zero-length fragment")
+            self._fail(d, record, now_ns, "zero-length fragment")
+            return None
         verdict = _insert(d.pieces, offset, payload)
         if verdict == "overlap":
-            return self._fail(d, record, now_ns, "overlaps a queued fragment (RFC 5722)")
+            self._fail(d, record, now_ns, "overlaps a queued fragment (RFC 5722)")
+            return None
         if offset == 0 and verdict == "queued":
             d.header, d.naming, d.next_header = header
         if verdict == "duplicate":
@@ -213,7 +217,8 @@ class Defragmenter:
         if d.last_in and not d.holes():
             whole = _whole(d)
             if whole is None:
-                return self._fail(d, record, now_ns, f"reassembled datagram longer than {MAX_DATAGRAM} bytes")
+                self._fail(d, record, now_ns, f"reassembled datagram longer than {MAX_DATAGRAM} bytes")
+                return None
             d.data = whole
             record("complete")
             del self.pending[key]
@@ -225,7 +230,6 @@ class Defragmenter:
     def _fail(self, d: Datagram, record: Callable[[str], None], now_ns: int, reason: str) -> None:
         record(f"datagram dropped: {reason}")
         self._kill(d, now_ns, reason)
-        return None
 
     def _kill(self, d: Datagram, now_ns: int, reason: str) -> None:
         d.dropped = reason
