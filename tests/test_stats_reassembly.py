@@ -93,8 +93,23 @@ def test_mixed_capture_of_3000_packets_equals_tshark_follow(mixed):
 def test_the_lab_captures_hold_what_the_tests_rely_on():
     """The crafted captures do hold streams (a comparison of nothing with nothing proves nothing)."""
     assert [len(reassemble(CAPTURES / name).streams) for name in
-            ("crafted_tcp_anomalies.pcap", "crafted_tcp_fragments.pcap", "crafted_dns_tcp.pcap", "lo_dns_tcp.pcap")] \
-        == [4, 2, 1, 3]
+            ("crafted_tcp_anomalies.pcap", "crafted_tcp_fragments.pcap", "crafted_dns_tcp.pcap", "lo_dns_tcp.pcap",
+             "lab_tcp_loss_sender.pcap", "lab_tcp_loss_receiver.pcap")] == [4, 2, 1, 3, 1, 1]
+
+
+def test_real_loss_in_the_lab_seen_from_both_ends():
+    """Real TCP through a router dropping segments (tests/data/record_reassembly.py --lab): the sender's
+    capture holds each lost segment twice, the receiver's the segments that came past the holes; both
+    give the 55320 bytes the server said it received, and its answer."""
+    sender = reassemble(CAPTURES / "lab_tcp_loss_sender.pcap").streams[0]
+    receiver = reassemble(CAPTURES / "lab_tcp_loss_receiver.pcap").streams[0]
+    assert sender.data(0) == receiver.data(0) and len(sender.data(0)) == 55320
+    assert receiver.data(1) == sender.data(1) == b"received 55320 bytes"
+    assert sender.count("retransmission") >= 3 and sender.count("out-of-order") == 0
+    assert receiver.count("out-of-order") >= 3 and receiver.count("retransmission") == 0
+    assert sender.state is receiver.state is State.CLOSED
+    lines = receiver.data(0).split(b"\n")[:-1]
+    assert [line[:9] for line in lines] == [f"line {i:04d}".encode() for i in range(120)]
 
 
 def test_anomalies_recorded_where_the_capture_script_put_them():

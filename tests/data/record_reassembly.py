@@ -1,10 +1,12 @@
 """Write the captures the reassembly tests compare with tshark: TCP streams with retransmissions (exact
 and partial), out-of-order, overlapping and lost segments, sequence wraparound and a capture started
 mid-stream; TCP segments in IPv4 and IPv6 fragments; pipelined DNS over TCP; and a DNS-over-TCP
-exchange recorded live (dig +tcp and netstudy's DNS server on loopback).
+exchange recorded live (dig +tcp and netstudy's DNS server on loopback); and real TCP between two
+network namespaces losing segments to an nftables rule, recorded with tcpdump.
 
     .venv/bin/python tests/data/record_reassembly.py            # crafted files (no privilege needed)
     sudo .venv/bin/python tests/data/record_reassembly.py --dns  # and lo_dns_tcp.pcap (tcpdump, dig +tcp)
+    sudo .venv/bin/python tests/data/record_reassembly.py --lab  # and lab_tcp_loss_*.pcap (namespaces, nftables)
 
 The crafted segments are built with netstudy.wire (every length and checksum filled in) and written
 with netstudy.pcap: the kernel has no netem here (DESIGN.md), so loss and reordering are made by hand,
@@ -183,9 +185,87 @@ def record_dns_tcp() -> None:
     print(f"{path.name} recorded")
 
 
+LAB = ("reasm-a", "reasm-r", "reasm-b")       # client, router, server: the namespaces this script makes
+SERVER = """
+import socket
+srv = socket.create_server(("10.51.0.2", 9000))
+conn, _ = srv.accept()
+got = 0
+while chunk := conn.recv(65536):
+    got += len(chunk)
+conn.sendall(f"received {got} bytes".encode())
+conn.close()
+"""
+CLIENT = """
+import socket, time
+sock = socket.create_connection(("10.51.0.2", 9000))
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for i in range(120):
+    sock.sendall(f"line {i:04d} ".encode() + bytes(range(48, 123)) * 6 + b"\\n")
+    time.sleep(0.002)
+sock.shutdown(socket.SHUT_WR)
+print(sock.recv(100).decode())
+sock.close()
+"""
+DROP_RULES = """table inet reasm {
+ chain forward {
+  type filter hook forward priority 0;
+  tcp dport 9000 ip length > 200 numgen random mod 6 == 0 counter drop
+ }
+}
+"""
+
+
+def record_lab_loss() -> None:
+    """Real TCP from reasm-a (10.50.0.1) through the router reasm-r to reasm-b (10.51.0.2), MTU 600,
+    while nftables on the router drops one data segment in six at random (the kernel has no netem; a
+    drop on the sender itself would be seen by its TCP and sent again unseen). tcpdump on both ends:
+    the sender's side shows each lost segment sent twice (retransmissions), the receiver's side the
+    holes and the segments that came past them (out of order)."""
+    sh = ["ip", "netns", "exec"]
+    a, r, b = LAB
+    for ns in LAB:
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for left, right, net in ((a, r, "10.50.0"), (r, b, "10.51.0")):
+            ldev, rdev = f"{left}0", f"{right}1"
+            subprocess.run(["ip", "link", "add", ldev, "netns", left, "type", "veth", "peer", rdev, "netns", right],
+                           check=True)
+            for ns, dev, host in ((left, ldev, 1), (right, rdev, 2)):
+                subprocess.run(sh + [ns, "ip", "addr", "add", f"{net}.{host}/24", "dev", dev], check=True)
+                subprocess.run(sh + [ns, "ip", "link", "set", dev, "mtu", "600", "up"], check=True)
+        subprocess.run(sh + [a, "ip", "route", "add", "default", "via", "10.50.0.2"], check=True)
+        subprocess.run(sh + [b, "ip", "route", "add", "default", "via", "10.51.0.1"], check=True)
+        subprocess.run(sh + [r, "sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+        subprocess.run(sh + [r, "nft", "-f", "-"], check=True, text=True, input=DROP_RULES)
+        dumps = []
+        for ns, dev, name in ((a, f"{a}0", "lab_tcp_loss_sender.pcap"), (b, f"{b}1", "lab_tcp_loss_receiver.pcap")):
+            dump = subprocess.Popen(sh + [ns, "tcpdump", "-i", dev, "-n", "--immediate-mode", "-U", "-w",
+                                          str(OUT / name), "tcp port 9000"], stderr=subprocess.PIPE, text=True)
+            assert dump.stderr is not None and "listening on" in dump.stderr.readline()
+            dumps.append(dump)
+        time.sleep(0.5)
+        server = subprocess.Popen(sh + [b, sys.executable, "-c", SERVER])
+        time.sleep(0.5)
+        print(subprocess.run(sh + [a, sys.executable, "-c", CLIENT], check=True, capture_output=True,
+                             text=True, timeout=60).stdout.strip())
+        server.wait(timeout=30)
+        print(subprocess.run(sh + [r, "nft", "list", "ruleset"], capture_output=True, text=True).stdout)
+        time.sleep(0.5)
+        for dump in dumps:
+            dump.terminate()
+            dump.wait()
+    finally:
+        for ns in LAB:
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+    print("lab_tcp_loss_sender.pcap, lab_tcp_loss_receiver.pcap recorded")
+
+
 if __name__ == "__main__":
     write("crafted_tcp_anomalies.pcap", anomalies())
     write("crafted_tcp_fragments.pcap", fragmented())
     write("crafted_dns_tcp.pcap", dns_pipelined())
     if "--dns" in sys.argv:
         record_dns_tcp()
+    if "--lab" in sys.argv:
+        record_lab_loss()
