@@ -31,6 +31,7 @@ RESET); a stream whose first packet is not a SYN (the capture started mid-stream
 """
 from __future__ import annotations
 
+import bisect
 import enum
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,7 +171,9 @@ class _Direction:
     fin: bool = False
     packets: int = 0
     wire_bytes: int = 0           # payload bytes on the wire, retransmissions included
-    kept: dict[int, bytes] = field(default_factory=dict)    # delivered bytes by seq (first copies)
+    origin: int = 0               # the first ``next``: kept bytes are indexed by their distance from it
+    kept_at: list[int] = field(default_factory=list)        # delivered chunks (first copies): where each
+    kept: list[bytes] = field(default_factory=list)         # starts (distance from origin), its bytes
     hole_since: int = -1          # when data first waited behind the current hole (-1: no hole)
 
 
@@ -235,6 +238,7 @@ class StreamTable:
         self.hole_timeout_ns = hole_timeout_ns
         self.streams: list[TcpStream] = []
         self._latest: dict[tuple[tuple[str, int], tuple[str, int]], TcpStream] = {}
+        self._holes: dict[int, TcpStream] = {}          # streams with bytes waiting past a hole
 
     # -- the core's vocabulary --
     def receive(self, segment: Segment, now_ns: int) -> TcpStream:
@@ -266,7 +270,9 @@ class StreamTable:
         """Holes that data has waited behind for ``hole_timeout_ns``: recorded once as ``gap`` anomalies
         (the segment was never captured); their bytes stay undelivered, as tshark leaves them."""
         found = []
-        for stream in self.streams:
+        for stream in list(self._holes.values()):
+            if not (stream.sides[0].waiting or stream.sides[1].waiting):
+                del self._holes[stream.index]
             for direction, side in enumerate(stream.sides):
                 if side.waiting and 0 <= side.hole_since <= now_ns - self.hole_timeout_ns:
                     lowest = min((s for s, *_ in side.waiting), key=lambda s: (s - side.next) % MOD)
@@ -316,7 +322,7 @@ class StreamTable:
         side = stream.sides[direction]
         data, length = segment.payload, segment.wire_length
         if side.written == 0 and side.next == 0:
-            side.next = seq
+            side.next = side.origin = seq
         if length and data:
             self._classify(stream, direction, seq, data, segment.frame)
         if seq_lt(seq, side.next):
@@ -335,6 +341,7 @@ class StreamTable:
         else:
             if not side.waiting:
                 side.hole_since = now_ns
+                self._holes[stream.index] = stream
             side.waiting.append((seq, data, segment.frame, now_ns))
 
     def _apply_waiting(self, stream: TcpStream, direction: int, ack: int, frame: int, now_ns: int,
@@ -386,7 +393,9 @@ class StreamTable:
     def _emit(self, stream: TcpStream, chunk: Chunk) -> None:
         stream.chunks.append(chunk)
         if chunk.data:
-            stream.sides[chunk.direction].kept[chunk.seq] = chunk.data
+            side = stream.sides[chunk.direction]
+            side.kept_at.append((chunk.seq - side.origin) % MOD)
+            side.kept.append(chunk.data)
 
     # -- what each segment did (the anomalies, apart from what is delivered) --
     def _classify(self, stream: TcpStream, direction: int, seq: int, data: bytes, frame: int) -> None:
@@ -412,15 +421,15 @@ class StreamTable:
     @staticmethod
     def _first_copy(side: _Direction, seq: int, length: int) -> bytes | None:
         """The delivered bytes at [seq, seq + length), when they were all delivered without a hole."""
+        at = (seq - side.origin) % MOD
+        index = bisect.bisect_right(side.kept_at, at) - 1
         out = bytearray()
-        at = seq
-        while len(out) < length:
-            for start, data in side.kept.items():
-                if not seq_lt(at, start) and seq_lt(at, (start + len(data)) % MOD):
-                    piece = data[(at - start) % MOD:][:length - len(out)]
-                    out += piece
-                    at = (at + len(piece)) % MOD
-                    break
-            else:
+        while len(out) < length and 0 <= index < len(side.kept):
+            start, data = side.kept_at[index], side.kept[index]
+            if not start <= at < start + len(data):
                 return None
-        return bytes(out)
+            piece = data[at - start:at - start + length - len(out)]
+            out += piece
+            at += len(piece)
+            index += 1
+        return bytes(out) if len(out) == length else None
