@@ -101,13 +101,10 @@ def fragments_v4(datagram: bytes, size: int, order: list[int]) -> list[bytes]:
     head, payload = datagram[:20], datagram[20:]
     ip = IPv4.parse(head)
     pieces = []
-    for i, start in enumerate(range(0, len(payload), size)):
-        more = start + size < len(payload)
-        part = payload[start:start + size]
+    for start in range(0, len(payload), size):
         frag = IPv4(src=ip.src, dst=ip.dst, identification=0x4242 + len(datagram), protocol=ip.protocol,
-                    mf=more, fragment_offset=start // 8)
-        pieces.append(frag.build(part))
-        del i
+                    mf=start + size < len(payload), fragment_offset=start // 8)
+        pieces.append(frag.build(payload[start:start + size]))
     return [pieces[i] for i in order]
 
 
@@ -250,7 +247,7 @@ def record_lab_loss() -> None:
         print(subprocess.run(sh + [a, sys.executable, "-c", CLIENT], check=True, capture_output=True,
                              text=True, timeout=60).stdout.strip())
         server.wait(timeout=30)
-        print(subprocess.run(sh + [r, "nft", "list", "ruleset"], capture_output=True, text=True).stdout)
+        print(subprocess.run(sh + [r, "nft", "list", "ruleset"], capture_output=True, text=True).stdout)  # drops
         time.sleep(0.5)
         for dump in dumps:
             dump.terminate()
