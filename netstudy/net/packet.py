@@ -19,8 +19,13 @@ its ``sockaddr_ll`` (LINKTYPE_LINUX_SLL), as tcpdump's. Promiscuous mode is a me
 (``tpacket_stats``; with TPACKET_V3 ``tpacket_stats_v3`` with ``tp_freeze_q_cnt``) is read and
 summed: the kernel resets it on every read.
 
-A frame is a tuple ``(timestamp_ns, data, wire_length, pkttype, ifindex)``: nanoseconds since the
-epoch, the bytes kept (at most the snap length), the length on the wire, ``PACKET_HOST``/``_OUTGOING``...
+On loopback the kernel hands a packet socket every packet twice, going out (``PACKET_OUTGOING``) and
+coming in; libpcap skips the outgoing copy of frames on ``lo`` (pcap-linux.c, ``lo_ifindex``), so tcpdump
+shows each once while its "received by filter" (the kernel's count) has both. Both paths here do the same
+unless ``loopback_twice=True`` (the lesson: what the socket really gets).
+
+A frame is a tuple ``(timestamp_ns, data, wire_length, pkttype)``: nanoseconds since the epoch, the
+bytes kept (at most the snap length), the length on the wire, and ``sll_pkttype`` (0 to us, 4 sent by us...).
 """
 from __future__ import annotations
 
@@ -47,7 +52,8 @@ DEFAULT_SNAPLEN = 262144                        # tcpdump's
 DEFAULT_BUFFER = 2 * 1024 * 1024                # libpcap's default buffer (tcpdump -B 2048)
 MAX_SNAPLEN = 262144
 
-Frame = tuple[int, bytes, int, int, int]         # (timestamp_ns, data, wire_length, pkttype, ifindex)
+Frame = tuple[int, bytes, int, int]              # (timestamp_ns, data, wire_length, pkttype)
+PACKET_OUTGOING = 4
 
 # struct tpacket_block_desc (version, offset_to_priv) + struct tpacket_hdr_v1 (block_status, num_pkts,
 # offset_to_first_pkt, blk_len, ...): the block's first 24 bytes, if_packet.h
@@ -119,8 +125,9 @@ class CaptureSocket:
     mechanism = ""
 
     def __init__(self, interface: str = "lo", snaplen: int = DEFAULT_SNAPLEN, promiscuous: bool = False,
-                 program: Program | None = None) -> None:
+                 program: Program | None = None, loopback_twice: bool = False) -> None:
         self.interface = interface
+        self.loopback_index = -1 if loopback_twice else interface_index("lo")
         self.ifindex = interface_index(interface)
         self.snaplen = snaplen
         self.linktype = interface_linktype(interface)
@@ -211,17 +218,19 @@ class RecvCapture(CaptureSocket):
                     break
                 timeout = 0.0
                 continue
+            # address: (ifname, protocol, pkttype, hatype, hwaddr)
+            if address[2] == PACKET_OUTGOING and self.loopback_index >= 0 and address[0] == "lo":
+                continue
             stamp = 0
             for level, kind, value in ancillary:
                 if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS:
                     seconds, nanoseconds = TIMESPEC.unpack(value)
                     stamp = seconds * 1_000_000_000 + nanoseconds
             data = bytes(view[:min(length, len(buffer))])
-            # address: (ifname, protocol, pkttype, hatype, hwaddr)
             if self.cooked:
                 data = cooked_header(address[2], address[3], address[4], address[1]) + data
                 length += 16
-            frames.append((stamp, data[:self.snaplen], length, address[2], 0))
+            frames.append((stamp, data[:self.snaplen], length, address[2]))
         return frames
 
 
@@ -232,14 +241,15 @@ class RingCapture(CaptureSocket):
     mechanism = "ring"
 
     def __init__(self, interface: str = "lo", snaplen: int = DEFAULT_SNAPLEN, promiscuous: bool = False,
-                 program: Program | None = None, buffer_size: int = DEFAULT_BUFFER, retire_ms: int = 60) -> None:
+                 program: Program | None = None, loopback_twice: bool = False, buffer_size: int = DEFAULT_BUFFER,
+                 retire_ms: int = 60) -> None:
         self.block_size = max(mmap.PAGESIZE, 1 << (max(snaplen + 512, 1 << 17) - 1).bit_length())
         self.block_size = min(self.block_size, 1 << 22)
         self.block_count = max(2, buffer_size // self.block_size)
         self.retire_ms = retire_ms
         self._block = 0
         self._ring: mmap.mmap | None = None
-        super().__init__(interface, snaplen, promiscuous, program)
+        super().__init__(interface, snaplen, promiscuous, program, loopback_twice)
 
     def _setup(self) -> None:
         self.sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
@@ -272,12 +282,17 @@ class RingCapture(CaptureSocket):
         ring = self._ring
         assert ring is not None
         _, _, _, count, offset, _ = BLOCK_HEADER.unpack_from(ring, base)
-        unpack, snaplen, cooked = FRAME_HEADER.unpack_from, self.snaplen, self.cooked
+        unpack, snaplen, cooked, loopback = FRAME_HEADER.unpack_from, self.snaplen, self.cooked, self.loopback_index
+        ifindex_at, pkttype_at = SOCKADDR_LL_OFFSET + 4, SOCKADDR_LL_OFFSET + 10
         frames: list[Frame] = []
         at = base + offset
         for _ in range(count):
             following, sec, nsec, kept, length, _, mac, net = unpack(ring, at)
-            pkttype = ring[at + SOCKADDR_LL_OFFSET + 10]
+            pkttype = ring[at + pkttype_at]
+            if pkttype == PACKET_OUTGOING and int.from_bytes(ring[at + ifindex_at:at + ifindex_at + 4],
+                                                             "little") == loopback:
+                at += following
+                continue
             if cooked:
                 _, protocol, _, hatype, _, halen, address = SOCKADDR_LL.unpack_from(ring, at + SOCKADDR_LL_OFFSET)
                 data = (cooked_header(pkttype, hatype, address[:halen], socket.ntohs(protocol))
@@ -285,7 +300,7 @@ class RingCapture(CaptureSocket):
                 length += 16
             else:
                 data = ring[at + mac:at + mac + min(kept, snaplen)]
-            frames.append((sec * 1_000_000_000 + nsec, data, length, pkttype, 0))
+            frames.append((sec * 1_000_000_000 + nsec, data, length, pkttype))
             at += following
         return frames
 
@@ -300,17 +315,17 @@ MECHANISMS = {"ring": RingCapture, "recvfrom": RecvCapture}
 
 
 def open_capture(interface: str = "lo", mechanism: str = "ring", snaplen: int = DEFAULT_SNAPLEN,
-                 promiscuous: bool = False, program: Program | None = None,
-                 buffer_size: int = DEFAULT_BUFFER) -> CaptureSocket:
+                 promiscuous: bool = False, program: Program | None = None, buffer_size: int = DEFAULT_BUFFER,
+                 loopback_twice: bool = False) -> CaptureSocket:
     """A capture socket of the ``mechanism`` asked (``ring``, ``recvfrom``; ``auto``: the ring, else
     ``recvfrom`` where the kernel refuses a ring)."""
     if mechanism not in (*MECHANISMS, "auto"):
         raise InputError(f"mechanism {mechanism!r}: choose ring, recvfrom or auto")
     if mechanism == "recvfrom":
-        return RecvCapture(interface, snaplen, promiscuous, program)
+        return RecvCapture(interface, snaplen, promiscuous, program, loopback_twice)
     try:
-        return RingCapture(interface, snaplen, promiscuous, program, buffer_size)
+        return RingCapture(interface, snaplen, promiscuous, program, loopback_twice, buffer_size)
     except OSError as exc:
         if mechanism == "ring" or exc.errno not in (errno.EINVAL, errno.ENOPROTOOPT, errno.ENOMEM):
             raise
-        return RecvCapture(interface, snaplen, promiscuous, program)
+        return RecvCapture(interface, snaplen, promiscuous, program, loopback_twice)

@@ -48,13 +48,15 @@ class Sniffer:
     ``duration`` (seconds) and ``max_bytes`` end it; ``snaplen`` bytes of each frame are kept;
     ``promiscuous`` asks the interface for every frame on its segment; ``mechanism`` is ``auto``
     (the ring where the kernel has one), ``ring`` or ``recvfrom``; ``keep`` keeps the frames in memory
-    (the result's ``frames``); ``write`` a pcap file path for them."""
+    (the result's ``frames``); ``write`` a pcap file path for them; ``loopback_twice`` keeps the outgoing
+    copy of each loopback frame that tcpdump skips."""
 
     def __init__(self, interface: str = "lo", filter: str | BpfProgram | None = None, *,  # noqa: A002
                  count: int | None = None, duration: float | None = None, max_bytes: int | None = None,
                  snaplen: int = DEFAULT_SNAPLEN, promiscuous: bool = False, mechanism: str = "auto",
                  buffer_size: int = DEFAULT_BUFFER, keep: bool = True, write: str | os.PathLike[str] | None = None,
-                 file: str | os.PathLike[str] | None = None, poll_interval: float = 0.1) -> None:
+                 file: str | os.PathLike[str] | None = None, poll_interval: float = 0.1,
+                 loopback_twice: bool = False) -> None:
         check_number("snaplen", snaplen, 1, MAX_SNAPLEN, whole=True)
         check_number("buffer size", buffer_size, 4096, MAX_BUFFER, whole=True)
         check_number("poll interval", poll_interval, 0, 10, above=True)
@@ -78,7 +80,8 @@ class Sniffer:
         self.program = compile_program(filter, self.linktype, snaplen)
         try:
             if file is None:
-                self._socket = open_capture(interface, mechanism, snaplen, promiscuous, self.program, buffer_size)
+                self._socket = open_capture(interface, mechanism, snaplen, promiscuous, self.program,
+                                            buffer_size, loopback_twice)
                 self.mechanism = self._socket.mechanism
             if write is not None:
                 self._writer = PcapWriter(write, self.linktype, snaplen, nanosecond=True)
@@ -107,7 +110,7 @@ class Sniffer:
                     capture.stop()
                     break
                 left = capture.seconds_left(time.monotonic_ns())
-                for stamp, data, length, pkttype, _ in sock.read(self.poll_interval if left is None
+                for stamp, data, length, pkttype in sock.read(self.poll_interval if left is None
                                                                  else min(self.poll_interval, left)):
                     frame = Captured(stamp, data, length, pkttype, linktype)
                     if not self._keep(frame):
