@@ -116,3 +116,25 @@ def make_traffic(ns: Namespace, port: int = 40404) -> None:
     ns.run(["ping", "-c", "3", "-i", "0.2", "127.0.0.1"], check=True)
     ns.run(["dig", "+tries=1", "+time=1", "@127.0.0.1", "netstudy.test", "A"])
     ns.run([sys.executable, "-c", EXCHANGE, str(port)], check=True)
+
+
+def record_notebook_capture(path: Path) -> None:
+    """Record notebook 05's fallback capture: ping, a DNS query answered by ``netstudy dns serve`` on
+    port 53, and a TCP exchange, on a namespace's loopback, by tcpdump (run as root:
+    ``python tests/sniffing.py netstudy/data/captures/loopback_sniff.pcap``)."""
+    zone = ROOT / "netstudy" / "data" / "zones" / "netstudy.test.zone"
+    with Namespace("record") as ns:
+        server = ns.popen([*NETSTUDY, "dns", "serve", "--port", "53", zone])
+        time.sleep(2)
+        tcpdump = ns.popen(["tcpdump", "-i", "lo", "-n", "--immediate-mode", "-U", "-w", path])
+        wait_listening(tcpdump)
+        ns.run(["ping", "-c", "2", "-i", "0.2", "127.0.0.1"], check=True)
+        ns.run(["dig", "+tries=1", "+time=1", "@127.0.0.1", "www.netstudy.test", "A"], check=True)
+        ns.run([sys.executable, "-c", EXCHANGE.split("udp_server")[0], "8080"], check=True)
+        time.sleep(1)
+        interrupt(tcpdump)
+        interrupt(server)
+
+
+if __name__ == "__main__":
+    record_notebook_capture(Path(sys.argv[1]).resolve())
