@@ -20,6 +20,7 @@ from enum import IntEnum
 from typing import Any, BinaryIO, TypeGuard, Union, cast
 
 from netstudy.errors import BuildError, DecodeError, InputError
+from netstudy.wire.bpf import BpfProgram, compile_filter
 
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
@@ -377,10 +378,28 @@ def open_capture(source: PathOrFile) -> CaptureReader:
     return CaptureReader(source)
 
 
-def read(source: PathOrFile) -> Iterator[Record]:
-    """Yield the records of a capture file one by one; the file is closed when iteration ends."""
+def read(source: PathOrFile, filter: str = "") -> Iterator[Record]:
+    """Yield the records of a capture file one by one; the file is closed when iteration ends. With a
+    ``filter`` (a tcpdump expression, pcap-filter(7)), only the records it accepts, as ``tcpdump -r``."""
     with CaptureReader(source) as reader:
-        yield from reader
+        yield from filtered(reader, filter) if filter else reader
+
+
+def filtered(records: Iterable[Record], expression: str) -> Iterator[Record]:
+    """The records a tcpdump filter expression accepts, judged by its classic BPF program as the kernel
+    would (:func:`netstudy.wire.bpf.compile_filter`, compiled once per link type met). A bad expression
+    raises its ``FilterError`` here, before any record is read."""
+    programs: dict[int, BpfProgram] = {LinkType.ETHERNET: compile_filter(expression, LinkType.ETHERNET)}
+    return _accepted(records, expression, programs)
+
+
+def _accepted(records: Iterable[Record], expression: str, programs: dict[int, BpfProgram]) -> Iterator[Record]:
+    for record in records:
+        program = programs.get(record.linktype)
+        if program is None:
+            program = programs[record.linktype] = compile_filter(expression, record.linktype)
+        if program.accepts(record.data, record.length):
+            yield record
 
 
 def _is_capture_file(source: PathOrFile | Iterable[Record]) -> TypeGuard[PathOrFile]:

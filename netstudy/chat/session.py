@@ -9,19 +9,19 @@ run without privilege. :func:`segments` turns the frames into one row per TCP se
 """
 from __future__ import annotations
 
-import ctypes
 import select
 import socket
-import struct
 import threading
 import time
 from importlib.resources import files
 from typing import Any
 
 from netstudy.chat.engine import ChatClient, ChatServer
+from netstudy.net.filter import attach_filter
 from netstudy.net.link import PacketSocket
 from netstudy.pcap import LinkType, Record
 from netstudy.wire import TCP, decode
+from netstudy.wire.bpf import compile_filter
 
 __all__ = ["RECORDED", "SCRIPT", "capture_session", "segments"]
 
@@ -29,32 +29,6 @@ RECORDED = files("netstudy") / "data" / "captures" / "chat_session.pcap"
 
 # what alice's socket sends, one send() each, with a pause after it so each leaves as its own segment
 SCRIPT: tuple[bytes, ...] = (b"/nick alice\n", b"hello, wo", b"rld\n", b"one line\nand another\n", b"/quit\n")
-
-
-SO_ATTACH_FILTER = 26          # socket(7)
-
-
-def _only_port(sock: socket.socket, port: int) -> ctypes.Array:
-    """Attach a classic BPF program (what ``tcpdump -dd 'tcp port N'`` compiles, without the fragment
-    test) so the kernel hands this socket only our connection's frames: the machine's other loopback
-    traffic never fills its buffer. Returns the program's buffer, which must outlive the attach call."""
-    program = [
-        (0x28, 0, 0, 12),             # ldh [12]            EtherType
-        (0x15, 0, 7, 0x0800),         # jeq IPv4, else drop
-        (0x30, 0, 0, 23),             # ldb [23]            IP protocol
-        (0x15, 0, 5, 6),              # jeq TCP, else drop
-        (0xB1, 0, 0, 14),             # ldxb 4*([14]&0xf)   X = IP header length
-        (0x48, 0, 0, 14),             # ldh [x+14]          source port
-        (0x15, 3, 0, port),           # jeq port: accept
-        (0x48, 0, 0, 16),             # ldh [x+16]          destination port
-        (0x15, 1, 0, port),           # jeq port: accept
-        (0x06, 0, 0, 0),              # ret 0               drop
-        (0x06, 0, 0, 0x40000),        # ret 256 KiB         accept
-    ]
-    code = b"".join(struct.pack("HBBI", *insn) for insn in program)
-    buf = ctypes.create_string_buffer(code, len(code))
-    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, struct.pack("HP", len(program), ctypes.addressof(buf)))
-    return buf
 
 
 def _sniff(sock: PacketSocket, port: int, stop: threading.Event, out: list[Record]) -> None:
@@ -81,7 +55,9 @@ def capture_session(pause: float = 0.05) -> tuple[list[Record], list[str]]:
         alice = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         alice.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)    # every send() leaves at once
         alice.bind(("127.0.0.1", 0))
-        program = _only_port(sniffer.sock, alice.getsockname()[1])
+        # the kernel hands this socket only our connection's frames: the machine's other loopback
+        # traffic never fills its buffer
+        attach_filter(sniffer.sock, compile_filter(f"tcp port {alice.getsockname()[1]}", LinkType.ETHERNET))
         while sniffer.read() is not None:           # frames queued before the filter was attached
             pass
         stop = threading.Event()
@@ -104,7 +80,6 @@ def capture_session(pause: float = 0.05) -> tuple[list[Record], list[str]]:
             stop.set()
             thread.join(5)
             bob.close()
-    del program
     return records, heard
 
 

@@ -17,30 +17,22 @@ answers to other programs included (and, on loopback, our own probes): the calle
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import socket
-import struct
 import time
 
 from netstudy.errors import PrivilegeError
+from netstudy.net.filter import attach_filter
+from netstudy.wire.bpf import BpfProgram, compile_filter
 
 RECEIVE_BUFFER = 16 << 20        # a burst of answers to a fast scan must not overflow the socket
-SO_ATTACH_FILTER = 26
+LINKTYPE_IPV4 = 228              # a raw IPv4 socket reads datagrams from the IP header on
 
 
-def port_filter(port: int) -> bytes:
-    """A classic BPF program (``struct sock_fprog``'s instructions) for a raw IPv4 socket that keeps only
-    datagrams whose TCP or UDP destination port is ``port``: the kernel drops the rest before they are
-    queued (a scan's own probes, on loopback, and everybody else's traffic). Offsets start at the IP
-    header; ``ldxb 4*([0]&0xf)`` loads its length, whatever its options."""
-    code = [
-        (0xB1, 0, 0, 0),              # ldxb 4*([0] & 0xf): X = IP header length
-        (0x48, 0, 0, 2),              # ldh [x + 2]: the destination port
-        (0x15, 0, 1, port),           # jeq #port, keep, drop
-        (0x06, 0, 0, 0x40000),        # keep: ret #262144 (the whole datagram)
-        (0x06, 0, 0, 0),              # drop: ret #0
-    ]
-    return b"".join(struct.pack("HBBI", *instruction) for instruction in code)
+def port_filter(port: int) -> BpfProgram:
+    """The kernel filter (``dst port N`` compiled for raw IPv4, link type 228) for a raw IPv4 socket that
+    keeps only datagrams to ``port``, TCP, UDP or SCTP, unfragmented or first fragments: the kernel drops
+    the rest before they are queued (a scan's own probes, on loopback, and everybody else's traffic)."""
+    return compile_filter(f"dst port {port}", linktype=LINKTYPE_IPV4)
 
 
 def raw_privilege_message(what: str, instead: str = "") -> str:
@@ -101,9 +93,7 @@ class RawIPv4Socket:
 
     def only_to_port(self, port: int) -> None:
         """Receive only datagrams whose destination port is ``port`` (TCP or UDP): :func:`port_filter`."""
-        program = ctypes.create_string_buffer(port_filter(port))     # setsockopt copies it into the kernel
-        fprog = struct.pack("HL", len(program.raw) // 8, ctypes.addressof(program))
-        self.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        attach_filter(self.sock, port_filter(port))
         while self.read_into() is not None:          # what was queued before the filter: not filtered, drop it
             pass
 

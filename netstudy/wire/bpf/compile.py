@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netstudy.wire.bpf.parse import (
@@ -256,27 +257,28 @@ class Lowering:
 
     # -- addresses
     def host(self, node: Host) -> Test:
-        if isinstance(node.address, bytes):
-            return self.ether_host(node.direction, node.address, node.column)
-        if node.address.version == 6:
+        address = node.address
+        if isinstance(address, bytes):
+            return self.ether_host(node.direction, address, node.column)
+
+        def match(at: int) -> Test:
+            return self.address_match(at, address, node.prefix)
+        if address.version == 6:
             return all_of(self.ethertype(ETHERTYPE_IPV6),
-                          self.directed(node.direction, self.nl + 8, self.nl + 24,
-                                        lambda at: self.address_match(at, node.address, node.prefix)))
+                          self.directed(node.direction, self.nl + 8, self.nl + 24, match))
         kinds = [node.proto] if node.proto else ["ip", "arp", "rarp"]
-        offsets = {"ip": (12, 16), "arp": (14, 24), "rarp": (14, 24)}
-        return any_of(*(all_of(self.protocol(kind),
-                               self.directed(node.direction, self.nl + offsets[kind][0], self.nl + offsets[kind][1],
-                                             lambda at: self.address_match(at, node.address, node.prefix)))
+        offsets = {"ip": (12, 16), "arp": (14, 24), "rarp": (14, 24)}     # sender, target (RFC 791, RFC 826)
+        return any_of(*(all_of(self.protocol(kind), self.directed(node.direction, self.nl + offsets[kind][0],
+                                                                  self.nl + offsets[kind][1], match))
                         for kind in kinds))
 
     @staticmethod
-    def directed(direction: str | None, src_at: int, dst_at: int, match: object) -> Test:
+    def directed(direction: str | None, src_at: int, dst_at: int, match: Callable[[int], Test]) -> Test:
         """The source, the destination, either (the default) or both match."""
-        assert callable(match)
         if direction == "src":
-            return match(src_at)   # type: ignore[no-any-return]
+            return match(src_at)
         if direction == "dst":
-            return match(dst_at)   # type: ignore[no-any-return]
+            return match(dst_at)
         combine = all_of if direction == "src and dst" else any_of
         return combine(match(src_at), match(dst_at))
 

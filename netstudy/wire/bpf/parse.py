@@ -535,14 +535,13 @@ class Parser:
 
     def port_range(self, token: Token) -> tuple[int, int]:
         low, dash, high = token.text.partition("-")
-        ends = [number(low), number(high)]
-        if not dash or None in ends:
+        first, last = number(low), number(high)
+        if not dash or first is None or last is None:
             raise FilterError("expected a port range like 1000-2000 after 'portrange'", self.expression,
                               token.column)
-        if max(ends) > 0xFFFF:    # type: ignore[type-var]
+        if max(first, last) > 0xFFFF:
             raise FilterError(f"a port must be from 0 to 65535, not {token.text}", self.expression, token.column)
-        first, last = sorted(ends)   # type: ignore[type-var]
-        return first, last
+        return min(first, last), max(first, last)
 
 
 _MAC = re.compile(r"[0-9A-Fa-f]{1,2}([:\-])[0-9A-Fa-f]{1,2}(\1[0-9A-Fa-f]{1,2}){4}")
