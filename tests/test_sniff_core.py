@@ -103,7 +103,8 @@ def test_a_file_read_through_a_filter_keeps_what_tcpdump_keeps(expression):
 def test_the_cli_reads_a_file_prints_lines_and_no_kernel_statistics(capsys):
     assert main(["sniff", "-r", str(CAPTURE), "-c", "2", "-v", "-X", "icmp"]) == 0
     out, err = capsys.readouterr()
-    assert sum(": ICMP echo" in line for line in out.splitlines()) == 2 and "ttl                64" in out and "0x0000:  0000 0000" in out
+    assert sum(": ICMP echo" in line for line in out.splitlines()) == 2
+    assert "ttl                64" in out and "0x0000:  0000 0000" in out
     assert err.startswith("reading from file") and "captured" not in err
 
 

@@ -7,7 +7,6 @@ import argparse
 import sys
 
 from netstudy.commands.common import (
-    Number,
     add_mechanism_flag,
     count,
     one_line_errors,
@@ -15,11 +14,12 @@ from netstudy.commands.common import (
     stop_quietly_on_closed_pipe,
     stopped_by_signals,
 )
-from netstudy.net.packet import DEFAULT_SNAPLEN, MAX_SNAPLEN
-from netstudy.sniff import Sniffer, compile_program
+from netstudy.net.packet import DEFAULT_SNAPLEN, MAX_SNAPLEN, interface_linktype
+from netstudy.sniff import Sniffer
 from netstudy.sniff.core import MAX_DURATION
 from netstudy.sniff.engine import MAX_BUFFER
 from netstudy.sniff.output import dissection, end_lines, hex_lines, listening_line, packet_line, reading_line
+from netstudy.wire.bpf import compile_filter
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,11 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     expression = " ".join(args.filter) or None
     if args.dump:
-        if expression is None:
-            expression = ""
-        program = compile_program(expression, 113 if args.interface == "any" else 1, args.snaplen)
-        assert program is not None
-        print(program.listing())
+        print(compile_filter(expression or "", interface_linktype(args.interface), args.snaplen).listing())
         return 0
     sniffer = Sniffer(args.interface, expression, count=args.count, duration=args.duration, snaplen=args.snaplen,
                       promiscuous=args.promiscuous, mechanism=args.mechanism, buffer_size=args.buffer_kib * 1024,

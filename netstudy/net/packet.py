@@ -35,9 +35,10 @@ import select
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Protocol
 
 from netstudy.errors import InputError, PrivilegeError
+from netstudy.net.filter import attach_filter
+from netstudy.wire.bpf import BpfProgram
 
 SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP, PACKET_RX_RING, PACKET_STATISTICS, PACKET_VERSION = 1, 5, 6, 10
@@ -84,12 +85,6 @@ class KernelStats:
                            self.freeze_count + other.freeze_count)
 
 
-class Program(Protocol):
-    """A classic BPF program (``netstudy.wire.bpf.BpfProgram``) as the socket needs it."""
-
-    def packed(self) -> bytes: ...
-
-
 def privilege_message() -> str:
     return ("capturing frames needs an AF_PACKET socket, which needs root or CAP_NET_RAW: run as root, or "
             "give the interpreter CAP_NET_RAW (setcap cap_net_raw+ep); reading a capture file (-r FILE) "
@@ -125,7 +120,7 @@ class CaptureSocket:
     mechanism = ""
 
     def __init__(self, interface: str = "lo", snaplen: int = DEFAULT_SNAPLEN, promiscuous: bool = False,
-                 program: Program | None = None, loopback_twice: bool = False) -> None:
+                 program: BpfProgram | None = None, loopback_twice: bool = False) -> None:
         self.interface = interface
         self.loopback_index = -1 if loopback_twice else interface_index("lo")
         self.ifindex = interface_index(interface)
@@ -154,9 +149,8 @@ class CaptureSocket:
     def _setup(self) -> None:
         """Options set before the bind (the ring, timestamps)."""
 
-    def attach(self, program: Program) -> None:
+    def attach(self, program: BpfProgram) -> None:
         """Let the kernel run ``program`` on every frame (``SO_ATTACH_FILTER``, socket(7))."""
-        from netstudy.net.filter import attach_filter
         attach_filter(self.sock, program)
 
     def fileno(self) -> int:
@@ -241,7 +235,7 @@ class RingCapture(CaptureSocket):
     mechanism = "ring"
 
     def __init__(self, interface: str = "lo", snaplen: int = DEFAULT_SNAPLEN, promiscuous: bool = False,
-                 program: Program | None = None, loopback_twice: bool = False, buffer_size: int = DEFAULT_BUFFER,
+                 program: BpfProgram | None = None, loopback_twice: bool = False, buffer_size: int = DEFAULT_BUFFER,
                  retire_ms: int = 60) -> None:
         self.block_size = max(mmap.PAGESIZE, 1 << (max(snaplen + 512, 1 << 17) - 1).bit_length())
         self.block_size = min(self.block_size, 1 << 22)
@@ -315,7 +309,7 @@ MECHANISMS = {"ring": RingCapture, "recvfrom": RecvCapture}
 
 
 def open_capture(interface: str = "lo", mechanism: str = "ring", snaplen: int = DEFAULT_SNAPLEN,
-                 promiscuous: bool = False, program: Program | None = None, buffer_size: int = DEFAULT_BUFFER,
+                 promiscuous: bool = False, program: BpfProgram | None = None, buffer_size: int = DEFAULT_BUFFER,
                  loopback_twice: bool = False) -> CaptureSocket:
     """A capture socket of the ``mechanism`` asked (``ring``, ``recvfrom``; ``auto``: the ring, else
     ``recvfrom`` where the kernel refuses a ring)."""

@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netstudy.errors import InputError, check_number
 from netstudy.net.packet import (
@@ -34,9 +34,7 @@ from netstudy.net.packet import (
 )
 from netstudy.pcap import CaptureReader, PcapWriter
 from netstudy.sniff.core import Capture, Captured, CaptureResult, Limits
-
-if TYPE_CHECKING:
-    from netstudy.wire.bpf import BpfProgram
+from netstudy.wire.bpf import BpfProgram, compile_filter
 
 MAX_BUFFER = 1 << 30
 
@@ -77,7 +75,8 @@ class Sniffer:
             self.mechanism = "file"
         else:
             self.linktype = interface_linktype(interface)
-        self.program = compile_program(filter, self.linktype, snaplen)
+        # live, the kernel always runs a program, as libpcap's: the empty one keeps ``snaplen`` bytes
+        self.program = compile_program(filter if file is not None else filter or "", self.linktype, snaplen)
         try:
             if file is None:
                 self._socket = open_capture(interface, mechanism, snaplen, promiscuous, self.program,
@@ -211,7 +210,6 @@ def compile_program(filter: str | BpfProgram | None, linktype: int, snaplen: int
     ``netstudy.wire.bpf``; a program as it is; None: every frame)."""
     if filter is None or not isinstance(filter, str):
         return filter
-    from netstudy.wire.bpf import compile_filter
     return compile_filter(filter, linktype=linktype, snaplen=snaplen)
 
 
