@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 
 from netstudy.commands.common import (
     add_mechanism_flag,
@@ -15,7 +16,7 @@ from netstudy.commands.common import (
     stopped_by_signals,
 )
 from netstudy.net.packet import DEFAULT_SNAPLEN, MAX_SNAPLEN, interface_linktype
-from netstudy.sniff import Sniffer
+from netstudy.sniff import Captured, Sniffer
 from netstudy.sniff.core import MAX_DURATION
 from netstudy.sniff.engine import MAX_BUFFER
 from netstudy.sniff.output import dissection, end_lines, hex_lines, listening_line, packet_line, reading_line
@@ -68,9 +69,7 @@ def run(args: argparse.Namespace) -> int:
     quiet = args.write is not None and not (args.verbose or args.hex)     # tcpdump -w prints no lines
     try:
         with sniffer, stopped_by_signals():
-            for frame in sniffer:
-                if quiet:
-                    continue
+            for frame in _frames(sniffer, quiet):
                 packet = frame.decode()
                 print(packet_line(frame, packet, args.nano))
                 if args.verbose:
@@ -83,3 +82,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.read:
         print("\n".join(end_lines(sniffer.result().stats)), file=sys.stderr)
     return 0
+
+
+def _frames(sniffer: Sniffer, quiet: bool) -> Iterator[Captured]:
+    """The frames to print; none when ``quiet`` (read a ring block at a time, written by the sniffer)."""
+    if not quiet:
+        yield from sniffer
+        return
+    for _ in sniffer.batches():
+        pass

@@ -46,6 +46,7 @@ PACKET_MR_PROMISC = 1
 TPACKET_V3 = 2
 TP_STATUS_KERNEL, TP_STATUS_USER = 0, 1
 SO_TIMESTAMPNS = SCM_TIMESTAMPNS = 35           # asm-generic/socket.h (SO_TIMESTAMPNS_OLD)
+SO_RCVBUFFORCE = 33
 ETH_P_ALL = 0x0003
 ARPHRD_ETHER, ARPHRD_LOOPBACK = 1, 772
 LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL = 1, 113
@@ -192,11 +193,23 @@ class CaptureSocket:
 
 class RecvCapture(CaptureSocket):
     """One ``recvmsg()`` per frame: the frame, its length on the wire (``MSG_TRUNC``), the kernel's
-    timestamp (``SCM_TIMESTAMPNS``) and the address with ``sll_pkttype``."""
+    timestamp (``SCM_TIMESTAMPNS``) and the address with ``sll_pkttype``; the socket's receive buffer
+    ``buffer_size`` bytes (``SO_RCVBUFFORCE`` as root, else ``SO_RCVBUF`` up to ``net.core.rmem_max``), as
+    libpcap sizes it without a ring."""
 
     mechanism = "recvfrom"
 
+    def __init__(self, interface: str = "lo", snaplen: int = DEFAULT_SNAPLEN, promiscuous: bool = False,
+                 program: BpfProgram | None = None, loopback_twice: bool = False,
+                 buffer_size: int = DEFAULT_BUFFER) -> None:
+        self.buffer_size = buffer_size
+        super().__init__(interface, snaplen, promiscuous, program, loopback_twice)
+
     def _setup(self) -> None:
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, self.buffer_size)
+        except PermissionError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.buffer_size)
         self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self._buffer = bytearray(self.snaplen)
         self._ancillary = socket.CMSG_SPACE(TIMESPEC.size)
@@ -316,10 +329,10 @@ def open_capture(interface: str = "lo", mechanism: str = "ring", snaplen: int = 
     if mechanism not in (*MECHANISMS, "auto"):
         raise InputError(f"mechanism {mechanism!r}: choose ring, recvfrom or auto")
     if mechanism == "recvfrom":
-        return RecvCapture(interface, snaplen, promiscuous, program, loopback_twice)
+        return RecvCapture(interface, snaplen, promiscuous, program, loopback_twice, buffer_size)
     try:
         return RingCapture(interface, snaplen, promiscuous, program, loopback_twice, buffer_size)
     except OSError as exc:
         if mechanism == "ring" or exc.errno not in (errno.EINVAL, errno.ENOPROTOOPT, errno.ENOMEM):
             raise
-        return RecvCapture(interface, snaplen, promiscuous, program, loopback_twice)
+        return RecvCapture(interface, snaplen, promiscuous, program, loopback_twice, buffer_size)

@@ -7,7 +7,8 @@ bytes, in which direction, when to stop, and the statistics tcpdump prints at th
                      CAPTURING --stop---> STOPPED    (Ctrl-C, ``stop()``, the end of a file)
 
 The engine hands it each frame (``receive(frame, now_ns)`` -> the :class:`Captured` record, or None
-once the capture is over), tells it the time (``expire(now_ns)``: the ``-G`` duration) and, at the end,
+once the capture is over) or a ring block's frames at once (``receive_batch``), tells it the time
+(``expire(now_ns)``: the ``-G`` duration) and, at the end,
 the kernel's counters (``kernel(stats)``, from ``PACKET_STATISTICS``). :meth:`Capture.result` is the
 :class:`CaptureResult`, with ``to_frame()``.
 """
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from netstudy.errors import check_number
@@ -28,6 +30,9 @@ MAX_COUNT = 2**63 - 1
 MAX_DURATION = 365 * 24 * 3600.0          # seconds
 # sll_pkttype (linux/if_packet.h): who the frame was for, as tcpdump -i any writes it
 DIRECTIONS = {0: "in", 1: "broadcast", 2: "multicast", 3: "otherhost", 4: "out", None: "unknown"}
+# a frame as the capture socket hands it over: (timestamp_ns, data, wire length, sll_pkttype or None)
+Frame = tuple[int, bytes, int, "int | None"]
+_LENGTH, _PKTTYPE = itemgetter(2), itemgetter(3)
 
 
 class State(enum.Enum):
@@ -148,19 +153,35 @@ class Capture:
 
     def receive(self, frame: Captured, now_ns: int) -> Captured | None:
         """File a frame that arrived (or that a file holds); None when the capture is already over."""
+        kept = self.receive_batch([(frame.timestamp_ns, frame.data, frame.length, frame.pkttype)],
+                                  frame.linktype, now_ns)
+        return frame if kept else None
+
+    def receive_batch(self, frames: Sequence[Frame], linktype: int, now_ns: int) -> Sequence[Frame]:
+        """File the frames of one read (a ring block's): the ones kept, in order, up to the count and
+        byte limits ([] once the capture is over). Counted a batch at a time: a ring hands over thousands."""
         if self.state is not State.CAPTURING:
-            return None
-        stats = self.stats
-        stats.captured += 1
-        stats.bytes += frame.length
-        stats.by_direction[frame.direction] += 1
+            return []
+        limits, stats = self.limits, self.stats
+        if limits.count is not None:
+            frames = frames[:limits.count - stats.captured]
+        if limits.max_bytes is not None:
+            total = stats.bytes
+            for index, frame in enumerate(frames):
+                total += frame[2]
+                if total >= limits.max_bytes:
+                    frames = frames[:index + 1]
+                    break
+        stats.captured += len(frames)
+        stats.bytes += sum(map(_LENGTH, frames))
+        for pkttype, count in Counter(map(_PKTTYPE, frames)).items():
+            stats.by_direction[DIRECTIONS.get(pkttype, "unknown")] += count
         if self.keep:
-            self.frames.append(frame)
-        limits = self.limits
+            self.frames += (Captured(stamp, data, length, pkttype, linktype) for stamp, data, length, pkttype in frames)
         if ((limits.count is not None and stats.captured >= limits.count)
                 or (limits.max_bytes is not None and stats.bytes >= limits.max_bytes)):
             self.state = TABLE.next(self.state, "limit")
-        return frame
+        return frames
 
     def refuse(self) -> None:
         """A frame of a file that the filter refused (a live capture's never reach us: the kernel's filter)."""

@@ -8,7 +8,8 @@ what it keeps to a pcap file with nanosecond timestamps.
 
 Three ways to drive it, one loop underneath:
 
-- ``for frame in sniffer:`` in the caller's thread (the CLI: Ctrl-C ends it, the statistics still read);
+- ``for frame in sniffer:`` in the caller's thread (the CLI: Ctrl-C ends it, the statistics still read),
+  or ``for batch in sniffer.batches():`` a ring block at a time;
 - ``sniffer.run()`` until a limit, then the :class:`~netstudy.sniff.core.CaptureResult`;
 - ``sniffer.start()`` on a background thread and ``sniffer.stop()`` (a notebook making traffic meanwhile):
   the loop polls with a short timeout, so ``stop()`` returns within ``poll_interval``.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from netstudy.errors import InputError, check_number
@@ -33,7 +34,7 @@ from netstudy.net.packet import (
     open_capture,
 )
 from netstudy.pcap import CaptureReader, PcapWriter
-from netstudy.sniff.core import Capture, Captured, CaptureResult, Limits
+from netstudy.sniff.core import Capture, Captured, CaptureResult, Frame, Limits
 from netstudy.wire.bpf import BpfProgram, compile_filter
 
 MAX_BUFFER = 1 << 30
@@ -89,18 +90,25 @@ class Sniffer:
             raise
 
     # -- the loop
-    def __iter__(self) -> Iterator[Captured]:
+    def batches(self) -> Iterator[Sequence[Frame]]:
+        """The frames kept, a read at a time (a ring block's worth), as ``(timestamp_ns, data, length,
+        pkttype)`` tuples: the fast way through a busy capture (``-w`` without printing)."""
         return self._live() if self._socket is not None else self._replay()
 
-    def _keep(self, frame: Captured) -> bool:
-        if self.capture.receive(frame, time.monotonic_ns()) is None:
-            return False
-        if self._writer is not None:
-            self._writer.write(frame.data, frame.timestamp_ns, frame.length)
-        return True
+    def __iter__(self) -> Iterator[Captured]:
+        linktype = self.linktype
+        for batch in self.batches():
+            for stamp, data, length, pkttype in batch:
+                yield Captured(stamp, data, length, pkttype, linktype)
 
-    def _live(self) -> Iterator[Captured]:
-        capture, sock, linktype = self.capture, self._socket, self.linktype
+    def _kept(self, batch: Sequence[Frame]) -> Sequence[Frame]:
+        kept = self.capture.receive_batch(batch, self.linktype, time.monotonic_ns())
+        if self._writer is not None and kept:
+            self._writer.write_batch(kept)
+        return kept
+
+    def _live(self) -> Iterator[Sequence[Frame]]:
+        capture, sock = self.capture, self._socket
         assert sock is not None
         capture.start(time.monotonic_ns())
         try:
@@ -109,31 +117,26 @@ class Sniffer:
                     capture.stop()
                     break
                 left = capture.seconds_left(time.monotonic_ns())
-                for stamp, data, length, pkttype in sock.read(self.poll_interval if left is None
-                                                                 else min(self.poll_interval, left)):
-                    frame = Captured(stamp, data, length, pkttype, linktype)
-                    if not self._keep(frame):
-                        break
-                    yield frame
+                batch = sock.read(self.poll_interval if left is None else min(self.poll_interval, left))
+                if batch:
+                    yield self._kept(batch)
         finally:
             self._finish()
 
-    def _replay(self) -> Iterator[Captured]:
-        capture, reader, program = self.capture, self._reader, self.program
+    def _replay(self) -> Iterator[Sequence[Frame]]:
+        capture, reader, program, snaplen = self.capture, self._reader, self.program, self.snaplen
         assert reader is not None
         capture.start(time.monotonic_ns())
         try:
             for record in reader:
-                if self._stopping.is_set():
+                if self._stopping.is_set() or capture.done:
                     break
                 if program is not None and not program.accepts(record.data, record.length):
                     capture.refuse()
                     continue
-                frame = Captured(record.timestamp_ns, record.data[:self.snaplen], record.length, None,
-                                 record.linktype)
-                if not self._keep(frame):
-                    break
-                yield frame
+                kept = self._kept([(record.timestamp_ns, record.data[:snaplen], record.length, None)])
+                if kept:
+                    yield kept
         finally:
             if not capture.done:
                 capture.stop()
@@ -153,7 +156,7 @@ class Sniffer:
 
     def run(self) -> CaptureResult:
         """Capture until a limit is reached or :meth:`stop` is called; the result."""
-        for _ in self:
+        for _ in self.batches():
             pass
         return self.result()
 
