@@ -508,7 +508,8 @@ class PcapWriter:
         """Append packets given as tuples that start ``(timestamp_ns, data, length, ...)`` (a live
         capture's, lengths as the kernel gave them), in one write: what a sniffer's ring hands over at once."""
         snaplen, per_second = self.snaplen, 1_000_000_000 if self.nanosecond else 1_000_000
-        pack, parts = _RECORD_HEADER.pack, []
+        pack = _RECORD_HEADER.pack
+        parts: list[bytes] = []
         for packet in packets:
             timestamp_ns, data, length = packet[0], packet[1][:snaplen], packet[2]
             sec, ns = divmod(timestamp_ns, 1_000_000_000)

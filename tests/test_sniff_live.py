@@ -4,6 +4,7 @@ lengths; a capture in the lab on a veth. Each loopback test runs in a namespace 
 (tests/sniffing.py), so its ``lo`` carries only the traffic the test makes."""
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -152,3 +153,41 @@ def test_a_capture_in_the_lab_on_a_veth(tmp_path):
 def _icmp_or_arp(frame: bytes) -> bool:
     ethertype = int.from_bytes(frame[12:14], "big")
     return ethertype == 0x0806 or (ethertype == 0x0800 and frame[23] == 1)
+
+
+def test_a_background_capture_stops_at_once_and_keeps_what_the_filter_passed():
+    need_root("AF_PACKET capture")
+    import socket
+
+    from netstudy.sniff import Sniffer
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        rx.bind(("127.0.0.1", 0))
+        port = rx.getsockname()[1]
+        for mechanism in ("ring", "recvfrom"):
+            with Sniffer("lo", f"udp dst port {port}", mechanism=mechanism) as sniffer:
+                sniffer.start()
+                for i in range(5):
+                    tx.sendto(b"datagram %d" % i, ("127.0.0.1", port))
+                time.sleep(0.3)
+                started = time.monotonic()
+                result = sniffer.stop()
+                assert time.monotonic() - started < 0.5 and not sniffer.running
+            assert [f.decode().remainder for f in result.frames] == [b"datagram %d" % i for i in range(5)]
+            assert result.stats.captured == 5 and result.stats.by_direction == {"in": 5}
+            assert result.stats.received == 10 and result.stats.dropped == 0 and result.mechanism == mechanism
+            table = result.to_frame()
+            assert list(table["dport"]) == [port] * 5 and set(table["direction"]) == {"in"}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_ends_the_capture_with_tcpdumps_statistics(namespace, signum):
+    proc = namespace.popen([*NETSTUDY, "sniff", "-i", "lo", "icmp"])
+    wait_listening(proc)
+    namespace.run(["ping", "-c", "2", "-i", "0.2", "127.0.0.1"], check=True)
+    time.sleep(0.5)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert len(out.splitlines()) == 4 and all(": ICMP echo" in line for line in out.splitlines())
+    assert err.splitlines()[-3:] == ["4 packets captured", "8 packets received by filter",
+                                     "0 packets dropped by kernel"]
