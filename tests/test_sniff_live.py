@@ -4,6 +4,7 @@ lengths; a capture in the lab on a veth. Each loopback test runs in a namespace 
 (tests/sniffing.py), so its ``lo`` carries only the traffic the test makes."""
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
@@ -34,6 +35,15 @@ def _frames(path) -> Counter[tuple[bytes, int]]:
     return Counter((r.data, r.length) for r in pcap.read(path))
 
 
+def _same_frames(seen: Counter, expected: Counter, stderr: dict[str, str]) -> None:
+    """Every frame tcpdump saw, we saw; and the same frames, unless tcpdump's kernel dropped some (a busy
+    machine: tcpdump says so at the end), in which case we may have those few more."""
+    dropped = int(re.search(r"(\d+) packets? dropped by kernel", stderr["theirs"]).group(1))
+    assert seen & expected == expected, stderr
+    assert sum(seen.values()) - sum(expected.values()) <= dropped, stderr
+    assert "0 packets dropped by kernel" in stderr["ours"], stderr
+
+
 def _tshark(path, outer: bool = False) -> list[tuple[str, ...]]:
     """tshark's FIELDS of every frame, sorted; ``outer``: the outermost value of each (an ICMP error's
     quoted datagram left out), as a one-line summary of the frame reads it."""
@@ -56,8 +66,7 @@ def test_we_see_every_frame_tcpdump_sees(namespace, tmp_path, mechanism):
         make_traffic(namespace)
     seen, expected = _frames(ours), _frames(theirs)
     assert sum(expected.values()) >= 3 * 2 + 2 + 7 + 10       # pings, DNS + ICMP, TCP (at least 7), UDP
-    assert seen == expected, stderr
-    assert sum(length for _, length in seen.elements()) == sum(length for _, length in expected.elements())
+    _same_frames(seen, expected, stderr)
     # the statistics in tcpdump's words, counting what the file holds
     total = sum(seen.values())
     assert f"{total} packets captured" in stderr["ours"]
@@ -65,9 +74,25 @@ def test_we_see_every_frame_tcpdump_sees(namespace, tmp_path, mechanism):
     assert "0 packets dropped by kernel" in stderr["ours"]
     assert stderr["listening"].endswith(f"({mechanism})\n")
     # the kernel counted both copies of each loopback frame (out and in), tcpdump too; both kept one
-    assert f"{2 * total} packets received by filter" in stderr["theirs"]
-    # tshark reads our file as it reads tcpdump's
-    assert _tshark(ours) == _tshark(theirs)
+    assert f"{2 * total} packets received by filter" in stderr["theirs"] or seen != expected
+    # tshark reads our file as it reads tcpdump's (every frame, when tcpdump dropped none)
+    if seen == expected:
+        assert _tshark(ours) == _tshark(theirs)
+    else:
+        assert set(_tshark(theirs)) <= set(_tshark(ours))
+
+
+@pytest.mark.parametrize("mechanism", ["ring", "recvfrom"])
+def test_on_any_the_cooked_v2_frames_are_tcpdumps(namespace, tmp_path, mechanism):
+    ours, theirs = tmp_path / "ours.pcap", tmp_path / "tcpdump.pcap"
+    with side_by_side(namespace, [*NETSTUDY, "sniff", "-i", "any", "--mechanism", mechanism, "-w", ours, "udp or icmp"],
+                      ["tcpdump", "-i", "any", "-n", "--immediate-mode", "-U", "-w", theirs, "udp or icmp"]) as stderr:
+        make_traffic(namespace)
+    assert pcap.CaptureReader(ours).interfaces[0].linktype == 276
+    seen, expected = _frames(ours), _frames(theirs)
+    assert sum(expected.values()) >= 8
+    _same_frames(seen, expected, stderr)
+    assert set(_tshark(theirs)) <= set(_tshark(ours))
 
 
 @pytest.mark.parametrize("expression", ["udp or icmp", "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0", "not port 40404"])
@@ -77,7 +102,8 @@ def test_the_kernel_runs_the_filter_as_tcpdumps(namespace, tmp_path, expression)
                       ["tcpdump", "-i", "lo", "-n", "--immediate-mode", "-U", "-w", theirs, expression]) as stderr:
         make_traffic(namespace)
     seen, expected = _frames(ours), _frames(theirs)
-    assert seen == expected and sum(seen.values()) >= 4, stderr
+    assert sum(expected.values()) >= 4
+    _same_frames(seen, expected, stderr)
     # the kernel counted only what the filter passed (both copies of each loopback frame), as tcpdump's
     total = sum(seen.values())
     assert f"{2 * total} packets received by filter" in stderr["ours"]

@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "icmp...), compiled to classic BPF and run by the kernel.")
     p.add_argument("filter", nargs="*", metavar="FILTER", help="a tcpdump filter expression")
     p.add_argument("-i", dest="interface", default="lo", metavar="IFACE",
-                   help="interface to capture on (default lo; any: every interface, Linux cooked headers)")
+                   help="interface to capture on (default lo; any: every interface, Linux cooked v2 headers)")
     p.add_argument("-c", dest="count", type=count("count"), metavar="N", help="stop after N packets")
     p.add_argument("-G", dest="duration", type=seconds("duration", MAX_DURATION), metavar="SECONDS",
                    help="stop after SECONDS")

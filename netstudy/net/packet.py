@@ -13,8 +13,9 @@ Two ways to read them, the lesson's and the fast one:
 
 Both open the socket with protocol 0 (nothing arrives), attach the filter, then ``bind()`` to the
 interface with ``ETH_P_ALL``, as libpcap does, so no frame of another interface slips in before the
-bind. On ``any`` the socket is ``SOCK_DGRAM`` and each frame gets a Linux cooked (SLL) header built from
-its ``sockaddr_ll`` (LINKTYPE_LINUX_SLL), as tcpdump's. Promiscuous mode is a membership
+bind. On ``any`` the socket is ``SOCK_DGRAM``, bound to no interface (it listens from its creation: what
+queued before the filter is drained), and each frame gets a Linux cooked v2 header built from its
+``sockaddr_ll`` (LINKTYPE_LINUX_SLL2, with the interface index), as tcpdump 4.99's. Promiscuous mode is a membership
 (``PACKET_ADD_MEMBERSHIP``/``PACKET_MR_PROMISC``) that ends with the socket. ``PACKET_STATISTICS``
 (``tpacket_stats``; with TPACKET_V3 ``tpacket_stats_v3`` with ``tp_freeze_q_cnt``) is read and
 summed: the kernel resets it on every read.
@@ -29,6 +30,7 @@ bytes kept (at most the snap length), the length on the wire, and ``sll_pkttype`
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import mmap
 import select
@@ -49,7 +51,8 @@ SO_TIMESTAMPNS = SCM_TIMESTAMPNS = 35           # asm-generic/socket.h (SO_TIMES
 SO_RCVBUFFORCE = 33
 ETH_P_ALL = 0x0003
 ARPHRD_ETHER, ARPHRD_LOOPBACK = 1, 772
-LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL = 1, 113
+LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2 = 1, 276
+COOKED_LENGTH = 20
 DEFAULT_SNAPLEN = 262144                        # tcpdump's
 DEFAULT_BUFFER = 2 * 1024 * 1024                # libpcap's default buffer (tcpdump -B 2048)
 MAX_SNAPLEN = 262144
@@ -105,13 +108,13 @@ def interface_index(name: str) -> int:
 
 def interface_linktype(name: str) -> int:
     """The capture file link type of frames read on ``name``: Ethernet (loopback frames carry a zeroed
-    Ethernet header on Linux), Linux cooked for ``any``."""
-    return LINKTYPE_LINUX_SLL if name == "any" else LINKTYPE_ETHERNET
+    Ethernet header on Linux), Linux cooked v2 for ``any``."""
+    return LINKTYPE_LINUX_SLL2 if name == "any" else LINKTYPE_ETHERNET
 
 
-def cooked_header(pkttype: int, hatype: int, address: bytes, protocol: int) -> bytes:
-    """The 16-byte Linux cooked capture header (LINKTYPE_LINUX_SLL) of a frame read on ``any``."""
-    return struct.pack("!HHH8sH", pkttype, hatype, min(len(address), 8), address[:8], protocol)
+def cooked_header(protocol: int, ifindex: int, hatype: int, pkttype: int, address: bytes) -> bytes:
+    """The 20-byte Linux cooked capture v2 header (LINKTYPE_LINUX_SLL2) of a frame read on ``any``."""
+    return struct.pack("!HHIHBB8s", protocol, 0, ifindex, hatype, pkttype, min(len(address), 8), address[:8])
 
 
 class CaptureSocket:
@@ -129,8 +132,8 @@ class CaptureSocket:
         self.linktype = interface_linktype(interface)
         self.cooked = interface == "any"
         kind = socket.SOCK_DGRAM if self.cooked else socket.SOCK_RAW
-        try:
-            self.sock = socket.socket(socket.AF_PACKET, kind, 0)     # protocol 0: nothing until bind()
+        try:                            # protocol 0: nothing until bind(); on any (no bind) everything at once
+            self.sock = socket.socket(socket.AF_PACKET, kind, socket.htons(ETH_P_ALL) if self.cooked else 0)
         except PermissionError:
             raise PrivilegeError(privilege_message()) from None
         self._stats = KernelStats()
@@ -138,7 +141,10 @@ class CaptureSocket:
             self._setup()
             if program is not None:
                 self.attach(program)
-            self.sock.bind((interface if not self.cooked else "", ETH_P_ALL))
+            if self.cooked:
+                self._drain()
+            else:
+                self.sock.bind((interface, ETH_P_ALL))
             if promiscuous and self.ifindex:
                 mreq = struct.pack("=iHH8s", self.ifindex, PACKET_MR_PROMISC, 0, b"")
                 self.sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
@@ -149,6 +155,13 @@ class CaptureSocket:
 
     def _setup(self) -> None:
         """Options set before the bind (the ring, timestamps)."""
+
+    def _drain(self) -> None:
+        """Drop the frames queued before the filter was attached (an unbound socket hears from its creation)."""
+        self.sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self.sock.recv(1)
 
     def attach(self, program: BpfProgram) -> None:
         """Let the kernel run ``program`` on every frame (``SO_ATTACH_FILTER``, socket(7))."""
@@ -213,6 +226,14 @@ class RecvCapture(CaptureSocket):
         self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self._buffer = bytearray(self.snaplen)
         self._ancillary = socket.CMSG_SPACE(TIMESPEC.size)
+        self._indexes: dict[str, int] = {}
+
+    def _index(self, name: str) -> int:
+        """The index of interface ``name`` (recvfrom's address names it; the cooked header numbers it)."""
+        index = self._indexes.get(name)
+        if index is None:
+            index = self._indexes[name] = socket.if_nametoindex(name)
+        return index
 
     def read(self, timeout: float | None = 0.0) -> list[Frame]:
         frames: list[Frame] = []
@@ -235,8 +256,8 @@ class RecvCapture(CaptureSocket):
                     stamp = seconds * 1_000_000_000 + nanoseconds
             data = bytes(view[:min(length, len(buffer))])
             if self.cooked:
-                data = cooked_header(address[2], address[3], address[4], address[1]) + data
-                length += 16
+                data = cooked_header(address[1], self._index(address[0]), address[3], address[2], address[4]) + data
+                length += COOKED_LENGTH
             frames.append((stamp, data[:self.snaplen], length, address[2]))
         return frames
 
@@ -301,10 +322,10 @@ class RingCapture(CaptureSocket):
                 at += following
                 continue
             if cooked:
-                _, protocol, _, hatype, _, halen, address = SOCKADDR_LL.unpack_from(ring, at + SOCKADDR_LL_OFFSET)
-                data = (cooked_header(pkttype, hatype, address[:halen], socket.ntohs(protocol))
-                        + ring[at + net:at + net + min(kept, snaplen - 16)])
-                length += 16
+                _, protocol, ifindex, hatype, _, halen, address = SOCKADDR_LL.unpack_from(ring, at + SOCKADDR_LL_OFFSET)
+                data = (cooked_header(socket.ntohs(protocol), ifindex, hatype, pkttype, address[:halen])
+                        + ring[at + net:at + net + min(kept, snaplen - COOKED_LENGTH)])
+                length += COOKED_LENGTH
             else:
                 data = ring[at + mac:at + mac + min(kept, snaplen)]
             frames.append((sec * 1_000_000_000 + nsec, data, length, pkttype))

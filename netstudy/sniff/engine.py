@@ -28,6 +28,7 @@ from netstudy.errors import InputError, check_number
 from netstudy.net.packet import (
     DEFAULT_BUFFER,
     DEFAULT_SNAPLEN,
+    LINKTYPE_LINUX_SLL2,
     MAX_SNAPLEN,
     CaptureSocket,
     interface_linktype,
@@ -78,6 +79,11 @@ class Sniffer:
             self.linktype = interface_linktype(interface)
         # live, the kernel always runs a program, as libpcap's: the empty one keeps ``snaplen`` bytes
         self.program = compile_program(filter if file is not None else filter or "", self.linktype, snaplen)
+        # on ``any`` the kernel hands over frames without a link header (SOCK_DGRAM) and libpcap rewrites the
+        # program's link-layer loads for it; we give the kernel the empty program and run the filter here
+        self._user_program: BpfProgram | None = None
+        if file is None and interface_linktype(interface) == LINKTYPE_LINUX_SLL2 and filter:
+            self._user_program, self.program = self.program, compile_filter("", self.linktype, snaplen)
         try:
             if file is None:
                 self._socket = open_capture(interface, mechanism, snaplen, promiscuous, self.program,
@@ -118,6 +124,9 @@ class Sniffer:
                     break
                 left = capture.seconds_left(time.monotonic_ns())
                 batch = sock.read(self.poll_interval if left is None else min(self.poll_interval, left))
+                if self._user_program is not None:
+                    accepts = self._user_program.accepts
+                    batch = [frame for frame in batch if accepts(frame[1], frame[2])]
                 if batch:
                     yield self._kept(batch)
         finally:

@@ -10,11 +10,14 @@
 """
 from __future__ import annotations
 
+import functools
+import socket
 import time
 
 from netstudy.show.hexdump import hexdump_text
 from netstudy.sniff.core import Captured, CaptureStats
 from netstudy.wire.decode import Packet
+from netstudy.wire.link import SLL2
 
 # pcap link types as tcpdump names them (DLT name, description)
 LINKTYPE_NAMES = {1: ("EN10MB", "Ethernet"), 113: ("LINUX_SLL", "Linux cooked v1"),
@@ -31,12 +34,23 @@ def timestamp(timestamp_ns: int, nano: bool = False) -> str:
 
 
 def packet_line(frame: Captured, packet: Packet | None = None, nano: bool = False) -> str:
-    """One frame as tcpdump's one-liner; ``packet`` is its decoding if already made."""
+    """One frame as tcpdump's one-liner; ``packet`` is its decoding if already made. A Linux cooked v2
+    frame (``-i any``) starts with its interface and direction, as tcpdump writes them (``lo    In  IP ...``)."""
     packet = packet or frame.decode()
     summary = packet.summary()
-    if frame.linktype == 113 and frame.pkttype is not None:       # tcpdump -i any: the direction first
-        summary = f"{DIRECTION_MARKS.get(frame.pkttype, '?'):<4}{summary}"
+    link = packet.layers[0] if packet.spans else None
+    if isinstance(link, SLL2):
+        summary = f"{interface_name(link.interface_index):<6}{DIRECTION_MARKS.get(link.packet_type, '?'):<4}{summary}"
     return f"{timestamp(frame.timestamp_ns, nano)} {summary}"
+
+
+@functools.cache
+def interface_name(index: int) -> str:
+    """The name of interface ``index`` on this host (its number when it has gone)."""
+    try:
+        return socket.if_indextoname(index)
+    except OSError:
+        return str(index)
 
 
 def dissection(packet: Packet) -> str:
