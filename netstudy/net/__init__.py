@@ -10,6 +10,8 @@
   pseudo-header; :func:`reserve_port` for the probes' source port; :func:`raw_privilege_message`.
 - :mod:`netstudy.net.link`: this host's interfaces with their IPv4 networks and MACs (:func:`interfaces`,
   :func:`interface_for`), and :class:`PacketSocket`, whole Ethernet frames on one interface (packet(7)).
+- :mod:`netstudy.net.packet`: capture sockets for a sniffer: :func:`open_capture` gives a TPACKET_V3 receive
+  ring (:class:`RingCapture`) or one ``recvmsg`` per frame (:class:`RecvCapture`), with the kernel's counters.
 """
 from netstudy.net.icmp import IcmpSocket, UdpProbeSocket, bind_to_device, check_ttl, privilege_message, resolve, set_ttl
 from netstudy.net.link import Interface, PacketSocket, interface_for, interfaces
