@@ -14,7 +14,7 @@ import itertools
 import os
 import struct
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, BinaryIO, TypeGuard, Union, cast
@@ -489,6 +489,9 @@ def tcp_segments(records: Iterable[Record]) -> Any:
     return pd.DataFrame(rows, columns=["time_ms", "from", "flags", "seq", "ack", "len", "payload"])
 
 
+_RECORD_HEADER = struct.Struct("<IIII")      # ts_sec, ts_subsec, caplen, length (draft-ietf-opsawg-pcap §5)
+
+
 class PcapWriter:
     """Write a classic pcap file (draft-ietf-opsawg-pcap section 4) that tshark and Wireshark open cleanly.
 
@@ -530,6 +533,19 @@ class PcapWriter:
         self._file.write(struct.pack("<IIII", sec, sub, len(data), length))
         self._file.write(data)
         self.count += 1
+
+    def write_batch(self, packets: Sequence[tuple[Any, ...]]) -> None:
+        """Append packets given as tuples that start ``(timestamp_ns, data, length, ...)`` (a live
+        capture's, lengths as the kernel gave them), in one write: what a sniffer's ring hands over at once."""
+        snaplen, per_second = self.snaplen, 1_000_000_000 if self.nanosecond else 1_000_000
+        pack = _RECORD_HEADER.pack
+        parts: list[bytes] = []
+        for packet in packets:
+            timestamp_ns, data, length = packet[0], packet[1][:snaplen], packet[2]
+            sec, ns = divmod(timestamp_ns, 1_000_000_000)
+            parts += pack(sec, ns * per_second // 1_000_000_000, len(data), length), data
+        self._file.write(b"".join(parts))
+        self.count += len(packets)
 
     def close(self) -> None:
         if self._owns:

@@ -12,6 +12,8 @@
   :func:`interface_for`), and :class:`PacketSocket`, whole Ethernet frames on one interface (packet(7)).
 - :mod:`netstudy.net.capture`: :class:`~netstudy.net.capture.TcpPortCapture`, one TCP connection's frames
   captured on a thread behind a BPF port filter (the chat's session, a P2P link).
+- :mod:`netstudy.net.packet`: capture sockets for a sniffer: :func:`open_capture` gives a TPACKET_V3 receive
+  ring (:class:`RingCapture`) or one ``recvmsg`` per frame (:class:`RecvCapture`), with the kernel's counters.
 """
 from netstudy.net.icmp import IcmpSocket, UdpProbeSocket, bind_to_device, check_ttl, privilege_message, resolve, set_ttl
 from netstudy.net.link import Interface, PacketSocket, interface_for, interfaces

@@ -1,0 +1,359 @@
+"""Capture sockets: every frame an interface sees, through an ``AF_PACKET`` socket (packet(7)).
+
+Two ways to read them, the lesson's and the fast one:
+
+- :class:`RecvCapture`: one ``recvmsg()`` system call per frame; the kernel's arrival time comes with it
+  as ``SO_TIMESTAMPNS`` ancillary data (socket(7)) and the direction in the address (``sll_pkttype``).
+- :class:`RingCapture`: a receive ring shared with the kernel (``PACKET_RX_RING``, ``TPACKET_V3``,
+  Documentation/networking/packet_mmap.rst): the kernel fills blocks of frames, each a
+  ``tpacket3_hdr`` + ``sockaddr_ll`` + the frame, and marks a block ``TP_STATUS_USER`` when it is full
+  or when ``tp_retire_blk_tov`` milliseconds have passed; we read the whole block without a system
+  call and hand it back by writing ``TP_STATUS_KERNEL`` into its ``block_status``. ``poll()`` only
+  when the next block is not ours yet.
+
+Both open the socket with protocol 0 (nothing arrives), attach the filter, then ``bind()`` to the
+interface with ``ETH_P_ALL``, as libpcap does, so no frame of another interface slips in before the
+bind. On ``any`` the socket is ``SOCK_DGRAM``, bound to no interface (it listens from its creation: what
+queued before the filter is drained), and each frame gets a Linux cooked v2 header built from its
+``sockaddr_ll`` (LINKTYPE_LINUX_SLL2, with the interface index), as tcpdump 4.99's. Promiscuous mode is a membership
+(``PACKET_ADD_MEMBERSHIP``/``PACKET_MR_PROMISC``) that ends with the socket. ``PACKET_STATISTICS``
+(``tpacket_stats``; with TPACKET_V3 ``tpacket_stats_v3`` with ``tp_freeze_q_cnt``) is read and
+summed: the kernel resets it on every read.
+
+On loopback the kernel hands a packet socket every packet twice, going out (``PACKET_OUTGOING``) and
+coming in; libpcap skips the outgoing copy of frames on ``lo`` (pcap-linux.c, ``lo_ifindex``), so tcpdump
+shows each once while its "received by filter" (the kernel's count) has both. Both paths here do the same
+unless ``loopback_twice=True`` (the lesson: what the socket really gets).
+
+A frame is a tuple ``(timestamp_ns, data, wire_length, pkttype)``: nanoseconds since the epoch, the
+bytes kept (at most the snap length), the length on the wire, and ``sll_pkttype`` (0 to us, 4 sent by us...).
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import mmap
+import select
+import socket
+import struct
+from dataclasses import dataclass
+
+from netstudy.errors import InputError, PrivilegeError
+from netstudy.net.filter import attach_filter
+from netstudy.wire.bpf import BpfProgram
+
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP, PACKET_RX_RING, PACKET_STATISTICS, PACKET_VERSION = 1, 5, 6, 10
+PACKET_MR_PROMISC = 1
+TPACKET_V3 = 2
+TP_STATUS_KERNEL, TP_STATUS_USER = 0, 1
+SO_TIMESTAMPNS = SCM_TIMESTAMPNS = 35           # asm-generic/socket.h (SO_TIMESTAMPNS_OLD)
+SO_RCVBUFFORCE = 33
+ETH_P_ALL = 0x0003
+ARPHRD_ETHER, ARPHRD_LOOPBACK = 1, 772
+LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2 = 1, 276
+COOKED_LENGTH = 20
+DEFAULT_SNAPLEN = 262144                        # tcpdump's
+DEFAULT_BUFFER = 2 * 1024 * 1024                # libpcap's default buffer (tcpdump -B 2048)
+MAX_SNAPLEN = 262144
+
+Frame = tuple[int, bytes, int, int]              # (timestamp_ns, data, wire_length, pkttype)
+PACKET_OUTGOING = 4
+
+# struct tpacket_block_desc (version, offset_to_priv) + struct tpacket_hdr_v1 (block_status, num_pkts,
+# offset_to_first_pkt, blk_len, ...): the block's first 24 bytes, if_packet.h
+BLOCK_HEADER = struct.Struct("=IIIIII")
+BLOCK_STATUS_OFFSET = 8
+# struct tpacket3_hdr: tp_next_offset, tp_sec, tp_nsec, tp_snaplen, tp_len, tp_status, tp_mac, tp_net
+FRAME_HEADER = struct.Struct("=IIIIIIHH")
+SOCKADDR_LL_OFFSET = 48                          # TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
+# struct sockaddr_ll: family, protocol (network order), ifindex, hatype, pkttype, halen, addr[8]
+SOCKADDR_LL = struct.Struct("=HHiHBB8s")
+TPACKET_REQ3 = struct.Struct("=7I")             # block_size, block_nr, frame_size, frame_nr, retire_blk_tov,
+                                                # sizeof_priv, feature_req_word
+TIMESPEC = struct.Struct("=qq")
+
+
+@dataclass(frozen=True, slots=True)
+class KernelStats:
+    """``PACKET_STATISTICS`` summed over the capture: frames that passed the socket's filter (the
+    kernel counts the dropped ones in too, as libpcap reports "received by filter"), frames dropped
+    for want of room, and (TPACKET_V3) times the ring was full and the queue frozen."""
+
+    received: int = 0
+    dropped: int = 0
+    freeze_count: int = 0
+
+    def __add__(self, other: KernelStats) -> KernelStats:
+        return KernelStats(self.received + other.received, self.dropped + other.dropped,
+                           self.freeze_count + other.freeze_count)
+
+
+def privilege_message() -> str:
+    return ("capturing frames needs an AF_PACKET socket, which needs root or CAP_NET_RAW: run as root, or "
+            "give the interpreter CAP_NET_RAW (setcap cap_net_raw+ep); reading a capture file (-r FILE) "
+            "works without it")
+
+
+def interface_index(name: str) -> int:
+    """The index of interface ``name`` (0 for ``any``), or InputError naming the ones that exist."""
+    if name == "any":
+        return 0
+    try:
+        return socket.if_nametoindex(name)
+    except OSError:
+        names = ", ".join(n for _, n in socket.if_nameindex())
+        raise InputError(f"{name}: no such interface (this host has: {names}, any)") from None
+
+
+def interface_linktype(name: str) -> int:
+    """The capture file link type of frames read on ``name``: Ethernet (loopback frames carry a zeroed
+    Ethernet header on Linux), Linux cooked v2 for ``any``."""
+    return LINKTYPE_LINUX_SLL2 if name == "any" else LINKTYPE_ETHERNET
+
+
+def cooked_header(protocol: int, ifindex: int, hatype: int, pkttype: int, address: bytes) -> bytes:
+    """The 20-byte Linux cooked capture v2 header (LINKTYPE_LINUX_SLL2) of a frame read on ``any``."""
+    return struct.pack("!HHIHBB8s", protocol, 0, ifindex, hatype, pkttype, min(len(address), 8), address[:8])
+
+
+class CaptureSocket:
+    """What both capture paths share: the socket, the interface, the filter, promiscuous mode and the
+    kernel's counters. ``fileno()`` for a selector; ``close()`` (or ``with``) ends it."""
+
+    mechanism = ""
+
+    def __init__(self, interface: str = "lo", snaplen: int = DEFAULT_SNAPLEN, promiscuous: bool = False,
+                 program: BpfProgram | None = None, loopback_twice: bool = False) -> None:
+        self.interface = interface
+        self.loopback_index = -1 if loopback_twice else interface_index("lo")
+        self.ifindex = interface_index(interface)
+        self.snaplen = snaplen
+        self.linktype = interface_linktype(interface)
+        self.cooked = interface == "any"
+        kind = socket.SOCK_DGRAM if self.cooked else socket.SOCK_RAW
+        try:                            # protocol 0: nothing until bind(); on any (no bind) everything at once
+            self.sock = socket.socket(socket.AF_PACKET, kind, socket.htons(ETH_P_ALL) if self.cooked else 0)
+        except PermissionError:
+            raise PrivilegeError(privilege_message()) from None
+        self._stats = KernelStats()
+        try:
+            self._setup()
+            if program is not None:
+                self.attach(program)
+            if self.cooked:
+                self._drain()
+            else:
+                self.sock.bind((interface, ETH_P_ALL))
+            if promiscuous and self.ifindex:
+                mreq = struct.pack("=iHH8s", self.ifindex, PACKET_MR_PROMISC, 0, b"")
+                self.sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+            self.sock.setblocking(False)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self) -> None:
+        """Options set before the bind (the ring, timestamps)."""
+
+    def _drain(self) -> None:
+        """Drop the frames queued before the filter was attached (an unbound socket hears from its creation)."""
+        self.sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self.sock.recv(1)
+
+    def attach(self, program: BpfProgram) -> None:
+        """Let the kernel run ``program`` on every frame (``SO_ATTACH_FILTER``, socket(7))."""
+        attach_filter(self.sock, program)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def statistics(self) -> KernelStats:
+        """The kernel's counters since the socket was opened (``PACKET_STATISTICS``, summed: each read
+        resets them)."""
+        if self.sock.fileno() >= 0:
+            raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 12)
+            packets, drops = struct.unpack_from("=II", raw)
+            freeze = struct.unpack_from("=I", raw, 8)[0] if len(raw) >= 12 else 0
+            self._stats += KernelStats(packets, drops, freeze)
+        return self._stats
+
+    def read(self, timeout: float | None = 0.0) -> list[Frame]:
+        """The frames waiting (at most one block's worth), waiting up to ``timeout`` seconds for the
+        first (None: until one comes); [] if none came."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self.sock.fileno() >= 0:
+            self.statistics()
+        self.sock.close()
+
+    def __enter__(self) -> CaptureSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _wait(self, timeout: float | None) -> bool:
+        if timeout == 0:
+            return False
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN | select.POLLERR)
+        return bool(poller.poll(None if timeout is None else timeout * 1000))
+
+
+class RecvCapture(CaptureSocket):
+    """One ``recvmsg()`` per frame: the frame, its length on the wire (``MSG_TRUNC``), the kernel's
+    timestamp (``SCM_TIMESTAMPNS``) and the address with ``sll_pkttype``; the socket's receive buffer
+    ``buffer_size`` bytes (``SO_RCVBUFFORCE`` as root, else ``SO_RCVBUF`` up to ``net.core.rmem_max``), as
+    libpcap sizes it without a ring."""
+
+    mechanism = "recvfrom"
+
+    def __init__(self, interface: str = "lo", snaplen: int = DEFAULT_SNAPLEN, promiscuous: bool = False,
+                 program: BpfProgram | None = None, loopback_twice: bool = False,
+                 buffer_size: int = DEFAULT_BUFFER) -> None:
+        self.buffer_size = buffer_size
+        super().__init__(interface, snaplen, promiscuous, program, loopback_twice)
+
+    def _setup(self) -> None:
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, self.buffer_size)
+        except PermissionError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.buffer_size)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self._buffer = bytearray(self.snaplen)
+        self._ancillary = socket.CMSG_SPACE(TIMESPEC.size)
+        self._indexes: dict[str, int] = {}
+
+    def _index(self, name: str) -> int:
+        """The index of interface ``name`` (recvfrom's address names it; the cooked header numbers it)."""
+        index = self._indexes.get(name)
+        if index is None:
+            index = self._indexes[name] = socket.if_nametoindex(name)
+        return index
+
+    def read(self, timeout: float | None = 0.0) -> list[Frame]:
+        frames: list[Frame] = []
+        recvmsg_into, buffer, view = self.sock.recvmsg_into, self._buffer, memoryview(self._buffer)
+        for _ in range(64):
+            try:
+                length, ancillary, _, address = recvmsg_into([buffer], self._ancillary, socket.MSG_TRUNC)
+            except BlockingIOError:
+                if frames or not self._wait(timeout):
+                    break
+                timeout = 0.0
+                continue
+            # address: (ifname, protocol, pkttype, hatype, hwaddr)
+            if address[2] == PACKET_OUTGOING and self.loopback_index >= 0 and address[0] == "lo":
+                continue
+            stamp = 0
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS:
+                    seconds, nanoseconds = TIMESPEC.unpack(value)
+                    stamp = seconds * 1_000_000_000 + nanoseconds
+            data = bytes(view[:min(length, len(buffer))])
+            if self.cooked:
+                data = cooked_header(address[1], self._index(address[0]), address[3], address[2], address[4]) + data
+                length += COOKED_LENGTH
+            frames.append((stamp, data[:self.snaplen], length, address[2]))
+        return frames
+
+
+class RingCapture(CaptureSocket):
+    """A TPACKET_V3 receive ring of ``block_count`` blocks of ``block_size`` bytes (together
+    ``buffer_size``, tcpdump's ``-B``), a block retired to us after ``retire_ms`` at the latest."""
+
+    mechanism = "ring"
+
+    def __init__(self, interface: str = "lo", snaplen: int = DEFAULT_SNAPLEN, promiscuous: bool = False,
+                 program: BpfProgram | None = None, loopback_twice: bool = False, buffer_size: int = DEFAULT_BUFFER,
+                 retire_ms: int = 60) -> None:
+        self.block_size = max(mmap.PAGESIZE, 1 << (max(snaplen + 512, 1 << 17) - 1).bit_length())
+        self.block_size = min(self.block_size, 1 << 22)
+        self.block_count = max(2, buffer_size // self.block_size)
+        self.retire_ms = retire_ms
+        self._block = 0
+        self._ring: mmap.mmap | None = None
+        super().__init__(interface, snaplen, promiscuous, program, loopback_twice)
+
+    def _setup(self) -> None:
+        self.sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
+        frame_size = 2048
+        request = TPACKET_REQ3.pack(self.block_size, self.block_count, frame_size,
+                                    self.block_size // frame_size * self.block_count, self.retire_ms, 0, 0)
+        self.sock.setsockopt(SOL_PACKET, PACKET_RX_RING, request)
+        self._ring = mmap.mmap(self.sock.fileno(), self.block_size * self.block_count,
+                               mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+
+    def release(self, base: int) -> None:
+        """Hand the block at ``base`` back to the kernel and move to the next."""
+        assert self._ring is not None
+        struct.pack_into("=I", self._ring, base + BLOCK_STATUS_OFFSET, TP_STATUS_KERNEL)
+        self._block = (self._block + 1) % self.block_count
+
+    def read(self, timeout: float | None = 0.0) -> list[Frame]:
+        ring = self._ring
+        assert ring is not None
+        base = self._block * self.block_size
+        if not ring[base + BLOCK_STATUS_OFFSET] & TP_STATUS_USER and not (
+                self._wait(timeout) and ring[base + BLOCK_STATUS_OFFSET] & TP_STATUS_USER):
+            return []
+        frames = self.frames_of(base)
+        self.release(base)
+        return frames
+
+    def frames_of(self, base: int) -> list[Frame]:
+        """Every frame in the block at ``base``: each ``tpacket3_hdr`` says where the next one starts."""
+        ring = self._ring
+        assert ring is not None
+        _, _, _, count, offset, _ = BLOCK_HEADER.unpack_from(ring, base)
+        unpack, snaplen, cooked, loopback = FRAME_HEADER.unpack_from, self.snaplen, self.cooked, self.loopback_index
+        ifindex_at, pkttype_at = SOCKADDR_LL_OFFSET + 4, SOCKADDR_LL_OFFSET + 10
+        frames: list[Frame] = []
+        at = base + offset
+        for _ in range(count):
+            following, sec, nsec, kept, length, _, mac, net = unpack(ring, at)
+            pkttype = ring[at + pkttype_at]
+            if pkttype == PACKET_OUTGOING and int.from_bytes(ring[at + ifindex_at:at + ifindex_at + 4],
+                                                             "little") == loopback:
+                at += following
+                continue
+            if cooked:
+                _, protocol, ifindex, hatype, _, halen, address = SOCKADDR_LL.unpack_from(ring, at + SOCKADDR_LL_OFFSET)
+                data = (cooked_header(socket.ntohs(protocol), ifindex, hatype, pkttype, address[:halen])
+                        + ring[at + net:at + net + min(kept, snaplen - COOKED_LENGTH)])
+                length += COOKED_LENGTH
+            else:
+                data = ring[at + mac:at + mac + min(kept, snaplen)]
+            frames.append((sec * 1_000_000_000 + nsec, data, length, pkttype))
+            at += following
+        return frames
+
+    def close(self) -> None:
+        super().close()
+        if self._ring is not None:
+            self._ring.close()
+            self._ring = None
+
+
+MECHANISMS = {"ring": RingCapture, "recvfrom": RecvCapture}
+
+
+def open_capture(interface: str = "lo", mechanism: str = "ring", snaplen: int = DEFAULT_SNAPLEN,
+                 promiscuous: bool = False, program: BpfProgram | None = None, buffer_size: int = DEFAULT_BUFFER,
+                 loopback_twice: bool = False) -> CaptureSocket:
+    """A capture socket of the ``mechanism`` asked (``ring``, ``recvfrom``; ``auto``: the ring, else
+    ``recvfrom`` where the kernel refuses a ring)."""
+    if mechanism not in (*MECHANISMS, "auto"):
+        raise InputError(f"mechanism {mechanism!r}: choose ring, recvfrom or auto")
+    if mechanism == "recvfrom":
+        return RecvCapture(interface, snaplen, promiscuous, program, loopback_twice, buffer_size)
+    try:
+        return RingCapture(interface, snaplen, promiscuous, program, loopback_twice, buffer_size)
+    except OSError as exc:
+        if mechanism == "ring" or exc.errno not in (errno.EINVAL, errno.ENOPROTOOPT, errno.ENOMEM):
+            raise
+        return RecvCapture(interface, snaplen, promiscuous, program, loopback_twice, buffer_size)
