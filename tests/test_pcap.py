@@ -50,7 +50,8 @@ def test_fixtures_present() -> None:
     assert len(FIXTURES) >= 30
     assert {"lo_ping4.pcap", "lo_mixed.pcapng", "veth_multi_iface.pcapng", "two_sections.pcapng",
             "veth_vlan.pcap", "lo_ping4_nano_be.pcap"} <= names
-    assert all(p.stat().st_size < 50_000 for p in FIXTURES)
+    # small enough to read in a diff; the largest are the lab's TCP transfers with real loss (55 kB of data)
+    assert all(p.stat().st_size < 100_000 for p in FIXTURES)
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
