@@ -19,7 +19,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from netstudy.errors import check_number
-from netstudy.stats.columns.decode import EXTRA_COLUMNS, INTEGER_COLUMNS, SHARED_COLUMNS, TEXT_COLUMNS, decode_chunk
+from netstudy.stats.columns.decode import (
+    EXTRA_COLUMNS,
+    INTEGER_COLUMNS,
+    SHARED_COLUMNS,
+    TEXT_COLUMNS,
+    Numbers,
+    decode_chunk,
+)
 from netstudy.stats.columns.records import Chunk, chunks
 
 COLUMNS = SHARED_COLUMNS + EXTRA_COLUMNS
@@ -46,28 +53,29 @@ def read_columns(path: str | os.PathLike[str], chunk_packets: int = CHUNK_PACKET
     """The per-packet table of ``path`` as one DataFrame (see :func:`iter_columns`)."""
     import numpy as np
 
-    parts = list(_chunk_arrays(path, chunk_packets, progress)) or [_arrays(_empty_chunk())]
+    parts = list(_chunk_arrays(path, chunk_packets, progress)) or [_arrays(_empty_chunk(), Numbers())]
     if len(parts) == 1:
         return _frame(parts[0], 0)
-    return _frame({name: np.concatenate([part[name] for part in parts]) for name in parts[0]}, 0)
+    # one column at a time, each chunk's piece let go once joined: the table is never there twice
+    return _frame({name: np.concatenate([part.pop(name) for part in parts]) for name in list(parts[0])}, 0)
 
 
 def _chunk_arrays(path: str | os.PathLike[str], chunk_packets: int, progress: bool | None) -> Iterator[dict]:
     """Each chunk's columns as numpy arrays (:func:`_arrays`)."""
     check_number("chunk_packets", chunk_packets, 1, 1 << 30, whole=True)
-    bar = _progress(path, progress)
+    bar, numbers = _progress(path, progress), Numbers()
     try:
         for chunk in chunks(path, chunk_packets, None if bar is None else bar.update):
-            yield _arrays(chunk)
+            yield _arrays(chunk, numbers)
     finally:
         if bar is not None:
             bar.close()
 
 
-def _arrays(chunk: Chunk) -> dict[str, Any]:
+def _arrays(chunk: Chunk, numbers: Numbers) -> dict[str, Any]:
     """A chunk's columns as numpy arrays; a nullable integer column ``name`` has its mask of missing
     values under ``name + "?"``. The chunk's buffer is not kept."""
-    table = decode_chunk(chunk)
+    table = decode_chunk(chunk, numbers)
     arrays = {"time": chunk.time_ns, "length": chunk.length, "caplen": chunk.caplen, "interface": chunk.interface,
               "malformed": table.malformed, "ethertype": table.ethertype, "fragment": table.fragment,
               **table.texts}
@@ -86,10 +94,24 @@ def _frame(arrays: dict[str, Any], first: int) -> Any:
     for name in COLUMNS:
         if name in INTEGER_COLUMNS:
             columns[name] = pd.arrays.IntegerArray(arrays[name], arrays[name + "?"])
+        elif name in TEXT_COLUMNS:
+            columns[name] = _text_column(arrays[name])
         elif name not in columns:
             columns[name] = arrays[name]
     index = pd.RangeIndex(first, first + len(arrays["length"]))
-    return pd.DataFrame({name: columns[name] for name in COLUMNS}, index=index)
+    return pd.DataFrame({name: columns[name] for name in COLUMNS}, index=index, copy=False)
+
+
+def _text_column(values: Any) -> Any:
+    """An object array of texts (None where absent) as the column pandas makes of it (``to_frame``'s:
+    str, or object), made from its distinct values: a capture repeats a few texts many times."""
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)
+    codes[codes < 0] = len(uniques)                     # None: the last distinct value
+    distinct = pd.Series(np.append(uniques.astype(object), None))      # the dtype pandas infers for them
+    return distinct.array.take(codes)
 
 
 def _empty_chunk() -> Chunk:

@@ -24,7 +24,8 @@ from netstudy.wire.icmp import ICMP
 from netstudy.wire.icmpv6 import ICMPv6
 from netstudy.wire.ipv4 import IPv4
 from netstudy.wire.ipv6 import IPv6
-from netstudy.wire.numbers import IP_PROTOCOL_NEXT, TCP_PORT_NEXT, UDP_PORT_NEXT
+from netstudy.wire.arp import ARP
+from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NEXT, TCP_PORT_NEXT, UDP_PORT_NEXT
 from netstudy.wire.tcp import FLAG_STRINGS, TCP
 from netstudy.wire.udp import UDP
 
@@ -45,17 +46,22 @@ _NULL_IPV6_FAMILIES = (10, 24, 28, 30)   # AF_INET6 of Linux, the BSDs, macOS (n
 NOTHING, TCP_KIND, UDP_KIND, ICMP_KIND, ICMPV6_KIND, OTHER = range(6)
 
 
+PADDING = 128       # bytes after a chunk's buffer: the furthest any field is read past a record's end
+
+
 class Bytes:
     """Reading the same field of many records: byte ``rel`` of record ``i`` is ``buf[start[i] + rel]``.
-    Offsets past the buffer read its last byte; the caller masks what a record does not hold."""
+    A field is read before the record is known to hold it (the caller masks what it does not): the
+    buffer is padded so that no read goes past it (link header, 802.1Q tags and IPv4 options end inside
+    the record, then at most 60 + 14 bytes are read past them)."""
 
     def __init__(self, buf: Any, start: Any) -> None:
-        self.buf, self.start, self.last = buf, start, len(buf) - 1
+        self.buf, self.start = buf, start
 
     def u8(self, rel: Any) -> Any:
         import numpy as np
 
-        return self.buf[np.minimum(self.start + rel, self.last)].astype(np.int64)
+        return self.buf[self.start + rel].astype(np.int64)
 
     def u16(self, rel: Any) -> Any:
         return self.u8(rel) << 8 | self.u8(rel + 1)
@@ -67,14 +73,16 @@ class Bytes:
         """``width`` bytes of every record from ``rel`` on, as a (records, width) uint8 array."""
         import numpy as np
 
-        return self.buf[np.minimum((self.start + rel)[:, None] + np.arange(width), self.last)]
+        return self.buf[(self.start + rel)[:, None] + np.arange(width)]
 
 
 class Table:
     """The chunk's columns as they fill: numpy values and, for the nullable ones, where a value is."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, numbers: Numbers) -> None:
         import numpy as np
+
+        self.numbers = numbers
 
         self.ints = {name: np.zeros(n, np.int64) for name in INTEGER_COLUMNS}
         self.has = {name: np.zeros(n, bool) for name in INTEGER_COLUMNS}
@@ -88,23 +96,45 @@ class Table:
         self.has[name][rows] = True
 
 
-def decode_chunk(chunk: Chunk) -> Table:
+class Numbers:
+    """What ``netstudy.wire``'s dispatch tables say now (modules add to them as they are imported), as
+    numpy lookup tables: read once per capture."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        read = {TCP: TCP_KIND, UDP: UDP_KIND, ICMP: ICMP_KIND, ICMPv6: ICMPV6_KIND}
+        # per IP protocol number, what follows the IP header as this module reads it
+        self.transport = np.array([NOTHING if cls is None else read.get(cls, OTHER) for cls in IP_PROTOCOL_NEXT])
+        self.protocol_names = {code: cls.PROTOCOL or cls.NAME for cls, code in read.items()}
+        # per port: does an application header (DNS) sit above TCP or UDP there?
+        self.above = {TCP_KIND: (TCP_PORT_NEXT, np.array([cls is not None for cls in TCP_PORT_NEXT])),
+                      UDP_KIND: (UDP_PORT_NEXT, np.array([cls is not None for cls in UDP_PORT_NEXT]))}
+        # per ICMP / ICMPv6 type, the bytes a message needs not to be cut (its class's fixed part)
+        self.minimum = {code: np.array([max(1, family.BY_TYPE.get(kind, family).MIN_LENGTH) for kind in range(256)])
+                        for code, family in ((ICMP_KIND, ICMP), (ICMPV6_KIND, ICMPv6))}
+        self.flags = np.array(FLAG_STRINGS, dtype=object)
+        self.arp = [ethertype for ethertype, cls in enumerate(ETHERTYPE_NEXT) if cls is ARP]
+
+
+def decode_chunk(chunk: Chunk, numbers: Numbers) -> Table:
     """The columns of every record of ``chunk``: vectorised where the headers allow, per record elsewhere."""
     import numpy as np
 
     n = len(chunk.start)
-    table = Table(n)
+    table = Table(n, numbers)
     if not n:
         return table
-    buf = np.frombuffer(chunk.buf, np.uint8)
-    if not len(buf):                                    # every record empty: all of them go to netstudy.wire
-        buf = np.zeros(1, np.uint8)
+    buf = np.frombuffer(chunk.buf + bytes(PADDING), np.uint8)
     done = np.zeros(n, bool)                            # rows whose every column is filled here
     network, ethertype, mac = _link(Bytes(buf, chunk.start), chunk, table)
     for version, ethertype_of in ((4, 0x0800), (6, 0x86DD)):
         rows = np.flatnonzero((network >= 0) & (ethertype == ethertype_of))
         if len(rows):
             done[rows] = _ip(version, rows, Bytes(buf, chunk.start[rows]), network[rows], chunk, table)
+    rows = np.flatnonzero((network >= 0) & np.isin(ethertype, numbers.arp))
+    if len(rows):
+        done[rows] = _arp(rows, Bytes(buf, chunk.start[rows]), network[rows], chunk, table)
     ethernet = np.flatnonzero(done & mac)
     if len(ethernet):
         at = Bytes(buf, chunk.start[ethernet])
@@ -179,8 +209,8 @@ def _ip(version: int, rows: Any, at: Bytes, off: Any, chunk: Chunk, table: Table
         ttl, protocol, transport = at.u8(off + 7), at.u8(off + 6), off + 40
         later = np.zeros(len(rows), bool)
         src, dst = _texts16(at.block(off + 8, 16)), _texts16(at.block(off + 24, 16))
-    kinds, names = _transport_kinds()
-    kind = np.where(later, NOTHING, kinds[protocol])
+    names = table.numbers.protocol_names
+    kind = np.where(later, NOTHING, table.numbers.transport[protocol])
     ok &= kind != OTHER
     end = np.minimum(declared, caplen)                                # the datagram's bytes in the capture
     done = np.zeros(len(rows), bool)
@@ -201,6 +231,18 @@ def _ip(version: int, rows: Any, at: Bytes, off: Any, chunk: Chunk, table: Table
     return done
 
 
+def _arp(rows: Any, at: Bytes, off: Any, chunk: Chunk, table: Table) -> Any:
+    """ARP packets for IPv4 over Ethernet (RFC 826; sizes 6 and 4, as ARP._locate picks ARP): the sender's
+    and target's IPv4 addresses; returns which rows are done."""
+    sizes, hardware = at.u16(off + 4), at.u16(off)
+    ok = (chunk.caplen[rows] - off >= 28) & (sizes == 0x0604) & (hardware != 19)    # 19: ATM ARP
+    mine = rows[ok]
+    table.texts["src"][mine] = _texts(at.u32(off + 14)[ok], _ipv4_text)
+    table.texts["dst"][mine] = _texts(at.u32(off + 24)[ok], _ipv4_text)
+    table.texts["protocol"][mine] = ARP.PROTOCOL or ARP.NAME
+    return ok
+
+
 def _tcp(code: int, rows: Any, at: Bytes, off: Any, end: Any, declared: Any, chunk: Chunk, table: Table) -> Any:
     """TCP headers (RFC 9293 §3.1): ports, sequence numbers, flags as tcpdump spells them."""
     import numpy as np
@@ -212,9 +254,9 @@ def _tcp(code: int, rows: Any, at: Bytes, off: Any, end: Any, declared: Any, chu
     table.put("tcp_seq", rows[ok], at.u32(off + 4)[ok])
     table.put("tcp_ack", rows[ok], at.u32(off + 8)[ok])
     table.put("payload_length", rows[ok], (declared - off - hlen)[ok])
-    flags = np.array(FLAG_STRINGS, dtype=object)[(offset_byte & 1) << 8 | at.u8(off + 13)]
+    flags = table.numbers.flags[(offset_byte & 1) << 8 | at.u8(off + 13)]
     table.texts["tcp_flags"][rows[ok]] = flags[ok]
-    return _ports(TCP_PORT_NEXT, ok, rows, sport, dport, off + hlen, end, np.zeros(len(rows), bool), chunk, table)
+    return _ports(TCP_KIND, ok, rows, sport, dport, off + hlen, end, np.zeros(len(rows), bool), chunk, table)
 
 
 def _udp(code: int, rows: Any, at: Bytes, off: Any, end: Any, declared: Any, chunk: Chunk, table: Table) -> Any:
@@ -227,10 +269,10 @@ def _udp(code: int, rows: Any, at: Bytes, off: Any, end: Any, declared: Any, chu
     stop = np.where(cut | (length == 0), end, off + length)
     payload = np.where(length == 0, declared - off, length) - 8
     table.put("payload_length", rows[ok], payload[ok])
-    return _ports(UDP_PORT_NEXT, ok, rows, at.u16(off), at.u16(off + 2), off + 8, stop, cut, chunk, table)
+    return _ports(UDP_KIND, ok, rows, at.u16(off), at.u16(off + 2), off + 8, stop, cut, chunk, table)
 
 
-def _ports(above: list[Any], ok: Any, rows: Any, sport: Any, dport: Any, start: Any, stop: Any, cut: Any,
+def _ports(kind: int, ok: Any, rows: Any, sport: Any, dport: Any, start: Any, stop: Any, cut: Any,
            chunk: Chunk, table: Table) -> Any:
     """The ports of TCP or UDP rows, and the application header a well-known port names (``above``, where
     there is a payload) located record by record with its own ``_locate``: returns the rows done."""
@@ -238,7 +280,7 @@ def _ports(above: list[Any], ok: Any, rows: Any, sport: Any, dport: Any, start: 
 
     table.put("sport", rows[ok], sport[ok])
     table.put("dport", rows[ok], dport[ok])
-    known = np.array([cls is not None for cls in above])
+    above, known = table.numbers.above[kind]
     application = np.flatnonzero(ok & (stop > start) & (known[dport] | known[sport]))
     for i in application.tolist():
         cls = above[int(dport[i])] or above[int(sport[i])]
@@ -265,29 +307,11 @@ def _application(cls: Any, chunk: Chunk, row: int, start: int, stop: int, table:
 
 def _icmp(code: int, rows: Any, at: Bytes, off: Any, end: Any, declared: Any, chunk: Chunk, table: Table) -> Any:
     """ICMP (RFC 792) and ICMPv6 (RFC 4443) messages: type and code, long enough for their type's fields."""
-    family = ICMP if code == ICMP_KIND else ICMPv6
     kind, message_code = at.u8(off), at.u8(off + 1)
-    ok = end - off >= _minimum_lengths(family)[kind]
+    ok = end - off >= table.numbers.minimum[code][kind]
     table.put("icmp_type", rows[ok], kind[ok])
     table.put("icmp_code", rows[ok], message_code[ok])
     return ok
-
-
-def _minimum_lengths(family: Any) -> Any:
-    """Per type, the bytes a message of ``family`` needs not to be cut (its class's fixed part)."""
-    import numpy as np
-
-    return np.array([max(1, family.BY_TYPE.get(kind, family).MIN_LENGTH) for kind in range(256)])
-
-
-def _transport_kinds() -> tuple[Any, dict[int, str]]:
-    """Per IP protocol number, what follows the IP header as this module reads it (IP_PROTOCOL_NEXT now),
-    and the protocol column's name for each kind."""
-    import numpy as np
-
-    read = {TCP: TCP_KIND, UDP: UDP_KIND, ICMP: ICMP_KIND, ICMPv6: ICMPV6_KIND}
-    kinds = np.array([NOTHING if cls is None else read.get(cls, OTHER) for cls in IP_PROTOCOL_NEXT])
-    return kinds, {code: cls.PROTOCOL or cls.NAME for cls, code in read.items()}
 
 
 def _texts(keys: Any, text: Any) -> Any:

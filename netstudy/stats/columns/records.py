@@ -69,17 +69,20 @@ def _pcap_chunks(f: Any, reader: CaptureReader, chunk_packets: int,
                 progress(len(more))
             buf += more
         starts: list[int] = []
-        pos, end = 0, len(buf)
-        while pos + 16 <= end and len(starts) < chunk_packets:
-            (caplen,) = caplen_at(buf, pos + 8)
-            if caplen > limit:
-                raise DecodeError("pcap", "incl_len", offset + pos + 8,
-                                  f"record {first + len(starts) + 1} claims {caplen} captured bytes, more "
-                                  f"than the snapshot length {limit}: corrupt record header")
-            if pos + 16 + caplen > end:
+        append, pos, last = starts.append, 0, len(buf) - 16       # last: where a whole record header can start
+        for _ in range(chunk_packets):      # the hot loop: one record header read per record
+            if pos > last:
                 break
-            starts.append(pos)
-            pos += 16 + caplen
+            (caplen,) = caplen_at(buf, pos + 8)
+            after = pos + 16 + caplen
+            if after > last + 16 or caplen > limit:
+                break
+            append(pos)
+            pos = after
+        if pos <= last and caplen_at(buf, pos + 8)[0] > limit:
+            raise DecodeError("pcap", "incl_len", offset + pos + 8,
+                              f"record {first + len(starts) + 1} claims {caplen_at(buf, pos + 8)[0]} captured "
+                              f"bytes, more than the snapshot length {limit}: corrupt record header")
         full = len(starts) == chunk_packets
         if starts:
             at = np.array(starts, dtype=np.int64)
