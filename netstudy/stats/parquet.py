@@ -14,6 +14,7 @@ from typing import Any
 
 from netstudy.errors import InputError
 from netstudy.stats.columns import CHUNK_PACKETS, iter_columns
+from netstudy.stats.columns.decode import TEXT_COLUMNS
 
 INSTALL = "pip install 'netstudy[parquet]'"
 
@@ -57,16 +58,17 @@ def capture_to_parquet(capture: str | os.PathLike[str], path: str | os.PathLike[
                        chunk_packets: int = CHUNK_PACKETS, progress: bool | None = None) -> int:
     """Write the per-packet table of ``capture`` (``netstudy.stats.read_columns``'s columns) to the Parquet
     file ``path``, one row group per chunk of ``chunk_packets`` packets; returns the number of packets."""
-    _, pq = _pyarrow()
+    pa, pq = _pyarrow()
     writer, count = None, 0
     try:
         for frame in iter_columns(capture, chunk_packets, progress):
-            if writer is None:
-                table = _arrow_table(frame.reset_index(drop=True))
-                writer = pq.ParquetWriter(path, table.schema)
-            else:           # every chunk in the first one's schema (a column all <NA> in one chunk stays typed)
-                table = _arrow_table(frame.reset_index(drop=True), writer.schema)
-            writer.write_table(table)
+            frame = frame.reset_index(drop=True)
+            if writer is None:      # every chunk in one schema: text is text, in a chunk where it is all None too
+                schema = pa.Schema.from_pandas(frame, preserve_index=False)
+                for name in TEXT_COLUMNS:
+                    schema = schema.set(schema.get_field_index(name), pa.field(name, pa.string()))
+                writer = pq.ParquetWriter(path, schema)
+            writer.write_table(_arrow_table(frame, writer.schema))
             count += len(frame)
         if writer is None:                   # an empty capture: the columns, no rows
             from netstudy.stats.columns import read_columns
