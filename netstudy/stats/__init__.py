@@ -1,0 +1,29 @@
+"""Capture statistics: Wireshark's Statistics menu as pandas tables (``netstudy stats FILE``, notebook 08).
+
+- ``core.py``: the counting, pure: protocol paths as tshark names them (:func:`protocol_path`,
+  :func:`hierarchy`), conversations, endpoints, the I/O graph and TCP flags from a per-packet table,
+  TCP handshake times (:class:`Handshakes`) and DNS response times (:class:`DnsExchanges`) from
+  decoded packets.
+- ``tables.py``: the tables from a capture (a path, its records, or its per-packet table):
+  :func:`protocol_hierarchy`, :func:`conversations`, :func:`endpoints`, :func:`io_graph`,
+  :func:`tcp_flags`, :func:`handshake_rtts`, :func:`dns_times`.
+- ``output.py``: the tables as tshark's ``-z`` prints them (:func:`report_lines`).
+- ``figures.py``: one plot per table, and the time-sequence (Stevens) graph of a TCP stream.
+- ``exercises.py`` / ``solutions.py``: notebook 08's checks and their reference answers.
+"""
+from netstudy.stats.core import PROTOS, DnsExchanges, Handshakes, flags_union, hierarchy, protocol_path
+from netstudy.stats.tables import (
+    conversations,
+    decoded,
+    dns_times,
+    endpoints,
+    handshake_rtts,
+    io_graph,
+    packet_frame,
+    protocol_hierarchy,
+    tcp_flags,
+)
+
+__all__ = ["PROTOS", "DnsExchanges", "Handshakes", "flags_union", "hierarchy", "protocol_path", "conversations",
+           "decoded", "dns_times", "endpoints", "handshake_rtts", "io_graph", "packet_frame", "protocol_hierarchy",
+           "tcp_flags"]
