@@ -1,11 +1,35 @@
-"""Capture statistics: the questions Wireshark's Statistics menu answers, as pandas tables.
+"""Capture statistics: Wireshark's Statistics menu as pandas tables (``netstudy stats FILE``, notebook 08).
 
+- ``core.py``: the counting, pure: protocol paths as tshark names them (:func:`protocol_path`,
+  :func:`hierarchy`), conversations, endpoints, the I/O graph and TCP flags from a per-packet table,
+  TCP handshake times (:class:`Handshakes`) and DNS response times (:class:`DnsExchanges`) from
+  decoded packets.
+- ``tables.py``: the tables from a capture (a path, its records, or its per-packet table):
+  :func:`protocol_hierarchy`, :func:`conversations`, :func:`endpoints`, :func:`io_graph`,
+  :func:`tcp_flags`, :func:`handshake_rtts`, :func:`dns_times`.
+- ``output.py``: the tables as tshark's ``-z`` prints them (:func:`report_lines`).
+- ``figures.py``: one plot per table, and the time-sequence (Stevens) graph of a TCP stream.
+- ``exercises.py`` / ``solutions.py``: notebook 08's checks and their reference answers.
 - ``columns/``: the per-packet table of a big capture, read in chunks with numpy (:func:`read_columns`,
   :func:`iter_columns`).
 - ``parquet.py``: tables to Parquet files for engines built for big data (:func:`to_parquet`,
   :func:`capture_to_parquet`).
 """
 from netstudy.stats.columns import iter_columns, read_columns
+from netstudy.stats.core import PROTOS, DnsExchanges, Handshakes, flags_union, hierarchy, protocol_path
+from netstudy.stats.tables import (
+    conversations,
+    decoded,
+    dns_times,
+    endpoints,
+    handshake_rtts,
+    io_graph,
+    packet_frame,
+    protocol_hierarchy,
+    tcp_flags,
+)
 from netstudy.stats.parquet import capture_to_parquet, to_parquet
 
-__all__ = ["read_columns", "iter_columns", "to_parquet", "capture_to_parquet"]
+__all__ = ["PROTOS", "DnsExchanges", "Handshakes", "flags_union", "hierarchy", "protocol_path", "conversations",
+           "decoded", "dns_times", "endpoints", "handshake_rtts", "io_graph", "packet_frame", "protocol_hierarchy",
+           "tcp_flags", "read_columns", "iter_columns", "to_parquet", "capture_to_parquet"]
