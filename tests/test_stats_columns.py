@@ -23,7 +23,7 @@ from netstudy.stats import capture_to_parquet, iter_columns, read_columns, to_pa
 from netstudy.stats.columns import COLUMNS, EXTRA_COLUMNS, SHARED_COLUMNS
 from netstudy.stats.columns import decode as columns_decode
 from netstudy.stats.parquet import ParquetMissing
-from netstudy.wire import IPv4, IPv6, TCP, UDP, Ethernet, ICMPEcho
+from netstudy.wire import TCP, UDP, Ethernet, ICMPEcho, IPv4, IPv6
 
 ROOT = Path(__file__).parents[1]
 FIXTURES = sorted((ROOT / "tests" / "data" / "captures").glob("*.pcap*"))

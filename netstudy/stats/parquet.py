@@ -28,8 +28,9 @@ class ParquetMissing(InputError):
 def _pyarrow() -> tuple[Any, Any]:
     """pyarrow and pyarrow.parquet, or ParquetMissing naming the extra that brings them."""
     try:
-        import pyarrow
-        import pyarrow.parquet
+        # pyarrow ships no type information (pyproject's mypy overrides list it with pandas at merge time)
+        import pyarrow  # type: ignore[import-untyped]
+        import pyarrow.parquet  # type: ignore[import-untyped]
     except ImportError:
         raise ParquetMissing(f"writing Parquet needs pyarrow, which is not installed: {INSTALL}") from None
     return pyarrow, pyarrow.parquet

@@ -110,7 +110,7 @@ def _text_column(values: Any) -> Any:
 
     codes, uniques = pd.factorize(values)
     codes[codes < 0] = len(uniques)                     # None: the last distinct value
-    distinct = pd.Series(np.append(uniques.astype(object), None))      # the dtype pandas infers for them
+    distinct = pd.Series(np.array([*uniques.tolist(), None], dtype=object))   # the dtype pandas infers for them
     return distinct.array.take(codes)
 
 

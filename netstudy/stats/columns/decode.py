@@ -18,13 +18,13 @@ from typing import Any
 from netstudy.errors import DecodeError
 from netstudy.pcap import LinkType
 from netstudy.stats.columns.records import Chunk
+from netstudy.wire.arp import ARP
 from netstudy.wire.decode import ROW_COLUMNS, decode
 from netstudy.wire.fields import LOCATE
 from netstudy.wire.icmp import ICMP
 from netstudy.wire.icmpv6 import ICMPv6
 from netstudy.wire.ipv4 import IPv4
-from netstudy.wire.ipv6 import IPv6
-from netstudy.wire.arp import ARP
+from netstudy.wire.ipv6 import IPv6, IPv6Fragment
 from netstudy.wire.numbers import ETHERTYPE_NEXT, IP_PROTOCOL_NEXT, TCP_PORT_NEXT, UDP_PORT_NEXT
 from netstudy.wire.tcp import FLAG_STRINGS, TCP
 from netstudy.wire.udp import UDP
@@ -367,7 +367,7 @@ def _decode_row(chunk: Chunk, row: int, table: Table) -> None:
             ip_end = layer.offset + 40 + layer.payload_length if layer.payload_length else len(packet.data)
         elif layer.LAYER == "network" and hasattr(layer, "next_header"):     # an IPv6 extension header
             table.put("ip_proto", row, layer.next_header)
-            if layer.NAME == "IPv6 fragment":
+            if isinstance(layer, IPv6Fragment):
                 table.fragment[row] |= bool(layer.fragment_offset or layer.m)
         elif isinstance(layer, TCP) and ip_end is not None:
             table.put("tcp_seq", row, layer.seq)
