@@ -14,7 +14,9 @@ Three measurements:
 2. TCP conversations: ``conversations(read_columns(f), "tcp")`` in a fresh Python process (wall time,
    imports included) against ``tshark -q -z conv,tcp -r f`` (wall time of the process); the two tables
    are compared: the same conversations with the same frames each way.
-3. peak memory: ``ru_maxrss`` of that Python process (reading the capture and building the table).
+3. peak memory: ``ru_maxrss`` of that Python process (reading the capture and building the table),
+   measured first: a child's ``ru_maxrss`` starts from what its parent had when it forked, so the
+   process is started before this one holds the tables of measurement 1.
 
 Targets (issue 16): the table ≥ 10× dpkt + pandas; conversations faster than tshark; peak < 1 GiB.
 """
@@ -112,22 +114,8 @@ def main() -> int:
     size = path.stat().st_size
     print(f"{path.name}: {args.packets:,} packets, {size / 2**20:,.0f} MiB\n")
 
-    import pandas  # noqa: F401  (both contenders build pandas tables: imported before the clock starts)
-    ours, theirs, ratio, our_frame, their_frame = parse_pcap.race(ours_table, dpkt_table, path, args.rounds)
-    print("per-packet table (CPU seconds, best round; ratio = median of the rounds' ratios)")
-    print(f"  netstudy.stats.read_columns {ours:7.2f} s  {args.packets / ours:>12,.0f} packets/s")
-    print(f"  dpkt + pandas               {theirs:7.2f} s  {args.packets / theirs:>12,.0f} packets/s   "
-          f"ratio {ratio:5.1f}×  (target ≥ 10×)")
-    try:
-        parse_pcap.assert_same_table(our_frame, their_frame)
-    except AssertionError as exc:
-        print(f"FAIL: the two tables are not the same: {exc}", file=sys.stderr)
-        return 1
-    print(f"  the two tables are identical: {len(our_frame)} rows × {len(our_frame.columns)} columns, same dtypes")
-    del our_frame, their_frame
-
     wall, peak, table = ours_conversations(path)
-    print("\nTCP conversations (wall seconds of one process, start-up and imports included)")
+    print("TCP conversations (wall seconds of one process, start-up and imports included)")
     print(f"  conversations(read_columns(f), 'tcp') {wall:7.2f} s   {len(table):,} conversations")
     status = 0
     if shutil.which("tshark"):
@@ -144,7 +132,20 @@ def main() -> int:
             print(f"  the same {len(table):,} conversations as tshark's, the same frames each way")
     else:
         print("  tshark is not installed: no comparison")
-    print(f"\npeak memory of that process (ru_maxrss): {peak / 2**20:,.0f} MiB  (target < 1024 MiB)")
+    print(f"  peak memory of that process (ru_maxrss): {peak / 2**20:,.0f} MiB  (target < 1024 MiB)")
+
+    import pandas  # noqa: F401  (both contenders build pandas tables: imported before the clock starts)
+    ours, theirs, ratio, our_frame, their_frame = parse_pcap.race(ours_table, dpkt_table, path, args.rounds)
+    print("\nper-packet table (CPU seconds, best round; ratio = median of the rounds' ratios)")
+    print(f"  netstudy.stats.read_columns {ours:7.2f} s  {args.packets / ours:>12,.0f} packets/s")
+    print(f"  dpkt + pandas               {theirs:7.2f} s  {args.packets / theirs:>12,.0f} packets/s   "
+          f"ratio {ratio:5.1f}×  (target ≥ 10×)")
+    try:
+        parse_pcap.assert_same_table(our_frame, their_frame)
+    except AssertionError as exc:
+        print(f"FAIL: the two tables are not the same: {exc}", file=sys.stderr)
+        return 1
+    print(f"  the two tables are identical: {len(our_frame)} rows × {len(our_frame.columns)} columns, same dtypes")
     return status
 
 
