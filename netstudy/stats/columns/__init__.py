@@ -43,75 +43,109 @@ def iter_columns(path: str | os.PathLike[str], chunk_packets: int = CHUNK_PACKET
     of 64 MiB or more when stderr is a terminal). A text column a chunk has no value in is of dtype
     object in that chunk (pandas infers it from the values, as for ``to_frame``'s)."""
     first = 0
-    for arrays in _chunk_arrays(path, chunk_packets, progress):
-        yield _frame(arrays, first)
-        first += len(arrays["length"])
+    for part in _parts(path, chunk_packets, progress):
+        yield _frame(part, first)
+        first += len(part.columns["time"])
 
 
 def read_columns(path: str | os.PathLike[str], chunk_packets: int = CHUNK_PACKETS,
                  progress: bool | None = None) -> Any:
     """The per-packet table of ``path`` as one DataFrame (see :func:`iter_columns`)."""
-    import numpy as np
-
-    parts = list(_chunk_arrays(path, chunk_packets, progress)) or [_arrays(_empty_chunk(), Numbers())]
-    if len(parts) == 1:
-        return _frame(parts[0], 0)
-    # one column at a time, each chunk's piece let go once joined: the table is never there twice
-    return _frame({name: np.concatenate([part.pop(name) for part in parts]) for name in list(parts[0])}, 0)
+    parts = list(_parts(path, chunk_packets, progress)) or [Part(_empty_chunk(), Numbers())]
+    return _frame(parts[0] if len(parts) == 1 else _join(parts), 0)
 
 
-def _chunk_arrays(path: str | os.PathLike[str], chunk_packets: int, progress: bool | None) -> Iterator[dict]:
-    """Each chunk's columns as numpy arrays (:func:`_arrays`)."""
+def _parts(path: str | os.PathLike[str], chunk_packets: int, progress: bool | None) -> Iterator[Part]:
+    """Each chunk's columns (:class:`Part`)."""
     check_number("chunk_packets", chunk_packets, 1, 1 << 30, whole=True)
     bar, numbers = _progress(path, progress), Numbers()
     try:
         for chunk in chunks(path, chunk_packets, None if bar is None else bar.update):
-            yield _arrays(chunk, numbers)
+            yield Part(chunk, numbers)
     finally:
         if bar is not None:
             bar.close()
 
 
-def _arrays(chunk: Chunk, numbers: Numbers) -> dict[str, Any]:
-    """A chunk's columns as numpy arrays; a nullable integer column ``name`` has its mask of missing
-    values under ``name + "?"``. The chunk's buffer is not kept."""
-    table = decode_chunk(chunk, numbers)
-    arrays = {"time": chunk.time_ns, "length": chunk.length, "caplen": chunk.caplen, "interface": chunk.interface,
-              "malformed": table.malformed, "ethertype": table.ethertype, "fragment": table.fragment,
-              **table.texts}
-    for name in INTEGER_COLUMNS:
-        arrays[name], arrays[name + "?"] = table.ints[name], ~table.has[name]
-    return arrays
+# how a chunk keeps the integer columns whose values are small until the chunks are joined (as int64)
+NARROW = {"length": "u4", "caplen": "u4", "interface": "u4", "ethertype": "u2", "vlan": "u2", "sport": "u2",
+          "dport": "u2", "icmp_type": "u1", "icmp_code": "u1", "ttl": "u1", "ip_proto": "u1", "tcp_seq": "u4",
+          "tcp_ack": "u4"}
 
 
-def _frame(arrays: dict[str, Any], first: int) -> Any:
-    """The DataFrame of a chunk's (or of all chunks') arrays, columns in ``COLUMNS``' order, with the
-    dtypes ``pcap.to_frame`` gives them, rows numbered from ``first``."""
-    import pandas as pd
+class Part:
+    """A chunk's columns, kept small while the others are read: integers as narrow as their values,
+    texts as codes (-1: none) into the chunk's distinct texts; a nullable integer column ``name`` has its
+    mask of missing values under ``name + "?"``. The chunk's buffer is not kept."""
 
-    columns: dict[str, Any] = {"time": pd.to_datetime(arrays["time"], unit="ns", utc=True),
-                               "truncated": arrays["caplen"] < arrays["length"]}
-    for name in COLUMNS:
-        if name in INTEGER_COLUMNS:
-            columns[name] = pd.arrays.IntegerArray(arrays[name], arrays[name + "?"])
-        elif name in TEXT_COLUMNS:
-            columns[name] = _text_column(arrays[name])
-        elif name not in columns:
-            columns[name] = arrays[name]
-    index = pd.RangeIndex(first, first + len(arrays["length"]))
-    return pd.DataFrame({name: columns[name] for name in COLUMNS}, index=index, copy=False)
+    def __init__(self, chunk: Chunk | None = None, numbers: Numbers | None = None) -> None:
+        import numpy as np
+        import pandas as pd
+
+        self.columns: dict[str, Any] = {}
+        self.texts: dict[str, list[str]] = {}
+        if chunk is None or numbers is None:           # to be filled by _join
+            return
+        table = decode_chunk(chunk, numbers)
+        self.columns = {"time": chunk.time_ns, "length": chunk.length, "caplen": chunk.caplen,
+                        "interface": chunk.interface, "malformed": table.malformed, "ethertype": table.ethertype,
+                        "fragment": table.fragment}
+        for name in INTEGER_COLUMNS:
+            self.columns[name], self.columns[name + "?"] = table.ints[name], ~table.has[name]
+        for name, narrow in NARROW.items():
+            self.columns[name] = self.columns[name].astype(narrow)
+        for name in TEXT_COLUMNS:
+            codes, uniques = pd.factorize(table.texts[name])
+            self.columns[name], self.texts[name] = codes.astype(np.int32), uniques.tolist()
 
 
-def _text_column(values: Any) -> Any:
-    """An object array of texts (None where absent) as the column pandas makes of it (``to_frame``'s:
-    str, or object), made from its distinct values: a capture repeats a few texts many times."""
+def _join(parts: list[Part]) -> Part:
+    """The chunks' columns as one: a column at a time, each chunk's piece let go once joined (the table
+    is never there twice); each chunk's text codes renumbered into the distinct texts of all."""
+    import numpy as np
+
+    joined = Part()
+    for name in TEXT_COLUMNS:
+        index: dict[str, int] = {}
+        for part in parts:
+            renumber = np.array([index.setdefault(text, len(index)) for text in part.texts.pop(name)] + [-1],
+                                dtype=np.int32)
+            part.columns[name] = renumber[part.columns[name]]        # code -1 picks the -1 at the end
+        joined.texts[name] = list(index)
+    for name in list(parts[0].columns):
+        pieces = [part.columns.pop(name) for part in parts]
+        joined.columns[name] = np.concatenate(pieces, dtype=np.int64 if name in NARROW else None)
+    return joined
+
+
+def _frame(part: Part, first: int) -> Any:
+    """The DataFrame of a chunk's (or of all chunks') columns, in ``COLUMNS``' order, with the dtypes
+    ``pcap.to_frame`` gives them, rows numbered from ``first``."""
     import numpy as np
     import pandas as pd
 
-    codes, uniques = pd.factorize(values)
-    codes[codes < 0] = len(uniques)                     # None: the last distinct value
-    distinct = pd.Series(np.array([*uniques.tolist(), None], dtype=object))   # the dtype pandas infers for them
-    return distinct.array.take(codes)
+    columns = part.columns
+    frame: dict[str, Any] = {"time": pd.to_datetime(columns["time"], unit="ns", utc=True),
+                             "truncated": columns["caplen"] < columns["length"]}
+    for name in COLUMNS:
+        if name in INTEGER_COLUMNS:
+            frame[name] = pd.arrays.IntegerArray(columns[name].astype(np.int64, copy=False), columns[name + "?"])
+        elif name in TEXT_COLUMNS:
+            frame[name] = _text_column(columns[name], part.texts[name])
+        elif name not in frame:
+            frame[name] = columns[name].astype(np.int64, copy=False) if name in NARROW else columns[name]
+    index = pd.RangeIndex(first, first + len(columns["time"]))
+    return pd.DataFrame({name: frame[name] for name in COLUMNS}, index=index, copy=False)
+
+
+def _text_column(codes: Any, texts: list[str]) -> Any:
+    """Texts given as codes into their distinct values (-1: none) as the column pandas makes of the
+    texts themselves (``to_frame``'s: str, or object when there are none)."""
+    import numpy as np
+    import pandas as pd
+
+    distinct = pd.Series(np.array([*texts, None], dtype=object))       # the dtype pandas infers for them
+    return distinct.array.take(np.where(codes < 0, len(texts), codes))
 
 
 def _empty_chunk() -> Chunk:
