@@ -17,6 +17,7 @@
 """
 from netstudy.stats.columns import iter_columns, read_columns
 from netstudy.stats.core import PROTOS, DnsExchanges, Handshakes, flags_union, hierarchy, protocol_path
+from netstudy.stats.parquet import capture_to_parquet, to_parquet
 from netstudy.stats.tables import (
     conversations,
     decoded,
@@ -28,7 +29,6 @@ from netstudy.stats.tables import (
     protocol_hierarchy,
     tcp_flags,
 )
-from netstudy.stats.parquet import capture_to_parquet, to_parquet
 
 __all__ = ["PROTOS", "DnsExchanges", "Handshakes", "flags_union", "hierarchy", "protocol_path", "conversations",
            "decoded", "dns_times", "endpoints", "handshake_rtts", "io_graph", "packet_frame", "protocol_hierarchy",
