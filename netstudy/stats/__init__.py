@@ -1,5 +1,39 @@
-"""Capture statistics: Wireshark's Statistics menu as DataFrames, and reassembly (``reassembly/``:
-IP defragmentation, TCP streams followed, DNS over TCP)."""
-from netstudy.stats.reassembly import Reassembly, follow, reassemble
+"""Capture statistics: Wireshark's Statistics menu as pandas tables (``netstudy stats FILE``, notebook 08).
 
-__all__ = ["Reassembly", "follow", "reassemble"]
+- ``core.py``: the counting, pure: protocol paths as tshark names them (:func:`protocol_path`,
+  :func:`hierarchy`), conversations, endpoints, the I/O graph and TCP flags from a per-packet table,
+  TCP handshake times (:class:`Handshakes`) and DNS response times (:class:`DnsExchanges`) from
+  decoded packets.
+- ``tables.py``: the tables from a capture (a path, its records, or its per-packet table):
+  :func:`protocol_hierarchy`, :func:`conversations`, :func:`endpoints`, :func:`io_graph`,
+  :func:`tcp_flags`, :func:`handshake_rtts`, :func:`dns_times`.
+- ``output.py``: the tables as tshark's ``-z`` prints them (:func:`report_lines`).
+- ``figures.py``: one plot per table, and the time-sequence (Stevens) graph of a TCP stream.
+- ``exercises.py`` / ``solutions.py``: notebook 08's checks and their reference answers.
+- ``columns/``: the per-packet table of a big capture, read in chunks with numpy (:func:`read_columns`,
+  :func:`iter_columns`).
+- ``reassembly/``: IPv4/IPv6 defragmentation as Linux does it, TCP streams followed as tshark follows
+  them, DNS over TCP (:func:`reassemble`, :class:`Reassembly`, :func:`follow`).
+- ``parquet.py``: tables to Parquet files for engines built for big data (:func:`to_parquet`,
+  :func:`capture_to_parquet`).
+"""
+from netstudy.stats.columns import iter_columns, read_columns
+from netstudy.stats.core import PROTOS, DnsExchanges, Handshakes, flags_union, hierarchy, protocol_path
+from netstudy.stats.parquet import capture_to_parquet, to_parquet
+from netstudy.stats.reassembly import Reassembly, follow, reassemble
+from netstudy.stats.tables import (
+    conversations,
+    decoded,
+    dns_times,
+    endpoints,
+    handshake_rtts,
+    io_graph,
+    packet_frame,
+    protocol_hierarchy,
+    tcp_flags,
+)
+
+__all__ = ["PROTOS", "DnsExchanges", "Handshakes", "flags_union", "hierarchy", "protocol_path", "conversations",
+           "decoded", "dns_times", "endpoints", "handshake_rtts", "io_graph", "packet_frame", "protocol_hierarchy",
+           "tcp_flags", "read_columns", "iter_columns", "to_parquet", "capture_to_parquet",
+           "Reassembly", "follow", "reassemble"]
