@@ -409,6 +409,7 @@ def test_a_jumbogram_reads_its_length_from_the_jumbo_payload_option():
     plain = decode(bytes(Ethernet(src=MAC1, dst=MAC2) / IPv6(src="::1", dst="::2") / IPv6HopByHop()
                          / ICMPv6Echo(identifier=3, sequence=4)))
     assert plain.network.jumbo_length is None
+    assert decode(_jumbogram(1000)).network.jumbo_length is None     # 65535 or less: no jumbogram (RFC 2675 §3)
 
 
 def test_a_jumbogram_longer_than_the_frame_is_truncated_after_its_hop_by_hop_header():

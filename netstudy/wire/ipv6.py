@@ -65,7 +65,7 @@ class IPv6(Header):
         if stop > end or not length:            # rare: more than captured (IPv6Cut), or 0 (a jumbogram, offload)
             if not length and not next_header:  # a jumbogram: its length in the hop-by-hop header (RFC 2675 §2)
                 jumbo = _jumbo_length(data, off + 40, end)
-                if jumbo is not None and jumbo > 0xFFFF:
+                if jumbo is not None:
                     stop = off + 40 + jumbo
                     if stop > end:
                         return IPv6JumboCut, off, end, IPv6HopByHop, off + 40, end
@@ -78,8 +78,8 @@ class IPv6(Header):
     @property
     def captured_whole(self) -> bool:
         """Is the whole datagram in the capture (the payload length's worth of bytes, or a jumbogram's)?"""
-        length = self._v[1] or self.jumbo_length
-        return length is not None and length != 0 and self._off + 40 + length <= self._end
+        length = self._v[1] or self.jumbo_length or 0
+        return length != 0 and self._off + 40 + length <= self._end
 
     @property
     def jumbo_length(self) -> int | None:
@@ -87,8 +87,7 @@ class IPv6(Header):
         this header, when the payload length is 0 and a hop-by-hop header follows; None otherwise."""
         if self._v[1] or self._v[2]:
             return None
-        jumbo = _jumbo_length(self._buf, self._off + 40, self._end)
-        return jumbo if jumbo is not None and jumbo > 0xFFFF else None
+        return _jumbo_length(self._buf, self._off + 40, self._end)
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("payload_length"):
@@ -126,13 +125,15 @@ class IPv6Cut(IPv6):
 
 def _jumbo_length(data: bytes, off: int, end: int) -> int | None:
     """The value of the first Jumbo Payload option (RFC 2675 §2) of the hop-by-hop header at ``off``,
-    among its options captured before ``end``; None when it has none."""
+    among its options captured before ``end``; None when it has none, or one of 65535 or less (which
+    RFC 2675 §3 rejects, as tcpdump does: "No valid Jumbo Payload")."""
     if end - off < 2:
         return None
     stop = min(off + 8 * (data[off + 1] + 1), end)
     for kind, start, until in IPV6_OPTIONS.walk(data, off + 2, stop, off + 2, cut=True):
         if kind == 194 and until - start == 4:
-            return int.from_bytes(data[start:until], "big")
+            length = int.from_bytes(data[start:until], "big")
+            return length if length > 0xFFFF else None
     return None
 
 
