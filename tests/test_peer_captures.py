@@ -84,9 +84,7 @@ BY_DESIGN: dict[str, tuple[str, str]] = {
                                                          "netstudy reads the captured bytes, tcpdump stops"),
     r"unknown ip \d|IP6 version error": (DIFFERS, "not IP at all (a wrong version): netstudy writes its malformed "
                                                   "mark, tcpdump its own words"),
-    # -- open defects of issue 18 (not by design): counted as different until fixed
-    r"^ipv6_jumbogram_invalid_length\.pcap#": (OPEN, "a jumbogram's length from its hop-by-hop jumbo option "
-                                                      "(RFC 2675): 'truncated-ip6 - N bytes missing!' after HBH"),
+    # -- open defects of issue 18 (not by design), OPEN: counted as different until fixed (none at present)
     r"^(extract_read2_asan\.pcap#1|dns_udp_2\.pcap#2) ": (
         DIFFERS, "a header cut by the capture past what tcpdump reads (an ICMP source quench's 4 unused bytes, a "
                  "DNS answer its walk stops before): netstudy keeps the fixed fields and marks the cut in "

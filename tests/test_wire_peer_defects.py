@@ -19,6 +19,7 @@ from netstudy.wire import (
     decode,
     tcp_option,
 )
+from netstudy.wire.ipv6 import IPV6_OPTIONS
 
 MAC1, MAC2 = "02:00:00:00:00:01", "02:00:00:00:00:02"
 
@@ -384,6 +385,42 @@ def test_ipv6_extension_headers_cut_by_the_snap_length_read_as_tcpdump():
     packet = decode(hbh[:45], 101)
     assert packet[IPv6HopByHop].next_header == 17
     assert packet.summary() == "IP6 ::1 > ::2:  [|ipv6 hop-by-hop: extension of 8 bytes runs past the 5 bytes left]"
+
+
+def _jumbogram(jumbo_length: int, data: int = 65528) -> bytes:
+    """An ICMPv6 echo request of ``data`` bytes in a jumbogram (RFC 2675 §2): payload length 0, and the
+    length (of the hop-by-hop header, the ICMPv6 header and the data) in a Jumbo Payload option."""
+    return bytes(Ethernet(src=MAC1, dst=MAC2) / IPv6(src="::1", dst="::2", payload_length=0)
+                 / IPv6HopByHop(options=[IPV6_OPTIONS.make("jumbo", jumbo_length)])
+                 / ICMPv6Echo(identifier=3, sequence=4) / bytes(data))
+
+
+def test_a_jumbogram_reads_its_length_from_the_jumbo_payload_option():
+    # tcpdump 4.99 on these frames (written to a pcap): the lines below, and [icmp6 sum ok] with -v
+    frame = _jumbogram(8 + 8 + 65528)
+    packet = decode(frame, wire_length=len(frame))
+    line = "IP6 ::1 > ::2: HBH ICMP6, echo request, id 3, seq 4, length 65536"
+    assert packet.summary() == line and packet.row()["summary"] == line
+    assert packet.network.jumbo_length == 65544 and packet.network.captured_whole
+    assert packet.checksums() == {"ICMPv6 echo": "good"}
+    assert decode(frame[:200], wire_length=len(frame)).summary() == line     # cut by the snap length: no mark
+    trailing = _jumbogram(8 + 8 + 65528, 65530)                  # 2 bytes past the datagram: not the message's
+    assert decode(trailing, wire_length=len(trailing)).summary() == line
+    plain = decode(bytes(Ethernet(src=MAC1, dst=MAC2) / IPv6(src="::1", dst="::2") / IPv6HopByHop()
+                         / ICMPv6Echo(identifier=3, sequence=4)))
+    assert plain.network.jumbo_length is None
+    assert decode(_jumbogram(1000)).network.jumbo_length is None     # 65535 or less: no jumbogram (RFC 2675 §3)
+
+
+def test_a_jumbogram_longer_than_the_frame_is_truncated_after_its_hop_by_hop_header():
+    frame = _jumbogram(8 + 8 + 65528 + 1)                       # one byte more than there is on the wire
+    packet = decode(frame, wire_length=len(frame))
+    line = "IP6 ::1 > ::2: HBH truncated-ip6 - 1 bytes missing!ICMP6, echo request, id 3, seq 4, length 65537"
+    assert packet.summary() == line and packet.row()["summary"] == line
+    assert packet.error is None and type(packet.network) is IPv6 and not packet.network.captured_whole
+    assert packet.checksums() == {"ICMPv6 echo": "unverified"}
+    assert decode(frame[:200], wire_length=len(frame)).summary() == line     # the wire's length says it lies
+    assert decode(frame).summary() == "IP6 ::1 > ::2: HBH ICMP6, echo request, id 3, seq 4, length 65537"
 
 
 def test_icmp_cut_inside_its_fixed_bytes_keeps_type_code_and_checksum():

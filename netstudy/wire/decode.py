@@ -457,19 +457,19 @@ def _family(kinds: tuple[type[Header], ...], i: int) -> str:
     """Source writing the start of IP header ``i``'s part of the line: ``IP``, ``IP6``, and tcpdump's
     ``truncated-ip - N bytes missing!`` after it when the datagram is longer than the frame."""
     family = "IP" if issubclass(kinds[i], IPv4) else "IP6"
-    if hasattr(kinds[i], "CUT_MARK"):
-        return f"{family}{{cut_mark{i}(packet, data, o{i})}}"
+    if hasattr(kinds[i], "CUT_MARK") and getattr(kinds[i], "CUT_MARK_AFTER", None) is None:
+        return f'{family}{{cut_mark{i}(packet, data, o{i}) or " "}}'
     return family + " "
 
 
 def _cut_mark(cls: Any, packet: Packet, data: bytes, off: int) -> str:
     """`` truncated-ip - N bytes missing! `` when the frame on the wire was shorter than IP header ``cls``
-    at ``off`` says its datagram is (tcpdump's words); a space when the capture cut it (the snap length),
-    or when the packet's ``wire_length`` is not known."""
+    at ``off`` says its datagram is (tcpdump's words); '' when the capture cut it (the snap length), or
+    when the packet's ``wire_length`` is not known."""
     if packet.wire_length is None:              # not known: the bytes may be all the capture kept
-        return " "
+        return ""
     missing = cls.declared_end(data, off) - packet.wire_length
-    return cls.CUT_MARK.format(missing) if missing > 0 else " "
+    return cls.CUT_MARK.format(missing) if missing > 0 else ""
 
 
 def _lengthen(text: str, extra: int, before: str = ", length ", after: str = "") -> str:
@@ -492,8 +492,15 @@ def _on_the_wire(packet: Packet, text: str) -> str:
 
 
 def _marks(kinds: tuple[type[Header], ...], start: int, stop: int) -> str:
-    """Source writing the marks of the extension headers ``kinds[start:stop]`` (``HBH ``, ``RT6 (...) ``)."""
-    return "".join(f"{{mark_at{i}(data, o{i}, e{i})}}" for i in range(start, stop) if hasattr(kinds[i], "mark_at"))
+    """Source writing the marks of the extension headers ``kinds[start:stop]`` (``HBH ``, ``RT6 (...) ``),
+    and the cut mark of an IP header that tcpdump writes after one of them (a jumbogram's, after ``HBH ``)."""
+    marks = ""
+    for i in range(start, stop):
+        if hasattr(kinds[i], "mark_at"):
+            marks += f"{{mark_at{i}(data, o{i}, e{i})}}"
+        if getattr(kinds[i - 1], "CUT_MARK_AFTER", None) is kinds[i]:
+            marks += f"{{cut_mark{i - 1}(packet, data, o{i - 1})}}"
+    return marks
 
 
 def _ip_class(data: bytes, offset: int) -> type[Header]:

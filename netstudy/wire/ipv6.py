@@ -63,6 +63,13 @@ class IPv6(Header):
             raise cls._fail("version", off, f"version is {first >> 4}, not 6")
         stop = off + 40 + length
         if stop > end or not length:            # rare: more than captured (IPv6Cut), or 0 (a jumbogram, offload)
+            if not length and not next_header:  # a jumbogram: its length in the hop-by-hop header (RFC 2675 §2)
+                jumbo = _jumbo_length(data, off + 40, end)
+                if jumbo is not None:
+                    stop = off + 40 + jumbo
+                    if stop > end:
+                        return IPv6JumboCut, off, end, IPv6HopByHop, off + 40, end
+                    return cls, off, end, IPv6HopByHop, off + 40, stop
             return (IPv6Cut if length else cls), off, end, \
                 IP_PROTOCOL_NEXT[next_header] if next_header else IPv6HopByHop, off + 40, end
         # hop-by-hop options only here, first (RFC 8200 §4.1): the table's entry for 0 marks it misplaced
@@ -70,9 +77,17 @@ class IPv6(Header):
 
     @property
     def captured_whole(self) -> bool:
-        """Is the whole datagram in the capture (the payload length's worth of bytes)?"""
-        length = self._v[1]
+        """Is the whole datagram in the capture (the payload length's worth of bytes, or a jumbogram's)?"""
+        length = self._v[1] or self.jumbo_length or 0
         return length != 0 and self._off + 40 + length <= self._end
+
+    @property
+    def jumbo_length(self) -> int | None:
+        """A jumbogram's length (RFC 2675 §2): the Jumbo Payload option's, which counts every byte after
+        this header, when the payload length is 0 and a hop-by-hop header follows; None otherwise."""
+        if self._v[1] or self._v[2]:
+            return None
+        return _jumbo_length(self._buf, self._off + 40, self._end)
 
     def fill(self, payload: bytes, under: Header | None, over: Header | None) -> None:
         if not self.is_set("payload_length"):
@@ -106,6 +121,20 @@ class IPv6Cut(IPv6):
     def declared_end(data: bytes, off: int) -> int:
         """Where the datagram ends by its payload length (past the bytes there are)."""
         return off + 40 + (data[off + 4] << 8 | data[off + 5])
+
+
+def _jumbo_length(data: bytes, off: int, end: int) -> int | None:
+    """The value of the first Jumbo Payload option (RFC 2675 §2) of the hop-by-hop header at ``off``,
+    among its options captured before ``end``; None when it has none, or one of 65535 or less (which
+    RFC 2675 §3 rejects, as tcpdump does: "No valid Jumbo Payload")."""
+    if end - off < 2:
+        return None
+    stop = min(off + 8 * (data[off + 1] + 1), end)
+    for kind, start, until in IPV6_OPTIONS.walk(data, off + 2, stop, off + 2, cut=True):
+        if kind == 194 and until - start == 4:
+            length = int.from_bytes(data[start:until], "big")
+            return length if length > 0xFFFF else None
+    return None
 
 
 class _Extension(Header):
@@ -182,6 +211,21 @@ class IPv6HopByHop(_OptionsExtension):
     @classmethod
     def mark_at(cls, data: bytes, off: int, end: int) -> str:
         return "HBH "
+
+
+class IPv6JumboCut(IPv6Cut):
+    """A jumbogram (RFC 2675) whose Jumbo Payload Length runs past the bytes there are: as
+    :class:`IPv6Cut`, but its length is the hop-by-hop header's, and tcpdump writes
+    ``truncated-ip6 - N bytes missing!`` after that header's mark (``HBH truncated-ip6 - 1 bytes missing!``)."""
+
+    __slots__ = ()
+    CUT_MARK = "truncated-ip6 - {} bytes missing!"
+    CUT_MARK_AFTER = IPv6HopByHop       # the header whose mark the cut mark follows (IPv6Cut's: none, after IP6)
+
+    @staticmethod
+    def declared_end(data: bytes, off: int) -> int:
+        """Where the datagram ends by its Jumbo Payload Length (past the bytes there are)."""
+        return off + 40 + (_jumbo_length(data, off + 40, len(data)) or 0)
 
 
 class IPv6DestOptions(_OptionsExtension):

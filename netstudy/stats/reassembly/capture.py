@@ -22,7 +22,7 @@ from netstudy.stats.reassembly.tcp import Segment, StreamTable, TcpStream
 from netstudy.wire.decode import Packet, decode, decode_ip
 from netstudy.wire.dns import PORT
 from netstudy.wire.ipv4 import IPv4, IPv4Cut
-from netstudy.wire.ipv6 import IPv6, IPv6Cut, IPv6Fragment
+from netstudy.wire.ipv6 import IPv6, IPv6Cut, IPv6Fragment, IPv6JumboCut
 from netstudy.wire.tcp import TCP
 
 _seq_ack = struct.Struct("!II").unpack_from
@@ -93,7 +93,7 @@ def _defragmented(packet: Packet, defragmenter: Defragmenter, now: int, result: 
     fragment that does not (yet). A fragment the capture cut short is left as it is (Wireshark reassembles
     only fragments captured whole)."""
     for kind, off, _, _, _, stop in packet.spans:
-        if kind in (IPv4Cut, IPv6Cut):
+        if kind in (IPv4Cut, IPv6Cut, IPv6JumboCut):
             return packet
         if issubclass(kind, IPv4):
             data = packet.data
