@@ -143,7 +143,7 @@ _COOKED_PREFIX = re.compile(r"^(?:\S+\s+)?(?:In|Out|M|B|P)\s+")
 
 def _differs_by_design(packet) -> str | None:
     """Why netstudy's line for ``packet`` is meant to differ from tcpdump's plain line, or None (the same
-    three differences are in tests/test_peer_captures.py's BY_DESIGN table)."""
+    differences are in tests/test_peer_captures.py's BY_DESIGN table)."""
     if packet.error is not None:
         return "malformed: netstudy names the field and offset where tcpdump writes [|tcp]"
     ip, transport = packet.get(IPv4), packet.transport
@@ -151,6 +151,8 @@ def _differs_by_design(packet) -> str | None:
         return "a later IPv4 fragment: netstudy writes it as tcpdump -v does, tcpdump's plain line says ip-proto-N"
     if isinstance(transport, TCP) and packet.remainder and 53 in (transport.sport, transport.dport):
         return "DNS over TCP: tcpdump adds the message, netstudy does not decode it"
+    if isinstance(transport, TCP) and packet.remainder and {80, 8080} & {transport.sport, transport.dport}:
+        return "HTTP: tcpdump adds ': HTTP', netstudy decodes no application protocol (as in test_peer_captures)"
     return None
 
 
