@@ -78,7 +78,8 @@ class Sniffer:
         else:
             self.linktype = interface_linktype(interface)
         # live, the kernel always runs a program, as libpcap's: the empty one keeps ``snaplen`` bytes
-        self.program = compile_program(filter if file is not None else filter or "", self.linktype, snaplen)
+        self.program = compile_program(filter if file is not None else filter or "", self.linktype, snaplen,
+                                       live=file is None)
         # on ``any`` the kernel hands over frames without a link header (SOCK_DGRAM) and libpcap rewrites the
         # program's link-layer loads for it; we give the kernel the empty program and run the filter here
         self._user_program: BpfProgram | None = None
@@ -217,12 +218,14 @@ class Sniffer:
             self._finish()
 
 
-def compile_program(filter: str | BpfProgram | None, linktype: int, snaplen: int) -> BpfProgram | None:  # noqa: A002
+def compile_program(filter: str | BpfProgram | None, linktype: int, snaplen: int,  # noqa: A002
+                    live: bool = False) -> BpfProgram | None:
     """The filter as a classic BPF program for ``linktype`` frames (an expression compiled by
-    ``netstudy.wire.bpf``; a program as it is; None: every frame)."""
+    ``netstudy.wire.bpf``, for a live socket's frames when ``live``: ``vlan`` reads the tag the kernel
+    took out; a program as it is; None: every frame)."""
     if filter is None or not isinstance(filter, str):
         return filter
-    return compile_filter(filter, linktype=linktype, snaplen=snaplen)
+    return compile_filter(filter, linktype=linktype, snaplen=snaplen, live=live)
 
 
 def sniff(interface: str = "lo", filter: str | None = None, **options: Any) -> CaptureResult:  # noqa: A002
