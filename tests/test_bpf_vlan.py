@@ -5,6 +5,7 @@ run by our interpreter from the frame's metadata (run(..., vlan_tci=)), and the 
 (The live capture itself: tests/test_sniff_vlan.py.)"""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -105,3 +106,15 @@ def test_the_kernel_accepts_every_live_program() -> None:
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) as packet:
         for expression in EXPRESSIONS:
             attach_filter(packet, compile_filter(expression, live=True))
+
+
+def test_sniff_d_prints_the_live_program_or_the_files() -> None:
+    """`netstudy sniff -d` as tcpdump -d: for the interface's socket, or with -r for the file's frames."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "netstudy.cli", "sniff", "-d"]
+    live = subprocess.run([*argv, "-i", "lo", "vlan", "10"], capture_output=True, text=True, check=True, env=env)
+    assert live.stdout.rstrip("\n") == compile_filter("vlan 10", live=True).listing()
+    capture = ROOT / "netstudy" / "data" / "captures" / "loopback_sniff.pcap"
+    on_file = subprocess.run([*argv, "-r", str(capture), "vlan", "10"], capture_output=True, text=True, check=True,
+                             env=env)
+    assert on_file.stdout.rstrip("\n") == compile_filter("vlan 10").listing()
