@@ -1,7 +1,7 @@
 """From a filter's syntax tree to classic BPF, with libpcap's meaning (gencode.c) for every primitive.
 
-Two steps. *Lowering* turns each primitive into tests: a :class:`Check` is a few loads that leave a value
-in ``A``, then one conditional jump (``ldh [12]; jeq #0x800``); :class:`All`, :class:`Any` and
+Two steps. *Lowering* turns each primitive into tests (:mod:`netstudy.wire.bpf.checks`): a :class:`Check`
+is a few loads that leave a value in ``A``, then one conditional jump (``ldh [12]; jeq #0x800``); :class:`All`, :class:`Any` and
 :class:`Negate` combine them. The link type decides the offsets (Ethernet: EtherType at 12, network
 header at 14); ``vlan`` moves both 4 bytes on for everything written after it, as in tcpdump. On a live
 Linux socket (``live=True``) the kernel has taken the outer 802.1Q tag out of the frame into metadata, so
@@ -20,6 +20,27 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from netstudy.wire.bpf.checks import (
+    ETHERTYPE_REGISTER,
+    FALSE,
+    NETWORK_REGISTER,
+    SIZE_CODES,
+    TRUE,
+    All,
+    Check,
+    Negate,
+    Offset,
+    Place,
+    Test,
+    all_of,
+    any_of,
+    compare,
+    constant_part,
+    header_length_in_x,
+    load,
+    negate,
+    stmt,
+)
 from netstudy.wire.bpf.parse import (
     And,
     Arith,
@@ -88,103 +109,6 @@ from netstudy.wire.bpf.program import (
 ETHERTYPE_IPV4, ETHERTYPE_ARP, ETHERTYPE_RARP, ETHERTYPE_IPV6 = 0x0800, 0x0806, 0x8035, 0x86DD
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)       # 802.1Q, 802.1ad, the old QinQ value (libpcap's list)
 TCP, UDP, SCTP, ICMP, IGMP, ICMPV6, IPV6_FRAGMENT = 6, 17, 132, 1, 2, 58, 44
-_SIZE_CODES = {1: B, 2: H, 4: W}
-
-
-# --- tests -------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Check:
-    """Run ``setup`` (it leaves the value in A, and X where ``op`` compares with X), then jump on ``op``."""
-
-    setup: tuple[Instruction, ...]
-    op: int                    # JEQ, JGT, JGE or JSET, with X for ``A op X``
-    k: int = 0
-
-
-@dataclass(frozen=True)
-class All:
-    parts: tuple[Test, ...]
-
-
-@dataclass(frozen=True)
-class Any:
-    parts: tuple[Test, ...]
-
-
-@dataclass(frozen=True)
-class Negate:
-    part: Test
-
-
-Test = Check | All | Any | Negate
-TRUE, FALSE = All(()), Any(())
-
-
-def all_of(*parts: Test) -> Test:
-    """Every part (constants folded away)."""
-    if FALSE in parts:
-        return FALSE
-    kept = tuple(p for p in parts if p != TRUE)
-    return kept[0] if len(kept) == 1 else All(kept)
-
-
-def any_of(*parts: Test) -> Test:
-    """At least one part (constants folded away)."""
-    if TRUE in parts:
-        return TRUE
-    kept = tuple(p for p in parts if p != FALSE)
-    return kept[0] if len(kept) == 1 else Any(kept)
-
-
-def negate(part: Test) -> Test:
-    return FALSE if part == TRUE else TRUE if part == FALSE else part.part if isinstance(part, Negate) else Negate(part)
-
-
-def stmt(code: int, k: int = 0) -> Instruction:
-    return Instruction(code, 0, 0, k)
-
-
-@dataclass(frozen=True)
-class Offset:
-    """A place known only when the program runs: the scratch word M[``register``] plus ``constant``
-    (libpcap's variable offsets, after ``vlan`` on a live socket)."""
-
-    register: int
-    constant: int
-
-    def __add__(self, more: int) -> Offset:
-        return Offset(self.register, self.constant + more)
-
-
-Place = int | Offset
-NETWORK_REGISTER, ETHERTYPE_REGISTER = 0, 1          # the scratch words of the variable offsets (libpcap's order)
-
-
-def constant_part(place: Place) -> int:
-    return place.constant if isinstance(place, Offset) else place
-
-
-def load(size: int, offset: Place) -> tuple[Instruction, ...]:
-    """``ld{b,h,} [offset]``, or ``ldx M[r]; ld{b,h,} [x + constant]`` for a variable offset."""
-    if isinstance(offset, Offset):
-        return stmt(LDX | W | MEM, offset.register), stmt(LD | _SIZE_CODES[size] | IND, offset.constant)
-    return (stmt(LD | _SIZE_CODES[size] | ABS, offset),)
-
-
-def header_length_in_x(network: Place) -> tuple[Instruction, ...]:
-    """X = where the IPv4 header at ``network`` ends, counted from its start (``ldxb 4*([nl]&0xf)``), plus
-    the variable part of ``network`` when it has one."""
-    if isinstance(network, Offset):
-        return (stmt(LDX | W | MEM, network.register), stmt(LD | B | IND, network.constant),
-                stmt(ALU | AND | K, 0x0F), stmt(ALU | LSH | K, 2), stmt(ALU | ADD | X), stmt(MISC | TAX))
-    return (stmt(LDX | B | MSH, network),)
-
-
-def compare(size: int, offset: Place, value: int, mask: int | None = None, op: int = JEQ) -> Check:
-    """``ld{b,h,} [offset]`` (``and #mask``), then ``op #value``."""
-    setup = load(size, offset) + ((stmt(ALU | AND | K, mask),) if mask is not None else ())
-    return Check(setup, op, value)
 
 
 # --- link types ----------------------------------------------------------------------------------------
@@ -512,7 +436,7 @@ class Arithmetic:
         """``proto[index:size]``, with libpcap's conditions for ``proto`` (gencode.c, gen_load)."""
         low = self.lowering
         nl = low.nl
-        size = _SIZE_CODES[node.size]
+        size = SIZE_CODES[node.size]
         index = self.constant(node.index)
         transport = node.proto in ("tcp", "udp", "sctp", "icmp", "igmp")
         base: Place
