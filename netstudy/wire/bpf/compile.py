@@ -1,8 +1,8 @@
 """From a filter's syntax tree to classic BPF, with libpcap's meaning (gencode.c) for every primitive.
 
 Two steps. *Lowering* turns each primitive into tests (:mod:`netstudy.wire.bpf.checks`): a :class:`Check`
-is a few loads that leave a value in ``A``, then one conditional jump (``ldh [12]; jeq #0x800``); :class:`All`, :class:`Any` and
-:class:`Negate` combine them. The link type decides the offsets (Ethernet: EtherType at 12, network
+is a few loads that leave a value in ``A``, then one conditional jump (``ldh [12]; jeq #0x800``);
+:class:`All`, :class:`Any` and :class:`Negate` combine them. The link type decides the offsets (Ethernet: EtherType at 12, network
 header at 14); ``vlan`` moves both 4 bytes on for everything written after it, as in tcpdump. On a live
 Linux socket (``live=True``) the kernel has taken the outer 802.1Q tag out of the frame into metadata, so
 the first ``vlan`` is compiled as libpcap does there (gencode.c, ``gen_vlan_bpf_extensions``): tagged when
