@@ -1,17 +1,17 @@
 """From a filter's syntax tree to classic BPF, with libpcap's meaning (gencode.c) for every primitive.
 
-Two steps. *Lowering* turns each primitive into tests (:mod:`netstudy.wire.bpf.checks`): a :class:`Check`
-is a few loads that leave a value in ``A``, then one conditional jump (``ldh [12]; jeq #0x800``);
-:class:`All`, :class:`Any` and :class:`Negate` combine them. The link type decides the offsets (Ethernet: EtherType at 12, network
-header at 14); ``vlan`` moves both 4 bytes on for everything written after it, as in tcpdump. On a live
-Linux socket (``live=True``) the kernel has taken the outer 802.1Q tag out of the frame into metadata, so
-the first ``vlan`` is compiled as libpcap does there (gencode.c, ``gen_vlan_bpf_extensions``): tagged when
-the ancillary load ``[vlanp]`` says so (the ID from ``[vlan_tci]``), or when the frame still holds a tag
-(no offload, QinQ's inner tag); since only the second case moves the headers, the offsets after it are
-*variable*: scratch words M[0] (network header) and M[1] (EtherType) hold 0 or 4, loaded into ``X``. *Code
-generation* lays the tests out with symbolic labels (true and false exits), then resolves them into
-the 8-bit forward offsets of conditional jumps, putting a ``ja`` (32-bit offset) in wherever a target
-is more than 255 instructions away.
+Two steps. *Lowering* turns each primitive into tests (:mod:`netstudy.wire.bpf.checks`): a :class:`Check` is a
+few loads that leave a value in ``A``, then one conditional jump (``ldh [12]; jeq #0x800``); :class:`All`,
+:class:`Any` and :class:`Negate` combine them. The link type decides the offsets (Ethernet: EtherType at 12,
+network header at 14); ``vlan`` moves both 4 bytes on for everything written after it, as in tcpdump. On a
+live Linux socket (``live=True``) the kernel has taken the outer 802.1Q tag out of the frame into metadata, so
+the first ``vlan`` is compiled as libpcap does there (gencode.c, ``gen_vlan_bpf_extensions``): tagged when the
+ancillary load ``[vlanp]`` says so (the ID from ``[vlan_tci]``), or when the frame still holds a tag (no
+offload, QinQ's inner tag); since only the second case moves the headers, the offsets after it are *variable*:
+scratch words M[0] (network header) and M[1] (EtherType) hold 0 or 4, loaded into ``X``. *Code generation*
+lays the tests out with symbolic labels (true and false exits), then resolves them into the 8-bit forward
+offsets of conditional jumps, putting a ``ja`` (32-bit offset) in wherever a target is more than 255
+instructions away.
 """
 from __future__ import annotations
 
