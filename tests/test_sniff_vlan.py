@@ -5,7 +5,8 @@ it back in every frame (both paths) and compile ``vlan`` for the socket with the
 libpcap does. The lab: two namespaces (``sniff-vlan-a-…``, ``sniff-vlan-b-…``) joined by a veth pair;
 A sends tagged frames (802.1Q VLANs 10 and 20, a priority, an 802.1ad QinQ frame) with a packet socket,
 and a real ping untagged; B's kernel takes each outer tag into the frame's metadata on receive, and
-both captures run on B's veth. (This machine's kernel has no 8021q driver, so no ``type vlan``
+both captures run on B's veth (the filters also on A's, where the frames going out keep their tags in
+their bytes: the other half of libpcap's program). (This machine's kernel has no 8021q driver, so no ``type vlan``
 sub-interface can make the tagged traffic: the frames are written whole instead, and the receiving
 kernel untags them as it would a NIC's.)"""
 from __future__ import annotations
@@ -103,12 +104,12 @@ def capturing(ns: Namespace, *argvs: list) -> Iterator[list[str]]:
         errors.extend(interrupt(proc)[1] for proc in procs)
 
 
-def tcpdump(path: Path, *extra: str) -> list[str]:
-    return ["tcpdump", "-i", B_IFACE, "-n", "--immediate-mode", "-U", *extra, "-w", str(path)]
+def tcpdump(path: Path, *extra: str, iface: str = B_IFACE) -> list[str]:
+    return ["tcpdump", "-i", iface, "-n", "--immediate-mode", "-U", *extra, "-w", str(path)]
 
 
-def ours(path: Path, mechanism: str, *extra: str) -> list[str]:
-    return [*NETSTUDY, "sniff", "-i", B_IFACE, "--mechanism", mechanism, *extra, "-w", str(path)]
+def ours(path: Path, mechanism: str, *extra: str, iface: str = B_IFACE) -> list[str]:
+    return [*NETSTUDY, "sniff", "-i", iface, "--mechanism", mechanism, *extra, "-w", str(path)]
 
 
 def frames(path: Path | io.BytesIO) -> collections.Counter[tuple[bytes, int]]:
@@ -145,20 +146,25 @@ def test_every_frame_carries_its_tag_as_tcpdumps(link, tmp_path, mechanism):
     assert {(data, length) for data, length in cut} == {(data[:40], length) for data, length in tags}
 
 
+@pytest.mark.parametrize("side", ["receiving", "sending"])
 @pytest.mark.parametrize("expression", FILTERS)
-def test_live_filters_keep_the_frames_tcpdumps_keep(link, tmp_path, expression):
+def test_live_filters_keep_the_frames_tcpdumps_keep(link, tmp_path, expression, side):
+    ns, iface = (link.b, B_IFACE) if side == "receiving" else (link.a, A_IFACE)
     everything, theirs = tmp_path / "all.pcap", tmp_path / "tcpdump.pcap"
     ring, recv = tmp_path / "ring.pcap", tmp_path / "recvfrom.pcap"
-    with capturing(link.b, tcpdump(everything), tcpdump(theirs, expression), ours(ring, "ring", expression),
-                   ours(recv, "recvfrom", expression)) as errors:
+    with capturing(ns, tcpdump(everything, iface=iface), tcpdump(theirs, expression, iface=iface),
+                   ours(ring, "ring", expression, iface=iface),
+                   ours(recv, "recvfrom", expression, iface=iface)) as errors:
         link.traffic()
     expected, seen = frames(theirs), frames(everything)
     assert frames(ring) == expected, errors
     assert frames(recv) == expected, errors
     assert sum(tagged(seen).values()) == 10
-    # our interpreter, given each frame as the kernel had it (the tag in metadata), keeps the same frames
+    # our interpreter, given each frame as the kernel had it (received: the outer tag in metadata; sent:
+    # the tag in the bytes), keeps the same frames
     live = compile_filter(expression, live=True)
-    kept = collections.Counter({k: v for k, v in seen.items() if live.accepts(*in_metadata(*k))})
+    as_kernel_had_it = in_metadata if side == "receiving" else lambda data, length: (data, length, None)
+    kept = collections.Counter({k: v for k, v in seen.items() if live.accepts(*as_kernel_had_it(*k))})
     assert kept == expected
     # and on the file, our file program keeps what tcpdump -r keeps
     done = subprocess.run(["tcpdump", "-r", str(everything), "-w", "-", expression], capture_output=True, check=True)

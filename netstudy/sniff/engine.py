@@ -4,7 +4,9 @@
 default, ``recvfrom`` for the lesson) or from a capture file (``file=``), through the same filter (a
 tcpdump expression compiled to classic BPF by ``netstudy.wire.bpf``: run by the kernel on a live
 socket, by :meth:`~netstudy.wire.bpf.BpfProgram.accepts` on a file's records), and optionally writes
-what it keeps to a pcap file with nanosecond timestamps.
+what it keeps to a pcap file with nanosecond timestamps. Live, the filter is compiled for the socket
+(``live=True``: ``vlan`` reads the tag the kernel took out of the frame) and each frame comes with its
+802.1Q tag put back, as tcpdump's.
 
 Three ways to drive it, one loop underneath:
 
