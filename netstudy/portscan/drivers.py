@@ -80,7 +80,8 @@ def is_local(address: str) -> bool:
 
 # -- one class per scan type: open, send a probe, read what came back ---------------------------------
 class Connect:
-    """A non-blocking connect() per port."""
+    """A non-blocking connect() per port. A socket whose connect was refused is used again for the next
+    port (a refused connect leaves it unconnected, connect(2)): no socket() and close() per closed port."""
 
     mechanism = "connect"
 
@@ -89,22 +90,30 @@ class Connect:
         self.selector = selectors.DefaultSelector()
         self.open: dict[int, Any] = {}
         self.local: list[Answer] = []
+        self.spare: Any = None
 
     def capacity(self) -> int:
         return self.limit - len(self.open)
 
     def send(self, probe: Probe) -> None:
-        sock = _socket.socket(socket.AF_INET, _NONBLOCKING_STREAM)     # the C type: no Python wrapper to build
-        code = sock.connect_ex((probe.host, probe.port))
+        sock = self.spare or _socket.socket(socket.AF_INET, _NONBLOCKING_STREAM)  # the C type: no Python wrapper
+        self.spare = None
+        address = (probe.host, probe.port)
+        code = sock.connect_ex(address)
         if code == errno.EINPROGRESS:
-            # on loopback the RST has usually arrived before connect() returns: no need to wait for it
-            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or errno.EINPROGRESS
-        if code == errno.EINPROGRESS:
+            # asked again, connect() says how the attempt ended if it has (on loopback the answer is
+            # processed before the first call returns): 0, ECONNREFUSED (the socket is then unconnected
+            # again, reusable), or EALREADY while the SYN still waits for its answer
+            code = sock.connect_ex(address)
+        if code == errno.EALREADY:
             self.selector.register(sock, selectors.EVENT_WRITE, probe)
             self.open[probe.index] = sock
             return
         answer = self._answer(sock, probe, code)
-        sock.close()
+        if code == errno.ECONNREFUSED:
+            self.spare = sock
+        else:
+            sock.close()
         if answer is not None:
             self.local.append(answer)
 
@@ -146,6 +155,9 @@ class Connect:
     def close(self) -> None:
         for index in list(self.open):
             self._close(index)
+        if self.spare is not None:
+            self.spare.close()
+            self.spare = None
         self.selector.close()
 
 
