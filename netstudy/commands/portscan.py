@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         with PortScan(args.targets, args.ports, scan=kind, top_ports=args.top_ports, rate=args.rate,
                       timeout=args.timeout, retries=args.retries, parallel=args.parallel,
                       mechanism=args.mechanism) as scan:
-            bar = _progress(len(scan.table.records))
+            bar = _progress(scan.total)
             try:
                 with stopped_by_signals():  # kill (SIGTERM) ends it as Ctrl-C does: the report printed
                     for _ in scan.run():

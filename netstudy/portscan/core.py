@@ -503,6 +503,14 @@ class ScanTable:
                 touched.append(record)
         return touched
 
+    def take(self, record: PortRecord) -> bool:
+        """A record of this table filed by another table (a worker's, over a slice of the ports) put in its
+        place (``record.index``); True if it is settled."""
+        settled = record.state in SETTLED
+        self.settled += settled - (self.records[record.index].state in SETTLED)
+        self.records[record.index] = record
+        return settled
+
     def finish(self) -> list[PortRecord]:
         """End the scan now: records probed but not settled become silent; never-probed ones stay QUEUED."""
         given_up = []

@@ -25,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import selectors
+import signal
 import socket
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -48,6 +50,7 @@ from netstudy.portscan.core import (
 )
 from netstudy.portscan.drivers import Connect, Driver, Syn, UdpDatagram, UdpRaw, descriptor_budget, is_local
 from netstudy.portscan.services import services
+from netstudy.portscan.workers import Outbox, Workers, pack, split, unpack, usable_cores
 
 DEFAULT_PARALLEL = {"connect": 1024, "syn": 4096, "udp": 256}
 DEFAULT_RATE = {"connect": None, "syn": None, "udp": 500.0}        # probes a second; None: no pacing
@@ -58,6 +61,10 @@ MAX_RATE = 1_000_000           # probes a second
 MAX_TIMEOUT = 3600.0           # seconds a probe may wait
 MAX_RETRIES = 10               # attempts after the first (nmap's --max-retries default)
 MAX_PARALLEL = 65536           # probes in flight
+MAX_WORKERS = 64               # processes
+SPLIT_FROM = 4096              # probes: a TCP scan this long is split across the cores (workers=None)
+BATCH = 1024                   # records a worker sends at once...
+BATCH_NS = 100_000_000         # ...or after this long (the progress bar moves)
 HTTP_PORTS = frozenset({80, 8000, 8008, 8080, 8088, 8888})
 
 
@@ -84,14 +91,17 @@ class PortScan:
     spec (``"1-1024"``, ``"U:53,T:80"``), a list of numbers, or None with ``top_ports``; ``scan``:
     ``connect``, ``syn`` or ``udp``; ``rate``: probes a second (None: as fast as ``parallel`` allows;
     UDP: 500); ``timeout``: seconds the first attempt waits, each retry ``backoff`` times longer;
-    ``mechanism`` (UDP): ``auto`` (raw if privileged, else ``datagram``), ``raw`` or ``datagram``.
+    ``mechanism`` (UDP): ``auto`` (raw if privileged, else ``datagram``), ``raw`` or ``datagram``;
+    ``workers``: processes that share the ports (None: one per usable core for a TCP scan of at least
+    SPLIT_FROM probes, else one), each with its own sockets, ``rate`` / ``workers`` and ``parallel`` /
+    ``workers``; their records are merged in order (:mod:`netstudy.portscan.workers`).
     A value that cannot be used raises :class:`InputError`; a missing privilege :class:`PrivilegeError`
     saying what is needed and what works instead."""
 
     def __init__(self, targets: str | Iterable[str] = "127.0.0.1", ports: str | Sequence[int] | None = None, *,
                  scan: str = "connect", top_ports: int | None = None, rate: float | None = None,
                  timeout: float = 1.0, retries: int | None = None, backoff: float = 1.5,
-                 parallel: int | None = None, mechanism: str = "auto") -> None:
+                 parallel: int | None = None, mechanism: str = "auto", workers: int | None = None) -> None:
         if scan not in SCAN_PROTOCOL:
             raise InputError(f"scan must be connect, syn or udp, not {scan!r}")
         protocol = SCAN_PROTOCOL[scan]
@@ -111,30 +121,46 @@ class PortScan:
             check_number("parallel", parallel, 1, MAX_PARALLEL, whole=True)
         if mechanism not in ("auto", "raw", "datagram"):
             raise InputError(f"mechanism must be auto, raw or datagram, not {mechanism!r}")
+        if workers is not None:
+            check_number("workers", workers, 1, MAX_WORKERS, whole=True)
         self.hosts, self.names = resolve_targets(targets)
-        self.table = ScanTable(self.hosts, self.port_list, scan, timeout_ns=int(timeout * 1e9),
-                               retries=DEFAULT_RETRIES[scan] if retries is None else retries, backoff=backoff)
-        wanted = parallel or DEFAULT_PARALLEL[scan]
-        if wanted < 1:
-            raise InputError(f"parallel must be at least 1, not {wanted}")
-        self.driver: Driver
-        if scan == "connect":
-            self.driver = Connect(wanted)
-        elif scan == "syn":
-            self.driver = Syn(self.hosts, self.port_list, wanted)
-        elif mechanism == "datagram":
-            self.driver = UdpDatagram(wanted)
-        else:
-            try:
-                self.driver = UdpRaw(self.hosts, self.port_list, wanted)
-            except PrivilegeError:
-                if mechanism == "raw":
-                    raise
-                self.driver = UdpDatagram(wanted)
-        self.mechanism = self.driver.mechanism
+        self.retries = DEFAULT_RETRIES[scan] if retries is None else retries
+        self.options: dict[str, Any] = {"timeout": timeout, "retries": self.retries, "backoff": backoff,
+                                        "parallel": parallel, "mechanism": mechanism}
+        if backoff < 1:
+            raise InputError(f"backoff must be at least 1, not {backoff:g}")
+        self.total = len(self.port_list) * len(self.hosts)          # records the scan settles
+        if workers is None:
+            workers = usable_cores() if scan != "udp" and self.total >= SPLIT_FROM else 1
+        self.workers = min(workers, len(self.port_list))
+        self.driver: Driver | None = None
+        self.pool: Workers | None = None
+        if self.workers == 1:
+            self.driver = self._driver(scan, parallel or DEFAULT_PARALLEL[scan], mechanism)
+            self.mechanism = self.driver.mechanism
+        else:                        # each worker opens its own sockets; the first to finish says which
+            self.mechanism = {"connect": "connect", "syn": "raw"}.get(scan, "datagram" if mechanism == "datagram"
+                                                                     else "raw")
         self.slowed: list[float] = []
+        self.stopping = False
         self._start_ns = self._end_ns = 0
         self.started = ""
+
+    def _driver(self, scan: str, wanted: int, mechanism: str) -> Driver:
+        if wanted < 1:
+            raise InputError(f"parallel must be at least 1, not {wanted}")
+        if scan == "connect":
+            return Connect(wanted)
+        if scan == "syn":
+            return Syn(self.hosts, self.port_list, wanted)
+        if mechanism == "datagram":
+            return UdpDatagram(wanted)
+        try:
+            return UdpRaw(self.hosts, self.port_list, wanted)
+        except PrivilegeError:
+            if mechanism == "raw":
+                raise
+            return UdpDatagram(wanted)
 
     def _ports(self, ports: str | Sequence[int] | None, top_ports: int | None) -> list[int]:
         if top_ports is not None:
@@ -154,7 +180,10 @@ class PortScan:
         return list(dict.fromkeys(numbers))
 
     def close(self) -> None:
-        self.driver.close()
+        if self.driver is not None:
+            self.driver.close()
+        if self.pool is not None:
+            self.pool.close()
 
     def __enter__(self) -> PortScan:
         return self
@@ -162,15 +191,29 @@ class PortScan:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @functools.cached_property
+    def table(self) -> ScanTable:
+        """The scan's records and their bookkeeping; built when first needed (a split scan: once the
+        workers are started, which build their own)."""
+        return ScanTable(self.hosts, self.port_list, self.scan, timeout_ns=int(self.options["timeout"] * 1e9),
+                         retries=self.retries, backoff=self.options["backoff"])
+
     def run(self) -> Iterator[PortRecord]:
-        """Probe every port, yielding each record as it settles."""
-        perf, table, driver = time.perf_counter_ns, self.table, self.driver
+        """Probe every port, yielding each record as it settles (from the workers as they send them)."""
         self.started = time.strftime("%Y-%m-%d %H:%M %Z")
-        start = self._start_ns = perf()
-        next_send = start
+        self._start_ns = time.perf_counter_ns()
+        return self._run_here(self.driver) if self.driver is not None else self._run_split()
+
+    def stop(self) -> None:
+        """Make :meth:`run` return at its next turn (safe in a signal handler); then :meth:`interrupt`."""
+        self.stopping = True
+
+    def _run_here(self, driver: Driver) -> Iterator[PortRecord]:
+        perf, table = time.perf_counter_ns, self.table
+        next_send = self._start_ns
         late_answers = 0
         try:
-            while not table.done:
+            while not table.done and not self.stopping:
                 now = perf()
                 for record in table.expire(now):
                     driver.forget(record)
@@ -220,9 +263,75 @@ class PortScan:
             record.service = self.services.name(record.port, record.protocol)
         return record
 
-    def interrupt(self) -> None:
-        """Stop now (Ctrl-C): ports probed but not answered become silent, the others are dropped."""
-        self.table.finish()
+    # -- split across worker processes --
+    def _run_split(self) -> Iterator[PortRecord]:
+        slices = split(self.port_list, self.workers)
+        starts = [0]
+        for part in slices[:-1]:
+            starts.append(starts[-1] + len(part) * len(self.hosts))
+        self._offsets = starts
+        self.pool = Workers(functools.partial(self._work, slices=slices), len(slices))
+        self.table                                  # noqa: B018 (built while the workers scan)
+        try:
+            while self.pool.running:
+                for number, message in self.pool.messages(0.2):
+                    yield from self._file(number, message)
+        finally:
+            self._end_ns = time.perf_counter_ns()
+
+    def _work(self, number: int, outbox: Outbox, slices: list[Sequence[int]]) -> None:
+        """One worker (in its own process): this scan over its slice of the ports, the records sent back
+        in batches as they settle, then the rest (never probed, or given up at a stop) and the counts."""
+        count = len(slices)
+        options = dict(self.options, rate=None if self.rate is None else self.rate / count, workers=1,
+                       parallel=max((self.options["parallel"] or DEFAULT_PARALLEL[self.scan]) // count, 1))
+        with PortScan(self.hosts, list(slices[number]), scan=self.scan, **options) as scan:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: scan.stop())
+            if Workers.stop_requested:
+                scan.stop()
+            batch: list[tuple[Any, ...]] = []
+            flushed = time.perf_counter_ns()
+            for record in scan.run():
+                batch.append(pack(record))
+                if len(batch) >= BATCH or time.perf_counter_ns() - flushed > BATCH_NS:
+                    outbox.send(("records", batch))
+                    batch, flushed = [], time.perf_counter_ns()
+            given_up = scan.interrupt() if scan.stopping else []
+            batch += [pack(r) for r in given_up] + [pack(r) for r in scan.table.records if r.state is State.QUEUED]
+            outbox.send(("records", batch))
+            outbox.send(("done", {"mechanism": scan.mechanism, "self_connects": scan.table.self_connects,
+                                  "late": scan.table.late, "strays": scan.table.strays, "slowed": scan.slowed}))
+
+    def _file(self, number: int, message: tuple[str, Any]) -> list[PortRecord]:
+        """A worker's message taken in: its records put in their places (the settled ones returned), its
+        counts added up, its error raised here."""
+        kind, payload = message
+        if kind == "error":
+            raise payload
+        if kind == "done":
+            table = self.table
+            self.mechanism = payload["mechanism"]
+            table.self_connects += payload["self_connects"]
+            table.late += payload["late"]
+            table.strays += payload["strays"]
+            self.slowed += payload["slowed"]
+            return []
+        hosts, ports, protocol, offset, take = self.hosts, self.port_list, self.protocol, self._offsets[number], \
+            self.table.take
+        return [record for row in payload if take(record := unpack(row, offset, hosts, ports, protocol))]
+
+    def interrupt(self) -> list[PortRecord]:
+        """Stop now (Ctrl-C): ports probed but not answered become silent, the others are dropped (each
+        worker's are collected first). Returns the records given up."""
+        if self.pool is not None:
+            self.pool.stop()
+            deadline = time.monotonic() + 2.0
+            while self.pool.running and time.monotonic() < deadline:
+                for number, message in self.pool.messages(0.1):
+                    self._file(number, message)
+            self.pool.close()
+        return self.table.finish()
 
     @property
     def elapsed_ns(self) -> int:
