@@ -22,7 +22,6 @@ services say first.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import functools
@@ -408,6 +407,8 @@ def portscan(targets: str | Iterable[str] = "127.0.0.1", ports: str | Sequence[i
 async def portscan_async(targets: str | Iterable[str] = "127.0.0.1", ports: str | Sequence[int] | None = None,
                          **options: Any) -> ScanResult:
     """:func:`portscan` to ``await``: the same loop on a worker thread."""
+    # asyncio imported here: the CLI never needs it, and it takes long to import
+    import asyncio
     return await asyncio.to_thread(portscan, targets, ports, **options)
 
 
