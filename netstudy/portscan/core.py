@@ -388,10 +388,13 @@ class ScanTable:
 
     Each attempt waits ``timeout_ns`` × ``backoff`` ** attempt for its answer; ``retries`` more
     attempts follow the first. Probes go out port by port across hosts (the first port of every
-    host, then the second...), so no host gets a burst."""
+    host, then the second...), so no host gets a burst. ``records``: the table's records as other
+    tables filed them (the workers of a split scan, each over a slice of the ports), in index order;
+    None where none came (a fresh record is put there)."""
 
     def __init__(self, hosts: Sequence[str], ports: Sequence[int], scan: str = "connect", *,
-                 timeout_ns: int = 1_000_000_000, retries: int = 1, backoff: float = 1.5) -> None:
+                 timeout_ns: int = 1_000_000_000, retries: int = 1, backoff: float = 1.5,
+                 records: Sequence[PortRecord | None] | None = None) -> None:
         if scan not in SCANS:
             raise InputError(f"scan must be one of {', '.join(SCANS)}, not {scan!r}")
         if timeout_ns <= 0 or retries < 0 or backoff < 1:
@@ -404,16 +407,22 @@ class ScanTable:
         self.timeout_ns, self.retries, self.backoff = timeout_ns, retries, backoff
         self._waits = [int(timeout_ns * backoff ** attempt) for attempt in range(retries + 1)]
         self.hosts = tuple(hosts)
-        self.records = [PortRecord(host, port, self.protocol, i * len(hosts) + j)       # built in index order
-                        for i, port in enumerate(ports) for j, host in enumerate(hosts)]
+        width = len(hosts)
+        if records is None:
+            self.records = [PortRecord(host, port, self.protocol, i * width + j)       # built in index order
+                            for i, port in enumerate(ports) for j, host in enumerate(hosts)]
+        else:
+            self.records = [record or PortRecord(hosts[index % width], ports[index // width], self.protocol, index)
+                            for index, record in enumerate(records)]
         self._host_at = {host: j for j, host in enumerate(self.hosts)}
         self._port_at = {port: i for i, port in enumerate(ports)}
-        self._fresh: deque[PortRecord] = deque(self.records)
+        self._fresh: deque[PortRecord] = deque(self.records if records is None else
+                                               (r for r in self.records if r.state is State.QUEUED))
         self._retries: deque[PortRecord] = deque()
         # one queue of (deadline, index, token) per attempt: every attempt n waits as long, and time only
         # moves forward, so each queue is in deadline order (no heap needed)
         self._deadlines: list[deque[tuple[int, int, int]]] = [deque() for _ in range(retries + 1)]
-        self.settled = 0
+        self.settled = 0 if records is None else sum(r.state in SETTLED for r in self.records)
         self.late = self.strays = self.self_connects = 0
         self.in_flight = 0
 
@@ -502,14 +511,6 @@ class ScanTable:
                     self.settled += 1
                 touched.append(record)
         return touched
-
-    def take(self, record: PortRecord) -> bool:
-        """A record of this table filed by another table (a worker's, over a slice of the ports) put in its
-        place (``record.index``); True if it is settled."""
-        settled = record.state in SETTLED
-        self.settled += settled - (self.records[record.index].state in SETTLED)
-        self.records[record.index] = record
-        return settled
 
     def finish(self) -> list[PortRecord]:
         """End the scan now: records probed but not settled become silent; never-probed ones stay QUEUED."""

@@ -29,6 +29,7 @@ import selectors
 import signal
 import socket
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,7 @@ MAX_WORKERS = 64               # processes
 SPLIT_FROM = 4096              # probes: a TCP scan this long is split across the cores (workers=None)
 BATCH = 1024                   # records a worker sends at once...
 BATCH_NS = 100_000_000         # ...or after this long (the progress bar moves)
+COUNTED = ("self_connects", "late", "strays")     # what each worker's table counts, added up
 HTTP_PORTS = frozenset({80, 8000, 8008, 8080, 8088, 8888})
 
 
@@ -134,6 +136,9 @@ class PortScan:
         self.workers = min(workers, len(self.port_list))
         self.driver: Driver | None = None
         self.pool: Workers | None = None
+        self._table: ScanTable | None = None
+        self._gathered: list[PortRecord | None] | None = None      # a split scan's records, as they come
+        self._counts: Counter[str] = Counter()                     # ... and its workers' counts
         if self.workers == 1:
             self.driver = self._driver(scan, parallel or DEFAULT_PARALLEL[scan], mechanism)
             self.mechanism = self.driver.mechanism
@@ -190,12 +195,18 @@ class PortScan:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @functools.cached_property
+    @property
     def table(self) -> ScanTable:
-        """The scan's records and their bookkeeping; built when first needed (a split scan: once the
-        workers are started, which build their own)."""
-        return ScanTable(self.hosts, self.port_list, self.scan, timeout_ns=int(self.options["timeout"] * 1e9),
-                         retries=self.retries, backoff=self.options["backoff"])
+        """The scan's records and their bookkeeping. A split scan's is built from what its workers sent
+        (so far, while they run)."""
+        if self._table is None:
+            table = ScanTable(self.hosts, self.port_list, self.scan, timeout_ns=int(self.options["timeout"] * 1e9),
+                              retries=self.retries, backoff=self.options["backoff"], records=self._gathered)
+            if self._gathered is None or self.pool is None or not self.pool.running:
+                self._table = table
+            table.self_connects, table.late, table.strays = (self._counts[key] for key in COUNTED)
+            return table
+        return self._table
 
     def run(self) -> Iterator[PortRecord]:
         """Probe every port, yielding each record as it settles (from the workers as they send them)."""
@@ -269,14 +280,15 @@ class PortScan:
         for part in slices[:-1]:
             starts.append(starts[-1] + len(part) * len(self.hosts))
         self._offsets = starts
+        self._gathered = [None] * self.total
         self.pool = Workers(functools.partial(self._work, slices=slices), len(slices))
-        self.table                                  # noqa: B018 (built while the workers scan)
         try:
             while self.pool.running:
                 for number, message in self.pool.messages(0.2):
                     yield from self._file(number, message)
         finally:
             self._end_ns = time.perf_counter_ns()
+        self._table = None                                  # built from every record, now that all came
 
     def _work(self, number: int, outbox: Outbox, slices: list[Sequence[int]]) -> None:
         """One worker (in its own process): this scan over its slice of the ports, the records sent back
@@ -299,8 +311,8 @@ class PortScan:
             given_up = scan.interrupt() if scan.stopping else []
             batch += [pack(r) for r in given_up] + [pack(r) for r in scan.table.records if r.state is State.QUEUED]
             outbox.send(("records", batch))
-            outbox.send(("done", {"mechanism": scan.mechanism, "self_connects": scan.table.self_connects,
-                                  "late": scan.table.late, "strays": scan.table.strays, "slowed": scan.slowed}))
+            counts = {key: getattr(scan.table, key) for key in COUNTED}
+            outbox.send(("done", {"mechanism": scan.mechanism, "slowed": scan.slowed, "counts": counts}))
 
     def _file(self, number: int, message: tuple[str, Any]) -> list[PortRecord]:
         """A worker's message taken in: its records put in their places (the settled ones returned), its
@@ -309,16 +321,18 @@ class PortScan:
         if kind == "error":
             raise payload
         if kind == "done":
-            table = self.table
             self.mechanism = payload["mechanism"]
-            table.self_connects += payload["self_connects"]
-            table.late += payload["late"]
-            table.strays += payload["strays"]
             self.slowed += payload["slowed"]
+            self._counts.update(payload["counts"])
             return []
-        hosts, ports, protocol, offset, take = self.hosts, self.port_list, self.protocol, self._offsets[number], \
-            self.table.take
-        return [record for row in payload if take(record := unpack(row, offset, hosts, ports, protocol))]
+        hosts, ports, protocol, offset = self.hosts, self.port_list, self.protocol, self._offsets[number]
+        gathered, settled = self._gathered, []
+        assert gathered is not None
+        for row in payload:
+            record = gathered[row[0] + offset] = unpack(row, offset, hosts, ports, protocol)
+            if record.state is not State.QUEUED:             # QUEUED: never probed (the scan was stopped)
+                settled.append(record)
+        return settled
 
     def interrupt(self) -> list[PortRecord]:
         """Stop now (Ctrl-C): ports probed but not answered become silent, the others are dropped (each
@@ -330,6 +344,7 @@ class PortScan:
                 for number, message in self.pool.messages(0.1):
                     self._file(number, message)
             self.pool.close()
+            self._table = None                              # built again from every record gathered
         return self.table.finish()
 
     @property
