@@ -221,10 +221,11 @@ UDP_TABLE = _table(State.OPEN_FILTERED)          # UDP: silence may be an open p
 SETTLED = frozenset({State.OPEN, State.CLOSED, State.FILTERED, State.OPEN_FILTERED})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Probe:
     """What the engine must send now: ``attempt`` (0 = first) at ``host``:``port``/``protocol``;
-    ``index`` identifies the record."""
+    ``index`` identifies the record. (Not frozen: one is made per port, and a frozen dataclass takes
+    twice as long to build; nobody changes it.)"""
 
     host: str
     port: int
@@ -461,7 +462,8 @@ class ScanTable:
     def receive(self, answer: Answer, now_ns: int | None = None) -> PortRecord | None:
         """File an answer; returns the record if it settled it (or requeued it), else None: not ours,
         a duplicate, or after we gave up (counted in ``strays`` / ``late``)."""
-        record = self.lookup(answer.host, answer.port)
+        i, j = self._port_at.get(answer.port), self._host_at.get(answer.host)
+        record = None if i is None or j is None else self.records[i * len(self.hosts) + j]
         if record is None or record.protocol != answer.protocol or record.attempts == 0:
             self.strays += 1
             return None
@@ -485,7 +487,8 @@ class ScanTable:
             self.in_flight -= 1
         record.state = self.table.next(record.state, answer.verdict)
         record.reason, record.received_ns, record.ttl = answer.reason, answer.received_ns, answer.ttl
-        record.rtt_ns = max(answer.received_ns - record.sent_ns[-1], 0)
+        rtt = answer.received_ns - record.sent_ns[-1]
+        record.rtt_ns = rtt if rtt > 0 else 0
         self.settled += 1
         return record
 

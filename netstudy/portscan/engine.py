@@ -220,6 +220,8 @@ class PortScan:
 
     def _run_here(self, driver: Driver) -> Iterator[PortRecord]:
         perf, table = time.perf_counter_ns, self.table
+        next_probe, receive, send, forget = table.send, table.receive, driver.send, driver.forget   # the hot path
+        udp = self.protocol == "udp"
         next_send = self._start_ns
         late_answers = 0
         try:
@@ -231,11 +233,11 @@ class PortScan:
                         yield self._settle(record)
                 step = 0 if self.rate is None else int(1e9 / self.rate)
                 room = driver.capacity()
-                while room > 0 and table.has_due and now >= next_send:
-                    probe = table.send(now)
+                while room > 0 and now >= next_send:
+                    probe = next_probe(now)
                     if probe is None:
                         break
-                    driver.send(probe)
+                    send(probe)
                     room -= 1
                     if step:
                         next_send = max(next_send + step, now - step)     # keep the pace, no burst to catch up
@@ -248,16 +250,16 @@ class PortScan:
                     wakes = [w for w in (table.next_deadline(),) if w is not None]
                 wait = max(min(wakes) - perf(), 0) / 1e9 if wakes else 0.05
                 for answer in driver.poll(min(wait, 0.2)):
-                    answered = table.receive(answer)
+                    answered = receive(answer)
                     if answered is None:
                         continue
                     record = answered
-                    driver.forget(record)
+                    forget(record)
                     if record.state in SETTLED:
-                        if self.protocol == "udp" and record.attempts > 1 and record.reason == "port-unreach":
+                        if udp and record.attempts > 1 and record.reason == "port-unreach":
                             late_answers += 1
                             self._slow_down(late_answers)
-                        yield self._settle(record)
+                        yield record if record.state is State.CLOSED else self._settle(record)
         finally:
             self._end_ns = perf()
 
