@@ -65,6 +65,7 @@ MAX_WORKERS = 64               # processes
 SPLIT_FROM = 4096              # probes: a TCP scan this long is split across the cores (workers=None)
 BATCH = 1024                   # records a worker sends at once...
 BATCH_NS = 100_000_000         # ...or after this long (the progress bar moves)
+PACE_SLACK_NS = 2_000_000      # how far behind its pace a paced scan may fall before it stops catching up
 COUNTED = ("self_connects", "late", "strays")     # what each worker's table counts, added up
 HTTP_PORTS = frozenset({80, 8000, 8008, 8080, 8088, 8888})
 
@@ -240,7 +241,9 @@ class PortScan:
                     send(probe)
                     room -= 1
                     if step:
-                        next_send = max(next_send + step, now - step)     # keep the pace, no burst to catch up
+                        # keep the pace; behind it (the selector sleeps whole milliseconds), catch up by
+                        # at most PACE_SLACK_NS of probes at once
+                        next_send = max(next_send + step, now - max(step, PACE_SLACK_NS))
                         now = perf()
                 if table.done:
                     break
