@@ -40,6 +40,7 @@ from netstudy.wire.syn import SynTemplate
 FD_MARGIN = 64                       # descriptors kept back for everything else the process holds
 _LINGER_ZERO = struct.pack("ii", 1, 0)   # close() sends a RST, not a FIN: no TIME_WAIT for a knock
 _NONBLOCKING_STREAM = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
+_REFUSED = connect_verdict(errno.ECONNREFUSED) or ("closed", "conn-refused")
 
 
 def descriptor_budget(wanted: int) -> int:
@@ -105,15 +106,16 @@ class Connect:
             # processed before the first call returns): 0, ECONNREFUSED (the socket is then unconnected
             # again, reusable), or EALREADY while the SYN still waits for its answer
             code = sock.connect_ex(address)
+        if code == errno.ECONNREFUSED:                   # the common case, in short: closed, socket kept
+            self.spare = sock
+            self.local.append(Answer(probe.host, probe.port, "tcp", *_REFUSED, time.perf_counter_ns()))
+            return
         if code == errno.EALREADY:
             self.selector.register(sock, selectors.EVENT_WRITE, probe)
             self.open[probe.index] = sock
             return
         answer = self._answer(sock, probe, code)
-        if code == errno.ECONNREFUSED:
-            self.spare = sock
-        else:
-            sock.close()
+        sock.close()
         if answer is not None:
             self.local.append(answer)
 
