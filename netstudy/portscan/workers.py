@@ -15,6 +15,7 @@ parent's code. :meth:`Workers.close` stops and reaps every child (no orphan, no 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import os
 import pickle
@@ -29,6 +30,7 @@ from netstudy.portscan.core import PortRecord, State
 
 _LENGTH = struct.Struct("!I")
 _STATES = {state.value: state for state in State}
+PIPE_SIZE = 1 << 20          # bytes a pipe holds (Linux's default limit, /proc/sys/fs/pipe-max-size)
 REAP_WAIT = 2.0              # seconds a stopped child gets to send what it has and exit, before SIGKILL
 
 
@@ -101,6 +103,8 @@ class Workers:
 
     def _start(self, job: Callable[[int, Outbox], None], number: int) -> None:
         read, write = os.pipe()
+        with contextlib.suppress(OSError, AttributeError):    # room for a worker's records: it never waits on us
+            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         pid = os.fork()
         if pid == 0:                                    # the child: never returns
             status = 1
