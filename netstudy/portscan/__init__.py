@@ -17,7 +17,10 @@ SYN or UDP scan with nmap's port states and reasons (``netstudy portscan TARGET`
 - ``engine.py``: the loop and the clock: :class:`PortScan` / :func:`portscan` /
   :func:`portscan_async` for ``connect`` (non-blocking, bounded by ``RLIMIT_NOFILE``, self-connects
   caught), ``syn`` (raw sockets, ``netstudy.net.RawIPv4Socket``) and ``udp`` (raw, or connected UDP
-  sockets without privilege); :func:`grab_banners`.
+  sockets without privilege), a long TCP scan split across worker processes (``workers``);
+  :func:`grab_banners`.
+- ``workers.py``: the worker processes of a split scan (``fork``, a pipe each, the records sent back as
+  tuples and put back in order), :func:`~netstudy.portscan.workers.split`, ``usable_cores``.
 - ``output.py``: nmap's report (:func:`report_lines`: ``PORT STATE SERVICE REASON``, ``Not shown: ...``).
 - ``figures.py``: :func:`port_map` (ports × scan types, coloured by state, reasons written in),
   :func:`timeline` (probe sent → answer, per port), :func:`handshake` (a TCP exchange as a ladder).

@@ -15,6 +15,12 @@ every answer, and tells the table the time so that silent ports are retried and 
   answers read from raw UDP and ICMP sockets; without privilege (``"datagram"``), a connected UDP
   socket per port whose ICMP errors come back as ``ECONNREFUSED`` and through ``IP_RECVERR``.
 
+A TCP scan of SPLIT_FROM probes or more is split across worker processes, one per usable core
+(``workers``; :mod:`netstudy.portscan.workers`): each runs this same loop, with its own sockets and its
+own table, over a contiguous slice of the ports, at ``rate / workers``; the parent puts the records they
+send back in order. On a host of its own, a scan is bound by CPU (most of it the kernel's work in
+``connect()`` / ``sendto()``), so each core is a worker's.
+
 ``portscan("127.0.0.1", "1-1024")`` is a plain synchronous call (fine inside Jupyter);
 ``PortScan(...).run()`` yields each record as it settles (what the CLI's progress bar counts);
 ``await portscan_async(...)`` runs it on a worker thread; :func:`grab_banners` reads what open TCP
