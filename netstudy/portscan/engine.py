@@ -56,7 +56,7 @@ from netstudy.portscan.core import (
 )
 from netstudy.portscan.drivers import Connect, Driver, Syn, UdpDatagram, UdpRaw, descriptor_budget, is_local
 from netstudy.portscan.services import services
-from netstudy.portscan.workers import Outbox, Workers, pack, split, unpack, usable_cores
+from netstudy.portscan.workers import Outbox, Workers, pack, paused_collection, split, unpack, usable_cores
 
 DEFAULT_PARALLEL = {"connect": 1024, "syn": 4096, "udp": 256}
 DEFAULT_RATE = {"connect": None, "syn": None, "udp": 500.0}        # probes a second; None: no pacing
@@ -339,10 +339,11 @@ class PortScan:
         hosts, ports, protocol, offset = self.hosts, self.port_list, self.protocol, self._offsets[number]
         gathered, settled = self._gathered, []
         assert gathered is not None
-        for row in payload:
-            record = gathered[row[0] + offset] = unpack(row, offset, hosts, ports, protocol)
-            if record.state is not State.QUEUED:             # QUEUED: never probed (the scan was stopped)
-                settled.append(record)
+        with paused_collection():
+            for row in payload:
+                record = gathered[row[0] + offset] = unpack(row, offset, hosts, ports, protocol)
+                if record.state is not State.QUEUED:             # QUEUED: never probed (the scan was stopped)
+                    settled.append(record)
         return settled
 
     def interrupt(self) -> list[PortRecord]:
