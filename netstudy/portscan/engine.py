@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 from netstudy.errors import InputError, PrivilegeError, check_number
-from netstudy.net import RawIPv4Socket, resolve
 from netstudy.portscan.core import (
     SCAN_FLAG,
     SCAN_PROTOCOL,
@@ -54,7 +53,7 @@ from netstudy.portscan.core import (
     expand_targets,
     parse_ports,
 )
-from netstudy.portscan.drivers import Connect, Driver, Syn, UdpDatagram, UdpRaw, descriptor_budget, is_local
+from netstudy.portscan.drivers import Connect, Driver, descriptor_budget, is_local
 from netstudy.portscan.services import services
 from netstudy.portscan.workers import Outbox, Workers, pack, paused_collection, split, unpack, usable_cores
 
@@ -83,6 +82,8 @@ def resolve_targets(targets: str | Iterable[str]) -> tuple[list[str], dict[str, 
     names: dict[str, str] = {}
     for item in expand_targets(targets):
         if any(c.isalpha() for c in item) or not item.replace(".", "").isdigit():
+            # imported here: netstudy.net is slow to import, and only names need it
+            from netstudy.net import resolve
             _, address = resolve(item, 4)
             names[address] = item
         else:
@@ -162,6 +163,8 @@ class PortScan:
             raise InputError(f"parallel must be at least 1, not {wanted}")
         if scan == "connect":
             return Connect(wanted)
+        # imported here: they need netstudy.net and netstudy.wire, a connect scan never does
+        from netstudy.portscan.packet_drivers import Syn, UdpDatagram, UdpRaw
         if scan == "syn":
             return Syn(self.hosts, self.port_list, wanted)
         if mechanism == "datagram":
@@ -514,6 +517,8 @@ def capture(action: Any, ports: Iterable[int], protocol: int = 6) -> tuple[Any, 
     this host receives; return its value and ``(perf_counter_ns, datagram)`` for those whose source or
     destination port is in ``ports`` (for ICMP: every message). On loopback a host receives what it sends,
     so both directions are there. Needs root or CAP_NET_RAW (:class:`PrivilegeError` otherwise)."""
+    # imported here: a notebook's tool, and netstudy.net is slow to import
+    from netstudy.net import RawIPv4Socket
     wanted = set(ports)
     kept: list[tuple[int, bytes]] = []
     with RawIPv4Socket(protocol, "watching the wire", "the notebook reads a recorded capture instead") as raw:
