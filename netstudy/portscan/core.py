@@ -415,6 +415,7 @@ class ScanTable:
         else:
             self.records = [record or PortRecord(hosts[index % width], ports[index // width], self.protocol, index)
                             for index, record in enumerate(records)]
+        self._width = width
         self._host_at = {host: j for j, host in enumerate(self.hosts)}
         self._port_at = {port: i for i, port in enumerate(ports)}
         self._fresh: deque[PortRecord] = deque(self.records if records is None else
@@ -446,48 +447,49 @@ class ScanTable:
     def sent(self, record: PortRecord, now_ns: int) -> Probe:
         """Record an attempt at ``record`` leaving at ``now_ns``."""
         record.state = self.table.next(record.state, "send")
-        attempt = record.attempts
-        record.attempts += 1
-        record.token += 1
+        attempt, token, index = record.attempts, record.token + 1, record.index
+        record.attempts, record.token = attempt + 1, token
         record.sent_ns.append(now_ns)
         self.in_flight += 1
-        self._deadlines[attempt].append((now_ns + self._waits[attempt], record.index, record.token))
-        return Probe(record.host, record.port, record.protocol, attempt, record.index)
+        self._deadlines[attempt].append((now_ns + self._waits[attempt], index, token))
+        return Probe(record.host, record.port, record.protocol, attempt, index)
 
     # -- receiving --
     def lookup(self, host: str, port: int) -> PortRecord | None:
         j, i = self._host_at.get(host), self._port_at.get(port)
-        return None if i is None or j is None else self.records[i * len(self.hosts) + j]
+        return None if i is None or j is None else self.records[i * self._width + j]
 
     def receive(self, answer: Answer, now_ns: int | None = None) -> PortRecord | None:
         """File an answer; returns the record if it settled it (or requeued it), else None: not ours,
         a duplicate, or after we gave up (counted in ``strays`` / ``late``)."""
-        i, j = self._port_at.get(answer.port), self._host_at.get(answer.host)
-        record = None if i is None or j is None else self.records[i * len(self.hosts) + j]
-        if record is None or record.protocol != answer.protocol or record.attempts == 0:
+        host, port, protocol, verdict, reason, received_ns, ttl = answer
+        i, j = self._port_at.get(port), self._host_at.get(host)
+        record = None if i is None or j is None else self.records[i * self._width + j]
+        if record is None or record.protocol != protocol or record.attempts == 0:
             self.strays += 1
             return None
-        if record.state in SETTLED:
-            if record.state is State.OPEN_FILTERED or record.reason == "no-response":
+        state = record.state
+        if state in SETTLED:
+            if state is State.OPEN_FILTERED or record.reason == "no-response":
                 self.late += 1
             return None
-        if answer.verdict == "requeue":
-            if record.state is State.WAITING:
+        if verdict == "requeue":
+            if state is State.WAITING:
                 record.state = self.table.next(record.state, "requeue")
                 record.attempts -= 1
                 record.sent_ns.pop()
                 record.requeued += 1
                 record.token += 1                        # its deadline no longer applies
                 self.in_flight -= 1
-                if answer.reason == "self-connect":
+                if reason == "self-connect":
                     self.self_connects += 1
                 self._retries.append(record)
             return record
-        if record.state is State.WAITING:
+        if state is State.WAITING:
             self.in_flight -= 1
-        record.state = self.table.next(record.state, answer.verdict)
-        record.reason, record.received_ns, record.ttl = answer.reason, answer.received_ns, answer.ttl
-        rtt = answer.received_ns - record.sent_ns[-1]
+        record.state = self.table.next(state, verdict)
+        record.reason, record.received_ns, record.ttl = reason, received_ns, ttl
+        rtt = received_ns - record.sent_ns[-1]
         record.rtt_ns = rtt if rtt > 0 else 0
         self.settled += 1
         return record
