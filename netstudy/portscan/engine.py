@@ -336,7 +336,7 @@ class PortScan:
             raise payload
         if kind == "done":
             self.mechanism = payload["mechanism"]
-            self.slowed += payload["slowed"]
+            self.slowed += [rate * self.workers for rate in payload["slowed"]]    # a worker's pace, times their count
             self._counts.update(payload["counts"])
             return []
         hosts, ports, protocol, offset = self.hosts, self.port_list, self.protocol, self._offsets[number]
