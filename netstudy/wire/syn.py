@@ -6,7 +6,8 @@ SYN port scan (``netstudy.portscan``) and a SYN ping (``netstudy.sweep --method 
   destination port changes, and the TCP checksum is updated from that one word (RFC 1624 eqn. 3)
   instead of summing the segment again.
 - :func:`read_syn_reply`: a datagram a raw TCP socket read (IP header first), as a :class:`SynReply`
-  when it is a segment to our source port that acknowledges our ISN (a SYN/ACK or a RST), else None.
+  when it is a segment to our source port that acknowledges our ISN (a SYN/ACK or a RST), else None;
+  :func:`syn_reply_fields`, the same as a plain tuple (a port scanner reads one per port).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ _WORD = struct.Struct("!H")
 # CWR ECE URG ACK PSH RST SYN FIN)
 _TCP_ANSWER = FieldReader(IPv4, "ttl", "src") + FieldReader(TCP, "sport", "dport", "ack")
 TCP_FLAGS_OFFSET = 20 + 13
+_ntoa = socket.inet_ntoa
 ACK, RST, SYN = 0x10, 0x04, 0x02
 
 
@@ -77,6 +79,16 @@ def read_syn_reply(data: Any, length: int, sport: int, ack: int) -> SynReply | N
     """The answer to a SYN in a raw TCP socket's datagram ``data[:length]``: a segment to our source port
     ``sport`` that acknowledges our ISN (``ack`` = ISN + 1), with its ACK flag set. None otherwise
     (someone else's traffic; on loopback, our own SYNs)."""
+    fields = syn_reply_fields(data, length, sport, ack)
+    if fields is None:
+        return None
+    source, port, ttl, flags = fields
+    return SynReply(source, port, ttl, bool(flags & SYN), True, bool(flags & RST))
+
+
+def syn_reply_fields(data: Any, length: int, sport: int, ack: int) -> tuple[str, int, int, int] | None:
+    """:func:`read_syn_reply`'s answer as a plain ``(source, port, ttl, flags)`` (the flags byte: ``SYN``,
+    ``RST``, ``ACK`` bits), for a scanner that reads one per port and needs no :class:`SynReply`."""
     if length < 40 or data[0] != 0x45:
         if length < 40:
             return None
@@ -98,4 +110,4 @@ def read_syn_reply(data: Any, length: int, sport: int, ack: int) -> SynReply | N
     ttl, src, their_port, dport, acked = fields
     if dport != sport or not flags & ACK or acked != ack:
         return None
-    return SynReply(socket.inet_ntoa(src), their_port, ttl, bool(flags & SYN), True, bool(flags & RST))
+    return _ntoa(src), their_port, ttl, flags
