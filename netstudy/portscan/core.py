@@ -31,6 +31,7 @@ import enum
 import errno as errnos
 import io
 import ipaddress
+import itertools
 import json
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
@@ -79,9 +80,9 @@ def parse_ports(spec: str) -> PortSpec:
     text = spec.strip().replace(" ", "")
     if not text:
         raise InputError("empty port spec: give ports like 22,80,443 or 1-1024 or - (all)")
-    tcp: dict[int, None] = {}
-    udp: dict[int, None] = {}
-    targets: tuple[dict[int, None], ...] = (tcp, udp)
+    tcp: list[Sequence[int]] = []                 # the ranges and single ports named, in order
+    udp: list[Sequence[int]] = []
+    targets: tuple[list[Sequence[int]], ...] = (tcp, udp)
     for item in text.split(","):
         if not item:
             raise InputError(f"bad port spec {spec!r}: an empty item between commas")
@@ -99,12 +100,18 @@ def parse_ports(spec: str) -> PortSpec:
             last = _port(high, spec) if high else 65535
             if first > last:
                 raise InputError(f"bad port spec {spec!r}: range {item} runs backwards")
-            ports: Iterable[int] = range(first, last + 1)
+            ports: Sequence[int] = range(first, last + 1)
         else:
             ports = (_port(item, spec),)
         for target in targets:
-            target.update(dict.fromkeys(ports))
-    return PortSpec(tuple(tcp), tuple(udp))
+            target.append(ports)
+    return PortSpec(_once_each(tcp), _once_each(udp))
+
+
+def _once_each(parts: list[Sequence[int]]) -> tuple[int, ...]:
+    """The ports of ``parts`` in order, each once (a set checks first: ``-`` is 65,535 of them)."""
+    ports = tuple(itertools.chain.from_iterable(parts))
+    return ports if len(parts) < 2 or len(set(ports)) == len(ports) else tuple(dict.fromkeys(ports))
 
 
 def expand_targets(targets: str | Iterable[str]) -> list[str]:
