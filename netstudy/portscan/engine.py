@@ -52,10 +52,11 @@ from netstudy.portscan.core import (
     combine,
     expand_targets,
     parse_ports,
+    paused_collection,
 )
 from netstudy.portscan.drivers import Connect, Driver, descriptor_budget, is_local
 from netstudy.portscan.services import services
-from netstudy.portscan.workers import Outbox, Workers, pack, paused_collection, split, unpack, usable_cores
+from netstudy.portscan.workers import Outbox, Workers, pack, split, unpack, usable_cores
 
 DEFAULT_PARALLEL = {"connect": 1024, "syn": 4096, "udp": 256}
 DEFAULT_RATE = {"connect": None, "syn": None, "udp": 500.0}        # probes a second; None: no pacing

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from netstudy.portscan.core import PortRecord, State
+from netstudy.portscan.core import PortRecord, State, paused_collection
 
 _LENGTH = struct.Struct("!I")
 _STATES = {state.value: state for state in State}
@@ -49,19 +49,6 @@ def split(items: Sequence[int], parts: int) -> list[Sequence[int]]:
     for part in range(parts):
         bounds.append(bounds[-1] + size + (1 if part < extra else 0))
     return [items[bounds[i]:bounds[i + 1]] for i in range(parts)]
-
-
-@contextlib.contextmanager
-def paused_collection() -> Iterator[None]:
-    """The cyclic garbage collector off for a block that makes thousands of objects and no cycle (it
-    would run every 700 allocations: unpickling a batch of records took three times as long)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def pack(record: PortRecord) -> tuple[Any, ...]:
