@@ -45,7 +45,8 @@ def _layer_name(cls: type) -> str | None:
 def protocol_path(packet: Packet) -> tuple[str, ...]:
     """The protocols of one frame as tshark's protocol hierarchy names them, outermost first:
     ``("eth", "ip", "tcp", "data")``. Payload no header claims after IP, TCP or UDP is ``data``; an
-    ICMP error quoting a DNS message has ``dns`` under it, as tshark's tree does."""
+    ICMP error has under it what the TCP or UDP header it quotes carried (``dns`` or ``data``), as
+    tshark's tree does (the quoted IP and transport headers sit inside ICMP's subtree)."""
     path = [LINK_NAMES[packet.linktype]] if packet.linktype in LINK_NAMES else []
     data = packet.data
     last, rest = None, 0
@@ -61,9 +62,11 @@ def protocol_path(packet: Packet) -> tuple[str, ...]:
     if last in _CARRIES_DATA and packet.error is None and rest > 0:
         path.append("data")
     elif last in ("icmp", "icmpv6") and packet.error is None:
-        quoted = getattr(packet.transport, "quoted", None)
-        if quoted is not None and quoted.application is not None:
-            path.append("dns")
+        quoted = getattr(packet.transport, "quoted", None)   # an error quoting a datagram: what its
+        if quoted is not None:                               # TCP or UDP header carried shows under ICMP
+            inner = protocol_path(quoted)
+            if len(inner) > 1 and inner[-2] in ("tcp", "udp") and inner[-1] in ("dns", "data"):
+                path.append(inner[-1])
     return tuple(path)
 
 
@@ -98,7 +101,8 @@ def hierarchy(paths: Iterable[tuple[tuple[str, ...], int]]) -> Any:
 
 def select(frame: Any, proto: str) -> Any:
     """The rows of a per-packet table (``pcap.to_frame`` or ``read_columns``) that carry ``proto``:
-    ``eth`` (an Ethernet header), ``ip``/``ipv6`` (an IPv4/IPv6 header; ARP is not IP), ``tcp``, ``udp``."""
+    ``eth`` (an Ethernet header), ``ip``/``ipv6`` (an IPv4/IPv6 header; ARP is not IP), ``tcp`` (a
+    whole TCP header: one whose options the capture cut is left out, as tshark leaves it), ``udp``."""
     if proto not in PROTOS:
         raise InputError(f"unknown conversation type {proto!r}: choose one of {', '.join(PROTOS)}")
     if proto == "eth":
@@ -108,7 +112,9 @@ def select(frame: Any, proto: str) -> Any:
         is_v6 = frame["src"].astype(str).str.contains(":", regex=False)
         return frame[is_ip & (is_v6 if proto == "ipv6" else ~is_v6)]
     is_tcp = frame["tcp_flags"].notna()
-    return frame[is_ip & frame["sport"].notna() & (is_tcp if proto == "tcp" else ~is_tcp)]
+    if proto == "tcp":      # a TCP header the capture cut (its options) is no segment tshark counts
+        return frame[is_ip & is_tcp & ~(frame["malformed"] & (frame["protocol"] == "TCP"))]
+    return frame[is_ip & frame["sport"].notna() & ~is_tcp]
 
 
 def _ends(rows: Any, proto: str) -> tuple[list[str], ...]:
@@ -358,3 +364,47 @@ class DnsExchanges:
         return pd.DataFrame([row[:10] for row in self.rows],
                             columns=["client", "client_port", "server", "server_port", "id", "name", "qtype",
                                      "start_s", "rcode", "response_ms"])
+
+
+@dataclass
+class Segments:
+    """The TCP segments of one connection, for a time-sequence graph (Stevens, TCP/IP Illustrated
+    vol. 1 §24; Wireshark's Statistics > TCP Stream Graphs): each segment's time, direction, sequence
+    and acknowledgment numbers relative to each side's initial sequence number (RFC 9293 §3.4),
+    payload bytes and flags. ``conversation`` is (address A, port A, address B, port B); None takes
+    the first TCP connection seen. Feed packets with :meth:`receive`; :meth:`table`."""
+
+    conversation: tuple[str, int, str, int] | None = None
+    rows: list[tuple] = field(default_factory=list)
+    isn: dict[bool, int] = field(default_factory=dict)
+    origin_ns: int | None = None
+
+    def receive(self, packet: Packet, now_ns: int) -> None:
+        if self.origin_ns is None:
+            self.origin_ns = now_ns
+        tcp, ip = packet.transport, packet.network
+        if not isinstance(tcp, TCP) or not isinstance(ip, (IPv4, IPv6)) or packet.error is not None:
+            return
+        ends = (ip.src, tcp.sport, ip.dst, tcp.dport)
+        if self.conversation is None:
+            self.conversation = ends
+        a_to_b = ends == self.conversation
+        if not a_to_b and ends != (self.conversation[2], self.conversation[3], *self.conversation[:2]):
+            return
+        isn = self.isn.setdefault(a_to_b, tcp.seq)
+        peer = self.isn.get(not a_to_b)
+        span = packet.spans[-1]
+        payload = span[5] - span[4] if span[0] is TCP else 0
+        acked = (tcp.ack - peer) % 2**32 if peer is not None and tcp.flag_bits & 0x10 else None
+        self.rows.append(((now_ns - self.origin_ns) / 1e9, "A→B" if a_to_b else "B→A", tcp.seq,
+                          (tcp.seq - isn) % 2**32, acked, payload, tcp.flags))
+
+    def table(self) -> Any:
+        """One row per segment: ``time_s`` (from the capture's first packet), ``direction`` (A→B, B→A),
+        ``seq`` (raw), ``relative_seq`` and ``relative_ack`` (bytes), ``payload_bytes``, ``flags``."""
+        import pandas as pd
+
+        table = pd.DataFrame(self.rows, columns=["time_s", "direction", "seq", "relative_seq", "relative_ack",
+                                                 "payload_bytes", "flags"])
+        table["relative_ack"] = table["relative_ack"].astype("Int64")
+        return table
