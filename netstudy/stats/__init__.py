@@ -10,8 +10,14 @@
 - ``output.py``: the tables as tshark's ``-z`` prints them (:func:`report_lines`).
 - ``figures.py``: one plot per table, and the time-sequence (Stevens) graph of a TCP stream.
 - ``exercises.py`` / ``solutions.py``: notebook 08's checks and their reference answers.
+- ``columns/``: the per-packet table of a big capture, read in chunks with numpy (:func:`read_columns`,
+  :func:`iter_columns`).
+- ``parquet.py``: tables to Parquet files for engines built for big data (:func:`to_parquet`,
+  :func:`capture_to_parquet`).
 """
+from netstudy.stats.columns import iter_columns, read_columns
 from netstudy.stats.core import PROTOS, DnsExchanges, Handshakes, flags_union, hierarchy, protocol_path
+from netstudy.stats.parquet import capture_to_parquet, to_parquet
 from netstudy.stats.tables import (
     conversations,
     decoded,
@@ -26,4 +32,4 @@ from netstudy.stats.tables import (
 
 __all__ = ["PROTOS", "DnsExchanges", "Handshakes", "flags_union", "hierarchy", "protocol_path", "conversations",
            "decoded", "dns_times", "endpoints", "handshake_rtts", "io_graph", "packet_frame", "protocol_hierarchy",
-           "tcp_flags"]
+           "tcp_flags", "read_columns", "iter_columns", "to_parquet", "capture_to_parquet"]
