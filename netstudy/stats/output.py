@@ -73,7 +73,7 @@ def io_lines(table: Any, interval_s: float) -> list[str]:
     inner = sum(widths) + 8
 
     def boxed(text: str) -> str:
-        return f"| {text:<{inner - 2}}|"
+        return f"| {text:<{inner - 1}}|"
 
     rule = "|" + "-" * inner + "|"
     lines = ["", "=" * (inner + 2), boxed("IO Statistics"), boxed(""), boxed(f"Duration: {duration:.3f} secs"),
