@@ -175,6 +175,12 @@ def tshark_io(capture: Path, interval: str) -> list[tuple[int, int]]:
 
 # ---- the comparisons
 
+@functools.lru_cache(maxsize=None)
+def packets(capture: Path):
+    """``pcap.to_frame`` of a capture, read once for every table that takes the per-packet table."""
+    return pcap.to_frame(capture)
+
+
 def _end(address: object, port: object = None) -> str:
     return str(address) if port is None else f"{address}:{port}"
 
@@ -187,7 +193,7 @@ def test_protocol_hierarchy_equals_tshark(capture: Path) -> None:
 
 @pytest.mark.parametrize("proto", PROTOS)
 def test_conversations_equal_tshark(capture: Path, proto: str) -> None:
-    table = stats.conversations(capture, proto)
+    table = stats.conversations(packets(capture), proto)
     ported = proto in ("tcp", "udp")
     theirs = tshark_conv(capture, proto)
     ours = {}
@@ -205,7 +211,7 @@ def test_conversations_equal_tshark(capture: Path, proto: str) -> None:
 
 @pytest.mark.parametrize("proto", PROTOS)
 def test_endpoints_equal_tshark(capture: Path, proto: str) -> None:
-    table = stats.endpoints(capture, proto)
+    table = stats.endpoints(packets(capture), proto)
     ported = proto in ("tcp", "udp")
     ours = {_end(row.address, row.port if ported else None):
             (row.frames, row.bytes, row.tx_frames, row.tx_bytes, row.rx_frames, row.rx_bytes)
@@ -215,7 +221,7 @@ def test_endpoints_equal_tshark(capture: Path, proto: str) -> None:
 
 @pytest.mark.parametrize("interval", ["1", "0.01"])
 def test_io_graph_equals_tshark(capture: Path, interval: str) -> None:
-    table = stats.io_graph(capture, float(interval))
+    table = stats.io_graph(packets(capture), float(interval))
     theirs = tshark_io(capture, interval)
     ours = list(zip(table["frames"], table["bytes"], strict=True))
     # tshark prints no interval after the last frame's; an empty capture has none
