@@ -17,10 +17,13 @@
   :func:`iter_columns`).
 - ``parquet.py``: tables to Parquet files for engines built for big data (:func:`to_parquet`,
   :func:`capture_to_parquet`).
+- ``reassembly/``: IP defragmentation, TCP streams followed, DNS over TCP (:func:`reassemble`,
+  :func:`follow`, :class:`Reassembly`).
 """
 from netstudy.stats.columns import iter_columns, read_columns
 from netstudy.stats.core import PROTOS, DnsExchanges, Handshakes, Segments, flags_union, hierarchy, protocol_path
 from netstudy.stats.parquet import capture_to_parquet, to_parquet
+from netstudy.stats.reassembly import Reassembly, follow, reassemble
 from netstudy.stats.tables import (
     conversations,
     decoded,
@@ -34,6 +37,7 @@ from netstudy.stats.tables import (
     tcp_segments,
 )
 
-__all__ = ["PROTOS", "DnsExchanges", "Handshakes", "Segments", "tcp_segments", "flags_union", "hierarchy", "protocol_path", "conversations",
-           "decoded", "dns_times", "endpoints", "handshake_rtts", "io_graph", "packet_frame", "protocol_hierarchy",
-           "tcp_flags", "read_columns", "iter_columns", "to_parquet", "capture_to_parquet"]
+__all__ = ["PROTOS", "DnsExchanges", "Handshakes", "Segments", "flags_union", "hierarchy", "protocol_path",
+           "conversations", "decoded", "dns_times", "endpoints", "handshake_rtts", "io_graph", "packet_frame",
+           "protocol_hierarchy", "tcp_flags", "tcp_segments", "read_columns", "iter_columns", "to_parquet",
+           "capture_to_parquet", "Reassembly", "follow", "reassemble"]
