@@ -77,7 +77,7 @@ TITLES = {"Protocol Hierarchy Statistics": "phs", "Ethernet Conversations": "con
           "IO Statistics": "io"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tshark_sections(capture: Path, interval: str = "1") -> dict[str, list[str]]:
     """tshark's -z output for ``capture``, split into its sections by title."""
     cmd = [tshark_path(), "-n", "-q", "-r", str(capture), "--disable-heuristic", "dns_udp",
@@ -140,7 +140,8 @@ def tshark_conv(capture: Path, proto: str) -> dict[tuple[str, str], tuple]:
     """(A, B) -> (frames B->A, bytes B->A, frames A->B, bytes A->B, frames, bytes, start, duration);
     A and B are ``address`` or ``address:port``."""
     size = r"(\d+ (?:bytes|kB|MB|GB|TB))"
-    pattern = re.compile(rf"^(\S+)\s+<->\s+(\S+)\s+(\d+) {size}\s+(\d+) {size}\s+(\d+) {size}\s+([\d.]+)\s+([\d.]+)\s*$")
+    counts = rf"(\d+) {size}\s+" * 3
+    pattern = re.compile(rf"^(\S+)\s+<->\s+(\S+)\s+{counts}([\d.]+)\s+([\d.]+)\s*$")
     out = {}
     for line in tshark_sections(capture)["conv," + proto]:
         match = pattern.match(line)
@@ -175,7 +176,7 @@ def tshark_io(capture: Path, interval: str) -> list[tuple[int, int]]:
 
 # ---- the comparisons
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def packets(capture: Path):
     """``pcap.to_frame`` of a capture, read once for every table that takes the per-packet table."""
     return pcap.to_frame(capture)

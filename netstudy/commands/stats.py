@@ -17,14 +17,15 @@ from netstudy.stats import (
     conversations,
     dns_times,
     endpoints,
+    figures,
     handshake_rtts,
     io_graph,
+    output,
     protocol_hierarchy,
     read_columns,
     tcp_flags,
     to_parquet,
 )
-from netstudy.stats import figures, output
 
 TABLES = ("phs", "conv", "endpoints", "io", "rtt", "dns", "flags")
 WITH_PROTO = {"conv": "tcp", "endpoints": "ip", "io": None}       # the tables --proto applies to, and defaults
@@ -74,13 +75,13 @@ def _table(args: argparse.Namespace) -> tuple[Any, list[str], Any]:
         raise InputError(f"--proto applies to --table {', '.join(WITH_PROTO)}, not {name}")
     if name in WITH_PROTO:
         frame = read_columns(args.file, progress=None if _progress_wanted() else False)
-        proto = proto or WITH_PROTO[name]
+        pair = proto or WITH_PROTO[name] or ""
         if name == "conv":
-            table = conversations(frame, proto)
-            return table, output.conversation_lines(table, proto), figures.conversation_bars
+            table = conversations(frame, pair)
+            return table, output.conversation_lines(table, pair), figures.conversation_bars
         if name == "endpoints":
-            table = endpoints(frame, proto)
-            return table, output.endpoint_lines(table, proto), figures.endpoint_bars
+            table = endpoints(frame, pair)
+            return table, output.endpoint_lines(table, pair), figures.endpoint_bars
         table = io_graph(frame, args.interval, proto)
         return table, output.io_lines(table, args.interval), figures.io_plot
     if name == "flags":

@@ -190,8 +190,8 @@ def endpoint_table(frame: Any, proto: str = "ip") -> Any:
     counts = both.pivot_table(index=names, columns="kind", values="length", aggfunc=["count", "sum"], fill_value=0)
     table = pd.DataFrame(index=counts.index)
     for kind in ("tx", "rx"):
-        table[f"{kind}_frames"] = counts[("count", kind)] if ("count", kind) in counts else 0
-        table[f"{kind}_bytes"] = counts[("sum", kind)] if ("sum", kind) in counts else 0
+        table[f"{kind}_frames"] = counts.get(("count", kind), 0)
+        table[f"{kind}_bytes"] = counts.get(("sum", kind), 0)
     table["frames"] = table["tx_frames"] + table["rx_frames"]
     table["bytes"] = table["tx_bytes"] + table["rx_bytes"]
     table = table.reset_index()
@@ -328,7 +328,7 @@ class DnsExchanges:
     query with the same id, from the server the query went to, back to the client's address and
     port, with the same question. Feed packets with :meth:`receive`; :meth:`table`."""
 
-    queries: dict[tuple, list[Any]] = field(default_factory=dict)
+    queries: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
     rows: list[list[Any]] = field(default_factory=list)
     origin_ns: int | None = None
 
@@ -346,15 +346,15 @@ class DnsExchanges:
         if not dns.qr:
             key = (dns.id, ip.src, udp.sport, ip.dst, udp.dport, name, qtype)
             if key not in self.queries:          # a retransmission is timed from the first query
-                row = [ip.src, udp.sport, ip.dst, udp.dport, dns.id, name, qtype,
+                row: list[Any] = [ip.src, udp.sport, ip.dst, udp.dport, dns.id, name, qtype,
                        (now_ns - self.origin_ns) / 1e9, None, float("nan"), now_ns]
                 self.queries[key] = row
                 self.rows.append(row)
             return
-        row = self.queries.pop((dns.id, ip.dst, udp.dport, ip.src, udp.sport, name, qtype), None)
-        if row is not None:
-            row[8] = RCODES.get(dns.rcode, str(dns.rcode))
-            row[9] = (now_ns - row[10]) / 1e6
+        answered = self.queries.pop((dns.id, ip.dst, udp.dport, ip.src, udp.sport, name, qtype), None)
+        if answered is not None:
+            answered[8] = RCODES.get(dns.rcode, str(dns.rcode))
+            answered[9] = (now_ns - answered[10]) / 1e6
 
     def table(self) -> Any:
         """One row per query, in the order sent: client, server, id, question, ``start_s``, the

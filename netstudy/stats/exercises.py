@@ -38,7 +38,7 @@ def check_io_counts(io_counts: Callable[[list[float], list[int], float], list[tu
             got = io_counts(list(times), list(lengths), interval)
         except Exception as exc:
             raise AssertionError(f"io_counts(..., {interval}) raised {type(exc).__name__}: {exc}") from None
-        got = [tuple(row) for row in got or []]
+        got = [(row[0], row[1]) for row in got or []]
         if got != want:
             hint = ("count from the first frame's time, not from 0" if len(got) > len(want)
                     else "keep the empty intervals too" if len(got) < len(want)

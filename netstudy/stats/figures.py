@@ -96,7 +96,8 @@ def time_sequence(segments: Any, title: str | None = None) -> Any:
     sent = segments[segments["direction"] == "A→B"]
     acks = segments[(segments["direction"] == "B→A") & segments["relative_ack"].notna()]
     top = sent["relative_seq"] + sent["payload_bytes"]
-    ax.vlines(sent["time_s"], sent["relative_seq"], top, color=A_TO_B, linewidth=1.6, label="A→B segment (seq … seq+len)")
+    ax.vlines(sent["time_s"], sent["relative_seq"], top, color=A_TO_B, linewidth=1.6,
+              label="A→B segment (seq … seq+len)")
     ax.scatter(sent["time_s"], top, marker="_", color=A_TO_B, s=40)
     if len(acks):
         ax.step(acks["time_s"], acks["relative_ack"].astype(float), where="post", color=B_TO_A,
