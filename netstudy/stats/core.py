@@ -130,29 +130,60 @@ def _seconds_since(times: Any, origin: Any) -> Any:
     return (times - origin).dt.total_seconds()
 
 
-def conversation_table(frame: Any, proto: str = "tcp") -> Any:
-    """Conversations of ``proto`` as ``tshark -q -z conv,PROTO`` counts them: one row per pair of
-    endpoints (address, and port for TCP/UDP); side A is the source of the pair's first frame;
-    frames and bytes each way and in total; the first frame's time from the capture's first
-    (``start_s``) and the time to the last (``duration_s``). Sorted by start."""
+def _reuse_generations(keys: Any, flags: Any) -> list[int]:
+    """For each TCP row, which connection of its pair of endpoints it belongs to (0, 1, ...): a SYN
+    without ACK after a FIN or RST of that pair starts the next one, as tshark starts a new
+    ``tcp.stream`` when a port pair is reused (tshark tells by the SYN's new ISN)."""
+    generation: dict[str, int] = {}
+    closed: set[str] = set()
+    out = []
+    for key, letters in zip(keys, flags, strict=True):
+        if "S" in letters and "." not in letters and key in closed:
+            generation[key] = generation.get(key, 0) + 1
+            closed.discard(key)
+        out.append(generation.get(key, 0))
+        if "F" in letters or "R" in letters:
+            closed.add(key)
+    return out
+
+
+def _keyed(frame: Any, proto: str) -> tuple[Any, list[str], list[str]]:
+    """The rows of ``proto`` with ``_key`` (one per conversation), ``_src`` (the sending end), ``_fwd``
+    (sent by side A, the sender of the conversation's first frame) and ``_length``; and the address
+    (and port) columns of each side."""
     import numpy as np
-    import pandas as pd
 
     rows = select(frame, proto)
     a_cols, b_cols = _ends(rows, proto)
-    names = ["address_a", "port_a"][:len(a_cols)] + ["address_b", "port_b"][:len(b_cols)]
-    columns = names + ["frames_a_to_b", "bytes_a_to_b", "frames_b_to_a", "bytes_b_to_a", "frames", "bytes",
-                       "start_s", "duration_s"]
-    if rows.empty:
-        return pd.DataFrame(columns=columns)
     src = rows[a_cols[0]].astype(str) + ("|" + rows[a_cols[1]].astype(str) if len(a_cols) > 1 else "")
     dst = rows[b_cols[0]].astype(str) + ("|" + rows[b_cols[1]].astype(str) if len(b_cols) > 1 else "")
     key = np.where(src <= dst, src + " " + dst, dst + " " + src)
-    grouped = rows.assign(_key=key, _src=src.to_numpy(), _length=rows["length"].astype("int64"))
-    first = grouped.groupby("_key", sort=False).head(1).set_index("_key")
-    forward = grouped["_src"].to_numpy() == first.loc[grouped["_key"], "_src"].to_numpy()
-    grouped = grouped.assign(_fwd=forward, _fwd_len=np.where(forward, grouped["_length"], 0),
+    if proto == "tcp" and len(rows):
+        key = key + "#" + np.array(_reuse_generations(key, rows["tcp_flags"].astype(str)), dtype=str)
+    keyed = rows.assign(_key=key, _src=src.to_numpy(), _length=rows["length"].astype("int64"))
+    first = keyed.groupby("_key", sort=False)["_src"].first()
+    return keyed.assign(_fwd=keyed["_src"].to_numpy() == first.loc[keyed["_key"]].to_numpy()), a_cols, b_cols
+
+
+def conversation_table(frame: Any, proto: str = "tcp") -> Any:
+    """Conversations of ``proto`` as ``tshark -q -z conv,PROTO`` counts them: one row per pair of
+    endpoints (address, and port for TCP/UDP; a TCP pair reused after FIN or RST is a new one); side
+    A is the source of the conversation's first frame; frames and bytes each way and in total; the
+    first frame's time from the capture's first (``start_s``) and the time to the last
+    (``duration_s``). Sorted by start."""
+    import numpy as np
+    import pandas as pd
+
+    grouped, a_cols, b_cols = _keyed(frame, proto)
+    names = ["address_a", "port_a"][:len(a_cols)] + ["address_b", "port_b"][:len(b_cols)]
+    columns = names + ["frames_a_to_b", "bytes_a_to_b", "frames_b_to_a", "bytes_b_to_a", "frames", "bytes",
+                       "start_s", "duration_s"]
+    if grouped.empty:
+        return pd.DataFrame(columns=columns)
+    forward = grouped["_fwd"].to_numpy()
+    grouped = grouped.assign(_fwd_len=np.where(forward, grouped["_length"], 0),
                              _rev_len=np.where(forward, 0, grouped["_length"]))
+    first = grouped.groupby("_key", sort=False).head(1).set_index("_key")
     by = grouped.groupby("_key", sort=False)
     origin = frame["time"].iloc[0]
     table = pd.DataFrame({
@@ -202,7 +233,8 @@ def endpoint_table(frame: Any, proto: str = "ip") -> Any:
 def io_table(frame: Any, interval_s: float = 1.0, proto: str | None = None) -> Any:
     """Frames and bytes per interval of ``interval_s`` seconds from the capture's first frame, as
     ``tshark -q -z io,stat,INTERVAL`` counts them (every interval up to the last frame's, empty ones
-    too); with ``proto`` only the frames carrying it (the first frame still sets the start)."""
+    too; a frame earlier than one before it counts in the later one's interval); with ``proto`` only
+    the frames carrying it (the first frame still sets the start)."""
     import numpy as np
     import pandas as pd
 
@@ -215,8 +247,11 @@ def io_table(frame: Any, interval_s: float = 1.0, proto: str | None = None) -> A
     rows = frame if proto is None else select(frame, proto)
     # integer nanoseconds, so that an interval's edge is where tshark puts it (no float rounding)
     step = round(interval_s * 1e9)
-    last = int((frame["time"] - origin).max().value) // step
-    slots = ((rows["time"] - origin).to_numpy().astype("int64")) // step
+    # a frame whose time goes back (a capture's later section, clocks stepped) counts in the interval
+    # reached so far, as tshark's io,stat counts it: the interval is a running maximum over the file
+    reached = np.maximum.accumulate((frame["time"] - origin).to_numpy().astype("int64") // step)
+    last = int(reached[-1])
+    slots = reached[frame.index.get_indexer(rows.index)]
     lengths = rows["length"].to_numpy().astype("int64")
     frames = np.bincount(slots, minlength=last + 1)
     sizes = np.bincount(slots, weights=lengths, minlength=last + 1).astype("int64")
@@ -226,23 +261,19 @@ def io_table(frame: Any, interval_s: float = 1.0, proto: str | None = None) -> A
 
 
 def flag_table(frame: Any) -> Any:
-    """The TCP flags seen in each TCP conversation, each way, in tcpdump's letters (``S``, ``F``,
-    ``R``, ``P``, ``.`` for ACK, ``U``, ``E``, ``W``), with the SYN, FIN and RST frames counted."""
+    """The TCP flags seen in each TCP conversation (as :func:`conversation_table` finds them), each
+    way, in tcpdump's letters (``S``, ``F``, ``R``, ``P``, ``.`` for ACK, ``U``, ``E``, ``W``), with
+    the SYN, FIN and RST frames counted. In order of the conversations' first frames."""
     import pandas as pd
 
-    rows = select(frame, "tcp")
-    convs = conversation_table(frame, "tcp")
+    rows, _, _ = _keyed(frame, "tcp")
     out = []
-    for conv in convs.itertuples(index=False):
-        a_to_b = ((rows["src"] == conv.address_a) & (rows["sport"] == conv.port_a)
-                  & (rows["dst"] == conv.address_b) & (rows["dport"] == conv.port_b))
-        b_to_a = ((rows["src"] == conv.address_b) & (rows["sport"] == conv.port_b)
-                  & (rows["dst"] == conv.address_a) & (rows["dport"] == conv.port_a))
-        mine = rows[a_to_b | b_to_a]["tcp_flags"].astype(str)
-        out.append((conv.address_a, conv.port_a, conv.address_b, conv.port_b,
-                    flags_union(rows[a_to_b]["tcp_flags"]), flags_union(rows[b_to_a & ~a_to_b]["tcp_flags"]),
-                    int(mine.str.contains("S", regex=False).sum()), int(mine.str.contains("F", regex=False).sum()),
-                    int(mine.str.contains("R", regex=False).sum())))
+    for _, conv in rows.groupby("_key", sort=False):
+        first = conv.iloc[0]
+        flags = conv["tcp_flags"].astype(str)
+        out.append((first["src"], first["sport"], first["dst"], first["dport"], flags_union(flags[conv["_fwd"]]),
+                    flags_union(flags[~conv["_fwd"]]), int(flags.str.contains("S", regex=False).sum()),
+                    int(flags.str.contains("F", regex=False).sum()), int(flags.str.contains("R", regex=False).sum())))
     return pd.DataFrame(out, columns=["address_a", "port_a", "address_b", "port_b", "flags_a_to_b", "flags_b_to_a",
                                       "syn_frames", "fin_frames", "rst_frames"])
 
