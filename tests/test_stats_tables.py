@@ -149,7 +149,8 @@ def tshark_conv(capture: Path, proto: str) -> dict[tuple[str, str, float], tuple
         match = pattern.match(line)
         if match:
             g = match.groups()
-            out[g[0], g[1], round(float(g[8]), 6)] = (int(g[2]), g[3], int(g[4]), g[5], int(g[6]), g[7], float(g[8]), float(g[9]))
+            start = float(g[8])
+            out[g[0], g[1], round(start, 6)] = (int(g[2]), g[3], int(g[4]), g[5], int(g[6]), g[7], start, float(g[9]))
     return out
 
 
@@ -216,8 +217,9 @@ def test_conversations_equal_tshark(capture: Path, proto: str) -> None:
     for row in table.itertuples():
         a = _end(row.address_a, row.port_a if ported else None)
         b = _end(row.address_b, row.port_b if ported else None)
-        ours[a, b, round(row.start_s, 6)] = (row.frames_b_to_a, size_text(row.bytes_b_to_a), row.frames_a_to_b, size_text(row.bytes_a_to_b),
-                      row.frames, size_text(row.bytes), round(row.start_s, 9), round(row.duration_s, 4))
+        ours[a, b, round(row.start_s, 6)] = (row.frames_b_to_a, size_text(row.bytes_b_to_a), row.frames_a_to_b,
+                                             size_text(row.bytes_a_to_b), row.frames, size_text(row.bytes),
+                                             round(row.start_s, 9), round(row.duration_s, 4))
     assert sorted(ours) == sorted(theirs)
     for pair, counts in theirs.items():
         assert ours[pair][:6] == counts[:6], pair
