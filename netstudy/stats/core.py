@@ -21,6 +21,7 @@ from netstudy.wire.dns.codes import RCODES
 from netstudy.wire.tcp import FLAG_LETTERS
 
 PROTOS = ("eth", "ip", "ipv6", "tcp", "udp")
+MAX_INTERVALS = 1_000_000                  # an I/O graph longer than this is a mistaken interval, not a graph
 # tshark's name for the first header a link type gives (no name: raw IPv4/IPv6 start at "ip"/"ipv6")
 LINK_NAMES = {0: "null", 1: "eth", 101: "raw", 113: "sll", 276: "sll"}
 # the layers a protocol-hierarchy path names, by header class (checked in this order: subclasses first)
@@ -251,6 +252,9 @@ def io_table(frame: Any, interval_s: float = 1.0, proto: str | None = None) -> A
     # reached so far, as tshark's io,stat counts it: the interval is a running maximum over the file
     reached = np.maximum.accumulate((frame["time"] - origin).to_numpy().astype("int64") // step)
     last = int(reached[-1])
+    if last >= MAX_INTERVALS:
+        raise InputError(f"the capture spans {last * step / 1e9:.0f} s: {last + 1} intervals of {interval_s:g} s "
+                         f"is more than {MAX_INTERVALS}; choose a longer interval")
     slots = reached[frame.index.get_indexer(rows.index)]
     lengths = rows["length"].to_numpy().astype("int64")
     frames = np.bincount(slots, minlength=last + 1)
