@@ -5,8 +5,8 @@ per-frame preferences of tests/tshark.py (no IP reassembly, no TCP desegmentatio
 count frames one at a time) and without its DNS-over-UDP heuristic (netstudy, like tcpdump, reads
 DNS on port 53 only; tshark would also call a DNS query sent to port 9 DNS), without its TCP
 sequence analysis (which keeps a retransmission's payload from its dissector: a frame's payload is
-that frame's) and without its PostgreSQL dissector (which, per frame, calls a segment continuing a
-message a "Continuation" and puts nothing in the tree for it); its text is parsed here and compared with our DataFrames:
+that frame's) and without its PostgreSQL and HTTP dissectors (which, per frame, take a segment that
+continues a message for a continuation and put nothing in the tree for it); its text is parsed here and compared with our DataFrames:
 
 - protocol hierarchy: every node tshark prints, frames and bytes, with two mappings, both because
   netstudy.wire decodes no application protocol but DNS over UDP: a protocol tshark names under
@@ -83,7 +83,7 @@ TITLES = {"Protocol Hierarchy Statistics": "phs", "Ethernet Conversations": "con
 def tshark_sections(capture: Path, interval: str = "1") -> dict[str, list[str]]:
     """tshark's -z output for ``capture``, split into its sections by title."""
     cmd = [tshark_path(), "-n", "-q", "-r", str(capture), "--disable-heuristic", "dns_udp",
-           "--disable-protocol", "pgsql", "-o", "tcp.analyze_sequence_numbers:FALSE"]
+           "--disable-protocol", "pgsql", "--disable-protocol", "http", "-o", "tcp.analyze_sequence_numbers:FALSE"]
     for pref in PREFS:
         cmd += ["-o", pref]
     cmd += ["-z", "io,phs"] + [arg for proto in PROTOS for arg in ("-z", f"conv,{proto}", "-z", f"endpoints,{proto}")]
