@@ -6,7 +6,8 @@ count frames one at a time) and without its DNS-over-UDP heuristic (netstudy, li
 DNS on port 53 only; tshark would also call a DNS query sent to port 9 DNS), without its TCP
 sequence analysis (which keeps a retransmission's payload from its dissector: a frame's payload is
 that frame's) and without its PostgreSQL and HTTP dissectors (which, per frame, take a segment that
-continues a message for a continuation and put nothing in the tree for it); its text is parsed here and compared with our DataFrames:
+continues a message for a continuation and put nothing in the tree for it); its text is parsed
+here and compared with our DataFrames:
 
 - protocol hierarchy: every node tshark prints, frames and bytes, with two mappings, both because
   netstudy.wire decodes no application protocol but DNS over UDP: a protocol tshark names under
