@@ -11,7 +11,7 @@ from netstudy.errors import NetstudyError
 
 # Each entry is a module under netstudy.commands with `register(subparsers)`; the subcommand it adds
 # sets `func(args) -> int` as its handler.
-COMMANDS = ["capabilities", "chat", "lab", "dns", "ping", "traceroute", "sweep", "portscan", "sniff", "p2p"]
+COMMANDS = ["capabilities", "chat", "lab", "dns", "ping", "traceroute", "sweep", "portscan", "sniff", "stats", "p2p"]
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

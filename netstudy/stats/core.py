@@ -21,6 +21,7 @@ from netstudy.wire.dns.codes import RCODES
 from netstudy.wire.tcp import FLAG_LETTERS
 
 PROTOS = ("eth", "ip", "ipv6", "tcp", "udp")
+MAX_INTERVALS = 1_000_000                  # an I/O graph longer than this is a mistaken interval, not a graph
 # tshark's name for the first header a link type gives (no name: raw IPv4/IPv6 start at "ip"/"ipv6")
 LINK_NAMES = {0: "null", 1: "eth", 101: "raw", 113: "sll", 276: "sll"}
 # the layers a protocol-hierarchy path names, by header class (checked in this order: subclasses first)
@@ -45,7 +46,8 @@ def _layer_name(cls: type) -> str | None:
 def protocol_path(packet: Packet) -> tuple[str, ...]:
     """The protocols of one frame as tshark's protocol hierarchy names them, outermost first:
     ``("eth", "ip", "tcp", "data")``. Payload no header claims after IP, TCP or UDP is ``data``; an
-    ICMP error quoting a DNS message has ``dns`` under it, as tshark's tree does."""
+    ICMP error has under it what the TCP or UDP header it quotes carried (``dns`` or ``data``), as
+    tshark's tree does (the quoted IP and transport headers sit inside ICMP's subtree)."""
     path = [LINK_NAMES[packet.linktype]] if packet.linktype in LINK_NAMES else []
     data = packet.data
     last, rest = None, 0
@@ -61,9 +63,11 @@ def protocol_path(packet: Packet) -> tuple[str, ...]:
     if last in _CARRIES_DATA and packet.error is None and rest > 0:
         path.append("data")
     elif last in ("icmp", "icmpv6") and packet.error is None:
-        quoted = getattr(packet.transport, "quoted", None)
-        if quoted is not None and quoted.application is not None:
-            path.append("dns")
+        quoted = getattr(packet.transport, "quoted", None)   # an error quoting a datagram: what its
+        if quoted is not None:                               # TCP or UDP header carried shows under ICMP
+            inner = protocol_path(quoted)
+            if len(inner) > 1 and inner[-2] in ("tcp", "udp") and inner[-1] in ("dns", "data"):
+                path.append(inner[-1])
     return tuple(path)
 
 
@@ -98,7 +102,8 @@ def hierarchy(paths: Iterable[tuple[tuple[str, ...], int]]) -> Any:
 
 def select(frame: Any, proto: str) -> Any:
     """The rows of a per-packet table (``pcap.to_frame`` or ``read_columns``) that carry ``proto``:
-    ``eth`` (an Ethernet header), ``ip``/``ipv6`` (an IPv4/IPv6 header; ARP is not IP), ``tcp``, ``udp``."""
+    ``eth`` (an Ethernet header), ``ip``/``ipv6`` (an IPv4/IPv6 header; ARP is not IP), ``tcp`` (a
+    whole TCP header: one whose options the capture cut is left out, as tshark leaves it), ``udp``."""
     if proto not in PROTOS:
         raise InputError(f"unknown conversation type {proto!r}: choose one of {', '.join(PROTOS)}")
     if proto == "eth":
@@ -108,7 +113,9 @@ def select(frame: Any, proto: str) -> Any:
         is_v6 = frame["src"].astype(str).str.contains(":", regex=False)
         return frame[is_ip & (is_v6 if proto == "ipv6" else ~is_v6)]
     is_tcp = frame["tcp_flags"].notna()
-    return frame[is_ip & frame["sport"].notna() & (is_tcp if proto == "tcp" else ~is_tcp)]
+    if proto == "tcp":      # a TCP header the capture cut (its options) is no segment tshark counts
+        return frame[is_ip & is_tcp & ~(frame["malformed"] & (frame["protocol"] == "TCP"))]
+    return frame[is_ip & frame["sport"].notna() & ~is_tcp]
 
 
 def _ends(rows: Any, proto: str) -> tuple[list[str], ...]:
@@ -124,29 +131,60 @@ def _seconds_since(times: Any, origin: Any) -> Any:
     return (times - origin).dt.total_seconds()
 
 
-def conversation_table(frame: Any, proto: str = "tcp") -> Any:
-    """Conversations of ``proto`` as ``tshark -q -z conv,PROTO`` counts them: one row per pair of
-    endpoints (address, and port for TCP/UDP); side A is the source of the pair's first frame;
-    frames and bytes each way and in total; the first frame's time from the capture's first
-    (``start_s``) and the time to the last (``duration_s``). Sorted by start."""
+def _reuse_generations(keys: Any, flags: Any) -> list[int]:
+    """For each TCP row, which connection of its pair of endpoints it belongs to (0, 1, ...): a SYN
+    without ACK after a FIN or RST of that pair starts the next one, as tshark starts a new
+    ``tcp.stream`` when a port pair is reused (tshark tells by the SYN's new ISN)."""
+    generation: dict[str, int] = {}
+    closed: set[str] = set()
+    out = []
+    for key, letters in zip(keys, flags, strict=True):
+        if "S" in letters and "." not in letters and key in closed:
+            generation[key] = generation.get(key, 0) + 1
+            closed.discard(key)
+        out.append(generation.get(key, 0))
+        if "F" in letters or "R" in letters:
+            closed.add(key)
+    return out
+
+
+def _keyed(frame: Any, proto: str) -> tuple[Any, list[str], list[str]]:
+    """The rows of ``proto`` with ``_key`` (one per conversation), ``_src`` (the sending end), ``_fwd``
+    (sent by side A, the sender of the conversation's first frame) and ``_length``; and the address
+    (and port) columns of each side."""
     import numpy as np
-    import pandas as pd
 
     rows = select(frame, proto)
     a_cols, b_cols = _ends(rows, proto)
-    names = ["address_a", "port_a"][:len(a_cols)] + ["address_b", "port_b"][:len(b_cols)]
-    columns = names + ["frames_a_to_b", "bytes_a_to_b", "frames_b_to_a", "bytes_b_to_a", "frames", "bytes",
-                       "start_s", "duration_s"]
-    if rows.empty:
-        return pd.DataFrame(columns=columns)
     src = rows[a_cols[0]].astype(str) + ("|" + rows[a_cols[1]].astype(str) if len(a_cols) > 1 else "")
     dst = rows[b_cols[0]].astype(str) + ("|" + rows[b_cols[1]].astype(str) if len(b_cols) > 1 else "")
     key = np.where(src <= dst, src + " " + dst, dst + " " + src)
-    grouped = rows.assign(_key=key, _src=src.to_numpy(), _length=rows["length"].astype("int64"))
-    first = grouped.groupby("_key", sort=False).head(1).set_index("_key")
-    forward = grouped["_src"].to_numpy() == first.loc[grouped["_key"], "_src"].to_numpy()
-    grouped = grouped.assign(_fwd=forward, _fwd_len=np.where(forward, grouped["_length"], 0),
+    if proto == "tcp" and len(rows):
+        key = key + "#" + np.array(_reuse_generations(key, rows["tcp_flags"].astype(str)), dtype=str)
+    keyed = rows.assign(_key=key, _src=src.to_numpy(), _length=rows["length"].astype("int64"))
+    first = keyed.groupby("_key", sort=False)["_src"].first()
+    return keyed.assign(_fwd=keyed["_src"].to_numpy() == first.loc[keyed["_key"]].to_numpy()), a_cols, b_cols
+
+
+def conversation_table(frame: Any, proto: str = "tcp") -> Any:
+    """Conversations of ``proto`` as ``tshark -q -z conv,PROTO`` counts them: one row per pair of
+    endpoints (address, and port for TCP/UDP; a TCP pair reused after FIN or RST is a new one); side
+    A is the source of the conversation's first frame; frames and bytes each way and in total; the
+    first frame's time from the capture's first (``start_s``) and the time to the last
+    (``duration_s``). Sorted by start."""
+    import numpy as np
+    import pandas as pd
+
+    grouped, a_cols, b_cols = _keyed(frame, proto)
+    names = ["address_a", "port_a"][:len(a_cols)] + ["address_b", "port_b"][:len(b_cols)]
+    columns = names + ["frames_a_to_b", "bytes_a_to_b", "frames_b_to_a", "bytes_b_to_a", "frames", "bytes",
+                       "start_s", "duration_s"]
+    if grouped.empty:
+        return pd.DataFrame(columns=columns)
+    forward = grouped["_fwd"].to_numpy()
+    grouped = grouped.assign(_fwd_len=np.where(forward, grouped["_length"], 0),
                              _rev_len=np.where(forward, 0, grouped["_length"]))
+    first = grouped.groupby("_key", sort=False).head(1).set_index("_key")
     by = grouped.groupby("_key", sort=False)
     origin = frame["time"].iloc[0]
     table = pd.DataFrame({
@@ -184,8 +222,8 @@ def endpoint_table(frame: Any, proto: str = "ip") -> Any:
     counts = both.pivot_table(index=names, columns="kind", values="length", aggfunc=["count", "sum"], fill_value=0)
     table = pd.DataFrame(index=counts.index)
     for kind in ("tx", "rx"):
-        table[f"{kind}_frames"] = counts[("count", kind)] if ("count", kind) in counts else 0
-        table[f"{kind}_bytes"] = counts[("sum", kind)] if ("sum", kind) in counts else 0
+        table[f"{kind}_frames"] = counts.get(("count", kind), 0)
+        table[f"{kind}_bytes"] = counts.get(("sum", kind), 0)
     table["frames"] = table["tx_frames"] + table["rx_frames"]
     table["bytes"] = table["tx_bytes"] + table["rx_bytes"]
     table = table.reset_index()
@@ -196,7 +234,8 @@ def endpoint_table(frame: Any, proto: str = "ip") -> Any:
 def io_table(frame: Any, interval_s: float = 1.0, proto: str | None = None) -> Any:
     """Frames and bytes per interval of ``interval_s`` seconds from the capture's first frame, as
     ``tshark -q -z io,stat,INTERVAL`` counts them (every interval up to the last frame's, empty ones
-    too); with ``proto`` only the frames carrying it (the first frame still sets the start)."""
+    too; a frame earlier than one before it counts in the later one's interval); with ``proto`` only
+    the frames carrying it (the first frame still sets the start)."""
     import numpy as np
     import pandas as pd
 
@@ -209,8 +248,14 @@ def io_table(frame: Any, interval_s: float = 1.0, proto: str | None = None) -> A
     rows = frame if proto is None else select(frame, proto)
     # integer nanoseconds, so that an interval's edge is where tshark puts it (no float rounding)
     step = round(interval_s * 1e9)
-    last = int((frame["time"] - origin).max().value) // step
-    slots = ((rows["time"] - origin).to_numpy().astype("int64")) // step
+    # a frame whose time goes back (a capture's later section, clocks stepped) counts in the interval
+    # reached so far, as tshark's io,stat counts it: the interval is a running maximum over the file
+    reached = np.maximum.accumulate((frame["time"] - origin).to_numpy().astype("int64") // step)
+    last = int(reached[-1])
+    if last >= MAX_INTERVALS:
+        raise InputError(f"the capture spans {last * step / 1e9:.0f} s: {last + 1} intervals of {interval_s:g} s "
+                         f"is more than {MAX_INTERVALS}; choose a longer interval")
+    slots = reached[frame.index.get_indexer(rows.index)]
     lengths = rows["length"].to_numpy().astype("int64")
     frames = np.bincount(slots, minlength=last + 1)
     sizes = np.bincount(slots, weights=lengths, minlength=last + 1).astype("int64")
@@ -220,23 +265,19 @@ def io_table(frame: Any, interval_s: float = 1.0, proto: str | None = None) -> A
 
 
 def flag_table(frame: Any) -> Any:
-    """The TCP flags seen in each TCP conversation, each way, in tcpdump's letters (``S``, ``F``,
-    ``R``, ``P``, ``.`` for ACK, ``U``, ``E``, ``W``), with the SYN, FIN and RST frames counted."""
+    """The TCP flags seen in each TCP conversation (as :func:`conversation_table` finds them), each
+    way, in tcpdump's letters (``S``, ``F``, ``R``, ``P``, ``.`` for ACK, ``U``, ``E``, ``W``), with
+    the SYN, FIN and RST frames counted. In order of the conversations' first frames."""
     import pandas as pd
 
-    rows = select(frame, "tcp")
-    convs = conversation_table(frame, "tcp")
+    rows, _, _ = _keyed(frame, "tcp")
     out = []
-    for conv in convs.itertuples(index=False):
-        a_to_b = ((rows["src"] == conv.address_a) & (rows["sport"] == conv.port_a)
-                  & (rows["dst"] == conv.address_b) & (rows["dport"] == conv.port_b))
-        b_to_a = ((rows["src"] == conv.address_b) & (rows["sport"] == conv.port_b)
-                  & (rows["dst"] == conv.address_a) & (rows["dport"] == conv.port_a))
-        mine = rows[a_to_b | b_to_a]["tcp_flags"].astype(str)
-        out.append((conv.address_a, conv.port_a, conv.address_b, conv.port_b,
-                    flags_union(rows[a_to_b]["tcp_flags"]), flags_union(rows[b_to_a & ~a_to_b]["tcp_flags"]),
-                    int(mine.str.contains("S", regex=False).sum()), int(mine.str.contains("F", regex=False).sum()),
-                    int(mine.str.contains("R", regex=False).sum())))
+    for _, conv in rows.groupby("_key", sort=False):
+        first = conv.iloc[0]
+        flags = conv["tcp_flags"].astype(str)
+        out.append((first["src"], first["sport"], first["dst"], first["dport"], flags_union(flags[conv["_fwd"]]),
+                    flags_union(flags[~conv["_fwd"]]), int(flags.str.contains("S", regex=False).sum()),
+                    int(flags.str.contains("F", regex=False).sum()), int(flags.str.contains("R", regex=False).sum())))
     return pd.DataFrame(out, columns=["address_a", "port_a", "address_b", "port_b", "flags_a_to_b", "flags_b_to_a",
                                       "syn_frames", "fin_frames", "rst_frames"])
 
@@ -322,7 +363,7 @@ class DnsExchanges:
     query with the same id, from the server the query went to, back to the client's address and
     port, with the same question. Feed packets with :meth:`receive`; :meth:`table`."""
 
-    queries: dict[tuple, list[Any]] = field(default_factory=dict)
+    queries: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
     rows: list[list[Any]] = field(default_factory=list)
     origin_ns: int | None = None
 
@@ -340,15 +381,15 @@ class DnsExchanges:
         if not dns.qr:
             key = (dns.id, ip.src, udp.sport, ip.dst, udp.dport, name, qtype)
             if key not in self.queries:          # a retransmission is timed from the first query
-                row = [ip.src, udp.sport, ip.dst, udp.dport, dns.id, name, qtype,
+                row: list[Any] = [ip.src, udp.sport, ip.dst, udp.dport, dns.id, name, qtype,
                        (now_ns - self.origin_ns) / 1e9, None, float("nan"), now_ns]
                 self.queries[key] = row
                 self.rows.append(row)
             return
-        row = self.queries.pop((dns.id, ip.dst, udp.dport, ip.src, udp.sport, name, qtype), None)
-        if row is not None:
-            row[8] = RCODES.get(dns.rcode, str(dns.rcode))
-            row[9] = (now_ns - row[10]) / 1e6
+        answered = self.queries.pop((dns.id, ip.dst, udp.dport, ip.src, udp.sport, name, qtype), None)
+        if answered is not None:
+            answered[8] = RCODES.get(dns.rcode, str(dns.rcode))
+            answered[9] = (now_ns - answered[10]) / 1e6
 
     def table(self) -> Any:
         """One row per query, in the order sent: client, server, id, question, ``start_s``, the
@@ -358,3 +399,47 @@ class DnsExchanges:
         return pd.DataFrame([row[:10] for row in self.rows],
                             columns=["client", "client_port", "server", "server_port", "id", "name", "qtype",
                                      "start_s", "rcode", "response_ms"])
+
+
+@dataclass
+class Segments:
+    """The TCP segments of one connection, for a time-sequence graph (Stevens, TCP/IP Illustrated
+    vol. 1 §24; Wireshark's Statistics > TCP Stream Graphs): each segment's time, direction, sequence
+    and acknowledgment numbers relative to each side's initial sequence number (RFC 9293 §3.4),
+    payload bytes and flags. ``conversation`` is (address A, port A, address B, port B); None takes
+    the first TCP connection seen. Feed packets with :meth:`receive`; :meth:`table`."""
+
+    conversation: tuple[str, int, str, int] | None = None
+    rows: list[tuple] = field(default_factory=list)
+    isn: dict[bool, int] = field(default_factory=dict)
+    origin_ns: int | None = None
+
+    def receive(self, packet: Packet, now_ns: int) -> None:
+        if self.origin_ns is None:
+            self.origin_ns = now_ns
+        tcp, ip = packet.transport, packet.network
+        if not isinstance(tcp, TCP) or not isinstance(ip, (IPv4, IPv6)) or packet.error is not None:
+            return
+        ends = (ip.src, tcp.sport, ip.dst, tcp.dport)
+        if self.conversation is None:
+            self.conversation = ends
+        a_to_b = ends == self.conversation
+        if not a_to_b and ends != (self.conversation[2], self.conversation[3], *self.conversation[:2]):
+            return
+        isn = self.isn.setdefault(a_to_b, tcp.seq)
+        peer = self.isn.get(not a_to_b)
+        span = packet.spans[-1]
+        payload = span[5] - span[4] if span[0] is TCP else 0
+        acked = (tcp.ack - peer) % 2**32 if peer is not None and tcp.flag_bits & 0x10 else None
+        self.rows.append(((now_ns - self.origin_ns) / 1e9, "A→B" if a_to_b else "B→A", tcp.seq,
+                          (tcp.seq - isn) % 2**32, acked, payload, tcp.flags))
+
+    def table(self) -> Any:
+        """One row per segment: ``time_s`` (from the capture's first packet), ``direction`` (A→B, B→A),
+        ``seq`` (raw), ``relative_seq`` and ``relative_ack`` (bytes), ``payload_bytes``, ``flags``."""
+        import pandas as pd
+
+        table = pd.DataFrame(self.rows, columns=["time_s", "direction", "seq", "relative_seq", "relative_ack",
+                                                 "payload_bytes", "flags"])
+        table["relative_ack"] = table["relative_ack"].astype("Int64")
+        return table

@@ -17,6 +17,7 @@ from netstudy.errors import InputError
 from netstudy.stats.core import (
     DnsExchanges,
     Handshakes,
+    Segments,
     conversation_table,
     endpoint_table,
     flag_table,
@@ -89,3 +90,13 @@ def dns_times(source: Source) -> Any:
     for timestamp_ns, _, packet in decoded(source):
         exchanges.receive(packet, timestamp_ns)
     return exchanges.table()
+
+
+def tcp_segments(source: Source, conversation: tuple[str, int, str, int] | None = None) -> Any:
+    """The segments of one TCP connection (address A, port A, address B, port B; default: the first
+    seen) with sequence and acknowledgment numbers relative to each side's first: a time-sequence graph's
+    points."""
+    segments = Segments(conversation)
+    for timestamp_ns, _, packet in decoded(source):
+        segments.receive(packet, timestamp_ns)
+    return segments.table()
