@@ -32,9 +32,15 @@ def nmap_argv(scan: str, ports: str, target: str) -> list[str]:
             "-oX", "-", target]
 
 
-def _scan(target: str, ports: str, scan: str, wait: float = 1.0):
+def _scan(target: str, ports: str, scan: str, wait: float = 1.0, mechanism: str = "auto"):
     from netstudy.portscan import portscan
-    return portscan(target, ports, scans=scan, timeout=wait)
+    return portscan(target, ports, scans=scan, timeout=wait, mechanism=mechanism)
+
+
+# (scan, mechanism asked, mechanism used): the SYN scan reads its answers from a packet ring, or with
+# mechanism="raw" from a raw socket (the lesson's way); both must agree with nmap
+MECHANISMS = [("connect", "auto", "connect"), ("syn", "auto", "ring"), ("syn", "raw", "raw"), ("udp", "auto", "raw")]
+MECHANISM_IDS = ["connect", "syn-ring", "syn-raw", "udp"]
 
 
 # -- the lab ------------------------------------------------------------------------------------------
@@ -58,17 +64,17 @@ def expected(lab, protocol: str, ports: list[int], scan: str) -> dict[int, str]:
 @pytest.mark.lab
 @pytest.mark.root
 @pytest.mark.interop
-@pytest.mark.parametrize("scan", ["connect", "syn", "udp"])
-def test_lab_every_port_state_equals_nmaps(lab, scan):
+@pytest.mark.parametrize(("scan", "mechanism", "used"), MECHANISMS, ids=MECHANISM_IDS)
+def test_lab_every_port_state_equals_nmaps(lab, scan, mechanism, used):
     from netstudy.portscan import parse_ports
     protocol = "udp" if scan == "udp" else "tcp"
     ports = LAB_UDP if scan == "udp" else LAB_TCP
     numbers = list(parse_ports(ports).for_protocol(protocol))
-    ours = lab.call("scanner", _scan, TARGET, ports, scan, 0.5)
+    ours = lab.call("scanner", _scan, TARGET, ports, scan, 0.5, mechanism)
     theirs = nmap_states(lab.run("scanner", nmap_argv(scan, ports, TARGET), timeout=120).stdout)
     assert ours.states() == theirs
     assert ours.states() == expected(lab, protocol, numbers, scan)
-    assert ours.mechanism == ("connect" if scan == "connect" else "raw")
+    assert ours.mechanism == used
 
 
 @pytest.mark.lab
@@ -140,14 +146,15 @@ def listening_tcp_ports() -> set[int]:
 
 @pytest.mark.live
 @pytest.mark.interop
-@pytest.mark.parametrize("scan", ["connect", "syn", "udp"])
-def test_loopback_states_equal_nmaps(listeners, scan):
+@pytest.mark.parametrize(("scan", "mechanism", "used"), MECHANISMS, ids=MECHANISM_IDS)
+def test_loopback_states_equal_nmaps(listeners, scan, mechanism, used):
     if scan != "connect":
         need_root("raw sockets")
     tcp, udp = listeners
     chosen = (udp if scan == "udp" else tcp[:5]) + [1, 7, 9, 13, 19]
     ports = ",".join(map(str, sorted(chosen)))
-    ours = _scan("127.0.0.1", ports, scan, 0.5)
+    ours = _scan("127.0.0.1", ports, scan, 0.5, mechanism)
+    assert ours.mechanism == used
     theirs = nmap_states(subprocess.run(nmap_argv(scan, ports, "127.0.0.1"), capture_output=True, text=True,
                                         timeout=120).stdout)
     assert ours.states() == theirs

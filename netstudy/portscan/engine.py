@@ -101,7 +101,8 @@ class PortScan:
     spec (``"1-1024"``, ``"U:53,T:80"``), a list of numbers, or None with ``top_ports``; ``scan``:
     ``connect``, ``syn`` or ``udp``; ``rate``: probes a second (None: as fast as ``parallel`` allows;
     UDP: 500); ``timeout``: seconds the first attempt waits, each retry ``backoff`` times longer;
-    ``mechanism`` (UDP): ``auto`` (raw if privileged, else ``datagram``), ``raw`` or ``datagram``;
+    ``mechanism`` (UDP): ``auto`` (raw if privileged, else ``datagram``), ``raw`` or ``datagram``; (SYN):
+    ``auto`` (answers read from a packet ring, else from a raw socket) or ``raw`` (a raw socket, one read each);
     ``workers``: processes that share the ports (None: one per usable core for a TCP scan of at least
     SPLIT_FROM probes, else one), each with its own sockets, ``rate`` / ``workers`` and ``parallel`` /
     ``workers``; their records are merged in order (:mod:`netstudy.portscan.workers`).
@@ -167,7 +168,7 @@ class PortScan:
         # imported here: they need netstudy.net and netstudy.wire, a connect scan never does
         from netstudy.portscan.packet_drivers import Syn, UdpDatagram, UdpRaw
         if scan == "syn":
-            return Syn(self.hosts, self.port_list, wanted)
+            return Syn(self.hosts, self.port_list, wanted, ring=mechanism != "raw")
         if mechanism == "datagram":
             return UdpDatagram(wanted)
         try:
