@@ -249,3 +249,28 @@ def test_top_ports_come_from_nmap_services():
     assert sorted(r.port for r in result.records) == sorted(services().top(10))
     if services().source.endswith("nmap-services"):
         assert {80, 22, 443} <= {r.port for r in result.records}
+
+
+@pytest.mark.live
+def test_the_answer_ring_hears_each_loopback_packet_once():
+    """On lo a packet socket sees every packet going out and coming in; the SYN scan's ring filter
+    (incoming_only, libpcap's ``inbound``) lets the kernel queue only the second copy."""
+    need_root("a packet socket")
+    from netstudy.net import route_interface
+    from netstudy.net.filter import incoming_only
+    from netstudy.net.packet import RingCapture
+    from netstudy.wire.bpf import compile_filter
+    assert route_interface("127.0.0.1") == route_interface("127.3.2.1") == "lo"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        sink.bind(("127.0.0.1", 0))
+        program = compile_filter(f"udp and dst port {sink.getsockname()[1]}", live=True)
+        seen = {}
+        for name, filtered in (("both", program), ("inbound", incoming_only(program))):
+            with RingCapture("lo", 256, program=filtered, loopback_twice=True, retire_ms=1) as ring:
+                sink.sendto(b"once", sink.getsockname())
+                packets = []
+                while (base := ring.next_block(0.5)) is not None:        # every block, till none comes
+                    packets += [ring.buffer[at + 28:at + length] for _, at, length in ring.packets_of(base)]
+                    ring.release(base)
+                seen[name] = packets
+    assert seen == {"both": [b"once", b"once"], "inbound": [b"once"]}

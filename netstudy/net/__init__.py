@@ -9,7 +9,8 @@
   protocol's datagrams in (a SYN scan, a UDP scan, a SYN ping); :func:`source_address` for a checksum's
   pseudo-header; :func:`reserve_port` for the probes' source port; :func:`raw_privilege_message`.
 - :mod:`netstudy.net.link`: this host's interfaces with their IPv4 networks and MACs (:func:`interfaces`,
-  :func:`interface_for`, :func:`route_interface`), and :class:`PacketSocket`, whole Ethernet frames on one interface (packet(7)).
+  :func:`interface_for`, :func:`route_interface`), and :class:`PacketSocket`, whole Ethernet frames on one
+  interface (packet(7)).
 - :mod:`netstudy.net.capture`: :class:`~netstudy.net.capture.TcpPortCapture`, one TCP connection's frames
   captured on a thread behind a BPF port filter (the chat's session, a P2P link).
 - :mod:`netstudy.net.packet`: capture sockets for a sniffer: :func:`open_capture` gives a TPACKET_V3 receive
