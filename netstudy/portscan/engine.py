@@ -9,8 +9,10 @@ every answer, and tells the table the time so that silent ports are retried and 
   socket that connected to itself (source port = target port on this host: TCP simultaneous open,
   RFC 9293 §3.5) is not an open port: it is closed and the probe sent again from another port.
 - ``syn`` (``-sS``, root or CAP_NET_RAW): SYN segments built by ``netstudy.wire`` and written on a raw
-  socket (``netstudy.net.RawIPv4Socket``), answers (SYN/ACK, RST) read from a raw TCP socket and ICMP
-  unreachables from a raw ICMP socket, matched by our source port and ISN.
+  socket (``netstudy.net.RawIPv4Socket``), answers (SYN/ACK, RST) read a block at a time from a
+  TPACKET_V3 ring on the interface the route crosses (``netstudy.net.packet``, as nmap's libpcap), or
+  (``mechanism="raw"``, or no ring) one at a time from a raw TCP socket; ICMP unreachables from a raw
+  ICMP socket; matched by our source port and ISN.
 - ``udp`` (``-sU``): with a raw socket (``mechanism="raw"``), datagrams built by ``netstudy.wire``,
   answers read from raw UDP and ICMP sockets; without privilege (``"datagram"``), a connected UDP
   socket per port whose ICMP errors come back as ``ECONNREFUSED`` and through ``IP_RECVERR``.
