@@ -20,7 +20,7 @@ from netstudy.portscan import (
     udp_probe,
 )
 from netstudy.portscan.output import not_shown_line, port_table, report_lines, seconds
-from netstudy.portscan.packets import read_icmp_answer, read_tcp_answer, read_udp_answer
+from netstudy.portscan.packets import read_icmp_answer, read_tcp_answer, read_tcp_answers, read_udp_answer
 from netstudy.portscan.services import read_fallback, read_nmap_services, services
 from netstudy.wire import TCP, UDP, ICMPUnreachable, IPv4, decode_ip
 from netstudy.wire.echo import read_ipv4_datagram
@@ -170,6 +170,27 @@ def test_answers_are_matched_by_port_and_acknowledged_isn():
     assert read_tcp_answer(_synack("S.", 1001), 40, 45001, 1001, 5) is None         # not our port
     udp = (IPv4(src="10.0.0.10", dst="10.0.0.2") / UDP(sport=53, dport=45000) / b"x").build()
     assert read_udp_answer(udp, len(udp), 45000, 0).port == 53
+
+
+def test_a_blocks_answers_are_read_in_one_pass_in_place():
+    """A packet ring's block: datagrams at offsets in one buffer, each judged as read_tcp_answer judges it
+    (the one with IP options through the full decoder), the kernel's wall-clock stamps made scan time."""
+    with_options = (IPv4(src="10.0.0.11", dst="10.0.0.2", ttl=62, options=b"\x01\x01\x01\x00")
+                    / TCP(sport=25, dport=45000, seq=7, ack=1001, flags="R.")).build()
+    datagrams = [_synack("S.", 1001), _synack("R.", 1001), _synack("S.", 999), _synack("R", 1001),
+                 (IPv4(src="10.0.0.10", dst="10.0.0.2") / TCP(sport=23, dport=45001, ack=1001, flags="R.")).build(),
+                 with_options, _synack("S.", 1001)[:39]]
+    block, packets = bytearray(b"\xee" * 7), []
+    for stamp, datagram in enumerate(datagrams):
+        packets.append((1000 + stamp, len(block), len(datagram)))
+        block += datagram + b"\xee" * 5
+    answers = read_tcp_answers(block, packets, 45000, 1001, 900)
+    assert [(a.host, a.port, a.verdict, a.reason, a.received_ns, a.ttl) for a in answers] == [
+        ("10.0.0.10", 22, "open", "syn-ack", 100, 63), ("10.0.0.10", 22, "closed", "reset", 101, 63),
+        ("10.0.0.11", 25, "closed", "reset", 105, 62)]
+    one_by_one = [read_tcp_answer(bytes(block[at:at + length]), length, 45000, 1001, stamp - 900)
+                  for stamp, at, length in packets]
+    assert answers == [answer for answer in one_by_one if answer is not None]
 
 
 def test_an_icmp_error_quoting_our_probe_is_its_verdict():

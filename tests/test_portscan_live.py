@@ -32,9 +32,15 @@ def nmap_argv(scan: str, ports: str, target: str) -> list[str]:
             "-oX", "-", target]
 
 
-def _scan(target: str, ports: str, scan: str, wait: float = 1.0):
+def _scan(target: str, ports: str, scan: str, wait: float = 1.0, mechanism: str = "auto"):
     from netstudy.portscan import portscan
-    return portscan(target, ports, scans=scan, timeout=wait)
+    return portscan(target, ports, scans=scan, timeout=wait, mechanism=mechanism)
+
+
+# (scan, mechanism asked, mechanism used): the SYN scan reads its answers from a packet ring, or with
+# mechanism="raw" from a raw socket (the lesson's way); both must agree with nmap
+MECHANISMS = [("connect", "auto", "connect"), ("syn", "auto", "ring"), ("syn", "raw", "raw"), ("udp", "auto", "raw")]
+MECHANISM_IDS = ["connect", "syn-ring", "syn-raw", "udp"]
 
 
 # -- the lab ------------------------------------------------------------------------------------------
@@ -58,17 +64,17 @@ def expected(lab, protocol: str, ports: list[int], scan: str) -> dict[int, str]:
 @pytest.mark.lab
 @pytest.mark.root
 @pytest.mark.interop
-@pytest.mark.parametrize("scan", ["connect", "syn", "udp"])
-def test_lab_every_port_state_equals_nmaps(lab, scan):
+@pytest.mark.parametrize(("scan", "mechanism", "used"), MECHANISMS, ids=MECHANISM_IDS)
+def test_lab_every_port_state_equals_nmaps(lab, scan, mechanism, used):
     from netstudy.portscan import parse_ports
     protocol = "udp" if scan == "udp" else "tcp"
     ports = LAB_UDP if scan == "udp" else LAB_TCP
     numbers = list(parse_ports(ports).for_protocol(protocol))
-    ours = lab.call("scanner", _scan, TARGET, ports, scan, 0.5)
+    ours = lab.call("scanner", _scan, TARGET, ports, scan, 0.5, mechanism)
     theirs = nmap_states(lab.run("scanner", nmap_argv(scan, ports, TARGET), timeout=120).stdout)
     assert ours.states() == theirs
     assert ours.states() == expected(lab, protocol, numbers, scan)
-    assert ours.mechanism == ("connect" if scan == "connect" else "raw")
+    assert ours.mechanism == used
 
 
 @pytest.mark.lab
@@ -140,14 +146,15 @@ def listening_tcp_ports() -> set[int]:
 
 @pytest.mark.live
 @pytest.mark.interop
-@pytest.mark.parametrize("scan", ["connect", "syn", "udp"])
-def test_loopback_states_equal_nmaps(listeners, scan):
+@pytest.mark.parametrize(("scan", "mechanism", "used"), MECHANISMS, ids=MECHANISM_IDS)
+def test_loopback_states_equal_nmaps(listeners, scan, mechanism, used):
     if scan != "connect":
         need_root("raw sockets")
     tcp, udp = listeners
     chosen = (udp if scan == "udp" else tcp[:5]) + [1, 7, 9, 13, 19]
     ports = ",".join(map(str, sorted(chosen)))
-    ours = _scan("127.0.0.1", ports, scan, 0.5)
+    ours = _scan("127.0.0.1", ports, scan, 0.5, mechanism)
+    assert ours.mechanism == used
     theirs = nmap_states(subprocess.run(nmap_argv(scan, ports, "127.0.0.1"), capture_output=True, text=True,
                                         timeout=120).stdout)
     assert ours.states() == theirs
@@ -242,3 +249,28 @@ def test_top_ports_come_from_nmap_services():
     assert sorted(r.port for r in result.records) == sorted(services().top(10))
     if services().source.endswith("nmap-services"):
         assert {80, 22, 443} <= {r.port for r in result.records}
+
+
+@pytest.mark.live
+def test_the_answer_ring_hears_each_loopback_packet_once():
+    """On lo a packet socket sees every packet going out and coming in; the SYN scan's ring filter
+    (incoming_only, libpcap's ``inbound``) lets the kernel queue only the second copy."""
+    need_root("a packet socket")
+    from netstudy.net import route_interface
+    from netstudy.net.filter import incoming_only
+    from netstudy.net.packet import RingCapture
+    from netstudy.wire.bpf import compile_filter
+    assert route_interface("127.0.0.1") == route_interface("127.3.2.1") == "lo"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        sink.bind(("127.0.0.1", 0))
+        program = compile_filter(f"udp and dst port {sink.getsockname()[1]}", live=True)
+        seen = {}
+        for name, filtered in (("both", program), ("inbound", incoming_only(program))):
+            with RingCapture("lo", 256, program=filtered, loopback_twice=True, retire_ms=1) as ring:
+                sink.sendto(b"once", sink.getsockname())
+                packets = []
+                while (base := ring.next_block(0.5)) is not None:        # every block, till none comes
+                    packets += [ring.buffer[at + 28:at + length] for _, at, length in ring.packets_of(base)]
+                    ring.release(base)
+                seen[name] = packets
+    assert seen == {"both": [b"once", b"once"], "inbound": [b"once"]}

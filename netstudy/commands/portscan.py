@@ -52,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--banners", action="store_true", help="read what open TCP services say first")
     p.add_argument("-oN", dest="normal", metavar="FILE", help="also write the report to FILE")
     p.add_argument("-oJ", dest="json", metavar="FILE", help="write the results as JSON to FILE")
-    add_mechanism_flag(p, "UDP scan: raw sockets (privileged) or connected datagram sockets (default: raw if allowed)")
+    add_mechanism_flag(p, "UDP scan: raw sockets (privileged) or connected datagram sockets (default: raw if "
+                          "allowed); SYN scan: answers from a packet ring (default), or raw: a raw socket")
     one_line_errors(p, "portscan")
     p.set_defaults(func=run)
 

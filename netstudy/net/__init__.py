@@ -9,16 +9,18 @@
   protocol's datagrams in (a SYN scan, a UDP scan, a SYN ping); :func:`source_address` for a checksum's
   pseudo-header; :func:`reserve_port` for the probes' source port; :func:`raw_privilege_message`.
 - :mod:`netstudy.net.link`: this host's interfaces with their IPv4 networks and MACs (:func:`interfaces`,
-  :func:`interface_for`), and :class:`PacketSocket`, whole Ethernet frames on one interface (packet(7)).
+  :func:`interface_for`, :func:`route_interface`), and :class:`PacketSocket`, whole Ethernet frames on one
+  interface (packet(7)).
 - :mod:`netstudy.net.capture`: :class:`~netstudy.net.capture.TcpPortCapture`, one TCP connection's frames
   captured on a thread behind a BPF port filter (the chat's session, a P2P link).
 - :mod:`netstudy.net.packet`: capture sockets for a sniffer: :func:`open_capture` gives a TPACKET_V3 receive
   ring (:class:`RingCapture`) or one ``recvmsg`` per frame (:class:`RecvCapture`), with the kernel's counters.
 """
 from netstudy.net.icmp import IcmpSocket, UdpProbeSocket, bind_to_device, check_ttl, privilege_message, resolve, set_ttl
-from netstudy.net.link import Interface, PacketSocket, interface_for, interfaces
+from netstudy.net.link import Interface, PacketSocket, interface_for, interfaces, route_interface
 from netstudy.net.raw import RawIPv4Socket, raw_privilege_message, reserve_port, source_address
 
 __all__ = ["IcmpSocket", "UdpProbeSocket", "bind_to_device", "check_ttl", "privilege_message", "resolve", "set_ttl",
-           "Interface", "PacketSocket", "interface_for", "interfaces", "RawIPv4Socket", "raw_privilege_message",
+           "Interface", "PacketSocket", "interface_for", "interfaces", "route_interface",
+           "RawIPv4Socket", "raw_privilege_message",
            "reserve_port", "source_address"]

@@ -13,9 +13,25 @@ import ctypes
 import socket
 import struct
 
-from netstudy.wire.bpf import BpfProgram
+from netstudy.wire.bpf import BpfProgram, Instruction
+from netstudy.wire.bpf.program import SKF_AD_OFF
 
 SO_ATTACH_FILTER, SO_DETACH_FILTER = 26, 27          # asm-generic/socket.h
+SKF_AD_PKTTYPE = SKF_AD_OFF + 4                      # linux/filter.h: the ancillary load of sll_pkttype
+PACKET_OUTGOING = 4
+BPF_LD_H_ABS, BPF_JEQ_K, BPF_RET_K = 0x28, 0x15, 0x06
+
+
+def incoming_only(program: BpfProgram) -> BpfProgram:
+    """``program`` behind a test that drops the packets this host sends (``sll_pkttype`` is
+    ``PACKET_OUTGOING``, read by the ancillary load ``SKF_AD_PKTTYPE``), as libpcap compiles ``inbound``
+    on Linux: on ``lo`` a packet socket sees each packet twice, going out and coming in, and the kernel
+    then queues only the second. For a packet socket's filter (a raw IPv4 socket has no outgoing copies)."""
+    head = (Instruction(BPF_LD_H_ABS, 0, 0, SKF_AD_PKTTYPE),
+            Instruction(BPF_JEQ_K, 0, 1, PACKET_OUTGOING),     # outgoing: on to the next, the drop
+            Instruction(BPF_RET_K, 0, 0, 0))
+    return BpfProgram(head + program.instructions, f"inbound and ({program.expression})", program.linktype,
+                      program.snaplen, program.live)
 
 
 def attach_filter(sock: socket.socket, program: BpfProgram) -> None:

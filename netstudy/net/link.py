@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 from netstudy.errors import InputError, PrivilegeError
+from netstudy.net.raw import source_address
 
 SIOCGIFFLAGS, SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFHWADDR = 0x8913, 0x8915, 0x891B, 0x8927
 IFF_UP, IFF_LOOPBACK, IFF_MULTICAST = 0x1, 0x8, 0x1000
@@ -82,6 +83,17 @@ def interface_for(address: str, choices: list[Interface] | None = None) -> Inter
     matches = [i for i in (interfaces() if choices is None else choices)
                if i.mac and not i.loopback and target in i.network]
     return max(matches, key=lambda i: i.network.prefixlen, default=None)
+
+
+def route_interface(destination: str) -> str | None:
+    """The interface packets to and from ``destination`` cross, as this host's addresses tell it: ``lo``
+    for one of its own addresses (127.0.0.0/8 included: the kernel's local route), else the interface
+    holding the source address the route picks (:func:`~netstudy.net.raw.source_address`); None when no
+    interface holds it."""
+    source = source_address(destination)
+    if source == destination or ipaddress.IPv4Address(destination).is_loopback:
+        return "lo"
+    return next((i.name for i in interfaces() if i.address == source), None)
 
 
 class PacketSocket:

@@ -335,16 +335,48 @@ class RingCapture(CaptureSocket):
         struct.pack_into("=I", self._ring, base + BLOCK_STATUS_OFFSET, TP_STATUS_KERNEL)
         self._block = (self._block + 1) % self.block_count
 
-    def read(self, timeout: float | None = 0.0) -> list[Frame]:
-        ring = self._ring
-        assert ring is not None
+    @property
+    def buffer(self) -> mmap.mmap:
+        """The ring itself (the blocks :meth:`next_block` hands over are read in place)."""
+        assert self._ring is not None
+        return self._ring
+
+    def next_block(self, timeout: float | None = 0.0) -> int | None:
+        """Where the next block starts in :attr:`buffer` once the kernel has handed it to us, waiting up
+        to ``timeout`` seconds for it (None: until it comes); None if it did not come. Give it back with
+        :meth:`release` when done."""
+        ring = self.buffer
         base = self._block * self.block_size
         if not ring[base + BLOCK_STATUS_OFFSET] & TP_STATUS_USER and not (
                 self._wait(timeout) and ring[base + BLOCK_STATUS_OFFSET] & TP_STATUS_USER):
+            return None
+        return base
+
+    def read(self, timeout: float | None = 0.0) -> list[Frame]:
+        base = self.next_block(timeout)
+        if base is None:
             return []
         frames = self.frames_of(base)
         self.release(base)
         return frames
+
+    def packets_of(self, base: int) -> list[tuple[int, int, int]]:
+        """The frames of the block at ``base`` as ``(timestamp_ns, offset, length)``: where in :attr:`buffer`
+        each one's network header starts and how many bytes of it were kept, read in place (no copy), the
+        outgoing copies on loopback skipped. For a reader of fixed fields; :meth:`frames_of` copies."""
+        ring = self.buffer
+        _, _, _, count, at, _ = BLOCK_HEADER.unpack_from(ring, base)
+        unpack, loopback, pkttype_at = FRAME_HEADER.unpack_from, self.loopback_index, SOCKADDR_LL_OFFSET + 10
+        ifindex_at = SOCKADDR_LL_OFFSET + 4
+        packets = []
+        at += base
+        for _ in range(count):
+            following, sec, nsec, kept, _, _, mac, net = unpack(ring, at)
+            if not (ring[at + pkttype_at] == PACKET_OUTGOING
+                    and int.from_bytes(ring[at + ifindex_at:at + ifindex_at + 4], "little") == loopback):
+                packets.append((sec * 1_000_000_000 + nsec, at + net, kept - (net - mac)))
+            at += following
+        return packets
 
     def frames_of(self, base: int) -> list[Frame]:
         """Every frame in the block at ``base``: each ``tpacket3_hdr`` says where the next one starts."""

@@ -67,16 +67,18 @@ class RawIPv4Socket:
     """Whole IPv4 datagrams out; the datagrams of ``protocol`` (6 TCP, 17 UDP, ...) this host receives, in.
 
     ``what`` names the use in the :class:`PrivilegeError` raised without privilege, ``instead`` what
-    works without it (``"a connect scan (-sT) needs no privilege"``)."""
+    works without it (``"a connect scan (-sT) needs no privilege"``). ``receive=False``: send only, for a
+    caller that reads the answers elsewhere (a packet ring): no socket of ``protocol`` gets a copy of each
+    (``read_into`` reads the ``IPPROTO_RAW`` socket, which never receives, raw(7))."""
 
-    def __init__(self, protocol: int, what: str = "this", instead: str = "") -> None:
+    def __init__(self, protocol: int, what: str = "this", instead: str = "", receive: bool = True) -> None:
         self.protocol = protocol
         try:
             self.out = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         except PermissionError:
             raise PrivilegeError(raw_privilege_message(what, instead)) from None
         try:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol)
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol) if receive else self.out
         except PermissionError:
             self.out.close()
             raise PrivilegeError(raw_privilege_message(what, instead)) from None

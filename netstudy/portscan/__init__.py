@@ -18,7 +18,7 @@ SYN or UDP scan with nmap's port states and reasons (``netstudy portscan TARGET`
   only by them (with ``netstudy.net`` and ``netstudy.wire``).
 - ``engine.py``: the loop and the clock: :class:`PortScan` / :func:`portscan` /
   :func:`portscan_async` for ``connect`` (non-blocking, bounded by ``RLIMIT_NOFILE``, self-connects
-  caught), ``syn`` (raw sockets, ``netstudy.net.RawIPv4Socket``) and ``udp`` (raw, or connected UDP
+  caught), ``syn`` (SYNs on a raw socket, answers from a packet ring or a raw socket) and ``udp`` (raw, or connected UDP
   sockets without privilege), a long TCP scan split across worker processes (``workers``);
   :func:`grab_banners`.
 - ``workers.py``: the worker processes of a split scan (``fork``, a pipe each, the records sent back as

@@ -9,8 +9,10 @@ every answer, and tells the table the time so that silent ports are retried and 
   socket that connected to itself (source port = target port on this host: TCP simultaneous open,
   RFC 9293 §3.5) is not an open port: it is closed and the probe sent again from another port.
 - ``syn`` (``-sS``, root or CAP_NET_RAW): SYN segments built by ``netstudy.wire`` and written on a raw
-  socket (``netstudy.net.RawIPv4Socket``), answers (SYN/ACK, RST) read from a raw TCP socket and ICMP
-  unreachables from a raw ICMP socket, matched by our source port and ISN.
+  socket (``netstudy.net.RawIPv4Socket``), answers (SYN/ACK, RST) read a block at a time from a
+  TPACKET_V3 ring on the interface the route crosses (``netstudy.net.packet``, as nmap's libpcap), or
+  (``mechanism="raw"``, or no ring) one at a time from a raw TCP socket; ICMP unreachables from a raw
+  ICMP socket; matched by our source port and ISN.
 - ``udp`` (``-sU``): with a raw socket (``mechanism="raw"``), datagrams built by ``netstudy.wire``,
   answers read from raw UDP and ICMP sockets; without privilege (``"datagram"``), a connected UDP
   socket per port whose ICMP errors come back as ``ECONNREFUSED`` and through ``IP_RECVERR``.
@@ -101,7 +103,8 @@ class PortScan:
     spec (``"1-1024"``, ``"U:53,T:80"``), a list of numbers, or None with ``top_ports``; ``scan``:
     ``connect``, ``syn`` or ``udp``; ``rate``: probes a second (None: as fast as ``parallel`` allows;
     UDP: 500); ``timeout``: seconds the first attempt waits, each retry ``backoff`` times longer;
-    ``mechanism`` (UDP): ``auto`` (raw if privileged, else ``datagram``), ``raw`` or ``datagram``;
+    ``mechanism`` (UDP): ``auto`` (raw if privileged, else ``datagram``), ``raw`` or ``datagram``; (SYN):
+    ``auto`` (answers read from a packet ring, else from a raw socket) or ``raw`` (a raw socket, one read each);
     ``workers``: processes that share the ports (None: one per usable core for a TCP scan of at least
     SPLIT_FROM probes, else one), each with its own sockets, ``rate`` / ``workers`` and ``parallel`` /
     ``workers``; their records are merged in order (:mod:`netstudy.portscan.workers`).
@@ -167,7 +170,7 @@ class PortScan:
         # imported here: they need netstudy.net and netstudy.wire, a connect scan never does
         from netstudy.portscan.packet_drivers import Syn, UdpDatagram, UdpRaw
         if scan == "syn":
-            return Syn(self.hosts, self.port_list, wanted)
+            return Syn(self.hosts, self.port_list, wanted, ring=mechanism != "raw")
         if mechanism == "datagram":
             return UdpDatagram(wanted)
         try:

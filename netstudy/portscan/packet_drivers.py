@@ -2,7 +2,10 @@
 ``netstudy.portscan.engine``'s loop drives them (:class:`~netstudy.portscan.drivers.Driver`); imported
 only by such a scan (they need ``netstudy.net`` and ``netstudy.wire``).
 
-- :class:`Syn`: SYNs on a raw socket; SYN/ACK and RST from a raw TCP socket, ICMP from a raw ICMP socket.
+- :class:`Syn`: SYNs on a raw socket; SYN/ACK and RST read from a TPACKET_V3 ring on the interface the
+  route to the targets crosses (``netstudy.net.packet``, as nmap's libpcap: whole blocks of answers, no
+  system call per answer), else (``mechanism="raw"``, or no ring) from a raw TCP socket, one
+  ``recv_into`` each; ICMP from a raw ICMP socket.
 - :class:`UdpRaw`: UDP datagrams on a raw socket; answers and ICMP from raw sockets.
 - :class:`UdpDatagram`: a connected UDP socket per port, no privilege: ``ECONNREFUSED`` and ``IP_RECVERR``.
 """
@@ -16,16 +19,21 @@ import socket
 import time
 from collections.abc import Sequence
 
-from netstudy.net import IcmpSocket, RawIPv4Socket, reserve_port, source_address
+from netstudy.errors import PrivilegeError
+from netstudy.net import IcmpSocket, RawIPv4Socket, reserve_port, route_interface, source_address
+from netstudy.net.filter import incoming_only
+from netstudy.net.packet import RingCapture
 from netstudy.portscan.core import Answer, PortRecord, Probe, connect_verdict, icmp_verdict
 from netstudy.portscan.drivers import descriptor_budget
 from netstudy.portscan.packets import (
     read_icmp_answer,
     read_tcp_answer,
+    read_tcp_answers,
     read_udp_answer,
     udp_payload,
     udp_probe,
 )
+from netstudy.wire.bpf import compile_filter
 from netstudy.wire.echo import IP_RECVERR, ProbeError, read_ancillary, read_error_queue
 from netstudy.wire.syn import SynTemplate
 
@@ -39,8 +47,9 @@ class _RawScan:
     mechanism = "raw"
     protocol: str
 
-    def _open(self, number: int, what: str, instead: str, kind: int, ports: Sequence[int], parallel: int) -> None:
-        self.raw = RawIPv4Socket(number, what, instead)
+    def _open(self, number: int, what: str, instead: str, kind: int, ports: Sequence[int], parallel: int,
+              receive: bool = True) -> None:
+        self.raw = RawIPv4Socket(number, what, instead, receive)
         try:
             self.icmp = IcmpSocket(4, "raw")
             try:
@@ -52,10 +61,11 @@ class _RawScan:
             self.raw.close()
             raise
         self.sport = self.hold.getsockname()[1]
-        self.raw.only_to_port(self.sport)
         self.limit, self.in_flight = parallel, 0
         self.selector = selectors.DefaultSelector()
-        self.selector.register(self.raw, selectors.EVENT_READ)
+        if receive:
+            self.raw.only_to_port(self.sport)
+            self.selector.register(self.raw, selectors.EVENT_READ)
         self.selector.register(self.icmp, selectors.EVENT_READ)
         self.local: list[Answer] = []
 
@@ -79,16 +89,31 @@ class _RawScan:
 
 
 class Syn(_RawScan):
-    """SYNs written on a raw socket; SYN/ACK, RST and ICMP unreachables read from raw sockets."""
+    """SYNs written on a raw socket; SYN/ACK and RST read from a packet ring (``ring=True`` and one can be
+    opened on the one interface every target is reached through) or a raw TCP socket; ICMP unreachables
+    from a raw ICMP socket."""
 
     protocol = "tcp"
 
-    def __init__(self, hosts: Sequence[str], ports: Sequence[int], parallel: int) -> None:
-        self._open(6, "a SYN scan (-sS)", "a connect scan (-sT) works without it", socket.SOCK_STREAM, ports,
-                   parallel)
+    def __init__(self, hosts: Sequence[str], ports: Sequence[int], parallel: int, ring: bool = True) -> None:
+        what, instead = "a SYN scan (-sS)", "a connect scan (-sT) works without it"
+        self.capture = _answer_ring(hosts) if ring else None
+        try:
+            self._open(6, what, instead, socket.SOCK_STREAM, ports, parallel, receive=self.capture is None)
+        except BaseException:
+            if self.capture is not None:
+                self.capture.close()
+            raise
         self.isn = random.getrandbits(32)
         self.ack = (self.isn + 1) & 0xFFFFFFFF
         self.templates = {host: SynTemplate(source_address(host), host, self.sport, self.isn) for host in hosts}
+        if self.capture is not None:
+            expression = f"ip and tcp and dst port {self.sport} and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0"
+            self.capture.attach(incoming_only(compile_filter(expression, live=True)))
+            self.selector.register(self.capture, selectors.EVENT_READ)
+            self.mechanism = "ring"
+            # the kernel stamps a ring's frames with the wall clock; the scan counts in perf_counter_ns
+            self.clock_offset = time.time_ns() - time.perf_counter_ns()
 
     def send(self, probe: Probe) -> None:
         if self.raw.send(self.templates[probe.host].probe(probe.port), probe.host):
@@ -100,13 +125,45 @@ class Syn(_RawScan):
         events, self.local = self.local, []
         if not events and not self.selector.select(timeout):
             return events
-        raw, sport, ack = self.raw, self.sport, self.ack
-        while (read := raw.read_into()) is not None:
-            answer = read_tcp_answer(read[0], read[1], sport, ack, read[2])
-            if answer is not None:
-                events.append(answer)
+        sport, ack = self.sport, self.ack
+        if self.capture is not None:
+            capture, ring = self.capture, self.capture.buffer
+            while (base := capture.next_block()) is not None:
+                events += read_tcp_answers(ring, capture.packets_of(base), sport, ack, self.clock_offset)
+                capture.release(base)
+        else:
+            raw = self.raw
+            while (read := raw.read_into()) is not None:
+                answer = read_tcp_answer(read[0], read[1], sport, ack, read[2])
+                if answer is not None:
+                    events.append(answer)
         self._unreachables(events)
         return events
+
+    def close(self) -> None:
+        super().close()
+        if self.capture is not None:
+            self.capture.close()
+
+
+ANSWER_SNAPLEN = 14 + 60 + 60        # an Ethernet header, the longest IPv4 and TCP headers
+ANSWER_RING_BUFFER = 16 << 20        # room for the answers of a burst (as the raw socket's receive buffer)
+ANSWER_RETIRE_MS = 4                 # a block not full is handed over after this long (the scan's pace)
+
+
+def _answer_ring(hosts: Sequence[str]) -> RingCapture | None:
+    """A TPACKET_V3 ring on the one interface the answers of every host in ``hosts`` arrive on (``lo``
+    for this host's own addresses), its filter still to attach; None when they come through several,
+    or the kernel gives no ring (the raw socket reads them then)."""
+    names = {route_interface(host) for host in hosts}
+    name = names.pop() if len(names) == 1 else None
+    if name is None:
+        return None
+    try:         # nothing passes its first filter: the scan's own goes on once our port is known
+        return RingCapture(name, ANSWER_SNAPLEN, buffer_size=ANSWER_RING_BUFFER,
+                           retire_ms=ANSWER_RETIRE_MS, program=compile_filter("less 0", live=True))
+    except (OSError, PrivilegeError):
+        return None
 
 
 class UdpRaw(_RawScan):

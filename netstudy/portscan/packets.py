@@ -6,11 +6,13 @@
 - :func:`udp_probe`: a UDP datagram for a port, with a payload a service of that port answers (a DNS
   status request for 53, an NTP client request for 123, as nmap's ``nmap-payloads``), else empty.
 - :func:`read_tcp_answer`, :func:`read_udp_answer`, :func:`read_icmp_answer`: what a raw socket read,
-  turned into a core :class:`~netstudy.portscan.core.Answer` when it answers one of our probes.
+  turned into a core :class:`~netstudy.portscan.core.Answer` when it answers one of our probes;
+  :func:`read_tcp_answers`, a packet ring's block of SYN answers in one pass.
 """
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
 from typing import Any
 
 from netstudy.errors import DecodeError
@@ -18,16 +20,17 @@ from netstudy.portscan.core import Answer, icmp_verdict, tcp_verdict
 from netstudy.wire import TCP, UDP, IPv4, decode_ip
 from netstudy.wire.dns.message import Message
 from netstudy.wire.echo import FieldReader, ProbeError
-from netstudy.wire.syn import RST, SYN, syn_reply_fields
+from netstudy.wire.syn import ACK, RST, SYN, TCP_ANSWER_FIELDS, TCP_FLAGS_OFFSET, syn_reply_fields
 
 _UDP_ANSWER = FieldReader(IPv4, "ihl", "ttl", "src") + FieldReader(UDP, "sport", "dport")
 
 
-def read_tcp_answer(data: Any, length: int, sport: int, ack: int, received_ns: int) -> Answer | None:
-    """A SYN scan's answer in a raw TCP socket's datagram ``data[:length]`` (``netstudy.wire.syn``'s
-    :func:`~netstudy.wire.syn.syn_reply_fields`: to our source port ``sport``, acknowledging our ISN with
-    ``ack`` = ISN + 1), with nmap's verdict on its flags. None otherwise."""
-    reply = syn_reply_fields(data, length, sport, ack)
+def read_tcp_answer(data: Any, length: int, sport: int, ack: int, received_ns: int, offset: int = 0) -> Answer | None:
+    """A SYN scan's answer in the datagram ``data[offset:offset + length]`` (a raw TCP socket's, or a packet
+    ring's in place), read by ``netstudy.wire.syn``'s :func:`~netstudy.wire.syn.syn_reply_fields`: to our
+    source port ``sport``, acknowledging our ISN with ``ack`` = ISN + 1), with nmap's verdict on its flags.
+    None otherwise."""
+    reply = syn_reply_fields(data, length, sport, ack, offset)
     if reply is None:
         return None
     source, port, ttl, flags = reply
@@ -35,6 +38,35 @@ def read_tcp_answer(data: Any, length: int, sport: int, ack: int, received_ns: i
     if verdict is None:
         return None
     return Answer(source, port, "tcp", verdict[0], verdict[1], received_ns, ttl)
+
+
+def read_tcp_answers(data: Any, packets: Iterable[tuple[int, int, int]], sport: int, ack: int,
+                     clock_offset_ns: int) -> list[Answer]:
+    """The SYN scan's answers among ``packets``, each ``(timestamp_ns, offset, length)`` of a datagram in
+    ``data`` (a packet ring's block, read in place: ``RingCapture.packets_of``), timed ``timestamp_ns -
+    clock_offset_ns``. One pass: a plain IPv4 header (no options) is read at fixed offsets in one
+    ``unpack_from`` (``TCP_ANSWER_FIELDS``) and its flags byte judged from a table; the rest as
+    :func:`read_tcp_answer` reads them."""
+    answers: list[Answer] = []
+    read, verdicts, names = TCP_ANSWER_FIELDS.read, _FLAG_VERDICTS, _names
+    for stamp, at, length in packets:
+        if data[at] != 0x45 or length < 40:
+            answer = read_tcp_answer(data, length, sport, ack, stamp - clock_offset_ns, at)
+            if answer is not None:
+                answers.append(answer)
+            continue
+        ttl, source, port, dport, acked = read(data, at)
+        verdict = verdicts[data[at + TCP_FLAGS_OFFSET]]
+        if dport == sport and acked == ack and verdict is not None:
+            name = names.get(source) or names.setdefault(source, socket.inet_ntoa(source))
+            answers.append(Answer(name, port, "tcp", verdict[0], verdict[1], stamp - clock_offset_ns, ttl))
+    return answers
+
+
+# a SYN's answer must carry ACK (it acknowledges our ISN): nmap's verdict on every flags byte
+_FLAG_VERDICTS = [tcp_verdict(bool(flags & SYN), True, bool(flags & RST)) if flags & ACK else None
+                  for flags in range(256)]
+_names: dict[bytes, str] = {}
 
 
 def read_udp_answer(data: Any, length: int, sport: int, received_ns: int) -> Answer | None:

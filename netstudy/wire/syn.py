@@ -7,7 +7,8 @@ SYN port scan (``netstudy.portscan``) and a SYN ping (``netstudy.sweep --method 
   instead of summing the segment again.
 - :func:`read_syn_reply`: a datagram a raw TCP socket read (IP header first), as a :class:`SynReply`
   when it is a segment to our source port that acknowledges our ISN (a SYN/ACK or a RST), else None;
-  :func:`syn_reply_fields`, the same as a plain tuple (a port scanner reads one per port).
+  :func:`syn_reply_fields`, the same as a plain tuple (a port scanner reads one per port);
+  ``TCP_ANSWER_FIELDS``, the fields it matches on read in one ``unpack_from`` (for a loop over many).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ _WORD = struct.Struct("!H")
 # the fields an answer is matched on, whole words in one unpack (struct alone, no Python per field) of an
 # IPv4 header without options and the TCP header; the flags byte read apart (RFC 9293 §3.1: its bits
 # CWR ECE URG ACK PSH RST SYN FIN)
-_TCP_ANSWER = FieldReader(IPv4, "ttl", "src") + FieldReader(TCP, "sport", "dport", "ack")
+TCP_ANSWER_FIELDS = FieldReader(IPv4, "ttl", "src") + FieldReader(TCP, "sport", "dport", "ack")
 TCP_FLAGS_OFFSET = 20 + 13
 _ntoa = socket.inet_ntoa
 ACK, RST, SYN = 0x10, 0x04, 0x02
@@ -86,14 +87,15 @@ def read_syn_reply(data: Any, length: int, sport: int, ack: int) -> SynReply | N
     return SynReply(source, port, ttl, bool(flags & SYN), True, bool(flags & RST))
 
 
-def syn_reply_fields(data: Any, length: int, sport: int, ack: int) -> tuple[str, int, int, int] | None:
+def syn_reply_fields(data: Any, length: int, sport: int, ack: int, offset: int = 0) -> tuple[str, int, int, int] | None:
     """:func:`read_syn_reply`'s answer as a plain ``(source, port, ttl, flags)`` (the flags byte: ``SYN``,
-    ``RST``, ``ACK`` bits), for a scanner that reads one per port and needs no :class:`SynReply`."""
-    if length < 40 or data[0] != 0x45:
+    ``RST``, ``ACK`` bits), for a scanner that reads one per port and needs no :class:`SynReply`; the
+    datagram ``data[offset:offset + length]`` (read in place: a packet ring's block)."""
+    if length < 40 or data[offset] != 0x45:
         if length < 40:
             return None
         try:
-            packet = decode_ip(bytes(data[:length]))
+            packet = decode_ip(bytes(data[offset:offset + length]))
         except DecodeError:
             return None
         ip: Any = packet.network
@@ -103,10 +105,10 @@ def syn_reply_fields(data: Any, length: int, sport: int, ack: int) -> tuple[str,
         fields = (ip.ttl, socket.inet_aton(ip.src), tcp.sport, tcp.dport, tcp.ack)
         flags = (ACK if tcp.ack_flag else 0) | (RST if tcp.rst else 0) | (SYN if tcp.syn else 0)
     else:
-        if data[22] != sport >> 8 or data[23] != sport & 0xFF:          # not to our port: skip it cheaply
+        if data[offset + 22] != sport >> 8 or data[offset + 23] != sport & 0xFF:    # not to our port: skip it
             return None
-        fields = _TCP_ANSWER.read(data)
-        flags = data[TCP_FLAGS_OFFSET]
+        fields = TCP_ANSWER_FIELDS.read(data, offset)
+        flags = data[offset + TCP_FLAGS_OFFSET]
     ttl, src, their_port, dport, acked = fields
     if dport != sport or not flags & ACK or acked != ack:
         return None
