@@ -56,6 +56,7 @@ COOKED_LENGTH = 20
 DEFAULT_SNAPLEN = 262144                        # tcpdump's
 DEFAULT_BUFFER = 2 * 1024 * 1024                # libpcap's default buffer (tcpdump -B 2048)
 MAX_SNAPLEN = 262144
+RING_BLOCK_SIZE = 262144                        # libpcap's TPACKET_V3 block: its MAXIMUM_SNAPLEN, page-rounded
 
 Frame = tuple[int, bytes, int, int]              # (timestamp_ns, data, wire_length, pkttype)
 PACKET_OUTGOING = 4
@@ -67,6 +68,9 @@ BLOCK_STATUS_OFFSET = 8
 # struct tpacket3_hdr: tp_next_offset, tp_sec, tp_nsec, tp_snaplen, tp_len, tp_status, tp_mac, tp_net
 FRAME_HEADER = struct.Struct("=IIIIIIHH")
 SOCKADDR_LL_OFFSET = 48                          # TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
+# the same header (hv1 and the padding skipped) and the sockaddr_ll after it (sll_ifindex, sll_pkttype):
+# what the ring's hot loop reads of a frame, in one unpack
+FRAME_AND_ADDRESS = struct.Struct("=IIIIIIHH20x4xi2xB")
 # struct sockaddr_ll: family, protocol (network order), ifindex, hatype, pkttype, halen, addr[8]
 SOCKADDR_LL = struct.Struct("=HHiHBB8s")
 TPACKET_REQ3 = struct.Struct("=7I")             # block_size, block_nr, frame_size, frame_nr, retire_blk_tov,
@@ -264,15 +268,16 @@ class RecvCapture(CaptureSocket):
 
 class RingCapture(CaptureSocket):
     """A TPACKET_V3 receive ring of ``block_count`` blocks of ``block_size`` bytes (together
-    ``buffer_size``, tcpdump's ``-B``), a block retired to us after ``retire_ms`` at the latest."""
+    ``buffer_size``, tcpdump's ``-B``), a block retired to us after ``retire_ms`` at the latest. The blocks
+    are libpcap's (pcap-linux.c, ``create_ring``): 256 KiB, 8 of them in the default 2 MiB, so the kernel
+    goes on filling 7 while we read one; a frame longer than a block is cut to what fits."""
 
     mechanism = "ring"
 
     def __init__(self, interface: str = "lo", snaplen: int = DEFAULT_SNAPLEN, promiscuous: bool = False,
                  program: BpfProgram | None = None, loopback_twice: bool = False, buffer_size: int = DEFAULT_BUFFER,
                  retire_ms: int = 60) -> None:
-        self.block_size = max(mmap.PAGESIZE, 1 << (max(snaplen + 512, 1 << 17) - 1).bit_length())
-        self.block_size = min(self.block_size, 1 << 22)
+        self.block_size = max(mmap.PAGESIZE, RING_BLOCK_SIZE)
         self.block_count = max(2, buffer_size // self.block_size)
         self.retire_ms = retire_ms
         self._block = 0
@@ -306,19 +311,19 @@ class RingCapture(CaptureSocket):
         return frames
 
     def frames_of(self, base: int) -> list[Frame]:
-        """Every frame in the block at ``base``: each ``tpacket3_hdr`` says where the next one starts."""
+        """Every frame in the block at ``base``: each ``tpacket3_hdr`` says where the next one starts.
+        The hot loop of a busy capture: one unpack of the header and address a frame, one slice of its bytes."""
         ring = self._ring
         assert ring is not None
         _, _, _, count, offset, _ = BLOCK_HEADER.unpack_from(ring, base)
-        unpack, snaplen, cooked, loopback = FRAME_HEADER.unpack_from, self.snaplen, self.cooked, self.loopback_index
-        ifindex_at, pkttype_at = SOCKADDR_LL_OFFSET + 4, SOCKADDR_LL_OFFSET + 10
+        unpack, snaplen, cooked = FRAME_AND_ADDRESS.unpack_from, self.snaplen, self.cooked
+        loopback = self.loopback_index
         frames: list[Frame] = []
+        append = frames.append
         at = base + offset
         for _ in range(count):
-            following, sec, nsec, kept, length, _, mac, net = unpack(ring, at)
-            pkttype = ring[at + pkttype_at]
-            if pkttype == PACKET_OUTGOING and int.from_bytes(ring[at + ifindex_at:at + ifindex_at + 4],
-                                                             "little") == loopback:
+            following, sec, nsec, kept, length, _, mac, net, ifindex, pkttype = unpack(ring, at)
+            if pkttype == PACKET_OUTGOING and ifindex == loopback:
                 at += following
                 continue
             if cooked:
@@ -327,8 +332,9 @@ class RingCapture(CaptureSocket):
                         + ring[at + net:at + net + min(kept, snaplen - COOKED_LENGTH)])
                 length += COOKED_LENGTH
             else:
-                data = ring[at + mac:at + mac + min(kept, snaplen)]
-            frames.append((sec * 1_000_000_000 + nsec, data, length, pkttype))
+                mac += at
+                data = ring[mac:mac + (kept if kept < snaplen else snaplen)]
+            append((sec * 1_000_000_000 + nsec, data, length, pkttype))
             at += following
         return frames
 
