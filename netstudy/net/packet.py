@@ -71,6 +71,8 @@ SOCKADDR_LL_OFFSET = 48                          # TPACKET_ALIGN(sizeof(struct t
 # the same header (hv1 and the padding skipped) and the sockaddr_ll after it (sll_ifindex, sll_pkttype):
 # what the ring's hot loop reads of a frame, in one unpack
 FRAME_AND_ADDRESS = struct.Struct("=IIIIIIHH20x4xi2xB")
+# what a frame written as it came needs: tp_next_offset, tp_snaplen, tp_len, tp_mac, sll_ifindex, sll_pkttype
+FRAME_LENGTHS_AND_ADDRESS = struct.Struct("=I8xII4xH22x4xi2xB")
 # struct sockaddr_ll: family, protocol (network order), ifindex, hatype, pkttype, halen, addr[8]
 SOCKADDR_LL = struct.Struct("=HHiHBB8s")
 TPACKET_REQ3 = struct.Struct("=7I")             # block_size, block_nr, frame_size, frame_nr, retire_blk_tov,
@@ -119,6 +121,21 @@ def interface_linktype(name: str) -> int:
 def cooked_header(protocol: int, ifindex: int, hatype: int, pkttype: int, address: bytes) -> bytes:
     """The 20-byte Linux cooked capture v2 header (LINKTYPE_LINUX_SLL2) of a frame read on ``any``."""
     return struct.pack("!HHIHBB8s", protocol, 0, ifindex, hatype, pkttype, min(len(address), 8), address[:8])
+
+
+@dataclass(slots=True)
+class StampedFrames:
+    """A ring block's frames as the kernel laid them out, for a capture that only writes them: ``parts``
+    holds, for each frame, its ``tp_sec, tp_nsec, tp_snaplen, tp_len`` (16 bytes in the host's byte order:
+    on a little-endian host a nanosecond pcap record header, draft-ietf-opsawg-pcap §5), then its bytes;
+    ``pkttypes`` each frame's ``sll_pkttype``; ``wire_bytes`` their lengths on the wire, summed."""
+
+    parts: list[bytes]
+    pkttypes: list[int]
+    wire_bytes: int
+
+    def __len__(self) -> int:
+        return len(self.pkttypes)
 
 
 class CaptureSocket:
@@ -299,16 +316,54 @@ class RingCapture(CaptureSocket):
         struct.pack_into("=I", self._ring, base + BLOCK_STATUS_OFFSET, TP_STATUS_KERNEL)
         self._block = (self._block + 1) % self.block_count
 
-    def read(self, timeout: float | None = 0.0) -> list[Frame]:
+    def ready_block(self, timeout: float | None) -> int | None:
+        """The offset of the next block once the kernel has handed it to us (waiting up to ``timeout``
+        seconds; None: until it does), or None."""
         ring = self._ring
         assert ring is not None
         base = self._block * self.block_size
-        if not ring[base + BLOCK_STATUS_OFFSET] & TP_STATUS_USER and not (
+        if ring[base + BLOCK_STATUS_OFFSET] & TP_STATUS_USER or (
                 self._wait(timeout) and ring[base + BLOCK_STATUS_OFFSET] & TP_STATUS_USER):
+            return base
+        return None
+
+    def read(self, timeout: float | None = 0.0) -> list[Frame]:
+        base = self.ready_block(timeout)
+        if base is None:
             return []
         frames = self.frames_of(base)
         self.release(base)
         return frames
+
+    def read_stamped(self, timeout: float | None = 0.0) -> StampedFrames | None:
+        """:meth:`read` for a capture that only writes its frames: the next block as :class:`StampedFrames`
+        (None if none came), no tuple made a frame. Not on ``any`` (no cooked header is built)."""
+        base = self.ready_block(timeout)
+        if base is None:
+            return None
+        stamped = self.stamped_of(base)
+        self.release(base)
+        return stamped
+
+    def stamped_of(self, base: int) -> StampedFrames:
+        """The frames of the block at ``base`` as the kernel stamped them (see :class:`StampedFrames`)."""
+        ring = self._ring
+        assert ring is not None and not self.cooked
+        _, _, _, count, offset, _ = BLOCK_HEADER.unpack_from(ring, base)
+        unpack, loopback, outgoing = FRAME_LENGTHS_AND_ADDRESS.unpack_from, self.loopback_index, PACKET_OUTGOING
+        parts: list[bytes] = []
+        pkttypes: list[int] = []
+        extend, append, wire_bytes = parts.extend, pkttypes.append, 0
+        at = base + offset
+        for _ in range(count):
+            following, kept, length, mac, ifindex, pkttype = unpack(ring, at)
+            if pkttype != outgoing or ifindex != loopback:
+                mac += at
+                extend((ring[at + 4:at + 20], ring[mac:mac + kept]))     # tp_sec, tp_nsec, tp_snaplen, tp_len
+                wire_bytes += length
+                append(pkttype)
+            at += following
+        return StampedFrames(parts, pkttypes, wire_bytes)
 
     def frames_of(self, base: int) -> list[Frame]:
         """Every frame in the block at ``base``: each ``tpacket3_hdr`` says where the next one starts.
