@@ -4,9 +4,10 @@
  *     loflood RATE SECONDS PORT
  *
  * The frames go out through an AF_PACKET socket (packet(7)) and the qdisc, as trafgen's --qdisc-path:
- * every packet socket on lo sees each twice (going out, coming in), as any loopback datagram, and the
- * IP layer then discards them (a loopback source arriving without a route is a martian), so no socket
- * reads them and nothing answers. sendmmsg(2) batches, never more than the schedule allows (the frames due
+ * every packet socket on lo sees each twice (going out, coming in), as any loopback datagram. Their
+ * destination MAC address is not lo's (00:00:00:00:00:00), so they come in as PACKET_OTHERHOST and the
+ * IP layer drops them at once (ip_rcv): no socket reads them, nothing answers, and the kernel spends
+ * little beyond handing them to the packet sockets, so one core sends several hundred thousand a second. sendmmsg(2) batches, never more than the schedule allows (the frames due
  * by now, at most BATCH at once), a 20-microsecond nap whenever it is ahead: the traffic is even at the
  * scale of a tenth of a millisecond. (trafgen's --rate sends each second's frames in one burst at its
  * top speed; its --gap, a nanosleep between frames, tops out near 15,000 a second.)
@@ -53,8 +54,8 @@ int main(int argc, char **argv)
     double rate = atof(argv[1]), seconds = atof(argv[2]);
     long total = (long)(rate * seconds);
     int port = atoi(argv[3]);
-    /* Ethernet (zeroed addresses, as on lo), IPv4 (length 46, TTL 64, UDP), UDP (no checksum), data */
-    uint8_t frame[60] = {[12] = 0x08, [14] = 0x45, [17] = 46, [22] = 64, [23] = 17,
+    /* Ethernet (to 02:00:00:00:00:01, from 00:00:00:00:00:00), IPv4 (length 46, TTL 64, UDP), UDP (no checksum) */
+    uint8_t frame[60] = {[0] = 0x02, [5] = 0x01, [12] = 0x08, [14] = 0x45, [17] = 46, [22] = 64, [23] = 17,
                          [26] = 127, [29] = 1, [30] = 127, [33] = 1,
                          [34] = 0x9c, [35] = 0x40, [38] = 0, [39] = 26};
     frame[36] = port >> 8;

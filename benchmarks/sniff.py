@@ -4,13 +4,15 @@ its recvfrom path and ``tcpdump -w /dev/null``, searched in the same run on a qu
     sudo .venv/bin/python benchmarks/sniff.py [--quick] [--rounds 3] [--seconds 3] [--start 5000]
 
 The generator is ``benchmarks/loflood.c``, built with ``cc`` at the start (Debian/Ubuntu package ``gcc``):
-60-byte UDP frames to 127.0.0.1 port 47000 through an AF_PACKET socket and the qdisc, evenly paced at
-the rate asked (sendmmsg batches, never ahead of the schedule), several hundred thousand a second on
-one core, so tcpdump's limit is measured and not a Python generator's. (trafgen's ``--rate`` sends each
+60-byte UDP frames to 127.0.0.1 port 47000 through an AF_PACKET socket and the qdisc (the IP layer drops
+them at once: see its comment), evenly paced at the rate asked (sendmmsg batches, never ahead of the
+schedule), several hundred thousand a second on one core; ``--senders`` of them (default 2) share the
+rate, so tcpdump's limit is measured and not a Python generator's. (trafgen's ``--rate`` sends each
 second's frames in one burst at top speed; its ``--gap`` tops out near 15,000 a second.) The rate
 reported is the one achieved: what the ``tx_packets`` counter of ``lo`` gained, divided by the seconds
-the generator ran (a busy 2-core machine may fall short of the one asked). When even a clean step
-falls short, the generator's ceiling is reached before the capture's: the search stops there.
+the generator ran (a busy 2-core machine may fall short of the one asked). When two clean steps in a
+row fall short (below 85% of the rate asked), the generator's ceiling is reached before the capture's:
+the search stops there.
 
 Everything runs in a network namespace of its own (``sniffbench-<pid>``, removed at the end), so its ``lo``
 carries the generator's datagrams only. Each capture runs as a user runs it, with the same filter, snap
@@ -22,8 +24,9 @@ loopback the socket gets every datagram twice (out and in): both tools drop the 
 kernel counts both, so "received" is twice what was sent.
 
 The search, for each capture in each round: rates rising by ``--factor`` from ``--start`` until the first
-step with kernel drops, then ``--bisections`` steps between the last clean rate and it; the capture's
-drop-free rate is the highest achieved rate of a clean step. The machine is shared and noisy: each round
+step with kernel drops, then up to ``--bisections`` steps between the highest rate achieved with no drops
+and the lowest achieved with drops; the capture's drop-free rate is the first (each round also shows
+the second). The machine is shared and noisy: each round
 searches every capture once, and the median over the rounds is reported. When a capture never drops
 before the generator reaches its ceiling, its figure is only a lower bound, and the benchmark says so.
 Targets: the ring at least 0.5x tcpdump's drop-free rate and at least 5x recvfrom's.
@@ -82,10 +85,20 @@ HEADER = (f"{'capture':>9} {'asked/s':>10} {'achieved/s':>11} {'frames/s':>10} {
 
 @dataclass(frozen=True)
 class Search:
-    """A capture's drop-free rate in one round, and whether it never dropped (the generator's ceiling)."""
+    """A capture's round: the highest rate achieved with no kernel drops, and the lowest achieved with
+    drops (None: it never dropped, the generator's ceiling came first)."""
 
     best: float
-    never_dropped: bool
+    lowest_dropping: float | None
+
+    @property
+    def never_dropped(self) -> bool:
+        return self.lowest_dropping is None
+
+    def text(self) -> str:
+        if self.lowest_dropping is None:
+            return f"{self.best:.0f}+"
+        return f"{self.best:.0f} (drops from {self.lowest_dropping:.0f})"
 
 
 class Bench:
@@ -146,36 +159,44 @@ class Bench:
 
 
 def search(bench: Bench, capture: str, start: float, factor: float, bisections: int) -> Search:
-    """Rising rates from ``start`` until the first drops, then bisection (geometric) between the last
-    clean rate asked and the first dropping one; the highest achieved rate of a clean step."""
-    best, clean, dropping = 0.0, 0.0, 0.0
-    rate = start
-    while True:
+    """Rates rising by ``factor`` from ``start`` (falling, if the first step drops) until a clean step and
+    a dropping one bracket the limit, then up to ``bisections`` geometric steps between the highest rate
+    achieved clean and the lowest achieved with drops: achieved rates, not the ones asked, which part near
+    the generator's ceiling. Stops early when the two cross (the limit is lost in the machine's noise)."""
+    steps: list[Step] = []
+
+    def run(rate: float) -> Step:
         step = bench.step(capture, rate)
         print(step.line(), flush=True)
+        steps.append(step)
+        return step
+
+    rate, falling_short = start, False
+    while True:
+        step = run(rate)
         if step.clean:
-            best, clean = max(best, step.achieved), rate
-            if dropping:                    # came down from a first step that dropped
+            if any(not s.clean for s in steps):     # came down from a first step that dropped
                 break
-            if step.achieved < SATURATED * rate:
-                return Search(best, never_dropped=True)
+            short = step.achieved < SATURATED * rate
+            if short and falling_short:             # twice in a row: the generator's ceiling, not a passing load
+                return outcome(steps)
+            falling_short = short
             rate *= factor
         else:
-            dropping = rate
-            if clean:
+            if any(s.clean for s in steps) or rate < 100:
                 break
-            if rate < 100:
-                return Search(0.0, never_dropped=False)
             rate /= factor
     for _ in range(bisections):
-        rate = math.sqrt(clean * dropping)
-        step = bench.step(capture, rate)
-        print(step.line(), flush=True)
-        if step.clean:
-            best, clean = max(best, step.achieved), rate
-        else:
-            dropping = rate
-    return Search(best, never_dropped=False)
+        found = outcome(steps)
+        if found.lowest_dropping is None or found.lowest_dropping <= found.best:
+            break
+        run(math.sqrt(found.best * found.lowest_dropping))
+    return outcome(steps)
+
+
+def outcome(steps: list[Step]) -> Search:
+    return Search(max((s.achieved for s in steps if s.clean), default=0.0),
+                  min((s.achieved for s in steps if not s.clean), default=None))
 
 
 def report(results: dict[str, list[Search]]) -> None:
@@ -185,10 +206,12 @@ def report(results: dict[str, list[Search]]) -> None:
     rounds = len(next(iter(results.values())))
     print(f"\ndrop-free rate, median of {rounds} round(s) (datagrams/s; frames/s on lo is twice that):")
     for name, searches in results.items():
-        each = ", ".join(f"{s.best:.0f}{'+' if s.never_dropped else ''}" for s in searches)
+        each = ", ".join(s.text() for s in searches)
         print(f"  {name:>9}: {median[name]:>9.0f}{'+' if name in unbounded else ' '}  (rounds: {each})")
     if unbounded:
         print("  +: never dropped, the generator's ceiling reached first: a lower bound, not the capture's limit")
+    if any(s.lowest_dropping is not None and s.lowest_dropping <= s.best for ss in results.values() for s in ss):
+        print("  a round whose drops came below its drop-free rate: near the limit the machine's load decides")
     for name, target in (("tcpdump", 0.5), ("recvfrom", 5.0)):
         if "ring" not in median or name not in median:
             continue
@@ -213,7 +236,7 @@ def main() -> None:
     parser.add_argument("--start", type=float, default=5000, help="first rate, datagrams/s (default %(default)s)")
     parser.add_argument("--factor", type=float, default=2.0, help="rising rates' factor (default %(default)s)")
     parser.add_argument("--bisections", type=int, default=4, help="steps after the first drops (default %(default)s)")
-    parser.add_argument("--senders", type=int, default=1,
+    parser.add_argument("--senders", type=int, default=2,
                         help="generator processes sharing the rate (default %(default)s)")
     parser.add_argument("--captures", default=",".join(CAPTURES),
                         help="which captures, comma-separated (default %(default)s)")
