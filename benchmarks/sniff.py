@@ -25,10 +25,10 @@ kernel counts both, so "received" is twice what was sent.
 
 The search, for each capture in each round: rates rising by ``--factor`` from ``--start`` until the first
 step with kernel drops, then up to ``--bisections`` steps between the highest rate achieved with no drops
-and the lowest achieved with drops; the capture's drop-free rate is the first (each round also shows
-the second). The machine is shared and noisy: each round
-searches every capture once, and the median over the rounds is reported. When a capture never drops
-before the generator reaches its ceiling, its figure is only a lower bound, and the benchmark says so.
+and the lowest achieved with drops; the capture's drop-free rate is the first (each round also shows the
+second). The machine is shared and noisy: each round searches every capture once, a step of each in turn
+(a burst of load falls on all alike), and the median over the rounds is reported. When a capture never
+drops before the generator reaches its ceiling, its figure is only a lower bound, and the benchmark says so.
 Targets: the ring at least 0.5x tcpdump's drop-free rate and at least 5x recvfrom's.
 """
 from __future__ import annotations
@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,22 +159,17 @@ class Bench:
         return Step(capture, rate, achieved, int(received.group(1)), int(dropped.group(1)))
 
 
-def search(bench: Bench, capture: str, start: float, factor: float, bisections: int) -> Search:
-    """Rates rising by ``factor`` from ``start`` (falling, if the first step drops) until a clean step and
-    a dropping one bracket the limit, then up to ``bisections`` geometric steps between the highest rate
-    achieved clean and the lowest achieved with drops: achieved rates, not the ones asked, which part near
-    the generator's ceiling. Stops early when the two cross (the limit is lost in the machine's noise)."""
+def search(start: float, factor: float, bisections: int) -> Generator[float, Step, Search]:
+    """One capture's search, as a generator of the rates to try (each sent back its step): rates rising by
+    ``factor`` from ``start`` (falling, if the first step drops) until a clean step and a dropping one
+    bracket the limit, then up to ``bisections`` geometric steps between the highest rate achieved clean
+    and the lowest achieved with drops: achieved rates, not the ones asked, which part near the
+    generator's ceiling. Stops early when the two cross (the limit is lost in the machine's noise)."""
     steps: list[Step] = []
-
-    def run(rate: float) -> Step:
-        step = bench.step(capture, rate)
-        print(step.line(), flush=True)
-        steps.append(step)
-        return step
-
     rate, falling_short = start, False
     while True:
-        step = run(rate)
+        step = yield rate
+        steps.append(step)
         if step.clean:
             if any(not s.clean for s in steps):     # came down from a first step that dropped
                 break
@@ -190,8 +186,26 @@ def search(bench: Bench, capture: str, start: float, factor: float, bisections: 
         found = outcome(steps)
         if found.lowest_dropping is None or found.lowest_dropping <= found.best:
             break
-        run(math.sqrt(found.best * found.lowest_dropping))
+        steps.append((yield math.sqrt(found.best * found.lowest_dropping)))
     return outcome(steps)
+
+
+def interleaved(bench: Bench, names: list[str], start: float, factor: float, bisections: int) -> dict[str, Search]:
+    """One round: every capture's search, a step of each in turn, so a burst of load on the shared
+    machine falls on all of them alike."""
+    searches = {name: search(start, factor, bisections) for name in names}
+    rates = {name: next(searcher) for name, searcher in searches.items()}
+    found: dict[str, Search] = {}
+    while rates:
+        for name in list(rates):
+            step = bench.step(name, rates[name])
+            print(step.line(), flush=True)
+            try:
+                rates[name] = searches[name].send(step)
+            except StopIteration as done:
+                found[name] = done.value
+                del rates[name]
+    return found
 
 
 def outcome(steps: list[Step]) -> Search:
@@ -259,8 +273,8 @@ def main() -> None:
         with Bench(args.seconds, generator, args.senders) as bench:
             for number in range(1, args.rounds + 1):
                 print(f"\nround {number}/{args.rounds}, {args.seconds:g} s a step\n{HEADER}", flush=True)
-                for name in names:
-                    results[name].append(search(bench, name, args.start, args.factor, args.bisections))
+                for name, found in interleaved(bench, names, args.start, args.factor, args.bisections).items():
+                    results[name].append(found)
     report(results)
 
 
