@@ -537,15 +537,23 @@ class PcapWriter:
     def write_batch(self, packets: Sequence[tuple[Any, ...]]) -> None:
         """Append packets given as tuples that start ``(timestamp_ns, data, length, ...)`` (a live
         capture's, lengths as the kernel gave them), in one write: what a sniffer's ring hands over at once."""
-        snaplen, per_second = self.snaplen, 1_000_000_000 if self.nanosecond else 1_000_000
-        pack = _RECORD_HEADER.pack
+        snaplen, pack, unit = self.snaplen, _RECORD_HEADER.pack, 1 if self.nanosecond else 1000
         parts: list[bytes] = []
+        extend = parts.extend
         for packet in packets:
-            timestamp_ns, data, length = packet[0], packet[1][:snaplen], packet[2]
-            sec, ns = divmod(timestamp_ns, 1_000_000_000)
-            parts += pack(sec, ns * per_second // 1_000_000_000, len(data), length), data
+            timestamp_ns, data, length = packet[0], packet[1], packet[2]
+            if len(data) > snaplen:
+                data = data[:snaplen]
+            extend((pack(timestamp_ns // 1_000_000_000, timestamp_ns % 1_000_000_000 // unit, len(data), length), data))
         self._file.write(b"".join(parts))
         self.count += len(packets)
+
+    def write_records(self, parts: Sequence[bytes], count: int) -> None:
+        """Append ``count`` records already laid out as this file's: each a 16-byte record header
+        (little-endian ``ts_sec, ts_subsec, caplen, length``, in this file's time unit, caplen at most its
+        snaplen) then the data, in ``parts``; one write (a capture ring's block, written as it came)."""
+        self._file.write(b"".join(parts))
+        self.count += count
 
     def close(self) -> None:
         if self._owns:

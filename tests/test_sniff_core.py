@@ -160,3 +160,72 @@ def test_unprivileged_reading_a_file_works():
     out = _unprivileged("sniff", "-r", str(CAPTURE), "udp")
     assert out.returncode == 0, out.stderr
     assert "A? www.netstudy.test." in out.stdout and out.stdout.count("\n") == 2
+
+
+def test_a_block_written_as_stamped_is_counted_as_its_frames_would_be():
+    frames = [(1_700_000_000_000_000_000 + n, bytes(60 + n), 60 + n, 4 if n % 3 == 0 else 0) for n in range(7)]
+    batched, counted = Capture(keep=False), Capture(keep=False)
+    batched.start(0)
+    counted.start(0)
+    batched.receive_batch(frames, 1, 0)
+    assert counted.receive_counted(len(frames), sum(f[2] for f in frames), [f[3] for f in frames])
+    assert counted.stats == batched.stats and counted.stats.by_direction == {"out": 3, "in": 4}
+    counted.stop()
+    assert not counted.receive_counted(1, 60, [0]) and counted.stats.captured == 7
+    for refused in (Capture(), Capture(Limits(count=5), keep=False), Capture(Limits(max_bytes=500), keep=False)):
+        refused.start(0)
+        with pytest.raises(ValueError, match="keep nothing"):
+            refused.receive_counted(1, 60, [0])
+
+
+LO = 1
+
+
+def ring_block(frames: list[tuple[int, int, bytes, int]], size: int = 4096) -> bytearray:
+    """A TPACKET_V3 block laid out as the kernel lays it (if_packet.h): the block descriptor, then for
+    each ``(ifindex, pkttype, data, wire_length)`` a tpacket3_hdr, its sockaddr_ll and the frame at tp_mac,
+    each 16-byte aligned; the last frame's tp_next_offset 0."""
+    from netstudy.net import packet
+    block = bytearray(size)
+    at = first = 48
+    for n, (ifindex, pkttype, data, length) in enumerate(frames):
+        mac = 80
+        following = (mac + len(data) + 15) // 16 * 16 if n < len(frames) - 1 else 0
+        packet.FRAME_HEADER.pack_into(block, at, following, 1_700_000_000 + n, 1000 * n + 7, len(data), length,
+                                      packet.TP_STATUS_USER, mac, mac + 14)
+        packet.SOCKADDR_LL.pack_into(block, at + packet.SOCKADDR_LL_OFFSET, 17, 0x0008, ifindex, 772, pkttype, 6, b"")
+        block[at + mac:at + mac + len(data)] = data
+        at += following
+    packet.BLOCK_HEADER.pack_into(block, 0, 1, 0, packet.TP_STATUS_USER, len(frames), first, size)
+    return block
+
+
+def ring_over(block: bytearray, snaplen: int = 262144):
+    """A RingCapture reading a hand-made block, with no socket: only its parsing is under test."""
+    from netstudy.net.packet import RingCapture
+    ring = RingCapture.__new__(RingCapture)
+    ring._ring, ring.snaplen, ring.cooked, ring.loopback_index = block, snaplen, False, LO
+    return ring
+
+
+def test_a_ring_block_read_as_frames_and_as_stamped_records_writes_the_same_pcap(tmp_path):
+    frames = [(LO, 4, b"\x01" * 60, 60), (LO, 0, b"\x01" * 60, 60), (2, 4, b"\x02" * 98, 98),
+              (LO, 3, b"\x03" * 42, 1500)]
+    ring = ring_over(ring_block(frames))
+    read = ring.frames_of(0)
+    assert [(data, length, pkttype) for _, data, length, pkttype in read] == [
+        (b"\x01" * 60, 60, 0), (b"\x02" * 98, 98, 4), (b"\x03" * 42, 1500, 3)]      # lo's outgoing copy skipped
+    assert [stamp for stamp, *_ in read] == [1_700_000_001_000_001_007, 1_700_000_002_000_002_007,
+                                            1_700_000_003_000_003_007]
+    stamped = ring.stamped_of(0)
+    assert len(stamped) == 3 and stamped.pkttypes == [0, 4, 3] and stamped.wire_bytes == 60 + 98 + 1500
+    with pcap.PcapWriter(tmp_path / "frames.pcap", 1, nanosecond=True) as writer:
+        writer.write_batch(read)
+    with pcap.PcapWriter(tmp_path / "stamped.pcap", 1, nanosecond=True) as writer:
+        writer.write_records(stamped.parts, len(stamped))
+        assert writer.count == 3
+    assert (tmp_path / "frames.pcap").read_bytes() == (tmp_path / "stamped.pcap").read_bytes()
+    records = list(pcap.CaptureReader(tmp_path / "stamped.pcap"))
+    assert [(r.timestamp_ns, r.length, r.data) for r in records] == [(s, length, d) for s, d, length, _ in read]
+    ring.loopback_index = -1                                                        # loopback_twice=True
+    assert len(ring.frames_of(0)) == len(ring.stamped_of(0)) == 4

@@ -68,6 +68,7 @@ COOKED_LENGTH = 20
 DEFAULT_SNAPLEN = 262144                        # tcpdump's
 DEFAULT_BUFFER = 2 * 1024 * 1024                # libpcap's default buffer (tcpdump -B 2048)
 MAX_SNAPLEN = 262144
+RING_BLOCK_SIZE = 262144                        # libpcap's TPACKET_V3 block: its MAXIMUM_SNAPLEN, page-rounded
 
 Frame = tuple[int, bytes, int, int]              # (timestamp_ns, data, wire_length, pkttype)
 PACKET_OUTGOING = 4
@@ -81,6 +82,14 @@ FRAME_HEADER = struct.Struct("=IIIIIIHH")
 VLAN_FIELDS = struct.Struct("=IH")               # tpacket3_hdr.hv1.tp_vlan_tci, tp_vlan_tpid
 VLAN_FIELDS_OFFSET = 32
 SOCKADDR_LL_OFFSET = 48                          # TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
+# the same header (hv1 and the padding skipped) and the sockaddr_ll after it (sll_ifindex, sll_pkttype):
+# what the ring's hot loop reads of a frame, in one unpack
+FRAME_AND_ADDRESS = struct.Struct("=IIIIIIHH20x4xi2xB")
+# what a frame written as it came needs: tp_next_offset, tp_snaplen, tp_len, tp_status, tp_mac, sll_ifindex,
+# sll_pkttype
+FRAME_LENGTHS_AND_ADDRESS = struct.Struct("=I8xIIIH22x4xi2xB")
+STAMP = struct.Struct("=II")                     # tp_sec, tp_nsec
+PCAP_RECORD = struct.Struct("<IIII")             # a nanosecond pcap record header: sec, nsec, kept, length
 # struct sockaddr_ll: family, protocol (network order), ifindex, hatype, pkttype, halen, addr[8]
 SOCKADDR_LL = struct.Struct("=HHiHBB8s")
 TPACKET_REQ3 = struct.Struct("=7I")             # block_size, block_nr, frame_size, frame_nr, retire_blk_tov,
@@ -141,6 +150,21 @@ def vlan_tpid(status: int, tpid: int) -> int:
 def cooked_header(protocol: int, ifindex: int, hatype: int, pkttype: int, address: bytes) -> bytes:
     """The 20-byte Linux cooked capture v2 header (LINKTYPE_LINUX_SLL2) of a frame read on ``any``."""
     return struct.pack("!HHIHBB8s", protocol, 0, ifindex, hatype, pkttype, min(len(address), 8), address[:8])
+
+
+@dataclass(slots=True)
+class StampedFrames:
+    """A ring block's frames as the kernel laid them out, for a capture that only writes them: ``parts``
+    holds, for each frame, its ``tp_sec, tp_nsec, tp_snaplen, tp_len`` (16 bytes in the host's byte order:
+    on a little-endian host a nanosecond pcap record header, draft-ietf-opsawg-pcap §5), then its bytes;
+    ``pkttypes`` each frame's ``sll_pkttype``; ``wire_bytes`` their lengths on the wire, summed."""
+
+    parts: list[bytes]
+    pkttypes: list[int]
+    wire_bytes: int
+
+    def __len__(self) -> int:
+        return len(self.pkttypes)
 
 
 class CaptureSocket:
@@ -305,15 +329,16 @@ class RecvCapture(CaptureSocket):
 
 class RingCapture(CaptureSocket):
     """A TPACKET_V3 receive ring of ``block_count`` blocks of ``block_size`` bytes (together
-    ``buffer_size``, tcpdump's ``-B``), a block retired to us after ``retire_ms`` at the latest."""
+    ``buffer_size``, tcpdump's ``-B``), a block retired to us after ``retire_ms`` at the latest. The blocks
+    are libpcap's (pcap-linux.c, ``create_ring``): 256 KiB, 8 of them in the default 2 MiB, so the kernel
+    goes on filling 7 while we read one; a frame longer than a block is cut to what fits."""
 
     mechanism = "ring"
 
     def __init__(self, interface: str = "lo", snaplen: int = DEFAULT_SNAPLEN, promiscuous: bool = False,
                  program: BpfProgram | None = None, loopback_twice: bool = False, buffer_size: int = DEFAULT_BUFFER,
                  retire_ms: int = 60) -> None:
-        self.block_size = max(mmap.PAGESIZE, 1 << (max(snaplen + 512, 1 << 17) - 1).bit_length())
-        self.block_size = min(self.block_size, 1 << 22)
+        self.block_size = max(mmap.PAGESIZE, RING_BLOCK_SIZE)
         self.block_count = max(2, buffer_size // self.block_size)
         self.retire_ms = retire_ms
         self._block = 0
@@ -347,10 +372,10 @@ class RingCapture(CaptureSocket):
         :meth:`release` when done."""
         ring = self.buffer
         base = self._block * self.block_size
-        if not ring[base + BLOCK_STATUS_OFFSET] & TP_STATUS_USER and not (
+        if ring[base + BLOCK_STATUS_OFFSET] & TP_STATUS_USER or (
                 self._wait(timeout) and ring[base + BLOCK_STATUS_OFFSET] & TP_STATUS_USER):
-            return None
-        return base
+            return base
+        return None
 
     def read(self, timeout: float | None = 0.0) -> list[Frame]:
         base = self.next_block(timeout)
@@ -378,20 +403,55 @@ class RingCapture(CaptureSocket):
             at += following
         return packets
 
+    def read_stamped(self, timeout: float | None = 0.0) -> StampedFrames | None:
+        """:meth:`read` for a capture that only writes its frames: the next block as :class:`StampedFrames`
+        (None if none came), no tuple made a frame. Not on ``any`` (no cooked header is built)."""
+        base = self.next_block(timeout)
+        if base is None:
+            return None
+        stamped = self.stamped_of(base)
+        self.release(base)
+        return stamped
+
+    def stamped_of(self, base: int) -> StampedFrames:
+        """The frames of the block at ``base`` as the kernel stamped them (see :class:`StampedFrames`)."""
+        ring = self._ring
+        assert ring is not None and not self.cooked
+        _, _, _, count, offset, _ = BLOCK_HEADER.unpack_from(ring, base)
+        unpack, loopback, outgoing = FRAME_LENGTHS_AND_ADDRESS.unpack_from, self.loopback_index, PACKET_OUTGOING
+        parts: list[bytes] = []
+        pkttypes: list[int] = []
+        extend, append, wire_bytes = parts.extend, pkttypes.append, 0
+        at = base + offset
+        for _ in range(count):
+            following, kept, length, status, mac, ifindex, pkttype = unpack(ring, at)
+            if pkttype != outgoing or ifindex != loopback:
+                mac += at
+                if status & TP_STATUS_VLAN_VALID and kept >= VLAN_OFFSET:     # the tag the kernel took out
+                    data = self.tagged(at, status, ring[mac:mac + kept])
+                    length += VLAN_TAG_LEN
+                    extend((PCAP_RECORD.pack(*STAMP.unpack_from(ring, at + 4), len(data), length), data))
+                else:
+                    extend((ring[at + 4:at + 20], ring[mac:mac + kept]))  # tp_sec, tp_nsec, tp_snaplen, tp_len
+                wire_bytes += length
+                append(pkttype)
+            at += following
+        return StampedFrames(parts, pkttypes, wire_bytes)
+
     def frames_of(self, base: int) -> list[Frame]:
-        """Every frame in the block at ``base``: each ``tpacket3_hdr`` says where the next one starts."""
+        """Every frame in the block at ``base``: each ``tpacket3_hdr`` says where the next one starts.
+        The hot loop of a busy capture: one unpack of the header and address a frame, one slice of its bytes."""
         ring = self._ring
         assert ring is not None
         _, _, _, count, offset, _ = BLOCK_HEADER.unpack_from(ring, base)
-        unpack, snaplen, cooked, loopback = FRAME_HEADER.unpack_from, self.snaplen, self.cooked, self.loopback_index
-        ifindex_at, pkttype_at = SOCKADDR_LL_OFFSET + 4, SOCKADDR_LL_OFFSET + 10
+        unpack, snaplen, cooked = FRAME_AND_ADDRESS.unpack_from, self.snaplen, self.cooked
+        loopback = self.loopback_index
         frames: list[Frame] = []
+        append = frames.append
         at = base + offset
         for _ in range(count):
-            following, sec, nsec, kept, length, status, mac, net = unpack(ring, at)
-            pkttype = ring[at + pkttype_at]
-            if pkttype == PACKET_OUTGOING and int.from_bytes(ring[at + ifindex_at:at + ifindex_at + 4],
-                                                             "little") == loopback:
+            following, sec, nsec, kept, length, status, mac, net, ifindex, pkttype = unpack(ring, at)
+            if pkttype == PACKET_OUTGOING and ifindex == loopback:
                 at += following
                 continue
             if cooked:
@@ -400,10 +460,11 @@ class RingCapture(CaptureSocket):
                         + ring[at + net:at + net + min(kept, snaplen - COOKED_LENGTH)])
                 length += COOKED_LENGTH
             else:
-                data = ring[at + mac:at + mac + min(kept, snaplen)]
+                mac += at
+                data = ring[mac:mac + (kept if kept < snaplen else snaplen)]
                 if status & TP_STATUS_VLAN_VALID and kept >= VLAN_OFFSET:
                     data, length = self.tagged(at, status, data), length + VLAN_TAG_LEN
-            frames.append((sec * 1_000_000_000 + nsec, data, length, pkttype))
+            append((sec * 1_000_000_000 + nsec, data, length, pkttype))
             at += following
         return frames
 

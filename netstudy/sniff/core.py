@@ -7,7 +7,8 @@ bytes, in which direction, when to stop, and the statistics tcpdump prints at th
                      CAPTURING --stop---> STOPPED    (Ctrl-C, ``stop()``, the end of a file)
 
 The engine hands it each frame (``receive(frame, now_ns)`` -> the :class:`Captured` record, or None
-once the capture is over) or a ring block's frames at once (``receive_batch``), tells it the time
+once the capture is over) or a ring block's frames at once (``receive_batch``; ``receive_counted``, the
+counts alone, for a block written to a file as it came), tells it the time
 (``expire(now_ns)``: the ``-G`` duration) and, at the end,
 the kernel's counters (``kernel(stats)``, from ``PACKET_STATISTICS``). :meth:`Capture.result` is the
 :class:`CaptureResult`, with ``to_frame()``.
@@ -172,16 +173,30 @@ class Capture:
                 if total >= limits.max_bytes:
                     frames = frames[:index + 1]
                     break
-        stats.captured += len(frames)
-        stats.bytes += sum(map(_LENGTH, frames))
-        for pkttype, count in Counter(map(_PKTTYPE, frames)).items():
-            stats.by_direction[DIRECTIONS.get(pkttype, "unknown")] += count
+        self._count(len(frames), sum(map(_LENGTH, frames)), map(_PKTTYPE, frames))
         if self.keep:
             self.frames += (Captured(stamp, data, length, pkttype, linktype) for stamp, data, length, pkttype in frames)
         if ((limits.count is not None and stats.captured >= limits.count)
                 or (limits.max_bytes is not None and stats.bytes >= limits.max_bytes)):
             self.state = TABLE.next(self.state, "limit")
         return frames
+
+    def receive_counted(self, count: int, wire_bytes: int, pkttypes: Iterable[int | None]) -> bool:
+        """File the frames of one read that are written as they came and never kept (``keep=False``, no count
+        or byte limit: the engine's fast ``-w`` path): only counted. False once the capture is over."""
+        if self.state is not State.CAPTURING:
+            return False
+        if self.keep or self.limits.count is not None or self.limits.max_bytes is not None:
+            raise ValueError("receive_counted() is for captures that keep nothing and have no count or byte limit")
+        self._count(count, wire_bytes, pkttypes)
+        return True
+
+    def _count(self, count: int, wire_bytes: int, pkttypes: Iterable[int | None]) -> None:
+        stats = self.stats
+        stats.captured += count
+        stats.bytes += wire_bytes
+        for pkttype, number in Counter(pkttypes).items():
+            stats.by_direction[DIRECTIONS.get(pkttype, "unknown")] += number
 
     def refuse(self) -> None:
         """A frame of a file that the filter refused (a live capture's never reach us: the kernel's filter)."""

@@ -21,10 +21,11 @@ Three ways to drive it, one loop underneath:
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from netstudy.errors import InputError, check_number
 from netstudy.net.packet import (
@@ -33,6 +34,8 @@ from netstudy.net.packet import (
     LINKTYPE_LINUX_SLL2,
     MAX_SNAPLEN,
     CaptureSocket,
+    RingCapture,
+    StampedFrames,
     interface_linktype,
     open_capture,
 )
@@ -41,6 +44,7 @@ from netstudy.sniff.core import Capture, Captured, CaptureResult, Frame, Limits
 from netstudy.wire.bpf import BpfProgram, compile_filter
 
 MAX_BUFFER = 1 << 30
+Batch = TypeVar("Batch", Sequence[Frame], StampedFrames)
 
 
 class Sniffer:
@@ -117,8 +121,27 @@ class Sniffer:
         return kept
 
     def _live(self) -> Iterator[Sequence[Frame]]:
-        capture, sock = self.capture, self._socket
+        return self._loop(self._read_frames, self._kept)
+
+    def _read_frames(self, timeout: float | None) -> Sequence[Frame]:
+        sock = self._socket
         assert sock is not None
+        batch: Sequence[Frame] = sock.read(timeout)
+        if self._user_program is not None:
+            accepts = self._user_program.accepts
+            batch = [frame for frame in batch if accepts(frame[1], frame[2])]
+        return batch
+
+    def _written(self, stamped: StampedFrames) -> StampedFrames:
+        assert self._writer is not None
+        if self.capture.receive_counted(len(stamped), stamped.wire_bytes, stamped.pkttypes):
+            self._writer.write_records(stamped.parts, len(stamped))
+        return stamped
+
+    def _loop(self, read: Callable[[float | None], Batch | None], file: Callable[[Batch], Batch]) -> Iterator[Batch]:
+        """The live loop: ``read`` a ring block (or a recvfrom burst) at a time, waiting at most
+        ``poll_interval`` so ``stop()`` and the duration are noticed, and ``file`` what came."""
+        capture = self.capture
         capture.start(time.monotonic_ns())
         try:
             while not capture.expire(time.monotonic_ns()):
@@ -126,12 +149,9 @@ class Sniffer:
                     capture.stop()
                     break
                 left = capture.seconds_left(time.monotonic_ns())
-                batch = sock.read(self.poll_interval if left is None else min(self.poll_interval, left))
-                if self._user_program is not None:
-                    accepts = self._user_program.accepts
-                    batch = [frame for frame in batch if accepts(frame[1], frame[2])]
+                batch = read(self.poll_interval if left is None else min(self.poll_interval, left))
                 if batch:
-                    yield self._kept(batch)
+                    yield file(batch)
         finally:
             self._finish()
 
@@ -167,10 +187,26 @@ class Sniffer:
         self.close()
 
     def run(self) -> CaptureResult:
-        """Capture until a limit is reached or :meth:`stop` is called; the result."""
-        for _ in self.batches():
-            pass
+        """Capture until a limit is reached or :meth:`stop` is called; the result. A capture that only
+        writes (``keep=False``, ``write=``, no count or byte limit) on a ring takes the fast way: each
+        block's frames go to the file as the kernel stamped them, with no tuple made a frame
+        (:meth:`~netstudy.net.packet.RingCapture.read_stamped`)."""
+        ring = self._socket
+        if isinstance(ring, RingCapture) and self._writes_as_stamped():
+            for _ in self._loop(ring.read_stamped, self._written):
+                pass
+        else:
+            for _ in self.batches():
+                pass
         return self.result()
+
+    def _writes_as_stamped(self) -> bool:
+        """Whether the ring's frame headers can be written as they are: a nanosecond pcap file on a
+        little-endian host, nothing kept, no count or byte limit, no filter run here, no cooked header."""
+        limits = self.capture.limits
+        return (self._writer is not None and self._writer.nanosecond and sys.byteorder == "little"
+                and not self.capture.keep and limits.count is None and limits.max_bytes is None
+                and self._user_program is None and self.linktype != LINKTYPE_LINUX_SLL2)
 
     # -- in the background
     def start(self) -> Sniffer:
