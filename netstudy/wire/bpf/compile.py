@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from netstudy.wire.bpf.optimize import optimize_program
 from netstudy.wire.bpf.parse import (
     And,
     Arith,
@@ -564,17 +565,20 @@ class CodeGenerator:
                 self.items[i + 1:i + 1] = trampolines
 
 
-def compile_filter(expression: str, linktype: int = 1, snaplen: int = 262144) -> BpfProgram:
+def compile_filter(expression: str, linktype: int = 1, snaplen: int = 262144, optimize: bool = True) -> BpfProgram:
     """Compile a tcpdump filter expression (pcap-filter(7)) into a classic BPF program for frames of
     ``linktype`` (a LINKTYPE_ number: 1 Ethernet, 113 Linux cooked, 276 Linux cooked v2, 101 raw IP,
     228 raw IPv4, 229 raw IPv6, 0 BSD loopback) that keeps ``snaplen`` bytes of each accepted packet.
-    The empty expression accepts everything. A :class:`FilterError` points at what is wrong."""
+    The empty expression accepts everything. A :class:`FilterError` points at what is wrong.
+    ``optimize=False`` gives the program as generated, before :mod:`netstudy.wire.bpf.optimize` shortens it."""
     if not 0 < snaplen <= 0xFFFFFFFF:
         raise FilterError(f"the snap length must be from 1 to {0xFFFFFFFF}, not {snaplen}", expression, 1)
     tree = parse(expression)
     lowering = Lowering(expression, linktype)
     test = TRUE if tree is None else lowering.lower(tree)
     instructions = CodeGenerator().program(test, snaplen)
+    if optimize:
+        instructions = optimize_program(instructions)
     if len(instructions) > 4096:
         raise FilterError(f"the program has {len(instructions)} instructions, more than the kernel's 4096",
                           expression, 1)
