@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from netstudy.wire.bpf.program import (
     ABS,
     ALU,
+    AND,
     DIV,
     IMM,
     IND,
@@ -61,6 +62,7 @@ REGISTERS = 2 + MEMWORDS
 
 Value = tuple                    # a value's name: ("abs", size, k), ("imm", k), ("alu", op, a, b), ...
 Fact = tuple[Value, int, Value]  # A op operand (op: JEQ, JGT, JGE or JSET)
+DROP = Instruction(RET | K, 0, 0, 0)
 
 
 @dataclass(eq=False)
@@ -375,14 +377,22 @@ def _live_in(block: Block, live: dict[int, set[int]]) -> set[int]:
 # --- one forward pass --------------------------------------------------------------------------------
 
 def _simplify(blocks: list[Block]) -> bool:
-    """One pass in program order: thread the edges into each block, then drop its redundant and dead
-    statements and decide its test where it can. True if anything changed."""
+    """One pass in program order: thread the edges into each block, drop its redundant and dead
+    statements, decide its test where it can and pull tests of the same value up to it. True if anything
+    changed."""
     live: dict[int, set[int]] = {}
+    predecessors: dict[int, int] = {id(b): 0 for b in blocks}
     for block in reversed(blocks):
         live[id(block)] = _live_in(block, live)
+        for successor in (block.true, block.false):
+            if successor is not None:
+                predecessors[id(successor)] += 1
     incoming: dict[int, list[tuple[Block, str, State]]] = {id(b): [] for b in blocks}
     changed = False
-    for serial, block in enumerate(blocks):
+    serial = -1
+    while serial + 1 < len(blocks):
+        serial += 1
+        block = blocks[serial]
         edges = []
         for pred, side, state in incoming[id(block)]:
             target = _thread(block, state, live)
@@ -391,6 +401,8 @@ def _simplify(blocks: list[Block]) -> bool:
             else:
                 setattr(pred, side, target)
                 incoming[id(target)].append((pred, side, state))
+                predecessors[id(block)] -= 1
+                predecessors[id(target)] += 1
                 changed = True
         if serial and not edges:
             continue                                          # nothing reaches it any more
@@ -399,6 +411,8 @@ def _simplify(blocks: list[Block]) -> bool:
         exit_state = entry
         for ins in block.statements:
             _apply(exit_state, ins)
+        while _pull_up(blocks, serial, exit_state, predecessors, live):
+            changed = True
         if block.conditional:
             test = _test(exit_state, block.end)               # type: ignore[arg-type]  # conditional: end set
             for side, outcome in (("true", True), ("false", False)):
@@ -410,38 +424,110 @@ def _simplify(blocks: list[Block]) -> bool:
     return changed
 
 
+def _pull_up(blocks: list[Block], index: int, state: State, predecessors: dict[int, int],
+             live: dict[int, set[int]]) -> bool:
+    """libpcap's or_pullup and and_pullup: in a chain of tests that all jump to the same place when true
+    (``or``; when false for ``and``), a test further down of the value this block tests moves up to
+    come before the first test of another value, where the value is still in A (``[x+14] = 53,
+    [x+16] = 53, [x+14] = 80`` becomes ``[x+14] = 53, [x+14] = 80, [x+16] = 53``). Only when the tests passed over only load A, reach
+    nothing else, and their loads cannot fail here (else the new order could accept a packet the old
+    one dropped)."""
+    block = blocks[index]
+    if not block.conditional:
+        return False
+    tested = state.registers[A_REGISTER]
+    for side, other in (("false", "true"), ("true", "false")):
+        common = getattr(block, other)
+        registers = list(state.registers)
+        previous, current = block, getattr(block, side)
+        different: tuple[Block, Block] | None = None      # the first test of another value, and its predecessor
+        while current.conditional and getattr(current, other) is common and predecessors[id(current)] == 1:
+            for ins in current.statements:
+                register, value, bound = _effect(registers, ins)
+                if register != A_REGISTER or not _cannot_fail(state, ins, bound):
+                    break
+                registers[register] = value
+            else:
+                if registers[A_REGISTER] != tested:
+                    different = different or (previous, current)
+                elif different is not None:
+                    rest = getattr(current, side)
+                    if A_REGISTER in live[id(rest)]:
+                        break
+                    before, first = different
+                    setattr(previous, side, rest)
+                    setattr(current, side, first)
+                    setattr(before, side, current)
+                    blocks.remove(current)
+                    blocks.insert(blocks.index(first), current)
+                    return True
+                previous, current = current, getattr(current, side)
+                continue
+            break
+    return False
+
+
+BRANCHES = 2      # undecided tests an edge may be threaded past (both outcomes meeting again)
+
+
 def _thread(block: Block, state: State, live: dict[int, set[int]]) -> Block | None:
-    """Where an edge carrying ``state`` can go instead of ``block``: the block's outcome, when its test is
-    decided on the edge, its statements cannot fail, and what they compute is not needed there."""
+    """Where an edge carrying ``state`` can go instead of ``block`` (None: nowhere else)."""
+    return _follow(block, state, state, True, live, BRANCHES)
+
+
+def _follow(block: Block, state: State, origin: State, safe: bool, live: dict[int, set[int]],
+            branches: int) -> Block | None:
+    """The furthest block past ``block`` (entered with ``state``) that an edge carrying ``origin`` can go
+    to instead: every test on the way is decided, or undecided but both outcomes end at the same place
+    (at most ``branches`` times)."""
     if block.returns:
         return None
     after = state.copy()
     for ins in block.statements:
-        if not _cannot_fail(after, ins, _effect(after.registers, ins)[2]):
-            return None
+        safe = safe and _cannot_fail(after, ins, _effect(after.registers, ins)[2])
         _apply(after, ins)
-    if block.conditional:
-        outcome = _decide(after.facts, _test(after, block.end))   # type: ignore[arg-type]  # conditional
-        if outcome is None:
-            return None
-        target = block.true if outcome else block.false
-    else:
-        target = block.true
-    assert target is not None
-    if any(after.registers[r] != state.registers[r] for r in live[id(target)]):
+    if not block.conditional:
+        assert block.true is not None
+        return _arrive(block.true, after, origin, safe, live, branches)
+    test = _test(after, block.end)                            # type: ignore[arg-type]  # conditional
+    outcome = _decide(after.facts, test)
+    if outcome is None and not branches:
         return None
-    return target
+    ends = []
+    for side in ((True, False) if outcome is None else (outcome,)):
+        taken = after.copy()
+        taken.facts[test] = side
+        ends.append(_arrive(block.true if side else block.false, taken, origin, safe, live,  # type: ignore[arg-type]
+                            branches - (outcome is None)))
+    return ends[0] if all(end is ends[0] for end in ends) else None
+
+
+def _arrive(block: Block, state: State, origin: State, safe: bool, live: dict[int, set[int]],
+            branches: int) -> Block | None:
+    """The furthest block an edge carrying ``origin`` can go to, given it reaches ``block`` with ``state``
+    on the way: ``block`` itself when nothing on the way can fail (or ``block`` drops the packet anyway, as
+    a failing load does) and the registers ``block`` reads hold the same values."""
+    further = _follow(block, state, origin, safe, live, branches)
+    if further is not None:
+        return further
+    if (safe or _drops(block)) and all(state.registers[r] == origin.registers[r] for r in live[id(block)]):
+        return block
+    return None
+
+
+def _drops(block: Block) -> bool:
+    return block.returns and block.end == DROP
 
 
 def _simplify_block(block: Block, entry: State, live: dict[int, set[int]]) -> bool:
-    """Drop the statements whose value is already in place, decide the test, then drop the statements
-    nothing reads that cannot fail. A block that ends in ``ret #0``, or goes on to one, becomes ``ret #0``:
-    whatever its statements do, failing included, the packet is dropped."""
+    """Drop the statements whose value is already in place, decide the test, turn ``and #k; jeq #0`` into
+    ``jset #k`` (libpcap's peephole), then drop the statements nothing reads that cannot fail. A block that
+    ends in ``ret #0``, or goes on to one, becomes ``ret #0``: whatever its statements do, failing
+    included, the packet is dropped."""
     before = (list(block.statements), block.end, block.true, block.false)
-    if block.end is None and block.true is not None and block.true.returns and not block.true.statements \
-            and block.true.end == Instruction(RET | K, 0, 0, 0):
-        block.end, block.true = block.true.end, None
-    if block.returns and block.end == Instruction(RET | K, 0, 0, 0):
+    if block.end is None and block.true is not None and _drops(block.true):
+        block.end, block.true = DROP, None
+    if block.returns and block.end == DROP:
         block.statements = []
     state = entry.copy()
     kept: list[tuple[Instruction, bool]] = []
@@ -456,6 +542,10 @@ def _simplify_block(block: Block, entry: State, live: dict[int, set[int]]) -> bo
         outcome = _decide(state.facts, _test(state, block.end))   # type: ignore[arg-type]  # conditional
         if outcome is not None or block.true is block.false:
             block.end, block.true, block.false = None, block.true if outcome is not False else block.false, None
+    if block.conditional and kept and kept[-1][0].code == ALU | AND | K and block.end == Instruction(JMP | JEQ | K, 0, 0, 0) \
+            and not any(A_REGISTER in live[id(s)] for s in block.successors()):
+        block.end = Instruction(JMP | JSET | K, 0, 0, kept.pop()[0].k)
+        block.true, block.false = block.false, block.true
     needed = set().union(*(live[id(s)] for s in block.successors()))
     if block.end is not None:
         needed |= _uses(block.end)
