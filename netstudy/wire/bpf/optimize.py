@@ -25,6 +25,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 from netstudy.wire.bpf.program import (
+    _SIZES,
     ABS,
     ALU,
     AND,
@@ -42,7 +43,6 @@ from netstudy.wire.bpf.program import (
     LEN,
     MEM,
     MEMWORDS,
-    MISC,
     MOD,
     NEG,
     RET,
@@ -53,7 +53,6 @@ from netstudy.wire.bpf.program import (
     K,
     X,
     _alu,
-    _SIZES,
 )
 
 SPECIAL_OFFSETS = 0x80000000     # k from here on is negative: SKF_LL_OFF, SKF_NET_OFF, SKF_AD_OFF (linux/filter.h)
@@ -63,6 +62,7 @@ REGISTERS = 2 + MEMWORDS
 Value = tuple                    # a value's name: ("abs", size, k), ("imm", k), ("alu", op, a, b), ...
 Fact = tuple[Value, int, Value]  # A op operand (op: JEQ, JGT, JGE or JSET)
 DROP = Instruction(RET | K, 0, 0, 0)
+JEQ_0 = Instruction(JMP | JEQ | K, 0, 0, 0)
 
 
 @dataclass(eq=False)
@@ -82,6 +82,12 @@ class Block:
     @property
     def returns(self) -> bool:
         return self.end is not None and self.end.code & 0x07 == RET
+
+    def exit(self, taken: bool) -> Block:
+        """Where the conditional jump goes when its test is ``taken`` (true) or not."""
+        target = self.true if taken else self.false
+        assert target is not None
+        return target
 
     def successors(self) -> list[Block]:
         return [b for b in ((self.true, self.false) if self.conditional else (self.true,)) if b is not None]
@@ -124,7 +130,7 @@ def _blocks(instructions: Sequence[Instruction]) -> list[Block]:
             leaders.add(n + 1)
     starts = sorted(s for s in leaders if s < len(instructions))
     at = {start: Block([], None) for start in starts}
-    for start, stop in zip(starts, starts[1:] + [len(instructions)]):
+    for start, stop in zip(starts, starts[1:] + [len(instructions)], strict=True):
         block = at[start]
         block.statements = list(instructions[start:stop])
         last = block.statements[-1]
@@ -287,7 +293,10 @@ def _apply(state: State, ins: Instruction) -> None:
         state.bounds[base] = max(state.bounds.get(base, 0), needed)
 
 
-def _test(state: State, jump: Instruction) -> Fact:
+def _test(state: State, block: Block) -> Fact:
+    """What a conditional block's jump compares: A, the operation, and k or X."""
+    jump = block.end
+    assert jump is not None
     operand = state.registers[X_REGISTER] if jump.code & X else ("imm", jump.k)
     return state.registers[A_REGISTER], jump.code & 0xF0, operand
 
@@ -414,7 +423,7 @@ def _simplify(blocks: list[Block]) -> bool:
         while _pull_up(blocks, serial, exit_state, predecessors, live):
             changed = True
         if block.conditional:
-            test = _test(exit_state, block.end)               # type: ignore[arg-type]  # conditional: end set
+            test = _test(exit_state, block)
             for side, outcome in (("true", True), ("false", False)):
                 state = exit_state.copy()
                 state.facts[test] = outcome
@@ -427,11 +436,11 @@ def _simplify(blocks: list[Block]) -> bool:
 def _pull_up(blocks: list[Block], index: int, state: State, predecessors: dict[int, int],
              live: dict[int, set[int]]) -> bool:
     """libpcap's or_pullup and and_pullup: in a chain of tests that all jump to the same place when true
-    (``or``; when false for ``and``), a test further down of the value this block tests moves up to
-    come before the first test of another value, where the value is still in A (``[x+14] = 53,
-    [x+16] = 53, [x+14] = 80`` becomes ``[x+14] = 53, [x+14] = 80, [x+16] = 53``). Only when the tests passed over only load A, reach
-    nothing else, and their loads cannot fail here (else the new order could accept a packet the old
-    one dropped)."""
+    (``or``; when false for ``and``), a test further down of the value this block tests moves up to come
+    before the first test of another value, where the value is still in A (``port 1 or 2``'s
+    ``[x+16] = 1, [x+14] = 2, [x+16] = 2`` becomes ``[x+16] = 1, [x+16] = 2, [x+14] = 2``). Only when the
+    tests passed over only load A, reach nothing else, and their loads cannot fail here (else the new
+    order could accept a packet the old one dropped)."""
     block = blocks[index]
     if not block.conditional:
         return False
@@ -489,7 +498,7 @@ def _follow(block: Block, state: State, origin: State, safe: bool, live: dict[in
     if not block.conditional:
         assert block.true is not None
         return _arrive(block.true, after, origin, safe, live, branches)
-    test = _test(after, block.end)                            # type: ignore[arg-type]  # conditional
+    test = _test(after, block)
     outcome = _decide(after.facts, test)
     if outcome is None and not branches:
         return None
@@ -497,8 +506,7 @@ def _follow(block: Block, state: State, origin: State, safe: bool, live: dict[in
     for side in ((True, False) if outcome is None else (outcome,)):
         taken = after.copy()
         taken.facts[test] = side
-        ends.append(_arrive(block.true if side else block.false, taken, origin, safe, live,  # type: ignore[arg-type]
-                            branches - (outcome is None)))
+        ends.append(_arrive(block.exit(side), taken, origin, safe, live, branches - (outcome is None)))
     return ends[0] if all(end is ends[0] for end in ends) else None
 
 
@@ -539,10 +547,10 @@ def _simplify_block(block: Block, entry: State, live: dict[int, set[int]]) -> bo
         kept.append((ins, safe))
         _apply(state, ins)
     if block.conditional:
-        outcome = _decide(state.facts, _test(state, block.end))   # type: ignore[arg-type]  # conditional
+        outcome = _decide(state.facts, _test(state, block))
         if outcome is not None or block.true is block.false:
             block.end, block.true, block.false = None, block.true if outcome is not False else block.false, None
-    if block.conditional and kept and kept[-1][0].code == ALU | AND | K and block.end == Instruction(JMP | JEQ | K, 0, 0, 0) \
+    if block.conditional and kept and kept[-1][0].code == ALU | AND | K and block.end == JEQ_0 \
             and not any(A_REGISTER in live[id(s)] for s in block.successors()):
         block.end = Instruction(JMP | JSET | K, 0, 0, kept.pop()[0].k)
         block.true, block.false = block.false, block.true
