@@ -182,7 +182,8 @@ def _merge_identical(blocks: list[Block]) -> tuple[list[Block], bool]:
 
 def _layout(blocks: list[Block]) -> list[Instruction]:
     """The blocks as instructions: a ``ja`` where a block goes on to one that is not next, and a ``ja``
-    after a conditional jump whose target is more than 255 instructions on (repeated until all fit)."""
+    after a conditional jump whose target is more than 255 instructions on, shared by the jumps before it
+    within reach (repeated until all fit)."""
     order = list(blocks)
     while True:
         where: dict[int, int] = {}
@@ -196,14 +197,21 @@ def _layout(blocks: list[Block]) -> list[Instruction]:
             for target in (block.true, block.false))]
         if not far:
             break
+        trampolines: dict[int, tuple[Block, int]] = {}     # this round's, by target: the block, its position
         for i, block in reversed(far):
             end = where[id(block)] + len(block.statements) + 1
             for side in ("true", "false"):
                 target = getattr(block, side)
-                if where[id(target)] - end > 255:
-                    trampoline = Block([], None, target)
-                    setattr(block, side, trampoline)
-                    order.insert(i + 1, trampoline)
+                if where[id(target)] - end <= 255:
+                    continue
+                shared, at = trampolines.get(id(target), (None, 0))
+                if shared is not None and at + len(trampolines) - end <= 255:    # one ja for several jumps
+                    setattr(block, side, shared)
+                    continue
+                trampoline = Block([], None, target)
+                trampolines[id(target)] = trampoline, end
+                setattr(block, side, trampoline)
+                order.insert(i + 1, trampoline)
     out: list[Instruction] = []
     for i, block in enumerate(order):
         out.extend(block.statements)
