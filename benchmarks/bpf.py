@@ -33,6 +33,10 @@ def tcpdump_length(expression: str) -> int:
     return done.stdout.count("\n")
 
 
+def short(expression: str) -> str:
+    return expression if len(expression) <= 48 else expression[:45] + "..."
+
+
 def seconds(program: BpfProgram, frames: list[tuple[bytes, int]], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -66,8 +70,8 @@ def main() -> None:
         timed = seconds(before, frames, args.repeat), seconds(after, frames, args.repeat)
         mark = ">" if len(after) > theirs else " "
         if len(after) > theirs:
-            longer.append(expression)
-        name = expression if len(expression) <= 48 else expression[:45] + "..."
+            longer.append(short(expression))
+        name = short(expression)
         print(f"{name:<48} {len(before):>6} {len(after):>6} {theirs:>7}{mark}  {timed[0] * 1e3:>8.1f}ms "
               f"{timed[1] * 1e3:>7.1f}ms")
         for i, value in enumerate((len(before), len(after), theirs, *timed)):
@@ -76,7 +80,7 @@ def main() -> None:
           f"{totals[3]:>8.2f}s {totals[4]:>7.2f}s")
     print(f"instructions: {totals[1] / totals[0]:.2f}x of the unoptimised, {totals[1] / totals[2]:.2f}x of tcpdump's; "
           f"interpreter time over {len(frames)} frames: {totals[4] / totals[3]:.2f}x")
-    everyday = [e for e in EVERYDAY if e in longer]
+    everyday = [e for e in EVERYDAY if short(e) in longer]
     print(f"longer than tcpdump's: {len(longer)} ({', '.join(longer) or 'none'}); everyday ones among them: "
           f"{', '.join(everyday) or 'none'}")
     start = time.perf_counter()
