@@ -4,6 +4,9 @@
   :class:`FilterError` points at the offending token.
 - :mod:`netstudy.wire.bpf.compile`: :func:`compile_filter`, the tree lowered to tests with libpcap's
   meaning for each primitive, laid out as jumps with labels and resolved into a program.
+- :mod:`netstudy.wire.bpf.optimize`: :func:`optimize_program`, libpcap's kind of optimiser on basic blocks
+  (jump threading over known tests, redundant and dead loads, identical blocks), run by ``compile_filter``
+  unless ``optimize=False``.
 - :mod:`netstudy.wire.bpf.program`: :class:`BpfProgram` (its ``tcpdump -d`` listing, the packed
   ``struct sock_filter`` array for ``SO_ATTACH_FILTER``, and ``run()``, the kernel's verdict on a packet),
   :class:`Instruction`.

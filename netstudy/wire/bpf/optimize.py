@@ -9,12 +9,18 @@ path reaching it: the registers' names, the outcome of every test taken (``[12] 
 and how many bytes of the packet a load has proved to be there. With that:
 
 - **jump threading**: an edge into a block whose test is already decided on that edge goes straight to
-  the outcome, when the block's loads cannot fail and what it computes is not needed further on;
+  the outcome (or past an undecided test whose two outcomes end at the same place), when the loads
+  passed over cannot fail (or the place is ``ret #0``, where a failing load ends too) and what they
+  compute is not needed there;
 - **redundant loads** (the value is already in the register on every path) and **dead stores** (nothing
   reads the value) are removed; a load that might run past the end of the packet is kept unless it is
-  redundant, since a failing load drops the packet (the verdict stays the kernel's on every packet);
-- decided tests become plain jumps, blocks nothing reaches go, **jumps to jumps** are followed, and
-  **identical blocks** (the ``ret`` blocks among them) are merged.
+  redundant, since a failing load drops the packet (the verdict stays the unoptimised program's on every
+  packet, cut short or not);
+- decided tests become plain jumps, blocks nothing reaches go, **jumps to jumps** are followed,
+  **identical blocks** (the ``ret`` blocks among them) are merged, ``and #k; jeq #0`` becomes ``jset #k``,
+  and a chain of ``or`` (``and``) tests is reordered so that tests of the value in A come together
+  (libpcap's or_pullup), where the loads passed over cannot fail;
+- the layout shares one ``ja`` among the jumps within reach of it.
 
 Loads at the kernel's special offsets (``SKF_AD_OFF`` ancillary data such as ``vlan_tci``, linux/filter.h)
 are treated like any absolute load, except that they prove nothing about the packet's length.
