@@ -14,19 +14,23 @@ from netstudy.errors import NetstudyError
 COMMANDS = ["capabilities", "chat", "lab", "dns", "ping", "traceroute", "sweep", "portscan", "sniff", "p2p"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole CLI; with ``only``, just that command's subparser (what ``main`` runs needs no other
+    command imported: a scan timed from the shell does not pay for every program's imports)."""
     parser = Parser(prog="netstudy", description="The TCP/IP stack, byte by byte.")
     parser.add_argument("--version", action="version", version=f"netstudy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else [only]:
         importlib.import_module(f"netstudy.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    command = next((word for word in words if not word.startswith("-")), None)     # the first word names it
     try:                                            # a Ctrl-C while the commands are imported: no traceback
-        args = build_parser().parse_args(argv)
+        args = build_parser(command if command in COMMANDS else None).parse_args(words)
     except KeyboardInterrupt:
         return 130
     try:

@@ -63,6 +63,20 @@ def test_same_verdicts_on_other_link_types(linktype: int, packets: list[tuple[by
             assert "Ethernet" in str(exc), exc           # vlan, ether: Ethernet only
 
 
+@pytest.mark.parametrize("expression", [e for e in EXPRESSIONS if "vlan" in e])
+def test_same_verdicts_live(expression: str, packets: list[tuple[bytes, int]]) -> None:
+    """``live=True``: vlan reads the kernel's ancillary loads ([vlanp], [vlan_tci]) and keeps the offsets
+    in scratch words; frames as a live socket gets them, the outer tag moved into metadata (or none)."""
+    before = compile_filter(expression, live=True, optimize=False)
+    after = compile_filter(expression, live=True)
+    assert len(after) < len(before)
+    tagged = [(d[:12] + d[16:], n - 4, int.from_bytes(d[14:16], "big")) for d, n in packets
+              if d[12:14] in (b"\x81\x00", b"\x88\xa8", b"\x91\x00") and len(d) >= 18]
+    assert len(tagged) >= 30
+    live = tagged + [(d, n, None) for d, n in packets] + [(d, n, 14) for d, n in packets[::7]]
+    assert [d for d, n, tci in live if before.run(d, n, tci) != after.run(d, n, tci)] == []
+
+
 ATOMS = ("tcp", "udp", "icmp", "ip6", "arp", "port 53", "src port 80", "dst port 443", "host 10.0.0.105",
          "net 10.0.0.0/24", "ip6 net fd00:6e73::/32", "portrange 50-90", "udp dst port 53", "icmp6", "vlan",
          "less 100", "greater 600", "tcp[13] & 2 != 0", "ip[8] > 64", "ether broadcast", "ip", "sctp",

@@ -19,7 +19,7 @@ from netstudy.commands.common import (
 )
 from netstudy.errors import InputError
 from netstudy.portscan import PortScan, combine, grab_banners
-from netstudy.portscan.engine import MAX_PARALLEL, MAX_RATE, MAX_RETRIES, MAX_TIMEOUT
+from netstudy.portscan.engine import MAX_PARALLEL, MAX_RATE, MAX_RETRIES, MAX_TIMEOUT, MAX_WORKERS, SPLIT_FROM
 from netstudy.portscan.output import report_lines
 
 PROGRESS_FROM = 1000            # a progress bar only for scans this long, and only on a terminal
@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="attempts after the first (default: 1 TCP, 2 UDP)")
     p.add_argument("--parallel", type=count("parallel", 1, MAX_PARALLEL), metavar="N",
                    help="probes in flight at once (default 1024 connect)")
+    p.add_argument("--workers", type=count("workers", 1, MAX_WORKERS), metavar="N",
+                   help=f"processes sharing the ports (default: one per core for a TCP scan of {SPLIT_FROM} "
+                        f"probes or more, else 1)")
     p.add_argument("--banners", action="store_true", help="read what open TCP services say first")
     p.add_argument("-oN", dest="normal", metavar="FILE", help="also write the report to FILE")
     p.add_argument("-oJ", dest="json", metavar="FILE", help="write the results as JSON to FILE")
@@ -74,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
     for kind in scans:
         with PortScan(args.targets, args.ports, scan=kind, top_ports=args.top_ports, rate=args.rate,
                       timeout=args.timeout, retries=args.retries, parallel=args.parallel,
-                      mechanism=args.mechanism) as scan:
-            bar = _progress(len(scan.table.records))
+                      mechanism=args.mechanism, workers=args.workers) as scan:
+            bar = _progress(scan.total)
             try:
                 with stopped_by_signals():  # kill (SIGTERM) ends it as Ctrl-C does: the report printed
                     for _ in scan.run():

@@ -16,11 +16,12 @@ from netstudy.commands.common import (
     stopped_by_signals,
 )
 from netstudy.net.packet import DEFAULT_SNAPLEN, MAX_SNAPLEN, interface_linktype
+from netstudy.pcap import CaptureReader
 from netstudy.sniff import Captured, Sniffer
 from netstudy.sniff.core import MAX_DURATION
 from netstudy.sniff.engine import MAX_BUFFER
 from netstudy.sniff.output import dissection, end_lines, hex_lines, listening_line, packet_line, reading_line
-from netstudy.wire.bpf import compile_filter
+from netstudy.wire.bpf import BpfProgram, compile_filter
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,11 +54,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def dump(expression: str, args: argparse.Namespace) -> BpfProgram:
+    """The program ``-d`` prints: for the file's link type with ``-r``, else for the live socket (as
+    ``tcpdump -d -r FILE`` and ``tcpdump -d -i IFACE`` differ on ``vlan``)."""
+    if args.read:
+        with CaptureReader(args.read) as reader:
+            interfaces = reader.interfaces
+        return compile_filter(expression, interfaces[0].linktype if interfaces else 1, args.snaplen)
+    return compile_filter(expression, interface_linktype(args.interface), args.snaplen, live=True)
+
+
 @stop_quietly_on_closed_pipe
 def run(args: argparse.Namespace) -> int:
     expression = " ".join(args.filter) or None
     if args.dump:
-        print(compile_filter(expression or "", interface_linktype(args.interface), args.snaplen).listing())
+        print(dump(expression or "", args).listing())
         return 0
     sniffer = Sniffer(args.interface, expression, count=args.count, duration=args.duration, snaplen=args.snaplen,
                       promiscuous=args.promiscuous, mechanism=args.mechanism, buffer_size=args.buffer_kib * 1024,

@@ -25,6 +25,14 @@ coming in; libpcap skips the outgoing copy of frames on ``lo`` (pcap-linux.c, ``
 shows each once while its "received by filter" (the kernel's count) has both. Both paths here do the same
 unless ``loopback_twice=True`` (the lesson: what the socket really gets).
 
+802.1Q tags: the kernel takes the outer VLAN tag out of a frame before a packet socket sees it (VLAN
+offload, or the 8021q driver) and hands it over as metadata: ``hv1.tp_vlan_tci``/``tp_vlan_tpid`` with
+``TP_STATUS_VLAN_VALID``/``TP_STATUS_VLAN_TPID_VALID`` in the ring's ``tpacket3_hdr``, a ``PACKET_AUXDATA``
+control message (``struct tpacket_auxdata``) on ``recvmsg()``. Both paths put the tag back after the MAC
+addresses as libpcap does (pcap-linux.c, ``VLAN_TAG_LEN``), so a frame reads, prints and is written as it
+was on the wire: 4 bytes longer, then cut to the snap length. Not on ``any`` (libpcap knows no place for
+it in a cooked v2 header). The kernel's filter still runs on the untagged frame: compile it with ``live=True``.
+
 A frame is a tuple ``(timestamp_ns, data, wire_length, pkttype)``: nanoseconds since the epoch, the
 bytes kept (at most the snap length), the length on the wire, and ``sll_pkttype`` (0 to us, 4 sent by us...).
 """
@@ -43,10 +51,14 @@ from netstudy.net.filter import attach_filter
 from netstudy.wire.bpf import BpfProgram
 
 SOL_PACKET = 263
-PACKET_ADD_MEMBERSHIP, PACKET_RX_RING, PACKET_STATISTICS, PACKET_VERSION = 1, 5, 6, 10
+PACKET_ADD_MEMBERSHIP, PACKET_RX_RING, PACKET_STATISTICS, PACKET_AUXDATA, PACKET_VERSION = 1, 5, 6, 8, 10
 PACKET_MR_PROMISC = 1
 TPACKET_V3 = 2
 TP_STATUS_KERNEL, TP_STATUS_USER = 0, 1
+TP_STATUS_VLAN_VALID, TP_STATUS_VLAN_TPID_VALID = 1 << 4, 1 << 6
+ETH_P_8021Q = 0x8100
+VLAN_OFFSET = 12                                # the tag goes after the two MAC addresses
+VLAN_TAG_LEN = 4
 SO_TIMESTAMPNS = SCM_TIMESTAMPNS = 35           # asm-generic/socket.h (SO_TIMESTAMPNS_OLD)
 SO_RCVBUFFORCE = 33
 ETH_P_ALL = 0x0003
@@ -66,12 +78,16 @@ BLOCK_HEADER = struct.Struct("=IIIIII")
 BLOCK_STATUS_OFFSET = 8
 # struct tpacket3_hdr: tp_next_offset, tp_sec, tp_nsec, tp_snaplen, tp_len, tp_status, tp_mac, tp_net
 FRAME_HEADER = struct.Struct("=IIIIIIHH")
+VLAN_FIELDS = struct.Struct("=IH")               # tpacket3_hdr.hv1.tp_vlan_tci, tp_vlan_tpid
+VLAN_FIELDS_OFFSET = 32
 SOCKADDR_LL_OFFSET = 48                          # TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
 # struct sockaddr_ll: family, protocol (network order), ifindex, hatype, pkttype, halen, addr[8]
 SOCKADDR_LL = struct.Struct("=HHiHBB8s")
 TPACKET_REQ3 = struct.Struct("=7I")             # block_size, block_nr, frame_size, frame_nr, retire_blk_tov,
                                                 # sizeof_priv, feature_req_word
 TIMESPEC = struct.Struct("=qq")
+# struct tpacket_auxdata: tp_status, tp_len, tp_snaplen, tp_mac, tp_net, tp_vlan_tci, tp_vlan_tpid
+AUXDATA = struct.Struct("=IIIHHHH")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +126,16 @@ def interface_linktype(name: str) -> int:
     """The capture file link type of frames read on ``name``: Ethernet (loopback frames carry a zeroed
     Ethernet header on Linux), Linux cooked v2 for ``any``."""
     return LINKTYPE_LINUX_SLL2 if name == "any" else LINKTYPE_ETHERNET
+
+
+def with_vlan_tag(data: bytes, tci: int, tpid: int) -> bytes:
+    """``data`` with the 802.1Q tag (``tpid``, ``tci``) put back after the MAC addresses (pcap-linux.c)."""
+    return data[:VLAN_OFFSET] + struct.pack("!HH", tpid, tci) + data[VLAN_OFFSET:]
+
+
+def vlan_tpid(status: int, tpid: int) -> int:
+    """The tag's TPID: the kernel's when it gave one, else 802.1Q's (libpcap's ``VLAN_TPID``)."""
+    return tpid if tpid or status & TP_STATUS_VLAN_TPID_VALID else ETH_P_8021Q
 
 
 def cooked_header(protocol: int, ifindex: int, hatype: int, pkttype: int, address: bytes) -> bytes:
@@ -224,8 +250,9 @@ class RecvCapture(CaptureSocket):
         except PermissionError:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.buffer_size)
         self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
         self._buffer = bytearray(self.snaplen)
-        self._ancillary = socket.CMSG_SPACE(TIMESPEC.size)
+        self._ancillary = socket.CMSG_SPACE(TIMESPEC.size) + socket.CMSG_SPACE(AUXDATA.size)
         self._indexes: dict[str, int] = {}
 
     def _index(self, name: str) -> int:
@@ -240,7 +267,7 @@ class RecvCapture(CaptureSocket):
         recvmsg_into, buffer, view = self.sock.recvmsg_into, self._buffer, memoryview(self._buffer)
         for _ in range(64):
             try:
-                length, ancillary, _, address = recvmsg_into([buffer], self._ancillary, socket.MSG_TRUNC)
+                received, ancillary, _, address = recvmsg_into([buffer], self._ancillary, socket.MSG_TRUNC)
             except BlockingIOError:
                 if frames or not self._wait(timeout):
                     break
@@ -249,17 +276,31 @@ class RecvCapture(CaptureSocket):
             # address: (ifname, protocol, pkttype, hatype, hwaddr)
             if address[2] == PACKET_OUTGOING and self.loopback_index >= 0 and address[0] == "lo":
                 continue
-            stamp = 0
+            stamp, length, tag = 0, received, None
             for level, kind, value in ancillary:
                 if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS:
                     seconds, nanoseconds = TIMESPEC.unpack(value)
                     stamp = seconds * 1_000_000_000 + nanoseconds
-            data = bytes(view[:min(length, len(buffer))])
+                elif level == SOL_PACKET and kind == PACKET_AUXDATA and len(value) >= AUXDATA.size:
+                    length, tag = self._auxdata(value)
+            data = bytes(view[:min(received, len(buffer))])
+            if tag is not None and not self.cooked and len(data) >= VLAN_OFFSET:
+                data, length = with_vlan_tag(data, *tag), length + VLAN_TAG_LEN
             if self.cooked:
                 data = cooked_header(address[1], self._index(address[0]), address[3], address[2], address[4]) + data
                 length += COOKED_LENGTH
             frames.append((stamp, data[:self.snaplen], length, address[2]))
         return frames
+
+    @staticmethod
+    def _auxdata(value: bytes) -> tuple[int, tuple[int, int] | None]:
+        """From a ``tpacket_auxdata``: the frame's length on the wire (``tp_len``: ``recvmsg()`` gives the
+        length the filter's ``ret`` cut it to) and its stripped VLAN tag ``(tci, tpid)``, None when it had
+        none (libpcap's ``VLAN_VALID``: the flag, or a TCI from a kernel older than the flag)."""
+        status, wire_length, _, _, _, tci, tpid = AUXDATA.unpack_from(value)
+        if tci or status & TP_STATUS_VLAN_VALID:
+            return wire_length, (tci, vlan_tpid(status, tpid))
+        return wire_length, None
 
 
 class RingCapture(CaptureSocket):
@@ -315,7 +356,7 @@ class RingCapture(CaptureSocket):
         frames: list[Frame] = []
         at = base + offset
         for _ in range(count):
-            following, sec, nsec, kept, length, _, mac, net = unpack(ring, at)
+            following, sec, nsec, kept, length, status, mac, net = unpack(ring, at)
             pkttype = ring[at + pkttype_at]
             if pkttype == PACKET_OUTGOING and int.from_bytes(ring[at + ifindex_at:at + ifindex_at + 4],
                                                              "little") == loopback:
@@ -328,9 +369,19 @@ class RingCapture(CaptureSocket):
                 length += COOKED_LENGTH
             else:
                 data = ring[at + mac:at + mac + min(kept, snaplen)]
+                if status & TP_STATUS_VLAN_VALID and kept >= VLAN_OFFSET:
+                    data, length = self.tagged(at, status, data), length + VLAN_TAG_LEN
             frames.append((sec * 1_000_000_000 + nsec, data, length, pkttype))
             at += following
         return frames
+
+    def tagged(self, at: int, status: int, data: bytes) -> bytes:
+        """``data``, the frame whose header is at ``at``, with its VLAN tag (``hv1``) put back and cut to
+        the snap length again."""
+        ring = self._ring
+        assert ring is not None
+        tci, tpid = VLAN_FIELDS.unpack_from(ring, at + VLAN_FIELDS_OFFSET)
+        return with_vlan_tag(data, tci, vlan_tpid(status, tpid))[:self.snaplen]
 
     def close(self) -> None:
         super().close()

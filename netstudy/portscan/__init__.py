@@ -12,12 +12,17 @@ SYN or UDP scan with nmap's port states and reasons (``netstudy portscan TARGET`
 - ``services.py``: service names and ``--top-ports`` from nmap's installed ``nmap-services``, read at
   run time (never shipped: Nmap Public Source License), else ``/etc/services`` and netstudy's own
   short list ``data/portscan/top-ports.txt``.
-- ``drivers.py``: the sockets of each scan type (``Connect``, ``Syn``, ``UdpRaw``, ``UdpDatagram``) and
-  ``descriptor_budget`` (how many sockets ``RLIMIT_NOFILE`` allows at once).
+- ``drivers.py``: the sockets of a connect scan (``Connect``), the ``Driver`` every scan type's sockets
+  are, and ``descriptor_budget`` (how many sockets ``RLIMIT_NOFILE`` allows at once);
+  ``packet_drivers.py``: those of the SYN and UDP scans (``Syn``, ``UdpRaw``, ``UdpDatagram``), imported
+  only by them (with ``netstudy.net`` and ``netstudy.wire``).
 - ``engine.py``: the loop and the clock: :class:`PortScan` / :func:`portscan` /
   :func:`portscan_async` for ``connect`` (non-blocking, bounded by ``RLIMIT_NOFILE``, self-connects
   caught), ``syn`` (raw sockets, ``netstudy.net.RawIPv4Socket``) and ``udp`` (raw, or connected UDP
-  sockets without privilege); :func:`grab_banners`.
+  sockets without privilege), a long TCP scan split across worker processes (``workers``);
+  :func:`grab_banners`.
+- ``workers.py``: the worker processes of a split scan (``fork``, a pipe each, the records sent back as
+  tuples and put back in order), :func:`~netstudy.portscan.workers.split`, ``usable_cores``.
 - ``output.py``: nmap's report (:func:`report_lines`: ``PORT STATE SERVICE REASON``, ``Not shown: ...``).
 - ``figures.py``: :func:`port_map` (ports × scan types, coloured by state, reasons written in),
   :func:`timeline` (probe sent → answer, per port), :func:`handshake` (a TCP exchange as a ladder).
@@ -25,6 +30,8 @@ SYN or UDP scan with nmap's port states and reasons (``netstudy portscan TARGET`
   first lesson (and its self-connect trap).
 - ``exercises.py`` / ``solutions.py``: notebook 04's checks and their reference answers.
 """
+from typing import Any
+
 from netstudy.portscan.core import (
     SCANS,
     TCP_TABLE,
@@ -44,10 +51,18 @@ from netstudy.portscan.core import (
     tcp_verdict,
 )
 from netstudy.portscan.engine import PortScan, grab_banners, portscan, portscan_async
-from netstudy.portscan.packets import udp_payload, udp_probe
 from netstudy.portscan.services import ServiceTable, services
 
 __all__ = ["SCANS", "TCP_TABLE", "UDP_TABLE", "Answer", "PortRecord", "PortSpec", "Probe", "ScanResult", "ScanTable",
            "State", "combine", "connect_verdict", "expand_targets", "icmp_verdict", "parse_ports", "tcp_verdict",
            "PortScan", "grab_banners", "portscan", "portscan_async", "udp_payload", "udp_probe",
            "ServiceTable", "services"]
+
+
+def __getattr__(name: str) -> Any:
+    """``udp_payload`` and ``udp_probe`` (``packets.py``), imported when first asked for: they need
+    ``netstudy.wire``, which a connect scan never imports."""
+    if name in ("udp_payload", "udp_probe"):
+        from netstudy.portscan import packets
+        return getattr(packets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,13 +1,13 @@
-"""The sockets of each scan type, one class each, as ``netstudy.portscan.engine``'s loop drives them:
-``send(probe)``, ``poll(timeout)`` -> core :class:`~netstudy.portscan.core.Answer` events,
-``capacity()`` (how many more probes may be in flight), ``forget(record)`` (a record settled or timed
-out: release what was held for it), ``close()``.
+"""The sockets of each scan type, one class each, as ``netstudy.portscan.engine``'s loop drives them
+(:class:`Driver`): ``send(probe)``, ``poll(timeout)`` -> core :class:`~netstudy.portscan.core.Answer`
+events, ``capacity()`` (how many more probes may be in flight), ``forget(record)`` (a record settled or
+timed out: release what was held for it), ``close()``.
 
 - :class:`Connect`: a non-blocking ``connect()`` per port (``-sT``); self-connects caught.
-- :class:`Syn`: SYNs on a raw socket; SYN/ACK and RST from a raw TCP socket, ICMP from a raw ICMP socket.
-- :class:`UdpRaw`: UDP datagrams on a raw socket; answers and ICMP from raw sockets.
-- :class:`UdpDatagram`: a connected UDP socket per port, no privilege: ``ECONNREFUSED`` and ``IP_RECVERR``.
-- :func:`descriptor_budget`: how many sockets ``RLIMIT_NOFILE`` allows at once.
+- :func:`descriptor_budget`: how many sockets ``RLIMIT_NOFILE`` allows at once; :func:`is_local`.
+- ``packet_drivers.py`` holds the drivers of the scans that write their own packets or read ICMP errors
+  (``-sS``, ``-sU``): they need ``netstudy.net`` and ``netstudy.wire``, which a connect scan never
+  imports (a fifth of its start-up).
 """
 from __future__ import annotations
 
@@ -15,31 +15,20 @@ import _socket
 import contextlib
 import errno
 import os
-import random
 import resource
 import selectors
 import socket
 import struct
 import time
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from netstudy.errors import InputError
-from netstudy.net import IcmpSocket, RawIPv4Socket, reserve_port, source_address
-from netstudy.portscan.core import Answer, PortRecord, Probe, connect_verdict, icmp_verdict
-from netstudy.portscan.packets import (
-    read_icmp_answer,
-    read_tcp_answer,
-    read_udp_answer,
-    udp_payload,
-    udp_probe,
-)
-from netstudy.wire.echo import IP_RECVERR, ProbeError, read_ancillary, read_error_queue
-from netstudy.wire.syn import SynTemplate
+from netstudy.portscan.core import Answer, PortRecord, Probe, connect_verdict
 
 FD_MARGIN = 64                       # descriptors kept back for everything else the process holds
 _LINGER_ZERO = struct.pack("ii", 1, 0)   # close() sends a RST, not a FIN: no TIME_WAIT for a knock
 _NONBLOCKING_STREAM = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
+_REFUSED = connect_verdict(errno.ECONNREFUSED) or ("closed", "conn-refused")
 
 
 def descriptor_budget(wanted: int) -> int:
@@ -79,8 +68,25 @@ def is_local(address: str) -> bool:
 
 
 # -- one class per scan type: open, send a probe, read what came back ---------------------------------
+class Driver(Protocol):
+    """What the engine's loop asks of a scan type's sockets."""
+
+    mechanism: str
+
+    def capacity(self) -> int: ...
+
+    def send(self, probe: Probe) -> None: ...
+
+    def poll(self, timeout: float) -> list[Answer]: ...
+
+    def forget(self, record: PortRecord) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Connect:
-    """A non-blocking connect() per port."""
+    """A non-blocking connect() per port. A socket whose connect was refused is used again for the next
+    port (a refused connect leaves it unconnected, connect(2)): no socket() and close() per closed port."""
 
     mechanism = "connect"
 
@@ -89,17 +95,26 @@ class Connect:
         self.selector = selectors.DefaultSelector()
         self.open: dict[int, Any] = {}
         self.local: list[Answer] = []
+        self.spare: Any = None
 
     def capacity(self) -> int:
         return self.limit - len(self.open)
 
     def send(self, probe: Probe) -> None:
-        sock = _socket.socket(socket.AF_INET, _NONBLOCKING_STREAM)     # the C type: no Python wrapper to build
-        code = sock.connect_ex((probe.host, probe.port))
+        sock = self.spare or _socket.socket(socket.AF_INET, _NONBLOCKING_STREAM)  # the C type: no Python wrapper
+        self.spare = None
+        address = (probe.host, probe.port)
+        code = sock.connect_ex(address)
         if code == errno.EINPROGRESS:
-            # on loopback the RST has usually arrived before connect() returns: no need to wait for it
-            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or errno.EINPROGRESS
-        if code == errno.EINPROGRESS:
+            # asked again, connect() says how the attempt ended if it has (on loopback the answer is
+            # processed before the first call returns): 0, ECONNREFUSED (the socket is then unconnected
+            # again, reusable), or EALREADY while the SYN still waits for its answer
+            code = sock.connect_ex(address)
+        if code == errno.ECONNREFUSED:                   # the common case, in short: closed, socket kept
+            self.spare = sock
+            self.local.append(Answer(probe.host, probe.port, "tcp", *_REFUSED, time.perf_counter_ns()))
+            return
+        if code == errno.EALREADY:
             self.selector.register(sock, selectors.EVENT_WRITE, probe)
             self.open[probe.index] = sock
             return
@@ -146,205 +161,7 @@ class Connect:
     def close(self) -> None:
         for index in list(self.open):
             self._close(index)
+        if self.spare is not None:
+            self.spare.close()
+            self.spare = None
         self.selector.close()
-
-
-class _RawScan:
-    """What the SYN and the raw UDP scans share: a raw socket of one protocol that writes our probes and
-    reads the answers to one held source port (no other program gets it), a raw ICMP socket for the
-    unreachables, at most ``parallel`` probes in flight, and answers our own stack gives queued in
-    ``local``."""
-
-    mechanism = "raw"
-    protocol: str
-
-    def _open(self, number: int, what: str, instead: str, kind: int, ports: Sequence[int], parallel: int) -> None:
-        self.raw = RawIPv4Socket(number, what, instead)
-        try:
-            self.icmp = IcmpSocket(4, "raw")
-            try:
-                self.hold = reserve_port(kind, set(ports))
-            except BaseException:
-                self.icmp.close()
-                raise
-        except BaseException:
-            self.raw.close()
-            raise
-        self.sport = self.hold.getsockname()[1]
-        self.raw.only_to_port(self.sport)
-        self.limit, self.in_flight = parallel, 0
-        self.selector = selectors.DefaultSelector()
-        self.selector.register(self.raw, selectors.EVENT_READ)
-        self.selector.register(self.icmp, selectors.EVENT_READ)
-        self.local: list[Answer] = []
-
-    def capacity(self) -> int:
-        return self.limit - self.in_flight
-
-    def _unreachables(self, events: list[Answer]) -> None:
-        """The ICMP errors that quote one of our probes, as answers."""
-        while (event := self.icmp.read()) is not None:
-            if isinstance(event, ProbeError) and (answer := read_icmp_answer(event, self.protocol, self.sport)):
-                events.append(answer)
-
-    def forget(self, record: PortRecord) -> None:
-        self.in_flight = max(self.in_flight - 1, 0)
-
-    def close(self) -> None:
-        self.selector.close()
-        self.raw.close()
-        self.icmp.close()
-        self.hold.close()
-
-
-class Syn(_RawScan):
-    """SYNs written on a raw socket; SYN/ACK, RST and ICMP unreachables read from raw sockets."""
-
-    protocol = "tcp"
-
-    def __init__(self, hosts: Sequence[str], ports: Sequence[int], parallel: int) -> None:
-        self._open(6, "a SYN scan (-sS)", "a connect scan (-sT) works without it", socket.SOCK_STREAM, ports,
-                   parallel)
-        self.isn = random.getrandbits(32)
-        self.ack = (self.isn + 1) & 0xFFFFFFFF
-        self.templates = {host: SynTemplate(source_address(host), host, self.sport, self.isn) for host in hosts}
-
-    def send(self, probe: Probe) -> None:
-        if self.raw.send(self.templates[probe.host].probe(probe.port), probe.host):
-            self.in_flight += 1
-        else:                                   # the send buffer is full: this probe did not leave
-            self.local.append(Answer(probe.host, probe.port, "tcp", "requeue", "no buffer", time.perf_counter_ns()))
-
-    def poll(self, timeout: float) -> list[Answer]:
-        events, self.local = self.local, []
-        if not events and not self.selector.select(timeout):
-            return events
-        raw, sport, ack = self.raw, self.sport, self.ack
-        while (read := raw.read_into()) is not None:
-            answer = read_tcp_answer(read[0], read[1], sport, ack, read[2])
-            if answer is not None:
-                events.append(answer)
-        self._unreachables(events)
-        return events
-
-
-class UdpRaw(_RawScan):
-    """UDP datagrams written on a raw socket; UDP answers and ICMP unreachables read from raw sockets."""
-
-    protocol = "udp"
-
-    def __init__(self, hosts: Sequence[str], ports: Sequence[int], parallel: int) -> None:
-        what, instead = "a raw UDP scan (-sU --mechanism raw)", "-sU --mechanism datagram and -sT work without it"
-        self._open(17, what, instead, socket.SOCK_DGRAM, ports, parallel)   # answers land in hold, not an error
-        self.hold.setblocking(False)
-        self.selector.register(self.hold, selectors.EVENT_READ)
-        self.sources = {host: source_address(host) for host in hosts}
-
-    def send(self, probe: Probe) -> None:
-        datagram = udp_probe(self.sources[probe.host], probe.host, self.sport, probe.port)
-        if self.raw.send(datagram, probe.host):
-            self.in_flight += 1
-        else:
-            self.local.append(Answer(probe.host, probe.port, "udp", "requeue", "no buffer", time.perf_counter_ns()))
-
-    def poll(self, timeout: float) -> list[Answer]:
-        events, self.local = self.local, []
-        if not events and not self.selector.select(timeout):
-            return events
-        while (read := self.raw.read_into()) is not None:
-            answer = read_udp_answer(read[0], read[1], self.sport, read[2])
-            if answer is not None:
-                events.append(answer)
-        self._unreachables(events)
-        with contextlib.suppress(OSError):
-            while self.hold.recv(65536) is not None:          # the answers' copies: read above, dropped here
-                pass
-        return events
-
-
-class UdpDatagram:
-    """A connected UDP socket per port: an answer is data; an ICMP error is ``ECONNREFUSED`` (port
-    unreachable) or another errno, with its type and code in the error queue (``IP_RECVERR``)."""
-
-    mechanism = "datagram"
-
-    def __init__(self, parallel: int) -> None:
-        self.limit = descriptor_budget(parallel)
-        self.selector = selectors.DefaultSelector()
-        self.open: dict[int, socket.socket] = {}
-        self.local: list[Answer] = []
-
-    def capacity(self) -> int:
-        return self.limit - len(self.open)
-
-    def send(self, probe: Probe) -> None:
-        old = self.open.pop(probe.index, None)
-        if old is not None:
-            self.selector.unregister(old)
-            old.close()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
-        try:
-            sock.connect((probe.host, probe.port))
-            sock.send(udp_payload(probe.port))
-        except OSError as exc:
-            sock.close()
-            code = exc.errno or 0
-            verdict = ("closed", "port-unreach") if code == errno.ECONNREFUSED else connect_verdict(code)
-            if verdict is not None:
-                self.local.append(Answer(probe.host, probe.port, "udp", verdict[0], verdict[1],
-                                         time.perf_counter_ns()))
-            return
-        self.selector.register(sock, selectors.EVENT_READ, probe)
-        self.open[probe.index] = sock
-
-    def _read(self, sock: socket.socket, probe: Probe) -> Answer | None:
-        now = time.perf_counter_ns()
-        try:
-            data, ancdata, _, address = sock.recvmsg(512, 512, socket.MSG_ERRQUEUE)
-        except (BlockingIOError, InterruptedError):
-            pass
-        else:
-            _, error = read_ancillary(ancdata)
-            if error is not None:
-                event = read_error_queue(data, error, (probe.host, probe.port), None, 4, now, "udp")
-                if event is not None:
-                    verdict = icmp_verdict("udp", event.icmp_type, event.icmp_code)
-                    if verdict is not None:
-                        return Answer(probe.host, probe.port, "udp", verdict[0], verdict[1], now)
-                return None
-        try:
-            sock.recv(65536)
-        except ConnectionRefusedError:
-            return Answer(probe.host, probe.port, "udp", "closed", "port-unreach", now)
-        except (BlockingIOError, InterruptedError):
-            return None
-        except OSError as exc:
-            verdict = connect_verdict(exc.errno or 0)
-            return None if verdict is None else Answer(probe.host, probe.port, "udp", verdict[0], verdict[1], now)
-        return Answer(probe.host, probe.port, "udp", "open", "udp-response", now)
-
-    def poll(self, timeout: float) -> list[Answer]:
-        events, self.local = self.local, []
-        for key, _ in self.selector.select(0 if events else timeout):
-            answer = self._read(key.fileobj, key.data)  # type: ignore[arg-type]  # always our sockets
-            if answer is not None:
-                events.append(answer)
-        return events
-
-    def forget(self, record: PortRecord) -> None:
-        sock = self.open.pop(record.index, None)
-        if sock is not None:
-            self.selector.unregister(sock)
-            sock.close()
-
-    def close(self) -> None:
-        for sock in self.open.values():
-            self.selector.unregister(sock)
-            sock.close()
-        self.open.clear()
-        self.selector.close()
-
-
-Driver = Connect | Syn | UdpRaw | UdpDatagram

@@ -15,6 +15,12 @@ every answer, and tells the table the time so that silent ports are retried and 
   answers read from raw UDP and ICMP sockets; without privilege (``"datagram"``), a connected UDP
   socket per port whose ICMP errors come back as ``ECONNREFUSED`` and through ``IP_RECVERR``.
 
+A TCP scan of SPLIT_FROM probes or more is split across worker processes, one per usable core
+(``workers``; :mod:`netstudy.portscan.workers`): each runs this same loop, with its own sockets and its
+own table, over a contiguous slice of the ports, at ``rate / workers``; the parent puts the records they
+send back in order. On a host of its own, a scan is bound by CPU (most of it the kernel's work in
+``connect()`` / ``sendto()``), so each core is a worker's.
+
 ``portscan("127.0.0.1", "1-1024")`` is a plain synchronous call (fine inside Jupyter);
 ``PortScan(...).run()`` yields each record as it settles (what the CLI's progress bar counts);
 ``await portscan_async(...)`` runs it on a worker thread; :func:`grab_banners` reads what open TCP
@@ -22,18 +28,19 @@ services say first.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
+import functools
 import selectors
+import signal
 import socket
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from netstudy.errors import InputError, PrivilegeError, check_number
-from netstudy.net import RawIPv4Socket, resolve
 from netstudy.portscan.core import (
     SCAN_FLAG,
     SCAN_PROTOCOL,
@@ -45,9 +52,11 @@ from netstudy.portscan.core import (
     combine,
     expand_targets,
     parse_ports,
+    paused_collection,
 )
-from netstudy.portscan.drivers import Connect, Driver, Syn, UdpDatagram, UdpRaw, descriptor_budget, is_local
+from netstudy.portscan.drivers import Connect, Driver, descriptor_budget, is_local
 from netstudy.portscan.services import services
+from netstudy.portscan.workers import Outbox, Workers, pack, split, unpack, usable_cores
 
 DEFAULT_PARALLEL = {"connect": 1024, "syn": 4096, "udp": 256}
 DEFAULT_RATE = {"connect": None, "syn": None, "udp": 500.0}        # probes a second; None: no pacing
@@ -58,6 +67,12 @@ MAX_RATE = 1_000_000           # probes a second
 MAX_TIMEOUT = 3600.0           # seconds a probe may wait
 MAX_RETRIES = 10               # attempts after the first (nmap's --max-retries default)
 MAX_PARALLEL = 65536           # probes in flight
+MAX_WORKERS = 64               # processes
+SPLIT_FROM = 4096              # probes: a TCP scan this long is split across the cores (workers=None)
+BATCH = 1024                   # records a worker sends at once...
+BATCH_NS = 100_000_000         # ...or after this long (the progress bar moves)
+PACE_SLACK_NS = 2_000_000      # how far behind its pace a paced scan may fall before it stops catching up
+COUNTED = ("self_connects", "late", "strays")     # what each worker's table counts, added up
 HTTP_PORTS = frozenset({80, 8000, 8008, 8080, 8088, 8888})
 
 
@@ -68,6 +83,8 @@ def resolve_targets(targets: str | Iterable[str]) -> tuple[list[str], dict[str, 
     names: dict[str, str] = {}
     for item in expand_targets(targets):
         if any(c.isalpha() for c in item) or not item.replace(".", "").isdigit():
+            # imported here: netstudy.net is slow to import, and only names need it
+            from netstudy.net import resolve
             _, address = resolve(item, 4)
             names[address] = item
         else:
@@ -84,14 +101,17 @@ class PortScan:
     spec (``"1-1024"``, ``"U:53,T:80"``), a list of numbers, or None with ``top_ports``; ``scan``:
     ``connect``, ``syn`` or ``udp``; ``rate``: probes a second (None: as fast as ``parallel`` allows;
     UDP: 500); ``timeout``: seconds the first attempt waits, each retry ``backoff`` times longer;
-    ``mechanism`` (UDP): ``auto`` (raw if privileged, else ``datagram``), ``raw`` or ``datagram``.
+    ``mechanism`` (UDP): ``auto`` (raw if privileged, else ``datagram``), ``raw`` or ``datagram``;
+    ``workers``: processes that share the ports (None: one per usable core for a TCP scan of at least
+    SPLIT_FROM probes, else one), each with its own sockets, ``rate`` / ``workers`` and ``parallel`` /
+    ``workers``; their records are merged in order (:mod:`netstudy.portscan.workers`).
     A value that cannot be used raises :class:`InputError`; a missing privilege :class:`PrivilegeError`
     saying what is needed and what works instead."""
 
     def __init__(self, targets: str | Iterable[str] = "127.0.0.1", ports: str | Sequence[int] | None = None, *,
                  scan: str = "connect", top_ports: int | None = None, rate: float | None = None,
                  timeout: float = 1.0, retries: int | None = None, backoff: float = 1.5,
-                 parallel: int | None = None, mechanism: str = "auto") -> None:
+                 parallel: int | None = None, mechanism: str = "auto", workers: int | None = None) -> None:
         if scan not in SCAN_PROTOCOL:
             raise InputError(f"scan must be connect, syn or udp, not {scan!r}")
         protocol = SCAN_PROTOCOL[scan]
@@ -111,30 +131,51 @@ class PortScan:
             check_number("parallel", parallel, 1, MAX_PARALLEL, whole=True)
         if mechanism not in ("auto", "raw", "datagram"):
             raise InputError(f"mechanism must be auto, raw or datagram, not {mechanism!r}")
+        if workers is not None:
+            check_number("workers", workers, 1, MAX_WORKERS, whole=True)
         self.hosts, self.names = resolve_targets(targets)
-        self.table = ScanTable(self.hosts, self.port_list, scan, timeout_ns=int(timeout * 1e9),
-                               retries=DEFAULT_RETRIES[scan] if retries is None else retries, backoff=backoff)
-        wanted = parallel or DEFAULT_PARALLEL[scan]
-        if wanted < 1:
-            raise InputError(f"parallel must be at least 1, not {wanted}")
-        self.driver: Driver
-        if scan == "connect":
-            self.driver = Connect(wanted)
-        elif scan == "syn":
-            self.driver = Syn(self.hosts, self.port_list, wanted)
-        elif mechanism == "datagram":
-            self.driver = UdpDatagram(wanted)
-        else:
-            try:
-                self.driver = UdpRaw(self.hosts, self.port_list, wanted)
-            except PrivilegeError:
-                if mechanism == "raw":
-                    raise
-                self.driver = UdpDatagram(wanted)
-        self.mechanism = self.driver.mechanism
+        self.retries = DEFAULT_RETRIES[scan] if retries is None else retries
+        self.options: dict[str, Any] = {"timeout": timeout, "retries": self.retries, "backoff": backoff,
+                                        "parallel": parallel, "mechanism": mechanism}
+        if backoff < 1:
+            raise InputError(f"backoff must be at least 1, not {backoff:g}")
+        self.total = len(self.port_list) * len(self.hosts)          # records the scan settles
+        if workers is None:
+            workers = usable_cores() if scan != "udp" and self.total >= SPLIT_FROM else 1
+        self.workers = min(workers, len(self.port_list))
+        self.driver: Driver | None = None
+        self.pool: Workers | None = None
+        self._table: ScanTable | None = None
+        self._gathered: list[PortRecord | None] | None = None      # a split scan's records, as they come
+        self._counts: Counter[str] = Counter()                     # ... and its workers' counts
+        if self.workers == 1:
+            self.driver = self._driver(scan, parallel or DEFAULT_PARALLEL[scan], mechanism)
+            self.mechanism = self.driver.mechanism
+        else:                        # each worker opens its own sockets; the first to finish says which
+            self.mechanism = {"connect": "connect", "syn": "raw"}.get(scan, "datagram" if mechanism == "datagram"
+                                                                     else "raw")
         self.slowed: list[float] = []
+        self.stopping = False
         self._start_ns = self._end_ns = 0
         self.started = ""
+
+    def _driver(self, scan: str, wanted: int, mechanism: str) -> Driver:
+        if wanted < 1:
+            raise InputError(f"parallel must be at least 1, not {wanted}")
+        if scan == "connect":
+            return Connect(wanted)
+        # imported here: they need netstudy.net and netstudy.wire, a connect scan never does
+        from netstudy.portscan.packet_drivers import Syn, UdpDatagram, UdpRaw
+        if scan == "syn":
+            return Syn(self.hosts, self.port_list, wanted)
+        if mechanism == "datagram":
+            return UdpDatagram(wanted)
+        try:
+            return UdpRaw(self.hosts, self.port_list, wanted)
+        except PrivilegeError:
+            if mechanism == "raw":
+                raise
+            return UdpDatagram(wanted)
 
     def _ports(self, ports: str | Sequence[int] | None, top_ports: int | None) -> list[int]:
         if top_ports is not None:
@@ -154,7 +195,10 @@ class PortScan:
         return list(dict.fromkeys(numbers))
 
     def close(self) -> None:
-        self.driver.close()
+        if self.driver is not None:
+            self.driver.close()
+        if self.pool is not None:
+            self.pool.close()
 
     def __enter__(self) -> PortScan:
         return self
@@ -162,15 +206,37 @@ class PortScan:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def table(self) -> ScanTable:
+        """The scan's records and their bookkeeping. A split scan's is built from what its workers sent
+        (so far, while they run)."""
+        if self._table is None:
+            table = ScanTable(self.hosts, self.port_list, self.scan, timeout_ns=int(self.options["timeout"] * 1e9),
+                              retries=self.retries, backoff=self.options["backoff"], records=self._gathered)
+            if self._gathered is None or self.pool is None or not self.pool.running:
+                self._table = table
+            table.self_connects, table.late, table.strays = (self._counts[key] for key in COUNTED)
+            return table
+        return self._table
+
     def run(self) -> Iterator[PortRecord]:
-        """Probe every port, yielding each record as it settles."""
-        perf, table, driver = time.perf_counter_ns, self.table, self.driver
+        """Probe every port, yielding each record as it settles (from the workers as they send them)."""
         self.started = time.strftime("%Y-%m-%d %H:%M %Z")
-        start = self._start_ns = perf()
-        next_send = start
+        self._start_ns = time.perf_counter_ns()
+        return self._run_here(self.driver) if self.driver is not None else self._run_split()
+
+    def stop(self) -> None:
+        """Make :meth:`run` return at its next turn (safe in a signal handler); then :meth:`interrupt`."""
+        self.stopping = True
+
+    def _run_here(self, driver: Driver) -> Iterator[PortRecord]:
+        perf, table = time.perf_counter_ns, self.table
+        next_probe, receive, send, forget = table.send, table.receive, driver.send, driver.forget   # the hot path
+        udp = self.protocol == "udp"
+        next_send = self._start_ns
         late_answers = 0
         try:
-            while not table.done:
+            while not table.done and not self.stopping:
                 now = perf()
                 for record in table.expire(now):
                     driver.forget(record)
@@ -178,14 +244,16 @@ class PortScan:
                         yield self._settle(record)
                 step = 0 if self.rate is None else int(1e9 / self.rate)
                 room = driver.capacity()
-                while room > 0 and table.has_due and now >= next_send:
-                    probe = table.send(now)
+                while room > 0 and now >= next_send:
+                    probe = next_probe(now)
                     if probe is None:
                         break
-                    driver.send(probe)
+                    send(probe)
                     room -= 1
                     if step:
-                        next_send = max(next_send + step, now - step)     # keep the pace, no burst to catch up
+                        # keep the pace; behind it (the selector sleeps whole milliseconds), catch up by
+                        # at most PACE_SLACK_NS of probes at once
+                        next_send = max(next_send + step, now - max(step, PACE_SLACK_NS))
                         now = perf()
                 if table.done:
                     break
@@ -195,16 +263,16 @@ class PortScan:
                     wakes = [w for w in (table.next_deadline(),) if w is not None]
                 wait = max(min(wakes) - perf(), 0) / 1e9 if wakes else 0.05
                 for answer in driver.poll(min(wait, 0.2)):
-                    answered = table.receive(answer)
+                    answered = receive(answer)
                     if answered is None:
                         continue
                     record = answered
-                    driver.forget(record)
+                    forget(record)
                     if record.state in SETTLED:
-                        if self.protocol == "udp" and record.attempts > 1 and record.reason == "port-unreach":
+                        if udp and record.attempts > 1 and record.reason == "port-unreach":
                             late_answers += 1
                             self._slow_down(late_answers)
-                        yield self._settle(record)
+                        yield record if record.state is State.CLOSED else self._settle(record)
         finally:
             self._end_ns = perf()
 
@@ -220,9 +288,80 @@ class PortScan:
             record.service = self.services.name(record.port, record.protocol)
         return record
 
-    def interrupt(self) -> None:
-        """Stop now (Ctrl-C): ports probed but not answered become silent, the others are dropped."""
-        self.table.finish()
+    # -- split across worker processes --
+    def _run_split(self) -> Iterator[PortRecord]:
+        slices = split(self.port_list, self.workers)
+        starts = [0]
+        for part in slices[:-1]:
+            starts.append(starts[-1] + len(part) * len(self.hosts))
+        self._offsets = starts
+        self._gathered = [None] * self.total
+        self.pool = Workers(functools.partial(self._work, slices=slices), len(slices))
+        try:
+            while self.pool.running:
+                for number, message in self.pool.messages(0.2):
+                    yield from self._file(number, message)
+        finally:
+            self._end_ns = time.perf_counter_ns()
+        self._table = None                                  # built from every record, now that all came
+
+    def _work(self, number: int, outbox: Outbox, slices: list[Sequence[int]]) -> None:
+        """One worker (in its own process): this scan over its slice of the ports, the records sent back
+        in batches as they settle, then the rest (never probed, or given up at a stop) and the counts."""
+        count = len(slices)
+        options = dict(self.options, rate=None if self.rate is None else self.rate / count, workers=1,
+                       parallel=max((self.options["parallel"] or DEFAULT_PARALLEL[self.scan]) // count, 1))
+        with PortScan(self.hosts, list(slices[number]), scan=self.scan, **options) as scan:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: scan.stop())
+            if Workers.stop_requested:
+                scan.stop()
+            batch: list[tuple[Any, ...]] = []
+            flushed = time.perf_counter_ns()
+            for record in scan.run():
+                batch.append(pack(record))
+                if len(batch) >= BATCH or time.perf_counter_ns() - flushed > BATCH_NS:
+                    outbox.send(("records", batch))
+                    batch, flushed = [], time.perf_counter_ns()
+            given_up = scan.interrupt() if scan.stopping else []
+            batch += [pack(r) for r in given_up] + [pack(r) for r in scan.table.records if r.state is State.QUEUED]
+            outbox.send(("records", batch))
+            counts = {key: getattr(scan.table, key) for key in COUNTED}
+            outbox.send(("done", {"mechanism": scan.mechanism, "slowed": scan.slowed, "counts": counts}))
+
+    def _file(self, number: int, message: tuple[str, Any]) -> list[PortRecord]:
+        """A worker's message taken in: its records put in their places (the settled ones returned), its
+        counts added up, its error raised here."""
+        kind, payload = message
+        if kind == "error":
+            raise payload
+        if kind == "done":
+            self.mechanism = payload["mechanism"]
+            self.slowed += [rate * self.workers for rate in payload["slowed"]]    # a worker's pace, times their count
+            self._counts.update(payload["counts"])
+            return []
+        hosts, ports, protocol, offset = self.hosts, self.port_list, self.protocol, self._offsets[number]
+        gathered, settled = self._gathered, []
+        assert gathered is not None
+        with paused_collection():
+            for row in payload:
+                record = gathered[row[0] + offset] = unpack(row, offset, hosts, ports, protocol)
+                if record.state is not State.QUEUED:             # QUEUED: never probed (the scan was stopped)
+                    settled.append(record)
+        return settled
+
+    def interrupt(self) -> list[PortRecord]:
+        """Stop now (Ctrl-C): ports probed but not answered become silent, the others are dropped (each
+        worker's are collected first). Returns the records given up."""
+        if self.pool is not None:
+            self.pool.stop()
+            deadline = time.monotonic() + 2.0
+            while self.pool.running and time.monotonic() < deadline:
+                for number, message in self.pool.messages(0.1):
+                    self._file(number, message)
+            self.pool.close()
+            self._table = None                              # built again from every record gathered
+        return self.table.finish()
 
     @property
     def elapsed_ns(self) -> int:
@@ -299,6 +438,8 @@ def portscan(targets: str | Iterable[str] = "127.0.0.1", ports: str | Sequence[i
 async def portscan_async(targets: str | Iterable[str] = "127.0.0.1", ports: str | Sequence[int] | None = None,
                          **options: Any) -> ScanResult:
     """:func:`portscan` to ``await``: the same loop on a worker thread."""
+    # asyncio imported here: the CLI never needs it, and it takes long to import
+    import asyncio
     return await asyncio.to_thread(portscan, targets, ports, **options)
 
 
@@ -377,6 +518,8 @@ def capture(action: Any, ports: Iterable[int], protocol: int = 6) -> tuple[Any, 
     this host receives; return its value and ``(perf_counter_ns, datagram)`` for those whose source or
     destination port is in ``ports`` (for ICMP: every message). On loopback a host receives what it sends,
     so both directions are there. Needs root or CAP_NET_RAW (:class:`PrivilegeError` otherwise)."""
+    # imported here: a notebook's tool, and netstudy.net is slow to import
+    from netstudy.net import RawIPv4Socket
     wanted = set(ports)
     kept: list[tuple[int, bytes]] = []
     with RawIPv4Socket(protocol, "watching the wire", "the notebook reads a recorded capture instead") as raw:

@@ -14,6 +14,7 @@ shown`` line, one group per state, protocol and reason, as nmap does with its ig
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
 
 from netstudy.portscan.core import SCAN_FLAG, PortRecord, ScanResult, State
@@ -30,15 +31,15 @@ def seconds(ns: int) -> str:
     return f"{value:.{digits}f}"
 
 
-def _sort_key(record: PortRecord) -> tuple[int, int]:
-    return (0 if record.protocol == "tcp" else 1, record.port)
-
-
 def hidden_groups(records: list[PortRecord]) -> Counter[tuple[str, str, str]]:
     """``{(state, protocol, reason): count}`` of the ports the report leaves out."""
-    per_state = Counter(r.state for r in records)
+    groups = Counter((r.state, r.protocol, r.reason) for r in records)       # State objects: hashed fastest
+    per_state: Counter[State] = Counter()
+    for (state, _, _), n in groups.items():
+        per_state[state] += n
     hidden = {s for s, n in per_state.items() if s is not State.OPEN and n > SHOW_AT_MOST}
-    return Counter((r.state.value, r.protocol, r.reason) for r in records if r.state in hidden)
+    return Counter({(state.value, protocol, reason): n for (state, protocol, reason), n in groups.items()
+                    if state in hidden})
 
 
 def not_shown_line(groups: Counter[tuple[str, str, str]]) -> str:
@@ -66,7 +67,9 @@ def port_table(records: list[PortRecord]) -> list[str]:
 
 def host_lines(result: ScanResult, host: str) -> list[str]:
     """The report for one host: the name, whether it is up, the ``Not shown`` line and the table."""
-    records = sorted((r for r in result.records if r.host == host), key=_sort_key)
+    records = list(result.records) if result.hosts == (host,) else [r for r in result.records if r.host == host]
+    records.sort(key=operator.attrgetter("port"))
+    records.sort(key=operator.attrgetter("protocol"))          # stable: tcp before udp, each by port
     name = result.names.get(host)
     lines = [f"Scan report for {name} ({host})" if name else f"Scan report for {host}"]
     rtts = [r.rtt_ns for r in records if r.rtt_ns is not None and r.reason != "no-response"]
@@ -75,7 +78,8 @@ def host_lines(result: ScanResult, host: str) -> list[str]:
     else:
         lines.append("Host seems down or every port is silent (no answer to any probe).")
     groups = hidden_groups(records)
-    shown = [r for r in records if (r.state.value, r.protocol, r.reason) not in groups]
+    hidden = {State(state) for state, _, _ in groups}
+    shown = [r for r in records if r.state not in hidden]
     if not shown:
         lines.append(f"All {len(records)} scanned ports on {name or host} are in ignored states.")
     if groups:

@@ -2,7 +2,7 @@
 ``netstudy.wire``, answers read with it.
 
 - The SYN itself and the reading of its answer are ``netstudy.wire.syn``'s (:class:`~netstudy.wire.syn.SynTemplate`,
-  :func:`~netstudy.wire.syn.read_syn_reply`), shared with the network scanner's SYN ping.
+  :func:`~netstudy.wire.syn.syn_reply_fields`), shared with the network scanner's SYN ping.
 - :func:`udp_probe`: a UDP datagram for a port, with a payload a service of that port answers (a DNS
   status request for 53, an NTP client request for 123, as nmap's ``nmap-payloads``), else empty.
 - :func:`read_tcp_answer`, :func:`read_udp_answer`, :func:`read_icmp_answer`: what a raw socket read,
@@ -18,22 +18,23 @@ from netstudy.portscan.core import Answer, icmp_verdict, tcp_verdict
 from netstudy.wire import TCP, UDP, IPv4, decode_ip
 from netstudy.wire.dns.message import Message
 from netstudy.wire.echo import FieldReader, ProbeError
-from netstudy.wire.syn import read_syn_reply
+from netstudy.wire.syn import RST, SYN, syn_reply_fields
 
 _UDP_ANSWER = FieldReader(IPv4, "ihl", "ttl", "src") + FieldReader(UDP, "sport", "dport")
 
 
 def read_tcp_answer(data: Any, length: int, sport: int, ack: int, received_ns: int) -> Answer | None:
     """A SYN scan's answer in a raw TCP socket's datagram ``data[:length]`` (``netstudy.wire.syn``'s
-    :func:`~netstudy.wire.syn.read_syn_reply`: to our source port ``sport``, acknowledging our ISN with
+    :func:`~netstudy.wire.syn.syn_reply_fields`: to our source port ``sport``, acknowledging our ISN with
     ``ack`` = ISN + 1), with nmap's verdict on its flags. None otherwise."""
-    reply = read_syn_reply(data, length, sport, ack)
+    reply = syn_reply_fields(data, length, sport, ack)
     if reply is None:
         return None
-    verdict = tcp_verdict(reply.syn, reply.ack, reply.rst)
+    source, port, ttl, flags = reply
+    verdict = tcp_verdict(bool(flags & SYN), True, bool(flags & RST))
     if verdict is None:
         return None
-    return Answer(reply.source, reply.port, "tcp", verdict[0], verdict[1], received_ns, reply.ttl)
+    return Answer(source, port, "tcp", verdict[0], verdict[1], received_ns, ttl)
 
 
 def read_udp_answer(data: Any, length: int, sport: int, received_ns: int) -> Answer | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-from importlib.resources import files
 from pathlib import Path
 
 from netstudy.errors import InputError
@@ -127,5 +126,7 @@ def services(path: str | None = None) -> ServiceTable:
         except OSError:
             if path:
                 raise InputError(f"{path}: cannot read a services file") from None
+    # imported here: needed only without nmap-services, and slow to import
+    from importlib.resources import files
     text = (files("netstudy") / "data" / "portscan" / FALLBACK).read_text()
     return read_fallback(text, "netstudy's fallback list (nmap-services not installed)")

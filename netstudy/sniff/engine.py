@@ -4,7 +4,9 @@
 default, ``recvfrom`` for the lesson) or from a capture file (``file=``), through the same filter (a
 tcpdump expression compiled to classic BPF by ``netstudy.wire.bpf``: run by the kernel on a live
 socket, by :meth:`~netstudy.wire.bpf.BpfProgram.accepts` on a file's records), and optionally writes
-what it keeps to a pcap file with nanosecond timestamps.
+what it keeps to a pcap file with nanosecond timestamps. Live, the filter is compiled for the socket
+(``live=True``: ``vlan`` reads the tag the kernel took out of the frame) and each frame comes with its
+802.1Q tag put back, as tcpdump's.
 
 Three ways to drive it, one loop underneath:
 
@@ -78,7 +80,8 @@ class Sniffer:
         else:
             self.linktype = interface_linktype(interface)
         # live, the kernel always runs a program, as libpcap's: the empty one keeps ``snaplen`` bytes
-        self.program = compile_program(filter if file is not None else filter or "", self.linktype, snaplen)
+        self.program = compile_program(filter if file is not None else filter or "", self.linktype, snaplen,
+                                       live=file is None)
         # on ``any`` the kernel hands over frames without a link header (SOCK_DGRAM) and libpcap rewrites the
         # program's link-layer loads for it; we give the kernel the empty program and run the filter here
         self._user_program: BpfProgram | None = None
@@ -217,12 +220,14 @@ class Sniffer:
             self._finish()
 
 
-def compile_program(filter: str | BpfProgram | None, linktype: int, snaplen: int) -> BpfProgram | None:  # noqa: A002
+def compile_program(filter: str | BpfProgram | None, linktype: int, snaplen: int,  # noqa: A002
+                    live: bool = False) -> BpfProgram | None:
     """The filter as a classic BPF program for ``linktype`` frames (an expression compiled by
-    ``netstudy.wire.bpf``; a program as it is; None: every frame)."""
+    ``netstudy.wire.bpf``, for a live socket's frames when ``live``: ``vlan`` reads the tag the kernel
+    took out; a program as it is; None: every frame)."""
     if filter is None or not isinstance(filter, str):
         return filter
-    return compile_filter(filter, linktype=linktype, snaplen=snaplen)
+    return compile_filter(filter, linktype=linktype, snaplen=snaplen, live=live)
 
 
 def sniff(interface: str = "lo", filter: str | None = None, **options: Any) -> CaptureResult:  # noqa: A002

@@ -1,12 +1,17 @@
 """From a filter's syntax tree to classic BPF, with libpcap's meaning (gencode.c) for every primitive.
 
-Two steps. *Lowering* turns each primitive into tests: a :class:`Check` is a few loads that leave a value
-in ``A``, then one conditional jump (``ldh [12]; jeq #0x800``); :class:`All`, :class:`Any` and
-:class:`Negate` combine them. The link type decides the offsets (Ethernet: EtherType at 12, network
-header at 14); ``vlan`` moves both 4 bytes on for everything written after it, as in tcpdump. *Code
-generation* lays the tests out with symbolic labels (true and false exits), then resolves them into
-the 8-bit forward offsets of conditional jumps, putting a ``ja`` (32-bit offset) in wherever a target
-is more than 255 instructions away.
+Two steps. *Lowering* turns each primitive into tests (:mod:`netstudy.wire.bpf.checks`): a :class:`Check` is a
+few loads that leave a value in ``A``, then one conditional jump (``ldh [12]; jeq #0x800``); :class:`All`,
+:class:`Any` and :class:`Negate` combine them. The link type decides the offsets (Ethernet: EtherType at 12,
+network header at 14); ``vlan`` moves both 4 bytes on for everything written after it, as in tcpdump. On a
+live Linux socket (``live=True``) the kernel has taken the outer 802.1Q tag out of the frame into metadata, so
+the first ``vlan`` is compiled as libpcap does there (gencode.c, ``gen_vlan_bpf_extensions``): tagged when the
+ancillary load ``[vlanp]`` says so (the ID from ``[vlan_tci]``), or when the frame still holds a tag (no
+offload, QinQ's inner tag); since only the second case moves the headers, the offsets after it are *variable*:
+scratch words M[0] (network header) and M[1] (EtherType) hold 0 or 4, loaded into ``X``. *Code generation*
+lays the tests out with symbolic labels (true and false exits), then resolves them into the 8-bit forward
+offsets of conditional jumps, putting a ``ja`` (32-bit offset) in wherever a target is more than 255
+instructions away.
 """
 from __future__ import annotations
 
@@ -15,6 +20,27 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from netstudy.wire.bpf.checks import (
+    ETHERTYPE_REGISTER,
+    FALSE,
+    NETWORK_REGISTER,
+    SIZE_CODES,
+    TRUE,
+    All,
+    Check,
+    Negate,
+    Offset,
+    Place,
+    Test,
+    all_of,
+    any_of,
+    compare,
+    constant_part,
+    header_length_in_x,
+    load,
+    negate,
+    stmt,
+)
 from netstudy.wire.bpf.optimize import optimize_program
 from netstudy.wire.bpf.parse import (
     And,
@@ -66,6 +92,8 @@ from netstudy.wire.bpf.program import (
     OR,
     RET,
     RSH,
+    SKF_AD_VLAN_TAG,
+    SKF_AD_VLAN_TAG_PRESENT,
     ST,
     SUB,
     TAX,
@@ -82,71 +110,6 @@ from netstudy.wire.bpf.program import (
 ETHERTYPE_IPV4, ETHERTYPE_ARP, ETHERTYPE_RARP, ETHERTYPE_IPV6 = 0x0800, 0x0806, 0x8035, 0x86DD
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)       # 802.1Q, 802.1ad, the old QinQ value (libpcap's list)
 TCP, UDP, SCTP, ICMP, IGMP, ICMPV6, IPV6_FRAGMENT = 6, 17, 132, 1, 2, 58, 44
-_SIZE_CODES = {1: B, 2: H, 4: W}
-
-
-# --- tests -------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Check:
-    """Run ``setup`` (it leaves the value in A, and X where ``op`` compares with X), then jump on ``op``."""
-
-    setup: tuple[Instruction, ...]
-    op: int                    # JEQ, JGT, JGE or JSET, with X for ``A op X``
-    k: int = 0
-
-
-@dataclass(frozen=True)
-class All:
-    parts: tuple[Test, ...]
-
-
-@dataclass(frozen=True)
-class Any:
-    parts: tuple[Test, ...]
-
-
-@dataclass(frozen=True)
-class Negate:
-    part: Test
-
-
-Test = Check | All | Any | Negate
-TRUE, FALSE = All(()), Any(())
-
-
-def all_of(*parts: Test) -> Test:
-    """Every part (constants folded away)."""
-    if FALSE in parts:
-        return FALSE
-    kept = tuple(p for p in parts if p != TRUE)
-    return kept[0] if len(kept) == 1 else All(kept)
-
-
-def any_of(*parts: Test) -> Test:
-    """At least one part (constants folded away)."""
-    if TRUE in parts:
-        return TRUE
-    kept = tuple(p for p in parts if p != FALSE)
-    return kept[0] if len(kept) == 1 else Any(kept)
-
-
-def negate(part: Test) -> Test:
-    return FALSE if part == TRUE else TRUE if part == FALSE else part.part if isinstance(part, Negate) else Negate(part)
-
-
-def stmt(code: int, k: int = 0) -> Instruction:
-    return Instruction(code, 0, 0, k)
-
-
-def load(size: int, offset: int) -> Instruction:
-    return stmt(LD | _SIZE_CODES[size] | ABS, offset)
-
-
-def compare(size: int, offset: int, value: int, mask: int | None = None, op: int = JEQ) -> Check:
-    """``ld{b,h,} [offset]`` (``and #mask``), then ``op #value``."""
-    setup = (load(size, offset),) + ((stmt(ALU | AND | K, mask),) if mask is not None else ())
-    return Check(setup, op, value)
 
 
 # --- link types ----------------------------------------------------------------------------------------
@@ -158,8 +121,8 @@ class Link:
 
     linktype: int
     name: str
-    ethertype_at: int | None
-    network_at: int
+    ethertype_at: Place | None
+    network_at: Place
     ethernet: bool = False
     vlan_depth: int = field(default=0)
 
@@ -180,19 +143,27 @@ _NULL_FAMILIES = {ETHERTYPE_IPV4: (2,), ETHERTYPE_IPV6: (24, 28, 30)}
 class Lowering:
     """Turns a syntax tree into tests for one link type, in the order the expression is written."""
 
-    def __init__(self, expression: str, linktype: int) -> None:
+    def __init__(self, expression: str, linktype: int, live: bool = False) -> None:
         if linktype not in LINKS:
             raise FilterError(f"link type {linktype} is not supported (use one of "
                               f"{', '.join(f'{k} {v[0]}' for k, v in LINKS.items())})", expression, 1)
         name, ethertype_at, network_at, ethernet = LINKS[linktype]
         self.expression = expression
         self.link = Link(linktype, name, ethertype_at, network_at, ethernet)
+        self.live = live
+        self.prologue: tuple[Instruction, ...] = ()         # run before the tests: the variable offsets' 0
+        self.scratch = 0                                     # the first scratch word free for arithmetic
+
+    def reserve_variable_offsets(self) -> None:
+        """Keep M[0] and M[1] for the variable offsets of a live ``vlan``, set to 0 before anything else."""
+        self.prologue = (stmt(LD | W | IMM, 0), stmt(ST, NETWORK_REGISTER), stmt(ST, ETHERTYPE_REGISTER))
+        self.scratch = 2
 
     def fail(self, reason: str, column: int = 1) -> FilterError:
         return FilterError(reason, self.expression, column)
 
     @property
-    def nl(self) -> int:
+    def nl(self) -> Place:
         return self.link.network_at
 
     def lower(self, node: Node) -> Test:
@@ -263,7 +234,7 @@ class Lowering:
         if isinstance(address, bytes):
             return self.ether_host(node.direction, address, node.column)
 
-        def match(at: int) -> Test:
+        def match(at: Place) -> Test:
             return self.address_match(at, address, node.prefix)
         if address.version == 6:
             return all_of(self.ethertype(ETHERTYPE_IPV6),
@@ -275,7 +246,7 @@ class Lowering:
                         for kind in kinds))
 
     @staticmethod
-    def directed(direction: str | None, src_at: int, dst_at: int, match: Callable[[int], Test]) -> Test:
+    def directed(direction: str | None, src_at: Place, dst_at: Place, match: Callable[[Place], Test]) -> Test:
         """The source, the destination, either (the default) or both match."""
         if direction == "src":
             return match(src_at)
@@ -285,7 +256,7 @@ class Lowering:
         return combine(match(src_at), match(dst_at))
 
     @staticmethod
-    def address_match(at: int, address: ipaddress.IPv4Address | ipaddress.IPv6Address, prefix: int) -> Test:
+    def address_match(at: Place, address: ipaddress.IPv4Address | ipaddress.IPv6Address, prefix: int) -> Test:
         """The address at ``at`` has the first ``prefix`` bits of ``address``, compared a word at a time."""
         value = int(address)
         words = address.max_prefixlen // 32
@@ -302,7 +273,7 @@ class Lowering:
         if not self.link.ethernet:
             raise self.fail(f"MAC addresses need an Ethernet link type, not {self.link.name}", column)
 
-        def match(at: int) -> Test:
+        def match(at: Place) -> Test:
             return all_of(compare(4, at + 2, int.from_bytes(mac[2:], "big")),
                           compare(2, at, int.from_bytes(mac[:2], "big")))
         return self.directed(direction, 6, 0, match)
@@ -325,9 +296,8 @@ class Lowering:
     def port(self, node: Port) -> Test:
         protos = [{"tcp": TCP, "udp": UDP, "sctp": SCTP}[node.proto]] if node.proto else [TCP, UDP, SCTP]
 
-        def in_range(size: int, at: int, indexed: bool) -> Test:
-            setup = ((stmt(LDX | B | MSH, self.nl),) if indexed else ()) + (
-                stmt(LD | H | (IND if indexed else ABS), at),)
+        def in_range(size: int, at: Place, indexed: bool) -> Test:
+            setup = header_length_in_x(self.nl) + (stmt(LD | H | IND, constant_part(at)),) if indexed else load(2, at)
             if node.low == node.high:
                 return Check(setup, JEQ, node.low)
             return all_of(Check(setup, JGE, node.low), negate(Check(setup, JGT, node.high)))
@@ -359,10 +329,30 @@ class Lowering:
         if not link.ethernet or link.ethertype_at is None:
             raise self.fail(f"'vlan' needs an Ethernet link type, not {link.name}", node.column)
         at = link.ethertype_at
+        if self.live and not isinstance(at, Offset):
+            return self.vlan_in_metadata(at, vid)
         tagged = any_of(*(compare(2, at, tpid) for tpid in VLAN_TPIDS))
         if vid is not None:
             tagged = all_of(tagged, compare(2, at + 2, vid, 0x0FFF))
         link.ethertype_at, link.network_at = at + 4, link.network_at + 4
+        return tagged
+
+    def vlan_in_metadata(self, at: int, vid: int | None) -> Test:
+        """The first ``vlan`` on a live socket, as libpcap's ``gen_vlan_bpf_extensions``: ``[vlanp]`` is 1,
+        or (the offsets moved on by 4 first) the frame holds a tag; the ID from ``[vlan_tci]`` or the frame."""
+        present = (stmt(LD | B | ABS, SKF_AD_VLAN_TAG_PRESENT),)
+        moved = tuple(i for register in (NETWORK_REGISTER, ETHERTYPE_REGISTER)
+                      for i in (stmt(LD | W | MEM, register), stmt(ALU | ADD | K, 4), stmt(ST, register)))
+        in_frame = [compare(2, at, tpid) for tpid in VLAN_TPIDS]
+        tagged = any_of(Check(present, JEQ, 1), Check(moved + in_frame[0].setup, JEQ, in_frame[0].k), *in_frame[1:])
+        if vid is not None:
+            # A = the TCI from the metadata when there is a tag there, else from the frame
+            tci = present + (Instruction(JMP | JEQ | K, 0, 2, 1), stmt(LD | B | ABS, SKF_AD_VLAN_TAG),
+                             stmt(JMP | JA, 1)) + load(2, at + 2) + (stmt(ALU | AND | K, 0x0FFF),)
+            tagged = all_of(tagged, Check(tci, JEQ, vid))
+        link = self.link
+        link.ethertype_at = Offset(ETHERTYPE_REGISTER, at)
+        link.network_at = Offset(NETWORK_REGISTER, constant_part(link.network_at))
         return tagged
 
     # -- relations: arithmetic on packet bytes
@@ -381,9 +371,11 @@ class Lowering:
                      ">=": left_value >= right_value, "<": left_value < right_value}[op]
             return TRUE if holds else FALSE
         if right_value is not None:
-            check = Check(tuple(left.value(node.left, 0)), jump, right_value)
+            check = Check(tuple(left.value(node.left, self.scratch)), jump, right_value)
         else:
-            code = right.value(node.right, 0) + [stmt(ST, 0)] + left.value(node.left, 1) + [stmt(LDX | W | MEM, 0)]
+            first = self.scratch
+            code = (right.value(node.right, first) + [stmt(ST, first)] + left.value(node.left, first + 1)
+                    + [stmt(LDX | W | MEM, first)])
             check = Check(tuple(code), jump | X)
         test = negate(check) if op in ("!=", "<=", "<") else check
         return all_of(*left.needs, *right.needs, test)
@@ -445,9 +437,10 @@ class Arithmetic:
         """``proto[index:size]``, with libpcap's conditions for ``proto`` (gencode.c, gen_load)."""
         low = self.lowering
         nl = low.nl
-        size = _SIZE_CODES[node.size]
+        size = SIZE_CODES[node.size]
         index = self.constant(node.index)
         transport = node.proto in ("tcp", "udp", "sctp", "icmp", "igmp")
+        base: Place
         if node.proto == "ether":
             base = 0
         elif node.proto in ("ip", "ip6", "arp", "rarp"):
@@ -459,14 +452,20 @@ class Arithmetic:
         else:
             base = nl
             self.needs.append(all_of(low.protocol(node.proto), low.first_fragment(), low.ethertype(ETHERTYPE_IPV4)))
+        at = constant_part(base)
         if transport:
             if index is not None:
-                return [stmt(LDX | B | MSH, nl), stmt(LD | size | IND, base + index)]
+                return [*header_length_in_x(nl), stmt(LD | size | IND, at + index)]
+            if isinstance(nl, Offset):                # the index kept in M[depth] while X is computed
+                return self.value(node.index, depth) + [stmt(ST, depth), *header_length_in_x(nl),
+                                                        stmt(LD | W | MEM, depth), stmt(ALU | ADD | X),
+                                                        stmt(MISC | TAX), stmt(LD | size | IND, at)]
             return self.value(node.index, depth) + [stmt(LDX | B | MSH, nl), stmt(ALU | ADD | X), stmt(MISC | TAX),
-                                                    stmt(LD | size | IND, base)]
+                                                    stmt(LD | size | IND, at)]
         if index is not None:
-            return [stmt(LD | size | ABS, base + index)]
-        return self.value(node.index, depth) + [stmt(MISC | TAX), stmt(LD | size | IND, base)]
+            return list(load(node.size, base + index))
+        variable = [stmt(LDX | W | MEM, base.register), stmt(ALU | ADD | X)] if isinstance(base, Offset) else []
+        return self.value(node.index, depth) + variable + [stmt(MISC | TAX), stmt(LD | size | IND, at)]
 
 
 _ALU_OPS = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "%": MOD, "&": AND, "|": OR, "^": XOR, "<<": LSH, ">>": RSH}
@@ -516,11 +515,12 @@ class CodeGenerator:
                 self.items.append(following)
             self.emit(test.parts[-1], true, false)
 
-    def program(self, test: Test, snaplen: int) -> list[Instruction]:
-        """The whole program: the test, then ``ret #snaplen`` (accept) and ``ret #0`` (drop)."""
+    def program(self, test: Test, snaplen: int, prologue: tuple[Instruction, ...] = ()) -> list[Instruction]:
+        """The whole program: the ``prologue``, the test, then ``ret #snaplen`` (accept) and ``ret #0`` (drop)."""
         if test in (TRUE, FALSE):
             return [stmt(RET | K, snaplen if test == TRUE else 0)]
         accept, drop = next(self.labels), next(self.labels)
+        self.items.extend(prologue)
         self.emit(test, accept, drop)
         self.items += [accept, stmt(RET | K, snaplen), drop, stmt(RET | K, 0)]
         return self.resolve()
@@ -565,21 +565,34 @@ class CodeGenerator:
                 self.items[i + 1:i + 1] = trampolines
 
 
-def compile_filter(expression: str, linktype: int = 1, snaplen: int = 262144, optimize: bool = True) -> BpfProgram:
+def has_vlan(node: Node) -> bool:
+    if isinstance(node, (And, Or)):
+        return has_vlan(node.left) or has_vlan(node.right)
+    if isinstance(node, Not):
+        return has_vlan(node.child)
+    return isinstance(node, Vlan)
+
+
+def compile_filter(expression: str, linktype: int = 1, snaplen: int = 262144, live: bool = False,
+                   optimize: bool = True) -> BpfProgram:
     """Compile a tcpdump filter expression (pcap-filter(7)) into a classic BPF program for frames of
     ``linktype`` (a LINKTYPE_ number: 1 Ethernet, 113 Linux cooked, 276 Linux cooked v2, 101 raw IP,
     228 raw IPv4, 229 raw IPv6, 0 BSD loopback) that keeps ``snaplen`` bytes of each accepted packet.
+    ``live``: for a Linux packet socket, where ``vlan`` reads the tag the kernel took out of the frame
+    (``tcpdump -d -i IFACE``); else for frames that hold their tags, as a file's (``tcpdump -d -r FILE``).
     The empty expression accepts everything. A :class:`FilterError` points at what is wrong.
     ``optimize=False`` gives the program as generated, before :mod:`netstudy.wire.bpf.optimize` shortens it."""
     if not 0 < snaplen <= 0xFFFFFFFF:
         raise FilterError(f"the snap length must be from 1 to {0xFFFFFFFF}, not {snaplen}", expression, 1)
     tree = parse(expression)
-    lowering = Lowering(expression, linktype)
+    lowering = Lowering(expression, linktype, live)
+    if live and tree is not None and has_vlan(tree):
+        lowering.reserve_variable_offsets()
     test = TRUE if tree is None else lowering.lower(tree)
-    instructions = CodeGenerator().program(test, snaplen)
+    instructions = CodeGenerator().program(test, snaplen, lowering.prologue)
     if optimize:
         instructions = optimize_program(instructions)
     if len(instructions) > 4096:
         raise FilterError(f"the program has {len(instructions)} instructions, more than the kernel's 4096",
                           expression, 1)
-    return BpfProgram(tuple(instructions), expression, linktype, snaplen)
+    return BpfProgram(tuple(instructions), expression, linktype, snaplen, live)

@@ -5,6 +5,12 @@ The instruction set is McCanne and Jacobson's BSD Packet Filter (1993), as Linux
 (Documentation/networking/filter.rst): an accumulator ``A``, an index register ``X``, sixteen scratch
 words ``M[]``; loads from the packet are big-endian; a load past the end of the packet ends the program
 with 0 (drop); ``ret`` gives the number of bytes to keep (0 = drop the packet).
+
+Linux adds *ancillary loads* (linux/filter.h): an absolute load at ``SKF_AD_OFF`` (-4096) plus a code reads
+the packet's metadata instead of its bytes. Two are modelled here, the ones libpcap compiles ``vlan`` to on
+a live socket, where the kernel has already taken the 802.1Q tag out of the frame: ``SKF_AD_VLAN_TAG_PRESENT``
+(``ldb [vlanp]``: 1 when the packet came with a tag) and ``SKF_AD_VLAN_TAG`` (``ldb [vlan_tci]``: the tag's
+TCI; the kernel returns the whole value whatever the load's size).
 """
 from __future__ import annotations
 
@@ -34,6 +40,9 @@ _ALU_NAMES = {ADD: "add", SUB: "sub", MUL: "mul", DIV: "div", OR: "or", AND: "an
 _JUMP_NAMES = {JA: "ja", JEQ: "jeq", JGT: "jgt", JGE: "jge", JSET: "jset"}
 _MASK = 0xFFFFFFFF
 _SOCK_FILTER = struct.Struct("=HBBI")                      # struct sock_filter {u16 code; u8 jt, jf; u32 k}
+SKF_AD_OFF = 0xFFFFF000                                    # -4096 as the unsigned k of an absolute load
+SKF_AD_VLAN_TAG, SKF_AD_VLAN_TAG_PRESENT = SKF_AD_OFF + 44, SKF_AD_OFF + 48
+_ANCILLARY_NAMES = {SKF_AD_VLAN_TAG: "vlan_tci", SKF_AD_VLAN_TAG_PRESENT: "vlanp"}     # as bpf_image() names them
 
 
 class Instruction(NamedTuple):
@@ -52,6 +61,8 @@ def _operand(index: int, ins: Instruction) -> tuple[str, str]:
     cls = code & 0x07
     if cls == LD:
         mode, size = code & 0xE0, code & 0x18
+        if mode == ABS and k in _ANCILLARY_NAMES:
+            return _LOAD_NAMES.get(size, "ld"), f"[{_ANCILLARY_NAMES[k]}]"
         return _LOAD_NAMES.get(size, "ld"), {IMM: f"#{k:#x}", ABS: f"[{k}]", IND: f"[x + {k}]",
                                              MEM: f"M[{k}]", LEN: "#pktlen"}.get(mode, "?")
     if cls == LDX:
@@ -63,7 +74,8 @@ def _operand(index: int, ins: Instruction) -> tuple[str, str]:
         return ("st" if cls == ST else "stx"), f"M[{k}]"
     if cls == ALU:
         op = code & 0xF0
-        return _ALU_NAMES.get(op, "?"), "" if op == NEG else "x" if code & X else f"#{k:#x}"
+        constant = f"#{k:#x}" if op in (AND, OR, XOR) else f"#{k}"      # bpf_image(): bit masks in hex
+        return _ALU_NAMES.get(op, "?"), "" if op == NEG else "x" if code & X else constant
     if cls == JMP:
         op = code & 0xF0
         if op == JA:
@@ -80,13 +92,15 @@ def _is_conditional(ins: Instruction) -> bool:
 
 @dataclass(frozen=True)
 class BpfProgram:
-    """A checked classic BPF program. ``expression``, ``linktype`` and ``snaplen`` say what it was compiled
-    from (empty for a program given as instructions); ``instructions`` is what the kernel runs."""
+    """A checked classic BPF program. ``expression``, ``linktype``, ``snaplen`` and ``live`` (for a live
+    socket's frames, not a file's) say what it was compiled from (empty for a program given as
+    instructions); ``instructions`` is what the kernel runs."""
 
     instructions: tuple[Instruction, ...]
     expression: str = ""
     linktype: int = 1
     snaplen: int = 262144
+    live: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "instructions", tuple(Instruction(*i) for i in self.instructions))
@@ -115,15 +129,19 @@ class BpfProgram:
         ``struct sock_fprog.filter`` points at for ``SO_ATTACH_FILTER``."""
         return b"".join(_SOCK_FILTER.pack(*i) for i in self.instructions)
 
-    def run(self, data: bytes | bytearray | memoryview, wire_length: int | None = None) -> int:
+    def run(self, data: bytes | bytearray | memoryview, wire_length: int | None = None,
+            vlan_tci: int | None = None) -> int:
         """Run the program on one packet as the kernel would: the number of bytes to keep, 0 to drop it.
         ``data`` is what was captured, ``wire_length`` the packet's length on the wire (``len``; the
-        captured length when not given). A load past the end of ``data`` drops the packet."""
-        return run(self.instructions, data, len(data) if wire_length is None else wire_length)
+        captured length when not given), ``vlan_tci`` the TCI of an 802.1Q tag the kernel took out of the
+        frame (a live socket's metadata; None: no tag outside the bytes, as in a file). A load past the end
+        of ``data`` drops the packet."""
+        return run(self.instructions, data, len(data) if wire_length is None else wire_length, vlan_tci)
 
-    def accepts(self, data: bytes | bytearray | memoryview, wire_length: int | None = None) -> bool:
+    def accepts(self, data: bytes | bytearray | memoryview, wire_length: int | None = None,
+                vlan_tci: int | None = None) -> bool:
         """True when the program keeps the packet (:meth:`run` is not 0)."""
-        return self.run(data, wire_length) != 0
+        return self.run(data, wire_length, vlan_tci) != 0
 
 
 def check(instructions: tuple[Instruction, ...]) -> None:
@@ -190,7 +208,18 @@ _UNPACK = {W: struct.Struct("!I").unpack_from, H: struct.Struct("!H").unpack_fro
            B: struct.Struct("!B").unpack_from}
 
 
-def run(instructions: tuple[Instruction, ...], data: bytes | bytearray | memoryview, wire_length: int) -> int:
+def ancillary(k: int, vlan_tci: int | None) -> int | None:
+    """The value of the ancillary load at ``k`` (``SKF_AD_OFF`` + code) for a packet whose stripped tag had
+    ``vlan_tci``; None for the codes not modelled (the packet is then dropped, as a load that fails)."""
+    if k == SKF_AD_VLAN_TAG_PRESENT:
+        return int(vlan_tci is not None)
+    if k == SKF_AD_VLAN_TAG:
+        return vlan_tci or 0
+    return None
+
+
+def run(instructions: tuple[Instruction, ...], data: bytes | bytearray | memoryview, wire_length: int,
+        vlan_tci: int | None = None) -> int:
     """Interpret a checked program on ``data`` (see :meth:`BpfProgram.run`)."""
     size = len(data)
     a = x = 0
@@ -206,9 +235,12 @@ def run(instructions: tuple[Instruction, ...], data: bytes | bytearray | memoryv
             if mode in (ABS, IND):
                 width = code & 0x18
                 offset = k + x if mode == IND else k
-                if offset + _SIZES[width] > size:
+                if offset + _SIZES[width] <= size:
+                    a = _UNPACK[width](data, offset)[0]
+                elif mode == ABS and k >= SKF_AD_OFF and (value := ancillary(k, vlan_tci)) is not None:
+                    a = value
+                else:
                     return 0
-                a = _UNPACK[width](data, offset)[0]
             elif mode == MSH:
                 if k >= size:
                     return 0

@@ -1,0 +1,192 @@
+"""A scan's ports split across worker processes, one per core, and the records they settle brought back.
+
+A connect or SYN scan of a host on the same machine is bound by CPU, most of it the kernel's work in
+``connect()`` / ``sendto()``: one process keeps one core busy. :class:`Workers` forks ``count`` children
+(``fork(2)``: each starts with the parent's modules and data, nothing to import again), each running
+``job(number, outbox)`` on its own slice (:func:`split`) with its own sockets, and the parent reads
+what they send through a pipe each: length-prefixed pickles (:class:`Outbox`). A settled record
+travels as a plain tuple (:func:`pack` / :func:`unpack`): building and pickling tuples costs a tenth of
+pickling the dataclasses.
+
+A child stops at SIGINT or SIGTERM (Ctrl-C reaches the whole process group) by setting the flag
+``stop_requested`` that its job watches; it always ends with ``os._exit``, never returning into the
+parent's code. :meth:`Workers.close` stops and reaps every child (no orphan, no zombie).
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gc
+import os
+import pickle
+import selectors
+import signal
+import struct
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from netstudy.portscan.core import PortRecord, State, paused_collection
+
+_LENGTH = struct.Struct("!I")
+_STATES = {state.value: state for state in State}
+PIPE_SIZE = 1 << 20          # bytes a pipe holds (Linux's default limit, /proc/sys/fs/pipe-max-size)
+REAP_WAIT = 2.0              # seconds a stopped child gets to send what it has and exit, before SIGKILL
+
+
+def usable_cores() -> int:
+    """How many CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def split(items: Sequence[int], parts: int) -> list[Sequence[int]]:
+    """``items`` cut into ``parts`` contiguous slices of (nearly) equal length, in order."""
+    size, extra = divmod(len(items), parts)
+    bounds = [0]
+    for part in range(parts):
+        bounds.append(bounds[-1] + size + (1 if part < extra else 0))
+    return [items[bounds[i]:bounds[i + 1]] for i in range(parts)]
+
+
+def pack(record: PortRecord) -> tuple[Any, ...]:
+    """What a worker sends of a record: every field but host, protocol and the identity of the record."""
+    return (record.index, record.state.value, record.reason, record.attempts, record.sent_ns, record.received_ns,
+            record.rtt_ns, record.ttl, record.service, record.banner, record.requeued)
+
+
+def unpack(row: tuple[Any, ...], offset: int, hosts: Sequence[str], ports: Sequence[int], protocol: str) -> PortRecord:
+    """The record a worker packed, renumbered by ``offset`` (where its slice starts in the whole scan of
+    ``hosts`` × ``ports``, whose records go port by port, every host at each)."""
+    index = row[0] + offset
+    port_at, host_at = divmod(index, len(hosts))
+    return PortRecord(hosts[host_at], ports[port_at], protocol, index, _STATES[row[1]], row[2], row[3], row[4],
+                      row[5], row[6], row[7], row[8], row[9], row[10])
+
+
+class Outbox:
+    """A child's end of its pipe: ``send(message)`` writes one length-prefixed pickle (blocking)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def send(self, message: Any) -> None:
+        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        view = memoryview(_LENGTH.pack(len(data)) + data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+
+class Workers:
+    """``count`` child processes, each running ``job(number, outbox)``; :meth:`messages` yields
+    ``(number, message)`` as they arrive, :meth:`stop` asks every child to stop, :meth:`close` reaps them.
+    A job that raises sends ``("error", exception)`` and its child exits."""
+
+    stop_requested = False             # in a child: set by SIGINT / SIGTERM, watched by its job
+
+    def __init__(self, job: Callable[[int, Outbox], None], count: int) -> None:
+        self.pids: dict[int, int] = {}                  # worker number -> pid, while not reaped
+        self.selector = selectors.DefaultSelector()
+        self.buffers: dict[int, bytearray] = {}
+        self.finished: set[int] = set()                 # workers whose pipe reached its end
+        gc.freeze()                 # the parent's objects out of the collector's sight: a child's collections
+        try:                        # would touch (and so copy) every page of the heap they share
+            for number in range(count):
+                self._start(job, number)
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            gc.unfreeze()
+
+    def _start(self, job: Callable[[int, Outbox], None], number: int) -> None:
+        read, write = os.pipe()
+        with contextlib.suppress(OSError, AttributeError):    # room for a worker's records: it never waits on us
+            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        pid = os.fork()
+        if pid == 0:                                    # the child: never returns
+            status = 1
+            try:
+                os.close(read)
+                for fd in list(self.buffers):           # the pipes of the workers started before this one
+                    os.close(fd)
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(signum, _request_stop)
+                gc.disable()            # a short life; the collector, run every 700 allocations, would
+                outbox = Outbox(write)  # take a third of the time spent packing and pickling records
+                try:
+                    job(number, outbox)
+                except Exception as exc:                # the parent re-raises it (a missing privilege...)
+                    outbox.send(("error", exc))
+                status = 0
+            except BaseException:                       # the parent is gone (EPIPE), or stopped mid-start
+                pass
+            finally:
+                os._exit(status)
+        os.close(write)
+        self.pids[number] = pid
+        self.buffers[read] = bytearray()
+        self.selector.register(read, selectors.EVENT_READ, number)
+
+    def messages(self, timeout: float) -> Iterator[tuple[int, Any]]:
+        """The messages that arrive within ``timeout`` seconds (fewer if none come), as
+        ``(worker number, message)``; a worker's pipe reaching its end puts it in ``finished``."""
+        for key, _ in self.selector.select(timeout):
+            fd, number = key.fd, key.data
+            buffer = self.buffers[fd]
+            data = os.read(fd, 1 << 20)
+            if not data:
+                self.selector.unregister(fd)
+                os.close(fd)
+                del self.buffers[fd]
+                self.finished.add(number)
+                continue
+            buffer += data
+            while len(buffer) >= 4 and len(buffer) >= 4 + (size := _LENGTH.unpack_from(buffer)[0]):
+                try:
+                    with paused_collection():
+                        message = pickle.loads(buffer[4:4 + size])
+                except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError):
+                    buffer.clear()                  # cut by an interrupt in the parent mid-read: the rest is lost
+                    break
+                del buffer[:4 + size]
+                yield number, message
+
+    @property
+    def running(self) -> bool:
+        """Whether a worker's pipe is still open (it may still send)."""
+        return bool(self.buffers)
+
+    def stop(self) -> None:
+        """Ask every child still running to stop (its job ends at its next turn and sends what it has)."""
+        for pid in self.pids.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def close(self) -> None:
+        """Close the pipes (a child still writing gets EPIPE and exits), stop the children still running and
+        wait for each (SIGKILL after REAP_WAIT s)."""
+        for fd in self.buffers:
+            self.selector.unregister(fd)
+            os.close(fd)
+        self.buffers.clear()
+        self.selector.close()
+        self.stop()
+        deadline = time.monotonic() + REAP_WAIT
+        for number, pid in list(self.pids.items()):
+            while True:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if done or time.monotonic() > deadline:
+                    break
+                time.sleep(0.005)
+            if not done:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            del self.pids[number]
+
+
+def _request_stop(signum: int, frame: object) -> None:
+    Workers.stop_requested = True

@@ -1,0 +1,144 @@
+"""A scan split across worker processes (netstudy.portscan.workers): the slices and the records' trip
+back; on loopback and in the lab's `firewalled` topology (filtered ports: timeouts and retries in each
+worker) the states equal one process's and nmap's; Ctrl-C and SIGTERM stop every worker, leave no
+process behind and print the report; without privilege a split SYN scan says what it needs."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import need_namespaces, need_root, need_user_namespaces
+from test_portscan_live import LAB_TCP, TARGET, expected, nmap_argv, nmap_states
+
+from netstudy.portscan import PortRecord, State, parse_ports
+from netstudy.portscan.workers import pack, split, unpack
+
+NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
+
+
+@pytest.mark.parametrize("length, parts", [(10, 3), (65535, 2), (5, 5), (7, 1), (3, 4)])
+def test_split_cuts_contiguous_nearly_equal_slices_in_order(length, parts):
+    items = list(range(1, length + 1))
+    slices = split(items, parts)
+    assert len(slices) == parts
+    assert [x for part in slices for x in part] == items
+    assert max(map(len, slices)) - min(map(len, slices)) <= 1
+
+
+def test_a_packed_record_comes_back_equal_at_its_place_in_the_whole_scan():
+    hosts, ports = ["10.0.0.1", "10.0.0.2"], [22, 80, 443]
+    record = PortRecord("10.0.0.2", 443, "tcp", 1, State.OPEN, "syn-ack", 2, [5, 9], 12, 3, 64, "https", "", 1)
+    # the worker's slice is ports[2:]: its local index 1 is (443, second host); in the whole scan, 2*2 + 1
+    back = unpack(pack(record), 4, hosts, ports, "tcp")
+    assert back == PortRecord("10.0.0.2", 443, "tcp", 5, State.OPEN, "syn-ack", 2, [5, 9], 12, 3, 64, "https", "", 1)
+
+
+@pytest.fixture(scope="module")
+def listeners():
+    socks = []
+    for _ in range(5):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        socks.append(s)
+    yield [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("scan", ["connect", "syn"])
+def test_a_split_loopback_scan_equals_one_process(listeners, scan):
+    if scan == "syn":
+        need_root("raw sockets")
+    from netstudy.portscan import portscan
+    ports = sorted(set(range(1, 3001)) | set(listeners))
+    one = portscan("127.0.0.1", ports, scans=scan, workers=1)
+    three = portscan("127.0.0.1", ports, scans=scan, workers=3)
+    assert [r.index for r in three.records] == list(range(len(ports)))
+    assert [r.port for r in three.records] == ports
+    assert three.states() == one.states() and set(listeners) <= set(three.ports("open"))
+    assert three.mechanism == one.mechanism and three.probes >= len(ports)
+
+
+@pytest.mark.live
+def test_the_default_splits_a_long_tcp_scan_only():
+    from netstudy.portscan import PortScan
+    from netstudy.portscan.workers import usable_cores
+    with PortScan("127.0.0.1", "-") as full, PortScan("127.0.0.1", "1-100") as short, \
+            PortScan("127.0.0.1", "-", workers=1) as one:
+        assert (full.workers, short.workers, one.workers) == (min(usable_cores(), 65535), 1, 1)
+
+
+# -- the lab: filtered ports, timeouts and retries in every worker ----------------------------------------
+@pytest.fixture(scope="module")
+def lab():
+    need_root("building the lab")
+    need_namespaces()
+    from netstudy.lab import Lab
+    with Lab("firewalled") as lab:
+        yield lab
+
+
+def _split_scan(target: str, ports: str, scan: str, workers: int):
+    from netstudy.portscan import portscan
+    return portscan(target, ports, scans=scan, timeout=0.5, workers=workers)
+
+
+@pytest.mark.lab
+@pytest.mark.root
+@pytest.mark.interop
+@pytest.mark.parametrize("scan", ["connect", "syn"])
+def test_lab_split_scan_equals_nmaps(lab, scan):
+    numbers = list(parse_ports(LAB_TCP).for_protocol("tcp"))
+    ours = lab.call("scanner", _split_scan, TARGET, LAB_TCP, scan, 3)
+    theirs = nmap_states(lab.run("scanner", nmap_argv(scan, LAB_TCP, TARGET), timeout=120).stdout)
+    assert ours.states() == theirs == expected(lab, "tcp", numbers, scan)
+    assert ours.get(25).reason == "no-response" and ours.get(25).attempts == 2      # retried, then given up
+
+
+# -- stopping ---------------------------------------------------------------------------------------------
+@pytest.mark.live
+@pytest.mark.parametrize("how", ["SIGINT to the process group (Ctrl-C)", "SIGTERM to the command"])
+def test_a_stopped_split_scan_prints_its_report_and_leaves_no_process(how):
+    # paced at 4000 probes a second (2000 a worker), the full range takes 16 s: stopped after 1.5 s
+    proc = subprocess.Popen(NETSTUDY + ["portscan", "127.0.0.1", "-p-", "--rate", "4000", "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        time.sleep(1.5)
+        if how.startswith("SIGINT"):
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0 and err == ""
+    assert "closed tcp ports (conn-refused)" in out and out.splitlines()[-1].startswith("Done: 1 IP address")
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):          # nobody left in the command's process group
+        os.killpg(proc.pid, 0)
+
+
+# -- without privilege --------------------------------------------------------------------------------------
+def _unprivileged(*argv: str) -> subprocess.CompletedProcess:
+    need_user_namespaces()
+    return subprocess.run(["unshare", "--user", "--map-user=65534", "--map-group=65534", *NETSTUDY, *argv],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.live
+def test_unprivileged_split_connect_scan_works_and_split_syn_scan_says_what_it_needs(listeners):
+    out = _unprivileged("portscan", "127.0.0.1", "-p", f"1-5000,{listeners[0]}", "--workers", "2")
+    assert out.returncode == 0, out.stderr
+    assert f"{listeners[0]}/tcp" in out.stdout and "syn-ack" in out.stdout
+    out = _unprivileged("portscan", "127.0.0.1", "-p-", "-sS")
+    assert out.returncode == 2 and out.stdout == "" and len(out.stderr.splitlines()) == 1
+    assert "a SYN scan (-sS) needs a raw socket" in out.stderr and "-sT" in out.stderr
