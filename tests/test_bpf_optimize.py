@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from bpf_expressions import EXPRESSIONS
-from conftest import tool
+from conftest import need_root, tool
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -139,3 +139,20 @@ def test_a_load_that_may_fail_stays() -> None:
 def test_unoptimised_program_for_the_lesson() -> None:
     program = compile_filter("tcp port 80", optimize=False)
     assert program.listing().count("ldxb") == 2 and len(program) == 22
+
+
+LIVE_VLAN = ("vlan", "vlan 10", "vlan and vlan", "vlan or arp", "vlan 10 and icmp", "not vlan and udp",
+             "vlan 3 and vlan and tcp", "vlan 10 and udp port 53")
+
+
+@pytest.mark.parametrize("expression", LIVE_VLAN)
+def test_live_vlan_programs_as_short_as_tcpdumps(expression: str) -> None:
+    """On a socket (`tcpdump -d -i lo`): the scratch words holding the offsets fold to constants, so
+    ``ldx M[1]; ldh [x + 12]`` becomes ``ldh [16]``; four programs are tcpdump's exactly."""
+    need_root("tcpdump -d -i lo")
+    theirs = subprocess.run([tool("tcpdump"), "-d", "-i", "lo", expression], capture_output=True, text=True,
+                            check=True).stdout.rstrip("\n")
+    ours = compile_filter(expression, live=True)
+    assert len(ours) <= theirs.count("\n") + 1
+    if expression in ("vlan", "vlan and vlan", "vlan or arp", "not vlan and udp"):
+        assert ours.listing() == theirs

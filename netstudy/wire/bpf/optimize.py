@@ -256,6 +256,8 @@ def _effect(registers: list[Value], ins: Instruction) -> tuple[int, Value, tuple
             return target, ("abs", size, k), _bound(None, k, _SIZES[size])
         if mode == IND:
             x = registers[X_REGISTER]
+            if x[0] == "imm" and x[1] + k < SPECIAL_OFFSETS:              # [x + k] with X known: [c + k]
+                return target, ("abs", size, x[1] + k), _bound(None, x[1] + k, _SIZES[size])
             return target, ("ind", size, k, x), _bound(x, k, _SIZES[size])
         return target, ("msh", k), _bound(None, k, 1)                      # ldxb 4*([k]&0xf)
     if cls in (ST, STX):
@@ -541,6 +543,16 @@ def _drops(block: Block) -> bool:
     return block.returns and block.end == DROP
 
 
+def _simpler(ins: Instruction, register: int, value: Value) -> Instruction:
+    """The statement as a constant load when its value is a known constant (``ld M[1]`` that holds 4, an
+    ``add`` of constants), and ``[x + k]`` with X known as an absolute load, as libpcap folds them."""
+    if register in (A_REGISTER, X_REGISTER) and value[0] == "imm":
+        return Instruction((LD if register == A_REGISTER else LDX) | IMM, 0, 0, value[1])
+    if ins.code & 0x07 == LD and ins.code & 0xE0 == IND and value[0] == "abs":
+        return Instruction(LD | ins.code & 0x18 | ABS, 0, 0, value[2])
+    return ins
+
+
 def _simplify_block(block: Block, entry: State, live: dict[int, set[int]]) -> bool:
     """Drop the statements whose value is already in place, decide the test, turn ``and #k; jeq #0`` into
     ``jset #k`` (libpcap's peephole), then drop the statements nothing reads that cannot fail. A block that
@@ -558,6 +570,7 @@ def _simplify_block(block: Block, entry: State, live: dict[int, set[int]]) -> bo
         safe = _cannot_fail(state, ins, bound)
         if state.registers[register] == value and safe:
             continue
+        ins = _simpler(ins, register, value)
         kept.append((ins, safe))
         _apply(state, ins)
     if block.conditional:
