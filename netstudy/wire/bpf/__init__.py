@@ -6,6 +6,9 @@
   meaning for each primitive, laid out as jumps with labels and resolved into a program; ``live=True``
   for a Linux packet socket, where ``vlan`` reads the tag the kernel took out of the frame.
 - :mod:`netstudy.wire.bpf.checks`: the tests the lowering produces and the loads they start with.
+- :mod:`netstudy.wire.bpf.optimize`: :func:`optimize_program`, libpcap's kind of optimiser on basic blocks
+  (jump threading over known tests, redundant and dead loads, identical blocks), run by ``compile_filter``
+  unless ``optimize=False``.
 - :mod:`netstudy.wire.bpf.program`: :class:`BpfProgram` (its ``tcpdump -d`` listing, the packed
   ``struct sock_filter`` array for ``SO_ATTACH_FILTER``, and ``run()``, the kernel's verdict on a packet),
   :class:`Instruction`.

@@ -41,6 +41,7 @@ from netstudy.wire.bpf.checks import (
     negate,
     stmt,
 )
+from netstudy.wire.bpf.optimize import optimize_program
 from netstudy.wire.bpf.parse import (
     And,
     Arith,
@@ -572,13 +573,15 @@ def has_vlan(node: Node) -> bool:
     return isinstance(node, Vlan)
 
 
-def compile_filter(expression: str, linktype: int = 1, snaplen: int = 262144, live: bool = False) -> BpfProgram:
+def compile_filter(expression: str, linktype: int = 1, snaplen: int = 262144, live: bool = False,
+                   optimize: bool = True) -> BpfProgram:
     """Compile a tcpdump filter expression (pcap-filter(7)) into a classic BPF program for frames of
     ``linktype`` (a LINKTYPE_ number: 1 Ethernet, 113 Linux cooked, 276 Linux cooked v2, 101 raw IP,
     228 raw IPv4, 229 raw IPv6, 0 BSD loopback) that keeps ``snaplen`` bytes of each accepted packet.
     ``live``: for a Linux packet socket, where ``vlan`` reads the tag the kernel took out of the frame
     (``tcpdump -d -i IFACE``); else for frames that hold their tags, as a file's (``tcpdump -d -r FILE``).
-    The empty expression accepts everything. A :class:`FilterError` points at what is wrong."""
+    The empty expression accepts everything. A :class:`FilterError` points at what is wrong.
+    ``optimize=False`` gives the program as generated, before :mod:`netstudy.wire.bpf.optimize` shortens it."""
     if not 0 < snaplen <= 0xFFFFFFFF:
         raise FilterError(f"the snap length must be from 1 to {0xFFFFFFFF}, not {snaplen}", expression, 1)
     tree = parse(expression)
@@ -587,6 +590,8 @@ def compile_filter(expression: str, linktype: int = 1, snaplen: int = 262144, li
         lowering.reserve_variable_offsets()
     test = TRUE if tree is None else lowering.lower(tree)
     instructions = CodeGenerator().program(test, snaplen, lowering.prologue)
+    if optimize:
+        instructions = optimize_program(instructions)
     if len(instructions) > 4096:
         raise FilterError(f"the program has {len(instructions)} instructions, more than the kernel's 4096",
                           expression, 1)
