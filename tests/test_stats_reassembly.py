@@ -20,6 +20,7 @@ pytestmark = pytest.mark.interop
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = ROOT / "tests" / "data" / "captures"
 PEER = Path("/work/shared/peer-captures/tcpdump")
+FOLLOW_MODES = ("raw", "ascii")
 # tcpdump's own test captures with TCP: IPv4 and IPv6, TSO and GSO super-segments, TCP fast open,
 # truncated segments, MPTCP, a malformed frame cut in its IP fragment
 PEER_TCP = ("dns_tcp.pcap", "dns_tcp_8053.pcap", "ssh.pcap", "kday4.pcap", "tfo-5c1fa7f9ae91.pcap", "gso-ipv6.pcap",
@@ -45,32 +46,33 @@ def mixed(tmp_path_factory) -> Path:
     return out
 
 
-def tshark_streams(path: Path) -> int:
-    out = subprocess.run([tool("tshark"), "-n", "-r", str(path), "-T", "fields", "-e", "tcp.stream"],
-                         capture_output=True, text=True, check=True).stdout
-    return max((int(x) for x in out.split()), default=-1) + 1
-
-
-def tshark_follow(path: Path, streams: int, mode: str) -> str:
-    """tshark's follow blocks for streams 0..streams-1 in one run, put in stream order (it prints the
-    last asked first)."""
-    if not streams:
-        return ""
-    args = [tool("tshark"), "-n", "-r", str(path), "-q"]
-    for index in range(streams):
-        args += ["-z", f"follow,tcp,{mode},{index}"]
+def tshark_follow(path: Path, streams: int) -> tuple[int, dict[str, str]]:
+    """One tshark run: how many TCP streams it numbers (``tcp.stream`` of every frame), and its raw
+    and ascii follow blocks of streams 0..streams-1, each mode's put in stream order (tshark prints
+    the last asked first)."""
+    args = [tool("tshark"), "-n", "-r", str(path), "-T", "fields", "-e", "tcp.stream"]
+    for mode in FOLLOW_MODES:
+        for index in range(streams):
+            args += ["-z", f"follow,tcp,{mode},{index}"]
     out = subprocess.run(args, capture_output=True, check=True).stdout.decode("latin-1")
-    blocks = [b for b in re.split(r"(?=\n=+\nFollow: )", out) if b.strip()]
-    return "".join(sorted(blocks, key=lambda b: int(re.search(r"tcp\.stream eq (\d+)", b).group(1))))
+    start = re.search(r"\n=+\nFollow: ", out)
+    fields, follows = (out[:start.start()], out[start.start():]) if start else (out, "")
+    numbered = max((int(x) for x in fields.split()), default=-1) + 1
+    blocks: dict[str, list[tuple[int, str]]] = {mode: [] for mode in FOLLOW_MODES}
+    for block in re.split(r"(?=\n=+\nFollow: )", follows):
+        if block.strip():
+            head = re.search(r"Follow: tcp,(\w+)\nFilter: tcp\.stream eq (\d+)", block)
+            blocks[head[1]].append((int(head[2]), block))
+    return numbered, {mode: "".join(text for _, text in sorted(blocks[mode])) for mode in FOLLOW_MODES}
 
 
 def assert_follows_like_tshark(path: Path) -> int:
     result = reassemble(path)
-    streams = tshark_streams(path)
+    streams, theirs = tshark_follow(path, len(result.streams))
     assert len(result.streams) == streams
-    for mode in ("raw", "ascii"):
+    for mode in FOLLOW_MODES:
         ours = "".join(result.follow(i, mode) for i in range(streams))
-        assert ours == tshark_follow(path, streams, mode), f"{path.name} {mode}"
+        assert ours == theirs[mode], f"{path.name} {mode}"
     return streams
 
 

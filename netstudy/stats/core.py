@@ -100,26 +100,31 @@ def hierarchy(paths: Iterable[tuple[tuple[str, ...], int]]) -> Any:
 
 # ---- the per-packet table: which rows a conversation type counts
 
+def _carries(frame: Any, proto: str) -> Any:
+    """Which rows of a per-packet table carry ``proto`` (see :func:`select`), a boolean Series."""
+    if proto not in PROTOS:
+        raise InputError(f"unknown conversation type {proto!r}: choose one of {', '.join(PROTOS)}")
+    if proto == "eth":
+        return frame["src_mac"].notna()
+    is_ip = frame["src"].notna() & (frame["protocol"] != "ARP")
+    if proto in ("ip", "ipv6"):
+        is_v6 = frame["src"].astype(str).str.contains(":", regex=False)
+        return is_ip & (is_v6 if proto == "ipv6" else ~is_v6)
+    is_tcp = frame["tcp_flags"].notna()
+    if proto == "tcp":      # a TCP header the capture cut (its options) is no segment tshark counts
+        return is_ip & is_tcp & ~(frame["malformed"] & (frame["protocol"] == "TCP"))
+    return is_ip & frame["sport"].notna() & ~is_tcp
+
+
 def select(frame: Any, proto: str) -> Any:
     """The rows of a per-packet table (``pcap.to_frame`` or ``read_columns``) that carry ``proto``:
     ``eth`` (an Ethernet header), ``ip``/``ipv6`` (an IPv4/IPv6 header; ARP is not IP), ``tcp`` (a
     whole TCP header: one whose options the capture cut is left out, as tshark leaves it), ``udp``."""
-    if proto not in PROTOS:
-        raise InputError(f"unknown conversation type {proto!r}: choose one of {', '.join(PROTOS)}")
-    if proto == "eth":
-        return frame[frame["src_mac"].notna()]
-    is_ip = frame["src"].notna() & (frame["protocol"] != "ARP")
-    if proto in ("ip", "ipv6"):
-        is_v6 = frame["src"].astype(str).str.contains(":", regex=False)
-        return frame[is_ip & (is_v6 if proto == "ipv6" else ~is_v6)]
-    is_tcp = frame["tcp_flags"].notna()
-    if proto == "tcp":      # a TCP header the capture cut (its options) is no segment tshark counts
-        return frame[is_ip & is_tcp & ~(frame["malformed"] & (frame["protocol"] == "TCP"))]
-    return frame[is_ip & frame["sport"].notna() & ~is_tcp]
+    return frame[_carries(frame, proto)]
 
 
-def _ends(rows: Any, proto: str) -> tuple[list[str], ...]:
-    """The address columns (and port columns, for TCP and UDP) of each side of ``rows``."""
+def _ends(proto: str) -> tuple[list[str], list[str]]:
+    """The address columns (and port columns, for TCP and UDP) of each side of a row."""
     if proto == "eth":
         return ["src_mac"], ["dst_mac"]
     if proto in ("tcp", "udp"):
@@ -127,43 +132,69 @@ def _ends(rows: Any, proto: str) -> tuple[list[str], ...]:
     return ["src"], ["dst"]
 
 
+def _rows(frame: Any, proto: str, columns: list[str]) -> Any:
+    """The rows carrying ``proto``, only ``columns`` of them (a copy of the few columns a table needs,
+    not of the whole per-packet table)."""
+    return frame.loc[_carries(frame, proto), columns]
+
+
 def _seconds_since(times: Any, origin: Any) -> Any:
     return (times - origin).dt.total_seconds()
 
 
-def _reuse_generations(keys: Any, flags: Any) -> list[int]:
+def _end_codes(rows: Any, a_cols: list[str], b_cols: list[str]) -> tuple[Any, Any]:
+    """An integer for each row's source end and destination end (address, and port): the same end,
+    the same integer, 0, 1, ... in order of first appearance (sources before destinations). Integers,
+    not strings: grouping a million rows by them takes a fraction of the memory."""
+    import numpy as np
+    import pandas as pd
+
+    count = len(rows)
+    codes = np.zeros(2 * count, dtype="int64")
+    for a, b in zip(a_cols, b_cols, strict=True):   # address, then port: at most 2 × rows × 65,537 values
+        column, values = pd.factorize(pd.concat([rows[a], rows[b]], ignore_index=True), use_na_sentinel=False)
+        codes = codes * len(values) + column
+    codes = pd.factorize(codes)[0]
+    return codes[:count], codes[count:]
+
+
+def _reuse_generations(pairs: Any, opens: Any, closes: Any) -> Any:
     """For each TCP row, which connection of its pair of endpoints it belongs to (0, 1, ...): a SYN
-    without ACK after a FIN or RST of that pair starts the next one, as tshark starts a new
-    ``tcp.stream`` when a port pair is reused (tshark tells by the SYN's new ISN)."""
-    generation: dict[str, int] = {}
-    closed: set[str] = set()
-    out = []
-    for key, letters in zip(keys, flags, strict=True):
-        if "S" in letters and "." not in letters and key in closed:
-            generation[key] = generation.get(key, 0) + 1
-            closed.discard(key)
-        out.append(generation.get(key, 0))
-        if "F" in letters or "R" in letters:
-            closed.add(key)
-    return out
-
-
-def _keyed(frame: Any, proto: str) -> tuple[Any, list[str], list[str]]:
-    """The rows of ``proto`` with ``_key`` (one per conversation), ``_src`` (the sending end), ``_fwd``
-    (sent by side A, the sender of the conversation's first frame) and ``_length``; and the address
-    (and port) columns of each side."""
+    without ACK (``opens``) after a FIN or RST (``closes``) of that pair starts the next one, as
+    tshark starts a new ``tcp.stream`` when a port pair is reused (tshark tells by the SYN's new ISN)."""
     import numpy as np
 
-    rows = select(frame, proto)
-    a_cols, b_cols = _ends(rows, proto)
-    src = rows[a_cols[0]].astype(str) + ("|" + rows[a_cols[1]].astype(str) if len(a_cols) > 1 else "")
-    dst = rows[b_cols[0]].astype(str) + ("|" + rows[b_cols[1]].astype(str) if len(b_cols) > 1 else "")
-    key = np.where(src <= dst, src + " " + dst, dst + " " + src)
+    generation: dict[int, int] = {}
+    closed: set[int] = set()
+    out = []
+    for pair, opening, closing in zip(pairs.tolist(), opens.tolist(), closes.tolist(), strict=True):
+        if opening and pair in closed:
+            generation[pair] = generation.get(pair, 0) + 1
+            closed.discard(pair)
+        out.append(generation.get(pair, 0))
+        if closing:
+            closed.add(pair)
+    return np.array(out, dtype="int64")
+
+
+def _conversations(rows: Any, proto: str) -> tuple[Any, Any, Any]:
+    """For the rows of ``proto``: each row's conversation (0, 1, ... in the order of their first
+    frames), whether side A (the sender of the conversation's first frame) sent it, and the position
+    of each conversation's first row."""
+    import numpy as np
+    import pandas as pd
+
+    src, dst = _end_codes(rows, *_ends(proto))
+    pair = np.minimum(src, dst) * (2 * len(rows)) + np.maximum(src, dst)   # the same pair either way
     if proto == "tcp" and len(rows):
-        key = key + "#" + np.array(_reuse_generations(key, rows["tcp_flags"].astype(str)), dtype=str)
-    keyed = rows.assign(_key=key, _src=src.to_numpy(), _length=rows["length"].astype("int64"))
-    first = keyed.groupby("_key", sort=False)["_src"].first()
-    return keyed.assign(_fwd=keyed["_src"].to_numpy() == first.loc[keyed["_key"]].to_numpy()), a_cols, b_cols
+        pair = pd.factorize(pair)[0]
+        flags = rows["tcp_flags"]
+        has = {letter: flags.str.contains(letter, regex=False, na=False).to_numpy() for letter in "S.FR"}
+        generation = _reuse_generations(pair, has["S"] & ~has["."], has["F"] | has["R"])
+        pair = pair * (int(generation.max()) + 1) + generation
+    conversation = pd.factorize(pair)[0]
+    first = np.unique(conversation, return_index=True)[1]
+    return conversation, src == src[first][conversation], first
 
 
 def conversation_table(frame: Any, proto: str = "tcp") -> Any:
@@ -175,60 +206,63 @@ def conversation_table(frame: Any, proto: str = "tcp") -> Any:
     import numpy as np
     import pandas as pd
 
-    grouped, a_cols, b_cols = _keyed(frame, proto)
+    a_cols, b_cols = _ends(proto)
     names = ["address_a", "port_a"][:len(a_cols)] + ["address_b", "port_b"][:len(b_cols)]
     columns = names + ["frames_a_to_b", "bytes_a_to_b", "frames_b_to_a", "bytes_b_to_a", "frames", "bytes",
                        "start_s", "duration_s"]
-    if grouped.empty:
+    rows = _rows(frame, proto, a_cols + b_cols + ["length", "time"] + (["tcp_flags"] if proto == "tcp" else []))
+    if rows.empty:
         return pd.DataFrame(columns=columns)
-    forward = grouped["_fwd"].to_numpy()
-    grouped = grouped.assign(_fwd_len=np.where(forward, grouped["_length"], 0),
-                             _rev_len=np.where(forward, 0, grouped["_length"]))
-    first = grouped.groupby("_key", sort=False).head(1).set_index("_key")
-    by = grouped.groupby("_key", sort=False)
-    origin = frame["time"].iloc[0]
-    table = pd.DataFrame({
-        "frames_a_to_b": by["_fwd"].sum(), "bytes_a_to_b": by["_fwd_len"].sum(),
-        "frames_b_to_a": by["_fwd"].count() - by["_fwd"].sum(), "bytes_b_to_a": by["_rev_len"].sum(),
-        "frames": by["_fwd"].count(), "bytes": by["_length"].sum(),
-        "start_s": _seconds_since(by["time"].min(), origin),
-        "duration_s": (by["time"].max() - by["time"].min()).dt.total_seconds(),
-    })
-    ends = first[a_cols + b_cols]
-    ends.columns = names
-    table = ends.join(table).sort_values("start_s", kind="stable").reset_index(drop=True)
-    for column in columns[len(names):-2]:
-        table[column] = table[column].astype("int64")
-    return table[columns]
+    conversation, forward, first = _conversations(rows, proto)
+    count = len(first)
+    length = rows["length"].to_numpy(dtype="int64")
+
+    def total(weights: Any = None) -> Any:
+        return np.bincount(conversation, weights=weights, minlength=count).astype("int64")
+
+    times = rows["time"].groupby(conversation)
+    start, end = times.min(), times.max()
+    table = rows[a_cols + b_cols].iloc[first].reset_index(drop=True)
+    table.columns = names
+    table = table.assign(frames_a_to_b=total(forward), bytes_a_to_b=total(np.where(forward, length, 0)),
+                         frames_b_to_a=total(~forward), bytes_b_to_a=total(np.where(forward, 0, length)),
+                         frames=total(), bytes=total(length),
+                         start_s=_seconds_since(start, frame["time"].iloc[0]).to_numpy(),
+                         duration_s=(end - start).dt.total_seconds().to_numpy())
+    return table.sort_values("start_s", kind="stable").reset_index(drop=True)[columns]
 
 
 def endpoint_table(frame: Any, proto: str = "ip") -> Any:
     """Endpoints of ``proto`` as ``tshark -q -z endpoints,PROTO`` counts them: every frame counts for
     its source (tx) and its destination (rx), even when they are the same endpoint. Sorted by frames,
-    then address."""
+    then address (then port)."""
+    import numpy as np
     import pandas as pd
 
-    rows = select(frame, proto)
-    a_cols, b_cols = _ends(rows, proto)
+    a_cols, b_cols = _ends(proto)
     names = ["address", "port"][:len(a_cols)]
-    sides = []
-    for cols, kind in ((a_cols, "tx"), (b_cols, "rx")):
-        side = rows[cols + ["length"]].copy()
-        side.columns = names + ["length"]
-        side["kind"] = kind
-        sides.append(side)
-    both = pd.concat(sides, ignore_index=True)
-    both["length"] = both["length"].astype("int64")
-    counts = both.pivot_table(index=names, columns="kind", values="length", aggfunc=["count", "sum"], fill_value=0)
-    table = pd.DataFrame(index=counts.index)
-    for kind in ("tx", "rx"):
-        table[f"{kind}_frames"] = counts.get(("count", kind), 0)
-        table[f"{kind}_bytes"] = counts.get(("sum", kind), 0)
-    table["frames"] = table["tx_frames"] + table["rx_frames"]
-    table["bytes"] = table["tx_bytes"] + table["rx_bytes"]
-    table = table.reset_index()
+    rows = _rows(frame, proto, a_cols + b_cols + ["length"])
+    count = len(rows)
+    # every end of every row: the sources (tx), then the destinations (rx); an end with no address is none
+    ends = pd.DataFrame({name: pd.concat([rows[a], rows[b]], ignore_index=True)
+                         for name, a, b in zip(names, a_cols, b_cols, strict=True)})
+    known = ends.notna().all(axis=1).to_numpy()
+    endpoint = pd.factorize(np.concatenate(_end_codes(rows, a_cols, b_cols))[known])[0]
+    sent = np.arange(2 * count)[known] < count
+    length = np.tile(rows["length"].to_numpy(dtype="int64"), 2)[known]
+    number = int(endpoint.max()) + 1 if len(endpoint) else 0
+
+    def total(which: Any, weights: Any = None) -> Any:
+        return np.bincount(endpoint[which], weights=None if weights is None else weights[which],
+                           minlength=number).astype("int64")
+
+    table = ends[known].iloc[np.unique(endpoint, return_index=True)[1]].reset_index(drop=True)
+    table = table.assign(tx_frames=total(sent), tx_bytes=total(sent, length), rx_frames=total(~sent),
+                         rx_bytes=total(~sent, length))
+    table = table.assign(frames=table["tx_frames"] + table["rx_frames"], bytes=table["tx_bytes"] + table["rx_bytes"])
     table = table[names + ["frames", "bytes", "tx_frames", "tx_bytes", "rx_frames", "rx_bytes"]]
-    return table.sort_values(["frames", "address"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return table.sort_values(["frames", *names], ascending=[False] + [True] * len(names),
+                             kind="stable").reset_index(drop=True)
 
 
 def io_table(frame: Any, interval_s: float = 1.0, proto: str | None = None) -> Any:
@@ -268,19 +302,23 @@ def flag_table(frame: Any) -> Any:
     """The TCP flags seen in each TCP conversation (as :func:`conversation_table` finds them), each
     way, in tcpdump's letters (``S``, ``F``, ``R``, ``P``, ``.`` for ACK, ``U``, ``E``, ``W``), with
     the SYN, FIN and RST frames counted. In order of the conversations' first frames."""
+    import numpy as np
     import pandas as pd
 
-    rows, _, _ = _keyed(frame, "tcp")
-    out = []
-    for _, conv in rows.groupby("_key", sort=False):
-        first = conv.iloc[0]
-        flags = conv["tcp_flags"].astype(str)
-        out.append((first["src"], first["sport"], first["dst"], first["dport"], flags_union(flags[conv["_fwd"]]),
-                    flags_union(flags[~conv["_fwd"]]), int(flags.str.contains("S", regex=False).sum()),
-                    int(flags.str.contains("F", regex=False).sum()), int(flags.str.contains("R", regex=False).sum())))
-    return pd.DataFrame(out, columns=["address_a", "port_a", "address_b", "port_b", "flags_a_to_b", "flags_b_to_a",
-                                      "syn_frames", "fin_frames", "rst_frames"])
-
+    a_cols, b_cols = _ends("tcp")
+    rows = _rows(frame, "tcp", a_cols + b_cols + ["tcp_flags"])
+    conversation, forward, first = _conversations(rows, "tcp")
+    flags = rows["tcp_flags"].astype(str)
+    seen: list[tuple[set[str], set[str]]] = [(set(), set()) for _ in first]     # (B to A, A to B)
+    for index, a_to_b, letters in zip(conversation.tolist(), forward.tolist(), flags.tolist(), strict=True):
+        seen[index][a_to_b].add(letters)
+    frames_with = {letter: np.bincount(conversation, weights=flags.str.contains(letter, regex=False).to_numpy(),
+                                       minlength=len(first)).astype("int64") for letter in "SFR"}
+    table = pd.DataFrame(rows[a_cols + b_cols].iloc[first].to_numpy().tolist(),
+                         columns=["address_a", "port_a", "address_b", "port_b"])
+    return table.assign(flags_a_to_b=[flags_union(a_to_b) for _, a_to_b in seen],
+                        flags_b_to_a=[flags_union(b_to_a) for b_to_a, _ in seen],
+                        syn_frames=frames_with["S"], fin_frames=frames_with["F"], rst_frames=frames_with["R"])
 
 def flags_union(flag_strings: Iterable[str]) -> str:
     """Every flag letter in ``flag_strings`` (tcpdump's, as ``to_frame`` writes them), once each, in
