@@ -341,6 +341,14 @@ class _Connection:
     answer: str = "none"
 
 
+def _tcp_over_ip(packet: Packet) -> tuple[TCP, IPv4 | IPv6] | None:
+    """A well-formed packet's TCP header and the IP header under it, or None for any other packet."""
+    tcp, ip = packet.transport, packet.network
+    if not isinstance(tcp, TCP) or not isinstance(ip, (IPv4, IPv6)) or packet.error is not None:
+        return None
+    return tcp, ip
+
+
 @dataclass
 class Handshakes:
     """TCP three-way handshakes (RFC 9293 §3.5): per connection, SYN -> SYN/ACK (what the server's
@@ -353,9 +361,10 @@ class Handshakes:
     def receive(self, packet: Packet, now_ns: int) -> None:
         if self.origin_ns is None:
             self.origin_ns = now_ns
-        tcp, ip = packet.transport, packet.network
-        if not isinstance(tcp, TCP) or not isinstance(ip, (IPv4, IPv6)) or packet.error is not None:
+        found = _tcp_over_ip(packet)
+        if found is None:
             return
+        tcp, ip = found
         flags = tcp.flag_bits
         syn, ack, rst = flags & 0x02, flags & 0x10, flags & 0x04
         forward, backward = (ip.src, tcp.sport, ip.dst, tcp.dport), (ip.dst, tcp.dport, ip.src, tcp.sport)
@@ -455,9 +464,10 @@ class Segments:
     def receive(self, packet: Packet, now_ns: int) -> None:
         if self.origin_ns is None:
             self.origin_ns = now_ns
-        tcp, ip = packet.transport, packet.network
-        if not isinstance(tcp, TCP) or not isinstance(ip, (IPv4, IPv6)) or packet.error is not None:
+        found = _tcp_over_ip(packet)
+        if found is None:
             return
+        tcp, ip = found
         ends = (ip.src, tcp.sport, ip.dst, tcp.dport)
         if self.conversation is None:
             self.conversation = ends
