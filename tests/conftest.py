@@ -1,16 +1,36 @@
-"""Shared test helpers: skip clearly when a tool or a privilege is missing."""
+"""Shared test helpers: skip clearly when a tool or a privilege is missing; the generated mixed capture."""
 from __future__ import annotations
 
 import os
 import shutil
 import socket
 import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from netstudy import capabilities
 
 CAPS = capabilities()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def mixed_capture(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], Path]:
+    """``mixed_capture(N)``: benchmarks/make_mixed_pcap.py's reproducible mix of N frames (TCP, UDP, DNS,
+    ICMP, ICMPv6, ARP, 802.1Q), made once per size for the whole session."""
+    made: dict[int, Path] = {}
+
+    def make(packets: int) -> Path:
+        if packets not in made:
+            out = tmp_path_factory.mktemp("mixed") / f"mixed{packets}.pcap"
+            subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_mixed_pcap.py"), "--packets",
+                            str(packets), "--out", str(out)], check=True, capture_output=True)
+            made[packets] = out
+        return made[packets]
+    return make
 
 
 def tool(name: str) -> str:

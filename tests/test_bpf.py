@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,11 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def frames(tmp_path_factory) -> list[pcap.Record]:
-    out = tmp_path_factory.mktemp("bpf") / "mixed.pcap"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_mixed_pcap.py"), "--packets", "1500",
-                    "--out", str(out)], check=True, capture_output=True)
-    return list(pcap.read(out))
+def frames(mixed_capture) -> list[pcap.Record]:
+    return list(pcap.read(mixed_capture(1500)))
 
 
 # --- errors ------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import io
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -41,11 +40,8 @@ OURS += sorted((ROOT / "netstudy" / "data" / "captures").glob("*.pcap"))
 
 
 @pytest.fixture(scope="module")
-def mixed(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("bpf") / "mixed.pcap"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_mixed_pcap.py"), "--packets", "5000",
-                    "--out", str(out)], check=True, capture_output=True)
-    return out
+def mixed(mixed_capture) -> Path:
+    return mixed_capture(5000)
 
 
 def key(record: pcap.Record) -> tuple[int, bytes]:

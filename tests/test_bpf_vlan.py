@@ -26,12 +26,10 @@ UNTAGGED = bytes(12) + b"\x08\x00" + bytes(40)
 
 
 @pytest.fixture(scope="module")
-def frames(tmp_path_factory) -> list[tuple[bytes, int, int | None]]:
+def frames(mixed_capture) -> list[tuple[bytes, int, int | None]]:
     """The mixed capture's frames twice: as a file holds them, and as a live socket gets them (the outer
     tag of each tagged frame moved into ``vlan_tci``)."""
-    out = tmp_path_factory.mktemp("bpf") / "mixed.pcap"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_mixed_pcap.py"), "--packets", "3000",
-                    "--out", str(out)], check=True, capture_output=True)
+    out = mixed_capture(3000)
     records = [(bytes(r.data), r.length) for r in pcap.read(out)]
     live = [(d[:12] + d[16:], n - 4, int.from_bytes(d[14:16], "big")) for d, n in records
             if d[12:14] in (b"\x81\x00", b"\x88\xa8", b"\x91\x00") and len(d) >= 18]

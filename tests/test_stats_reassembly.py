@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -39,11 +38,8 @@ def _fixtures() -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def mixed(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("mixed") / "mixed3000.pcap"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_mixed_pcap.py"), "--packets", "3000",
-                    "--out", str(out)], check=True, capture_output=True)
-    return out
+def mixed(mixed_capture) -> Path:
+    return mixed_capture(3000)
 
 
 def tshark_follow(path: Path, streams: int) -> tuple[int, dict[str, str]]:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -55,12 +54,9 @@ def _captures() -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def mixed_pcap(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def mixed_pcap(mixed_capture) -> Path:
     """benchmarks/make_mixed_pcap.py's reproducible mix (TCP, UDP, DNS, ICMP, ARP, VLAN), 3000 frames."""
-    out = tmp_path_factory.mktemp("stats") / "mixed3000.pcap"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_mixed_pcap.py"), "--packets", "3000",
-                    "--out", str(out)], check=True, capture_output=True)
-    return out
+    return mixed_capture(3000)
 
 
 CAPTURE_PARAMS = [pytest.param(p, id=p.name) for p in _captures()] + [pytest.param("mixed", id="mixed3000")]
