@@ -296,9 +296,11 @@ def test_offloaded_checksum_is_recognised_not_rejected():
 # -- properties: round trips, and bytes that never crash ---------------------------------------------
 
 def _values_strategy(cls: type[Header], fixed: dict) -> st.SearchStrategy:
-    strategies = {}
+    """Values for every field of ``cls``: ``fixed`` holds constants, or strategies of their own."""
+    strategies = {name: value for name, value in fixed.items() if isinstance(value, st.SearchStrategy)}
+    fixed = {name: value for name, value in fixed.items() if name not in strategies}
     for f in cls.FIELDS:
-        if f.name in fixed or f.auto:
+        if f.name in fixed or f.name in strategies or f.auto:
             continue
         if f.kind in ("ipv4", "ipv6", "mac", "bytes"):
             strategies[f.name] = st.binary(min_size=f.bits // 8, max_size=f.bits // 8)
@@ -308,7 +310,9 @@ def _values_strategy(cls: type[Header], fixed: dict) -> st.SearchStrategy:
 
 
 ROUND_TRIP = [
-    (Ethernet, {}), (VLAN, {}), (ARP, {"hardware_size": 6, "protocol_size": 4}), (IPv4, {"version": 4}),
+    (Ethernet, {}), (VLAN, {}), (ARP, {"hardware_size": 6, "protocol_size": 4,
+           # ATM ARP (19) puts other fields after the types (RFC 2225 §8.7): decoding refuses it, by design
+           "hardware_type": st.integers(0, 0xFFFF).filter(lambda t: t != 19)}), (IPv4, {"version": 4}),
     (IPv6, {"version": 6}), (TCP, {}), (UDP, {}), (ICMPEcho, {"type": 8}), (ICMPv6Echo, {"type": 128}),
     (SLL, {}), (SLL2, {}),
 ]
