@@ -215,6 +215,10 @@ def test_terminal_client_into_a_closed_pipe_stops_quietly(lines):
         alice.say("still there?")
         assert len(head.stdout.read().decode().splitlines()) == lines
         head.wait(timeout=10)
+        # the client may have written every line into the pipe before head left: one more must meet the
+        # closed pipe, while its stdin stays open (an end of input would make it leave by /quit instead)
+        alice.say("into the closed pipe")
+        proc.wait(timeout=10)
         _, err = proc.communicate(timeout=10)
         assert (proc.returncode, err) == (141, "")
         assert str(alice.recv_until(lambda ev: "bob left" in ev.text)[-1]).startswith("*** bob left (1 online)")
