@@ -73,6 +73,14 @@ def need_user_namespaces() -> None:
         pytest.skip("needs unprivileged user namespaces (`unshare --user`), refused here (a chroot, or disabled)")
 
 
+def netstudy_unprivileged(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``netstudy ARGV`` as nobody in a user namespace of its own (no privilege at all), its output as text;
+    skips where user namespaces are refused."""
+    need_user_namespaces()
+    return subprocess.run(["unshare", "--user", "--map-user=65534", "--map-group=65534", sys.executable, "-m",
+                           "netstudy.cli", *argv], capture_output=True, text=True, timeout=timeout)
+
+
 def free_port() -> int:
     """A loopback port free for both UDP and TCP right now (for a peer that must be told its port)."""
     for _ in range(50):

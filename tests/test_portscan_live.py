@@ -9,7 +9,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import need_namespaces, need_root, need_user_namespaces, tool
+from conftest import need_namespaces, need_root, need_user_namespaces, netstudy_unprivileged, tool
 
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
 TARGET = "10.0.0.10"
@@ -182,16 +182,10 @@ def test_full_range_connect_scans_never_report_a_port_without_a_listener(listene
 
 
 # -- without privilege ---------------------------------------------------------------------------------
-def _unprivileged(*argv: str) -> subprocess.CompletedProcess:
-    need_user_namespaces()
-    return subprocess.run(["unshare", "--user", "--map-user=65534", "--map-group=65534", *NETSTUDY, *argv],
-                          capture_output=True, text=True, timeout=60)
-
-
 @pytest.mark.live
 def test_unprivileged_connect_scan_works(listeners):
     tcp, _ = listeners
-    out = _unprivileged("portscan", "127.0.0.1", "-p", f"1,{tcp[0]}")
+    out = netstudy_unprivileged("portscan", "127.0.0.1", "-p", f"1,{tcp[0]}")
     assert out.returncode == 0, out.stderr
     assert f"{tcp[0]}/tcp" in out.stdout and "syn-ack" in out.stdout
 
@@ -202,7 +196,7 @@ def test_unprivileged_connect_scan_works(listeners):
     (["-sU", "--mechanism", "raw"], "a raw UDP scan (-sU --mechanism raw) needs a raw socket"),
 ])
 def test_unprivileged_syn_and_raw_udp_say_what_they_need(argv, words):
-    out = _unprivileged("portscan", "127.0.0.1", "-p", "22", *argv)
+    out = netstudy_unprivileged("portscan", "127.0.0.1", "-p", "22", *argv)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.startswith("netstudy portscan: ") and words in out.stderr
     assert "-sT" in out.stderr and "work" in out.stderr and len(out.stderr.splitlines()) == 1
@@ -210,7 +204,7 @@ def test_unprivileged_syn_and_raw_udp_say_what_they_need(argv, words):
 
 @pytest.mark.live
 def test_unprivileged_udp_scan_falls_back_to_connected_sockets():
-    out = _unprivileged("portscan", "127.0.0.1", "-sU", "-p", "7,9", "--timeout", "0.3")
+    out = netstudy_unprivileged("portscan", "127.0.0.1", "-sU", "-p", "7,9", "--timeout", "0.3")
     assert out.returncode == 0, out.stderr
     assert "(datagram)" in out.stdout and "port-unreach" in out.stdout
 

@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from conftest import need_namespaces, need_root, need_user_namespaces
+from conftest import need_namespaces, need_root, netstudy_unprivileged
 from test_portscan_live import LAB_TCP, TARGET, expected, nmap_argv, nmap_states
 
 from netstudy.portscan import PortRecord, State, parse_ports
@@ -128,17 +128,11 @@ def test_a_stopped_split_scan_prints_its_report_and_leaves_no_process(how):
 
 
 # -- without privilege --------------------------------------------------------------------------------------
-def _unprivileged(*argv: str) -> subprocess.CompletedProcess:
-    need_user_namespaces()
-    return subprocess.run(["unshare", "--user", "--map-user=65534", "--map-group=65534", *NETSTUDY, *argv],
-                          capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.live
 def test_unprivileged_split_connect_scan_works_and_split_syn_scan_says_what_it_needs(listeners):
-    out = _unprivileged("portscan", "127.0.0.1", "-p", f"1-5000,{listeners[0]}", "--workers", "2")
+    out = netstudy_unprivileged("portscan", "127.0.0.1", "-p", f"1-5000,{listeners[0]}", "--workers", "2", timeout=120)
     assert out.returncode == 0, out.stderr
     assert f"{listeners[0]}/tcp" in out.stdout and "syn-ack" in out.stdout
-    out = _unprivileged("portscan", "127.0.0.1", "-p-", "-sS")
+    out = netstudy_unprivileged("portscan", "127.0.0.1", "-p-", "-sS", timeout=120)
     assert out.returncode == 2 and out.stdout == "" and len(out.stderr.splitlines()) == 1
     assert "a SYN scan (-sS) needs a raw socket" in out.stderr and "-sT" in out.stderr
