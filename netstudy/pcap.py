@@ -548,11 +548,11 @@ class PcapWriter:
         self._file.write(b"".join(parts))
         self.count += len(packets)
 
-    def write_records(self, parts: Sequence[bytes], count: int) -> None:
+    def write_records(self, records: bytes, count: int) -> None:
         """Append ``count`` records already laid out as this file's: each a 16-byte record header
         (little-endian ``ts_sec, ts_subsec, caplen, length``, in this file's time unit, caplen at most its
-        snaplen) then the data, in ``parts``; one write (a capture ring's block, written as it came)."""
-        self._file.write(b"".join(parts))
+        snaplen) then the data; one write (a capture ring's block, written as it came)."""
+        self._file.write(records)
         self.count += count
 
     def close(self) -> None:

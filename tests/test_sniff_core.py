@@ -218,14 +218,69 @@ def test_a_ring_block_read_as_frames_and_as_stamped_records_writes_the_same_pcap
     assert [stamp for stamp, *_ in read] == [1_700_000_001_000_001_007, 1_700_000_002_000_002_007,
                                             1_700_000_003_000_003_007]
     stamped = ring.stamped_of(0)
-    assert len(stamped) == 3 and stamped.pkttypes == [0, 4, 3] and stamped.wire_bytes == 60 + 98 + 1500
+    assert len(stamped) == 3 and list(stamped.pkttypes) == [0, 4, 3] and stamped.wire_bytes == 60 + 98 + 1500
     with pcap.PcapWriter(tmp_path / "frames.pcap", 1, nanosecond=True) as writer:
         writer.write_batch(read)
     with pcap.PcapWriter(tmp_path / "stamped.pcap", 1, nanosecond=True) as writer:
-        writer.write_records(stamped.parts, len(stamped))
+        writer.write_records(stamped.records, len(stamped))
         assert writer.count == 3
     assert (tmp_path / "frames.pcap").read_bytes() == (tmp_path / "stamped.pcap").read_bytes()
     records = list(pcap.CaptureReader(tmp_path / "stamped.pcap"))
     assert [(r.timestamp_ns, r.length, r.data) for r in records] == [(s, length, d) for s, d, length, _ in read]
     ring.loopback_index = -1                                                        # loopback_twice=True
     assert len(ring.frames_of(0)) == len(ring.stamped_of(0)) == 4
+
+
+def _stamped_pcap(stamped, path) -> bytes:
+    with pcap.PcapWriter(path, 1, nanosecond=True) as writer:
+        writer.write_records(stamped.records, len(stamped))
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("loopback", [LO, -1])
+def test_a_block_of_alike_frames_is_cut_in_c_as_frame_by_frame(tmp_path, loopback):
+    frames = [(LO, 4 if n % 3 else 0, bytes([n]) * 60, 60 + n) for n in range(12)]   # tp_len may differ
+    ring = ring_over(ring_block(frames))
+    ring.loopback_index = loopback
+    _, _, _, count, first, length = packet_block_header(ring)
+    alike = ring._alike_stamped(first, count, length)
+    assert alike is not None                                     # the frames are alike: the C path takes them
+    walked = ring._stamped_one_by_one(first, count)
+    assert (alike.records, alike.pkttypes, alike.wire_bytes) == (walked.records, walked.pkttypes, walked.wire_bytes)
+    kept = [f for f in frames if f[1] != 4 or loopback != LO]
+    assert len(alike) == len(kept) and alike.wire_bytes == sum(f[3] for f in kept)
+    frames_pcap = tmp_path / "frames.pcap"
+    with pcap.PcapWriter(frames_pcap, 1, nanosecond=True) as writer:
+        writer.write_batch(ring.frames_of(0))
+    assert _stamped_pcap(ring.stamped_of(0), tmp_path / "stamped.pcap") == frames_pcap.read_bytes()
+
+
+def packet_block_header(ring):
+    from netstudy.net.packet import BLOCK_HEADER
+    return BLOCK_HEADER.unpack_from(ring._ring, 0)
+
+
+@pytest.mark.parametrize("unlike", ["size", "vlan", "few", "mac"])
+def test_a_block_of_unlike_frames_is_walked_frame_by_frame(tmp_path, unlike):
+    from netstudy.net import packet
+    frames = [(LO, 0, bytes([n]) * 60, 60) for n in range(4 if unlike == "few" else 12)]
+    if unlike == "size":
+        frames[7] = (LO, 0, b"\x07" * 62, 62)
+    block = ring_block(frames)
+    if unlike in ("vlan", "mac"):
+        stride = packet.FRAME_HEADER.unpack_from(block, 48)[0]
+        at = 48 + 5 * stride                                      # the sixth frame's tpacket3_hdr
+        if unlike == "vlan":
+            packet.FRAME_HEADER.pack_into(block, at, stride, 1_700_000_005, 5007, 60, 60,
+                                          packet.TP_STATUS_USER | packet.TP_STATUS_VLAN_VALID, 80, 94)
+            packet.VLAN_FIELDS.pack_into(block, at + packet.VLAN_FIELDS_OFFSET, 42, 0)
+        else:                                                     # its frame two bytes earlier in the same stride
+            packet.FRAME_HEADER.pack_into(block, at, stride, 1_700_000_005, 5007, 60, 60, packet.TP_STATUS_USER,
+                                          78, 92)
+    ring = ring_over(block)
+    _, _, _, count, first, length = packet_block_header(ring)
+    assert ring._alike_stamped(first, count, length) is None
+    frames_pcap = tmp_path / "frames.pcap"
+    with pcap.PcapWriter(frames_pcap, 1, nanosecond=True) as writer:
+        writer.write_batch(ring.frames_of(0))
+    assert _stamped_pcap(ring.stamped_of(0), tmp_path / "stamped.pcap") == frames_pcap.read_bytes()

@@ -205,6 +205,35 @@ def test_a_background_capture_stops_at_once_and_keeps_what_the_filter_passed():
             assert list(table["dport"]) == [port] * 5 and set(table["direction"]) == {"in"}
 
 
+def test_a_flood_of_alike_frames_is_cut_in_c_as_the_kernel_laid_it_out():
+    """A ring block of frames all alike (a flood) is cut by one ``struct.iter_unpack``; on blocks the
+    kernel filled, that gives the records, directions and bytes that walking it frame by frame gives."""
+    need_root("AF_PACKET capture")
+    import socket
+
+    from netstudy.net.packet import BLOCK_HEADER, RingCapture
+    from netstudy.wire.bpf import compile_filter
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        rx.bind(("127.0.0.1", 0))
+        port = rx.getsockname()[1]
+        with RingCapture("lo", program=compile_filter(f"udp dst port {port}", live=True)) as ring:
+            for i in range(4000):
+                tx.sendto(b"%018d" % i, ("127.0.0.1", port))
+            alike, walked = [], 0
+            while (base := ring.next_block(0.5)) is not None:
+                _, _, _, count, first, length = BLOCK_HEADER.unpack_from(ring.buffer, base)
+                one_by_one = ring._stamped_one_by_one(base + first, count)
+                cut = ring._alike_stamped(base + first, count, base + length)
+                if cut is not None:
+                    assert (cut.records, cut.pkttypes, cut.wire_bytes) == (
+                        one_by_one.records, one_by_one.pkttypes, one_by_one.wire_bytes)
+                    alike.append(cut)
+                walked += len(one_by_one)
+                ring.release(base)
+    assert walked == 4000 and alike                          # lo's outgoing copies skipped; the C path taken
+    assert all(set(cut.pkttypes) == {0} and cut.wire_bytes == 60 * len(cut) for cut in alike)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_ends_the_capture_with_tcpdumps_statistics(namespace, signum):
     proc = namespace.popen([*NETSTUDY, "sniff", "-i", "lo", "icmp"])

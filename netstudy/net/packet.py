@@ -40,11 +40,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import mmap
 import select
 import socket
 import struct
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain, compress
 
 from netstudy.errors import InputError, PrivilegeError
 from netstudy.net.filter import attach_filter
@@ -95,6 +99,25 @@ SOCKADDR_LL = struct.Struct("=HHiHBB8s")
 TPACKET_REQ3 = struct.Struct("=7I")             # block_size, block_nr, frame_size, frame_nr, retire_blk_tov,
                                                 # sizeof_priv, feature_req_word
 TIMESPEC = struct.Struct("=qq")
+# a block cut in C (RingCapture._alike_stamped): at least this many frames, and the tpacket3_hdr words
+# (tp_snaplen, tp_status, tp_mac|tp_net) and sockaddr_ll word (sll_ifindex) that must be the same in every one
+ALIKE_MIN = 8
+ALIKE_WORDS = (3, 5, 6, SOCKADDR_LL_OFFSET // 4 + 1)
+NOT_OUTGOING = bytes(int(pkttype != PACKET_OUTGOING) for pkttype in range(256))   # a bytes.translate table
+
+
+def _alike(column: memoryview) -> bool:
+    """Whether every item of ``column`` equals its first."""
+    return column.tobytes() == column[:1].tobytes() * len(column)
+
+
+@functools.lru_cache(maxsize=64)
+def frame_rows(stride: int, mac: int, kept: int) -> struct.Struct:
+    """The layout of a ring frame ``stride`` bytes long whose ``kept`` bytes start at ``mac``, as two
+    fields: its 16 bytes from ``tp_sec`` to ``tp_len`` and its bytes."""
+    return struct.Struct(f"=4x16s{mac - 20}x{kept}s{stride - mac - kept}x")
+
+
 # struct tpacket_auxdata: tp_status, tp_len, tp_snaplen, tp_mac, tp_net, tp_vlan_tci, tp_vlan_tpid
 AUXDATA = struct.Struct("=IIIHHHH")
 
@@ -154,13 +177,13 @@ def cooked_header(protocol: int, ifindex: int, hatype: int, pkttype: int, addres
 
 @dataclass(slots=True)
 class StampedFrames:
-    """A ring block's frames as the kernel laid them out, for a capture that only writes them: ``parts``
+    """A ring block's frames as the kernel stamped them, for a capture that only writes them: ``records``
     holds, for each frame, its ``tp_sec, tp_nsec, tp_snaplen, tp_len`` (16 bytes in the host's byte order:
     on a little-endian host a nanosecond pcap record header, draft-ietf-opsawg-pcap §5), then its bytes;
-    ``pkttypes`` each frame's ``sll_pkttype``; ``wire_bytes`` their lengths on the wire, summed."""
+    ``pkttypes`` each frame's ``sll_pkttype`` (a byte each); ``wire_bytes`` their lengths on the wire, summed."""
 
-    parts: list[bytes]
-    pkttypes: list[int]
+    records: bytes
+    pkttypes: bytes
     wire_bytes: int
 
     def __len__(self) -> int:
@@ -414,15 +437,48 @@ class RingCapture(CaptureSocket):
         return stamped
 
     def stamped_of(self, base: int) -> StampedFrames:
-        """The frames of the block at ``base`` as the kernel stamped them (see :class:`StampedFrames`)."""
+        """The frames of the block at ``base`` as the kernel stamped them (see :class:`StampedFrames`): a
+        block of frames all alike is cut in C (:meth:`_alike_stamped`), any other walked frame by frame."""
         ring = self._ring
         assert ring is not None and not self.cooked
-        _, _, _, count, offset, _ = BLOCK_HEADER.unpack_from(ring, base)
+        _, _, _, count, offset, length = BLOCK_HEADER.unpack_from(ring, base)
+        at = base + offset
+        return self._alike_stamped(at, count, base + length) or self._stamped_one_by_one(at, count)
+
+    def _alike_stamped(self, at: int, count: int, end: int) -> StampedFrames | None:
+        """The block's ``count`` frames from ``at`` when they are all alike (a flood's, the busy case): one
+        stride between them, the same ``tp_snaplen``, ``tp_status``, ``tp_mac``/``tp_net`` and interface,
+        no VLAN tag. Then the frames are rows of one ``struct`` layout and ``Struct.iter_unpack`` cuts the
+        record header and the bytes of every one, and ``compress`` drops lo's outgoing copies by a mask
+        made with ``bytes.translate``: no Python bytecode runs a frame. None when they are not alike."""
+        ring = self._ring
+        assert ring is not None
+        stride = int.from_bytes(ring[at:at + 4], sys.byteorder)
+        if count < ALIKE_MIN or stride % 16 or stride < SOCKADDR_LL_OFFSET + 12 or at + count * stride > end:
+            return None
+        frames = memoryview(ring[at:at + count * stride])      # a copy: no export holds the ring open
+        words, step = frames.cast("I"), stride // 4
+        if not all(_alike(words[field::step]) for field in ALIKE_WORDS) or not _alike(words[:-step:step]):
+            return None
+        kept, status, mac = words[3], words[5], words[6] & 0xFFFF
+        if status & TP_STATUS_VLAN_VALID or mac < 20 or mac + kept > stride:
+            return None
+        rows = frame_rows(stride, mac, kept).iter_unpack(frames)
+        pkttypes = frames[SOCKADDR_LL_OFFSET + 10::stride].tobytes()
+        lengths: Iterable[int] = words[4::step]
+        if words[SOCKADDR_LL_OFFSET // 4 + 1] == self.loopback_index:
+            keep = pkttypes.translate(NOT_OUTGOING)
+            rows, pkttypes, lengths = compress(rows, keep), bytes(compress(pkttypes, keep)), compress(lengths, keep)
+        return StampedFrames(b"".join(chain.from_iterable(rows)), pkttypes, sum(lengths))
+
+    def _stamped_one_by_one(self, at: int, count: int) -> StampedFrames:
+        """The block's frames walked one by one, each ``tpacket3_hdr`` saying where the next one starts."""
+        ring = self._ring
+        assert ring is not None
         unpack, loopback, outgoing = FRAME_LENGTHS_AND_ADDRESS.unpack_from, self.loopback_index, PACKET_OUTGOING
         parts: list[bytes] = []
-        pkttypes: list[int] = []
+        pkttypes = bytearray()
         extend, append, wire_bytes = parts.extend, pkttypes.append, 0
-        at = base + offset
         for _ in range(count):
             following, kept, length, status, mac, ifindex, pkttype = unpack(ring, at)
             if pkttype != outgoing or ifindex != loopback:
@@ -436,7 +492,7 @@ class RingCapture(CaptureSocket):
                 wire_bytes += length
                 append(pkttype)
             at += following
-        return StampedFrames(parts, pkttypes, wire_bytes)
+        return StampedFrames(b"".join(parts), bytes(pkttypes), wire_bytes)
 
     def frames_of(self, base: int) -> list[Frame]:
         """Every frame in the block at ``base``: each ``tpacket3_hdr`` says where the next one starts.

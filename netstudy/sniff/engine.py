@@ -135,7 +135,7 @@ class Sniffer:
     def _written(self, stamped: StampedFrames) -> StampedFrames:
         assert self._writer is not None
         if self.capture.receive_counted(len(stamped), stamped.wire_bytes, stamped.pkttypes):
-            self._writer.write_records(stamped.parts, len(stamped))
+            self._writer.write_records(stamped.records, len(stamped))
         return stamped
 
     def _loop(self, read: Callable[[float | None], Batch | None], file: Callable[[Batch], Batch]) -> Iterator[Batch]:
