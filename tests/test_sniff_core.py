@@ -204,7 +204,7 @@ def ring_over(block: bytearray, snaplen: int = 262144):
     """A RingCapture reading a hand-made block, with no socket: only its parsing is under test."""
     from netstudy.net.packet import RingCapture
     ring = RingCapture.__new__(RingCapture)
-    ring._ring, ring.snaplen, ring.cooked, ring.loopback_index = block, snaplen, False, LO
+    ring._ring, ring.snaplen, ring.cooked, ring.loopback_index, ring.ifindex = block, snaplen, False, LO, LO
     return ring
 
 
@@ -237,9 +237,11 @@ def _stamped_pcap(stamped, path) -> bytes:
     return path.read_bytes()
 
 
-@pytest.mark.parametrize("loopback", [LO, -1])
-def test_a_block_of_alike_frames_is_cut_in_c_as_frame_by_frame(tmp_path, loopback):
-    frames = [(LO, 4 if n % 3 else 0, bytes([n]) * 60, 60 + n) for n in range(12)]   # tp_len may differ
+@pytest.mark.parametrize(("loopback", "outgoing"), [(LO, lambda n: n % 2 == 0), (LO, lambda n: n % 2 == 1),
+                                                   (LO, lambda n: n % 3 > 0), (LO, lambda n: n > 20), (-1, bool)],
+                         ids=["out-in", "in-out", "irregular", "none-out", "loopback-twice"])
+def test_a_block_of_alike_frames_is_cut_in_c_as_frame_by_frame(tmp_path, loopback, outgoing):
+    frames = [(LO, 4 if outgoing(n) else 0, bytes([n]) * 60, 60 + n) for n in range(13)]   # tp_len may differ
     ring = ring_over(ring_block(frames))
     ring.loopback_index = loopback
     _, _, _, count, first, length = packet_block_header(ring)

@@ -46,7 +46,6 @@ import select
 import socket
 import struct
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain, compress
 
@@ -99,23 +98,33 @@ SOCKADDR_LL = struct.Struct("=HHiHBB8s")
 TPACKET_REQ3 = struct.Struct("=7I")             # block_size, block_nr, frame_size, frame_nr, retire_blk_tov,
                                                 # sizeof_priv, feature_req_word
 TIMESPEC = struct.Struct("=qq")
-# a block cut in C (RingCapture._alike_stamped): at least this many frames, and the tpacket3_hdr words
-# (tp_snaplen, tp_status, tp_mac|tp_net) and sockaddr_ll word (sll_ifindex) that must be the same in every one
+# a block cut in C (RingCapture._alike_stamped): at least this many frames, the tpacket3_hdr fields that must
+# be the same in every one (offset, size: tp_next_offset, tp_snaplen, tp_mac), and the tp_status bytes (its
+# lowest) that carry no VLAN tag: a bytes.translate deletion table, as is the one that deletes PACKET_OUTGOING
 ALIKE_MIN = 8
-ALIKE_WORDS = (3, 5, 6, SOCKADDR_LL_OFFSET // 4 + 1)
-NOT_OUTGOING = bytes(int(pkttype != PACKET_OUTGOING) for pkttype in range(256))   # a bytes.translate table
+ALIKE_FIELDS = ((0, 4), (12, 4), (24, 2))
+UNTAGGED = bytes(status for status in range(256) if not status & TP_STATUS_VLAN_VALID)
+OUTGOING = bytes([PACKET_OUTGOING])
+NOT_OUTGOING = bytes(int(pkttype != PACKET_OUTGOING) for pkttype in range(256))   # pkttype -> kept (1) or not
 
 
-def _alike(column: memoryview) -> bool:
-    """Whether every item of ``column`` equals its first."""
-    return column.tobytes() == column[:1].tobytes() * len(column)
+def same_in_every_frame(frames: bytes, offset: int, size: int, stride: int, count: int) -> bool:
+    """Whether the ``size`` bytes at ``offset`` of each of the first ``count`` frames of ``frames`` (one
+    every ``stride`` bytes) are the same: a byte column at a time, cut by a stepped slice."""
+    for at in range(offset, offset + size):
+        column = frames[at:at + count * stride:stride]
+        if column.count(column[:1]) != count:
+            return False
+    return True
 
 
-@functools.lru_cache(maxsize=64)
-def frame_rows(stride: int, mac: int, kept: int) -> struct.Struct:
-    """The layout of a ring frame ``stride`` bytes long whose ``kept`` bytes start at ``mac``, as two
-    fields: its 16 bytes from ``tp_sec`` to ``tp_len`` and its bytes."""
-    return struct.Struct(f"=4x16s{mac - 20}x{kept}s{stride - mac - kept}x")
+@functools.lru_cache(maxsize=32)
+def frame_rows(stride: int, mac: int, kept: int, rows: int = 1, every: int = 1) -> struct.Struct:
+    """The layout of ``rows`` ring frames ``stride`` bytes long, one every ``every`` frames from the first
+    (the ones between skipped), each with ``kept`` bytes at ``mac``: for each, two fields, its 16 bytes
+    from ``tp_sec`` to ``tp_len`` and its bytes. A block's frames in one ``unpack_from``, one tuple."""
+    row, tail = f"4x16s{mac - 20}x{kept}s", stride - mac - kept
+    return struct.Struct("=" + f"{row}{tail + stride * (every - 1)}x" * (rows - 1) + f"{row}{tail}x")
 
 
 # struct tpacket_auxdata: tp_status, tp_len, tp_snaplen, tp_mac, tp_net, tp_vlan_tci, tp_vlan_tpid
@@ -447,29 +456,37 @@ class RingCapture(CaptureSocket):
 
     def _alike_stamped(self, at: int, count: int, end: int) -> StampedFrames | None:
         """The block's ``count`` frames from ``at`` when they are all alike (a flood's, the busy case): one
-        stride between them, the same ``tp_snaplen``, ``tp_status``, ``tp_mac``/``tp_net`` and interface,
-        no VLAN tag. Then the frames are rows of one ``struct`` layout and ``Struct.iter_unpack`` cuts the
-        record header and the bytes of every one, and ``compress`` drops lo's outgoing copies by a mask
-        made with ``bytes.translate``: no Python bytecode runs a frame. None when they are not alike."""
+        stride between them, the same ``tp_snaplen`` and ``tp_mac``, no VLAN tag. Then they are rows of one
+        ``struct`` layout, and one ``unpack`` cuts the record header and the bytes of each: no Python
+        bytecode runs a frame. On ``lo`` the outgoing copies are left out by a step of two rows when they
+        alternate with the incoming ones (each frame's two copies in turn, as one sender makes them), else
+        by ``compress`` with a mask that ``bytes.translate`` made. None when the frames are not alike."""
         ring = self._ring
         assert ring is not None
         stride = int.from_bytes(ring[at:at + 4], sys.byteorder)
         if count < ALIKE_MIN or stride % 16 or stride < SOCKADDR_LL_OFFSET + 12 or at + count * stride > end:
             return None
-        frames = memoryview(ring[at:at + count * stride])      # a copy: no export holds the ring open
-        words, step = frames.cast("I"), stride // 4
-        if not all(_alike(words[field::step]) for field in ALIKE_WORDS) or not _alike(words[:-step:step]):
+        frames = ring[at:at + count * stride]                  # one copy: the frames are cut from it
+        if not (all(same_in_every_frame(frames, offset, size, stride, count - (offset == 0))
+                    for offset, size in ALIKE_FIELDS) and not frames[20::stride].translate(None, UNTAGGED)):
             return None
-        kept, status, mac = words[3], words[5], words[6] & 0xFFFF
-        if status & TP_STATUS_VLAN_VALID or mac < 20 or mac + kept > stride:
+        kept, mac = int.from_bytes(frames[12:16], sys.byteorder), int.from_bytes(frames[24:26], sys.byteorder)
+        if mac < 20 or mac + kept > stride:
             return None
-        rows = frame_rows(stride, mac, kept).iter_unpack(frames)
-        pkttypes = frames[SOCKADDR_LL_OFFSET + 10::stride].tobytes()
-        lengths: Iterable[int] = words[4::step]
-        if words[SOCKADDR_LL_OFFSET // 4 + 1] == self.loopback_index:
-            keep = pkttypes.translate(NOT_OUTGOING)
-            rows, pkttypes, lengths = compress(rows, keep), bytes(compress(pkttypes, keep)), compress(lengths, keep)
-        return StampedFrames(b"".join(chain.from_iterable(rows)), pkttypes, sum(lengths))
+        pkttypes = frames[SOCKADDR_LL_OFFSET + 10::stride]
+        lengths = memoryview(frames).cast("I")[4::stride // 4]
+        if self.ifindex != self.loopback_index:            # a socket bound to one interface hears it alone
+            records = b"".join(frame_rows(stride, mac, kept, count).unpack(frames))
+            return StampedFrames(records, pkttypes, sum(lengths))
+        keep = pkttypes.translate(NOT_OUTGOING)
+        if keep == (b"\0\1" * (count // 2 + 1))[keep[0]:keep[0] + count]:      # out, in, out, in...
+            first = 1 - keep[0]
+            rows = len(keep[first::2])
+            records = b"".join(frame_rows(stride, mac, kept, rows, 2).unpack_from(frames, first * stride))
+            return StampedFrames(records, pkttypes[first::2], sum(lengths[first::2]))
+        cut = compress(frame_rows(stride, mac, kept).iter_unpack(frames), keep)
+        return StampedFrames(b"".join(chain.from_iterable(cut)), pkttypes.translate(None, OUTGOING),
+                             sum(compress(lengths, keep)))
 
     def _stamped_one_by_one(self, at: int, count: int) -> StampedFrames:
         """The block's frames walked one by one, each ``tpacket3_hdr`` saying where the next one starts."""

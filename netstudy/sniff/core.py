@@ -195,7 +195,11 @@ class Capture:
         stats = self.stats
         stats.captured += count
         stats.bytes += wire_bytes
-        for pkttype, number in Counter(pkttypes).items():
+        if isinstance(pkttypes, bytes) and pkttypes.count(pkttypes[:1]) == count:     # one direction (a flood)
+            tally: dict[int | None, int] = {pkttypes[0]: count} if count else {}
+        else:
+            tally = Counter(pkttypes)
+        for pkttype, number in tally.items():
             stats.by_direction[DIRECTIONS.get(pkttype, "unknown")] += number
 
     def refuse(self) -> None:
