@@ -46,8 +46,9 @@ import select
 import socket
 import struct
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import chain, compress
+from itertools import compress
 
 from netstudy.errors import InputError, PrivilegeError
 from netstudy.net.filter import attach_filter
@@ -458,7 +459,7 @@ class RingCapture(CaptureSocket):
         """The block's ``count`` frames from ``at`` when they are all alike (a flood's, the busy case): one
         stride between them, the same ``tp_snaplen`` and ``tp_mac``, no VLAN tag. Then they are rows of one
         ``struct`` layout, and one ``unpack`` cuts the record header and the bytes of each: no Python
-        bytecode runs a frame. On ``lo`` the outgoing copies are left out by a step of two rows when they
+        bytecode runs a frame. On ``lo`` the outgoing copies are left out by a step of two frames when they
         alternate with the incoming ones (each frame's two copies in turn, as one sender makes them), else
         by ``compress`` with a mask that ``bytes.translate`` made. None when the frames are not alike."""
         ring = self._ring
@@ -474,19 +475,25 @@ class RingCapture(CaptureSocket):
         if mac < 20 or mac + kept > stride:
             return None
         pkttypes = frames[SOCKADDR_LL_OFFSET + 10::stride]
-        lengths = memoryview(frames).cast("I")[4::stride // 4]
-        if self.ifindex != self.loopback_index:            # a socket bound to one interface hears it alone
-            records = b"".join(frame_rows(stride, mac, kept, count).unpack(frames))
-            return StampedFrames(records, pkttypes, sum(lengths))
-        keep = pkttypes.translate(NOT_OUTGOING)
-        if keep == (b"\0\1" * (count // 2 + 1))[keep[0]:keep[0] + count]:      # out, in, out, in...
-            first = 1 - keep[0]
-            rows = len(keep[first::2])
-            records = b"".join(frame_rows(stride, mac, kept, rows, 2).unpack_from(frames, first * stride))
-            return StampedFrames(records, pkttypes[first::2], sum(lengths[first::2]))
-        cut = compress(frame_rows(stride, mac, kept).iter_unpack(frames), keep)
-        return StampedFrames(b"".join(chain.from_iterable(cut)), pkttypes.translate(None, OUTGOING),
-                             sum(compress(lengths, keep)))
+        wire_lengths = memoryview(frames).cast("I")[4::stride // 4]
+        first, every, keep = 0, 1, None
+        if self.ifindex == self.loopback_index:             # lo (a bound socket hears its interface alone)
+            keep = pkttypes.translate(NOT_OUTGOING)
+            if keep == (b"\0\1" * (count // 2 + 1))[keep[0]:keep[0] + count]:      # out, in, out, in...
+                first, every, keep = 1 - keep[0], 2, None
+        lengths: Iterable[int]
+        if keep is None:
+            pkttypes, lengths = pkttypes[first::every], wire_lengths[first::every]
+            rows = frame_rows(stride, mac, kept, len(pkttypes), every).unpack_from(frames, first * stride)
+            records = b"".join(rows)
+        else:
+            fields = bytearray(2 * count)                   # each frame's two fields kept or left out
+            fields[0::2] = fields[1::2] = keep
+            records = b"".join(compress(frame_rows(stride, mac, kept, count).unpack(frames), fields))
+            pkttypes, lengths = pkttypes.translate(None, OUTGOING), compress(wire_lengths, keep)
+        if same_in_every_frame(frames, 16, 4, stride, count):                  # tp_len
+            return StampedFrames(records, pkttypes, len(pkttypes) * int.from_bytes(frames[16:20], sys.byteorder))
+        return StampedFrames(records, pkttypes, sum(lengths))
 
     def _stamped_one_by_one(self, at: int, count: int) -> StampedFrames:
         """The block's frames walked one by one, each ``tpacket3_hdr`` saying where the next one starts."""
