@@ -46,7 +46,6 @@ import select
 import socket
 import struct
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import compress
 
@@ -81,6 +80,7 @@ PACKET_OUTGOING = 4
 # offset_to_first_pkt, blk_len, ...): the block's first 24 bytes, if_packet.h
 BLOCK_HEADER = struct.Struct("=IIIIII")
 BLOCK_STATUS_OFFSET = 8
+FRAME_SIZES = struct.Struct("=12xII4xH")          # tpacket3_hdr's tp_snaplen, tp_len, tp_mac
 # struct tpacket3_hdr: tp_next_offset, tp_sec, tp_nsec, tp_snaplen, tp_len, tp_status, tp_mac, tp_net
 FRAME_HEADER = struct.Struct("=IIIIIIHH")
 VLAN_FIELDS = struct.Struct("=IH")               # tpacket3_hdr.hv1.tp_vlan_tci, tp_vlan_tpid
@@ -109,7 +109,7 @@ OUTGOING = bytes([PACKET_OUTGOING])
 NOT_OUTGOING = bytes(int(pkttype != PACKET_OUTGOING) for pkttype in range(256))   # pkttype -> kept (1) or not
 
 
-def same_in_every_frame(frames: bytes, offset: int, size: int, stride: int, count: int) -> bool:
+def same_in_every_frame(frames: bytes | bytearray | mmap.mmap, offset: int, size: int, stride: int, count: int) -> bool:
     """Whether the ``size`` bytes at ``offset`` of each of the first ``count`` frames of ``frames`` (one
     every ``stride`` bytes) are the same: a byte column at a time, cut by a stepped slice."""
     for at in range(offset, offset + size):
@@ -467,33 +467,31 @@ class RingCapture(CaptureSocket):
         stride = int.from_bytes(ring[at:at + 4], sys.byteorder)
         if count < ALIKE_MIN or stride % 16 or stride < SOCKADDR_LL_OFFSET + 12 or at + count * stride > end:
             return None
-        frames = ring[at:at + count * stride]                  # one copy: the frames are cut from it
-        if not (all(same_in_every_frame(frames, offset, size, stride, count - (offset == 0))
-                    for offset, size in ALIKE_FIELDS) and not frames[20::stride].translate(None, UNTAGGED)):
+        stop = at + count * stride                          # the frames are read in place: no copy of the block
+        if not (all(same_in_every_frame(ring, at + offset, size, stride, count - (offset == 0))
+                    for offset, size in ALIKE_FIELDS) and not ring[at + 20:stop:stride].translate(None, UNTAGGED)):
             return None
-        kept, mac = int.from_bytes(frames[12:16], sys.byteorder), int.from_bytes(frames[24:26], sys.byteorder)
+        kept, wire, mac = FRAME_SIZES.unpack_from(ring, at)
         if mac < 20 or mac + kept > stride:
             return None
-        pkttypes = frames[SOCKADDR_LL_OFFSET + 10::stride]
-        wire_lengths = memoryview(frames).cast("I")[4::stride // 4]
+        pkttypes = ring[at + SOCKADDR_LL_OFFSET + 10:stop:stride]
         first, every, keep = 0, 1, None
         if self.ifindex == self.loopback_index:             # lo (a bound socket hears its interface alone)
             keep = pkttypes.translate(NOT_OUTGOING)
             if keep == (b"\0\1" * (count // 2 + 1))[keep[0]:keep[0] + count]:      # out, in, out, in...
                 first, every, keep = 1 - keep[0], 2, None
-        lengths: Iterable[int]
         if keep is None:
-            pkttypes, lengths = pkttypes[first::every], wire_lengths[first::every]
-            rows = frame_rows(stride, mac, kept, len(pkttypes), every).unpack_from(frames, first * stride)
-            records = b"".join(rows)
+            pkttypes = pkttypes[first::every]
+            rows = frame_rows(stride, mac, kept, len(pkttypes), every).unpack_from(ring, at + first * stride)
         else:
             fields = bytearray(2 * count)                   # each frame's two fields kept or left out
             fields[0::2] = fields[1::2] = keep
-            records = b"".join(compress(frame_rows(stride, mac, kept, count).unpack(frames), fields))
-            pkttypes, lengths = pkttypes.translate(None, OUTGOING), compress(wire_lengths, keep)
-        if same_in_every_frame(frames, 16, 4, stride, count):                  # tp_len
-            return StampedFrames(records, pkttypes, len(pkttypes) * int.from_bytes(frames[16:20], sys.byteorder))
-        return StampedFrames(records, pkttypes, sum(lengths))
+            rows = tuple(compress(frame_rows(stride, mac, kept, count).unpack_from(ring, at), fields))
+            pkttypes = pkttypes.translate(None, OUTGOING)
+        if same_in_every_frame(ring, at + 16, 4, stride, count):               # tp_len
+            return StampedFrames(b"".join(rows), pkttypes, len(pkttypes) * wire)
+        headers = memoryview(b"".join(rows[0::2])).cast("I")                 # tp_sec, tp_nsec, tp_snaplen, tp_len
+        return StampedFrames(b"".join(rows), pkttypes, sum(headers[3::4]))
 
     def _stamped_one_by_one(self, at: int, count: int) -> StampedFrames:
         """The block's frames walked one by one, each ``tpacket3_hdr`` saying where the next one starts."""
