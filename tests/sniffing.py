@@ -16,6 +16,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
+# tcpdump as the judge of a live capture: every frame written at once. In immediate mode libpcap takes a
+# TPACKET_V2 ring, one slot per frame each the snap length long: 8 slots in its default 2 MiB, so a burst
+# of a dozen loopback frames (each one twice) overflowed it ("2 packets dropped by kernel"); 8 MiB holds 32
+TCPDUMP = ["tcpdump", "-n", "--immediate-mode", "-U", "-B", "8192"]
 ROOT = Path(__file__).resolve().parents[1]
 
 # a TCP exchange and a UDP exchange on 127.0.0.1 (run inside the namespace)
@@ -126,7 +130,7 @@ def record_notebook_capture(path: Path) -> None:
     with Namespace("record") as ns:
         server = ns.popen([*NETSTUDY, "dns", "serve", "--port", "53", zone])
         time.sleep(2)
-        tcpdump = ns.popen(["tcpdump", "-i", "lo", "-n", "--immediate-mode", "-U", "-w", path])
+        tcpdump = ns.popen([*TCPDUMP, "-i", "lo", "-w", path])
         wait_listening(tcpdump)
         ns.run(["ping", "-c", "2", "-i", "0.2", "127.0.0.1"], check=True)
         ns.run(["dig", "+tries=1", "+time=1", "@127.0.0.1", "www.netstudy.test", "A"], check=True)

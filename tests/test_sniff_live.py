@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 from conftest import need_namespaces, need_root, tool
-from sniffing import NETSTUDY, Namespace, environment, interrupt, make_traffic, side_by_side, wait_listening
+from sniffing import NETSTUDY, TCPDUMP, Namespace, environment, interrupt, make_traffic, side_by_side, wait_listening
 
 from netstudy import pcap
 from netstudy.wire import decode
@@ -62,7 +62,7 @@ def _tshark(path, outer: bool = False) -> list[tuple[str, ...]]:
 def test_we_see_every_frame_tcpdump_sees(namespace, tmp_path, mechanism):
     ours, theirs = tmp_path / "ours.pcap", tmp_path / "tcpdump.pcap"
     with side_by_side(namespace, [*NETSTUDY, "sniff", "-i", "lo", "--mechanism", mechanism, "-w", ours],
-                      ["tcpdump", "-i", "lo", "-n", "--immediate-mode", "-U", "-w", theirs]) as stderr:
+                      [*TCPDUMP, "-i", "lo", "-w", theirs]) as stderr:
         make_traffic(namespace)
     seen, expected = _frames(ours), _frames(theirs)
     assert sum(expected.values()) >= 3 * 2 + 2 + 7 + 10       # pings, DNS + ICMP, TCP (at least 7), UDP
@@ -86,7 +86,7 @@ def test_we_see_every_frame_tcpdump_sees(namespace, tmp_path, mechanism):
 def test_on_any_the_cooked_v2_frames_are_tcpdumps(namespace, tmp_path, mechanism):
     ours, theirs = tmp_path / "ours.pcap", tmp_path / "tcpdump.pcap"
     with side_by_side(namespace, [*NETSTUDY, "sniff", "-i", "any", "--mechanism", mechanism, "-w", ours, "udp or icmp"],
-                      ["tcpdump", "-i", "any", "-n", "--immediate-mode", "-U", "-w", theirs, "udp or icmp"]) as stderr:
+                      [*TCPDUMP, "-i", "any", "-w", theirs, "udp or icmp"]) as stderr:
         make_traffic(namespace)
     assert pcap.CaptureReader(ours).interfaces[0].linktype == 276
     seen, expected = _frames(ours), _frames(theirs)
@@ -99,7 +99,7 @@ def test_on_any_the_cooked_v2_frames_are_tcpdumps(namespace, tmp_path, mechanism
 def test_the_kernel_runs_the_filter_as_tcpdumps(namespace, tmp_path, expression):
     ours, theirs = tmp_path / "ours.pcap", tmp_path / "tcpdump.pcap"
     with side_by_side(namespace, [*NETSTUDY, "sniff", "-i", "lo", "-w", ours, expression],
-                      ["tcpdump", "-i", "lo", "-n", "--immediate-mode", "-U", "-w", theirs, expression]) as stderr:
+                      [*TCPDUMP, "-i", "lo", "-w", theirs, expression]) as stderr:
         make_traffic(namespace)
     seen, expected = _frames(ours), _frames(theirs)
     assert sum(expected.values()) >= 4
@@ -113,7 +113,7 @@ def test_the_kernel_runs_the_filter_as_tcpdumps(namespace, tmp_path, expression)
 def test_a_snap_length_cut_keeps_the_fixed_headers(namespace, tmp_path):
     ours, theirs = tmp_path / "ours.pcap", tmp_path / "tcpdump.pcap"
     with side_by_side(namespace, [*NETSTUDY, "sniff", "-i", "lo", "-s", "60", "-w", ours],
-                      ["tcpdump", "-i", "lo", "-n", "--immediate-mode", "-U", "-s", "60", "-w", theirs]):
+                      [*TCPDUMP, "-i", "lo", "-s", "60", "-w", theirs]):
         make_traffic(namespace)
     records = list(pcap.read(ours))
     assert records and all(r.caplen <= 60 for r in records)
@@ -157,7 +157,7 @@ def test_a_capture_in_the_lab_on_a_veth(tmp_path):
         target = lab.addresses["h1"].ipv4
         route = lab.run("scanner", ["ip", "-o", "-4", "route", "get", target], check=True).stdout
         device = route.split(" dev ")[1].split()[0]
-        tcpdump = lab.popen("scanner", ["tcpdump", "-i", device, "-n", "--immediate-mode", "-U", "-w", theirs],
+        tcpdump = lab.popen("scanner", [*TCPDUMP, "-i", device, "-w", theirs],
                             stderr=subprocess.PIPE, text=True)
         wait_listening(tcpdump)
         sniffer = lab.popen("scanner", [*NETSTUDY, "sniff", "-i", device, "-w", ours], stderr=subprocess.PIPE,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import need_namespaces, need_root, tool
-from sniffing import NETSTUDY, Namespace, interrupt, wait_listening
+from sniffing import NETSTUDY, TCPDUMP, Namespace, interrupt, wait_listening
 
 from netstudy import pcap
 from netstudy.wire.bpf import compile_filter
@@ -105,7 +105,7 @@ def capturing(ns: Namespace, *argvs: list) -> Iterator[list[str]]:
 
 
 def tcpdump(path: Path, *extra: str, iface: str = B_IFACE) -> list[str]:
-    return ["tcpdump", "-i", iface, "-n", "--immediate-mode", "-U", *extra, "-w", str(path)]
+    return [*TCPDUMP, "-i", iface, *extra, "-w", str(path)]
 
 
 def ours(path: Path, mechanism: str, *extra: str, iface: str = B_IFACE) -> list[str]:
