@@ -71,17 +71,26 @@ class Step:
     achieved: float
     received: int
     dropped: int
+    cpu_s: float
 
     @property
     def clean(self) -> bool:
         return self.dropped == 0 and self.received > 0
 
+    @property
+    def cpu_per_datagram_us(self) -> float:
+        """The capture's CPU time (user + system) while the traffic ran, a datagram: what it costs besides
+        the kernel's work in the senders' context, the same for every capture."""
+        return self.cpu_s / max(self.received // 2, 1) * 1e6
+
     def line(self) -> str:
         return (f"{self.capture:>9} {self.asked:>10.0f} {self.achieved:>11.0f} {2 * self.achieved:>10.0f} "
-                f"{self.received:>10} {self.dropped:>9}  {'clean' if self.clean else 'DROPS'}")
+                f"{self.received:>10} {self.dropped:>9} {self.cpu_per_datagram_us:>8.2f}  "
+                f"{'clean' if self.clean else 'DROPS'}")
 
 
-HEADER = (f"{'capture':>9} {'asked/s':>10} {'achieved/s':>11} {'frames/s':>10} {'received':>10} {'dropped':>9}")
+HEADER = (f"{'capture':>9} {'asked/s':>10} {'achieved/s':>11} {'frames/s':>10} {'received':>10} {'dropped':>9} "
+          f"{'cpu µs/d':>8}")
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class Search:
 
     best: float
     lowest_dropping: float | None
+    cpu_us: float                   # the capture's CPU time a datagram at its best clean step
 
     @property
     def never_dropped(self) -> bool:
@@ -148,15 +158,24 @@ class Bench:
             if not line:
                 raise SystemExit(f"{capture} did not start: {proc.communicate()[1].strip()}")
         time.sleep(0.3)
+        cpu = cpu_seconds(proc.pid)
         achieved = self.generate(rate)
         time.sleep(0.5)                     # the capture's last block retires
+        cpu = cpu_seconds(proc.pid) - cpu
         proc.send_signal(signal.SIGINT)
         err = proc.communicate(timeout=60)[1]
         received = re.search(r"(\d+) packets? received by filter", err)
         dropped = re.search(r"(\d+) packets? dropped by kernel", err)
         if received is None or dropped is None:
             raise SystemExit(f"{capture} printed no kernel counters:\n{err}")
-        return Step(capture, rate, achieved, int(received.group(1)), int(dropped.group(1)))
+        return Step(capture, rate, achieved, int(received.group(1)), int(dropped.group(1)), cpu)
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` has used so far (``utime``, ``stime`` of /proc/PID/stat,
+    proc(5)). ``ip netns exec`` runs the capture in its own process, so the pid is the capture's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def search(start: float, factor: float, bisections: int) -> Generator[float, Step, Search]:
@@ -209,8 +228,9 @@ def interleaved(bench: Bench, names: list[str], start: float, factor: float, bis
 
 
 def outcome(steps: list[Step]) -> Search:
-    return Search(max((s.achieved for s in steps if s.clean), default=0.0),
-                  min((s.achieved for s in steps if not s.clean), default=None))
+    best = max((s for s in steps if s.clean), key=lambda s: s.achieved, default=None)
+    return Search(best.achieved if best else 0.0, min((s.achieved for s in steps if not s.clean), default=None),
+                  best.cpu_per_datagram_us if best else math.nan)
 
 
 def report(results: dict[str, list[Search]]) -> None:
@@ -226,6 +246,10 @@ def report(results: dict[str, list[Search]]) -> None:
         print("  +: never dropped, the generator's ceiling reached first: a lower bound, not the capture's limit")
     if any(s.lowest_dropping is not None and s.lowest_dropping <= s.best for ss in results.values() for s in ss):
         print("  a round whose drops came below its drop-free rate: near the limit the machine's load decides")
+    cpu = {name: statistics.median(s.cpu_us for s in searches) for name, searches in results.items()}
+    print("CPU time a datagram at the drop-free rate, median (the capture's user + system time while the traffic "
+          "ran; the kernel's work of filling its buffer runs in the senders' and is not in it):")
+    print("  " + ", ".join(f"{name} {us:.2f} µs" for name, us in cpu.items()))
     for name, target in (("tcpdump", 0.5), ("recvfrom", 5.0)):
         if "ring" not in median or name not in median:
             continue
