@@ -10,13 +10,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import pytest
 from conftest import need_namespaces, need_root, netstudy_unprivileged
 from test_portscan_live import LAB_TCP, TARGET, expected, nmap_argv, nmap_states
 
 from netstudy.portscan import PortRecord, State, parse_ports
-from netstudy.portscan.workers import pack, split, unpack
+from netstudy.portscan.core import RecordColumns, least_rtt, not_in, state_groups
+from netstudy.portscan.workers import Packer, split, unpack
 
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
 
@@ -30,12 +32,42 @@ def test_split_cuts_contiguous_nearly_equal_slices_in_order(length, parts):
     assert max(map(len, slices)) - min(map(len, slices)) <= 1
 
 
-def test_a_packed_record_comes_back_equal_at_its_place_in_the_whole_scan():
+def test_packed_records_come_back_equal_at_their_places_in_the_whole_scan():
     hosts, ports = ["10.0.0.1", "10.0.0.2"], [22, 80, 443]
-    record = PortRecord("10.0.0.2", 443, "tcp", 1, State.OPEN, "syn-ack", 2, [5, 9], 12, 3, 64, "https", "", 1)
     # the worker's slice is ports[2:]: its local index 1 is (443, second host); in the whole scan, 2*2 + 1
-    back = unpack(pack(record), 4, hosts, ports, "tcp")
-    assert back == PortRecord("10.0.0.2", 443, "tcp", 5, State.OPEN, "syn-ack", 2, [5, 9], 12, 3, 64, "https", "", 1)
+    sent = [PortRecord("10.0.0.2", 443, "tcp", 1, State.OPEN, "syn-ack", 2, [5, 9], 12, 3, 64, "https", "", 1),
+            PortRecord("10.0.0.1", 443, "tcp", 0, State.QUEUED)]          # never probed (stopped): not settled
+    columns = RecordColumns(hosts, ports, "tcp", lambda port, protocol: f"{port}/{protocol}", name_closed=False)
+    columns.reason_code("reset")                     # the parent's reason codes are not the worker's
+    packer = Packer()
+    for record in sent:
+        packer.add(record)
+    assert unpack(packer.message(), 4, columns) == [5] and len(columns) == 6
+    assert columns[5] == PortRecord("10.0.0.2", 443, "tcp", 5, State.OPEN, "syn-ack", 2, [5, 9], 12, 3, 64,
+                                    "443/tcp", "", 1)
+    assert columns[4] == PortRecord("10.0.0.1", 443, "tcp", 4, State.QUEUED, service="443/tcp")
+    assert columns[0] == PortRecord("10.0.0.1", 22, "tcp", 0, State.QUEUED, service="22/tcp")   # no worker sent it
+    assert columns[0] is columns[0] and list(columns) == [columns[i] for i in range(6)] == columns[:]
+    assert len(packer) == 0                          # emptied by message()
+
+
+def test_columns_answer_a_reports_questions_as_the_records_do():
+    columns = RecordColumns(["10.0.0.1"], [22, 80, 443, 8080], "tcp", lambda port, protocol: "", name_closed=False)
+    records = [PortRecord("10.0.0.1", 22, "tcp", 0, State.OPEN, "syn-ack", 1, [1], 9, 8),
+               PortRecord("10.0.0.1", 80, "tcp", 1, State.CLOSED, "conn-refused", 1, [2], 5, 3),
+               PortRecord("10.0.0.1", 443, "tcp", 2, State.FILTERED, "no-response", 2, [3, 4], None, None),
+               PortRecord("10.0.0.1", 8080, "tcp", 3, State.CLOSED, "conn-refused", 1, [2], 4, 2)]
+    packer = Packer()
+    for record in records:
+        packer.add(record)
+    unpack(packer.message(), 0, columns)
+    assert list(columns) == records
+    for made in (columns, records):
+        assert least_rtt(made) == 2
+        assert state_groups(made) == Counter({(State.CLOSED, "tcp", "conn-refused"): 2,
+                                              (State.OPEN, "tcp", "syn-ack"): 1,
+                                              (State.FILTERED, "tcp", "no-response"): 1})
+        assert [r.port for r in not_in(made, {State.CLOSED})] == [22, 443]
 
 
 @pytest.fixture(scope="module")

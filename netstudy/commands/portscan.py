@@ -82,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
             bar = _progress(scan.total)
             try:
                 with stopped_by_signals():  # kill (SIGTERM) ends it as Ctrl-C does: the report printed
-                    for _ in scan.run():
+                    for settled in scan.progress():
                         if bar is not None:
-                            bar.update(1)
+                            bar.update(len(settled))
             except KeyboardInterrupt:
                 scan.interrupt()
             finally:

@@ -35,10 +35,11 @@ import io
 import ipaddress
 import itertools
 import json
+from array import array
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from netstudy.errors import InputError
 from netstudy.states import StateTable
@@ -302,6 +303,139 @@ class PortRecord:
         return f"{self.port}/{self.protocol}"
 
 
+STATE_CODES = tuple(State)                                 # a state as one byte: its place here
+_CODE = {state: code for code, state in enumerate(STATE_CODES)}
+NO_VALUE = -1                                              # a column's None (times, TTLs: never negative)
+
+
+def state_code(state: State) -> int:
+    return _CODE[state]
+
+
+class RecordColumns(Sequence[PortRecord]):
+    """The records of a scan of ``hosts`` × ``ports`` (port by port, every host at each: index ``port_at *
+    len(hosts) + host_at``) kept column-wise, one array of numbers per field, and made
+    :class:`PortRecord` objects only when asked for (``columns[i]``, iteration), each once: a full
+    range's 65,535 closed ports cost no object until something reads them. Filled by :meth:`put`;
+    what :meth:`put` never reached is a QUEUED record, never probed. ``name(port, protocol)`` gives
+    a record its service when it is made (closed ports only if ``name_closed``)."""
+
+    def __init__(self, hosts: Sequence[str], ports: Sequence[int], protocol: str,
+                 name: Callable[[int, str], str], name_closed: bool) -> None:
+        self.hosts, self.ports, self.protocol = tuple(hosts), ports, protocol
+        self._name, self._name_closed = name, name_closed
+        total = len(hosts) * len(ports)
+        self.state = bytearray([_CODE[State.QUEUED]]) * total
+        self.reason = array("H", [0]) * total                   # the place of its text in self.reasons
+        self.reasons: list[str] = [""]
+        self._reason_at = {"": 0}
+        self.attempts = array("l", [0]) * total
+        self.requeued = array("l", [0]) * total
+        self.sent = array("q", [NO_VALUE]) * total                # the last attempt's send time
+        self.sent_before: dict[int, list[int]] = {}               # every send time, where there were several
+        self.received = array("q", [NO_VALUE]) * total
+        self.rtt = array("q", [NO_VALUE]) * total
+        self.ttl = array("h", [NO_VALUE]) * total
+        self._made: list[PortRecord | None] = [None] * total
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    @overload
+    def __getitem__(self, index: int) -> PortRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PortRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> PortRecord | list[PortRecord]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        record = self._made[index]
+        return self._make(index) if record is None else record
+
+    def __iter__(self) -> Iterator[PortRecord]:
+        made = self._made
+        for index in range(len(made)):
+            record = made[index]
+            yield self._make(index) if record is None else record
+
+    def _make(self, index: int) -> PortRecord:
+        state = STATE_CODES[self.state[index]]
+        port_at, host_at = divmod(index, len(self.hosts))
+        port = self.ports[port_at]
+        last = self.sent[index]
+        sent = self.sent_before.get(index) or ([] if last == NO_VALUE else [last])
+        received, rtt, ttl = self.received[index], self.rtt[index], self.ttl[index]
+        service = self._name(port, self.protocol) if self._name_closed or state is not State.CLOSED else ""
+        record = self._made[index] = PortRecord(
+            self.hosts[host_at], port, self.protocol, index, state, self.reasons[self.reason[index]],
+            self.attempts[index], sent, None if received == NO_VALUE else received, None if rtt == NO_VALUE else rtt,
+            None if ttl == NO_VALUE else ttl, service, "", self.requeued[index])
+        return record
+
+    def reason_code(self, reason: str) -> int:
+        code = self._reason_at.get(reason)
+        if code is None:
+            code = self._reason_at[reason] = len(self.reasons)
+            self.reasons.append(reason)
+        return code
+
+    def put(self, indices: Sequence[int], fields: Mapping[str, Sequence[int]]) -> None:
+        """File records column-wise: ``fields[name][k]`` is the value of ``indices[k]``'s record in the
+        column ``name`` (one of :data:`COLUMN_FIELDS`; reasons as codes of :meth:`reason_code`). A
+        record already made is made again when next asked for."""
+        for name in COLUMN_FIELDS:
+            deque(map(getattr(self, name).__setitem__, indices, fields[name]), maxlen=0)   # a scatter, in C
+        made = self._made
+        for index in indices:
+            made[index] = None
+
+    # -- what a report reads, without making a record per port --
+    def groups(self) -> Counter[tuple[State, str, str]]:
+        """How many records per (state, protocol, reason)."""
+        counted = Counter(zip(self.state, self.reason, strict=True))
+        return Counter({(STATE_CODES[state], self.protocol, self.reasons[reason]): n
+                        for (state, reason), n in counted.items()})
+
+    def least_rtt(self) -> int | None:
+        """The shortest round trip of an answered probe (not ``no-response``), None if none."""
+        silent = self._reason_at.get("no-response", -1)
+        return min((rtt for rtt, reason in zip(self.rtt, self.reason, strict=True)
+                    if rtt != NO_VALUE and reason != silent), default=None)
+
+    def not_in(self, states: Iterable[State]) -> list[PortRecord]:
+        """The records whose state is not one of ``states``, in index order."""
+        left_out = {_CODE[state] for state in states}
+        return [self[index] for index, code in enumerate(self.state) if code not in left_out]
+
+
+COLUMN_FIELDS = ("state", "reason", "attempts", "requeued", "sent", "received", "rtt", "ttl")
+
+
+def least_rtt(records: Sequence[PortRecord]) -> int | None:
+    """The shortest round trip of an answered probe among ``records`` (``no-response`` excluded)."""
+    if isinstance(records, RecordColumns):
+        return records.least_rtt()
+    return min((r.rtt_ns for r in records if r.rtt_ns is not None and r.reason != "no-response"), default=None)
+
+
+def state_groups(records: Sequence[PortRecord]) -> Counter[tuple[State, str, str]]:
+    """How many of ``records`` per (state, protocol, reason)."""
+    if isinstance(records, RecordColumns):
+        return records.groups()
+    return Counter((r.state, r.protocol, r.reason) for r in records)
+
+
+def not_in(records: Sequence[PortRecord], states: Iterable[State]) -> list[PortRecord]:
+    """The records whose state is not one of ``states``, in order."""
+    if isinstance(records, RecordColumns):
+        return records.not_in(states)
+    left_out = set(states)
+    return [r for r in records if r.state not in left_out]
+
+
 COLUMNS = ("host", "port", "protocol", "state", "reason", "rtt_ms", "ttl", "service", "banner", "attempts",
            "sent_ms", "answered_ms")
 
@@ -315,7 +449,7 @@ class ScanResult:
     spec: str
     scans: tuple[str, ...]
     mechanism: str
-    records: list[PortRecord]
+    records: Sequence[PortRecord]           # a list, or (a split scan's) RecordColumns
     elapsed_ns: int
     notes: list[str] = field(default_factory=list)
     self_connects: int = 0
@@ -413,13 +547,10 @@ class ScanTable:
 
     Each attempt waits ``timeout_ns`` × ``backoff`` ** attempt for its answer; ``retries`` more
     attempts follow the first. Probes go out port by port across hosts (the first port of every
-    host, then the second...), so no host gets a burst. ``records``: the table's records as other
-    tables filed them (the workers of a split scan, each over a slice of the ports), in index order;
-    None where none came (a fresh record is put there)."""
+    host, then the second...), so no host gets a burst."""
 
     def __init__(self, hosts: Sequence[str], ports: Sequence[int], scan: str = "connect", *,
-                 timeout_ns: int = 1_000_000_000, retries: int = 1, backoff: float = 1.5,
-                 records: Sequence[PortRecord | None] | None = None) -> None:
+                 timeout_ns: int = 1_000_000_000, retries: int = 1, backoff: float = 1.5) -> None:
         if scan not in SCANS:
             raise InputError(f"scan must be one of {', '.join(SCANS)}, not {scan!r}")
         if timeout_ns <= 0 or retries < 0 or backoff < 1:
@@ -433,23 +564,18 @@ class ScanTable:
         self._waits = [int(timeout_ns * backoff ** attempt) for attempt in range(retries + 1)]
         self.hosts = tuple(hosts)
         width = len(hosts)
-        if records is None:
-            with paused_collection():
-                self.records = [PortRecord(host, port, self.protocol, i * width + j)       # in index order
-                                for i, port in enumerate(ports) for j, host in enumerate(hosts)]
-        else:
-            self.records = [record or PortRecord(hosts[index % width], ports[index // width], self.protocol, index)
-                            for index, record in enumerate(records)]
+        with paused_collection():
+            self.records = [PortRecord(host, port, self.protocol, i * width + j)       # in index order
+                            for i, port in enumerate(ports) for j, host in enumerate(hosts)]
         self._width = width
         self._host_at = {host: j for j, host in enumerate(self.hosts)}
         self._port_at = dict(zip(ports, range(len(ports)), strict=True))
-        self._fresh: deque[PortRecord] = deque(self.records if records is None else
-                                               (r for r in self.records if r.state is State.QUEUED))
+        self._fresh: deque[PortRecord] = deque(self.records)
         self._retries: deque[PortRecord] = deque()
         # one queue of (deadline, index, token) per attempt: every attempt n waits as long, and time only
         # moves forward, so each queue is in deadline order (no heap needed)
         self._deadlines: list[deque[tuple[int, int, int]]] = [deque() for _ in range(retries + 1)]
-        self.settled = 0 if records is None else sum(r.state in SETTLED for r in self.records)
+        self.settled = 0
         self.late = self.strays = self.self_connects = 0
         self.in_flight = 0
 

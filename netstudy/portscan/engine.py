@@ -48,17 +48,17 @@ from netstudy.portscan.core import (
     SCAN_PROTOCOL,
     SETTLED,
     PortRecord,
+    RecordColumns,
     ScanResult,
     ScanTable,
     State,
     combine,
     expand_targets,
     parse_ports,
-    paused_collection,
 )
 from netstudy.portscan.drivers import Connect, Driver, descriptor_budget, is_local
 from netstudy.portscan.services import services
-from netstudy.portscan.workers import Outbox, Workers, pack, split, unpack, usable_cores
+from netstudy.portscan.workers import Outbox, Packer, Workers, split, unpack, usable_cores
 
 DEFAULT_PARALLEL = {"connect": 1024, "syn": 4096, "udp": 256}
 DEFAULT_RATE = {"connect": None, "syn": None, "udp": 500.0}        # probes a second; None: no pacing
@@ -149,8 +149,8 @@ class PortScan:
         self.driver: Driver | None = None
         self.pool: Workers | None = None
         self._table: ScanTable | None = None
-        self._gathered: list[PortRecord | None] | None = None      # a split scan's records, as they come
-        self._counts: Counter[str] = Counter()                     # ... and its workers' counts
+        self.columns: RecordColumns | None = None       # a split scan's records, filed as its workers send them
+        self._counts: Counter[str] = Counter()          # ... and its workers' counts
         if self.workers == 1:
             self.driver = self._driver(scan, parallel or DEFAULT_PARALLEL[scan], mechanism)
             self.mechanism = self.driver.mechanism
@@ -211,22 +211,36 @@ class PortScan:
 
     @property
     def table(self) -> ScanTable:
-        """The scan's records and their bookkeeping. A split scan's is built from what its workers sent
-        (so far, while they run)."""
+        """The scan's records and their bookkeeping, in this process (a split scan's workers each keep
+        their own; its records are :attr:`columns`)."""
         if self._table is None:
-            table = ScanTable(self.hosts, self.port_list, self.scan, timeout_ns=int(self.options["timeout"] * 1e9),
-                              retries=self.retries, backoff=self.options["backoff"], records=self._gathered)
-            if self._gathered is None or self.pool is None or not self.pool.running:
-                self._table = table
-            table.self_connects, table.late, table.strays = (self._counts[key] for key in COUNTED)
-            return table
+            if self.driver is None:
+                raise InputError("a scan split across worker processes keeps no table here: read its result()")
+            self._table = ScanTable(self.hosts, self.port_list, self.scan, retries=self.retries,
+                                    timeout_ns=int(self.options["timeout"] * 1e9), backoff=self.options["backoff"])
         return self._table
 
     def run(self) -> Iterator[PortRecord]:
         """Probe every port, yielding each record as it settles (from the workers as they send them)."""
+        self._begin()
+        return self._run_here(self.driver) if self.driver is not None else self._records_of(self._run_split())
+
+    def progress(self) -> Iterator[Sequence[int]]:
+        """Probe every port, yielding the indices of the records settled at each step (a split scan's:
+        a worker's batch, with no record made for them: :attr:`columns` makes them when read)."""
+        self._begin()
+        if self.driver is not None:
+            return ((record.index,) for record in self._run_here(self.driver))
+        return self._run_split()
+
+    def _begin(self) -> None:
         self.started = time.strftime("%Y-%m-%d %H:%M %Z")
         self._start_ns = time.perf_counter_ns()
-        return self._run_here(self.driver) if self.driver is not None else self._run_split()
+
+    def _records_of(self, steps: Iterator[Sequence[int]]) -> Iterator[PortRecord]:
+        for settled in steps:
+            assert self.columns is not None
+            yield from map(self.columns.__getitem__, settled)
 
     def stop(self) -> None:
         """Make :meth:`run` return at its next turn (safe in a signal handler); then :meth:`interrupt`."""
@@ -292,21 +306,23 @@ class PortScan:
         return record
 
     # -- split across worker processes --
-    def _run_split(self) -> Iterator[PortRecord]:
+    def _run_split(self) -> Iterator[Sequence[int]]:
         slices = split(self.port_list, self.workers)
         starts = [0]
         for part in slices[:-1]:
             starts.append(starts[-1] + len(part) * len(self.hosts))
         self._offsets = starts
-        self._gathered = [None] * self.total
+        self.columns = RecordColumns(self.hosts, self.port_list, self.protocol, self.services.name,
+                                     name_closed=self.total <= NAME_ALL_UP_TO)
         self.pool = Workers(functools.partial(self._work, slices=slices), len(slices))
         try:
             while self.pool.running:
                 for number, message in self.pool.messages(0.2):
-                    yield from self._file(number, message)
+                    settled = self._file(number, message)
+                    if settled:
+                        yield settled
         finally:
             self._end_ns = time.perf_counter_ns()
-        self._table = None                                  # built from every record, now that all came
 
     def _work(self, number: int, outbox: Outbox, slices: list[Sequence[int]]) -> None:
         """One worker (in its own process): this scan over its slice of the ports, the records sent back
@@ -319,23 +335,26 @@ class PortScan:
                 signal.signal(signum, lambda *_: scan.stop())
             if Workers.stop_requested:
                 scan.stop()
-            batch: list[tuple[Any, ...]] = []
+            batch = Packer()
             flushed = time.perf_counter_ns()
             for record in scan.run():
-                batch.append(pack(record))
+                batch.add(record)
                 if len(batch) >= BATCH or time.perf_counter_ns() - flushed > BATCH_NS:
-                    outbox.send(("records", batch))
-                    batch, flushed = [], time.perf_counter_ns()
-            given_up = scan.interrupt() if scan.stopping else []
-            batch += [pack(r) for r in given_up] + [pack(r) for r in scan.table.records if r.state is State.QUEUED]
-            outbox.send(("records", batch))
+                    outbox.send(batch.message())
+                    flushed = time.perf_counter_ns()
+            for record in scan.interrupt() if scan.stopping else []:
+                batch.add(record)
+            for record in scan.table.records:
+                if record.state is State.QUEUED:
+                    batch.add(record)
+            outbox.send(batch.message())
             counts = {key: getattr(scan.table, key) for key in COUNTED}
             outbox.send(("done", {"mechanism": scan.mechanism, "slowed": scan.slowed, "counts": counts}))
 
-    def _file(self, number: int, message: tuple[str, Any]) -> list[PortRecord]:
-        """A worker's message taken in: its records put in their places (the settled ones returned), its
-        counts added up, its error raised here."""
-        kind, payload = message
+    def _file(self, number: int, message: tuple[Any, ...]) -> list[int]:
+        """A worker's message taken in: its records filed in :attr:`columns` (the indices of the settled
+        ones returned), its counts added up, its error raised here."""
+        kind, payload = message[:2]
         if kind == "error":
             raise payload
         if kind == "done":
@@ -343,28 +362,23 @@ class PortScan:
             self.slowed += [rate * self.workers for rate in payload["slowed"]]    # a worker's pace, times their count
             self._counts.update(payload["counts"])
             return []
-        hosts, ports, protocol, offset = self.hosts, self.port_list, self.protocol, self._offsets[number]
-        gathered, settled = self._gathered, []
-        assert gathered is not None
-        with paused_collection():
-            for row in payload:
-                record = gathered[row[0] + offset] = unpack(row, offset, hosts, ports, protocol)
-                if record.state is not State.QUEUED:             # QUEUED: never probed (the scan was stopped)
-                    settled.append(record)
-        return settled
+        assert self.columns is not None
+        return unpack(message, self._offsets[number], self.columns)
 
     def interrupt(self) -> list[PortRecord]:
-        """Stop now (Ctrl-C): ports probed but not answered become silent, the others are dropped (each
-        worker's are collected first). Returns the records given up."""
-        if self.pool is not None:
-            self.pool.stop()
-            deadline = time.monotonic() + 2.0
-            while self.pool.running and time.monotonic() < deadline:
-                for number, message in self.pool.messages(0.1):
-                    self._file(number, message)
-            self.pool.close()
-            self._table = None                              # built again from every record gathered
-        return self.table.finish()
+        """Stop now (Ctrl-C): ports probed but not answered become silent, the others are dropped. Returns
+        the records given up (a split scan's workers give up their own: the records they send last)."""
+        if self.pool is None:
+            return self.table.finish()
+        self.pool.stop()
+        given_up: list[int] = []
+        deadline = time.monotonic() + 2.0
+        while self.pool.running and time.monotonic() < deadline:
+            for number, message in self.pool.messages(0.1):
+                given_up += self._file(number, message)
+        self.pool.close()
+        assert self.columns is not None
+        return [record for record in map(self.columns.__getitem__, given_up) if record.reason == "no-response"]
 
     @property
     def elapsed_ns(self) -> int:
@@ -373,8 +387,9 @@ class PortScan:
     def notes(self) -> list[str]:
         """What the reader of the result should know: self-connects avoided, UDP's limits."""
         notes = []
-        if self.table.self_connects:
-            notes.append(f"{self.table.self_connects} connect(s) reached their own socket (source port = target "
+        self_connects = self.table.self_connects if self.columns is None else self._counts["self_connects"]
+        if self_connects:
+            notes.append(f"{self_connects} connect(s) reached their own socket (source port = target "
                          f"port, TCP simultaneous open) and were sent again from another port: not open ports")
         if self.protocol == "udp":
             retried = sum(1 for r in self.table.records if r.attempts > 1 and r.state is not State.OPEN_FILTERED)
@@ -397,12 +412,18 @@ class PortScan:
 
     def result(self) -> ScanResult:
         """What the scan found so far. Every record gets its service name, except closed ports in a scan
-        of more than NAME_ALL_UP_TO records (a full range: 65,000 names nobody reads)."""
-        few = len(self.table.records) <= NAME_ALL_UP_TO
-        for record in self.table.records:
-            if not record.service and (few or record.state is not State.CLOSED):
-                record.service = self.services.name(record.port, record.protocol)
-        result = self.table.result(self.spec, self.mechanism, self.elapsed_ns)
+        of more than NAME_ALL_UP_TO records (a full range: 65,000 names nobody reads). A split scan's
+        records are its :attr:`columns` (each made a :class:`PortRecord`, and named, when read)."""
+        if self.columns is not None:
+            result = ScanResult(self.spec, (self.scan,), self.mechanism, self.columns, self.elapsed_ns,
+                                self_connects=self._counts["self_connects"], late=self._counts["late"],
+                                strays=self._counts["strays"], hosts=tuple(self.hosts))
+        else:
+            few = len(self.table.records) <= NAME_ALL_UP_TO
+            for record in self.table.records:
+                if not record.service and (few or record.state is not State.CLOSED):
+                    record.service = self.services.name(record.port, record.protocol)
+            result = self.table.result(self.spec, self.mechanism, self.elapsed_ns)
         result.notes = self.notes()
         result.started = self.started
         result.names = dict(self.names)
@@ -429,7 +450,7 @@ def portscan(targets: str | Iterable[str] = "127.0.0.1", ports: str | Sequence[i
     results = []
     for kind in kinds:
         with PortScan(targets, ports, scan=kind, **options) as scan:
-            for _ in scan.run():
+            for _ in scan.progress():
                 pass
             results.append(scan.result())
     result = combine(results)

@@ -4,9 +4,9 @@ A connect or SYN scan of a host on the same machine is bound by CPU, most of it 
 ``connect()`` / ``sendto()``: one process keeps one core busy. :class:`Workers` forks ``count`` children
 (``fork(2)``: each starts with the parent's modules and data, nothing to import again), each running
 ``job(number, outbox)`` on its own slice (:func:`split`) with its own sockets, and the parent reads
-what they send through a pipe each: length-prefixed pickles (:class:`Outbox`). A settled record
-travels as a plain tuple (:func:`pack` / :func:`unpack`): building and pickling tuples costs a tenth of
-pickling the dataclasses.
+what they send through a pipe each: length-prefixed pickles (:class:`Outbox`). Settled records travel
+as numbers in an array (:class:`Packer`), filed column-wise in the parent (:func:`unpack` into a
+:class:`~netstudy.portscan.core.RecordColumns`): no object per record on either side of the pipe.
 
 A child stops at SIGINT or SIGTERM (Ctrl-C reaches the whole process group) by setting the flag
 ``stop_requested`` that its job watches; it always ends with ``os._exit``, never returning into the
@@ -23,13 +23,21 @@ import selectors
 import signal
 import struct
 import time
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from netstudy.portscan.core import PortRecord, State, paused_collection
+from netstudy.portscan.core import (
+    COLUMN_FIELDS,
+    NO_VALUE,
+    PortRecord,
+    RecordColumns,
+    State,
+    paused_collection,
+    state_code,
+)
 
 _LENGTH = struct.Struct("!I")
-_STATES = {state.value: state for state in State}
 PIPE_SIZE = 1 << 20          # bytes a pipe holds (Linux's default limit, /proc/sys/fs/pipe-max-size)
 REAP_WAIT = 2.0              # seconds a stopped child gets to send what it has and exit, before SIGKILL
 
@@ -51,19 +59,56 @@ def split(items: Sequence[int], parts: int) -> list[Sequence[int]]:
     return [items[bounds[i]:bounds[i + 1]] for i in range(parts)]
 
 
-def pack(record: PortRecord) -> tuple[Any, ...]:
-    """What a worker sends of a record: every field but host, protocol and the identity of the record."""
-    return (record.index, record.state.value, record.reason, record.attempts, record.sent_ns, record.received_ns,
-            record.rtt_ns, record.ttl, record.service, record.banner, record.requeued)
+RECORD_FIELDS = ("index", *COLUMN_FIELDS)       # what a worker sends of a record: numbers only
 
 
-def unpack(row: tuple[Any, ...], offset: int, hosts: Sequence[str], ports: Sequence[int], protocol: str) -> PortRecord:
-    """The record a worker packed, renumbered by ``offset`` (where its slice starts in the whole scan of
-    ``hosts`` × ``ports``, whose records go port by port, every host at each)."""
-    index = row[0] + offset
-    port_at, host_at = divmod(index, len(hosts))
-    return PortRecord(hosts[host_at], ports[port_at], protocol, index, _STATES[row[1]], row[2], row[3], row[4],
-                      row[5], row[6], row[7], row[8], row[9], row[10])
+class Packer:
+    """A worker's settled records, gathered into one message: every record's :data:`RECORD_FIELDS` as
+    numbers in one ``array('q')`` sent as bytes (a reason as its place in the message's list of reason
+    texts, None as NO_VALUE), and the send times of the records sent more than once. (A tuple per record,
+    pickled, cost the parent a third of its time to unpickle and make records of.)"""
+
+    def __init__(self) -> None:
+        self.rows = array("q")
+        self.reasons: dict[str, int] = {}
+        self.sent_before: dict[int, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows) // len(RECORD_FIELDS)
+
+    def add(self, record: PortRecord) -> None:
+        reason = self.reasons.get(record.reason)
+        if reason is None:
+            reason = self.reasons[record.reason] = len(self.reasons)
+        sent, received, rtt, ttl = record.sent_ns, record.received_ns, record.rtt_ns, record.ttl
+        if len(sent) > 1:
+            self.sent_before[record.index] = sent
+        self.rows.extend((record.index, state_code(record.state), reason, record.attempts, record.requeued,
+                          sent[-1] if sent else NO_VALUE, NO_VALUE if received is None else received,
+                          NO_VALUE if rtt is None else rtt, NO_VALUE if ttl is None else ttl))
+
+    def message(self) -> tuple[str, bytes, tuple[str, ...], dict[int, list[int]]]:
+        """``("records", rows, reason texts, send times)``, and the packer emptied for the next batch."""
+        message = ("records", self.rows.tobytes(), tuple(self.reasons), self.sent_before)
+        self.rows, self.sent_before = array("q"), {}
+        return message
+
+
+def unpack(message: tuple[str, bytes, tuple[str, ...], dict[int, list[int]]], offset: int,
+           columns: RecordColumns) -> list[int]:
+    """File a worker's records in ``columns``, renumbered by ``offset`` (where its slice starts in the
+    whole scan); returns the indices of those settled (not QUEUED: never probed, the scan stopped)."""
+    _, data, reasons, sent_before = message
+    rows = array("q")
+    rows.frombytes(data)
+    width = len(RECORD_FIELDS)
+    indices = [index + offset for index in rows[0::width]]
+    fields: dict[str, Sequence[int]] = {name: rows[at::width] for at, name in enumerate(RECORD_FIELDS) if at}
+    fields["reason"] = list(map([columns.reason_code(text) for text in reasons].__getitem__, fields["reason"]))
+    columns.put(indices, fields)
+    columns.sent_before.update((index + offset, sent) for index, sent in sent_before.items())
+    queued = state_code(State.QUEUED)
+    return [index for index, state in zip(indices, fields["state"], strict=True) if state != queued]
 
 
 class Outbox:
