@@ -18,31 +18,57 @@ from test_portscan_live import LAB_TCP, TARGET, expected, nmap_argv, nmap_states
 
 from netstudy.portscan import PortRecord, State, parse_ports
 from netstudy.portscan.core import RecordColumns, least_rtt, not_in, state_groups
-from netstudy.portscan.workers import Packer, split, unpack
+from netstudy.portscan.workers import Packer, Shares, share_bounds, unpack
 
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
 
 
-@pytest.mark.parametrize("length, parts", [(10, 3), (65535, 2), (5, 5), (7, 1), (3, 4)])
-def test_split_cuts_contiguous_nearly_equal_slices_in_order(length, parts):
-    items = list(range(1, length + 1))
-    slices = split(items, parts)
-    assert len(slices) == parts
-    assert [x for part in slices for x in part] == items
-    assert max(map(len, slices)) - min(map(len, slices)) <= 1
+@pytest.mark.parametrize("length, parts, wanted, most", [(10, 3, 1024, 99), (65535, 2, 1024, 99), (5, 5, 8, 99),
+                                                         (7, 1, 2, 99), (3, 4, 1, 99), (65535, 2, 1, 100)])
+def test_shares_are_contiguous_in_order_as_wanted_and_enough_for_every_worker(length, parts, wanted, most):
+    bounds = share_bounds(length, parts, wanted, most)
+    assert [i for start, stop in bounds for i in range(start, stop)] == list(range(length))
+    assert len(bounds) >= min(parts, length) and len(bounds) <= most
+    assert max(stop - start for start, stop in bounds) <= max(wanted, -(-length // most))
+
+
+def test_each_share_is_taken_once_by_the_processes_that_ask():
+    shares = Shares(3000)
+    children = []
+    for _ in range(3):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                            # a child: takes until none is left
+            taken = []
+            while (number := shares.take()) is not None:
+                taken.append(number)
+            os.write(write, ",".join(map(str, taken)).encode())
+            os._exit(0)
+        os.close(write)
+        children.append((pid, read))
+    shares.close()
+    taken = []
+    for pid, read in children:
+        data = b""
+        while chunk := os.read(read, 65536):
+            data += chunk
+        os.close(read)
+        os.waitpid(pid, 0)
+        taken += [int(n) for n in data.decode().split(",") if n]
+    assert sorted(taken) == list(range(3000))
 
 
 def test_packed_records_come_back_equal_at_their_places_in_the_whole_scan():
     hosts, ports = ["10.0.0.1", "10.0.0.2"], [22, 80, 443]
-    # the worker's slice is ports[2:]: its local index 1 is (443, second host); in the whole scan, 2*2 + 1
+    # the worker scans ports[2:]: its local index 1 is (443, second host); in the whole scan, 2*2 + 1
     sent = [PortRecord("10.0.0.2", 443, "tcp", 1, State.OPEN, "syn-ack", 2, [5, 9], 12, 3, 64, "https", "", 1),
             PortRecord("10.0.0.1", 443, "tcp", 0, State.QUEUED)]          # never probed (stopped): not settled
     columns = RecordColumns(hosts, ports, "tcp", lambda port, protocol: f"{port}/{protocol}", name_closed=False)
     columns.reason_code("reset")                     # the parent's reason codes are not the worker's
-    packer = Packer()
+    packer = Packer(2, [2])                          # the worker's one port is the scan's third
     for record in sent:
         packer.add(record)
-    assert unpack(packer.message(), 4, columns) == [5] and len(columns) == 6
+    assert unpack(packer.message(), columns) == [5] and len(columns) == 6
     assert columns[5] == PortRecord("10.0.0.2", 443, "tcp", 5, State.OPEN, "syn-ack", 2, [5, 9], 12, 3, 64,
                                     "443/tcp", "", 1)
     assert columns[4] == PortRecord("10.0.0.1", 443, "tcp", 4, State.QUEUED, service="443/tcp")
@@ -60,7 +86,7 @@ def test_columns_answer_a_reports_questions_as_the_records_do():
     packer = Packer()
     for record in records:
         packer.add(record)
-    unpack(packer.message(), 0, columns)
+    unpack(packer.message(), columns)
     assert list(columns) == records
     for made in (columns, records):
         assert least_rtt(made) == 2

@@ -563,14 +563,12 @@ class ScanTable:
         self.timeout_ns, self.retries, self.backoff = timeout_ns, retries, backoff
         self._waits = [int(timeout_ns * backoff ** attempt) for attempt in range(retries + 1)]
         self.hosts = tuple(hosts)
-        width = len(hosts)
-        with paused_collection():
-            self.records = [PortRecord(host, port, self.protocol, i * width + j)       # in index order
-                            for i, port in enumerate(ports) for j, host in enumerate(hosts)]
-        self._width = width
+        self.records: list[PortRecord] = []
+        self._width = len(hosts)
         self._host_at = {host: j for j, host in enumerate(self.hosts)}
-        self._port_at = dict(zip(ports, range(len(ports)), strict=True))
-        self._fresh: deque[PortRecord] = deque(self.records)
+        self._port_at: dict[int, int] = {}
+        self._fresh: deque[PortRecord] = deque()
+        self.add_ports(ports)
         self._retries: deque[PortRecord] = deque()
         # one queue of (deadline, index, token) per attempt: every attempt n waits as long, and time only
         # moves forward, so each queue is in deadline order (no heap needed)
@@ -578,6 +576,19 @@ class ScanTable:
         self.settled = 0
         self.late = self.strays = self.self_connects = 0
         self.in_flight = 0
+
+    def add_ports(self, ports: Sequence[int]) -> None:
+        """More ports to probe on every host, after those the table has (a worker of a split scan takes
+        the ports it scans a share at a time); their records follow the others, in index order."""
+        if not self._port_at.keys().isdisjoint(ports):
+            raise InputError("a port added to a scan is in it already")
+        start, width = len(self._port_at), self._width
+        with paused_collection():
+            fresh = [PortRecord(host, port, self.protocol, i * width + j)
+                     for i, port in enumerate(ports, start) for j, host in enumerate(self.hosts)]
+        self.records += fresh
+        self._port_at.update(zip(ports, range(start, start + len(ports)), strict=True))
+        self._fresh.extend(fresh)
 
     # -- sending --
     def wait_ns(self, attempt: int) -> int:

@@ -37,8 +37,9 @@ import selectors
 import signal
 import socket
 import time
+from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ from netstudy.portscan.core import (
 )
 from netstudy.portscan.drivers import Connect, Driver, descriptor_budget, is_local
 from netstudy.portscan.services import services
-from netstudy.portscan.workers import Outbox, Packer, Workers, split, unpack, usable_cores
+from netstudy.portscan.workers import Outbox, Packer, Shares, Workers, share_bounds, unpack, usable_cores
 
 DEFAULT_PARALLEL = {"connect": 1024, "syn": 4096, "udp": 256}
 DEFAULT_RATE = {"connect": None, "syn": None, "udp": 500.0}        # probes a second; None: no pacing
@@ -71,6 +72,7 @@ MAX_RETRIES = 10               # attempts after the first (nmap's --max-retries 
 MAX_PARALLEL = 65536           # probes in flight
 MAX_WORKERS = 64               # processes
 SPLIT_FROM = 4096              # probes: a TCP scan this long is split across the cores (workers=None)
+SHARE = 1024                   # records in a share of a split scan's ports (a worker takes one at a time)
 BATCH = 1024                   # records a worker sends at once...
 BATCH_NS = 100_000_000         # ...or after this long (the progress bar moves)
 PACE_SLACK_NS = 2_000_000      # how far behind its pace a paced scan may fall before it stops catching up
@@ -150,6 +152,7 @@ class PortScan:
         self.pool: Workers | None = None
         self._table: ScanTable | None = None
         self.columns: RecordColumns | None = None       # a split scan's records, filed as its workers send them
+        self._take: Callable[[], Sequence[int] | None] | None = None     # a worker's next share of ports
         self._counts: Counter[str] = Counter()          # ... and its workers' counts
         if self.workers == 1:
             self.driver = self._driver(scan, parallel or DEFAULT_PARALLEL[scan], mechanism)
@@ -216,9 +219,12 @@ class PortScan:
         if self._table is None:
             if self.driver is None:
                 raise InputError("a scan split across worker processes keeps no table here: read its result()")
-            self._table = ScanTable(self.hosts, self.port_list, self.scan, retries=self.retries,
-                                    timeout_ns=int(self.options["timeout"] * 1e9), backoff=self.options["backoff"])
+            self._table = self._new_table(self.port_list)
         return self._table
+
+    def _new_table(self, ports: Sequence[int]) -> ScanTable:
+        return ScanTable(self.hosts, ports, self.scan, retries=self.retries,
+                         timeout_ns=int(self.options["timeout"] * 1e9), backoff=self.options["backoff"])
 
     def run(self) -> Iterator[PortRecord]:
         """Probe every port, yielding each record as it settles (from the workers as they send them)."""
@@ -253,7 +259,7 @@ class PortScan:
         next_send = self._start_ns
         late_answers = 0
         try:
-            while not table.done and not self.stopping:
+            while not self.stopping and (not table.done or self._take_more(table)):
                 now = perf()
                 for record in table.expire(now):
                     driver.forget(record)
@@ -264,6 +270,8 @@ class PortScan:
                 while room > 0 and now >= next_send:
                     probe = next_probe(now)
                     if probe is None:
+                        if self._take_more(table):
+                            continue
                         break
                     send(probe)
                     room -= 1
@@ -273,7 +281,7 @@ class PortScan:
                         next_send = max(next_send + step, now - max(step, PACE_SLACK_NS))
                         now = perf()
                 if table.done:
-                    break
+                    continue                                # another share, or the end
                 if table.has_due and driver.capacity() > 0:
                     wakes = [next_send, table.next_deadline() or next_send]
                 else:
@@ -307,14 +315,14 @@ class PortScan:
 
     # -- split across worker processes --
     def _run_split(self) -> Iterator[Sequence[int]]:
-        slices = split(self.port_list, self.workers)
-        starts = [0]
-        for part in slices[:-1]:
-            starts.append(starts[-1] + len(part) * len(self.hosts))
-        self._offsets = starts
+        bounds = share_bounds(len(self.port_list), self.workers, max(SHARE // len(self.hosts), 1))
         self.columns = RecordColumns(self.hosts, self.port_list, self.protocol, self.services.name,
                                      name_closed=self.total <= NAME_ALL_UP_TO)
-        self.pool = Workers(functools.partial(self._work, slices=slices), len(slices))
+        shares = Shares(len(bounds))
+        try:
+            self.pool = Workers(functools.partial(self._work, shares=shares, bounds=bounds), self.workers)
+        finally:
+            shares.close()
         try:
             while self.pool.running:
                 for number, message in self.pool.messages(0.2):
@@ -324,32 +332,65 @@ class PortScan:
         finally:
             self._end_ns = time.perf_counter_ns()
 
-    def _work(self, number: int, outbox: Outbox, slices: list[Sequence[int]]) -> None:
-        """One worker (in its own process): this scan over its slice of the ports, the records sent back
-        in batches as they settle, then the rest (never probed, or given up at a stop) and the counts."""
-        count = len(slices)
+    def _work(self, number: int, outbox: Outbox, shares: Shares, bounds: list[tuple[int, int]]) -> None:
+        """One worker (in its own process): this scan over the shares of the ports it takes, one after
+        another as it runs out of ports to probe, the records sent back in batches as they settle
+        (numbered as in the whole scan), then the rest (never probed, or given up at a stop) and the counts."""
+        count = self.workers
         options = dict(self.options, rate=None if self.rate is None else self.rate / count, workers=1,
                        parallel=max((self.options["parallel"] or DEFAULT_PARALLEL[self.scan]) // count, 1))
-        with PortScan(self.hosts, list(slices[number]), scan=self.scan, **options) as scan:
+        places = array("l")                     # where the worker's ports are in the whole scan's
+
+        def take() -> Sequence[int] | None:
+            share = shares.take()
+            if share is None:
+                return None
+            start, stop = bounds[share]
+            places.extend(range(start, stop))
+            return self.port_list[start:stop]
+
+        # every port given: a SYN scan's held source port must be none of them, whichever it scans
+        with PortScan(self.hosts, self.port_list, scan=self.scan, **options) as scan:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: scan.stop())
             if Workers.stop_requested:
                 scan.stop()
-            batch = Packer()
-            flushed = time.perf_counter_ns()
-            for record in scan.run():
-                batch.add(record)
-                if len(batch) >= BATCH or time.perf_counter_ns() - flushed > BATCH_NS:
-                    outbox.send(batch.message())
-                    flushed = time.perf_counter_ns()
-            for record in scan.interrupt() if scan.stopping else []:
-                batch.add(record)
-            for record in scan.table.records:
-                if record.state is State.QUEUED:
+            batch = Packer(len(self.hosts), places)
+            if scan.take_shares(take):
+                flushed = time.perf_counter_ns()
+                for record in scan.run():
                     batch.add(record)
-            outbox.send(batch.message())
-            counts = {key: getattr(scan.table, key) for key in COUNTED}
+                    if len(batch) >= BATCH or time.perf_counter_ns() - flushed > BATCH_NS:
+                        outbox.send(batch.message())
+                        flushed = time.perf_counter_ns()
+                for record in scan.interrupt() if scan.stopping else []:
+                    batch.add(record)
+                for record in scan.table.records:
+                    if record.state is State.QUEUED:
+                        batch.add(record)
+                outbox.send(batch.message())
+            counts = {key: getattr(scan.table, key) for key in COUNTED} if scan._table else {}
             outbox.send(("done", {"mechanism": scan.mechanism, "slowed": scan.slowed, "counts": counts}))
+
+    def take_shares(self, take: Callable[[], Sequence[int] | None]) -> bool:
+        """Scan the ports that ``take()`` gives (None: no more), a share at a time: the next is taken when
+        every probe of the last has been sent, while their answers are still awaited. False if none came."""
+        first = take()
+        if first is None:
+            return False
+        self._table = self._new_table(first)
+        self._take = take
+        return True
+
+    def _take_more(self, table: ScanTable) -> bool:
+        """Another share of ports added to ``table``; False when there is none (or none to take)."""
+        if self._take is not None:
+            more = self._take()
+            if more:
+                table.add_ports(more)
+                return True
+            self._take = None
+        return False
 
     def _file(self, number: int, message: tuple[Any, ...]) -> list[int]:
         """A worker's message taken in: its records filed in :attr:`columns` (the indices of the settled
@@ -363,7 +404,7 @@ class PortScan:
             self._counts.update(payload["counts"])
             return []
         assert self.columns is not None
-        return unpack(message, self._offsets[number], self.columns)
+        return unpack(message, self.columns)
 
     def interrupt(self) -> list[PortRecord]:
         """Stop now (Ctrl-C): ports probed but not answered become silent, the others are dropped. Returns

@@ -3,7 +3,8 @@
 A connect or SYN scan of a host on the same machine is bound by CPU, most of it the kernel's work in
 ``connect()`` / ``sendto()``: one process keeps one core busy. :class:`Workers` forks ``count`` children
 (``fork(2)``: each starts with the parent's modules and data, nothing to import again), each running
-``job(number, outbox)`` on its own slice (:func:`split`) with its own sockets, and the parent reads
+``job(number, outbox)`` with its own sockets on the shares of the work it takes (:class:`Shares`: the
+ports, cut by :func:`share_bounds`), and the parent reads
 what they send through a pipe each: length-prefixed pickles (:class:`Outbox`). Settled records travel
 as numbers in an array (:class:`Packer`), filed column-wise in the parent (:func:`unpack` into a
 :class:`~netstudy.portscan.core.RecordColumns`): no object per record on either side of the pipe.
@@ -22,6 +23,7 @@ import pickle
 import selectors
 import signal
 import struct
+import sys
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -50,13 +52,38 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def split(items: Sequence[int], parts: int) -> list[Sequence[int]]:
-    """``items`` cut into ``parts`` contiguous slices of (nearly) equal length, in order."""
-    size, extra = divmod(len(items), parts)
-    bounds = [0]
-    for part in range(parts):
-        bounds.append(bounds[-1] + size + (1 if part < extra else 0))
-    return [items[bounds[i]:bounds[i + 1]] for i in range(parts)]
+class Shares:
+    """The numbers 0 .. ``count`` - 1, each taken once, by whichever process asks first (processes forked
+    after it is made): a scan's ports cut in shares that idle workers take (:meth:`take`), so that all
+    finish together however the machine shares its cores among them. The numbers wait in a pipe,
+    written at once; a read of two bytes from a pipe that holds them takes both, under the pipe's lock
+    (pipe(7)), so two workers never get the same one."""
+
+    def __init__(self, count: int) -> None:
+        self.fd, write = os.pipe()
+        try:
+            with contextlib.suppress(OSError, AttributeError):
+                fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+            data = memoryview(array("H", range(count)).tobytes())
+            while data:
+                data = data[os.write(write, data):]
+        finally:
+            os.close(write)
+
+    def take(self) -> int | None:
+        """The next number no process has taken; None when none is left."""
+        data = os.read(self.fd, 2)
+        return int.from_bytes(data, sys.byteorder) if len(data) == 2 else None
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def share_bounds(length: int, parts: int, wanted: int, most: int = 1 << 15) -> list[tuple[int, int]]:
+    """``range(length)`` cut in contiguous shares of ``wanted`` items (fewer for the last), at least
+    ``parts`` of them and at most ``most`` (what :class:`Shares` numbers)."""
+    size = max(min(wanted, -(-length // parts)), -(-length // most), 1)
+    return [(start, min(start + size, length)) for start in range(0, length, size)]
 
 
 RECORD_FIELDS = ("index", *COLUMN_FIELDS)       # what a worker sends of a record: numbers only
@@ -66,9 +93,12 @@ class Packer:
     """A worker's settled records, gathered into one message: every record's :data:`RECORD_FIELDS` as
     numbers in one ``array('q')`` sent as bytes (a reason as its place in the message's list of reason
     texts, None as NO_VALUE), and the send times of the records sent more than once. (A tuple per record,
-    pickled, cost the parent a third of its time to unpickle and make records of.)"""
+    pickled, cost the parent a third of its time to unpickle and make records of.) A record's index is
+    its place in the whole scan of ``width`` hosts: its port's place in the worker's table is mapped
+    through ``places``, the places of the worker's ports in the whole scan's."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int = 1, places: Sequence[int] | None = None) -> None:
+        self.width, self.places = width, places
         self.rows = array("q")
         self.reasons: dict[str, int] = {}
         self.sent_before: dict[int, list[int]] = {}
@@ -81,9 +111,13 @@ class Packer:
         if reason is None:
             reason = self.reasons[record.reason] = len(self.reasons)
         sent, received, rtt, ttl = record.sent_ns, record.received_ns, record.rtt_ns, record.ttl
+        index = record.index
+        if self.places is not None:
+            port_at, host_at = divmod(index, self.width)
+            index = self.places[port_at] * self.width + host_at
         if len(sent) > 1:
-            self.sent_before[record.index] = sent
-        self.rows.extend((record.index, state_code(record.state), reason, record.attempts, record.requeued,
+            self.sent_before[index] = sent
+        self.rows.extend((index, state_code(record.state), reason, record.attempts, record.requeued,
                           sent[-1] if sent else NO_VALUE, NO_VALUE if received is None else received,
                           NO_VALUE if rtt is None else rtt, NO_VALUE if ttl is None else ttl))
 
@@ -94,19 +128,18 @@ class Packer:
         return message
 
 
-def unpack(message: tuple[str, bytes, tuple[str, ...], dict[int, list[int]]], offset: int,
-           columns: RecordColumns) -> list[int]:
-    """File a worker's records in ``columns``, renumbered by ``offset`` (where its slice starts in the
-    whole scan); returns the indices of those settled (not QUEUED: never probed, the scan stopped)."""
+def unpack(message: tuple[str, bytes, tuple[str, ...], dict[int, list[int]]], columns: RecordColumns) -> list[int]:
+    """File a worker's records in ``columns``; returns the indices of those settled (not QUEUED: never
+    probed, the scan stopped)."""
     _, data, reasons, sent_before = message
     rows = array("q")
     rows.frombytes(data)
     width = len(RECORD_FIELDS)
-    indices = [index + offset for index in rows[0::width]]
+    indices = rows[0::width]
     fields: dict[str, Sequence[int]] = {name: rows[at::width] for at, name in enumerate(RECORD_FIELDS) if at}
     fields["reason"] = list(map([columns.reason_code(text) for text in reasons].__getitem__, fields["reason"]))
     columns.put(indices, fields)
-    columns.sent_before.update((index + offset, sent) for index, sent in sent_before.items())
+    columns.sent_before.update(sent_before)
     queued = state_code(State.QUEUED)
     return [index for index, state in zip(indices, fields["state"], strict=True) if state != queued]
 
