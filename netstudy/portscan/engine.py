@@ -357,12 +357,13 @@ class PortScan:
                 scan.stop()
             batch = Packer(len(self.hosts), places)
             if scan.take_shares(take):
-                flushed = time.perf_counter_ns()
+                add, waiting, flushed = batch.add, 0, time.perf_counter_ns()
                 for record in scan.run():
-                    batch.add(record)
-                    if len(batch) >= BATCH or time.perf_counter_ns() - flushed > BATCH_NS:
+                    add(record)
+                    waiting += 1
+                    if waiting >= BATCH or time.perf_counter_ns() - flushed > BATCH_NS:
                         outbox.send(batch.message())
-                        flushed = time.perf_counter_ns()
+                        waiting, flushed = 0, time.perf_counter_ns()
                 for record in scan.interrupt() if scan.stopping else []:
                     batch.add(record)
                 for record in scan.table.records:

@@ -90,42 +90,44 @@ RECORD_FIELDS = ("index", *COLUMN_FIELDS)       # what a worker sends of a recor
 
 
 class Packer:
-    """A worker's settled records, gathered into one message: every record's :data:`RECORD_FIELDS` as
-    numbers in one ``array('q')`` sent as bytes (a reason as its place in the message's list of reason
-    texts, None as NO_VALUE), and the send times of the records sent more than once. (A tuple per record,
-    pickled, cost the parent a third of its time to unpickle and make records of.) A record's index is
-    its place in the whole scan of ``width`` hosts: its port's place in the worker's table is mapped
+    """A worker's settled records (:meth:`add`), sent as one message (:meth:`message`): each of
+    :data:`RECORD_FIELDS` as a column of numbers, the columns one after another in one ``array('q')``
+    sent as bytes (a reason as its place in the message's list of reason texts, None as NO_VALUE),
+    and the send times of the records sent more than once. Each column is made in one pass over the
+    batch (a tuple per record, pickled, cost the parent a third of its time to unpickle and make
+    records of; an array row per record, the worker a fifth of its Python). A record's index is its
+    place in the whole scan of ``width`` hosts: its port's place in the worker's table is mapped
     through ``places``, the places of the worker's ports in the whole scan's."""
 
     def __init__(self, width: int = 1, places: Sequence[int] | None = None) -> None:
         self.width, self.places = width, places
-        self.rows = array("q")
+        self.records: list[PortRecord] = []
+        self.add = self.records.append
         self.reasons: dict[str, int] = {}
-        self.sent_before: dict[int, list[int]] = {}
 
     def __len__(self) -> int:
-        return len(self.rows) // len(RECORD_FIELDS)
-
-    def add(self, record: PortRecord) -> None:
-        reason = self.reasons.get(record.reason)
-        if reason is None:
-            reason = self.reasons[record.reason] = len(self.reasons)
-        sent, received, rtt, ttl = record.sent_ns, record.received_ns, record.rtt_ns, record.ttl
-        index = record.index
-        if self.places is not None:
-            port_at, host_at = divmod(index, self.width)
-            index = self.places[port_at] * self.width + host_at
-        if len(sent) > 1:
-            self.sent_before[index] = sent
-        self.rows.extend((index, state_code(record.state), reason, record.attempts, record.requeued,
-                          sent[-1] if sent else NO_VALUE, NO_VALUE if received is None else received,
-                          NO_VALUE if rtt is None else rtt, NO_VALUE if ttl is None else ttl))
+        return len(self.records)
 
     def message(self) -> tuple[str, bytes, tuple[str, ...], dict[int, list[int]]]:
-        """``("records", rows, reason texts, send times)``, and the packer emptied for the next batch."""
-        message = ("records", self.rows.tobytes(), tuple(self.reasons), self.sent_before)
-        self.rows, self.sent_before = array("q"), {}
-        return message
+        """``("records", columns, reason texts, send times)``, and the packer emptied for the next batch."""
+        records, width, places, reasons = self.records, self.width, self.places, self.reasons
+        indices = [r.index for r in records]
+        if places is not None:
+            indices = [places[i // width] * width + i % width for i in indices]
+        codes = [state_code(r.state) for r in records]
+        reason = [reasons.setdefault(r.reason, len(reasons)) for r in records]
+        columns = array("q", indices)
+        columns += array("q", codes)
+        columns += array("q", reason)
+        columns += array("q", [r.attempts for r in records])
+        columns += array("q", [r.requeued for r in records])
+        columns += array("q", [r.sent_ns[-1] if r.sent_ns else NO_VALUE for r in records])
+        columns += array("q", [NO_VALUE if r.received_ns is None else r.received_ns for r in records])
+        columns += array("q", [NO_VALUE if r.rtt_ns is None else r.rtt_ns for r in records])
+        columns += array("q", [NO_VALUE if r.ttl is None else r.ttl for r in records])
+        sent_before = {index: r.sent_ns for index, r in zip(indices, records, strict=True) if len(r.sent_ns) > 1}
+        self.records.clear()
+        return "records", columns.tobytes(), tuple(reasons), sent_before
 
 
 def unpack(message: tuple[str, bytes, tuple[str, ...], dict[int, list[int]]], columns: RecordColumns) -> list[int]:
@@ -134,9 +136,10 @@ def unpack(message: tuple[str, bytes, tuple[str, ...], dict[int, list[int]]], co
     _, data, reasons, sent_before = message
     rows = array("q")
     rows.frombytes(data)
-    width = len(RECORD_FIELDS)
-    indices = rows[0::width]
-    fields: dict[str, Sequence[int]] = {name: rows[at::width] for at, name in enumerate(RECORD_FIELDS) if at}
+    count = len(rows) // len(RECORD_FIELDS)
+    indices = rows[:count]
+    fields: dict[str, Sequence[int]] = {name: rows[at * count:(at + 1) * count]
+                                        for at, name in enumerate(RECORD_FIELDS) if at}
     fields["reason"] = list(map([columns.reason_code(text) for text in reasons].__getitem__, fields["reason"]))
     columns.put(indices, fields)
     columns.sent_before.update(sent_before)
