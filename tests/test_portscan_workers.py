@@ -17,7 +17,7 @@ from conftest import need_namespaces, need_root, netstudy_unprivileged
 from test_portscan_live import LAB_TCP, TARGET, expected, nmap_argv, nmap_states
 
 from netstudy.portscan import PortRecord, State, parse_ports
-from netstudy.portscan.core import RecordColumns, least_rtt, not_in, state_groups
+from netstudy.portscan.core import COLUMN_FIELDS, RecordColumns, least_rtt, not_in, state_code, state_groups
 from netstudy.portscan.workers import Packer, Shares, share_bounds, unpack
 
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
@@ -74,7 +74,21 @@ def test_packed_records_come_back_equal_at_their_places_in_the_whole_scan():
     assert columns[4] == PortRecord("10.0.0.1", 443, "tcp", 4, State.QUEUED, service="443/tcp")
     assert columns[0] == PortRecord("10.0.0.1", 22, "tcp", 0, State.QUEUED, service="22/tcp")   # no worker sent it
     assert columns[0] is columns[0] and list(columns) == [columns[i] for i in range(6)] == columns[:]
-    assert len(packer) == 0                          # emptied by message()
+    assert len(packer) == 0 and unpack(packer.message(), columns) == []       # emptied by message()
+
+
+def test_columns_file_records_in_any_order_runs_and_gaps_alike():
+    columns = RecordColumns(["10.0.0.1"], list(range(1, 9)), "tcp", lambda port, protocol: "", name_closed=False)
+    closed = columns.reason_code("conn-refused")
+    indices = [6, 2, 3, 4, 0, 7]
+    fields = {name: [0] * len(indices) for name in COLUMN_FIELDS}
+    fields["state"] = [state_code(State.CLOSED)] * len(indices)
+    fields["reason"] = [closed] * len(indices)
+    fields["rtt"] = [10 + i for i in indices]
+    columns.put(indices, fields)
+    assert [(r.state, r.rtt_ns) for r in columns] == [
+        (State.CLOSED, 10), (State.QUEUED, None), (State.CLOSED, 12), (State.CLOSED, 13), (State.CLOSED, 14),
+        (State.QUEUED, None), (State.CLOSED, 16), (State.CLOSED, 17)]
 
 
 def test_columns_answer_a_reports_questions_as_the_records_do():

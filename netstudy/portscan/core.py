@@ -325,7 +325,7 @@ class RecordColumns(Sequence[PortRecord]):
         self.hosts, self.ports, self.protocol = tuple(hosts), ports, protocol
         self._name, self._name_closed = name, name_closed
         total = len(hosts) * len(ports)
-        self.state = bytearray([_CODE[State.QUEUED]]) * total
+        self.state = array("B", [_CODE[State.QUEUED]]) * total
         self.reason = array("H", [0]) * total                   # the place of its text in self.reasons
         self.reasons: list[str] = [""]
         self._reason_at = {"": 0}
@@ -385,12 +385,18 @@ class RecordColumns(Sequence[PortRecord]):
     def put(self, indices: Sequence[int], fields: Mapping[str, Sequence[int]]) -> None:
         """File records column-wise: ``fields[name][k]`` is the value of ``indices[k]``'s record in the
         column ``name`` (one of :data:`COLUMN_FIELDS`; reasons as codes of :meth:`reason_code`). A
-        record already made is made again when next asked for."""
-        for name in COLUMN_FIELDS:
-            deque(map(getattr(self, name).__setitem__, indices, fields[name]), maxlen=0)   # a scatter, in C
-        made = self._made
-        for index in indices:
-            made[index] = None
+        record already made is made again when next asked for. Each run of consecutive indices is
+        copied whole, a slice a column (what a worker sends, in order, is mostly such runs)."""
+        if not indices:
+            return
+        cuts = [0, *(k for k in range(1, len(indices)) if indices[k] != indices[k - 1] + 1), len(indices)]
+        columns = [(getattr(self, name), fields[name]) for name in COLUMN_FIELDS]
+        for start, stop in itertools.pairwise(cuts):
+            first = indices[start]
+            last = first + stop - start
+            for column, values in columns:
+                column[first:last] = array(column.typecode, values[start:stop])
+            self._made[first:last] = [None] * (stop - start)
 
     # -- what a report reads, without making a record per port --
     def groups(self) -> Counter[tuple[State, str, str]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import operator
 import os
 import pickle
 import selectors
@@ -87,6 +88,7 @@ def share_bounds(length: int, parts: int, wanted: int, most: int = 1 << 15) -> l
 
 
 RECORD_FIELDS = ("index", *COLUMN_FIELDS)       # what a worker sends of a record: numbers only
+_index = operator.attrgetter("index")
 
 
 class Packer:
@@ -111,6 +113,7 @@ class Packer:
     def message(self) -> tuple[str, bytes, tuple[str, ...], dict[int, list[int]]]:
         """``("records", columns, reason texts, send times)``, and the packer emptied for the next batch."""
         records, width, places, reasons = self.records, self.width, self.places, self.reasons
+        records.sort(key=_index)         # in the order of the whole scan's too: shares are taken in order
         indices = [r.index for r in records]
         if places is not None:
             indices = [places[i // width] * width + i % width for i in indices]
