@@ -385,13 +385,10 @@ class RecordColumns(Sequence[PortRecord]):
     def put(self, indices: Sequence[int], fields: Mapping[str, Sequence[int]]) -> None:
         """File records column-wise: ``fields[name][k]`` is the value of ``indices[k]``'s record in the
         column ``name`` (one of :data:`COLUMN_FIELDS`; reasons as codes of :meth:`reason_code`). A
-        record already made is made again when next asked for. Each run of consecutive indices is
-        copied whole, a slice a column (what a worker sends, in order, is mostly such runs)."""
-        if not indices:
-            return
-        cuts = [0, *(k for k in range(1, len(indices)) if indices[k] != indices[k - 1] + 1), len(indices)]
+        record already made is made again when next asked for. ``indices`` must increase (a worker
+        sends its batch in order): each run of consecutive indices is copied whole, a slice a column."""
         columns = [(getattr(self, name), fields[name]) for name in COLUMN_FIELDS]
-        for start, stop in itertools.pairwise(cuts):
+        for start, stop in _runs(indices, 0, len(indices)):
             first = indices[start]
             last = first + stop - start
             for column, values in columns:
@@ -407,17 +404,38 @@ class RecordColumns(Sequence[PortRecord]):
 
     def least_rtt(self) -> int | None:
         """The shortest round trip of an answered probe (not ``no-response``), None if none."""
-        silent = self._reason_at.get("no-response", -1)
-        return min((rtt for rtt, reason in zip(self.rtt, self.reason, strict=True)
-                    if rtt != NO_VALUE and reason != silent), default=None)
+        silent = self._reason_at.get("no-response")
+        if silent is not None and silent in self.reason:
+            return min((rtt for rtt, reason in zip(self.rtt, self.reason, strict=True)
+                        if rtt != NO_VALUE and reason != silent), default=None)
+        rtts = set(self.rtt)
+        rtts.discard(NO_VALUE)
+        return min(rtts, default=None)
 
     def not_in(self, states: Iterable[State]) -> list[PortRecord]:
-        """The records whose state is not one of ``states``, in index order."""
-        left_out = {_CODE[state] for state in states}
-        return [self[index] for index, code in enumerate(self.state) if code not in left_out]
+        """The records whose state is not one of ``states``, in index order (each found by a search
+        of the state column for its code: the few ports a report shows among 65,535)."""
+        codes, found = self.state.tobytes(), []
+        for code in set(range(len(STATE_CODES))) - {_CODE[state] for state in states}:
+            at = codes.find(code)
+            while at != -1:
+                found.append(at)
+                at = codes.find(code, at + 1)
+        return [self[index] for index in sorted(found)]
 
 
 COLUMN_FIELDS = ("state", "reason", "attempts", "requeued", "sent", "received", "rtt", "ttl")
+
+
+def _runs(indices: Sequence[int], start: int, stop: int) -> Iterator[tuple[int, int]]:
+    """The runs of consecutive numbers in ``indices[start:stop]`` (increasing), as ``(start, stop)``:
+    a stretch whose last number is its first plus its length less one is one run, else its halves."""
+    if stop - start and indices[stop - 1] - indices[start] == stop - 1 - start:
+        yield start, stop
+    elif stop - start:
+        middle = (start + stop) // 2
+        yield from _runs(indices, start, middle)
+        yield from _runs(indices, middle, stop)
 
 
 def least_rtt(records: Sequence[PortRecord]) -> int | None:

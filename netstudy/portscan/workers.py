@@ -264,7 +264,7 @@ class Workers:
                 done, _ = os.waitpid(pid, os.WNOHANG)
                 if done or time.monotonic() > deadline:
                     break
-                time.sleep(0.005)
+                time.sleep(0.001)
             if not done:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
