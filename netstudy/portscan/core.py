@@ -408,9 +408,7 @@ class RecordColumns(Sequence[PortRecord]):
         if silent is not None and silent in self.reason:
             return min((rtt for rtt, reason in zip(self.rtt, self.reason, strict=True)
                         if rtt != NO_VALUE and reason != silent), default=None)
-        rtts = set(self.rtt)
-        rtts.discard(NO_VALUE)
-        return min(rtts, default=None)
+        return min(filter(NO_VALUE.__lt__, self.rtt), default=None)      # the answered: a time, not NO_VALUE
 
     def not_in(self, states: Iterable[State]) -> list[PortRecord]:
         """The records whose state is not one of ``states``, in index order (each found by a search
