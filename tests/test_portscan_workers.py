@@ -17,7 +17,7 @@ from conftest import need_namespaces, need_root, netstudy_unprivileged
 from test_portscan_live import LAB_TCP, TARGET, expected, nmap_argv, nmap_states
 
 from netstudy.portscan import PortRecord, State, parse_ports
-from netstudy.portscan.core import COLUMN_FIELDS, RecordColumns, least_rtt, not_in, state_code, state_groups
+from netstudy.portscan.columns import COLUMN_FIELDS, RecordColumns, least_rtt, not_in, state_code, state_groups
 from netstudy.portscan.workers import Packer, Shares, share_bounds, unpack
 
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]

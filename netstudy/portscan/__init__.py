@@ -32,6 +32,7 @@ SYN or UDP scan with nmap's port states and reasons (``netstudy portscan TARGET`
 """
 from typing import Any
 
+from netstudy.portscan.banners import grab_banners
 from netstudy.portscan.core import (
     SCANS,
     TCP_TABLE,
@@ -50,7 +51,7 @@ from netstudy.portscan.core import (
     parse_ports,
     tcp_verdict,
 )
-from netstudy.portscan.engine import PortScan, grab_banners, portscan, portscan_async
+from netstudy.portscan.engine import PortScan, portscan, portscan_async
 from netstudy.portscan.services import ServiceTable, services
 
 __all__ = ["SCANS", "TCP_TABLE", "UDP_TABLE", "Answer", "PortRecord", "PortSpec", "Probe", "ScanResult", "ScanTable",

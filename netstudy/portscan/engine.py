@@ -19,23 +19,20 @@ every answer, and tells the table the time so that silent ports are retried and 
 
 A TCP scan of SPLIT_FROM probes or more is split across worker processes, one per usable core
 (``workers``; :mod:`netstudy.portscan.workers`): each runs this same loop, with its own sockets and its
-own table, over a contiguous slice of the ports, at ``rate / workers``; the parent puts the records they
-send back in order. On a host of its own, a scan is bound by CPU (most of it the kernel's work in
+own table, over the shares of the ports it takes (SHARE records each, the next one as soon as the last
+is all sent: all finish together), at ``rate / workers``; the parent files the records they send in
+:attr:`PortScan.columns`. On a host of its own, a scan is bound by CPU (most of it the kernel's work in
 ``connect()`` / ``sendto()``), so each core is a worker's.
 
 ``portscan("127.0.0.1", "1-1024")`` is a plain synchronous call (fine inside Jupyter);
 ``PortScan(...).run()`` yields each record as it settles (what the CLI's progress bar counts);
-``await portscan_async(...)`` runs it on a worker thread; :func:`grab_banners` reads what open TCP
-services say first.
+``await portscan_async(...)`` runs it on a worker thread; ``banners=True``: what open TCP services say
+first (:mod:`netstudy.portscan.banners`).
 """
 from __future__ import annotations
 
-import contextlib
-import errno
 import functools
-import selectors
 import signal
-import socket
 import time
 from array import array
 from collections import Counter
@@ -44,12 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from netstudy.errors import InputError, PrivilegeError, check_number
+from netstudy.portscan.banners import grab_banners
+from netstudy.portscan.columns import RecordColumns
 from netstudy.portscan.core import (
     SCAN_FLAG,
     SCAN_PROTOCOL,
     SETTLED,
     PortRecord,
-    RecordColumns,
     ScanResult,
     ScanTable,
     State,
@@ -77,7 +75,6 @@ BATCH = 1024                   # records a worker sends at once...
 BATCH_NS = 100_000_000         # ...or after this long (the progress bar moves)
 PACE_SLACK_NS = 2_000_000      # how far behind its pace a paced scan may fall before it stops catching up
 COUNTED = ("self_connects", "late", "strays")     # what each worker's table counts, added up
-HTTP_PORTS = frozenset({80, 8000, 8008, 8080, 8088, 8888})
 
 
 def resolve_targets(targets: str | Iterable[str]) -> tuple[list[str], dict[str, str]]:
@@ -160,6 +157,8 @@ class PortScan:
         else:                        # each worker opens its own sockets; the first to finish says which
             self.mechanism = {"connect": "connect", "syn": "raw"}.get(scan, "datagram" if mechanism == "datagram"
                                                                      else "raw")
+            if scan != "connect":    # imported once, here, not by every worker (a tenth of a second each)
+                import netstudy.portscan.packet_drivers  # noqa: F401
         self.slowed: list[float] = []
         self.stopping = False
         self._start_ns = self._end_ns = 0
@@ -218,7 +217,7 @@ class PortScan:
         their own; its records are :attr:`columns`)."""
         if self._table is None:
             if self.driver is None:
-                raise InputError("a scan split across worker processes keeps no table here: read its result()")
+                raise RuntimeError("a split scan keeps no table in this process: read its result()")
             self._table = self._new_table(self.port_list)
         return self._table
 
@@ -229,7 +228,10 @@ class PortScan:
     def run(self) -> Iterator[PortRecord]:
         """Probe every port, yielding each record as it settles (from the workers as they send them)."""
         self._begin()
-        return self._run_here(self.driver) if self.driver is not None else self._records_of(self._run_split())
+        if self.driver is not None:
+            return self._run_here(self.driver)
+        columns = self.columns = self._new_columns()
+        return (columns[index] for settled in self._run_split() for index in settled)
 
     def progress(self) -> Iterator[Sequence[int]]:
         """Probe every port, yielding the indices of the records settled at each step (a split scan's:
@@ -237,16 +239,16 @@ class PortScan:
         self._begin()
         if self.driver is not None:
             return ((record.index,) for record in self._run_here(self.driver))
+        self.columns = self._new_columns()
         return self._run_split()
 
     def _begin(self) -> None:
         self.started = time.strftime("%Y-%m-%d %H:%M %Z")
         self._start_ns = time.perf_counter_ns()
 
-    def _records_of(self, steps: Iterator[Sequence[int]]) -> Iterator[PortRecord]:
-        for settled in steps:
-            assert self.columns is not None
-            yield from map(self.columns.__getitem__, settled)
+    def _new_columns(self) -> RecordColumns:
+        return RecordColumns(self.hosts, self.port_list, self.protocol, self.services.name,
+                             name_closed=self.total <= NAME_ALL_UP_TO)
 
     def stop(self) -> None:
         """Make :meth:`run` return at its next turn (safe in a signal handler); then :meth:`interrupt`."""
@@ -316,8 +318,6 @@ class PortScan:
     # -- split across worker processes --
     def _run_split(self) -> Iterator[Sequence[int]]:
         bounds = share_bounds(len(self.port_list), self.workers, max(SHARE // len(self.hosts), 1))
-        self.columns = RecordColumns(self.hosts, self.port_list, self.protocol, self.services.name,
-                                     name_closed=self.total <= NAME_ALL_UP_TO)
         shares = Shares(len(bounds))
         try:
             self.pool = Workers(functools.partial(self._work, shares=shares, bounds=bounds), self.workers)
@@ -509,73 +509,7 @@ async def portscan_async(targets: str | Iterable[str] = "127.0.0.1", ports: str 
     return await asyncio.to_thread(portscan, targets, ports, **options)
 
 
-# -- banners -----------------------------------------------------------------------------------------
-def grab_banners(records: Iterable[PortRecord], timeout: float = 2.0, size: int = 256) -> int:
-    """Connect to every open TCP port of ``records`` at once and keep the first line its service sends
-    (an SSH or SMTP greeting) in ``record.banner``; a web port (80, 8080, ...) that stays quiet is sent
-    ``HEAD / HTTP/1.0`` and its status line kept. Waits ``timeout`` seconds at most. Returns how many
-    banners were read."""
-    todo = [r for r in records if r.protocol == "tcp" and r.state is State.OPEN]
-    selector = selectors.DefaultSelector()
-    sockets: dict[int, tuple[socket.socket, PortRecord, str]] = {}     # phase: connect, read, head
-    for record in todo[:descriptor_budget(len(todo) or 1)]:
-        sock = socket.socket()
-        sock.setblocking(False)
-        if sock.connect_ex((record.host, record.port)) not in (0, errno.EINPROGRESS):
-            sock.close()
-            continue
-        selector.register(sock, selectors.EVENT_WRITE, record.index)
-        sockets[record.index] = (sock, record, "connect")
-    deadline = time.monotonic() + timeout
-    quiet_after = time.monotonic() + min(timeout / 2, 1.0)        # then ask the web ports
-    found = 0
-    try:
-        while sockets and (left := deadline - time.monotonic()) > 0:
-            ready = selector.select(min(left, max(quiet_after - time.monotonic(), 0.01)))
-            for key, _ in ready:
-                sock, record, phase = sockets[key.data]
-                if phase == "connect":
-                    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or sock.getsockname() == _peer(sock):
-                        selector.unregister(sock)
-                        sock.close()
-                        del sockets[key.data]
-                        continue
-                    selector.modify(sock, selectors.EVENT_READ, key.data)
-                    sockets[key.data] = (sock, record, "read")
-                    continue
-                with contextlib.suppress(OSError):
-                    data = sock.recv(size)
-                    text = data.decode("latin-1").strip().splitlines()
-                    if text:
-                        record.banner = text[0][:size]
-                        found += 1
-                selector.unregister(sock)
-                sock.close()
-                del sockets[key.data]
-            if time.monotonic() >= quiet_after:
-                for index, (sock, record, phase) in list(sockets.items()):
-                    if phase == "read" and (record.port in HTTP_PORTS or record.service.startswith("http")) \
-                            and record.port != 443:
-                        with contextlib.suppress(OSError):
-                            sock.send(b"HEAD / HTTP/1.0\r\n\r\n")
-                        sockets[index] = (sock, record, "head")
-                quiet_after = deadline
-    finally:
-        for sock, _, _ in sockets.values():
-            selector.unregister(sock)
-            sock.close()
-        selector.close()
-    return found
-
-
-def _peer(sock: socket.socket) -> Any:
-    try:
-        return sock.getpeername()
-    except OSError:
-        return None
-
-
-__all__ = ["PortScan", "portscan", "portscan_async", "grab_banners", "descriptor_budget", "resolve_targets", "capture"]
+__all__ = ["PortScan", "portscan", "portscan_async", "descriptor_budget", "resolve_targets", "capture"]
 
 
 # -- watching the wire ---------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import operator
 from collections import Counter
 from collections.abc import Sequence
 
-from netstudy.portscan.core import SCAN_FLAG, PortRecord, ScanResult, State, least_rtt, not_in, state_groups
+from netstudy.portscan.columns import least_rtt, not_in, state_groups
+from netstudy.portscan.core import SCAN_FLAG, PortRecord, ScanResult, State
 
 SHOW_AT_MOST = 25
 

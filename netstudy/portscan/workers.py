@@ -30,15 +30,8 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from netstudy.portscan.core import (
-    COLUMN_FIELDS,
-    NO_VALUE,
-    PortRecord,
-    RecordColumns,
-    State,
-    paused_collection,
-    state_code,
-)
+from netstudy.portscan.columns import COLUMN_FIELDS, NO_VALUE, RecordColumns, state_code
+from netstudy.portscan.core import PortRecord, State, paused_collection
 
 _LENGTH = struct.Struct("!I")
 PIPE_SIZE = 1 << 20          # bytes a pipe holds (Linux's default limit, /proc/sys/fs/pipe-max-size)
