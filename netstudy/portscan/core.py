@@ -466,21 +466,28 @@ class ScanTable:
 
     def send(self, now_ns: int) -> Probe | None:
         """The next probe (retries first), marked as sent at ``now_ns``; None when nothing is due."""
-        while self._retries or self._fresh:
-            record = self._retries.popleft() if self._retries else self._fresh.popleft()
-            if record.state is State.QUEUED:
-                return self.sent(record, now_ns)
-        return None
+        probes = self.send_many(now_ns, 1)
+        return probes[0] if probes else None
 
-    def sent(self, record: PortRecord, now_ns: int) -> Probe:
-        """Record an attempt at ``record`` leaving at ``now_ns``."""
-        record.state = self.table.next(record.state, "send")
-        attempt, token, index = record.attempts, record.token + 1, record.index
-        record.attempts, record.token = attempt + 1, token
-        record.sent_ns.append(now_ns)
-        self.in_flight += 1
-        self._deadlines[attempt].append((now_ns + self._waits[attempt], index, token))
-        return Probe(record.host, record.port, record.protocol, attempt, index)
+    def send_many(self, now_ns: int, count: int) -> list[Probe]:
+        """The next ``count`` probes (retries first; fewer if fewer are due), each marked as sent at
+        ``now_ns``: an unpaced scan's burst, with no call per probe."""
+        probes: list[Probe] = []
+        retries, fresh, queued, move = self._retries, self._fresh, State.QUEUED, self.table.next
+        waits, deadlines, add = self._waits, self._deadlines, probes.append
+        while count and (retries or fresh):
+            record = retries.popleft() if retries else fresh.popleft()
+            if record.state is not queued:            # settled by a late answer while queued for a retry
+                continue
+            record.state = move(queued, "send")
+            attempt, token, index = record.attempts, record.token + 1, record.index
+            record.attempts, record.token = attempt + 1, token
+            record.sent_ns.append(now_ns)
+            deadlines[attempt].append((now_ns + waits[attempt], index, token))
+            add(Probe(record.host, record.port, record.protocol, attempt, index))
+            count -= 1
+        self.in_flight += len(probes)
+        return probes
 
     # -- receiving --
     def lookup(self, host: str, port: int) -> PortRecord | None:

@@ -28,7 +28,8 @@ from netstudy.portscan.core import Answer, PortRecord, Probe, connect_verdict
 FD_MARGIN = 64                       # descriptors kept back for everything else the process holds
 _LINGER_ZERO = struct.pack("ii", 1, 0)   # close() sends a RST, not a FIN: no TIME_WAIT for a knock
 _NONBLOCKING_STREAM = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
-_REFUSED = connect_verdict(errno.ECONNREFUSED) or ("closed", "conn-refused")
+_CLOSED, _CONN_REFUSED = connect_verdict(errno.ECONNREFUSED) or ("closed", "conn-refused")
+_EINPROGRESS, _EALREADY, _ECONNREFUSED = errno.EINPROGRESS, errno.EALREADY, errno.ECONNREFUSED   # read per port
 
 
 def descriptor_budget(wanted: int) -> int:
@@ -105,16 +106,16 @@ class Connect:
         self.spare = None
         address = (probe.host, probe.port)
         code = sock.connect_ex(address)
-        if code == errno.EINPROGRESS:
+        if code == _EINPROGRESS:
             # asked again, connect() says how the attempt ended if it has (on loopback the answer is
             # processed before the first call returns): 0, ECONNREFUSED (the socket is then unconnected
             # again, reusable), or EALREADY while the SYN still waits for its answer
             code = sock.connect_ex(address)
-        if code == errno.ECONNREFUSED:                   # the common case, in short: closed, socket kept
+        if code == _ECONNREFUSED:                        # the common case, in short: closed, socket kept
             self.spare = sock
-            self.local.append(Answer(probe.host, probe.port, "tcp", *_REFUSED, time.perf_counter_ns()))
+            self.local.append(Answer(probe.host, probe.port, "tcp", _CLOSED, _CONN_REFUSED, time.perf_counter_ns()))
             return
-        if code == errno.EALREADY:
+        if code == _EALREADY:
             self.selector.register(sock, selectors.EVENT_WRITE, probe)
             self.open[probe.index] = sock
             return

@@ -257,6 +257,7 @@ class PortScan:
     def _run_here(self, driver: Driver) -> Iterator[PortRecord]:
         perf, table = time.perf_counter_ns, self.table
         next_probe, receive, send, forget = table.send, table.receive, driver.send, driver.forget   # the hot path
+        next_probes = table.send_many
         udp = self.protocol == "udp"
         next_send = self._start_ns
         late_answers = 0
@@ -269,7 +270,16 @@ class PortScan:
                         yield self._settle(record)
                 step = 0 if self.rate is None else int(1e9 / self.rate)
                 room = driver.capacity()
-                while room > 0 and now >= next_send:
+                while not step and room > 0:                # unpaced: as many as there is room for
+                    probes = next_probes(now, room)
+                    if not probes:
+                        if self._take_more(table):
+                            continue
+                        break
+                    for each in probes:
+                        send(each)
+                    room -= len(probes)
+                while step and room > 0 and now >= next_send:
                     probe = next_probe(now)
                     if probe is None:
                         if self._take_more(table):
@@ -277,11 +287,10 @@ class PortScan:
                         break
                     send(probe)
                     room -= 1
-                    if step:
-                        # keep the pace; behind it (the selector sleeps whole milliseconds), catch up by
-                        # at most PACE_SLACK_NS of probes at once
-                        next_send = max(next_send + step, now - max(step, PACE_SLACK_NS))
-                        now = perf()
+                    # keep the pace; behind it (the selector sleeps whole milliseconds), catch up by at
+                    # most PACE_SLACK_NS of probes at once
+                    next_send = max(next_send + step, now - max(step, PACE_SLACK_NS))
+                    now = perf()
                 if table.done:
                     continue                                # another share, or the end
                 if table.has_due and driver.capacity() > 0:
