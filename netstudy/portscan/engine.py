@@ -31,6 +31,7 @@ first (:mod:`netstudy.portscan.banners`).
 """
 from __future__ import annotations
 
+import copy
 import functools
 import signal
 import time
@@ -345,9 +346,6 @@ class PortScan:
         """One worker (in its own process): this scan over the shares of the ports it takes, one after
         another as it runs out of ports to probe, the records sent back in batches as they settle
         (numbered as in the whole scan), then the rest (never probed, or given up at a stop) and the counts."""
-        count = self.workers
-        options = dict(self.options, rate=None if self.rate is None else self.rate / count, workers=1,
-                       parallel=max((self.options["parallel"] or DEFAULT_PARALLEL[self.scan]) // count, 1))
         places = array("l")                     # where the worker's ports are in the whole scan's
 
         def take() -> Sequence[int] | None:
@@ -358,8 +356,7 @@ class PortScan:
             places.extend(range(start, stop))
             return self.port_list[start:stop]
 
-        # every port given: a SYN scan's held source port must be none of them, whichever it scans
-        with PortScan(self.hosts, self.port_list, scan=self.scan, **options) as scan:
+        with self._part(self.workers) as scan:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: scan.stop())
             if Workers.stop_requested:
@@ -381,6 +378,20 @@ class PortScan:
                 outbox.send(batch.message())
             counts = {key: getattr(scan.table, key) for key in COUNTED} if scan._table else {}
             outbox.send(("done", {"mechanism": scan.mechanism, "slowed": scan.slowed, "counts": counts}))
+
+    def _part(self, count: int) -> PortScan:
+        """This scan as one of ``count`` workers runs it in its own process: the targets, ports and options
+        checked already, its own driver (for every port: a SYN scan's held source port must be none of
+        them, whichever it scans), ``parallel`` / ``count`` probes in flight at ``rate`` / ``count``."""
+        part = copy.copy(self)
+        part.workers, part.pool, part.columns, part._table, part._take = 1, None, None, None, None
+        part.slowed, part._counts, part.stopping = [], Counter(), False
+        part.rate = None if self.rate is None else self.rate / count
+        part.options = dict(self.options,
+                            parallel=max((self.options["parallel"] or DEFAULT_PARALLEL[self.scan]) // count, 1))
+        part.driver = part._driver(self.scan, part.options["parallel"], self.options["mechanism"])
+        part.mechanism = part.driver.mechanism
+        return part
 
     def take_shares(self, take: Callable[[], Sequence[int] | None]) -> bool:
         """Scan the ports that ``take()`` gives (None: no more), a share at a time: the next is taken when
