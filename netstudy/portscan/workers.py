@@ -82,6 +82,10 @@ def share_bounds(length: int, parts: int, wanted: int, most: int = 1 << 15) -> l
 
 RECORD_FIELDS = ("index", *COLUMN_FIELDS)       # what a worker sends of a record: numbers only
 _index = operator.attrgetter("index")
+_FIELDS = operator.attrgetter("index", "state", "reason", "attempts", "requeued", "sent_ns", "received_ns", "rtt_ns",
+                              "ttl")
+_STATE_CODE = {state: state_code(state) for state in State}
+_NONE_AS_NO_VALUE = {None: NO_VALUE}
 
 
 class Packer:
@@ -107,22 +111,25 @@ class Packer:
         """``("records", columns, reason texts, send times)``, and the packer emptied for the next batch."""
         records, width, places, reasons = self.records, self.width, self.places, self.reasons
         records.sort(key=_index)         # in the order of the whole scan's too: shares are taken in order
-        indices = [r.index for r in records]
+        if not records:
+            return "records", b"", (), {}
+        # one column a field, each made by C loops (map, zip) with no Python code per record but the two
+        # that must look into a record's send times or place it in the whole scan
+        index, state, reason, attempts, requeued, sent, received, rtt, ttl = zip(*map(_FIELDS, records), strict=True)
         if places is not None:
-            indices = [places[i // width] * width + i % width for i in indices]
-        codes = [state_code(r.state) for r in records]
-        reason = [reasons.setdefault(r.reason, len(reasons)) for r in records]
-        columns = array("q", indices)
-        columns += array("q", codes)
-        columns += array("q", reason)
-        columns += array("q", [r.attempts for r in records])
-        columns += array("q", [r.requeued for r in records])
-        columns += array("q", [r.sent_ns[-1] if r.sent_ns else NO_VALUE for r in records])
-        columns += array("q", [NO_VALUE if r.received_ns is None else r.received_ns for r in records])
-        columns += array("q", [NO_VALUE if r.rtt_ns is None else r.rtt_ns for r in records])
-        columns += array("q", [NO_VALUE if r.ttl is None else r.ttl for r in records])
-        sent_before = {index: r.sent_ns for index, r in zip(indices, records, strict=True) if len(r.sent_ns) > 1}
-        self.records.clear()
+            index = tuple([places[i // width] * width + i % width for i in index])
+        for text in set(reason).difference(reasons):
+            reasons[text] = len(reasons)
+        columns = array("q", index)
+        columns += array("q", map(_STATE_CODE.__getitem__, state))
+        columns += array("q", map(reasons.__getitem__, reason))
+        columns += array("q", attempts)
+        columns += array("q", requeued)
+        columns += array("q", [times[-1] if times else NO_VALUE for times in sent])
+        for values in (received, rtt, ttl):
+            columns += array("q", map(_NONE_AS_NO_VALUE.get, values, values))
+        sent_before = {at: times for at, times in zip(index, sent, strict=True) if len(times) > 1}
+        records.clear()
         return "records", columns.tobytes(), tuple(reasons), sent_before
 
 
