@@ -25,7 +25,8 @@ is all sent: all finish together), at ``rate / workers``; the parent files the r
 ``connect()`` / ``sendto()``), so each core is a worker's.
 
 ``portscan("127.0.0.1", "1-1024")`` is a plain synchronous call (fine inside Jupyter);
-``PortScan(...).run()`` yields each record as it settles (what the CLI's progress bar counts);
+``PortScan(...).run()`` yields each record as it settles; ``progress()`` only which settled (the CLI's
+progress bar: a split scan makes no record per closed port);
 ``await portscan_async(...)`` runs it on a worker thread; ``banners=True``: what open TCP services say
 first (:mod:`netstudy.portscan.banners`).
 """
@@ -107,7 +108,8 @@ class PortScan:
     ``auto`` (answers read from a packet ring, else from a raw socket) or ``raw`` (a raw socket, one read each);
     ``workers``: processes that share the ports (None: one per usable core for a TCP scan of at least
     SPLIT_FROM probes, else one), each with its own sockets, ``rate`` / ``workers`` and ``parallel`` /
-    ``workers``; their records are merged in order (:mod:`netstudy.portscan.workers`).
+    ``workers``, taking the ports a share at a time; their records are filed in :attr:`columns`
+    (:mod:`netstudy.portscan.workers`, :mod:`netstudy.portscan.columns`).
     A value that cannot be used raises :class:`InputError`; a missing privilege :class:`PrivilegeError`
     saying what is needed and what works instead."""
 
