@@ -157,7 +157,8 @@ class Connect:
             sock.close()
 
     def forget(self, record: PortRecord) -> None:
-        self._close(record.index)
+        if record.index in self.open:                   # else nothing held: a closed port's socket is kept
+            self._close(record.index)
 
     def close(self) -> None:
         for index in list(self.open):

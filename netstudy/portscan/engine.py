@@ -260,7 +260,7 @@ class PortScan:
     def _run_here(self, driver: Driver) -> Iterator[PortRecord]:
         perf, table = time.perf_counter_ns, self.table
         next_probe, receive, send, forget = table.send, table.receive, driver.send, driver.forget   # the hot path
-        next_probes = table.send_many
+        next_probes, settled, closed = table.send_many, SETTLED, State.CLOSED
         udp = self.protocol == "udp"
         next_send = self._start_ns
         late_answers = 0
@@ -307,11 +307,11 @@ class PortScan:
                         continue
                     record = answered
                     forget(record)
-                    if record.state in SETTLED:
+                    if record.state in settled:
                         if udp and record.attempts > 1 and record.reason == "port-unreach":
                             late_answers += 1
                             self._slow_down(late_answers)
-                        yield record if record.state is State.CLOSED else self._settle(record)
+                        yield record if record.state is closed else self._settle(record)
         finally:
             self._end_ns = perf()
 
@@ -380,6 +380,8 @@ class PortScan:
                 outbox.send(batch.message())
             counts = {key: getattr(scan.table, key) for key in COUNTED} if scan._table else {}
             outbox.send(("done", {"mechanism": scan.mechanism, "slowed": scan.slowed, "counts": counts}))
+            outbox.close()      # all sent: the parent goes on while the sockets close (a packet ring's
+                                # close waits for an RCU grace period, packet(7): tens of ms)
 
     def _part(self, count: int) -> PortScan:
         """This scan as one of ``count`` workers runs it in its own process: the targets, ports and options

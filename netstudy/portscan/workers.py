@@ -151,10 +151,14 @@ def unpack(message: tuple[str, bytes, tuple[str, ...], dict[int, list[int]]], co
 
 
 class Outbox:
-    """A child's end of its pipe: ``send(message)`` writes one length-prefixed pickle (blocking)."""
+    """A child's end of its pipe: ``send(message)`` writes one length-prefixed pickle (blocking);
+    ``close()`` ends the pipe (the parent reads its end) before the child has finished tearing down."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+
+    def close(self) -> None:
+        os.close(self.fd)
 
     def send(self, message: Any) -> None:
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
