@@ -72,7 +72,7 @@ MAX_RETRIES = 10               # attempts after the first (nmap's --max-retries 
 MAX_PARALLEL = 65536           # probes in flight
 MAX_WORKERS = 64               # processes
 SPLIT_FROM = 4096              # probes: a TCP scan this long is split across the cores (workers=None)
-SHARE = 1024                   # records in a share of a split scan's ports (a worker takes one at a time)
+SHARE = 512                    # records in a share of a split scan's ports (a worker takes one at a time)
 BATCH = 1024                   # records a worker sends at once...
 BATCH_NS = 100_000_000         # ...or after this long (the progress bar moves)
 PACE_SLACK_NS = 2_000_000      # how far behind its pace a paced scan may fall before it stops catching up
