@@ -232,7 +232,7 @@ class PortScan:
         """Probe every port, yielding each record as it settles (from the workers as they send them)."""
         self._begin()
         if self.driver is not None:
-            return self._run_here(self.driver)
+            return (record for step in self._run_here(self.driver) for record in step)
         columns = self.columns = self._new_columns()
         return (columns[index] for settled in self._run_split() for index in settled)
 
@@ -241,7 +241,7 @@ class PortScan:
         a worker's batch, with no record made for them: :attr:`columns` makes them when read)."""
         self._begin()
         if self.driver is not None:
-            return ((record.index,) for record in self._run_here(self.driver))
+            return ([record.index for record in step] for step in self._run_here(self.driver))
         self.columns = self._new_columns()
         return self._run_split()
 
@@ -257,7 +257,8 @@ class PortScan:
         """Make :meth:`run` return at its next turn (safe in a signal handler); then :meth:`interrupt`."""
         self.stopping = True
 
-    def _run_here(self, driver: Driver) -> Iterator[PortRecord]:
+    def _run_here(self, driver: Driver) -> Iterator[list[PortRecord]]:
+        """The loop, in this process: the records settled at each turn, a list a turn."""
         perf, table = time.perf_counter_ns, self.table
         next_probe, receive, send, forget = table.send, table.receive, driver.send, driver.forget   # the hot path
         next_probes, settled, closed = table.send_many, SETTLED, State.CLOSED
@@ -267,10 +268,11 @@ class PortScan:
         try:
             while not self.stopping and (not table.done or self._take_more(table)):
                 now = perf()
+                done: list[PortRecord] = []
                 for record in table.expire(now):
                     driver.forget(record)
-                    if record.state in SETTLED:
-                        yield self._settle(record)
+                    if record.state in settled:
+                        done.append(self._settle(record))
                 step = 0 if self.rate is None else int(1e9 / self.rate)
                 room = driver.capacity()
                 while not step and room > 0:                # unpaced: as many as there is room for
@@ -294,24 +296,25 @@ class PortScan:
                     # most PACE_SLACK_NS of probes at once
                     next_send = max(next_send + step, now - max(step, PACE_SLACK_NS))
                     now = perf()
-                if table.done:
-                    continue                                # another share, or the end
-                if table.has_due and driver.capacity() > 0:
-                    wakes = [next_send, table.next_deadline() or next_send]
-                else:
-                    wakes = [w for w in (table.next_deadline(),) if w is not None]
-                wait = max(min(wakes) - perf(), 0) / 1e9 if wakes else 0.05
-                for answer in driver.poll(min(wait, 0.2)):
-                    answered = receive(answer)
-                    if answered is None:
-                        continue
-                    record = answered
-                    forget(record)
-                    if record.state in settled:
-                        if udp and record.attempts > 1 and record.reason == "port-unreach":
-                            late_answers += 1
-                            self._slow_down(late_answers)
-                        yield record if record.state is closed else self._settle(record)
+                if not table.done:                          # else another share, or the end
+                    if table.has_due and driver.capacity() > 0:
+                        wakes = [next_send, table.next_deadline() or next_send]
+                    else:
+                        wakes = [w for w in (table.next_deadline(),) if w is not None]
+                    wait = max(min(wakes) - perf(), 0) / 1e9 if wakes else 0.05
+                    for answer in driver.poll(min(wait, 0.2)):
+                        answered = receive(answer)
+                        if answered is None:
+                            continue
+                        record = answered
+                        forget(record)
+                        if record.state in settled:
+                            if udp and record.attempts > 1 and record.reason == "port-unreach":
+                                late_answers += 1
+                                self._slow_down(late_answers)
+                            done.append(record if record.state is closed else self._settle(record))
+                if done:
+                    yield done
         finally:
             self._end_ns = perf()
 
@@ -365,13 +368,14 @@ class PortScan:
                 scan.stop()
             batch = Packer(len(self.hosts), places)
             if scan.take_shares(take):
-                add, waiting, flushed = batch.add, 0, time.perf_counter_ns()
-                for record in scan.run():
-                    add(record)
-                    waiting += 1
-                    if waiting >= BATCH or time.perf_counter_ns() - flushed > BATCH_NS:
+                assert scan.driver is not None
+                scan._begin()
+                flushed = time.perf_counter_ns()
+                for step in scan._run_here(scan.driver):
+                    batch.extend(step)
+                    if len(batch) >= BATCH or time.perf_counter_ns() - flushed > BATCH_NS:
                         outbox.send(batch.message())
-                        waiting, flushed = 0, time.perf_counter_ns()
+                        flushed = time.perf_counter_ns()
                 for record in scan.interrupt() if scan.stopping else []:
                     batch.add(record)
                 for record in scan.table.records:

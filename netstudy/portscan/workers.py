@@ -101,7 +101,7 @@ class Packer:
     def __init__(self, width: int = 1, places: Sequence[int] | None = None) -> None:
         self.width, self.places = width, places
         self.records: list[PortRecord] = []
-        self.add = self.records.append
+        self.add, self.extend = self.records.append, self.records.extend
         self.reasons: dict[str, int] = {}
 
     def __len__(self) -> int:
