@@ -27,14 +27,12 @@ the :class:`ScanResult`, with ``to_frame()``, ``to_csv()`` and ``to_json()``.
 from __future__ import annotations
 
 import contextlib
-import csv
 import enum
 import errno as errnos
 import gc
 import io
 import ipaddress
 import itertools
-import json
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -371,6 +369,8 @@ class ScanResult:
 
     def to_csv(self) -> str:
         """The records as CSV text (the columns of :meth:`to_frame`)."""
+        # imported here, as json below: a scan that exports nothing never needs them (3 ms of its start)
+        import csv
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
         writer.writeheader()
@@ -379,6 +379,7 @@ class ScanResult:
 
     def to_json(self) -> str:
         """The scan as JSON: how it ran, then one object per record (what :meth:`from_json` reads)."""
+        import json
         return json.dumps({"spec": self.spec, "scans": list(self.scans), "mechanism": self.mechanism,
                            "elapsed_s": self.elapsed_s, "started": self.started, "hosts": list(self.hosts),
                            "notes": self.notes, "self_connects": self.self_connects, "late": self.late,
@@ -387,6 +388,7 @@ class ScanResult:
     @classmethod
     def from_json(cls, text: str) -> ScanResult:
         """A result saved by :meth:`to_json` (a recorded scan; times kept relative to its first probe)."""
+        import json
         data = json.loads(text)
         records = []
         for i, row in enumerate(data["ports"]):
