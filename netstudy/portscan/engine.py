@@ -261,7 +261,7 @@ class PortScan:
         """The loop, in this process: the records settled at each turn, a list a turn."""
         perf, table = time.perf_counter_ns, self.table
         next_probe, receive, send, forget = table.send, table.receive, driver.send, driver.forget   # the hot path
-        next_probes, settled, closed = table.send_many, SETTLED, State.CLOSED
+        next_probes, send_many, settled, closed = table.send_many, driver.send_many, SETTLED, State.CLOSED
         udp = self.protocol == "udp"
         next_send = self._start_ns
         late_answers = 0
@@ -281,8 +281,7 @@ class PortScan:
                         if self._take_more(table):
                             continue
                         break
-                    for each in probes:
-                        send(each)
+                    send_many(probes)
                     room -= len(probes)
                 while step and room > 0 and now >= next_send:
                     probe = next_probe(now)
