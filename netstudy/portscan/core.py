@@ -20,9 +20,10 @@ table (:data:`TCP_TABLE` or :data:`UDP_TABLE`, which differ only in what silence
                      WAITING --requeue--> QUEUED          (the probe did not count: self-connect, no free port)
                      WAITING --silent--> FILTERED (TCP) or OPEN|FILTERED (UDP)
 
-The engine asks it what to send (``send(now_ns)`` -> :class:`Probe`), hands it :class:`Answer` events
-(``receive(answer, now_ns)``) and tells it the time (``expire(now_ns)``). :meth:`ScanTable.result` is
-the :class:`ScanResult`, with ``to_frame()``, ``to_csv()`` and ``to_json()``.
+The engine asks it what to send (``send(now_ns)`` -> :class:`Probe`, or ``send_many(now_ns, count)``
+for a burst), hands it :class:`Answer` events (``receive(answer, now_ns)``) and tells it the time
+(``expire(now_ns)``). :meth:`ScanTable.result` is the :class:`ScanResult`, with ``to_frame()``,
+``to_csv()`` and ``to_json()``.
 """
 from __future__ import annotations
 
