@@ -14,12 +14,12 @@ from typing import overload
 from netstudy.portscan.core import PortRecord, State
 
 STATE_CODES = tuple(State)                                 # a state as one byte: its place here
-_CODE = {state: code for code, state in enumerate(STATE_CODES)}
+STATE_CODE = {state: code for code, state in enumerate(STATE_CODES)}     # and back
 NO_VALUE = -1                                              # a column's None (times, TTLs: never negative)
 
 
 def state_code(state: State) -> int:
-    return _CODE[state]
+    return STATE_CODE[state]
 
 
 class RecordColumns(Sequence[PortRecord]):
@@ -35,7 +35,7 @@ class RecordColumns(Sequence[PortRecord]):
         self.hosts, self.ports, self.protocol = tuple(hosts), ports, protocol
         self._name, self._name_closed = name, name_closed
         total = len(hosts) * len(ports)
-        self.state = array("B", [_CODE[State.QUEUED]]) * total
+        self.state = array("B", [STATE_CODE[State.QUEUED]]) * total
         self.reason = array("H", [0]) * total                   # the place of its text in self.reasons
         self.reasons: list[str] = [""]
         self._reason_at = {"": 0}
@@ -128,7 +128,7 @@ class RecordColumns(Sequence[PortRecord]):
         """The records whose state is not one of ``states``, in index order (each found by a search
         of the state column for its code: the few ports a report shows among 65,535)."""
         codes, found = self.state.tobytes(), []
-        for code in set(range(len(STATE_CODES))) - {_CODE[state] for state in states}:
+        for code in set(range(len(STATE_CODES))) - {STATE_CODE[state] for state in states}:
             at = codes.find(code)
             while at != -1:
                 found.append(at)

@@ -4,10 +4,10 @@ A connect or SYN scan of a host on the same machine is bound by CPU, most of it 
 ``connect()`` / ``sendto()``: one process keeps one core busy. :class:`Workers` forks ``count`` children
 (``fork(2)``: each starts with the parent's modules and data, nothing to import again), each running
 ``job(number, outbox)`` with its own sockets on the shares of the work it takes (:class:`Shares`: the
-ports, cut by :func:`share_bounds`), and the parent reads
-what they send through a pipe each: length-prefixed pickles (:class:`Outbox`). Settled records travel
-as numbers in an array (:class:`Packer`), filed column-wise in the parent (:func:`unpack` into a
-:class:`~netstudy.portscan.core.RecordColumns`): no object per record on either side of the pipe.
+ports, cut by :func:`share_bounds`), and the parent reads what they send through a pipe each:
+length-prefixed pickles (:class:`Outbox`). Settled records travel as columns of numbers in an array
+(:class:`Packer`), filed column-wise in the parent (:func:`unpack` into a
+:class:`~netstudy.portscan.columns.RecordColumns`): no object per record on the parent's side.
 
 A child stops at SIGINT or SIGTERM (Ctrl-C reaches the whole process group) by setting the flag
 ``stop_requested`` that its job watches; it always ends with ``os._exit``, never returning into the
@@ -30,7 +30,7 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from netstudy.portscan.columns import COLUMN_FIELDS, NO_VALUE, RecordColumns, state_code
+from netstudy.portscan.columns import COLUMN_FIELDS, NO_VALUE, STATE_CODE, RecordColumns, state_code
 from netstudy.portscan.core import PortRecord, State, paused_collection
 
 _LENGTH = struct.Struct("!I")
@@ -84,12 +84,11 @@ RECORD_FIELDS = ("index", *COLUMN_FIELDS)       # what a worker sends of a recor
 _index = operator.attrgetter("index")
 _FIELDS = operator.attrgetter("index", "state", "reason", "attempts", "requeued", "sent_ns", "received_ns", "rtt_ns",
                               "ttl")
-_STATE_CODE = {state: state_code(state) for state in State}
 _NONE_AS_NO_VALUE = {None: NO_VALUE}
 
 
 class Packer:
-    """A worker's settled records (:meth:`add`), sent as one message (:meth:`message`): each of
+    """A worker's settled records (``add``, ``extend``), sent as one message (:meth:`message`): each of
     :data:`RECORD_FIELDS` as a column of numbers, the columns one after another in one ``array('q')``
     sent as bytes (a reason as its place in the message's list of reason texts, None as NO_VALUE),
     and the send times of the records sent more than once. Each column is made in one pass over the
@@ -121,7 +120,7 @@ class Packer:
         for text in set(reason).difference(reasons):
             reasons[text] = len(reasons)
         columns = array("q", index)
-        columns += array("q", map(_STATE_CODE.__getitem__, state))
+        columns += array("q", map(STATE_CODE.__getitem__, state))
         columns += array("q", map(reasons.__getitem__, reason))
         columns += array("q", attempts)
         columns += array("q", requeued)
