@@ -114,6 +114,20 @@ def test_tcp_table_answers_retries_and_silence():
     assert table.receive(Answer("10.0.0.99", 25, "tcp", "open", "syn-ack", 400 * MS)) is None and table.strays == 1
 
 
+def test_a_burst_is_the_next_probes_retries_first_as_one_at_a_time_would_give_them():
+    one, burst = (ScanTable(["10.0.0.1", "10.0.0.2"], [22, 80, 443], "syn", timeout_ns=100 * MS) for _ in range(2))
+    singles = _drain(one, 0)
+    assert burst.send_many(0, 4) + burst.send_many(0, 10) == singles and burst.send_many(0, 10) == []
+    assert burst.in_flight == one.in_flight == 6 and [r.sent_ns for r in burst.records] == [[0]] * 6
+    burst.expire(100 * MS)                                          # all silent: every one retried, in order
+    burst.add_ports([8080])                                         # a later share: after the retries
+    assert [(p.host, p.port, p.attempt) for p in burst.send_many(100 * MS, 3)] == [
+        ("10.0.0.1", 22, 1), ("10.0.0.2", 22, 1), ("10.0.0.1", 80, 1)]
+    assert [(p.port, p.attempt, p.index) for p in burst.send_many(100 * MS, 10)][-2:] == [(8080, 0, 6), (8080, 0, 7)]
+    with pytest.raises(InputError):
+        burst.add_ports([443])
+
+
 def test_udp_silence_is_open_filtered():
     table = ScanTable(["10.0.0.10"], [53, 69, 161], "udp", timeout_ns=MS, retries=0)
     _drain(table, 0)

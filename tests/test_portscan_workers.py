@@ -10,32 +10,104 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import pytest
 from conftest import need_namespaces, need_root, netstudy_unprivileged
 from test_portscan_live import LAB_TCP, TARGET, expected, nmap_argv, nmap_states
 
 from netstudy.portscan import PortRecord, State, parse_ports
-from netstudy.portscan.workers import pack, split, unpack
+from netstudy.portscan.columns import COLUMN_FIELDS, RecordColumns, least_rtt, not_in, state_code, state_groups
+from netstudy.portscan.workers import Packer, Shares, share_bounds, unpack
 
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
 
 
-@pytest.mark.parametrize("length, parts", [(10, 3), (65535, 2), (5, 5), (7, 1), (3, 4)])
-def test_split_cuts_contiguous_nearly_equal_slices_in_order(length, parts):
-    items = list(range(1, length + 1))
-    slices = split(items, parts)
-    assert len(slices) == parts
-    assert [x for part in slices for x in part] == items
-    assert max(map(len, slices)) - min(map(len, slices)) <= 1
+@pytest.mark.parametrize("length, parts, wanted, most", [(10, 3, 1024, 99), (65535, 2, 1024, 99), (5, 5, 8, 99),
+                                                         (7, 1, 2, 99), (3, 4, 1, 99), (65535, 2, 1, 100)])
+def test_shares_are_contiguous_in_order_as_wanted_and_enough_for_every_worker(length, parts, wanted, most):
+    bounds = share_bounds(length, parts, wanted, most)
+    assert [i for start, stop in bounds for i in range(start, stop)] == list(range(length))
+    assert len(bounds) >= min(parts, length) and len(bounds) <= most
+    assert max(stop - start for start, stop in bounds) <= max(wanted, -(-length // most))
 
 
-def test_a_packed_record_comes_back_equal_at_its_place_in_the_whole_scan():
+def test_each_share_is_taken_once_by_the_processes_that_ask():
+    shares = Shares(3000)
+    children = []
+    for _ in range(3):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                            # a child: takes until none is left
+            taken = []
+            while (number := shares.take()) is not None:
+                taken.append(number)
+            os.write(write, ",".join(map(str, taken)).encode())
+            os._exit(0)
+        os.close(write)
+        children.append((pid, read))
+    shares.close()
+    taken = []
+    for pid, read in children:
+        data = b""
+        while chunk := os.read(read, 65536):
+            data += chunk
+        os.close(read)
+        os.waitpid(pid, 0)
+        taken += [int(n) for n in data.decode().split(",") if n]
+    assert sorted(taken) == list(range(3000))
+
+
+def test_packed_records_come_back_equal_at_their_places_in_the_whole_scan():
     hosts, ports = ["10.0.0.1", "10.0.0.2"], [22, 80, 443]
-    record = PortRecord("10.0.0.2", 443, "tcp", 1, State.OPEN, "syn-ack", 2, [5, 9], 12, 3, 64, "https", "", 1)
-    # the worker's slice is ports[2:]: its local index 1 is (443, second host); in the whole scan, 2*2 + 1
-    back = unpack(pack(record), 4, hosts, ports, "tcp")
-    assert back == PortRecord("10.0.0.2", 443, "tcp", 5, State.OPEN, "syn-ack", 2, [5, 9], 12, 3, 64, "https", "", 1)
+    # the worker scans ports[2:]: its local index 1 is (443, second host); in the whole scan, 2*2 + 1
+    sent = [PortRecord("10.0.0.2", 443, "tcp", 1, State.OPEN, "syn-ack", 2, [5, 9], 12, 3, 64, "https", "", 1),
+            PortRecord("10.0.0.1", 443, "tcp", 0, State.QUEUED)]          # never probed (stopped): not settled
+    columns = RecordColumns(hosts, ports, "tcp", lambda port, protocol: f"{port}/{protocol}", name_closed=False)
+    columns.reason_code("reset")                     # the parent's reason codes are not the worker's
+    packer = Packer(2, [2])                          # the worker's one port is the scan's third
+    for record in sent:
+        packer.add(record)
+    assert unpack(packer.message(), columns) == [5] and len(columns) == 6
+    assert columns[5] == PortRecord("10.0.0.2", 443, "tcp", 5, State.OPEN, "syn-ack", 2, [5, 9], 12, 3, 64,
+                                    "443/tcp", "", 1)
+    assert columns[4] == PortRecord("10.0.0.1", 443, "tcp", 4, State.QUEUED, service="443/tcp")
+    assert columns[0] == PortRecord("10.0.0.1", 22, "tcp", 0, State.QUEUED, service="22/tcp")   # no worker sent it
+    assert columns[0] is columns[0] and list(columns) == [columns[i] for i in range(6)] == columns[:]
+    assert len(packer) == 0 and unpack(packer.message(), columns) == []       # emptied by message()
+
+
+def test_columns_file_runs_and_gaps_alike():
+    columns = RecordColumns(["10.0.0.1"], list(range(1, 9)), "tcp", lambda port, protocol: "", name_closed=False)
+    closed = columns.reason_code("conn-refused")
+    indices = [0, 2, 3, 4, 6, 7]
+    fields = {name: [0] * len(indices) for name in COLUMN_FIELDS}
+    fields["state"] = [state_code(State.CLOSED)] * len(indices)
+    fields["reason"] = [closed] * len(indices)
+    fields["rtt"] = [10 + i for i in indices]
+    columns.put(indices, fields)
+    assert [(r.state, r.rtt_ns) for r in columns] == [
+        (State.CLOSED, 10), (State.QUEUED, None), (State.CLOSED, 12), (State.CLOSED, 13), (State.CLOSED, 14),
+        (State.QUEUED, None), (State.CLOSED, 16), (State.CLOSED, 17)]
+
+
+def test_columns_answer_a_reports_questions_as_the_records_do():
+    columns = RecordColumns(["10.0.0.1"], [22, 80, 443, 8080], "tcp", lambda port, protocol: "", name_closed=False)
+    records = [PortRecord("10.0.0.1", 22, "tcp", 0, State.OPEN, "syn-ack", 1, [1], 9, 8),
+               PortRecord("10.0.0.1", 80, "tcp", 1, State.CLOSED, "conn-refused", 1, [2], 5, 3),
+               PortRecord("10.0.0.1", 443, "tcp", 2, State.FILTERED, "no-response", 2, [3, 4], None, None),
+               PortRecord("10.0.0.1", 8080, "tcp", 3, State.CLOSED, "conn-refused", 1, [2], 4, 2)]
+    packer = Packer()
+    for record in records:
+        packer.add(record)
+    unpack(packer.message(), columns)
+    assert list(columns) == records
+    for made in (columns, records):
+        assert least_rtt(made) == 2
+        assert state_groups(made) == Counter({(State.CLOSED, "tcp", "conn-refused"): 2,
+                                              (State.OPEN, "tcp", "syn-ack"): 1,
+                                              (State.FILTERED, "tcp", "no-response"): 1})
+        assert [r.port for r in not_in(made, {State.CLOSED})] == [22, 443]
 
 
 @pytest.fixture(scope="module")

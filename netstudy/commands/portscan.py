@@ -3,6 +3,7 @@ SYN (``-sS``) or UDP (``-sU``) scan; the report in nmap's shape (``PORT STATE SE
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -75,31 +76,35 @@ def run(args: argparse.Namespace) -> int:
     if "connect" in scans and "syn" in scans:
         raise InputError("-sT and -sS are both TCP scans: choose one")
     results = []
-    for kind in scans:
-        with PortScan(args.targets, args.ports, scan=kind, top_ports=args.top_ports, rate=args.rate,
-                      timeout=args.timeout, retries=args.retries, parallel=args.parallel,
-                      mechanism=args.mechanism, workers=args.workers) as scan:
+    # the scans are closed once the report is out: a split scan's workers, done, finish closing their
+    # sockets while it is written, and are reaped after
+    with contextlib.ExitStack() as open_scans:
+        for kind in scans:
+            scan = open_scans.enter_context(
+                PortScan(args.targets, args.ports, scan=kind, top_ports=args.top_ports, rate=args.rate,
+                         timeout=args.timeout, retries=args.retries, parallel=args.parallel,
+                         mechanism=args.mechanism, workers=args.workers))
             bar = _progress(scan.total)
             try:
                 with stopped_by_signals():  # kill (SIGTERM) ends it as Ctrl-C does: the report printed
-                    for _ in scan.run():
+                    for settled in scan.progress():
                         if bar is not None:
-                            bar.update(1)
+                            bar.update(len(settled))
             except KeyboardInterrupt:
                 scan.interrupt()
             finally:
                 if bar is not None:
                     bar.close()
             results.append(scan.result())
-    result = combine(results)
-    if args.banners:
-        grab_banners(result.records, min(args.timeout * 2, 5.0))
-    started = time.strftime("%Y-%m-%d %H:%M %Z")
-    result.started = result.started or started
-    lines = report_lines(result)
-    print("\n".join(lines), flush=True)
-    if args.normal:
-        Path(args.normal).write_text("\n".join(lines) + "\n")
-    if args.json:
-        Path(args.json).write_text(result.to_json() + "\n")
+        result = combine(results)
+        if args.banners:
+            grab_banners(result.records, min(args.timeout * 2, 5.0))
+        started = time.strftime("%Y-%m-%d %H:%M %Z")
+        result.started = result.started or started
+        lines = report_lines(result)
+        print("\n".join(lines), flush=True)
+        if args.normal:
+            Path(args.normal).write_text("\n".join(lines) + "\n")
+        if args.json:
+            Path(args.json).write_text(result.to_json() + "\n")
     return 0

@@ -19,10 +19,13 @@ SYN or UDP scan with nmap's port states and reasons (``netstudy portscan TARGET`
 - ``engine.py``: the loop and the clock: :class:`PortScan` / :func:`portscan` /
   :func:`portscan_async` for ``connect`` (non-blocking, bounded by ``RLIMIT_NOFILE``, self-connects
   caught), ``syn`` (SYNs on a raw socket, answers from a packet ring or a raw socket) and ``udp`` (raw, or connected UDP
-  sockets without privilege), a long TCP scan split across worker processes (``workers``);
-  :func:`grab_banners`.
-- ``workers.py``: the worker processes of a split scan (``fork``, a pipe each, the records sent back as
-  tuples and put back in order), :func:`~netstudy.portscan.workers.split`, ``usable_cores``.
+  sockets without privilege), a long TCP scan split across worker processes (``workers``).
+- ``banners.py``: :func:`grab_banners`, what open TCP services say first.
+- ``workers.py``: the worker processes of a split scan (``fork``, a pipe each, the ports taken a share
+  at a time from a pipe (``Shares``), the records sent back as arrays of numbers (``Packer``)),
+  ``usable_cores``.
+- ``columns.py``: a split scan's records kept column-wise (``RecordColumns``, a sequence of
+  :class:`PortRecord` made only when read), and what a report reads of them without making one per port.
 - ``output.py``: nmap's report (:func:`report_lines`: ``PORT STATE SERVICE REASON``, ``Not shown: ...``).
 - ``figures.py``: :func:`port_map` (ports × scan types, coloured by state, reasons written in),
   :func:`timeline` (probe sent → answer, per port), :func:`handshake` (a TCP exchange as a ladder).
@@ -32,6 +35,7 @@ SYN or UDP scan with nmap's port states and reasons (``netstudy portscan TARGET`
 """
 from typing import Any
 
+from netstudy.portscan.banners import grab_banners
 from netstudy.portscan.core import (
     SCANS,
     TCP_TABLE,
@@ -50,7 +54,7 @@ from netstudy.portscan.core import (
     parse_ports,
     tcp_verdict,
 )
-from netstudy.portscan.engine import PortScan, grab_banners, portscan, portscan_async
+from netstudy.portscan.engine import PortScan, portscan, portscan_async
 from netstudy.portscan.services import ServiceTable, services
 
 __all__ = ["SCANS", "TCP_TABLE", "UDP_TABLE", "Answer", "PortRecord", "PortSpec", "Probe", "ScanResult", "ScanTable",

@@ -20,21 +20,20 @@ table (:data:`TCP_TABLE` or :data:`UDP_TABLE`, which differ only in what silence
                      WAITING --requeue--> QUEUED          (the probe did not count: self-connect, no free port)
                      WAITING --silent--> FILTERED (TCP) or OPEN|FILTERED (UDP)
 
-The engine asks it what to send (``send(now_ns)`` -> :class:`Probe`), hands it :class:`Answer` events
-(``receive(answer, now_ns)``) and tells it the time (``expire(now_ns)``). :meth:`ScanTable.result` is
-the :class:`ScanResult`, with ``to_frame()``, ``to_csv()`` and ``to_json()``.
+The engine asks it what to send (``send(now_ns)`` -> :class:`Probe`, or ``send_many(now_ns, count)``
+for a burst), hands it :class:`Answer` events (``receive(answer, now_ns)``) and tells it the time
+(``expire(now_ns)``). :meth:`ScanTable.result` is the :class:`ScanResult`, with ``to_frame()``,
+``to_csv()`` and ``to_json()``.
 """
 from __future__ import annotations
 
 import contextlib
-import csv
 import enum
 import errno as errnos
 import gc
 import io
 import ipaddress
 import itertools
-import json
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -315,7 +314,7 @@ class ScanResult:
     spec: str
     scans: tuple[str, ...]
     mechanism: str
-    records: list[PortRecord]
+    records: Sequence[PortRecord]           # a list, or (a split scan's) RecordColumns
     elapsed_ns: int
     notes: list[str] = field(default_factory=list)
     self_connects: int = 0
@@ -371,6 +370,8 @@ class ScanResult:
 
     def to_csv(self) -> str:
         """The records as CSV text (the columns of :meth:`to_frame`)."""
+        # imported here, as json below: a scan that exports nothing never needs them (3 ms of its start)
+        import csv
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
         writer.writeheader()
@@ -379,6 +380,7 @@ class ScanResult:
 
     def to_json(self) -> str:
         """The scan as JSON: how it ran, then one object per record (what :meth:`from_json` reads)."""
+        import json
         return json.dumps({"spec": self.spec, "scans": list(self.scans), "mechanism": self.mechanism,
                            "elapsed_s": self.elapsed_s, "started": self.started, "hosts": list(self.hosts),
                            "notes": self.notes, "self_connects": self.self_connects, "late": self.late,
@@ -387,6 +389,7 @@ class ScanResult:
     @classmethod
     def from_json(cls, text: str) -> ScanResult:
         """A result saved by :meth:`to_json` (a recorded scan; times kept relative to its first probe)."""
+        import json
         data = json.loads(text)
         records = []
         for i, row in enumerate(data["ports"]):
@@ -413,13 +416,10 @@ class ScanTable:
 
     Each attempt waits ``timeout_ns`` × ``backoff`` ** attempt for its answer; ``retries`` more
     attempts follow the first. Probes go out port by port across hosts (the first port of every
-    host, then the second...), so no host gets a burst. ``records``: the table's records as other
-    tables filed them (the workers of a split scan, each over a slice of the ports), in index order;
-    None where none came (a fresh record is put there)."""
+    host, then the second...), so no host gets a burst."""
 
     def __init__(self, hosts: Sequence[str], ports: Sequence[int], scan: str = "connect", *,
-                 timeout_ns: int = 1_000_000_000, retries: int = 1, backoff: float = 1.5,
-                 records: Sequence[PortRecord | None] | None = None) -> None:
+                 timeout_ns: int = 1_000_000_000, retries: int = 1, backoff: float = 1.5) -> None:
         if scan not in SCANS:
             raise InputError(f"scan must be one of {', '.join(SCANS)}, not {scan!r}")
         if timeout_ns <= 0 or retries < 0 or backoff < 1:
@@ -432,26 +432,32 @@ class ScanTable:
         self.timeout_ns, self.retries, self.backoff = timeout_ns, retries, backoff
         self._waits = [int(timeout_ns * backoff ** attempt) for attempt in range(retries + 1)]
         self.hosts = tuple(hosts)
-        width = len(hosts)
-        if records is None:
-            with paused_collection():
-                self.records = [PortRecord(host, port, self.protocol, i * width + j)       # in index order
-                                for i, port in enumerate(ports) for j, host in enumerate(hosts)]
-        else:
-            self.records = [record or PortRecord(hosts[index % width], ports[index // width], self.protocol, index)
-                            for index, record in enumerate(records)]
-        self._width = width
+        self.records: list[PortRecord] = []
+        self._width = len(hosts)
         self._host_at = {host: j for j, host in enumerate(self.hosts)}
-        self._port_at = dict(zip(ports, range(len(ports)), strict=True))
-        self._fresh: deque[PortRecord] = deque(self.records if records is None else
-                                               (r for r in self.records if r.state is State.QUEUED))
+        self._port_at: dict[int, int] = {}
+        self._fresh: deque[PortRecord] = deque()
+        self.add_ports(ports)
         self._retries: deque[PortRecord] = deque()
         # one queue of (deadline, index, token) per attempt: every attempt n waits as long, and time only
         # moves forward, so each queue is in deadline order (no heap needed)
         self._deadlines: list[deque[tuple[int, int, int]]] = [deque() for _ in range(retries + 1)]
-        self.settled = 0 if records is None else sum(r.state in SETTLED for r in self.records)
+        self.settled = 0
         self.late = self.strays = self.self_connects = 0
         self.in_flight = 0
+
+    def add_ports(self, ports: Sequence[int]) -> None:
+        """More ports to probe on every host, after those the table has (a worker of a split scan takes
+        the ports it scans a share at a time); their records follow the others, in index order."""
+        if not self._port_at.keys().isdisjoint(ports):
+            raise InputError("a port added to a scan is in it already")
+        start, width = len(self._port_at), self._width
+        with paused_collection():
+            fresh = [PortRecord(host, port, self.protocol, i * width + j)
+                     for i, port in enumerate(ports, start) for j, host in enumerate(self.hosts)]
+        self.records += fresh
+        self._port_at.update(zip(ports, range(start, start + len(ports)), strict=True))
+        self._fresh.extend(fresh)
 
     # -- sending --
     def wait_ns(self, attempt: int) -> int:
@@ -463,21 +469,28 @@ class ScanTable:
 
     def send(self, now_ns: int) -> Probe | None:
         """The next probe (retries first), marked as sent at ``now_ns``; None when nothing is due."""
-        while self._retries or self._fresh:
-            record = self._retries.popleft() if self._retries else self._fresh.popleft()
-            if record.state is State.QUEUED:
-                return self.sent(record, now_ns)
-        return None
+        probes = self.send_many(now_ns, 1)
+        return probes[0] if probes else None
 
-    def sent(self, record: PortRecord, now_ns: int) -> Probe:
-        """Record an attempt at ``record`` leaving at ``now_ns``."""
-        record.state = self.table.next(record.state, "send")
-        attempt, token, index = record.attempts, record.token + 1, record.index
-        record.attempts, record.token = attempt + 1, token
-        record.sent_ns.append(now_ns)
-        self.in_flight += 1
-        self._deadlines[attempt].append((now_ns + self._waits[attempt], index, token))
-        return Probe(record.host, record.port, record.protocol, attempt, index)
+    def send_many(self, now_ns: int, count: int) -> list[Probe]:
+        """The next ``count`` probes (retries first; fewer if fewer are due), each marked as sent at
+        ``now_ns``: an unpaced scan's burst, with no call per probe."""
+        probes: list[Probe] = []
+        retries, fresh, queued, move = self._retries, self._fresh, State.QUEUED, self.table.next
+        waits, deadlines, add = self._waits, self._deadlines, probes.append
+        while count and (retries or fresh):
+            record = retries.popleft() if retries else fresh.popleft()
+            if record.state is not queued:            # settled by a late answer while queued for a retry
+                continue
+            record.state = move(queued, "send")
+            attempt, token, index = record.attempts, record.token + 1, record.index
+            record.attempts, record.token = attempt + 1, token
+            record.sent_ns.append(now_ns)
+            deadlines[attempt].append((now_ns + waits[attempt], index, token))
+            add(Probe(record.host, record.port, record.protocol, attempt, index))
+            count -= 1
+        self.in_flight += len(probes)
+        return probes
 
     # -- receiving --
     def lookup(self, host: str, port: int) -> PortRecord | None:

@@ -28,7 +28,8 @@ from netstudy.portscan.core import Answer, PortRecord, Probe, connect_verdict
 FD_MARGIN = 64                       # descriptors kept back for everything else the process holds
 _LINGER_ZERO = struct.pack("ii", 1, 0)   # close() sends a RST, not a FIN: no TIME_WAIT for a knock
 _NONBLOCKING_STREAM = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
-_REFUSED = connect_verdict(errno.ECONNREFUSED) or ("closed", "conn-refused")
+_CLOSED, _CONN_REFUSED = connect_verdict(errno.ECONNREFUSED) or ("closed", "conn-refused")
+_EINPROGRESS, _EALREADY, _ECONNREFUSED = errno.EINPROGRESS, errno.EALREADY, errno.ECONNREFUSED   # read per port
 
 
 def descriptor_budget(wanted: int) -> int:
@@ -77,11 +78,24 @@ class Driver(Protocol):
 
     def send(self, probe: Probe) -> None: ...
 
+    def send_many(self, probes: list[Probe]) -> None: ...
+
     def poll(self, timeout: float) -> list[Answer]: ...
 
     def forget(self, record: PortRecord) -> None: ...
 
     def close(self) -> None: ...
+
+
+class OneAtATime:
+    """``send_many`` for a driver that sends each probe as ``send`` does."""
+
+    def send(self, probe: Probe) -> None:
+        raise NotImplementedError
+
+    def send_many(self, probes: list[Probe]) -> None:
+        for probe in probes:
+            self.send(probe)
 
 
 class Connect:
@@ -101,27 +115,33 @@ class Connect:
         return self.limit - len(self.open)
 
     def send(self, probe: Probe) -> None:
-        sock = self.spare or _socket.socket(socket.AF_INET, _NONBLOCKING_STREAM)  # the C type: no Python wrapper
-        self.spare = None
-        address = (probe.host, probe.port)
-        code = sock.connect_ex(address)
-        if code == errno.EINPROGRESS:
-            # asked again, connect() says how the attempt ended if it has (on loopback the answer is
-            # processed before the first call returns): 0, ECONNREFUSED (the socket is then unconnected
-            # again, reusable), or EALREADY while the SYN still waits for its answer
+        self.send_many([probe])
+
+    def send_many(self, probes: list[Probe]) -> None:
+        sock, queue, now = self.spare, self.local.append, time.perf_counter_ns
+        for probe in probes:
+            if sock is None:
+                sock = _socket.socket(socket.AF_INET, _NONBLOCKING_STREAM)   # the C type: no Python wrapper
+            address = (probe.host, probe.port)
             code = sock.connect_ex(address)
-        if code == errno.ECONNREFUSED:                   # the common case, in short: closed, socket kept
-            self.spare = sock
-            self.local.append(Answer(probe.host, probe.port, "tcp", *_REFUSED, time.perf_counter_ns()))
-            return
-        if code == errno.EALREADY:
-            self.selector.register(sock, selectors.EVENT_WRITE, probe)
-            self.open[probe.index] = sock
-            return
-        answer = self._answer(sock, probe, code)
-        sock.close()
-        if answer is not None:
-            self.local.append(answer)
+            if code == _EINPROGRESS:
+                # asked again, connect() says how the attempt ended if it has (on loopback the answer is
+                # processed before the first call returns): 0, ECONNREFUSED (the socket is then unconnected
+                # again, reusable), or EALREADY while the SYN still waits for its answer
+                code = sock.connect_ex(address)
+            if code == _ECONNREFUSED:                    # the common case, in short: closed, socket kept
+                queue(Answer(probe.host, probe.port, "tcp", _CLOSED, _CONN_REFUSED, now()))
+                continue
+            if code == _EALREADY:
+                self.selector.register(sock, selectors.EVENT_WRITE, probe)
+                self.open[probe.index] = sock
+            else:
+                answer = self._answer(sock, probe, code)
+                sock.close()
+                if answer is not None:
+                    queue(answer)
+            sock = None
+        self.spare = sock
 
     def _answer(self, sock: Any, probe: Probe, code: int) -> Answer | None:
         now = time.perf_counter_ns()
@@ -156,7 +176,8 @@ class Connect:
             sock.close()
 
     def forget(self, record: PortRecord) -> None:
-        self._close(record.index)
+        if record.index in self.open:                   # else nothing held: a closed port's socket is kept
+            self._close(record.index)
 
     def close(self) -> None:
         for index in list(self.open):

@@ -19,30 +19,32 @@ every answer, and tells the table the time so that silent ports are retried and 
 
 A TCP scan of SPLIT_FROM probes or more is split across worker processes, one per usable core
 (``workers``; :mod:`netstudy.portscan.workers`): each runs this same loop, with its own sockets and its
-own table, over a contiguous slice of the ports, at ``rate / workers``; the parent puts the records they
-send back in order. On a host of its own, a scan is bound by CPU (most of it the kernel's work in
+own table, over the shares of the ports it takes (SHARE records each, the next one as soon as the last
+is all sent: all finish together), at ``rate / workers``; the parent files the records they send in
+:attr:`PortScan.columns`. On a host of its own, a scan is bound by CPU (most of it the kernel's work in
 ``connect()`` / ``sendto()``), so each core is a worker's.
 
 ``portscan("127.0.0.1", "1-1024")`` is a plain synchronous call (fine inside Jupyter);
-``PortScan(...).run()`` yields each record as it settles (what the CLI's progress bar counts);
-``await portscan_async(...)`` runs it on a worker thread; :func:`grab_banners` reads what open TCP
-services say first.
+``PortScan(...).run()`` yields each record as it settles; ``progress()`` only which settled (the CLI's
+progress bar: a split scan makes no record per closed port);
+``await portscan_async(...)`` runs it on a worker thread; ``banners=True``: what open TCP services say
+first (:mod:`netstudy.portscan.banners`).
 """
 from __future__ import annotations
 
-import contextlib
-import errno
+import copy
 import functools
-import selectors
 import signal
-import socket
 import time
+from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from netstudy.errors import InputError, PrivilegeError, check_number
+from netstudy.portscan.banners import grab_banners
+from netstudy.portscan.columns import RecordColumns
 from netstudy.portscan.core import (
     SCAN_FLAG,
     SCAN_PROTOCOL,
@@ -54,11 +56,10 @@ from netstudy.portscan.core import (
     combine,
     expand_targets,
     parse_ports,
-    paused_collection,
 )
 from netstudy.portscan.drivers import Connect, Driver, descriptor_budget, is_local
 from netstudy.portscan.services import services
-from netstudy.portscan.workers import Outbox, Workers, pack, split, unpack, usable_cores
+from netstudy.portscan.workers import Outbox, Packer, Shares, Workers, share_bounds, unpack, usable_cores
 
 DEFAULT_PARALLEL = {"connect": 1024, "syn": 4096, "udp": 256}
 DEFAULT_RATE = {"connect": None, "syn": None, "udp": 500.0}        # probes a second; None: no pacing
@@ -71,11 +72,11 @@ MAX_RETRIES = 10               # attempts after the first (nmap's --max-retries 
 MAX_PARALLEL = 65536           # probes in flight
 MAX_WORKERS = 64               # processes
 SPLIT_FROM = 4096              # probes: a TCP scan this long is split across the cores (workers=None)
+SHARE = 512                    # records in a share of a split scan's ports (a worker takes one at a time)
 BATCH = 1024                   # records a worker sends at once...
 BATCH_NS = 100_000_000         # ...or after this long (the progress bar moves)
 PACE_SLACK_NS = 2_000_000      # how far behind its pace a paced scan may fall before it stops catching up
 COUNTED = ("self_connects", "late", "strays")     # what each worker's table counts, added up
-HTTP_PORTS = frozenset({80, 8000, 8008, 8080, 8088, 8888})
 
 
 def resolve_targets(targets: str | Iterable[str]) -> tuple[list[str], dict[str, str]]:
@@ -107,7 +108,8 @@ class PortScan:
     ``auto`` (answers read from a packet ring, else from a raw socket) or ``raw`` (a raw socket, one read each);
     ``workers``: processes that share the ports (None: one per usable core for a TCP scan of at least
     SPLIT_FROM probes, else one), each with its own sockets, ``rate`` / ``workers`` and ``parallel`` /
-    ``workers``; their records are merged in order (:mod:`netstudy.portscan.workers`).
+    ``workers``, taking the ports a share at a time; their records are filed in :attr:`columns`
+    (:mod:`netstudy.portscan.workers`, :mod:`netstudy.portscan.columns`).
     A value that cannot be used raises :class:`InputError`; a missing privilege :class:`PrivilegeError`
     saying what is needed and what works instead."""
 
@@ -149,14 +151,17 @@ class PortScan:
         self.driver: Driver | None = None
         self.pool: Workers | None = None
         self._table: ScanTable | None = None
-        self._gathered: list[PortRecord | None] | None = None      # a split scan's records, as they come
-        self._counts: Counter[str] = Counter()                     # ... and its workers' counts
+        self.columns: RecordColumns | None = None       # a split scan's records, filed as its workers send them
+        self._take: Callable[[], Sequence[int] | None] | None = None     # a worker's next share of ports
+        self._counts: Counter[str] = Counter()          # ... and its workers' counts
         if self.workers == 1:
             self.driver = self._driver(scan, parallel or DEFAULT_PARALLEL[scan], mechanism)
             self.mechanism = self.driver.mechanism
         else:                        # each worker opens its own sockets; the first to finish says which
             self.mechanism = {"connect": "connect", "syn": "raw"}.get(scan, "datagram" if mechanism == "datagram"
                                                                      else "raw")
+            if scan != "connect":    # imported once, here, not by every worker (a tenth of a second each)
+                import netstudy.portscan.packet_drivers  # noqa: F401
         self.slowed: list[float] = []
         self.stopping = False
         self._start_ns = self._end_ns = 0
@@ -211,71 +216,104 @@ class PortScan:
 
     @property
     def table(self) -> ScanTable:
-        """The scan's records and their bookkeeping. A split scan's is built from what its workers sent
-        (so far, while they run)."""
+        """The scan's records and their bookkeeping, in this process (a split scan's workers each keep
+        their own; its records are :attr:`columns`)."""
         if self._table is None:
-            table = ScanTable(self.hosts, self.port_list, self.scan, timeout_ns=int(self.options["timeout"] * 1e9),
-                              retries=self.retries, backoff=self.options["backoff"], records=self._gathered)
-            if self._gathered is None or self.pool is None or not self.pool.running:
-                self._table = table
-            table.self_connects, table.late, table.strays = (self._counts[key] for key in COUNTED)
-            return table
+            if self.driver is None:
+                raise RuntimeError("a split scan keeps no table in this process: read its result()")
+            self._table = self._new_table(self.port_list)
         return self._table
+
+    def _new_table(self, ports: Sequence[int]) -> ScanTable:
+        return ScanTable(self.hosts, ports, self.scan, retries=self.retries,
+                         timeout_ns=int(self.options["timeout"] * 1e9), backoff=self.options["backoff"])
 
     def run(self) -> Iterator[PortRecord]:
         """Probe every port, yielding each record as it settles (from the workers as they send them)."""
+        self._begin()
+        if self.driver is not None:
+            return (record for step in self._run_here(self.driver) for record in step)
+        columns = self.columns = self._new_columns()
+        return (columns[index] for settled in self._run_split() for index in settled)
+
+    def progress(self) -> Iterator[Sequence[int]]:
+        """Probe every port, yielding the indices of the records settled at each step (a split scan's:
+        a worker's batch, with no record made for them: :attr:`columns` makes them when read)."""
+        self._begin()
+        if self.driver is not None:
+            return ([record.index for record in step] for step in self._run_here(self.driver))
+        self.columns = self._new_columns()
+        return self._run_split()
+
+    def _begin(self) -> None:
         self.started = time.strftime("%Y-%m-%d %H:%M %Z")
         self._start_ns = time.perf_counter_ns()
-        return self._run_here(self.driver) if self.driver is not None else self._run_split()
+
+    def _new_columns(self) -> RecordColumns:
+        return RecordColumns(self.hosts, self.port_list, self.protocol, self.services.name,
+                             name_closed=self.total <= NAME_ALL_UP_TO)
 
     def stop(self) -> None:
         """Make :meth:`run` return at its next turn (safe in a signal handler); then :meth:`interrupt`."""
         self.stopping = True
 
-    def _run_here(self, driver: Driver) -> Iterator[PortRecord]:
+    def _run_here(self, driver: Driver) -> Iterator[list[PortRecord]]:
+        """The loop, in this process: the records settled at each turn, a list a turn."""
         perf, table = time.perf_counter_ns, self.table
         next_probe, receive, send, forget = table.send, table.receive, driver.send, driver.forget   # the hot path
+        next_probes, send_many, settled, closed = table.send_many, driver.send_many, SETTLED, State.CLOSED
         udp = self.protocol == "udp"
         next_send = self._start_ns
         late_answers = 0
         try:
-            while not table.done and not self.stopping:
+            while not self.stopping and (not table.done or self._take_more(table)):
                 now = perf()
+                done: list[PortRecord] = []
                 for record in table.expire(now):
                     driver.forget(record)
-                    if record.state in SETTLED:
-                        yield self._settle(record)
+                    if record.state in settled:
+                        done.append(self._settle(record))
                 step = 0 if self.rate is None else int(1e9 / self.rate)
                 room = driver.capacity()
-                while room > 0 and now >= next_send:
+                while not step and room > 0:                # unpaced: as many as there is room for
+                    probes = next_probes(now, room)
+                    if not probes:
+                        if self._take_more(table):
+                            continue
+                        break
+                    send_many(probes)
+                    room -= len(probes)
+                while step and room > 0 and now >= next_send:
                     probe = next_probe(now)
                     if probe is None:
+                        if self._take_more(table):
+                            continue
                         break
                     send(probe)
                     room -= 1
-                    if step:
-                        # keep the pace; behind it (the selector sleeps whole milliseconds), catch up by
-                        # at most PACE_SLACK_NS of probes at once
-                        next_send = max(next_send + step, now - max(step, PACE_SLACK_NS))
-                        now = perf()
-                if table.done:
-                    break
-                if table.has_due and driver.capacity() > 0:
-                    wakes = [next_send, table.next_deadline() or next_send]
-                else:
-                    wakes = [w for w in (table.next_deadline(),) if w is not None]
-                wait = max(min(wakes) - perf(), 0) / 1e9 if wakes else 0.05
-                for answer in driver.poll(min(wait, 0.2)):
-                    answered = receive(answer)
-                    if answered is None:
-                        continue
-                    record = answered
-                    forget(record)
-                    if record.state in SETTLED:
-                        if udp and record.attempts > 1 and record.reason == "port-unreach":
-                            late_answers += 1
-                            self._slow_down(late_answers)
-                        yield record if record.state is State.CLOSED else self._settle(record)
+                    # keep the pace; behind it (the selector sleeps whole milliseconds), catch up by at
+                    # most PACE_SLACK_NS of probes at once
+                    next_send = max(next_send + step, now - max(step, PACE_SLACK_NS))
+                    now = perf()
+                if not table.done:                          # else another share, or the end
+                    if table.has_due and driver.capacity() > 0:
+                        wakes = [next_send, table.next_deadline() or next_send]
+                    else:
+                        wakes = [w for w in (table.next_deadline(),) if w is not None]
+                    wait = max(min(wakes) - perf(), 0) / 1e9 if wakes else 0.05
+                    for answer in driver.poll(min(wait, 0.2)):
+                        answered = receive(answer)
+                        if answered is None:
+                            continue
+                        record = answered
+                        forget(record)
+                        if record.state in settled:
+                            if udp and record.attempts > 1 and record.reason == "port-unreach":
+                                late_answers += 1
+                                self._slow_down(late_answers)
+                            done.append(record if record.state is closed else self._settle(record))
+                if done:
+                    yield done
         finally:
             self._end_ns = perf()
 
@@ -292,50 +330,100 @@ class PortScan:
         return record
 
     # -- split across worker processes --
-    def _run_split(self) -> Iterator[PortRecord]:
-        slices = split(self.port_list, self.workers)
-        starts = [0]
-        for part in slices[:-1]:
-            starts.append(starts[-1] + len(part) * len(self.hosts))
-        self._offsets = starts
-        self._gathered = [None] * self.total
-        self.pool = Workers(functools.partial(self._work, slices=slices), len(slices))
+    def _run_split(self) -> Iterator[Sequence[int]]:
+        bounds = share_bounds(len(self.port_list), self.workers, max(SHARE // len(self.hosts), 1))
+        shares = Shares(len(bounds))
+        try:
+            self.pool = Workers(functools.partial(self._work, shares=shares, bounds=bounds), self.workers)
+        finally:
+            shares.close()
         try:
             while self.pool.running:
                 for number, message in self.pool.messages(0.2):
-                    yield from self._file(number, message)
+                    settled = self._file(number, message)
+                    if settled:
+                        yield settled
         finally:
             self._end_ns = time.perf_counter_ns()
-        self._table = None                                  # built from every record, now that all came
 
-    def _work(self, number: int, outbox: Outbox, slices: list[Sequence[int]]) -> None:
-        """One worker (in its own process): this scan over its slice of the ports, the records sent back
-        in batches as they settle, then the rest (never probed, or given up at a stop) and the counts."""
-        count = len(slices)
-        options = dict(self.options, rate=None if self.rate is None else self.rate / count, workers=1,
-                       parallel=max((self.options["parallel"] or DEFAULT_PARALLEL[self.scan]) // count, 1))
-        with PortScan(self.hosts, list(slices[number]), scan=self.scan, **options) as scan:
+    def _work(self, number: int, outbox: Outbox, shares: Shares, bounds: list[tuple[int, int]]) -> None:
+        """One worker (in its own process): this scan over the shares of the ports it takes, one after
+        another as it runs out of ports to probe, the records sent back in batches as they settle
+        (numbered as in the whole scan), then the rest (never probed, or given up at a stop) and the counts."""
+        places = array("l")                     # where the worker's ports are in the whole scan's
+
+        def take() -> Sequence[int] | None:
+            share = shares.take()
+            if share is None:
+                return None
+            start, stop = bounds[share]
+            places.extend(range(start, stop))
+            return self.port_list[start:stop]
+
+        with self._part(self.workers) as scan:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: scan.stop())
             if Workers.stop_requested:
                 scan.stop()
-            batch: list[tuple[Any, ...]] = []
-            flushed = time.perf_counter_ns()
-            for record in scan.run():
-                batch.append(pack(record))
-                if len(batch) >= BATCH or time.perf_counter_ns() - flushed > BATCH_NS:
-                    outbox.send(("records", batch))
-                    batch, flushed = [], time.perf_counter_ns()
-            given_up = scan.interrupt() if scan.stopping else []
-            batch += [pack(r) for r in given_up] + [pack(r) for r in scan.table.records if r.state is State.QUEUED]
-            outbox.send(("records", batch))
-            counts = {key: getattr(scan.table, key) for key in COUNTED}
+            batch = Packer(len(self.hosts), places)
+            if scan.take_shares(take):
+                assert scan.driver is not None
+                scan._begin()
+                flushed = time.perf_counter_ns()
+                for step in scan._run_here(scan.driver):
+                    batch.extend(step)
+                    if len(batch) >= BATCH or time.perf_counter_ns() - flushed > BATCH_NS:
+                        outbox.send(batch.message())
+                        flushed = time.perf_counter_ns()
+                for record in scan.interrupt() if scan.stopping else []:
+                    batch.add(record)
+                for record in scan.table.records:
+                    if record.state is State.QUEUED:
+                        batch.add(record)
+                outbox.send(batch.message())
+            counts = {key: getattr(scan.table, key) for key in COUNTED} if scan._table else {}
             outbox.send(("done", {"mechanism": scan.mechanism, "slowed": scan.slowed, "counts": counts}))
+            outbox.close()      # all sent: the parent goes on while the sockets close (a packet ring's
+                                # close waits for an RCU grace period, packet(7): tens of ms)
 
-    def _file(self, number: int, message: tuple[str, Any]) -> list[PortRecord]:
-        """A worker's message taken in: its records put in their places (the settled ones returned), its
-        counts added up, its error raised here."""
-        kind, payload = message
+    def _part(self, count: int) -> PortScan:
+        """This scan as one of ``count`` workers runs it in its own process: the targets, ports and options
+        checked already, its own driver (for every port: a SYN scan's held source port must be none of
+        them, whichever it scans), ``parallel`` / ``count`` probes in flight at ``rate`` / ``count``."""
+        part = copy.copy(self)
+        part.workers, part.pool, part.columns, part._table, part._take = 1, None, None, None, None
+        part.slowed, part._counts, part.stopping = [], Counter(), False
+        part.rate = None if self.rate is None else self.rate / count
+        part.options = dict(self.options,
+                            parallel=max((self.options["parallel"] or DEFAULT_PARALLEL[self.scan]) // count, 1))
+        part.driver = part._driver(self.scan, part.options["parallel"], self.options["mechanism"])
+        part.mechanism = part.driver.mechanism
+        return part
+
+    def take_shares(self, take: Callable[[], Sequence[int] | None]) -> bool:
+        """Scan the ports that ``take()`` gives (None: no more), a share at a time: the next is taken when
+        every probe of the last has been sent, while their answers are still awaited. False if none came."""
+        first = take()
+        if first is None:
+            return False
+        self._table = self._new_table(first)
+        self._take = take
+        return True
+
+    def _take_more(self, table: ScanTable) -> bool:
+        """Another share of ports added to ``table``; False when there is none (or none to take)."""
+        if self._take is not None:
+            more = self._take()
+            if more:
+                table.add_ports(more)
+                return True
+            self._take = None
+        return False
+
+    def _file(self, number: int, message: tuple[Any, ...]) -> list[int]:
+        """A worker's message taken in: its records filed in :attr:`columns` (the indices of the settled
+        ones returned), its counts added up, its error raised here."""
+        kind, payload = message[:2]
         if kind == "error":
             raise payload
         if kind == "done":
@@ -343,28 +431,23 @@ class PortScan:
             self.slowed += [rate * self.workers for rate in payload["slowed"]]    # a worker's pace, times their count
             self._counts.update(payload["counts"])
             return []
-        hosts, ports, protocol, offset = self.hosts, self.port_list, self.protocol, self._offsets[number]
-        gathered, settled = self._gathered, []
-        assert gathered is not None
-        with paused_collection():
-            for row in payload:
-                record = gathered[row[0] + offset] = unpack(row, offset, hosts, ports, protocol)
-                if record.state is not State.QUEUED:             # QUEUED: never probed (the scan was stopped)
-                    settled.append(record)
-        return settled
+        assert self.columns is not None
+        return unpack(message, self.columns)
 
     def interrupt(self) -> list[PortRecord]:
-        """Stop now (Ctrl-C): ports probed but not answered become silent, the others are dropped (each
-        worker's are collected first). Returns the records given up."""
-        if self.pool is not None:
-            self.pool.stop()
-            deadline = time.monotonic() + 2.0
-            while self.pool.running and time.monotonic() < deadline:
-                for number, message in self.pool.messages(0.1):
-                    self._file(number, message)
-            self.pool.close()
-            self._table = None                              # built again from every record gathered
-        return self.table.finish()
+        """Stop now (Ctrl-C): ports probed but not answered become silent, the others are dropped. Returns
+        the records given up (a split scan's workers give up their own: the records they send last)."""
+        if self.pool is None:
+            return self.table.finish()
+        self.pool.stop()
+        given_up: list[int] = []
+        deadline = time.monotonic() + 2.0
+        while self.pool.running and time.monotonic() < deadline:
+            for number, message in self.pool.messages(0.1):
+                given_up += self._file(number, message)
+        self.pool.close()
+        assert self.columns is not None
+        return [record for record in map(self.columns.__getitem__, given_up) if record.reason == "no-response"]
 
     @property
     def elapsed_ns(self) -> int:
@@ -373,8 +456,9 @@ class PortScan:
     def notes(self) -> list[str]:
         """What the reader of the result should know: self-connects avoided, UDP's limits."""
         notes = []
-        if self.table.self_connects:
-            notes.append(f"{self.table.self_connects} connect(s) reached their own socket (source port = target "
+        self_connects = self.table.self_connects if self.columns is None else self._counts["self_connects"]
+        if self_connects:
+            notes.append(f"{self_connects} connect(s) reached their own socket (source port = target "
                          f"port, TCP simultaneous open) and were sent again from another port: not open ports")
         if self.protocol == "udp":
             retried = sum(1 for r in self.table.records if r.attempts > 1 and r.state is not State.OPEN_FILTERED)
@@ -397,12 +481,18 @@ class PortScan:
 
     def result(self) -> ScanResult:
         """What the scan found so far. Every record gets its service name, except closed ports in a scan
-        of more than NAME_ALL_UP_TO records (a full range: 65,000 names nobody reads)."""
-        few = len(self.table.records) <= NAME_ALL_UP_TO
-        for record in self.table.records:
-            if not record.service and (few or record.state is not State.CLOSED):
-                record.service = self.services.name(record.port, record.protocol)
-        result = self.table.result(self.spec, self.mechanism, self.elapsed_ns)
+        of more than NAME_ALL_UP_TO records (a full range: 65,000 names nobody reads). A split scan's
+        records are its :attr:`columns` (each made a :class:`PortRecord`, and named, when read)."""
+        if self.columns is not None:
+            result = ScanResult(self.spec, (self.scan,), self.mechanism, self.columns, self.elapsed_ns,
+                                self_connects=self._counts["self_connects"], late=self._counts["late"],
+                                strays=self._counts["strays"], hosts=tuple(self.hosts))
+        else:
+            few = len(self.table.records) <= NAME_ALL_UP_TO
+            for record in self.table.records:
+                if not record.service and (few or record.state is not State.CLOSED):
+                    record.service = self.services.name(record.port, record.protocol)
+            result = self.table.result(self.spec, self.mechanism, self.elapsed_ns)
         result.notes = self.notes()
         result.started = self.started
         result.names = dict(self.names)
@@ -429,7 +519,7 @@ def portscan(targets: str | Iterable[str] = "127.0.0.1", ports: str | Sequence[i
     results = []
     for kind in kinds:
         with PortScan(targets, ports, scan=kind, **options) as scan:
-            for _ in scan.run():
+            for _ in scan.progress():
                 pass
             results.append(scan.result())
     result = combine(results)
@@ -446,73 +536,7 @@ async def portscan_async(targets: str | Iterable[str] = "127.0.0.1", ports: str 
     return await asyncio.to_thread(portscan, targets, ports, **options)
 
 
-# -- banners -----------------------------------------------------------------------------------------
-def grab_banners(records: Iterable[PortRecord], timeout: float = 2.0, size: int = 256) -> int:
-    """Connect to every open TCP port of ``records`` at once and keep the first line its service sends
-    (an SSH or SMTP greeting) in ``record.banner``; a web port (80, 8080, ...) that stays quiet is sent
-    ``HEAD / HTTP/1.0`` and its status line kept. Waits ``timeout`` seconds at most. Returns how many
-    banners were read."""
-    todo = [r for r in records if r.protocol == "tcp" and r.state is State.OPEN]
-    selector = selectors.DefaultSelector()
-    sockets: dict[int, tuple[socket.socket, PortRecord, str]] = {}     # phase: connect, read, head
-    for record in todo[:descriptor_budget(len(todo) or 1)]:
-        sock = socket.socket()
-        sock.setblocking(False)
-        if sock.connect_ex((record.host, record.port)) not in (0, errno.EINPROGRESS):
-            sock.close()
-            continue
-        selector.register(sock, selectors.EVENT_WRITE, record.index)
-        sockets[record.index] = (sock, record, "connect")
-    deadline = time.monotonic() + timeout
-    quiet_after = time.monotonic() + min(timeout / 2, 1.0)        # then ask the web ports
-    found = 0
-    try:
-        while sockets and (left := deadline - time.monotonic()) > 0:
-            ready = selector.select(min(left, max(quiet_after - time.monotonic(), 0.01)))
-            for key, _ in ready:
-                sock, record, phase = sockets[key.data]
-                if phase == "connect":
-                    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or sock.getsockname() == _peer(sock):
-                        selector.unregister(sock)
-                        sock.close()
-                        del sockets[key.data]
-                        continue
-                    selector.modify(sock, selectors.EVENT_READ, key.data)
-                    sockets[key.data] = (sock, record, "read")
-                    continue
-                with contextlib.suppress(OSError):
-                    data = sock.recv(size)
-                    text = data.decode("latin-1").strip().splitlines()
-                    if text:
-                        record.banner = text[0][:size]
-                        found += 1
-                selector.unregister(sock)
-                sock.close()
-                del sockets[key.data]
-            if time.monotonic() >= quiet_after:
-                for index, (sock, record, phase) in list(sockets.items()):
-                    if phase == "read" and (record.port in HTTP_PORTS or record.service.startswith("http")) \
-                            and record.port != 443:
-                        with contextlib.suppress(OSError):
-                            sock.send(b"HEAD / HTTP/1.0\r\n\r\n")
-                        sockets[index] = (sock, record, "head")
-                quiet_after = deadline
-    finally:
-        for sock, _, _ in sockets.values():
-            selector.unregister(sock)
-            sock.close()
-        selector.close()
-    return found
-
-
-def _peer(sock: socket.socket) -> Any:
-    try:
-        return sock.getpeername()
-    except OSError:
-        return None
-
-
-__all__ = ["PortScan", "portscan", "portscan_async", "grab_banners", "descriptor_budget", "resolve_targets", "capture"]
+__all__ = ["PortScan", "portscan", "portscan_async", "descriptor_budget", "resolve_targets", "capture"]
 
 
 # -- watching the wire ---------------------------------------------------------------------------------

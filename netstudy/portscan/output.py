@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 import operator
 from collections import Counter
+from collections.abc import Sequence
 
+from netstudy.portscan.columns import least_rtt, not_in, state_groups
 from netstudy.portscan.core import SCAN_FLAG, PortRecord, ScanResult, State
 
 SHOW_AT_MOST = 25
@@ -31,9 +33,9 @@ def seconds(ns: int) -> str:
     return f"{value:.{digits}f}"
 
 
-def hidden_groups(records: list[PortRecord]) -> Counter[tuple[str, str, str]]:
+def hidden_groups(records: Sequence[PortRecord]) -> Counter[tuple[str, str, str]]:
     """``{(state, protocol, reason): count}`` of the ports the report leaves out."""
-    groups = Counter((r.state, r.protocol, r.reason) for r in records)       # State objects: hashed fastest
+    groups = state_groups(records)
     per_state: Counter[State] = Counter()
     for (state, _, _), n in groups.items():
         per_state[state] += n
@@ -51,7 +53,7 @@ def not_shown_line(groups: Counter[tuple[str, str, str]]) -> str:
     return "Not shown: " + ", ".join(parts)
 
 
-def port_table(records: list[PortRecord]) -> list[str]:
+def port_table(records: Sequence[PortRecord]) -> list[str]:
     """The ``PORT STATE SERVICE REASON`` table of ``records`` (each column as wide as its widest
     entry plus one space, as nmap pads), a ``|_banner:`` line under a port that sent one."""
     rows = [(r.label, r.state.value, r.service or "unknown",
@@ -67,19 +69,18 @@ def port_table(records: list[PortRecord]) -> list[str]:
 
 def host_lines(result: ScanResult, host: str) -> list[str]:
     """The report for one host: the name, whether it is up, the ``Not shown`` line and the table."""
-    records = list(result.records) if result.hosts == (host,) else [r for r in result.records if r.host == host]
-    records.sort(key=operator.attrgetter("port"))
-    records.sort(key=operator.attrgetter("protocol"))          # stable: tcp before udp, each by port
+    records = result.records if result.hosts == (host,) else [r for r in result.records if r.host == host]
     name = result.names.get(host)
     lines = [f"Scan report for {name} ({host})" if name else f"Scan report for {host}"]
-    rtts = [r.rtt_ns for r in records if r.rtt_ns is not None and r.reason != "no-response"]
-    if rtts:
-        lines.append(f"Host is up ({seconds(min(rtts))}s latency).")
+    rtt = least_rtt(records)
+    if rtt is not None:
+        lines.append(f"Host is up ({seconds(rtt)}s latency).")
     else:
         lines.append("Host seems down or every port is silent (no answer to any probe).")
     groups = hidden_groups(records)
-    hidden = {State(state) for state, _, _ in groups}
-    shown = [r for r in records if r.state not in hidden]
+    shown = not_in(records, {State(state) for state, _, _ in groups})
+    shown.sort(key=operator.attrgetter("port"))
+    shown.sort(key=operator.attrgetter("protocol"))            # stable: tcp before udp, each by port
     if not shown:
         lines.append(f"All {len(records)} scanned ports on {name or host} are in ignored states.")
     if groups:

@@ -24,7 +24,7 @@ from netstudy.net import IcmpSocket, RawIPv4Socket, reserve_port, route_interfac
 from netstudy.net.filter import incoming_only
 from netstudy.net.packet import RingCapture
 from netstudy.portscan.core import Answer, PortRecord, Probe, connect_verdict, icmp_verdict
-from netstudy.portscan.drivers import descriptor_budget
+from netstudy.portscan.drivers import OneAtATime, descriptor_budget
 from netstudy.portscan.packets import (
     read_icmp_answer,
     read_tcp_answer,
@@ -38,7 +38,7 @@ from netstudy.wire.echo import IP_RECVERR, ProbeError, read_ancillary, read_erro
 from netstudy.wire.syn import SynTemplate
 
 
-class _RawScan:
+class _RawScan(OneAtATime):
     """What the SYN and the raw UDP scans share: a raw socket of one protocol that writes our probes and
     reads the answers to one held source port (no other program gets it), a raw ICMP socket for the
     unreachables, at most ``parallel`` probes in flight, and answers our own stack gives queued in
@@ -200,7 +200,7 @@ class UdpRaw(_RawScan):
         return events
 
 
-class UdpDatagram:
+class UdpDatagram(OneAtATime):
     """A connected UDP socket per port: an answer is data; an ICMP error is ``ECONNREFUSED`` (port
     unreachable) or another errno, with its type and code in the error queue (``IP_RECVERR``)."""
 
