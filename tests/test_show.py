@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import math
 import os
@@ -299,6 +300,19 @@ def test_hexdump_colours_match_field_byte_ranges(name, close_figures):
                 assert rects[0].get_width() == pytest.approx((21.0 - 2) * share)
     if name == "arp":                                        # 18 bytes of Ethernet padding after ARP
         assert all(f"trailer.trailer@{i}" in by_gid for i in range(42, 60))
+
+
+def test_dollar_signs_in_a_payload_are_drawn_as_text_not_mathtext(close_figures):
+    """A payload (a chat line, random bytes) with "$" in it: matplotlib would read "$...$" as mathtext
+    and fail to draw ("$\\$" unbalanced) or draw something else; the hexdump and diagrams show the text."""
+    payload = b"cost $5 or $_{x ^$ \\frac{"
+    frame = Ethernet() / IPv4(src="127.0.0.1", dst="127.0.0.1") / UDP(sport=5000, dport=5001) / payload
+    p = decode(frame.build(), 1)
+    for fig in (hexdump(p), layers_diagram(p), *(header_diagram(p, n) for n in range(len(p.layers)))):
+        close_figures.append(fig)
+        fig.savefig(io.BytesIO(), format="png")              # drawn as a notebook draws it
+    drawn = texts(close_figures[0])
+    assert "5 or $_{x ^$ \\fr" in drawn, drawn
 
 
 def test_hexdump_text_matches_tcpdump(tmp_path):

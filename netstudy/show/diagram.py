@@ -96,7 +96,7 @@ def _draw_layout(ax: Any, lay: HeaderLayout) -> None:
     ax.text(LEFT, ty, title, fontsize=12, fontweight="bold", family=SANS, va="center", ha="left",
             color=layer_color(lay.header))
     ax.text(LEFT + title_width(title), ty, lay.subtitle, fontsize=8.5, family=SANS,
-            va="center", ha="left", color="#546e7a")
+            va="center", ha="left", color="#546e7a", parse_math=False)
     if lay.status is not None:
         text, fg, bg = BADGES[lay.status]
         w = text_width(text, 8.5, bold=True) + 12
@@ -133,7 +133,7 @@ def _draw_layout(ax: Any, lay: HeaderLayout) -> None:
             weight = "bold" if line.role == "value" or (st["bold"] and line.role == "name") else "normal"
             ax.text(box.cx + line.dx, box.cy + line.dy, line.text, fontsize=line.size, family=family,
                     color=color, fontweight=weight, ha="center", va="center", rotation=90 if box.vertical else 0,
-                    fontstyle="italic" if line.role == "cont" else "normal", rotation_mode="anchor",
+                    fontstyle="italic" if line.role == "cont" else "normal", rotation_mode="anchor", parse_math=False,
                     bbox=dict(facecolor=st["fill"], edgecolor="none", pad=1) if st["hatch"] else None)
     if lay.options is not None:
         first, last, nbytes = lay.options

@@ -189,7 +189,7 @@ def hexdump(obj: Any, linktype: int = 1, max_bytes: int = 512, legend: bool = Tr
     fig, ax = figure_in_points(width, height)
     for k, line in enumerate(title_lines):            # the whole summary, wrapped: never cut off
         ax.text(X_OFF, 13 + 13 * k, line, fontsize=9, family=MONO, fontweight="bold", va="center", ha="left",
-                color="#263238")
+                color="#263238", parse_math=False)         # a payload's "$...$" is text, not mathtext
     for i in range(shown):
         row, col = divmod(i, 16)
         y = title_h + row * ROW
@@ -209,7 +209,7 @@ def hexdump(obj: Any, linktype: int = 1, max_bytes: int = 512, legend: bool = Tr
         chunk = data[row:min(row + 16, shown)]
         ax.text(X_ASC, title_h + (row // 16) * ROW + ROW / 2 - 1.5,
                 "".join(chr(b) if 32 <= b < 127 else "\u00b7" for b in chunk), fontsize=FONT, family=MONO,
-                ha="left", va="center", color="#111111")
+                ha="left", va="center", color="#111111", parse_math=False)
     if shown < len(data):
         ax.text(X_HEX, title_h + (nrows - 0.5) * ROW, f"\u2026 {len(data) - shown} more bytes", fontsize=8.5,
                 family=SANS, va="center", color="#78909c")
