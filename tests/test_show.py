@@ -315,6 +315,16 @@ def test_dollar_signs_in_a_payload_are_drawn_as_text_not_mathtext(close_figures)
     assert "5 or $_{x ^$ \\fr" in drawn, drawn
 
 
+def test_dollar_signs_in_chat_names_and_lines_are_drawn_as_text(close_figures):
+    """Users write "$": a nickname or a chat line with two of them draws as typed, not as mathtext."""
+    from netstudy.chat.figures import sequence_diagram, trace_conversation
+    fig = sequence_diagram(trace_conversation([("$ann$", "$ann$"), ("bob", "bob"), ("$ann$", "pay $_{5 ^$ now")]))
+    close_figures.append(fig)
+    fig.savefig(io.BytesIO(), format="png")
+    drawn = texts(fig)
+    assert "$ann$" in drawn and any("pay $_{5 ^$ now" in text for text in drawn), drawn
+
+
 def test_hexdump_text_matches_tcpdump(tmp_path):
     tcpdump = tool("tcpdump")
     data, _ = FRAMES["tcp_syn"]

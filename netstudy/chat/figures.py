@@ -72,7 +72,8 @@ def sequence_diagram(hops: list[Hop], title: str = "Who sends which line to whom
     for name, i in x.items():
         colour = _SERVER_COLOUR if name == SERVER else _CLIENT_COLOURS[clients.index(name) % len(_CLIENT_COLOURS)]
         ax.plot([i, i], [-0.4, y], color=colour, linewidth=1.2, alpha=0.6, zorder=1)
-        ax.text(i, -0.6, name, ha="center", va="bottom", fontsize=10, fontweight="bold", color=colour)
+        ax.text(i, -0.6, name, ha="center", va="bottom", fontsize=10, fontweight="bold", color=colour,
+                parse_math=False)                   # a user's "$...$" is text, not mathtext
     for row_y, h in rows:
         to_server = h.dst == SERVER
         colour = _CLIENT_COLOURS[clients.index(h.src) % len(_CLIENT_COLOURS)] if to_server else _SERVER_COLOUR
@@ -82,7 +83,7 @@ def sequence_diagram(hops: list[Hop], title: str = "Who sends which line to whom
         label = h.text if len(h.text) <= 34 else h.text[:33] + "…"
         # on a white ground above the lifelines, so a lifeline never runs through another arrow's label
         ax.text((x[h.src] + x[h.dst]) / 2, row_y - 0.1, label, ha="center", va="bottom", fontsize=7.5,
-                family="monospace", color="#333333", zorder=3,
+                family="monospace", color="#333333", zorder=3, parse_math=False,
                 bbox=dict(boxstyle="square,pad=0.1", facecolor="white", edgecolor="none"))
     ax.set_xlim(-1.0, len(columns) - 0.3)
     ax.set_ylim(y, -1.2)
@@ -160,7 +161,7 @@ def time_sequence_plot(frame: Any, title: str = "One chat connection: the client
                 solid_capstyle="butt")
         text = bytes(row["payload"]).decode(errors="replace").replace("\n", "⏎")
         ax.annotate(text, (row["time_ms"], row["seq"] + row["len"]), textcoords="offset points", xytext=(4, 2),
-                    fontsize=7.5, family="monospace", color="#e15759")
+                    fontsize=7.5, family="monospace", color="#e15759", parse_math=False)
     acks = server[server["flags"].str.contains(".", regex=False)]
     ax.step(acks["time_ms"], acks["ack"], where="post", color="#4e79a7", linewidth=1.2,
             label="server's ACK: the next client byte it expects")

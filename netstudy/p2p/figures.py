@@ -19,7 +19,8 @@ def _circle(names: Sequence[str], r: float = 1.0, cx: float = 0.0) -> dict[str, 
 
 def _node(ax: Any, xy: tuple[float, float], label: str, colour: str = "#4e79a7") -> None:
     ax.scatter([xy[0]], [xy[1]], s=700, color=colour, zorder=3, edgecolor="black")
-    ax.text(xy[0], xy[1], label, ha="center", va="center", color="white", fontsize=9, zorder=4)
+    ax.text(xy[0], xy[1], label, ha="center", va="center", color="white", fontsize=9, zorder=4,
+            parse_math=False)                       # a peer's name is text, "$" and all
 
 
 def architectures(n: int = 5) -> Any:
@@ -91,7 +92,7 @@ def gossip_tree(arrivals: Sequence[Mapping[str, Any]], ids: Mapping[str, str]) -
             ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": "->", "color": "#555555"})
     for peer, (x, y) in where.items():
         ax.scatter([x], [y], s=500, color="#59a14f" if y else "#e15759", edgecolor="black", zorder=3)
-        ax.text(x, y, peer, ha="center", va="center", color="white", fontsize=9, zorder=4)
+        ax.text(x, y, peer, ha="center", va="center", color="white", fontsize=9, zorder=4, parse_math=False)
     span = max(x for x, _ in where.values()) or 1.0
     ax.set_xlim(-0.1 * span, 1.15 * span)
     ax.set_ylim(-0.5, max(y for _, y in where.values()) + 0.5)
