@@ -33,6 +33,16 @@ def mixed_capture(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], P
     return make
 
 
+@pytest.fixture(scope="module")
+def firewalled_lab():
+    """The lab's ``firewalled`` topology (a scanner, a host behind a firewall), built once per module."""
+    need_root("building the lab")
+    need_namespaces()
+    from netstudy.lab import Lab
+    with Lab("firewalled") as lab:
+        yield lab
+
+
 def tool(name: str) -> str:
     """Path of a system tool, or skip the test naming the tool (and the package that brings it)."""
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")

@@ -9,7 +9,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import need_namespaces, need_root, need_user_namespaces, netstudy_unprivileged, tool
+from conftest import need_root, need_user_namespaces, netstudy_unprivileged, tool
 
 NETSTUDY = [sys.executable, "-m", "netstudy.cli"]
 TARGET = "10.0.0.10"
@@ -45,12 +45,8 @@ MECHANISM_IDS = ["connect", "syn-ring", "syn-raw", "udp"]
 
 # -- the lab ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def lab():
-    need_root("building the lab")
-    need_namespaces()
-    from netstudy.lab import Lab
-    with Lab("firewalled") as lab:
-        yield lab
+def lab(firewalled_lab):
+    return firewalled_lab
 
 
 def expected(lab, protocol: str, ports: list[int], scan: str) -> dict[int, str]:

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import need_namespaces, need_root, netstudy_unprivileged
+from conftest import need_root, netstudy_unprivileged
 from test_portscan_live import LAB_TCP, TARGET, expected, nmap_argv, nmap_states
 
 from netstudy.portscan import PortRecord, State, parse_ports
@@ -149,12 +149,8 @@ def test_the_default_splits_a_long_tcp_scan_only():
 
 # -- the lab: filtered ports, timeouts and retries in every worker ----------------------------------------
 @pytest.fixture(scope="module")
-def lab():
-    need_root("building the lab")
-    need_namespaces()
-    from netstudy.lab import Lab
-    with Lab("firewalled") as lab:
-        yield lab
+def lab(firewalled_lab):
+    return firewalled_lab
 
 
 def _split_scan(target: str, ports: str, scan: str, workers: int):
