@@ -129,10 +129,11 @@ def _hostile(group: str, port: int, tcp_port: int, target: str) -> int:
            struct.pack("!4sBBHQI16s", b"NSP2", 1, 1, 0, 5, 1, b"zero-port"),
            struct.pack("!4sBBHQI16s", b"NSP2", 1, 1, 9, 5, 1, b"\x1b[2Jx"),
            encode_announcement("fake", 0xDEAD, 9) + b"extra"]
-    for _ in range(50):
-        for data in bad:
+    for _ in range(50):             # paced: a burst past a socket's receive queue (~250 small datagrams) is
+        for data in bad:            # dropped by the kernel before any peer's code could see it
             s.sendto(data, (group, port))
             sent += 1
+        time.sleep(0.002)
     with socket.create_connection((target, tcp_port), timeout=3) as c:     # garbage on a link
         c.sendall(b"\xff\xfe\n" + b"x" * 20000 + b"\nnot json\n" + b'{"t":"msg"}\n')
         time.sleep(0.2)
