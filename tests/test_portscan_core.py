@@ -128,6 +128,26 @@ def test_a_burst_is_the_next_probes_retries_first_as_one_at_a_time_would_give_th
         burst.add_ports([443])
 
 
+def test_answers_filed_alike_settle_the_records_as_one_at_a_time_would():
+    from netstudy.portscan import AnswersAlike
+    one, alike = (ScanTable(["127.0.0.1"], [21, 22, 23, 24], "connect", timeout_ns=100 * MS) for _ in range(2))
+    for table in (one, alike):
+        _drain(table, 0)
+        table.expire(100 * MS)                      # nothing answered the first attempts: all sent again
+        _drain(table, 100 * MS)
+        table.receive(Answer("127.0.0.1", 22, "tcp", "open", "syn-ack", 101 * MS))
+    times = [102 * MS, 103 * MS, 104 * MS, 105 * MS]
+    for index, at in zip([0, 1, 2, 0], times, strict=True):   # 22 answered already, 21 twice
+        one.receive(Answer("127.0.0.1", one.records[index].port, "tcp", "closed", "conn-refused", at))
+    filed = alike.receive_alike(AnswersAlike("closed", "conn-refused", [0, 1, 2, 0], times))
+    assert [r.port for r in filed] == [21, 23]
+    assert [(r.state, r.reason, r.received_ns, r.rtt_ns, r.attempts) for r in alike.records] == \
+        [(r.state, r.reason, r.received_ns, r.rtt_ns, r.attempts) for r in one.records]
+    assert (alike.settled, alike.in_flight, alike.late, alike.strays) == (one.settled, one.in_flight, one.late,
+                                                                          one.strays) == (3, 1, 0, 0)
+    assert alike.records[0].rtt_ns == 2 * MS and alike.records[3].state is State.WAITING
+
+
 def test_udp_silence_is_open_filtered():
     table = ScanTable(["10.0.0.10"], [53, 69, 161], "udp", timeout_ns=MS, retries=0)
     _drain(table, 0)

@@ -1,8 +1,9 @@
 """The port scanner: which TCP and UDP ports of a host are open, closed or filtered, by a connect,
 SYN or UDP scan with nmap's port states and reasons (``netstudy portscan TARGET``, notebook 04).
 
-- ``core.py``: sans-I/O bookkeeping: port specs as nmap writes them (:func:`parse_ports`), targets
-  (:func:`expand_targets`), what an answer means (:func:`tcp_verdict`, :func:`icmp_verdict`,
+- ``spec.py``: what to scan, as nmap writes it: port specs (:func:`parse_ports`), targets
+  (:func:`expand_targets`). No I/O.
+- ``core.py``: sans-I/O bookkeeping: what an answer means (:func:`tcp_verdict`, :func:`icmp_verdict`,
   :func:`connect_verdict`), a :class:`PortRecord` per (host, protocol, port) in a :class:`ScanTable`
   (states :class:`State` moved through :data:`TCP_TABLE` / :data:`UDP_TABLE`), the
   :class:`ScanResult` with ``to_frame()``, ``to_csv()``, ``to_json()``, :func:`combine`.
@@ -41,25 +42,24 @@ from netstudy.portscan.core import (
     TCP_TABLE,
     UDP_TABLE,
     Answer,
+    AnswersAlike,
     PortRecord,
-    PortSpec,
     Probe,
     ScanResult,
     ScanTable,
     State,
     combine,
     connect_verdict,
-    expand_targets,
     icmp_verdict,
-    parse_ports,
     tcp_verdict,
 )
 from netstudy.portscan.engine import PortScan, portscan, portscan_async
 from netstudy.portscan.services import ServiceTable, services
+from netstudy.portscan.spec import PortSpec, expand_targets, parse_ports
 
-__all__ = ["SCANS", "TCP_TABLE", "UDP_TABLE", "Answer", "PortRecord", "PortSpec", "Probe", "ScanResult", "ScanTable",
-           "State", "combine", "connect_verdict", "expand_targets", "icmp_verdict", "parse_ports", "tcp_verdict",
-           "PortScan", "grab_banners", "portscan", "portscan_async", "udp_payload", "udp_probe",
+__all__ = ["SCANS", "TCP_TABLE", "UDP_TABLE", "Answer", "AnswersAlike", "PortRecord", "PortSpec", "Probe", "ScanResult",
+           "ScanTable", "State", "combine", "connect_verdict", "expand_targets", "icmp_verdict", "parse_ports",
+           "tcp_verdict", "PortScan", "grab_banners", "portscan", "portscan_async", "udp_payload", "udp_probe",
            "ServiceTable", "services"]
 
 

@@ -21,7 +21,8 @@ table (:data:`TCP_TABLE` or :data:`UDP_TABLE`, which differ only in what silence
                      WAITING --silent--> FILTERED (TCP) or OPEN|FILTERED (UDP)
 
 The engine asks it what to send (``send(now_ns)`` -> :class:`Probe`, or ``send_many(now_ns, count)``
-for a burst), hands it :class:`Answer` events (``receive(answer, now_ns)``) and tells it the time
+for a burst), hands it :class:`Answer` events (``receive(answer, now_ns)``; many of one verdict at
+once, :class:`AnswersAlike`, with ``receive_alike``) and tells it the time
 (``expire(now_ns)``). :meth:`ScanTable.result` is the :class:`ScanResult`, with ``to_frame()``,
 ``to_csv()`` and ``to_json()``.
 """
@@ -32,116 +33,17 @@ import enum
 import errno as errnos
 import gc
 import io
-import ipaddress
-import itertools
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from netstudy.errors import InputError
 from netstudy.states import StateTable
 
-MAX_ADDRESSES = 65536            # a /16, as the network scanner: more is a typo
 SCANS = ("connect", "syn", "udp")
 SCAN_PROTOCOL = {"connect": "tcp", "syn": "tcp", "udp": "udp"}
 SCAN_FLAG = {"connect": "-sT", "syn": "-sS", "udp": "-sU"}
-
-
-# -- port specifications -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PortSpec:
-    """The TCP and UDP ports a spec names, each list in the spec's order without repeats."""
-
-    tcp: tuple[int, ...]
-    udp: tuple[int, ...]
-
-    def for_protocol(self, protocol: str) -> tuple[int, ...]:
-        return self.tcp if protocol == "tcp" else self.udp
-
-    def __len__(self) -> int:
-        return len(self.tcp) + len(self.udp)
-
-
-def _port(text: str, spec: str) -> int:
-    if not text.isdigit():
-        raise InputError(f"bad port spec {spec!r}: {text!r} is not a port number (nmap's forms: 22,80,443 "
-                         f"1-1024 - U:53,T:80)")
-    port = int(text)
-    if not 1 <= port <= 65535:
-        raise InputError(f"bad port spec {spec!r}: port {port} is out of range 1-65535")
-    return port
-
-
-def parse_ports(spec: str) -> PortSpec:
-    """The ports of an nmap port spec: ``22,80,443``; ranges ``1-1024``, ``-1024`` (from 1), ``60000-``
-    (to 65535), ``-`` (all 65,535); ``T:`` and ``U:`` prefixes, each holding until the next
-    (``U:53,123,T:22,80``). Ports without a prefix are both TCP and UDP (each scan takes its own).
-    :class:`InputError` for anything else."""
-    text = spec.strip().replace(" ", "")
-    if not text:
-        raise InputError("empty port spec: give ports like 22,80,443 or 1-1024 or - (all)")
-    tcp: list[Sequence[int]] = []                 # the ranges and single ports named, in order
-    udp: list[Sequence[int]] = []
-    targets: tuple[list[Sequence[int]], ...] = (tcp, udp)
-    for item in text.split(","):
-        if not item:
-            raise InputError(f"bad port spec {spec!r}: an empty item between commas")
-        prefix, colon, rest = item.partition(":")
-        if colon:
-            if prefix.upper() not in ("T", "U"):
-                raise InputError(f"bad port spec {spec!r}: {prefix}: is not a protocol (T: or U:)")
-            targets = (tcp,) if prefix.upper() == "T" else (udp,)
-            item = rest
-            if not item:
-                raise InputError(f"bad port spec {spec!r}: no port after {prefix}:")
-        if "-" in item:
-            low, _, high = item.partition("-")
-            first = _port(low, spec) if low else 1
-            last = _port(high, spec) if high else 65535
-            if first > last:
-                raise InputError(f"bad port spec {spec!r}: range {item} runs backwards")
-            ports: Sequence[int] = range(first, last + 1)
-        else:
-            ports = (_port(item, spec),)
-        for target in targets:
-            target.append(ports)
-    return PortSpec(_once_each(tcp), _once_each(udp))
-
-
-def _once_each(parts: list[Sequence[int]]) -> tuple[int, ...]:
-    """The ports of ``parts`` in order, each once (a set checks first: ``-`` is 65,535 of them)."""
-    ports = tuple(itertools.chain.from_iterable(parts))
-    return ports if len(parts) < 2 or len(set(ports)) == len(ports) else tuple(dict.fromkeys(ports))
-
-
-def expand_targets(targets: str | Iterable[str]) -> list[str]:
-    """The targets of a scan, in order, each once: addresses and CIDRs expanded (a CIDR's hosts without
-    network and broadcast address, as nmap; at most a /16 in all), host names kept as given for the
-    engine to resolve. Items are separated by commas or spaces, or given as a list."""
-    items = [targets] if isinstance(targets, str) else list(targets)
-    words = [w for item in items for w in item.replace(",", " ").split()]
-    if not words:
-        raise InputError("no target: give a host, an address, a list or a CIDR (10.0.0.0/24)")
-    seen: dict[str, None] = {}
-    for word in words:
-        try:
-            network = ipaddress.ip_network(word, strict=False)
-        except ValueError:
-            if "/" in word:
-                raise InputError(f"{word!r} is not a network (like 10.0.0.0/24)") from None
-            seen[word] = None                     # a name: the engine resolves it
-            continue
-        if network.version != 4:
-            raise InputError(f"{word}: IPv6 is not supported by this scanner yet; give IPv4 targets")
-        if network.num_addresses > MAX_ADDRESSES:
-            raise InputError(f"{word} holds {network.num_addresses} addresses; a scan takes at most a /16 "
-                             f"({MAX_ADDRESSES})")
-        for address in (network.hosts() if network.prefixlen < 31 else iter(network)):
-            seen[str(address)] = None
-        if len(seen) > MAX_ADDRESSES:
-            raise InputError(f"{len(seen)} targets; a scan takes at most {MAX_ADDRESSES} (a /16)")
-    return list(seen)
 
 
 # -- verdicts: what an answer means, as nmap defines it -------------------------------------------------
@@ -269,6 +171,16 @@ class Answer(NamedTuple):
     reason: str
     received_ns: int
     ttl: int | None = None
+
+
+class AnswersAlike(NamedTuple):
+    """Many probes answered alike, named by record index: a connect scan's ports refused within the
+    connect() call itself (on this host the RST comes back before the call returns), one per port."""
+
+    verdict: str
+    reason: str
+    indices: list[int]
+    received_ns: list[int]
 
 
 @dataclass(slots=True)
@@ -476,13 +388,13 @@ class ScanTable:
         """The next ``count`` probes (retries first; fewer if fewer are due), each marked as sent at
         ``now_ns``: an unpaced scan's burst, with no call per probe."""
         probes: list[Probe] = []
-        retries, fresh, queued, move = self._retries, self._fresh, State.QUEUED, self.table.next
+        retries, fresh, queued, sent = self._retries, self._fresh, State.QUEUED, self.table.next(State.QUEUED, "send")
         waits, deadlines, add = self._waits, self._deadlines, probes.append
         while count and (retries or fresh):
             record = retries.popleft() if retries else fresh.popleft()
             if record.state is not queued:            # settled by a late answer while queued for a retry
                 continue
-            record.state = move(queued, "send")
+            record.state = sent
             attempt, token, index = record.attempts, record.token + 1, record.index
             record.attempts, record.token = attempt + 1, token
             record.sent_ns.append(now_ns)
@@ -531,6 +443,27 @@ class ScanTable:
         record.rtt_ns = rtt if rtt > 0 else 0
         self.settled += 1
         return record
+
+    def receive_alike(self, answers: AnswersAlike) -> list[PortRecord]:
+        """File many answers of one verdict as :meth:`receive` files each (the move looked up once);
+        returns the records they settled."""
+        verdict, reason, waiting = answers.verdict, answers.reason, State.WAITING
+        after = self.table.next(waiting, verdict)
+        records, filed = self.records, []
+        for index, received_ns in zip(answers.indices, answers.received_ns, strict=True):
+            record = records[index]
+            if record.state is not waiting:           # answered twice, or after we gave up: as receive() says
+                again = self.receive(Answer(record.host, record.port, record.protocol, verdict, reason, received_ns))
+                if again is not None:
+                    filed.append(again)
+                continue
+            record.state, record.reason, record.received_ns = after, reason, received_ns
+            rtt = received_ns - record.sent_ns[-1]
+            record.rtt_ns = rtt if rtt > 0 else 0
+            self.in_flight -= 1
+            self.settled += 1
+            filed.append(record)
+        return filed
 
     # -- time passing --
     def expire(self, now_ns: int) -> list[PortRecord]:

@@ -49,16 +49,16 @@ from netstudy.portscan.core import (
     SCAN_FLAG,
     SCAN_PROTOCOL,
     SETTLED,
+    AnswersAlike,
     PortRecord,
     ScanResult,
     ScanTable,
     State,
     combine,
-    expand_targets,
-    parse_ports,
 )
 from netstudy.portscan.drivers import Connect, Driver, descriptor_budget, is_local
 from netstudy.portscan.services import services
+from netstudy.portscan.spec import expand_targets, parse_ports
 from netstudy.portscan.workers import Outbox, Packer, Shares, Workers, share_bounds, unpack, usable_cores
 
 DEFAULT_PARALLEL = {"connect": 1024, "syn": 4096, "udp": 256}
@@ -262,6 +262,7 @@ class PortScan:
         perf, table = time.perf_counter_ns, self.table
         next_probe, receive, send, forget = table.send, table.receive, driver.send, driver.forget   # the hot path
         next_probes, send_many, settled, closed = table.send_many, driver.send_many, SETTLED, State.CLOSED
+        receive_alike = table.receive_alike
         udp = self.protocol == "udp"
         next_send = self._start_ns
         late_answers = 0
@@ -302,6 +303,9 @@ class PortScan:
                         wakes = [w for w in (table.next_deadline(),) if w is not None]
                     wait = max(min(wakes) - perf(), 0) / 1e9 if wakes else 0.05
                     for answer in driver.poll(min(wait, 0.2)):
+                        if isinstance(answer, AnswersAlike):    # a connect scan's refused ports: nothing held for them
+                            done += receive_alike(answer)
+                            continue
                         answered = receive(answer)
                         if answered is None:
                             continue

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from netstudy.portscan.core import parse_ports, tcp_verdict
+from netstudy.portscan.core import tcp_verdict
+from netstudy.portscan.spec import parse_ports
 
 
 def check_port_spec(expand: Callable[[str], list[int]]) -> str:
