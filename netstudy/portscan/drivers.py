@@ -1,7 +1,8 @@
 """The sockets of each scan type, one class each, as ``netstudy.portscan.engine``'s loop drives them
 (:class:`Driver`): ``send(probe)``, ``poll(timeout)`` -> core :class:`~netstudy.portscan.core.Answer`
-events (and :class:`~netstudy.portscan.core.AnswersAlike`: a connect scan's refused ports, one batch), ``capacity()`` (how many more probes may be in flight), ``forget(record)`` (a record settled or
-timed out: release what was held for it), ``close()``.
+events (and :class:`~netstudy.portscan.core.AnswersAlike`: a connect scan's refused ports, one batch),
+``capacity()`` (how many more probes may be in flight), ``forget(record)`` (a record settled or timed
+out: release what was held for it), ``close()``.
 
 - :class:`Connect`: a non-blocking ``connect()`` per port (``-sT``); self-connects caught; the ports
   refused within the call itself (on this host, all closed ones) handed over as one batch a turn, not
