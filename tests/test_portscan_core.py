@@ -133,19 +133,19 @@ def test_answers_filed_alike_settle_the_records_as_one_at_a_time_would():
     one, alike = (ScanTable(["127.0.0.1"], [21, 22, 23, 24], "connect", timeout_ns=100 * MS) for _ in range(2))
     for table in (one, alike):
         _drain(table, 0)
-        table.expire(100 * MS)                      # nothing answered the first attempts: all sent again
-        _drain(table, 100 * MS)
-        table.receive(Answer("127.0.0.1", 22, "tcp", "open", "syn-ack", 101 * MS))
-    times = [102 * MS, 103 * MS, 104 * MS, 105 * MS]
-    for index, at in zip([0, 1, 2, 0], times, strict=True):   # 22 answered already, 21 twice
+        table.receive(Answer("127.0.0.1", 22, "tcp", "open", "syn-ack", 1 * MS))
+        table.expire(100 * MS)                      # 21, 23, 24 silent: queued for a retry...
+        assert [p.port for p in table.send_many(100 * MS, 2)] == [21, 23]      # ...24 not sent again yet
+    indices, times = [0, 1, 2, 0, 3], [102 * MS, 103 * MS, 104 * MS, 105 * MS, 106 * MS]
+    for index, at in zip(indices, times, strict=True):     # 22 open already, 21 twice, 24 while queued
         one.receive(Answer("127.0.0.1", one.records[index].port, "tcp", "closed", "conn-refused", at))
-    filed = alike.receive_alike(AnswersAlike("closed", "conn-refused", [0, 1, 2, 0], times))
-    assert [r.port for r in filed] == [21, 23]
+    filed = alike.receive_alike(AnswersAlike("closed", "conn-refused", indices, times))
+    assert [r.port for r in filed] == [21, 23, 24]
     assert [(r.state, r.reason, r.received_ns, r.rtt_ns, r.attempts) for r in alike.records] == \
         [(r.state, r.reason, r.received_ns, r.rtt_ns, r.attempts) for r in one.records]
     assert (alike.settled, alike.in_flight, alike.late, alike.strays) == (one.settled, one.in_flight, one.late,
-                                                                          one.strays) == (3, 1, 0, 0)
-    assert alike.records[0].rtt_ns == 2 * MS and alike.records[3].state is State.WAITING
+                                                                          one.strays) == (4, 0, 0, 0)
+    assert alike.done and alike.records[0].rtt_ns == 2 * MS
 
 
 def test_udp_silence_is_open_filtered():
