@@ -36,6 +36,7 @@ from netstudy.portscan.core import PortRecord, State, paused_collection
 _LENGTH = struct.Struct("!I")
 PIPE_SIZE = 1 << 20          # bytes a pipe holds (Linux's default limit, /proc/sys/fs/pipe-max-size)
 REAP_WAIT = 2.0              # seconds a stopped child gets to send what it has and exit, before SIGKILL
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def usable_cores() -> int:
@@ -192,15 +193,23 @@ class Workers:
         read, write = os.pipe()
         with contextlib.suppress(OSError, AttributeError):    # room for a worker's records: it never waits on us
             fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-        pid = os.fork()
+        # a stop signal that comes while a child starts waits until the child has its own handlers: the
+        # parent's (the CLI's raises KeyboardInterrupt) would break Python's own after-fork work
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            pid = os.fork()
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            raise
         if pid == 0:                                    # the child: never returns
             status = 1
             try:
+                for signum in STOP_SIGNALS:
+                    signal.signal(signum, _request_stop)
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
                 os.close(read)
                 for fd in list(self.buffers):           # the pipes of the workers started before this one
                     os.close(fd)
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    signal.signal(signum, _request_stop)
                 gc.disable()            # a short life; the collector, run every 700 allocations, would
                 outbox = Outbox(write)  # take a third of the time spent packing and pickling records
                 try:
@@ -212,6 +221,7 @@ class Workers:
                 pass
             finally:
                 os._exit(status)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         os.close(write)
         self.pids[number] = pid
         self.buffers[read] = bytearray()
