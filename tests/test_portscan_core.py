@@ -146,6 +146,8 @@ def test_answers_filed_alike_settle_the_records_as_one_at_a_time_would():
     assert (alike.settled, alike.in_flight, alike.late, alike.strays) == (one.settled, one.in_flight, one.late,
                                                                           one.strays) == (4, 0, 0, 0)
     assert alike.done and alike.records[0].rtt_ns == 2 * MS
+    with pytest.raises(ValueError):                 # a requeue has its own bookkeeping: receive() only
+        alike.receive_alike(AnswersAlike("requeue", "self-connect", [0], [107 * MS]))
 
 
 def test_udp_silence_is_open_filtered():

@@ -435,34 +435,34 @@ class ScanTable:
                     self.self_connects += 1
                 self._retries.append(record)
             return record
-        if state is State.WAITING:
+        self._settle(record, self.table.next(state, verdict), reason, received_ns, ttl)
+        return record
+
+    def _settle(self, record: PortRecord, state: State, reason: str, received_ns: int, ttl: int | None) -> None:
+        if record.state is State.WAITING:
             self.in_flight -= 1
-        record.state = self.table.next(state, verdict)
-        record.reason, record.received_ns, record.ttl = reason, received_ns, ttl
+        record.state, record.reason, record.received_ns, record.ttl = state, reason, received_ns, ttl
         rtt = received_ns - record.sent_ns[-1]
         record.rtt_ns = rtt if rtt > 0 else 0
         self.settled += 1
-        return record
 
     def receive_alike(self, answers: AnswersAlike) -> list[PortRecord]:
-        """File many answers of one verdict as :meth:`receive` files each (the move looked up once);
-        returns the records they settled."""
-        verdict, reason, waiting = answers.verdict, answers.reason, State.WAITING
+        """File many answers of one settling verdict (not ``requeue``) as :meth:`receive` files each, the
+        move looked up once; returns the records they settled."""
+        verdict, reason, waiting, settle = answers.verdict, answers.reason, State.WAITING, self._settle
+        if verdict == "requeue":
+            raise ValueError("a requeue is filed one probe at a time, with receive()")
         after = self.table.next(waiting, verdict)
         records, filed = self.records, []
         for index, received_ns in zip(answers.indices, answers.received_ns, strict=True):
             record = records[index]
-            if record.state is not waiting:           # answered twice, or after we gave up: as receive() says
+            if record.state is waiting:
+                settle(record, after, reason, received_ns, None)
+                filed.append(record)
+            else:                                     # answered twice, or after we gave up: as receive() says
                 again = self.receive(Answer(record.host, record.port, record.protocol, verdict, reason, received_ns))
                 if again is not None:
                     filed.append(again)
-                continue
-            record.state, record.reason, record.received_ns = after, reason, received_ns
-            rtt = received_ns - record.sent_ns[-1]
-            record.rtt_ns = rtt if rtt > 0 else 0
-            self.in_flight -= 1
-            self.settled += 1
-            filed.append(record)
         return filed
 
     # -- time passing --
